@@ -1,0 +1,1 @@
+"""The Label Studio expert-region workflow: push candidates, pull expert regions, agreement, adjudication."""

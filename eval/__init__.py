@@ -1,0 +1,1 @@
+"""Reference evaluator: model adapters, attention capture, VGMED metrics, VGRefine, answers and boxes."""

@@ -1,0 +1,89 @@
+"""The ``vgmed`` command line.
+
+Each top-level command lives in the package that owns it and is imported only when that command runs, so
+``vgmed --help`` is fast and never imports torch or label-studio-sdk. A command module exposes
+``register(parser: argparse.ArgumentParser) -> None`` that adds its arguments (and sub-commands) and sets
+``parser.set_defaults(func=...)``; ``func(args) -> int | None`` does the work.
+
+User errors (:class:`~vgmed_data.errors.VgmedError`) are printed as one line with the fix and exit code 2;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from vgmed_data.errors import VgmedError
+
+# name -> (one-line help, "module:function" that registers the command's arguments)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("build, validate and preview a small dataset from files that ship with pydicom/nibabel",
+             "vgmed_data.demo:register"),
+    "render": ("render a DICOM, NIfTI or raster file to the PNG that would go into a dataset",
+               "vgmed_data.imaging.cli:register"),
+    "validate": ("check a dataset folder: schema, boxes, unique ids, patient-level splits",
+                 "vgmed_data.validate:register"),
+}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vgmed-data")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vgmed",
+        description="Build, review, publish and evaluate medical visual-grounding datasets.",
+    )
+    parser.add_argument("--version", action="version", version=f"vgmed-data {_version()}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    return parser
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module (if any) is imported."""
+    parser = _top_parser()
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (help_text, target) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == command:
+            module_name, function_name = target.split(":")
+            getattr(importlib.import_module(module_name), function_name)(command_parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in args_list if not a.startswith("-")), None)
+    debug = "--debug" in args_list
+    try:
+        parser = build_parser(command if command in COMMANDS else None)
+        args = parser.parse_args(args_list)
+        if args.command is None:
+            parser.print_help()
+            return 0
+        func = getattr(args, "func", None)
+        if func is None:
+            parser.parse_args([args.command, "--help"])
+            return 0
+        return int(func(args) or 0)
+    except VgmedError as error:
+        if debug:
+            raise
+        print(f"vgmed: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vgmed: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""One exception hierarchy for the whole toolkit.
+
+Every error carries where it happened (a file and/or a record id) and the fix. Each class also inherits the
+builtin a caller would naturally catch (``ValueError``, ``FileNotFoundError``, ``ImportError``...), so code that
+does not know our hierarchy still behaves. The CLI prints ``str(error)`` as one line and exits non-zero.
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+
+
+class VgmedError(Exception):
+    """Base class. ``str()`` gives one line: ``<where>: <what>. Fix: <fix>``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | PathLike[str] | None = None,
+        record: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.message = message
+        self.path = None if path is None else str(path)
+        self.record = record
+        self.fix = fix
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = " ".join(part for part in (self.path, f"[record {self.record}]" if self.record else None) if part)
+        text = f"{where}: {self.message}" if where else self.message
+        if self.fix:
+            text = f"{text.rstrip('.')}. Fix: {self.fix}"
+        return text
+
+
+class InvalidInputError(VgmedError, ValueError):
+    """A value given by the user or read from a file is not acceptable."""
+
+
+class GeometryError(InvalidInputError):
+    """A box, polygon, mask or transform is invalid (outside the image, inverted, empty...)."""
+
+
+class SchemaError(InvalidInputError):
+    """A sample or a dataset folder does not match the declared schema."""
+
+
+class FileFormatError(InvalidInputError):
+    """A file is not what its name says (truncated DICOM, HTML saved as .nii.gz, 16-bit RGB PNG...)."""
+
+
+class SourceNotFoundError(VgmedError, FileNotFoundError):
+    """A file or folder that should exist does not."""
+
+
+class MissingDependencyError(VgmedError, ImportError):
+    """An optional package is needed for this operation; the fix names the pip command."""
+
+
+class RemoteError(VgmedError, ConnectionError):
+    """A server (Label Studio, the Hub) refused or could not be reached; the message names the URL."""
+
+
+class PublishRefusedError(VgmedError, PermissionError):
+    """Publishing was refused by a guard (licence, PHI) or by the server (token)."""
+
+
+def require(module: str, *, extra: str, purpose: str):  # noqa: ANN201 - returns a module
+    """Import an optional module or raise :class:`MissingDependencyError` with the install hint."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise MissingDependencyError(
+            f"{purpose} needs the '{module}' package ({error})",
+            fix=f"pip install 'vgmed-data[{extra}]'",
+        ) from error
