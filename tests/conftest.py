@@ -1,22 +1,22 @@
 """Shared test setup. Service fixtures (real Label Studio, the Hub-compatible server, chromium) live in
-tests/fixtures/ and are registered here; each starts once per test session and cleans up after itself."""
+tests/fixtures/ and are registered in ``pytest_plugins``; each starts once per test session and cleans up.
+
+The Hugging Face environment is made hermetic here, at import time, because huggingface_hub and datasets read
+their settings when they are first imported: a temporary HF_HOME (no user token or cache), no telemetry, no
+Xet. Hub tests point HF_ENDPOINT at the local Hub-compatible server (tests/fixtures/).
+"""
 
 from __future__ import annotations
 
 import os
+import tempfile
 
-import pytest
+_HF_HOME = tempfile.mkdtemp(prefix="vgmed-test-hf-")
+os.environ["HF_HOME"] = _HF_HOME
+os.environ["HF_DATASETS_CACHE"] = os.path.join(_HF_HOME, "datasets")
+os.environ["HF_HUB_DISABLE_XET"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ.pop("HF_TOKEN", None)
+os.environ.pop("HUGGING_FACE_HUB_TOKEN", None)
 
 pytest_plugins: list[str] = []
-
-
-@pytest.fixture(autouse=True)
-def _hermetic_hf(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Never touch the user's Hugging Face cache or token; never reach the network."""
-    home = tmp_path_factory.getbasetemp() / "hf_home"
-    monkeypatch.setenv("HF_HOME", str(home))
-    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(home / "datasets"))
-    if "HF_ENDPOINT" not in os.environ:
-        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
