@@ -1,0 +1,211 @@
+"""DICOM: read pixels in modality units, window to the displayed image, keep spacing and key tags.
+
+Order of operations for grayscale images (PS3.3 C.11): stored values -> Modality LUT (RescaleSlope/Intercept,
+or a Modality LUT Sequence) -> VOI (explicit window > named preset > the file's first WindowCenter/Width >
+the file's VOI LUT Sequence > min-max of the frame) -> MONOCHROME1 inversion. Colour images (RGB, YBR_*, palette)
+are converted to 8-bit RGB without windowing. Compressed transfer syntaxes decode through the pylibjpeg plugins;
+when one is missing the error names it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pydicom
+from numpy.typing import NDArray
+from PIL import Image
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from vgmed_data.errors import FileFormatError, MissingDependencyError
+from vgmed_data.imaging.windowing import Window, apply_window, min_max_window, parse_window
+
+COLOR = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR")
+
+# transfer syntax UID prefix -> the pip package that decodes it
+_DECODER_HINTS = {
+    "1.2.840.10008.1.2.4.5": "pylibjpeg pylibjpeg-libjpeg",   # JPEG baseline/extended
+    "1.2.840.10008.1.2.4.57": "pylibjpeg pylibjpeg-libjpeg",  # JPEG lossless
+    "1.2.840.10008.1.2.4.70": "pylibjpeg pylibjpeg-libjpeg",
+    "1.2.840.10008.1.2.4.8": "pylibjpeg pylibjpeg-libjpeg (or pyjpegls)",  # JPEG-LS
+    "1.2.840.10008.1.2.4.9": "pylibjpeg pylibjpeg-openjpeg",  # JPEG 2000
+    "1.2.840.10008.1.2.5": "pylibjpeg pylibjpeg-rle",         # RLE
+}
+
+
+@dataclass(frozen=True)
+class DicomImage:
+    """Decoded DICOM pixels. ``values``: float64 (frames, rows, cols) in modality units for grayscale, or uint8
+    (frames, rows, cols, 3) RGB for colour images."""
+
+    path: str
+    values: NDArray[Any]
+    photometric: str
+    modality: str
+    pixel_spacing_mm: tuple[float, float] | None  # (x, y) = (column, row) spacing, from PixelSpacing
+    file_window: Window | None
+    header: Dataset = field(repr=False)
+
+    @property
+    def frames(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def is_color(self) -> bool:
+        return self.values.ndim == 4
+
+    def render(self, *, frame: int = 0, window: str | Window | tuple[float, float] | None = None) -> Image.Image:
+        """The displayed 8-bit image of one frame (mode ``L`` or ``RGB``)."""
+        if not 0 <= frame < self.frames:
+            raise FileFormatError(f"frame {frame} does not exist ({self.frames} frame(s))", path=self.path,
+                                  fix=f"pass a frame between 0 and {self.frames - 1}")
+        pixels = self.values[frame]
+        if self.is_color:
+            return Image.fromarray(pixels.astype(np.uint8), mode="RGB")
+        chosen = parse_window(window)
+        if chosen is None:
+            chosen = self.file_window
+        if chosen is None and "VOILUTSequence" in self.header:
+            display = _apply_voi_lut_sequence(self.header, pixels)
+        else:
+            display = apply_window(pixels, chosen or min_max_window(pixels))
+        if self.photometric == "MONOCHROME1":
+            display = 255 - display
+        return Image.fromarray(display, mode="L")
+
+    def window_label(self, window: str | Window | tuple[float, float] | None) -> str:
+        chosen = parse_window(window) or self.file_window
+        if chosen is not None:
+            return chosen.label()
+        return "voi_lut" if "VOILUTSequence" in self.header else "min-max"
+
+
+def _apply_voi_lut_sequence(ds: Dataset, pixels: NDArray[np.float64]) -> NDArray[np.uint8]:
+    item = ds.VOILUTSequence[0]
+    first, entries_bits = int(item.LUTDescriptor[1]), int(item.LUTDescriptor[2])
+    lut = np.asarray(item.LUTData, dtype=np.float64).ravel()
+    index = np.clip(np.rint(pixels).astype(np.int64) - first, 0, len(lut) - 1)
+    top = float(2 ** entries_bits - 1) or 1.0
+    return np.clip(np.rint(lut[index] / top * 255), 0, 255).astype(np.uint8)
+
+
+def _spacing(ds: Dataset) -> tuple[float, float] | None:
+    spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
+    if spacing is None and "SharedFunctionalGroupsSequence" in ds:
+        shared = ds.SharedFunctionalGroupsSequence[0]
+        if "PixelMeasuresSequence" in shared:
+            spacing = shared.PixelMeasuresSequence[0].get("PixelSpacing")
+    if spacing is None or len(spacing) != 2:
+        return None
+    row_spacing, column_spacing = float(spacing[0]), float(spacing[1])
+    return (column_spacing, row_spacing)
+
+
+def _file_window(ds: Dataset) -> Window | None:
+    center, width = ds.get("WindowCenter"), ds.get("WindowWidth")
+    if center is None or width is None:
+        return None
+    first = lambda v: float(v[0]) if isinstance(v, (list, tuple, pydicom.multival.MultiValue)) else float(v)  # noqa: E731
+    try:
+        return Window(first(center), max(first(width), 1.0), "file")
+    except (TypeError, ValueError):
+        return None
+
+
+def read_header(path: str | os.PathLike[str]) -> Dataset:
+    """The dataset without pixel data; :class:`FileFormatError` for files that are not DICOM or are cut short."""
+    return _read(path, stop_before_pixels=True)
+
+
+def _read(path: str | os.PathLike[str], *, stop_before_pixels: bool) -> Dataset:
+    try:
+        try:
+            return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
+        except InvalidDicomError:
+            # Files written without the 128-byte preamble and 'DICM' prefix are common in older exports;
+            # accept them only when the forced read finds a real SOP Class.
+            forced = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=True)
+            if "SOPClassUID" not in forced:
+                raise
+            return forced
+    except InvalidDicomError as error:
+        raise FileFormatError(f"not a DICOM file ({error})", path=path,
+                              fix="check the file; for files without the DICM preamble use a DICOM tool to repair it") from error
+    except (EOFError, OSError, ValueError, KeyError, TypeError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        raise FileFormatError(f"the DICOM file is truncated or corrupt ({type(error).__name__}: {error})", path=path,
+                              fix="re-download or re-export the file") from error
+
+
+def read_dicom(path: str | os.PathLike[str]) -> DicomImage:
+    """Decode one DICOM instance (single- or multi-frame)."""
+    ds = _read(path, stop_before_pixels=False)
+    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        kind = ds.get("Modality", "unknown modality")
+        raise FileFormatError(f"has no pixel data (a {kind} object)", path=path,
+                              fix="pass an image instance; SEG/RTSTRUCT files are read as regions by the builders")
+    syntax = str(ds.file_meta.get("TransferSyntaxUID", "")) if hasattr(ds, "file_meta") else ""
+    try:
+        raw = ds.pixel_array
+    except (RuntimeError, NotImplementedError) as error:
+        package = next((hint for prefix, hint in _DECODER_HINTS.items() if syntax.startswith(prefix)), None)
+        if package is None and "plugin" not in str(error).lower():
+            raise FileFormatError(f"pixel data could not be decoded ({error})", path=path) from error
+        raise MissingDependencyError(
+            f"no installed decoder for transfer syntax {syntax} ({getattr(ds.file_meta.TransferSyntaxUID, 'name', '')})",
+            path=path, fix=f"pip install {package or 'pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle'}",
+        ) from error
+    except (ValueError, EOFError) as error:
+        raise FileFormatError(f"pixel data is truncated or inconsistent with the header ({error})", path=path,
+                              fix="re-download or re-export the file") from error
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    samples = int(ds.get("SamplesPerPixel", 1))
+    if photometric in COLOR or samples == 3:
+        values = _to_rgb(ds, raw, photometric)
+        if frames == 1 and values.ndim == 3:
+            values = values[None]
+    else:
+        values = np.asarray(pydicom.pixels.apply_modality_lut(raw, ds), dtype=np.float64)
+        if values.ndim == 2:
+            values = values[None]
+    return DicomImage(
+        path=str(path), values=values, photometric=photometric, modality=str(ds.get("Modality", "")),
+        pixel_spacing_mm=_spacing(ds), file_window=_file_window(ds), header=ds,
+    )
+
+
+def _to_rgb(ds: Dataset, raw: NDArray[Any], photometric: str) -> NDArray[np.uint8]:
+    if photometric == "PALETTE COLOR":
+        raw = pydicom.pixels.apply_color_lut(raw, ds)
+    elif photometric.startswith("YBR") and photometric not in ("YBR_ICT", "YBR_RCT"):
+        raw = pydicom.pixels.convert_color_space(raw, photometric, "RGB")
+    array = np.asarray(raw)
+    if array.dtype != np.uint8:
+        bits = int(ds.get("BitsStored", 8)) if photometric != "PALETTE COLOR" else 16
+        array = np.clip(np.rint(array.astype(np.float64) / (2 ** bits - 1) * 255), 0, 255).astype(np.uint8)
+    return array
+
+
+# Tags kept in dataset metadata (never identifying).
+SAFE_TAGS = ("Modality", "BodyPartExamined", "PhotometricInterpretation", "Rows", "Columns", "NumberOfFrames",
+             "PixelSpacing", "SliceThickness", "RescaleSlope", "RescaleIntercept", "WindowCenter", "WindowWidth",
+             "SOPClassUID", "ImageType", "PatientIdentityRemoved")
+
+
+def safe_metadata(ds: Dataset) -> dict[str, Any]:
+    """Key non-identifying tags as JSON-ready values."""
+    out: dict[str, Any] = {}
+    for keyword in SAFE_TAGS:
+        if keyword in ds:
+            value = ds.get(keyword)
+            if isinstance(value, pydicom.multival.MultiValue):
+                value = [v if isinstance(v, (int, float)) else str(v) for v in value]
+            elif not isinstance(value, (int, float)):
+                value = str(value)
+            out[keyword] = value
+    return out
