@@ -31,7 +31,7 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-PROFILE_TEXT = "vgmed-data: PS3.15 E basic profile + retain longitudinal (modified dates) + retain patient characteristics"
+PROFILE_TEXT = "PS3.15 E basic profile + options 113107, 113108 (vgmed-data)"
 
 REMOVE = (
     "OtherPatientIDs", "OtherPatientIDsSequence", "OtherPatientNames", "PatientBirthName", "PatientAddress",
