@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,7 +183,10 @@ def run_demo(out: Path, *, with_eval: bool = True) -> dict[str, object]:
     if problems:
         raise SystemExit("demo dataset failed validation:\n" + "\n".join(map(str, problems)))
     print("[2/4] vgmed validate: no problems")
-    loaded = {split: load_dataset(str(dataset_dir), "vgmed", split=split)
+    # A fresh cache: datasets fingerprints local files by path and time, and a rebuilt folder must not be
+    # answered from an earlier build's cache.
+    cache = tempfile.mkdtemp(prefix="vgmed-demo-cache-")
+    loaded = {split: load_dataset(str(dataset_dir), "vgmed", split=split, cache_dir=cache)
               for split in sorted(summary.rows["vgmed"])}
     for split, ds in loaded.items():
         if ds.features != VGMED_FEATURES:
