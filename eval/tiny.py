@@ -1,0 +1,263 @@
+"""Tiny random-weight checkpoints of every supported family, built offline and saved like real ones.
+
+No weights can be downloaded in tests or in the demo, so each family is built from a small config with random
+weights (real transformers model classes), with a byte-level tokenizer built in code that carries the family's
+special tokens, and saved with ``save_pretrained``. Loading the result by path goes through exactly the code
+path a real checkpoint takes (:func:`eval.adapters.load_model`).
+
+    >>> from eval.tiny import build_tiny_checkpoint
+    >>> path = build_tiny_checkpoint("qwen2_vl", "/tmp/tiny-qwen2vl")   # doctest: +SKIP
+
+The models are **random**: their answers and attention are noise. They exist to exercise shapes, token layouts,
+prompt text, capture, metrics and the runner, never to produce meaningful scores.
+
+Sizes are chosen so a forward pass over a 100-token prompt takes milliseconds on CPU: 2-3 decoder layers,
+hidden size 64, 4 query heads over 2 key/value heads (grouped-query attention, as the real 7B models use).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from vgmed_data.errors import InvalidInputError, require
+
+TINY_FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava", "llava_next", "gemma3")
+
+# Special tokens per family: the processor looks these up by text.
+_QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
+                  "<|image_pad|>", "<|video_pad|>", "<|box_start|>", "<|box_end|>"]
+_LLAVA_SPECIALS = ["<unk>", "<s>", "</s>", "<pad>", "<image>"]
+_GEMMA_SPECIALS = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>", "<start_of_image>",
+                   "<end_of_image>", "<image_soft_token>"]
+
+TEXT_DIMS: dict[str, Any] = {
+    "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 3, "num_attention_heads": 4,
+    "num_key_value_heads": 2, "max_position_embeddings": 8192,
+}
+
+
+def byte_level_tokenizer(specials: list[str], **token_roles: str):  # noqa: ANN201 - PreTrainedTokenizerFast
+    """A byte-level BPE whose vocabulary is the 256 byte symbols (no merges) plus ``specials``.
+
+    ``token_roles`` maps tokenizer roles (``bos_token``, ``eos_token``, ``pad_token``, ``unk_token``) to
+    members of ``specials``. Every text round-trips; one byte is one token, so prompts stay short but real.
+    """
+    tokenizers = require("tokenizers", extra="eval", purpose="building a tiny tokenizer")
+    transformers = require("transformers", extra="eval", purpose="building a tiny tokenizer")
+    from tokenizers import decoders, models, pre_tokenizers
+
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    vocab = {symbol: index for index, symbol in enumerate(sorted(alphabet))}
+    backend = tokenizers.Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    backend.decoder = decoders.ByteLevel()
+    backend.add_special_tokens([tokenizers.AddedToken(t, special=True, normalized=False) for t in specials])
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=backend, **token_roles)
+
+
+def _token_ids(tokenizer: Any, names: list[str]) -> dict[str, int]:
+    return {name: int(tokenizer.convert_tokens_to_ids(name)) for name in names}
+
+
+def _qwen_text(vocab_size: int, ids: dict[str, int], head_dim: int) -> dict[str, Any]:
+    # mrope_section must sum to head_dim / 2 (FACTS.md); split it over (temporal, height, width).
+    half = head_dim // 2
+    section = [half - 2 * (half * 3 // 8), half * 3 // 8, half * 3 // 8]
+    return {**TEXT_DIMS, "vocab_size": vocab_size, "head_dim": head_dim,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": section},
+            "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
+            "pad_token_id": ids["<|endoftext|>"]}
+
+
+def _qwen_ids(ids: dict[str, int]) -> dict[str, int]:
+    return {"image_token_id": ids["<|image_pad|>"], "video_token_id": ids["<|video_pad|>"],
+            "vision_start_token_id": ids["<|vision_start|>"], "vision_end_token_id": ids["<|vision_end|>"]}
+
+
+def _qwen_tokenizer():  # noqa: ANN202
+    return byte_level_tokenizer(_QWEN_SPECIALS, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                bos_token=None)
+
+
+def _build_qwen2_vl(out: Path) -> None:
+    import transformers as t
+
+    from eval.adapters.qwen_processors import qwen_processor_class
+
+    tokenizer = _qwen_tokenizer()
+    ids = _token_ids(tokenizer, _QWEN_SPECIALS)
+    config = t.Qwen2VLConfig(
+        text_config=_qwen_text(len(tokenizer), ids, 16),
+        vision_config={"depth": 2, "embed_dim": 32, "num_heads": 2, "hidden_size": 64, "mlp_ratio": 2,
+                       "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2},
+        **_qwen_ids(ids))
+    _save(out, t.Qwen2VLForConditionalGeneration, config, tokenizer,
+          lambda: qwen_processor_class("qwen2_vl")(
+              image_processor=t.Qwen2VLImageProcessorPil(patch_size=14, merge_size=2, temporal_patch_size=2,
+                                                         min_pixels=28 * 28 * 4, max_pixels=28 * 28 * 64),
+              tokenizer=tokenizer))
+
+
+def _build_qwen2_5_vl(out: Path) -> None:
+    import transformers as t
+
+    from eval.adapters.qwen_processors import qwen_processor_class
+
+    tokenizer = _qwen_tokenizer()
+    ids = _token_ids(tokenizer, _QWEN_SPECIALS)
+    config = t.Qwen2_5_VLConfig(
+        text_config=_qwen_text(len(tokenizer), ids, 16),
+        vision_config={"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64,
+                       "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "window_size": 56,
+                       "fullatt_block_indexes": [1]},
+        **_qwen_ids(ids))
+    _save(out, t.Qwen2_5_VLForConditionalGeneration, config, tokenizer,
+          lambda: qwen_processor_class("qwen2_5_vl")(
+              image_processor=t.Qwen2VLImageProcessorPil(patch_size=14, merge_size=2, temporal_patch_size=2,
+                                                         min_pixels=28 * 28 * 4, max_pixels=28 * 28 * 64),
+              tokenizer=tokenizer))
+
+
+def _build_qwen3_vl(out: Path) -> None:
+    import transformers as t
+
+    from eval.adapters.qwen_processors import qwen_processor_class
+
+    tokenizer = _qwen_tokenizer()
+    ids = _token_ids(tokenizer, _QWEN_SPECIALS)
+    text = _qwen_text(len(tokenizer), ids, 16)
+    text["rope_parameters"]["mrope_interleaved"] = True
+    config = t.Qwen3VLConfig(
+        text_config=text,
+        vision_config={"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64,
+                       "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2,
+                       "num_position_embeddings": 64, "deepstack_visual_indexes": [1]},
+        **_qwen_ids(ids))
+    _save(out, t.Qwen3VLForConditionalGeneration, config, tokenizer,
+          lambda: qwen_processor_class("qwen3_vl")(
+              image_processor=t.Qwen2VLImageProcessorPil(
+                  patch_size=16, merge_size=2, temporal_patch_size=2,
+                  size={"shortest_edge": 32 * 32 * 4, "longest_edge": 32 * 32 * 64},
+                  image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5]),
+              tokenizer=tokenizer))
+
+
+def _llama_text(vocab_size: int, ids: dict[str, int]) -> dict[str, Any]:
+    return {**TEXT_DIMS, "model_type": "llama", "vocab_size": vocab_size, "bos_token_id": ids["<s>"],
+            "eos_token_id": ids["</s>"], "pad_token_id": ids["<pad>"]}
+
+
+_CLIP = {"model_type": "clip_vision_model", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+         "num_attention_heads": 2, "projection_dim": 32}
+
+
+def _llava_tokenizer():  # noqa: ANN202
+    return byte_level_tokenizer(_LLAVA_SPECIALS, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+                                unk_token="<unk>")
+
+
+def _build_llava(out: Path) -> None:
+    import transformers as t
+
+    tokenizer = _llava_tokenizer()
+    ids = _token_ids(tokenizer, _LLAVA_SPECIALS)
+    # 56 px / 14 px patches = 4 x 4 = 16 image tokens (CLS dropped by the "default" feature strategy).
+    config = t.LlavaConfig(text_config=_llama_text(len(tokenizer), ids),
+                           vision_config={**_CLIP, "image_size": 56, "patch_size": 14},
+                           image_token_index=ids["<image>"], image_seq_length=16, vision_feature_layer=-2)
+    _save(out, t.LlavaForConditionalGeneration, config, tokenizer,
+          lambda: t.LlavaProcessor(
+              image_processor=t.CLIPImageProcessorPil(size={"shortest_edge": 56},
+                                                      crop_size={"height": 56, "width": 56}),
+              tokenizer=tokenizer, patch_size=14, num_additional_image_tokens=1,
+              vision_feature_select_strategy="default"))
+
+
+def _build_llava_next(out: Path) -> None:
+    import transformers as t
+
+    tokenizer = _llava_tokenizer()
+    ids = _token_ids(tokenizer, _LLAVA_SPECIALS)
+    pinpoints = [[56, 112], [112, 56], [112, 112]]
+    config = t.LlavaNextConfig(text_config=_llama_text(len(tokenizer), ids),
+                               vision_config={**_CLIP, "image_size": 56, "patch_size": 14},
+                               image_token_index=ids["<image>"], image_grid_pinpoints=pinpoints,
+                               image_seq_length=16, vision_feature_layer=-2)
+    _save(out, t.LlavaNextForConditionalGeneration, config, tokenizer,
+          lambda: t.LlavaNextProcessor(
+              image_processor=t.LlavaNextImageProcessorPil(size={"shortest_edge": 56},
+                                                           crop_size={"height": 56, "width": 56},
+                                                           image_grid_pinpoints=pinpoints),
+              tokenizer=tokenizer, patch_size=14, num_additional_image_tokens=1,
+              vision_feature_select_strategy="default"))
+
+
+def _build_gemma3(out: Path) -> None:
+    import transformers as t
+
+    tokenizer = byte_level_tokenizer(
+        _GEMMA_SPECIALS, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>",
+        extra_special_tokens={"boi_token": "<start_of_image>", "eoi_token": "<end_of_image>",
+                              "image_token": "<image_soft_token>"})
+    ids = _token_ids(tokenizer, _GEMMA_SPECIALS)
+    # 64 px / 16 px patches = 4 x 4 patches, pooled to 2 x 2 = 4 image tokens (mm_tokens_per_image).
+    config = t.Gemma3Config(
+        text_config={**TEXT_DIMS, "vocab_size": len(tokenizer), "head_dim": 16, "sliding_window": 64,
+                     "layer_types": ["sliding_attention", "full_attention", "sliding_attention"],
+                     "bos_token_id": ids["<bos>"], "eos_token_id": ids["<eos>"], "pad_token_id": ids["<pad>"]},
+        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                       "num_attention_heads": 2, "image_size": 64, "patch_size": 16, "vision_use_head": False},
+        mm_tokens_per_image=4, boi_token_index=ids["<start_of_image>"], eoi_token_index=ids["<end_of_image>"],
+        image_token_index=ids["<image_soft_token>"])
+    _save(out, t.Gemma3ForConditionalGeneration, config, tokenizer,
+          lambda: t.Gemma3Processor(
+              image_processor=t.Gemma3ImageProcessorPil(size={"height": 64, "width": 64}),
+              tokenizer=tokenizer, image_seq_length=4))
+
+
+_BUILDERS: dict[str, Callable[[Path], None]] = {
+    "qwen2_vl": _build_qwen2_vl, "qwen2_5_vl": _build_qwen2_5_vl, "qwen3_vl": _build_qwen3_vl,
+    "llava": _build_llava, "llava_next": _build_llava_next, "gemma3": _build_gemma3,
+}
+
+
+def _save(out: Path, model_class: Any, config: Any, tokenizer: Any, processor: Callable[[], Any]) -> None:
+    import torch
+
+    config.tie_word_embeddings = False
+    if hasattr(config, "text_config"):
+        config.text_config.tie_word_embeddings = False
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = model_class._from_config(config, attn_implementation="sdpa")
+    model.eval()
+    model.generation_config.pad_token_id = config.text_config.pad_token_id
+    model.generation_config.eos_token_id = config.text_config.eos_token_id
+    model.save_pretrained(out)
+    processor().save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def build_tiny_checkpoint(family: str, out_dir: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Build a tiny random-weight checkpoint of ``family`` (one of :data:`TINY_FAMILIES`) into ``out_dir``.
+
+    The folder then holds ``config.json``, ``model.safetensors``, the tokenizer and the processor files, and
+    loads by path with :func:`eval.adapters.load_model` exactly like a downloaded checkpoint. Weights are drawn
+    from a fixed seed (0), so two builds are identical. An existing complete checkpoint is reused unless
+    ``overwrite``. Returns the folder.
+    """
+    if family not in _BUILDERS:
+        raise InvalidInputError(f"no tiny checkpoint for family {family!r}",
+                                fix=f"use one of: {', '.join(TINY_FAMILIES)}")
+    out = Path(out_dir)
+    marker = out / "tiny_checkpoint.json"
+    if marker.exists() and not overwrite:
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    _BUILDERS[family](out)
+    marker.write_text(json.dumps({"family": family, "random_weights": True, "seed": 0}) + "\n")
+    return out
