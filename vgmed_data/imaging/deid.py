@@ -22,6 +22,7 @@ planes and curve data (removed only as private/listed tags), and structured-repo
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import hmac
@@ -124,7 +125,7 @@ def deidentify(ds: Dataset, *, key: str) -> Dataset:
     the same key gives the same pseudonyms, date shifts and UIDs across files."""
     if not key:
         raise ValueError("deidentify needs a non-empty key")
-    out = ds.copy()
+    out = copy.deepcopy(ds)  # Dataset.copy() is shallow: editing it would edit the caller's dataset
     original_id = str(ds.get("PatientID", "") or ds.get("PatientName", "") or "unknown")
     days = date_offset_days(original_id, key=key)
     _walk(out, key=key, days=days)

@@ -86,7 +86,11 @@ class DicomImage:
 def _apply_voi_lut_sequence(ds: Dataset, pixels: NDArray[np.float64]) -> NDArray[np.uint8]:
     item = ds.VOILUTSequence[0]
     first, entries_bits = int(item.LUTDescriptor[1]), int(item.LUTDescriptor[2])
-    lut = np.asarray(item.LUTData, dtype=np.float64).ravel()
+    data = item.LUTData
+    if isinstance(data, bytes):  # OW: 16-bit words in the file's byte order
+        lut = np.frombuffer(data, dtype="<u2" if ds.is_little_endian in (True, None) else ">u2").astype(np.float64)
+    else:
+        lut = np.asarray(data, dtype=np.float64).ravel()
     index = np.clip(np.rint(pixels).astype(np.int64) - first, 0, len(lut) - 1)
     top = float(2 ** entries_bits - 1) or 1.0
     return np.clip(np.rint(lut[index] / top * 255), 0, 255).astype(np.uint8)
