@@ -1,0 +1,26 @@
+"""Model adapters, one module per family, registered by name and detected from the model config.
+
+    >>> from eval.adapters import load_adapter
+    >>> adapter = load_adapter("Qwen/Qwen2.5-VL-7B-Instruct", dtype="bfloat16", device="cuda")  # doctest: +SKIP
+
+Registered families: ``qwen2_vl``, ``qwen2_5_vl``, ``qwen3_vl``, ``llava``, ``llava_next``, ``gemma3``.
+Medical checkpoints of these architectures (Lingshu, HuatuoGPT-Vision's Qwen2.5-VL release, LLaVA-Med in HF
+format, MedGemma) load the same way, by path or Hub id.
+"""
+
+from __future__ import annotations
+
+from eval.adapters import gemma3, llava, llava_next, qwen2_5_vl, qwen2_vl, qwen3_vl  # noqa: F401 - register
+from eval.adapters.base import (
+    GENERAL_PROMPT,
+    Adapter,
+    AdapterOptions,
+    Encoded,
+    ImageLayout,
+    question_prompt,
+)
+from eval.adapters.loading import load_adapter
+from eval.adapters.registry import adapter_class, adapter_for_config, register, registered_families
+
+__all__ = ["GENERAL_PROMPT", "Adapter", "AdapterOptions", "Encoded", "ImageLayout", "adapter_class",
+           "adapter_for_config", "load_adapter", "question_prompt", "register", "registered_families"]

@@ -1,0 +1,215 @@
+"""What every model adapter knows: the chat input, the processor settings, the image-token layout and the
+transform from the stored image to the model input.
+
+An adapter wraps a loaded transformers model and its processor. It turns ``(image, question)`` pairs into a
+left-padded batch, and for each row of that batch it reports an :class:`ImageLayout`: the sequence positions of
+the image tokens that tile the image, the grid they form, and the :class:`~vgmed_data.geometry.Transform` from
+the stored image to the pixels that grid tiles. Boxes stored with the dataset (internal xyxy) therefore map onto
+token cells exactly the way the model saw the image.
+
+Prompts (the official VGMED text, FACTS.md):
+
+* question prompt: ``f"{question} Answer the question using a single word or phrase."``
+* general prompt: ``"Write a general description of the image. Answer the question using a single word or phrase."``
+* closed questions with options: the question, then one ``"A. option"`` line per option, then
+  ``"Answer with the option's letter from the given choices directly."``
+
+The user turn is wrapped in the checkpoint's chat template when it ships one, otherwise in the family's own
+one-turn format (:attr:`Adapter.default_template`), which reproduces the official template of the family.
+"""
+
+from __future__ import annotations
+
+import string
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from vgmed_data.errors import InvalidInputError
+from vgmed_data.geometry import BoxFormat, Transform
+
+SHORT_ANSWER = "Answer the question using a single word or phrase."
+GENERAL_PROMPT = f"Write a general description of the image. {SHORT_ANSWER}"
+OPTION_INSTRUCTION = "Answer with the option's letter from the given choices directly."
+IMAGE = "{image}"  # placeholder for the family's image token(s) in a default template
+
+
+def question_prompt(question: str, options: Sequence[str] = ()) -> str:
+    """The user text for a question: official VGMED wording for open questions, lettered options for closed."""
+    question = question.strip()
+    if not options:
+        return f"{question} {SHORT_ANSWER}"
+    if len(options) > len(string.ascii_uppercase):
+        raise InvalidInputError(f"{len(options)} options cannot be lettered A-Z", fix="pose at most 26 options")
+    lines = [question] + [f"{letter}. {option}" for letter, option in zip(string.ascii_uppercase, options)]
+    return "\n".join(lines + [OPTION_INSTRUCTION])
+
+
+@dataclass(frozen=True)
+class ImageLayout:
+    """One image in one row of a batch, as the language model sees it.
+
+    ``positions``: sequence positions (in the padded batch row) of the tokens that tile the image, raster order
+    (row-major), length ``rows * cols``. ``grid``: ``(rows, cols)``. ``transform``: stored image -> the pixels
+    the grid tiles (each cell covers ``dst_size / grid`` pixels of it). ``span``: ``[start, end)`` of all image
+    tokens of this image in the row (LLaVA-NeXT's span also holds high-resolution tiles and newline tokens that
+    ``positions`` leaves out).
+    """
+
+    positions: NDArray[np.int64]
+    grid: tuple[int, int]
+    transform: Transform
+    span: tuple[int, int]
+
+    def __post_init__(self) -> None:
+        rows, cols = self.grid
+        if len(self.positions) != rows * cols:
+            raise InvalidInputError(f"{len(self.positions)} image-token positions for a {rows}x{cols} grid")
+
+    @property
+    def cells_in_span(self) -> NDArray[np.int64]:
+        """Grid cells as offsets into the span (what a capture over ``span`` is indexed by)."""
+        return self.positions - self.span[0]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdapterOptions:
+    """Processor settings an evaluator may choose. ``None`` means the family's documented default
+    (:attr:`Adapter.default_max_pixels`); ``0`` keeps what the checkpoint's processor says."""
+
+    max_pixels: int | None = None
+    min_pixels: int | None = None
+    use_chat_template: bool = True
+    max_new_tokens: int = 16
+
+
+@dataclass
+class Encoded:
+    """A left-padded batch ready for the model and, per row, the layout of its image."""
+
+    inputs: dict[str, Any]
+    layouts: list[ImageLayout]
+    texts: list[str]
+    prompt_lengths: list[int] = field(default_factory=list)  # unpadded token count per row
+
+
+class Adapter(ABC):
+    """Base class of the per-family adapters. Subclasses set the class attributes and implement the layout."""
+
+    family: ClassVar[str]
+    model_types: ClassVar[tuple[str, ...]]  # config.model_type values this adapter handles
+    box_format: ClassVar[BoxFormat]  # the box convention the family speaks in text
+    default_template: ClassVar[str]  # one user turn; ``{image}`` and ``{text}`` placeholders
+    image_placeholder: ClassVar[str]  # what the processor expands into the image tokens
+    default_max_pixels: ClassVar[int | None] = None
+    default_min_pixels: ClassVar[int | None] = None
+
+    def __init__(self, model: Any, processor: Any, *, options: AdapterOptions | None = None) -> None:
+        self.model = model
+        self.processor = processor
+        self.options = options or AdapterOptions()
+        self.tokenizer = processor.tokenizer
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.configure_processor()
+
+    # ---- loading -----------------------------------------------------------------------------------------
+    @classmethod
+    def load_processor(cls, path: str) -> Any:
+        from transformers import AutoProcessor
+
+        return AutoProcessor.from_pretrained(path)
+
+    def configure_processor(self) -> None:
+        """Apply :class:`AdapterOptions` to the processor (pixel budget). Default: nothing to set."""
+
+    # ---- prompts -----------------------------------------------------------------------------------------
+    @property
+    def image_token_id(self) -> int:
+        config = self.model.config
+        value = getattr(config, "image_token_id", None)
+        return int(value if value is not None else config.image_token_index)
+
+    def chat_text(self, user_text: str) -> str:
+        """The full prompt string for one user turn holding one image and ``user_text``."""
+        template = getattr(self.processor, "chat_template", None)
+        if self.options.use_chat_template and template:
+            messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": user_text}]}]
+            text = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        else:
+            text = self.default_template.format(image=self.image_placeholder, text=user_text)
+        bos = self.tokenizer.bos_token
+        if self.prepend_bos and bos and not text.startswith(bos):
+            text = bos + text  # inputs are encoded with add_special_tokens=False
+        return text
+
+    prepend_bos: ClassVar[bool] = False  # families whose prompts start with the tokenizer's BOS
+    nest_images: ClassVar[bool] = False  # processor wants one list of images per text
+
+    def generation_settings(self) -> dict[str, Any]:
+        """Greedy decoding; the exact keyword arguments passed to ``generate`` (snapshot-tested)."""
+        return {"do_sample": False, "num_beams": 1, "max_new_tokens": self.options.max_new_tokens,
+                "temperature": None, "top_p": None, "top_k": None}
+
+    # ---- encoding ----------------------------------------------------------------------------------------
+    def encode(self, images: Sequence[Image.Image], user_texts: Sequence[str], *, record_ids: Sequence[str] = ()
+               ) -> Encoded:
+        """Left-padded model inputs for ``(image, user text)`` pairs and each row's :class:`ImageLayout`."""
+        texts = [self.chat_text(t) for t in user_texts]
+        rgb = [image.convert("RGB") for image in images]
+        try:
+            batch_images: list[Any] = [[image] for image in rgb] if self.nest_images else rgb
+            inputs = self.processor(images=batch_images, text=texts, return_tensors="pt", padding=True,
+                                    add_special_tokens=False)
+        except (ValueError, TypeError, RuntimeError) as error:
+            from vgmed_data.errors import FileFormatError
+
+            ids = ", ".join(record_ids) or "?"
+            raise FileFormatError(f"the {self.family} processor rejected the image(s) ({error})", record=ids,
+                                  fix="check the image size and mode (at least one patch per side)") from error
+        inputs = dict(inputs)
+        input_ids = inputs["input_ids"]
+        layouts = [self.layout(input_ids[row].tolist(), image.size, inputs, row, record=(record_ids or [""] * len(rgb))[row])
+                   for row, image in enumerate(rgb)]
+        lengths = [int(v) for v in inputs["attention_mask"].sum(dim=1)]
+        return Encoded(inputs=inputs, layouts=layouts, texts=texts, prompt_lengths=lengths)
+
+    def image_positions(self, ids: list[int], *, record: str) -> NDArray[np.int64]:
+        positions = np.flatnonzero(np.asarray(ids) == self.image_token_id).astype(np.int64)
+        if positions.size == 0:
+            from vgmed_data.errors import SchemaError
+
+            raise SchemaError(
+                f"no image token (id {self.image_token_id}) in the {self.family} prompt", record=record or None,
+                fix="the chat template or processor must insert the image placeholder "
+                    f"{self.image_placeholder!r}; check the checkpoint's chat_template and processor files")
+        return positions
+
+    @abstractmethod
+    def layout(self, ids: list[int], image_size: tuple[int, int], inputs: dict[str, Any], row: int, *,
+               record: str) -> ImageLayout:
+        """The :class:`ImageLayout` of row ``row`` (token ids ``ids``) for a stored image of ``image_size``."""
+
+    # ---- model structure ---------------------------------------------------------------------------------
+    @property
+    def text_config(self) -> Any:
+        return self.model.config.get_text_config()
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.text_config.num_hidden_layers)
+
+    @property
+    def num_heads(self) -> int:
+        return int(self.text_config.num_attention_heads)
+
+    def describe(self) -> dict[str, Any]:
+        """Settings recorded with every run (and in the prompt snapshots)."""
+        return {"family": self.family, "box_format": self.box_format.value, "layers": self.num_layers,
+                "heads": self.num_heads}

@@ -1,0 +1,38 @@
+"""Load a checkpoint (local path or Hub id) with the adapter its config names."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from eval.adapters.base import Adapter, AdapterOptions
+from eval.adapters.registry import adapter_for_config
+from vgmed_data.errors import InvalidInputError, require
+
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def resolve_dtype(name: str) -> Any:
+    torch = require("torch", extra="eval", purpose="running a model")
+    if name not in DTYPES:
+        raise InvalidInputError(f"unknown dtype {name!r}", fix=f"use one of: {', '.join(DTYPES)}")
+    return getattr(torch, name)
+
+
+def load_adapter(model: str | os.PathLike[str], *, dtype: str = "float32", device: str = "cpu",
+                 options: AdapterOptions | None = None, attn_implementation: str = "sdpa") -> Adapter:
+    """Load ``model`` and wrap it in the adapter its ``config.model_type`` names.
+
+    The language model runs on ``attn_implementation`` (SDPA by default); attention capture switches chosen
+    layers only, inside :func:`eval.capture.capture_attention`.
+    """
+    transformers = require("transformers", extra="eval", purpose="loading a model")
+    source = str(model)
+    config = transformers.AutoConfig.from_pretrained(source)
+    cls = adapter_for_config(config, source=source)
+    processor = cls.load_processor(source)
+    network = transformers.AutoModelForImageTextToText.from_pretrained(
+        source, dtype=resolve_dtype(dtype), attn_implementation=attn_implementation)
+    network.to(device)
+    network.eval()
+    return cls(network, processor, options=options)

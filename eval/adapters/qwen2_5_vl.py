@@ -1,0 +1,17 @@
+"""Qwen2.5-VL (also Lingshu and HuatuoGPT-Vision's Qwen2.5-VL release): boxes in absolute pixels of the
+smart-resized input (``input_xyxy``); pixel budget default 256*28*28."""
+
+from __future__ import annotations
+
+from eval.adapters.qwen_base import QwenAdapter
+from eval.adapters.registry import register
+from vgmed_data.geometry import BoxFormat
+
+
+@register
+class Qwen25VLAdapter(QwenAdapter):
+    family = "qwen2_5_vl"
+    model_types = ("qwen2_5_vl",)
+    box_format = BoxFormat.INPUT_XYXY
+    default_max_pixels = 256 * 28 * 28
+    default_min_pixels = 4 * 28 * 28

@@ -1,0 +1,17 @@
+"""Qwen2-VL: boxes as ``(x1,y1),(x2,y2)`` on a 0-1000 grid; pixel budget default 256*28*28 (the usual
+evaluation setting; the checkpoint default, 16384*28*28, blows up memory)."""
+
+from __future__ import annotations
+
+from eval.adapters.qwen_base import QwenAdapter
+from eval.adapters.registry import register
+from vgmed_data.geometry import BoxFormat
+
+
+@register
+class Qwen2VLAdapter(QwenAdapter):
+    family = "qwen2_vl"
+    model_types = ("qwen2_vl",)
+    box_format = BoxFormat.XYXY_1000
+    default_max_pixels = 256 * 28 * 28
+    default_min_pixels = 4 * 28 * 28

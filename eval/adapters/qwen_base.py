@@ -1,0 +1,68 @@
+"""Shared behaviour of the Qwen-VL families (one file per family builds on this).
+
+Layout (FACTS.md): one contiguous ``<|image_pad|>`` run per image; the processor smart-resizes the stored image
+to multiples of ``patch * merge`` pixels within the pixel budget, and ``image_grid_thw`` gives the patch grid
+``(t, h, w)``. The language model sees ``(h / merge) x (w / merge)`` tokens in raster order, each covering
+``patch * merge`` pixels of the resized image.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from eval.adapters.base import Adapter, ImageLayout
+from eval.adapters.qwen_processors import qwen_processor_class
+from vgmed_data.errors import SchemaError
+from vgmed_data.geometry import Transform
+
+QWEN_TEMPLATE = ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+                 "<|im_start|>user\n{image}{text}<|im_end|>\n<|im_start|>assistant\n")
+
+
+class QwenAdapter(Adapter):
+    image_placeholder: ClassVar[str] = "<|vision_start|><|image_pad|><|vision_end|>"
+    default_template: ClassVar[str] = QWEN_TEMPLATE
+    unit: ClassVar[int] = 28  # patch * merge: the resize multiple
+
+    @classmethod
+    def load_processor(cls, path: str) -> Any:
+        return qwen_processor_class(cls.family).from_pretrained(path)
+
+    def configure_processor(self) -> None:
+        image_processor = self.processor.image_processor
+        size = dict(image_processor.size) if image_processor.size else {}
+        for key, option, default in (("longest_edge", self.options.max_pixels, self.default_max_pixels),
+                                     ("shortest_edge", self.options.min_pixels, self.default_min_pixels)):
+            if option == 0:
+                continue
+            value = option if option is not None else default
+            if value is not None:
+                size[key] = int(value)
+        image_processor.size = size
+
+    @property
+    def merge(self) -> int:
+        return int(self.processor.image_processor.merge_size)
+
+    @property
+    def patch(self) -> int:
+        return int(self.processor.image_processor.patch_size)
+
+    def layout(self, ids: list[int], image_size: tuple[int, int], inputs: dict[str, Any], row: int, *,
+               record: str) -> ImageLayout:
+        positions = self.image_positions(ids, record=record)
+        _, grid_h, grid_w = (int(v) for v in inputs["image_grid_thw"][row])
+        rows, cols = grid_h // self.merge, grid_w // self.merge
+        if positions.size != rows * cols or positions[-1] - positions[0] + 1 != positions.size:
+            raise SchemaError(f"{positions.size} image tokens do not form one {rows}x{cols} run", record=record or None,
+                              fix="pass one image per prompt")
+        transform = Transform.identity(image_size).resize(grid_w * self.patch, grid_h * self.patch)
+        return ImageLayout(positions=positions, grid=(rows, cols), transform=transform,
+                           span=(int(positions[0]), int(positions[-1]) + 1))
+
+    def describe(self) -> dict[str, Any]:
+        size = self.processor.image_processor.size
+        return {**super().describe(), "patch": self.patch, "merge": self.merge,
+                "min_pixels": size.get("shortest_edge"), "max_pixels": size.get("longest_edge")}

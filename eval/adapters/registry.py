@@ -1,0 +1,66 @@
+"""The adapter registry: explicit, collision-checked, detected from the model config.
+
+``@register`` adds an adapter class under its ``family`` name and each of its ``model_types``; a second
+registration of a name or model type raises. :func:`adapter_for_config` maps a transformers config
+(``config.model_type``) to its adapter; an unknown type lists the registered families.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from vgmed_data.errors import InvalidInputError
+
+_BY_FAMILY: dict[str, type] = {}
+_BY_MODEL_TYPE: dict[str, type] = {}
+
+A = TypeVar("A", bound=type)
+
+
+def register(cls: A) -> A:
+    """Register an :class:`~eval.adapters.base.Adapter` subclass (decorator)."""
+    family = getattr(cls, "family", None)
+    model_types = tuple(getattr(cls, "model_types", ()))
+    if not family or not model_types:
+        raise InvalidInputError(f"adapter {cls.__name__} needs a family name and at least one model type")
+    if family in _BY_FAMILY and _BY_FAMILY[family] is not cls:
+        raise InvalidInputError(f"adapter family {family!r} is already registered by {_BY_FAMILY[family].__name__}",
+                                fix="choose another family name")
+    for model_type in model_types:
+        owner = _BY_MODEL_TYPE.get(model_type)
+        if owner is not None and owner is not cls:
+            raise InvalidInputError(f"model type {model_type!r} is already handled by {owner.__name__}",
+                                    fix="a model type maps to exactly one adapter")
+    _BY_FAMILY[family] = cls
+    for model_type in model_types:
+        _BY_MODEL_TYPE[model_type] = cls
+    return cls
+
+
+def unregister(family: str) -> None:
+    """Remove a family (tests and plug-ins that replace an adapter)."""
+    cls = _BY_FAMILY.pop(family, None)
+    for model_type in [k for k, v in _BY_MODEL_TYPE.items() if v is cls]:
+        del _BY_MODEL_TYPE[model_type]
+
+
+def registered_families() -> list[str]:
+    return sorted(_BY_FAMILY)
+
+
+def adapter_class(family: str) -> type:
+    if family not in _BY_FAMILY:
+        raise InvalidInputError(f"unknown model family {family!r}",
+                                fix=f"use one of the registered families: {', '.join(registered_families())}")
+    return _BY_FAMILY[family]
+
+
+def adapter_for_config(config: Any, *, source: str = "") -> type:
+    """The adapter class for a transformers config (by ``config.model_type``)."""
+    model_type = getattr(config, "model_type", None)
+    if model_type not in _BY_MODEL_TYPE:
+        raise InvalidInputError(
+            f"no adapter for model type {model_type!r}" + (f" ({source})" if source else ""),
+            fix=f"supported families: {', '.join(registered_families())}; add an adapter with "
+                "eval.adapters.register for another architecture")
+    return _BY_MODEL_TYPE[model_type]
