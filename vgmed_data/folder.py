@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from vgmed_data.errors import SchemaError, SourceNotFoundError
-from vgmed_data.schema import FEATURES, SPLITS, GroundingSample, SequenceSample, features_for
+from vgmed_data.schema import FEATURES, SPLITS, GroundingSample, SequenceSample, features_for, storage_row
 
 ROW_GROUP_ROWS = 64
 
@@ -40,10 +40,6 @@ class FolderSummary:
     path: Path
     rows: dict[str, dict[str, int]] = field(default_factory=dict)  # config -> split -> rows
     shards: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # config -> split -> relative paths
-
-
-def _to_row(sample: GroundingSample | SequenceSample | Mapping[str, Any]) -> dict[str, Any]:
-    return sample.to_row() if isinstance(sample, (GroundingSample, SequenceSample)) else dict(sample)
 
 
 def shard_name(split: str, index: int, count: int) -> str:
@@ -78,13 +74,13 @@ def write_config(
         if not rows:
             return
         path = staging / f"{split}-part{len(parts.setdefault(split, [])):05d}.parquet"
-        table = pa.Table.from_pylist([features.encode_example(r) for r in rows], schema=schema)
+        table = pa.Table.from_pylist(rows, schema=schema)
         pq.write_table(table, path, row_group_size=ROW_GROUP_ROWS, compression="zstd")
         parts[split].append(path)
 
     try:
         for sample in samples:
-            row = _to_row(sample)
+            row = storage_row(sample, config=config)
             sample_id, split = row.get("id"), row.get("split")
             if sample_id in seen:
                 raise SchemaError("duplicate sample id", record=str(sample_id), fix="ids must be unique per configuration")

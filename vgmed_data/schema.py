@@ -110,6 +110,14 @@ SEQUENCES_FEATURES = Features({
 FEATURES: dict[str, Features] = {"vgmed": VGMED_FEATURES, "sequences": SEQUENCES_FEATURES}
 
 
+def storage_row(sample: "GroundingSample | SequenceSample | Mapping[str, Any]", *, config: str) -> dict[str, Any]:
+    """The Arrow storage form of a sample. Our dataclasses already produce it (images as PNG bytes), so only
+    plain mappings (which may hold PIL images or arrays) go through ``Features.encode_example``."""
+    if isinstance(sample, (GroundingSample, SequenceSample)):
+        return sample.to_row()
+    return features_for(config).encode_example(dict(sample))
+
+
 def features_for(config: str) -> Features:
     if config not in FEATURES:
         raise SchemaError(f"unknown configuration {config!r}", fix=f"use one of: {', '.join(CONFIGS)}")

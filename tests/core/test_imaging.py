@@ -10,6 +10,8 @@ import nibabel as nib
 import numpy as np
 import pydicom
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from vgmed_data.errors import FileFormatError
@@ -18,6 +20,7 @@ from vgmed_data.imaging.deid import PHI_KEYWORDS, deidentify, phi_findings, pseu
 from vgmed_data.imaging.dicom import read_dicom
 from vgmed_data.imaging.nifti import read_label_volume, read_nifti
 from vgmed_data.imaging.raster import read_raster
+from vgmed_data.imaging.windowing import percentiles
 
 DICOM_DIR = Path(pydicom.__file__).parent / "data" / "test_files"
 NIFTI_DIR = Path(nib.__file__).parent / "tests" / "data"
@@ -204,3 +207,12 @@ def test_rasters_8_and_16_bit(tmp_path: Path) -> None:
     _png_16bit_rgb(tmp_path / "rgb16.png")
     with pytest.raises(FileFormatError, match=r"rgb16\.png.*16-bit RGB"):
         read_raster(tmp_path / "rgb16.png")
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31), size=st.integers(1, 3000), low=st.integers(-3000, 0), span=st.integers(0, 5000),
+       q=st.floats(0, 100))
+def test_histogram_percentiles_equal_numpy(seed: int, size: int, low: int, span: int, q: float) -> None:
+    values = np.random.default_rng(seed).integers(low, low + span + 1, size).astype(np.int16)
+    expected = np.percentile(values.astype(np.float64), [q, 0.5, 99.5])
+    np.testing.assert_allclose(percentiles(values, (q, 0.5, 99.5)), expected, rtol=0, atol=1e-9)

@@ -100,27 +100,43 @@ def _axis(plane: str) -> int:
     return AXES[_plane(plane)]
 
 
+def _orientation(affine: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``nibabel.orientations.io_orientation`` with a fast path for axis-aligned affines (the usual case)."""
+    rotation = np.abs(affine[:3, :3])
+    significant = rotation > 1e-6 * rotation.max()
+    if significant.sum() == 3 and significant.any(axis=0).all() and significant.any(axis=1).all():
+        targets = np.argmax(rotation, axis=0)
+        signs = np.sign(affine[targets, np.arange(3)])
+        return np.stack([targets.astype(np.float64), signs], axis=1)
+    return nib.orientations.io_orientation(affine)
+
+
 def read_nifti(path: str | os.PathLike[str], *, volume_index: int | None = None) -> Volume:
     """Load a NIfTI-1/2 file reoriented to RAS+. ``volume_index`` picks one volume of a 4D file."""
     file = Path(path)
     _sniff(file)
     try:
         image = nib.load(str(file))
-        canonical = nib.as_closest_canonical(image)
-        data = np.asanyarray(canonical.dataobj)
+        data = np.asanyarray(image.dataobj)
     except (gzip.BadGzipFile, EOFError, OSError, nib.filebasedimages.ImageFileError, ValueError) as error:
         raise FileFormatError(f"could not be read as NIfTI ({type(error).__name__}: {error})", path=file,
                               fix="re-download the file; check it opens in a NIfTI viewer") from error
+    # The same maths as nibabel.as_closest_canonical, applied to the array directly (no second image object).
+    orientation = _orientation(np.asarray(image.affine, dtype=np.float64))
+    zooms = np.asarray(image.header.get_zooms()[:3], dtype=np.float64)
+    affine = np.asarray(image.affine, dtype=np.float64)
+    if not np.array_equal(orientation, [[0, 1], [1, 1], [2, 1]]):
+        affine = affine @ nib.orientations.inv_ornt_aff(orientation, data.shape[:3])
+        data = nib.orientations.apply_orientation(data, orientation)
+        zooms = zooms[np.argsort(orientation[:, 0])]
     if data.ndim == 4 and volume_index is not None:
         if not 0 <= volume_index < data.shape[3]:
             raise InvalidInputError(f"volume {volume_index} is outside 0..{data.shape[3] - 1}", path=file)
         data = data[..., volume_index]
     if data.ndim not in (3, 4):
         raise FileFormatError(f"expected a 3D or 4D volume, got shape {data.shape}", path=file)
-    zooms = canonical.header.get_zooms()
-    orientation = "".join(nib.aff2axcodes(image.affine))
-    return Volume(str(file), data, np.asarray(canonical.affine, dtype=np.float64),
-                  (float(zooms[0]), float(zooms[1]), float(zooms[2])), orientation)
+    codes = "".join(nib.orientations.ornt2axcodes(orientation))
+    return Volume(str(file), data, affine, (float(zooms[0]), float(zooms[1]), float(zooms[2])), codes)
 
 
 def read_label_volume(path: str | os.PathLike[str], *, image: Volume, atol: float = 1e-3) -> Volume:

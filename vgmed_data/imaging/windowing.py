@@ -84,7 +84,27 @@ def apply_window(values: ArrayLike, window: Window) -> NDArray[np.uint8]:
 
 def min_max_window(values: ArrayLike, *, low_percentile: float = 0.0, high_percentile: float = 100.0) -> Window:
     """A window spanning the given percentiles of ``values`` (min-max by default)."""
-    x = np.asarray(values, dtype=np.float64)
-    lo, hi = (float(v) for v in np.percentile(x, [low_percentile, high_percentile]))
+    lo, hi = percentiles(values, (low_percentile, high_percentile))
     width = max(hi - lo, 1.0)
     return Window(lo + width / 2 + 0.5, width + 1, f"p{low_percentile:g}-p{high_percentile:g}")
+
+
+def percentiles(values: ArrayLike, qs: tuple[float, ...]) -> list[float]:
+    """``np.percentile`` (linear interpolation), computed from a histogram for integer data (exact, and much
+    faster than sorting for medical volumes whose value range is small compared with their size)."""
+    x = np.asarray(values)
+    if x.dtype.kind not in "iub" or x.size == 0:
+        return [float(v) for v in np.percentile(x.astype(np.float64), qs)]
+    flat = x.ravel()
+    lo, hi = int(flat.min()), int(flat.max())
+    if hi - lo > 4 * flat.size + 65536:
+        return [float(v) for v in np.percentile(flat, qs)]
+    cumulative = np.cumsum(np.bincount((flat.astype(np.int64) - lo), minlength=hi - lo + 1))
+    out = []
+    for q in qs:
+        position = q / 100 * (flat.size - 1)
+        below, above = int(np.floor(position)), int(np.ceil(position))
+        value_below = lo + int(np.searchsorted(cumulative, below + 1))
+        value_above = lo + int(np.searchsorted(cumulative, above + 1))
+        out.append(value_below + (position - below) * (value_above - value_below))
+    return out
