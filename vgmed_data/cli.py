@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "vgmed_data.imaging.cli:register"),
     "validate": ("check a dataset folder: schema, boxes, unique ids, patient-level splits",
                  "vgmed_data.validate:register"),
+    "publish": ("publish a dataset folder to the Hugging Face Hub (validated, licence/PHI guards, card, tag)",
+                "vgmed_data.hub:register_publish"),
+    "hydrate": ("put images back into an annotations-only folder from local copies of its sources",
+                "vgmed_data.pointers:register_hydrate"),
 }
 
 

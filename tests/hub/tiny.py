@@ -48,7 +48,7 @@ def grounding_rows(*, source: str = "opensrc", license: str = "CC-BY-4.0", redis
             image_origin=image_origin, window="40/400" if image_origin != "raster" else "",
             provenance=Provenance(
                 modality="CT", body_part="abdomen", source=source, source_id=f"rec{index}", license=license,
-                redistributable=redistributable, patient_id=f"{source}-p{index // 2}",
+                redistributable=redistributable, patient_id=f"{source}-p{index}",
                 split="test" if index % 2 == 0 else "validation",
                 metadata={"source_path": source_path(source, index), **(metadata or {})},
                 review=Review(status="accepted", verdicts=("ok",), annotators=("ann-a", "ann-b"), agreement=0.75)),

@@ -1,0 +1,273 @@
+"""The dataset card (README.md) generated from a dataset folder for publishing.
+
+YAML header: ``pretty_name``; ``license`` (the Hub id when every row has one known licence, else ``other`` with
+``license_name: mixed`` and ``license_details`` pointing at the per-source table); ``task_categories``;
+``tags``; ``size_categories``; ``language``; the gate (``extra_gated_heading``, ``extra_gated_prompt``,
+``extra_gated_fields``, ``extra_gated_button_content``) when the release is gated; ``configs`` and
+``dataset_info`` (features) from :func:`vgmed_data.folder.card_yaml`.
+
+Body: what it is (configurations, splits, row counts, modalities); how it was built (builder version, seed,
+creation date, skip counts, from ``manifest.json`` / ``build_report.json`` when present); the sources table
+(licence, whether images are included, rows, citation, how to obtain); access and hydration when gated; the
+schema; review statistics (statuses, annotators, mean agreement) when rows were reviewed; a usage snippet;
+limitations and intended use; citations.
+
+``manifest.json`` keys read (all optional): ``name``, ``description``, ``builder_version``, ``seed``, ``created``,
+``sources: {KEY: {name, homepage, license, citation, access}}``. ``build_report.json``: ``skipped`` (a mapping
+reason -> count, or a list of entries with a ``reason``) and ``counts``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from datasets import Image, List, Value
+
+from vgmed_data.folder import card_yaml
+from vgmed_data.guards import LicenceReport, RowFacts, hub_license_id, iter_row_facts
+from vgmed_data.schema import features_for
+
+TASK_CATEGORIES = ["visual-question-answering", "object-detection"]
+BOX_NOTE = ("Boxes are pixel `[x1, y1, x2, y2]` floats in the frame of the stored image, origin top-left, x2/y2 "
+            "exclusive (a one-pixel region at column 5 is `[5, y, 6, y+1]`).")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateTerms:
+    """What a visitor must state before the Hub grants access to a gated release."""
+
+    heading: str = "Access to this dataset requires access to its restricted sources"
+    prompt: str = ("Some sources of this dataset do not allow redistribution of their images. This release holds "
+                   "annotations and pointers only. By requesting access you confirm that you have (or will obtain) "
+                   "access to those sources under their own terms, that you will not try to re-identify any "
+                   "patient, and that you will use the data for research only, not for clinical decisions.")
+    fields: Mapping[str, str] = field(default_factory=lambda: {
+        "Name": "text",
+        "Affiliation": "text",
+        "Intended use": "text",
+        "I have access to the restricted sources under their terms": "checkbox",
+        "I will not attempt to re-identify patients": "checkbox",
+    })
+    button: str = "Request access"
+
+    def yaml(self) -> dict[str, Any]:
+        return {"extra_gated_heading": self.heading, "extra_gated_prompt": self.prompt,
+                "extra_gated_fields": dict(self.fields), "extra_gated_button_content": self.button}
+
+
+@dataclass
+class CardFacts:
+    """Everything the card says, gathered in one pass over the rows (no pixels read)."""
+
+    rows: dict[str, dict[str, int]] = field(default_factory=dict)  # config -> split -> rows
+    sources: Counter[str] = field(default_factory=Counter)
+    source_licenses: dict[str, set[str]] = field(default_factory=dict)
+    modalities: Counter[str] = field(default_factory=Counter)
+    review_status: Counter[str] = field(default_factory=Counter)
+    annotators: set[str] = field(default_factory=set)
+    agreements: list[float] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(sum(splits.values()) for splits in self.rows.values())
+
+    def add(self, facts: RowFacts) -> None:
+        splits = self.rows.setdefault(facts.config, {})
+        splits[facts.split] = splits.get(facts.split, 0) + 1
+        self.sources[facts.source] += 1
+        self.source_licenses.setdefault(facts.source, set()).add(facts.license)
+        self.modalities[facts.modality] += 1
+        review = facts.review or {}
+        self.review_status[review.get("status") or "unreviewed"] += 1
+        self.annotators.update(review.get("annotators") or [])
+        if review.get("agreement") is not None:
+            self.agreements.append(float(review["agreement"]))
+
+
+def gather(folder: str | os.PathLike[str]) -> CardFacts:
+    facts = CardFacts()
+    for row in iter_row_facts(folder):
+        facts.add(row)
+    return facts
+
+
+def size_category(rows: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                        (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
+        if rows < limit:
+            return name
+    return "10M<n<100M"
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text()) if path.exists() else None
+    except json.JSONDecodeError:
+        return None
+
+
+def _describe(feature: Any) -> str:
+    if isinstance(feature, Value):
+        return feature.dtype
+    if isinstance(feature, Image):
+        return "image"
+    if isinstance(feature, List):
+        length = f", length {feature.length}" if getattr(feature, "length", -1) not in (-1, None) else ""
+        return f"list[{_describe(feature.feature)}{length}]"
+    if isinstance(feature, Mapping):
+        return "struct{" + ", ".join(f"{k}: {_describe(v)}" for k, v in feature.items()) + "}"
+    return type(feature).__name__
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CardOptions:
+    repo_id: str
+    revision: str | None = None
+    annotations_only: bool = False
+    gate: GateTerms | None = None
+
+
+def card_header(folder: str | os.PathLike[str], facts: CardFacts, *, options: CardOptions,
+                manifest: Mapping[str, Any]) -> dict[str, Any]:
+    licenses = {lic for lics in facts.source_licenses.values() for lic in lics}
+    single = hub_license_id(next(iter(licenses))) if len(licenses) == 1 else None
+    header: dict[str, Any] = {"pretty_name": manifest.get("name") or options.repo_id.split("/")[-1]}
+    if single:
+        header["license"] = single
+    else:
+        header |= {"license": "other", "license_name": "mixed",
+                   "license_details": "Each source keeps its own licence; see the Sources table in this card."}
+    tags = ["medical", "visual-grounding", "vqa", "vgmed-data"]
+    tags += sorted({m.lower() for m in facts.modalities if m})
+    if options.annotations_only:
+        tags.append("annotations-only")
+    header |= {"task_categories": TASK_CATEGORIES, "language": ["en"], "tags": tags,
+               "size_categories": [size_category(facts.total)]}
+    if options.gate is not None:
+        header |= options.gate.yaml()
+    return card_yaml(folder, extra=header)
+
+
+def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: CardOptions, report: LicenceReport,
+              manifest: Mapping[str, Any], build_report: Mapping[str, Any] | None) -> str:
+    name = manifest.get("name") or options.repo_id.split("/")[-1]
+    sources_meta: Mapping[str, Any] = manifest.get("sources") or {}
+    out: list[str] = [f"# {name}", ""]
+    out += [manifest.get("description") or
+            "A medical visual-grounding dataset: each question names a target in a medical image and the "
+            "answer is located by boxes (and masks where the source has them); the `sequences` configuration "
+            "asks for the target across several images.", ""]
+    for config, splits in sorted(facts.rows.items()):
+        out.append(f"- `{config}`: " + ", ".join(f"{s} {n} rows" for s, n in sorted(splits.items())))
+    out += ["", f"{facts.total} rows from {len(facts.sources)} source(s); modalities: "
+            + ", ".join(f"{m or '?'} ({n})" for m, n in facts.modalities.most_common()) + ".", ""]
+
+    out += ["## How it was built", ""]
+    built = [f"- {label}: `{manifest[key]}`" for key, label in
+             (("builder_version", "builder version"), ("seed", "seed"), ("created", "created"))
+             if manifest.get(key) is not None]
+    out += built or ["- no `manifest.json` in the folder: builder version and seed are not recorded."]
+    skipped = (build_report or {}).get("skipped")
+    if isinstance(skipped, Mapping):
+        out += [f"- skipped during the build: {sum(int(v) for v in skipped.values())} record(s) ("
+                + ", ".join(f"{k}: {v}" for k, v in sorted(skipped.items())) + ")"]
+    elif isinstance(skipped, list):
+        reasons = Counter(str(item.get("reason", "?")) if isinstance(item, Mapping) else str(item) for item in skipped)
+        out += [f"- skipped during the build: {len(skipped)} record(s) ("
+                + ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())) + ")"]
+    out += ["- built with [vgmed-data](https://github.com/) from the public sources below; sample ids are derived "
+            "deterministically from source, record, region and question type.", ""]
+
+    out += ["## Sources", "", "| source | licence | images in this release | rows | citation | how to obtain |",
+            "|---|---|---|---|---|---|"]
+    for source, rows in sorted(facts.sources.items()):
+        meta = sources_meta.get(source) or {}
+        restricted = report.restricted_rows.get(source, 0)
+        images = ("no (annotations and pointers only)" if options.annotations_only or restricted
+                  else "yes")
+        label = f"{meta.get('name')} (`{source}`)" if meta.get("name") else f"`{source}`"
+        how = meta.get("access") or meta.get("homepage") or "see the source's homepage"
+        out.append(f"| {_cell(label)} | {_cell(', '.join(sorted(facts.source_licenses[source])))} | {images} | "
+                   f"{rows} | {_cell(meta.get('citation') or 'not recorded in manifest.json')} | {_cell(how)} |")
+    out += [""]
+
+    if options.annotations_only:
+        out += ["## Access and images", "",
+                "This release carries no image or mask bytes. Every row keeps its pointer to the source: `source` "
+                "and `source_id`, and in `metadata` the file inside the source (`source_path`, or `source_paths` "
+                "per image for `sequences`) plus a fingerprint of the published pixels (`image_sha256`). With a "
+                "local copy of a source, restore the images and check them against the fingerprints:", "",
+                "```bash", f"huggingface-cli download {options.repo_id} --repo-type dataset --local-dir VGMED",
+                "vgmed hydrate VGMED --source KEY=/path/to/your/copy/of/KEY", "```", ""]
+        if options.gate is not None:
+            out += ["Access is gated: the request form asks for the fields in `extra_gated_fields`.", ""]
+
+    out += ["## Schema", ""]
+    for config in sorted(facts.rows):
+        out += [f"`{config}`:", "", "| field | type |", "|---|---|"]
+        out += [f"| `{key}` | {_cell(_describe(value))} |" for key, value in features_for(config).items()]
+        out += [""]
+    out += [BOX_NOTE, "Provenance on every row: `source`, `source_id`, `license` (SPDX id), `redistributable`, "
+            "`patient_id` (pseudonymous), `split` (patient-level), `metadata` (JSON).", ""]
+
+    reviewed = sum(n for status, n in facts.review_status.items() if status != "unreviewed")
+    if reviewed:
+        out += ["## Review", "", f"{reviewed} of {facts.total} rows were reviewed by "
+                f"{len(facts.annotators)} annotator(s).", "",
+                "| status | rows |", "|---|---|"]
+        out += [f"| {status} | {n} |" for status, n in sorted(facts.review_status.items())]
+        if facts.agreements:
+            mean = sum(facts.agreements) / len(facts.agreements)
+            out += ["", f"Mean inter-annotator agreement over {len(facts.agreements)} rows with two or more "
+                    f"annotators: {mean:.3f}."]
+        out += [""]
+
+    config = "vgmed" if "vgmed" in facts.rows else next(iter(sorted(facts.rows)), "vgmed")
+    revision = f", revision=\"{options.revision}\"" if options.revision else ""
+    token = ", token=True" if options.gate is not None else ""
+    out += ["## Usage", "", "```python", "from datasets import load_dataset", "",
+            f"ds = load_dataset(\"{options.repo_id}\", \"{config}\"{revision}{token})",
+            "row = ds[\"test\"][0]" if "test" in facts.rows.get(config, {}) else
+            f"row = ds[\"{next(iter(sorted(facts.rows.get(config, {'train': 0}))))}\"][0]",
+            "print(row[\"question\"], row[\"boxes\"] if \"boxes\" in row else row[\"answer_box\"])", "```", ""]
+
+    out += ["## Intended use and limitations", "",
+            "- Intended for evaluating where multimodal models look and what they answer on medical images "
+            "(grounding, visual question answering). Not for clinical decisions.",
+            "- Boxes are derived from the sources' masks or boxes; questions are generated from templates and "
+            "reviewed where the Review section says so. Unreviewed rows may contain errors.",
+            "- Splits are patient-level within each source; the same patient never appears in two splits.",
+            "- Coverage follows the public sources: modalities, body parts, populations and scanners are not "
+            "balanced, and results may not transfer to other sites.",
+            "- Images are rendered 8-bit views (windowed for CT/MR); intensities are not the original units.",
+            "- Sources that forbid redistribution appear as annotations with pointers only; their images must be "
+            "obtained from the source under its terms.", ""]
+    citations = [str(meta.get("citation")) for _, meta in sorted(sources_meta.items())
+                 if isinstance(meta, Mapping) and meta.get("citation") and meta is not None
+                 and _ in facts.sources]
+    if citations:
+        out += ["## Citation", "", "Please cite the sources you use:", ""] + [f"- {c}" for c in citations] + [""]
+    return "\n".join(out)
+
+
+def render_card(folder: str | os.PathLike[str], *, options: CardOptions, report: LicenceReport) -> str:
+    """The full README.md text for ``folder`` (YAML header + body)."""
+    root = Path(folder)
+    manifest = _read_json(root / "manifest.json") or {}
+    build_report = _read_json(root / "build_report.json")
+    facts = gather(folder)
+    header = card_header(folder, facts, options=options, manifest=manifest)
+    body = card_body(folder, facts, options=options, report=report, manifest=manifest, build_report=build_report)
+    return "---\n" + yaml.safe_dump(header, sort_keys=False, allow_unicode=True) + "---\n" + body
+

@@ -1,0 +1,253 @@
+"""Publishing guards: what may leave the machine.
+
+**Licence guard.** A row's image may be published only when the row says its source allows redistribution
+(``redistributable``) *and* its ``license`` is one we know allows redistributing derived images
+(:data:`REDISTRIBUTABLE_LICENSES`). An unknown licence, a ``LicenseRef-*`` or an ``*-ND`` licence counts as not
+redistributable: our images are rendered derivatives (windowed, resliced), which no-derivatives licences forbid.
+Rows that fail the rule may still go out as annotations only (no image or mask bytes, pointers to the source),
+behind a gate; :func:`check_licences` refuses otherwise and names the sources.
+
+**PHI guard.** :func:`check_phi` refuses rows whose published image came from a DICOM that was not de-identified
+(``image_origin == "dicom"``, or any ``image_provenance[].image_origin == "dicom"`` in sequences) and rows whose
+``metadata`` JSON still carries identifying DICOM attributes with a value, at any depth, named by keyword
+(``PatientName``, ``patient_name``, ``InstitutionName``...) or by tag (``0010,0010``, ``(0010,0010)``,
+``00100010``). Dates are allowed when the same metadata says ``PatientIdentityRemoved: YES`` (the project's
+de-identification shifts them); UIDs are allowed when they were replaced (``2.25.`` prefix). The identifying
+attributes are those of :data:`vgmed_data.imaging.deid.PHI_KEYWORDS` plus the names, ids, addresses and
+physician/operator fields that the de-identification profile removes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from vgmed_data.errors import PublishRefusedError
+from vgmed_data.folder import folder_configs, iter_rows
+
+# SPDX id (compared case-insensitively) -> Hugging Face card licence id, for licences that allow redistributing
+# derived images (possibly with conditions: attribution, share-alike, non-commercial use).
+REDISTRIBUTABLE_LICENSES: dict[str, str] = {
+    "CC0-1.0": "cc0-1.0", "PDDL-1.0": "pddl", "CC-BY-4.0": "cc-by-4.0", "CC-BY-3.0": "cc-by-3.0",
+    "CC-BY-SA-4.0": "cc-by-sa-4.0", "CC-BY-SA-3.0": "cc-by-sa-3.0", "CC-BY-NC-4.0": "cc-by-nc-4.0",
+    "CC-BY-NC-3.0": "cc-by-nc-3.0", "CC-BY-NC-SA-4.0": "cc-by-nc-sa-4.0", "CC-BY-NC-SA-3.0": "cc-by-nc-sa-3.0",
+    "ODbL-1.0": "odbl", "ODC-By-1.0": "odc-by", "MIT": "mit", "Apache-2.0": "apache-2.0",
+    "BSD-3-Clause": "bsd-3-clause",
+}
+# Known licences that do not allow redistributing derivatives; still named correctly on the card.
+OTHER_KNOWN_LICENSES: dict[str, str] = {"CC-BY-ND-4.0": "cc-by-nd-4.0", "CC-BY-NC-ND-4.0": "cc-by-nc-nd-4.0",
+                                        "CC-BY-NC-ND-3.0": "cc-by-nc-nd-3.0"}
+_BY_LOWER = {key.lower(): key for key in (*REDISTRIBUTABLE_LICENSES, *OTHER_KNOWN_LICENSES)}
+
+_EXTRA_IDENTIFYING = (
+    "OtherPatientIDs", "OtherPatientNames", "PatientBirthName", "PatientBirthTime", "PatientMotherBirthName",
+    "MedicalRecordLocator", "IssuerOfPatientID", "InstitutionalDepartmentName", "ReferringPhysicianAddress",
+    "ReferringPhysicianTelephoneNumbers", "PhysiciansOfRecord", "NameOfPhysiciansReadingStudy",
+    "RequestingPhysician", "ScheduledPerformingPhysicianName", "ContentCreatorName", "VerifyingObserverName",
+    "PersonName", "ResponsiblePerson", "PerformedStationName", "StudyID", "PatientComments", "StudyTime",
+    "SeriesTime", "AcquisitionDateTime", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID",
+    "FrameOfReferenceUID",
+)
+MAX_NAMED = 10  # rows named in a refusal; the count of the rest follows
+
+
+def _identifying_keys() -> dict[str, str]:
+    """normalised key (lowercase letters/digits) -> DICOM keyword, for keywords and their tags."""
+    from pydicom.datadict import tag_for_keyword
+
+    from vgmed_data.imaging.deid import PHI_KEYWORDS
+
+    keys: dict[str, str] = {}
+    for keyword in (*PHI_KEYWORDS, *_EXTRA_IDENTIFYING):
+        keys[_normalise(keyword)] = keyword
+        tag = tag_for_keyword(keyword)
+        if tag is not None:
+            keys[f"{tag >> 16:04x}{tag & 0xFFFF:04x}"] = keyword
+    return keys
+
+
+def _normalise(key: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", key.lower())
+
+
+def canonical_license(license: str) -> str | None:
+    """The SPDX spelling of a known licence, else None."""
+    return _BY_LOWER.get(license.strip().lower())
+
+
+def hub_license_id(license: str) -> str | None:
+    spdx = canonical_license(license)
+    return None if spdx is None else {**REDISTRIBUTABLE_LICENSES, **OTHER_KNOWN_LICENSES}[spdx]
+
+
+def allows_image_redistribution(*, license: str, redistributable: bool) -> bool:
+    """The licence rule: the row's own flag and a licence known to allow redistributing derived images."""
+    spdx = canonical_license(license)
+    return bool(redistributable) and spdx is not None and spdx in REDISTRIBUTABLE_LICENSES
+
+
+@dataclass(frozen=True)
+class RowFacts:
+    """What the guards and the card need to know about one row (no pixels)."""
+
+    config: str
+    split: str
+    id: str
+    source: str
+    license: str
+    redistributable: bool
+    has_image_bytes: bool
+    image_origins: tuple[str, ...]
+    metadata: Mapping[str, Any]
+    modality: str
+    review: Mapping[str, Any] | None
+
+    @property
+    def images_allowed(self) -> bool:
+        return allows_image_redistribution(license=self.license, redistributable=self.redistributable)
+
+    @property
+    def where(self) -> str:
+        return f"{self.config}/{self.split}/{self.id}"
+
+
+def _has_bytes(cell: Any) -> bool:
+    if isinstance(cell, list):
+        return any(_has_bytes(item) for item in cell)
+    return bool(cell and cell.get("bytes"))
+
+
+def iter_row_facts(folder: str | os.PathLike[str]) -> Iterator[RowFacts]:
+    """Provenance facts for every row of every configuration, streamed shard by shard."""
+    for config in folder_configs(folder):
+        image_columns = ["image", "mask"] if config == "vgmed" else ["images"]
+        origin_column = "image_origin" if config == "vgmed" else "image_provenance"
+        columns = ["id", "split", "source", "license", "redistributable", "metadata", "modality", "review",
+                   origin_column, *image_columns]
+        for row in iter_rows(folder, config=config, columns=columns):
+            if config == "vgmed":
+                origins: tuple[str, ...] = (row["image_origin"] or "",)
+            else:
+                origins = tuple((item or {}).get("image_origin") or "" for item in row["image_provenance"] or [])
+            try:
+                metadata = json.loads(row["metadata"] or "{}")
+            except json.JSONDecodeError:
+                metadata = {"<unparsable metadata>": row["metadata"]}
+            yield RowFacts(config=config, split=row["split"], id=row["id"], source=row["source"] or "",
+                           license=row["license"] or "", redistributable=bool(row["redistributable"]),
+                           has_image_bytes=any(_has_bytes(row[c]) for c in image_columns), image_origins=origins,
+                           metadata=metadata if isinstance(metadata, dict) else {"<metadata>": metadata},
+                           modality=row["modality"] or "", review=row["review"])
+
+
+@dataclass
+class LicenceReport:
+    """Per source: rows, licences, and rows whose images may not be redistributed."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    licenses: dict[str, set[str]] = field(default_factory=dict)
+    restricted_rows: dict[str, int] = field(default_factory=dict)
+    restricted_with_images: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def restricted_sources(self) -> list[str]:
+        return sorted(source for source, count in self.restricted_rows.items() if count)
+
+    @property
+    def needs_gate(self) -> bool:
+        return bool(self.restricted_sources)
+
+
+def licence_report(folder: str | os.PathLike[str]) -> LicenceReport:
+    report = LicenceReport()
+    for facts in iter_row_facts(folder):
+        source = facts.source
+        report.rows[source] = report.rows.get(source, 0) + 1
+        report.licenses.setdefault(source, set()).add(facts.license)
+        if not facts.images_allowed:
+            report.restricted_rows[source] = report.restricted_rows.get(source, 0) + 1
+            if facts.has_image_bytes:
+                report.restricted_with_images[source] = report.restricted_with_images.get(source, 0) + 1
+    return report
+
+
+def check_licences(folder: str | os.PathLike[str], *, annotations_only: bool) -> LicenceReport:
+    """Refuse image bytes from rows whose source does not allow redistribution (unless ``annotations_only``,
+    which publishes no image bytes at all)."""
+    report = licence_report(folder)
+    blocked = {s: n for s, n in report.restricted_with_images.items() if n}
+    if blocked and not annotations_only:
+        named = ", ".join(f"{source} ({count} rows, licence {', '.join(sorted(report.licenses[source])) or '?'})"
+                          for source, count in sorted(blocked.items()))
+        raise PublishRefusedError(
+            f"the licence guard refuses to publish images from sources that do not allow redistribution: {named}",
+            path=folder,
+            fix="publish with --annotations-only (annotations and pointers behind a gate; researchers with "
+                "access restore the images with `vgmed hydrate`), or drop those sources from the build. "
+                f"Licences that allow it: {', '.join(REDISTRIBUTABLE_LICENSES)}",
+        )
+    return report
+
+
+def metadata_phi(metadata: Mapping[str, Any]) -> list[str]:
+    """Identifying DICOM attributes that still carry a value in a row's metadata (as ``path.to.Key``)."""
+    keys = _identifying_keys()
+    removed = any(_normalise(str(k)) == "patientidentityremoved" and str(v).upper() == "YES"
+                  for k, v in metadata.items())
+    found: list[str] = []
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                keyword = keys.get(_normalise(str(key)))
+                here = f"{path}.{key}" if path else str(key)
+                if keyword is not None and _carries_value(item):
+                    if removed and (keyword.endswith(("Date", "Time", "DateTime")) or
+                                    keyword in ("PatientName", "PatientID")):
+                        continue
+                    if keyword.endswith("UID") and str(item).startswith("2.25."):
+                        continue
+                    found.append(here)
+                else:
+                    walk(item, here)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{path}[{index}]")
+
+    walk(metadata, "")
+    return found
+
+
+def _carries_value(value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, (list, tuple, dict)):
+        return len(value) > 0
+    return bool(str(value).strip())
+
+
+def check_phi(folder: str | os.PathLike[str], *, images_published: bool) -> None:
+    """Refuse when metadata carries identifying values, or (when images go out) an image came from a DICOM
+    that was not de-identified. Names up to :data:`MAX_NAMED` rows."""
+    findings: list[str] = []
+    for facts in iter_row_facts(folder):
+        problems = []
+        if images_published and facts.has_image_bytes and "dicom" in facts.image_origins:
+            problems.append("image from a DICOM that was not de-identified (image_origin 'dicom')")
+        leaked = metadata_phi(facts.metadata)
+        if leaked:
+            problems.append(f"metadata carries identifying values: {', '.join(leaked)}")
+        if problems:
+            findings.append(f"{facts.where}: {'; '.join(problems)}")
+    if findings:
+        more = f" (and {len(findings) - MAX_NAMED} more rows)" if len(findings) > MAX_NAMED else ""
+        raise PublishRefusedError(
+            f"the PHI guard refuses to publish {len(findings)} row(s): " + " | ".join(findings[:MAX_NAMED]) + more,
+            path=folder,
+            fix="rebuild with de-identified DICOM (vgmed_data.imaging.deid.deidentify; image_origin "
+                "'dicom-deidentified') and keep only safe tags in metadata (vgmed_data.imaging.dicom.safe_metadata)",
+        )

@@ -1,0 +1,240 @@
+"""Image pointers: strip image bytes for an annotations-only release, and put them back (``vgmed hydrate``).
+
+**The pointer convention** (builders write it; publishing and hydrate rely on it). Every row keeps ``source``
+and ``source_id``. Its ``metadata`` JSON names the file inside the source's own layout, as a relative POSIX path
+from the root of a local copy of that source:
+
+* ``vgmed`` rows: ``metadata["source_path"]`` (str); the image is re-rendered from it with the row's
+  ``window``, ``plane`` and ``slice_index`` and ``metadata["frame"]`` (DICOM multi-frame, default 0) through
+  :func:`vgmed_data.imaging.render.render_file`, exactly as builders render. Optional
+  ``metadata["source_mask_path"]``: a raster mask file holding the row's mask as stored.
+* ``sequences`` rows: ``metadata["source_paths"]`` (list of str, one per image, aligned with ``images`` and
+  ``image_provenance``; each image's source is ``image_provenance[i].source``), rendered with
+  ``image_provenance[i].plane`` / ``slice_index`` and ``metadata["windows"][i]`` when present. Images whose
+  ``transform`` is not empty (crops, shifts) cannot be re-rendered here yet and are reported.
+
+**Fingerprints.** When images are stripped (:func:`strip_images`), the pixels that were removed are fingerprinted
+into ``metadata``: ``image_sha256`` / ``mask_sha256`` (``vgmed``) or ``image_sha256s`` (``sequences``), the
+sha256 of ``"<mode>:<width>x<height>:"`` + the raw decoded pixels. :func:`hydrate` re-renders each image and
+accepts it only when the fingerprint matches, so a hydrated folder holds exactly the pixels that were built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from vgmed_data.errors import InvalidInputError, SourceNotFoundError
+from vgmed_data.folder import folder_configs, iter_rows, write_config
+from vgmed_data.schema import encode_png
+
+MAX_NAMED = 10
+
+
+def pixel_sha256(data: bytes) -> str:
+    """Fingerprint of an encoded image's decoded pixels (independent of PNG compression settings)."""
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        prefix = f"{image.mode}:{image.size[0]}x{image.size[1]}:".encode()
+        return hashlib.sha256(prefix + image.tobytes()).hexdigest()
+
+
+def _dump(metadata: Mapping[str, Any]) -> str:
+    return json.dumps(dict(metadata), sort_keys=True, separators=(",", ":"))
+
+
+def _strip_row(row: dict[str, Any], *, config: str) -> dict[str, Any]:
+    metadata = json.loads(row["metadata"] or "{}")
+    if config == "vgmed":
+        for column, key in (("image", "image_sha256"), ("mask", "mask_sha256")):
+            cell = row[column]
+            if cell and cell.get("bytes"):
+                metadata[key] = pixel_sha256(cell["bytes"])
+            row[column] = None
+    else:
+        cells = row["images"] or []
+        metadata["image_sha256s"] = [pixel_sha256(c["bytes"]) if c and c.get("bytes") else None for c in cells]
+        row["images"] = [None for _ in cells]
+    row["metadata"] = _dump(metadata)
+    return row
+
+
+def _stripped_rows(folder: Path, config: str) -> Iterator[dict[str, Any]]:
+    for row in iter_rows(folder, config=config):
+        yield _strip_row(row, config=config)
+
+
+def strip_images(folder: str | os.PathLike[str], destination: str | os.PathLike[str]) -> Path:
+    """Write an annotations-only copy of ``folder`` into ``destination``: no image or mask bytes, fingerprints
+    and pointers in ``metadata``; ``manifest.json`` and ``build_report.json`` are copied."""
+    source, target = Path(folder), Path(destination)
+    for config in folder_configs(source):
+        write_config(target, _stripped_rows(source, config), config=config)
+    for name in ("manifest.json", "build_report.json"):
+        if (source / name).exists():
+            shutil.copy2(source / name, target / name)
+    return target
+
+
+# -- hydrate -----------------------------------------------------------------------------------------------------
+
+@dataclass
+class HydrateReport:
+    restored: dict[str, int] = field(default_factory=dict)  # source -> images restored
+    left_out: dict[str, int] = field(default_factory=dict)  # source -> images without a local copy given
+    masks_missing: int = 0  # stripped masks with no source_mask_path pointer
+
+    def summary(self) -> str:
+        parts = [f"restored {sum(self.restored.values())} image(s)"
+                 + (" (" + ", ".join(f"{k}: {v}" for k, v in sorted(self.restored.items())) + ")"
+                    if self.restored else "")]
+        if self.left_out:
+            parts.append("left without images (no --source given): "
+                         + ", ".join(f"{k}: {v}" for k, v in sorted(self.left_out.items())))
+        if self.masks_missing:
+            parts.append(f"{self.masks_missing} mask(s) not restored (no source_mask_path pointer)")
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class _Pointer:
+    source: str
+    relative: str
+    window: str | None
+    plane: str
+    slice_index: int | None
+    frame: int
+    fingerprint: str | None
+
+
+def _render(root: Path, pointer: _Pointer, *, record: str) -> bytes:
+    from vgmed_data.imaging.render import render_file
+
+    path = (root / pointer.relative).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise InvalidInputError(f"pointer {pointer.relative!r} leaves the source folder", record=record)
+    if not path.exists():
+        raise SourceNotFoundError(f"{pointer.relative} is missing from the local copy of {pointer.source}",
+                                  path=root, record=record, fix="point --source at the root of a complete copy")
+    rendered = render_file(path, window=pointer.window or None, slice_index=pointer.slice_index,
+                           plane=pointer.plane or "axial", frame=pointer.frame)
+    data = encode_png(rendered.image)
+    if pointer.fingerprint and pixel_sha256(data) != pointer.fingerprint:
+        raise InvalidInputError(f"the image rendered from {pointer.relative} differs from the published "
+                                "fingerprint", path=root, record=record,
+                                fix="use the same version of the source that the dataset was built from")
+    return data
+
+
+def _hydrate_row(row: dict[str, Any], *, config: str, sources: Mapping[str, Path],
+                 report: HydrateReport) -> dict[str, Any]:
+    metadata = json.loads(row["metadata"] or "{}")
+    record = row["id"]
+    if config == "vgmed":
+        if row["image"] and row["image"].get("bytes"):
+            return row
+        source = row["source"]
+        if source not in sources:
+            report.left_out[source] = report.left_out.get(source, 0) + 1
+            return row
+        if "source_path" not in metadata:
+            raise InvalidInputError("row has no metadata.source_path pointer", record=record,
+                                    fix="rebuild with a builder that writes the pointer convention")
+        pointer = _Pointer(source, metadata["source_path"], row["window"], row["plane"] or "", row["slice_index"],
+                           int(metadata.get("frame", 0)), metadata.get("image_sha256"))
+        row["image"] = {"bytes": _render(sources[source], pointer, record=record), "path": None}
+        if row["mask"] is None and metadata.get("mask_sha256"):
+            if metadata.get("source_mask_path"):
+                mask = _Pointer(source, metadata["source_mask_path"], None, "", None, 0, metadata["mask_sha256"])
+                row["mask"] = {"bytes": _render(sources[source], mask, record=record), "path": None}
+            else:
+                report.masks_missing += 1
+        report.restored[source] = report.restored.get(source, 0) + 1
+        return row
+    paths = metadata.get("source_paths") or []
+    windows = metadata.get("windows") or []
+    prints = metadata.get("image_sha256s") or []
+    images = list(row["images"] or [])
+    for index, cell in enumerate(images):
+        if cell and cell.get("bytes"):
+            continue
+        item = (row["image_provenance"] or [])[index] or {}
+        source = item.get("source") or row["source"]
+        if source not in sources:
+            report.left_out[source] = report.left_out.get(source, 0) + 1
+            continue
+        if index >= len(paths):
+            raise InvalidInputError(f"image {index} has no metadata.source_paths pointer", record=record)
+        if item.get("transform"):
+            raise InvalidInputError(f"image {index} was transformed ({item['transform']}); hydrate cannot "
+                                    "re-apply transforms yet", record=record)
+        pointer = _Pointer(source, paths[index], windows[index] if index < len(windows) else None,
+                           item.get("plane") or "", item.get("slice_index"), 0,
+                           prints[index] if index < len(prints) else None)
+        images[index] = {"bytes": _render(sources[source], pointer, record=record), "path": None}
+        report.restored[source] = report.restored.get(source, 0) + 1
+    row["images"] = images
+    return row
+
+
+def hydrate(folder: str | os.PathLike[str], *, sources: Mapping[str, str | os.PathLike[str]]) -> HydrateReport:
+    """Put images back into an annotations-only folder from local copies of its sources (``KEY -> root``).
+
+    All configurations are rebuilt in a staging folder first; the folder is changed only if every pointer of
+    the given sources resolved and matched its fingerprint.
+    """
+    root = Path(folder)
+    configs = folder_configs(root)
+    if not configs:
+        raise SourceNotFoundError("no dataset configurations found (expected data/<config>/*.parquet)", path=root)
+    roots = {key: Path(path) for key, path in sources.items()}
+    for key, path in roots.items():
+        if not path.is_dir():
+            raise SourceNotFoundError(f"the copy of source {key} is not a folder", path=path)
+    report = HydrateReport()
+    staging = Path(tempfile.mkdtemp(prefix=".hydrate-", dir=root))
+    try:
+        for config in configs:
+            rows = (_hydrate_row(row, config=config, sources=roots, report=report)
+                    for row in iter_rows(root, config=config))
+            write_config(staging, rows, config=config)
+        for config in configs:
+            target = root / "data" / config
+            old = staging / f"old-{config}"
+            target.rename(old)
+            (staging / "data" / config).rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return report
+
+
+def _parse_source(value: str) -> tuple[str, str]:
+    key, sep, path = value.partition("=")
+    if not sep or not key or not path:
+        raise InvalidInputError(f"--source expects KEY=PATH, got {value!r}", fix="e.g. --source msd=/data/MSD")
+    return key, path
+
+
+def register_hydrate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", type=Path, help="an annotations-only dataset folder (downloaded or built)")
+    parser.add_argument("--source", action="append", default=[], metavar="KEY=PATH", required=True,
+                        help="a local copy of source KEY (repeatable); PATH is the root of the source's own layout")
+    parser.set_defaults(func=run_hydrate)
+
+
+def run_hydrate(args: argparse.Namespace) -> int:
+    sources = dict(_parse_source(value) for value in args.source)
+    report = hydrate(args.folder, sources=sources)
+    print(f"{args.folder}: {report.summary()}")
+    return 0
