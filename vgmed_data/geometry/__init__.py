@@ -5,6 +5,7 @@ from vgmed_data.geometry.boxes import (
     as_boxes,
     box_area,
     box_iou,
+    box_text,
     clip_boxes,
     convert_boxes,
     union_box,
@@ -24,7 +25,7 @@ from vgmed_data.geometry.shapes import (
 from vgmed_data.geometry.transforms import Step, Transform
 
 __all__ = [
-    "BoxFormat", "RepairReport", "Step", "Transform", "as_boxes", "box_area", "box_iou", "check_mask",
+    "BoxFormat", "RepairReport", "Step", "Transform", "as_boxes", "box_area", "box_iou", "box_text", "check_mask",
     "clip_boxes", "convert_boxes", "label_components", "make_polygon", "mask_dice", "mask_iou", "mask_to_boxes",
     "mask_to_polygons", "rasterize", "union_box", "validate_boxes",
 ]

@@ -246,3 +246,29 @@ def union_box(boxes: ArrayLike) -> NDArray[np.float64]:
     if len(array) == 0:
         raise GeometryError("union of no boxes", fix="pass at least one box")
     return np.array([array[:, 0].min(), array[:, 1].min(), array[:, 2].max(), array[:, 3].max()])
+
+
+_TEXT_DECIMALS = {BoxFormat.XYXY_NORM: 3, BoxFormat.CXCYWH_NORM: 3, BoxFormat.LS_PERCENT: 2}
+
+
+def box_text(
+    box: ArrayLike,
+    *,
+    fmt: BoxFormat | str,
+    image_size: Sequence[float] | None,
+    transform: "Transform | None" = None,
+) -> str:
+    """One internal xyxy box written for a question or prompt in the named format: ``[a, b, c, d]``.
+
+    Pixel formats keep up to 2 decimals (``12`` or ``12.5``), normalised formats 3, grid formats integers.
+    Builders and prompt writers share this so a reference box written in a question can be found and
+    re-expressed in another model's convention.
+    """
+    dst = BoxFormat.parse(fmt)
+    values = convert_boxes(box, src=BoxFormat.XYXY, dst=dst, image_size=image_size, transform=transform)[0]
+    decimals = _TEXT_DECIMALS.get(dst, 2)
+    parts = []
+    for value in values:
+        rounded = round(float(value), decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+        parts.append(f"{rounded:.{decimals}f}" if dst in _TEXT_DECIMALS else f"{rounded:g}")
+    return "[" + ", ".join(parts) + "]"

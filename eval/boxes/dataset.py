@@ -1,0 +1,81 @@
+"""Targets from a dataset folder and predictions from a JSONL file.
+
+Predictions: one JSON object per line, ``{"id": ..., "output": "<raw model text>"}``, optionally
+``"input_transforms": [<Transform JSON>, ...]`` (one per image, stored image -> what the model received) when
+the run used something other than the format's default preprocessing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from eval.boxes.scoring import Target
+from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFoundError
+from vgmed_data.folder import folder_configs, iter_rows
+from vgmed_data.geometry import Transform
+
+SEQUENCE_COLUMNS = ["id", "task", "split", "image_sizes", "answer_image_index", "answer_box"]
+VGMED_COLUMNS = ["id", "split", "width", "height", "boxes"]
+
+
+def available_splits(folder: str | os.PathLike[str], *, config: str) -> list[str]:
+    return sorted(folder_configs(folder).get(config, {}))
+
+
+def iter_targets(folder: str | os.PathLike[str], *, config: str, split: str) -> Iterator[Target]:
+    """Targets of one split of a ``sequences`` or ``vgmed`` configuration."""
+    if config == "sequences":
+        for row in iter_rows(folder, config=config, split=split, columns=SEQUENCE_COLUMNS):
+            yield Target(id=row["id"], task=row["task"], split=row["split"],
+                         image_sizes=tuple((int(w), int(h)) for w, h in row["image_sizes"]),
+                         answer_image_index=int(row["answer_image_index"]),
+                         answer_boxes=(tuple(float(v) for v in row["answer_box"]),))  # type: ignore[arg-type]
+    elif config == "vgmed":
+        for row in iter_rows(folder, config=config, split=split, columns=VGMED_COLUMNS):
+            if not row["boxes"]:
+                continue
+            yield Target(id=row["id"], task="vgmed", split=row["split"],
+                         image_sizes=((int(row["width"]), int(row["height"])),), answer_image_index=None,
+                         answer_boxes=tuple(tuple(float(v) for v in b) for b in row["boxes"]))  # type: ignore[misc]
+    else:
+        raise InvalidInputError(f"box scoring supports the sequences and vgmed configurations, not {config!r}",
+                                fix="pass --config sequences or --config vgmed")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    id: str
+    output: str
+    transforms: tuple[Transform, ...] | None = None
+
+
+def read_predictions(path: str | os.PathLike[str]) -> dict[str, Prediction]:
+    file = Path(path)
+    if not file.exists():
+        raise SourceNotFoundError("predictions file not found", path=file, fix="check the path")
+    predictions: dict[str, Prediction] = {}
+    with open(file, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise FileFormatError(f"line {number} is not JSON ({error.msg})", path=file,
+                                      fix='write one {"id": ..., "output": ...} object per line') from error
+            if not isinstance(data, dict) or not isinstance(data.get("id"), str) \
+                    or not isinstance(data.get("output"), str):
+                raise FileFormatError(f'line {number} needs a string "id" and a string "output"', path=file)
+            if data["id"] in predictions:
+                raise FileFormatError(f"line {number} repeats id {data['id']!r}", path=file,
+                                      fix="keep one prediction per sample")
+            transforms = None
+            if data.get("input_transforms") is not None:
+                transforms = tuple(Transform.from_json(t) if isinstance(t, str) else Transform.from_dict(t)
+                                   for t in data["input_transforms"])
+            predictions[data["id"]] = Prediction(data["id"], data["output"], transforms)
+    return predictions
