@@ -188,3 +188,12 @@ def test_transforms_carry_regions_with_the_image() -> None:
     assert Transform.from_json(transform.to_json()) == transform
     with pytest.raises(GeometryError):
         Transform.identity(image_size).crop([0, 0, 50, 10])
+
+
+def test_empty_mask_is_a_clear_error_naming_the_record() -> None:
+    from vgmed_data.geometry import check_mask
+
+    with pytest.raises(GeometryError, match=r"case7/liver.*mask is empty.*--on-bad skip"):
+        check_mask(np.zeros((8, 8), bool), record="case7/liver")
+    boxes, counts = mask_to_boxes(np.zeros((8, 8), bool))
+    assert boxes.shape == (0, 4) and counts.shape == (0,)
