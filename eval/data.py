@@ -1,0 +1,91 @@
+"""Evaluation samples read from a dataset folder or a Hub dataset, and the deterministic shard of each rank."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from vgmed_data.errors import FileFormatError, InvalidInputError, require
+
+
+@dataclass(frozen=True)
+class EvalSample:
+    """One ``vgmed`` row as the evaluator needs it. ``index`` is the row's position in the split (the order
+    every output is sorted by); boxes are internal xyxy on the stored image."""
+
+    index: int
+    id: str
+    image_bytes: bytes
+    size: tuple[int, int]
+    question: str
+    question_type: str
+    answer: str
+    options: tuple[str, ...]
+    boxes: tuple[tuple[float, float, float, float], ...]
+    modality: str
+
+    def image(self) -> Image.Image:
+        try:
+            with Image.open(io.BytesIO(self.image_bytes)) as opened:
+                return opened.convert("RGB")
+        except Exception as error:  # PIL raises several unrelated types for bad bytes
+            raise FileFormatError(f"the image cannot be decoded ({error})", record=self.id,
+                                  fix="re-encode the image as PNG in the dataset") from error
+
+
+def _sample(index: int, row: dict[str, Any]) -> EvalSample:
+    image = row.get("image") or {}
+    data = image.get("bytes") if isinstance(image, dict) else None
+    if data is None and isinstance(image, dict) and image.get("path"):
+        data = Path(image["path"]).read_bytes()
+    return EvalSample(
+        index=index, id=str(row["id"]), image_bytes=data or b"",
+        size=(int(row.get("width") or 0), int(row.get("height") or 0)),
+        question=str(row["question"]), question_type=str(row.get("question_type") or ""),
+        answer=str(row.get("answer") or ""), options=tuple(row.get("options") or ()),
+        boxes=tuple(tuple(float(v) for v in box) for box in (row.get("boxes") or ())),  # type: ignore[misc]
+        modality=str(row.get("modality") or "OTHER"))
+
+
+def iter_samples(dataset: str | os.PathLike[str], *, config: str = "vgmed", split: str = "test",
+                 limit: int | None = None) -> Iterator[EvalSample]:
+    """Samples of ``split`` in stored order, from a local folder (Parquet shards) or a Hub dataset id."""
+    if config != "vgmed":
+        raise InvalidInputError(f"the attention evaluator reads the 'vgmed' configuration, not {config!r}",
+                                fix="use eval.boxes for the sequences configuration")
+    path = Path(dataset)
+    if path.is_dir():
+        from vgmed_data.folder import iter_rows
+
+        rows: Iterator[dict[str, Any]] = iter_rows(path, config=config, split=split)
+    else:
+        datasets = require("datasets", extra="eval", purpose="reading a Hub dataset")
+        table = datasets.load_dataset(str(dataset), config, split=split)
+        table = table.cast_column("image", datasets.Image(decode=False))
+        rows = iter(table)
+    for index, row in enumerate(rows):
+        if limit is not None and index >= limit:
+            break
+        yield _sample(index, row)
+
+
+def rank_and_world() -> tuple[int, int]:
+    """(rank, world size) from the launcher's environment (``torchrun`` / ``accelerate launch`` set
+    ``RANK`` and ``WORLD_SIZE``); (0, 1) when run alone."""
+    rank = int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world < 1 or not 0 <= rank < world:
+        raise InvalidInputError(f"RANK={rank} is not inside WORLD_SIZE={world}",
+                                fix="launch with torchrun or unset RANK/WORLD_SIZE")
+    return rank, world
+
+
+def in_shard(index: int, *, rank: int, world: int) -> bool:
+    """Deterministic sharding: row ``index`` belongs to rank ``index % world``."""
+    return index % world == rank

@@ -1,0 +1,192 @@
+"""Summary (JSON + markdown), the per-layer plot and heat-map overlays of a finished run."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+METRIC_NAMES = ("ar", "kl", "js", "pg", "epg")
+LOWER_IS_BETTER = {"kl", "js"}
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(float(np.mean(values)), 6) if len(values) else None
+
+
+def _group_stats(records: Sequence[dict[str, Any]], layers: Sequence[int]) -> dict[str, Any]:
+    answered = [r for r in records if r.get("status") == "ok"]
+    grounded = [r for r in answered if "metrics" in r]
+    per_layer = {name: [_mean([r["metrics"][name][i] for r in grounded]) for i in range(len(layers))]
+                 for name in METRIC_NAMES}
+    return {"n": len(records), "answered": len(answered), "grounded": len(grounded),
+            "accuracy": _mean([float(bool(r.get("correct"))) for r in answered]), "per_layer": per_layer}
+
+
+def summarise(records: Sequence[dict[str, Any]], *, manifest: dict[str, Any], adapter: dict[str, Any]
+              ) -> dict[str, Any]:
+    ok = [r for r in records if r.get("status") == "ok"]
+    layers = ok[0]["layers"] if ok else list(manifest.get("layers") or [])
+    skips: dict[str, int] = defaultdict(int)
+    for record in records:
+        if record.get("status") != "ok":
+            skips[f"{record.get('status')}: {record.get('skip_reason', '').split(':')[0][:60]}"] += 1
+        elif "grounding_skip" in record:
+            skips[f"grounding: {record['grounding_skip'].split(':')[0]}"] += 1
+    overall = _group_stats(records, layers)
+    ar = [v for v in overall["per_layer"]["ar"] if v is not None]
+    best = layers[int(np.argmax(overall["per_layer"]["ar"]))] if ar and len(ar) == len(layers) else None
+    groups: dict[str, dict[str, Any]] = {}
+    for key in ("modality", "question_type"):
+        values = sorted({str(r.get(key)) for r in records})
+        groups[key] = {v: _group_stats([r for r in records if str(r.get(key)) == v], layers) for v in values}
+    return {"model": manifest.get("model"), "dataset": manifest.get("dataset"), "adapter": adapter,
+            "random_weights": (Path(str(manifest.get("model"))) / "tiny_checkpoint.json").exists(),
+            "query": manifest.get("query"), "layers": layers, "best_layer_by_ar": best,
+            "counts": {"samples": len(records), "answered": overall["answered"], "grounded": overall["grounded"],
+                       "skipped": dict(sorted(skips.items()))},
+            "overall": overall, "by": groups}
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    layers = summary["layers"]
+    best = summary["best_layer_by_ar"]
+    best_i = layers.index(best) if best is not None else None
+    lines = [f"# VGMED evaluation: {summary['model']}", ""]
+    if summary.get("random_weights"):
+        lines += ["**This model has random weights: every number below is noise. The run only exercises the "
+                  "evaluator.**", ""]
+    counts = summary["counts"]
+    lines += [f"Dataset: `{summary['dataset']}`. Samples: {counts['samples']}, answered {counts['answered']}, "
+              f"with grounding metrics {counts['grounded']}. Query row: {summary['query']}.", ""]
+    if counts["skipped"]:
+        lines += ["Skipped (counted):", ""] + [f"- {k}: {v}" for k, v in counts["skipped"].items()] + [""]
+    at = f" at layer {best} (best mean AR)" if best is not None else ""
+    lines += [f"## By modality and question type{at}", "",
+              "| group | value | n | accuracy | AR | KL | JS | PG | EPG |", "|---|---|---|---|---|---|---|---|---|"]
+    rows = [("all", "all", summary["overall"])] + [
+        (key, value, stats) for key, by in summary["by"].items() for value, stats in by.items()]
+    for key, value, stats in rows:
+        metrics = [_fmt(stats["per_layer"][m][best_i]) if best_i is not None else "-" for m in METRIC_NAMES]
+        lines.append(f"| {key} | {value} | {stats['n']} | {_fmt(stats['accuracy'])} | " + " | ".join(metrics) + " |")
+    lines += ["", "## By layer (all samples; AR higher is better, KL/JS lower)", "",
+              "| layer | AR | KL | JS | PG | EPG |", "|---|---|---|---|---|---|"]
+    for i, layer in enumerate(layers):
+        lines.append(f"| {layer} | " + " | ".join(_fmt(summary["overall"]["per_layer"][m][i]) for m in METRIC_NAMES)
+                     + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_layers(summary: dict[str, Any], path: Path) -> Path | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    layers = summary["layers"]
+    per_layer = summary["overall"]["per_layer"]
+    if not layers or all(v is None for v in per_layer["ar"]):
+        return None
+    figure, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    for axis, name in zip(axes, ("ar", "kl", "js")):
+        values = [np.nan if v is None else v for v in per_layer[name]]
+        axis.plot(layers, values, marker="o")
+        axis.set_title(name.upper() + (" (lower is better)" if name in LOWER_IS_BETTER else " (higher is better)"))
+        axis.set_xlabel("layer")
+    if summary.get("random_weights"):
+        figure.suptitle("random-weight model: noise", color="red")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def overlay(image: Any, boxes: Sequence[Sequence[float]], attention_grid: np.ndarray, transform: Any, path: Path,
+            *, title: str) -> Path:
+    """Image + ground-truth boxes + the attention grid drawn where its cells fall on the stored image (the
+    inverse of the model's input transform, so padding and crops land right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    rows, cols = attention_grid.shape
+    width, height = transform.dst_size
+    xs = transform.inverse_points(np.stack([np.linspace(0, width, cols + 1), np.zeros(cols + 1)], 1))[:, 0]
+    ys = transform.inverse_points(np.stack([np.zeros(rows + 1), np.linspace(0, height, rows + 1)], 1))[:, 1]
+    figure, axis = plt.subplots(figsize=(5, 5 * image.height / max(image.width, 1)))
+    axis.imshow(image)
+    axis.pcolormesh(xs, ys, attention_grid, cmap="jet", alpha=0.45, shading="flat")
+    for x1, y1, x2, y2 in boxes:
+        axis.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor="lime", linewidth=2))
+    axis.set_xlim(0, image.width)
+    axis.set_ylim(image.height, 0)
+    axis.set_title(title, fontsize=8)
+    axis.axis("off")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def _overlays(root: Path, records: Sequence[dict[str, Any]], summary: dict[str, Any], count: int,
+              dataset: str | None, config: str, split: str) -> list[str]:
+    from eval.data import iter_samples
+    from eval.metrics import normalised_map
+    from vgmed_data.geometry import Transform
+
+    chosen = [r for r in records if "metrics" in r][:count]
+    if not chosen or dataset is None:
+        return []
+    wanted = {r["id"]: r for r in chosen}
+    last = max(r["index"] for r in chosen)
+    arrays: dict[str, np.ndarray] = {}
+    for shard in sorted((root / "attention").glob("shard-*.npz")):
+        with np.load(shard) as data:
+            for key in data.files:
+                if key.split("__")[0] in wanted:
+                    arrays[key] = data[key]
+    out_dir = root / "overlays"
+    out_dir.mkdir(exist_ok=True)
+    written = []
+    layers = summary["layers"]
+    layer = summary["best_layer_by_ar"] if summary["best_layer_by_ar"] is not None else layers[-1]
+    li = layers.index(layer)
+    for sample in iter_samples(dataset, config=config, split=split, limit=last + 1):
+        record = wanted.get(sample.id)
+        if record is None:
+            continue
+        q = arrays[f"{sample.id}__question"].astype(np.float64)[li]
+        g = arrays[f"{sample.id}__general"].astype(np.float64)[li]
+        grid = normalised_map(q.mean(axis=0), g.mean(axis=0)).reshape(record["grid"])
+        image = sample.image()
+        transform = Transform.from_dict(record["input_transform"])
+        note = " (random model)" if summary.get("random_weights") else ""
+        title = f"{sample.id} layer {layer} AR {record['metrics']['ar'][li]:.2f}{note}\n{sample.question[:80]}"
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in sample.id)
+        written.append(str(overlay(image, sample.boxes, grid, transform, out_dir / f"{safe}.png", title=title)
+                           .relative_to(root)))
+    return written
+
+
+def write_reports(root: Path, records: Sequence[dict[str, Any]], *, manifest: dict[str, Any],
+                  adapter: dict[str, Any], overlays: int, dataset: str | None, config: str, split: str
+                  ) -> dict[str, Any]:
+    summary = summarise(records, manifest=manifest, adapter=adapter)
+    plot = plot_layers(summary, root / "layers.png")
+    summary["files"] = {"samples": "samples.jsonl", "summary_md": "summary.md",
+                        "attention": sorted(str(p.relative_to(root)) for p in (root / "attention").glob("*.npz")),
+                        "layers_plot": plot.name if plot else None,
+                        "overlays": _overlays(root, records, summary, overlays, dataset, config, split)}
+    (root / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    (root / "summary.md").write_text(markdown(summary))
+    return summary
