@@ -10,7 +10,7 @@ the state right after the server accepted it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +96,11 @@ def ensure_project(client: "LabelStudio", state: State, *, name: str, url: str, 
             raise InvalidInputError(f"project {name!r} was created for labels {list(record.labels)}; the dataset "
                                     f"adds {sorted(set(labels) - set(record.labels))}",
                                     fix="push to a new --project, or remove the new labels from the dataset")
+        if record.annotators_per_task != annotators_per_task:
+            with remote_call(url=url, action=f"update project {name!r}"):
+                client.projects.update(id=record.project_id, maximum_annotations=annotators_per_task)
+            record = replace(record, annotators_per_task=annotators_per_task)
+            state.save_project(record)
         return record, False
     if record is not None:  # the project was deleted on the server: its tasks are gone too
         state.forget_project_tasks(name)
@@ -114,7 +119,7 @@ def ensure_project(client: "LabelStudio", state: State, *, name: str, url: str, 
         with remote_call(url=url, action=f"update project {name!r}"):
             client.projects.update(id=project_id, maximum_annotations=annotators_per_task)
     record = ProjectRecord(name=name, url=url, project_id=project_id, kind=kind, dataset=dataset,
-                           labels=tuple(labels), parent=parent)
+                           labels=tuple(labels), parent=parent, annotators_per_task=annotators_per_task)
     state.save_project(record)
     return record, created
 

@@ -212,3 +212,12 @@ def region_from_result(result: Mapping[str, Any], *, labels: Sequence[str] | Non
     return Region(kind=kind, label=label, box=(float(cols.min()), float(rows.min()), float(cols.max() + 1),
                                                float(rows.max() + 1)),
                   image_size=(width, height), mask=mask, result_id=result_id)
+
+
+def region_to_result(region: Region, *, result_id: str) -> dict[str, Any]:
+    """A pulled region back as a Label Studio result (rotated rectangles go back as polygons)."""
+    if region.kind == "brush" and region.mask is not None:
+        return brush_result(region.mask, label=region.label, result_id=result_id)
+    if region.kind == "rectangle" and region.rotation == 0:
+        return rectangle_result(region.box, label=region.label, image_size=region.image_size, result_id=result_id)
+    return polygon_result(region.points, label=region.label, image_size=region.image_size, result_id=result_id)

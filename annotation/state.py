@@ -20,7 +20,8 @@ from vgmed_data.errors import InvalidInputError
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
     name TEXT PRIMARY KEY, url TEXT NOT NULL, project_id INTEGER NOT NULL, kind TEXT NOT NULL,
-    dataset TEXT NOT NULL, labels TEXT NOT NULL, parent TEXT, created_at REAL NOT NULL
+    dataset TEXT NOT NULL, labels TEXT NOT NULL, parent TEXT, created_at REAL NOT NULL,
+    annotators INTEGER NOT NULL DEFAULT 2
 );
 CREATE TABLE IF NOT EXISTS tasks (
     project TEXT NOT NULL, sample_id TEXT NOT NULL, task_id INTEGER NOT NULL, pushed_at REAL NOT NULL,
@@ -47,6 +48,7 @@ class ProjectRecord:
     dataset: str
     labels: tuple[str, ...]
     parent: str | None
+    annotators_per_task: int = 2
 
 
 class State:
@@ -74,12 +76,12 @@ class State:
 
     # projects
     def project(self, name: str) -> ProjectRecord | None:
-        row = self._db.execute("SELECT name, url, project_id, kind, dataset, labels, parent FROM projects "
+        row = self._db.execute("SELECT name, url, project_id, kind, dataset, labels, parent, annotators FROM projects "
                                "WHERE name = ?", (name,)).fetchone()
         if row is None:
             return None
         return ProjectRecord(name=row[0], url=row[1], project_id=row[2], kind=row[3], dataset=row[4],
-                             labels=tuple(json.loads(row[5])), parent=row[6])
+                             labels=tuple(json.loads(row[5])), parent=row[6], annotators_per_task=int(row[7]))
 
     def require_project(self, name: str) -> ProjectRecord:
         record = self.project(name)
@@ -95,9 +97,9 @@ class State:
 
     def save_project(self, record: ProjectRecord) -> None:
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO projects VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            db.execute("INSERT OR REPLACE INTO projects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (record.name, record.url, record.project_id, record.kind, record.dataset,
-                        json.dumps(list(record.labels)), record.parent, time.time()))
+                        json.dumps(list(record.labels)), record.parent, time.time(), record.annotators_per_task))
 
     # tasks
     def tasks(self, project: str) -> dict[str, int]:

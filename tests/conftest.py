@@ -19,4 +19,4 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ.pop("HF_TOKEN", None)
 os.environ.pop("HUGGING_FACE_HUB_TOKEN", None)
 
-pytest_plugins: list[str] = ["tests.fixtures.hub"]
+pytest_plugins: list[str] = ["tests.fixtures.hub", "tests.fixtures.label_studio"]

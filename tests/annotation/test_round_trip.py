@@ -1,0 +1,159 @@
+"""The whole review round trip against the real Label Studio server: push -> annotate (two experts, via the API
+with completed_by) -> pull -> agreement -> adjudicate -> pull -> finalize -> load_dataset."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from datasets import load_dataset
+from label_studio_sdk.converter.brush import mask2rle
+from shapely import affinity
+from shapely.geometry import box as shapely_box
+
+from annotation.adjudicate import adjudicate
+from annotation.agreement import project_agreement, write_agreement
+from annotation.client import sdk_client
+from annotation.finalize import finalize
+from annotation.pull import current_tasks, pull_project
+from annotation.push import push_dataset
+from annotation.state import open_state
+from tests.annotation.data import HEIGHT, WIDTH, make_dataset, sample_mask
+from tests.fixtures.label_studio import ANNOTATORS
+
+pytestmark = pytest.mark.labelstudio
+A, B, ADJ = ANNOTATORS
+
+
+def rect(x: float, y: float, w: float, h: float, *, label: str = "liver", rotation: float = 0.0) -> dict:
+    """A rectangle result given in PIXELS of the 64x40 image, written in percent as Label Studio stores it."""
+    return {"from_name": "box", "to_name": "image", "type": "rectanglelabels", "original_width": WIDTH,
+            "original_height": HEIGHT, "image_rotation": 0,
+            "value": {"x": x / WIDTH * 100, "y": y / HEIGHT * 100, "width": w / WIDTH * 100,
+                      "height": h / HEIGHT * 100, "rotation": rotation, "rectanglelabels": [label]}}
+
+
+def verdict(value: str) -> dict:
+    return {"from_name": "verdict", "to_name": "image", "type": "choices", "value": {"choices": [value]}}
+
+
+def direct_iou(a: list[float], b: list[float]) -> float:
+    inter_w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    inter_h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = inter_w * inter_h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union
+
+
+def test_round_trip(tmp_path: Path, ls_connection, ls_users) -> None:
+    dataset = make_dataset(tmp_path / "candidates", 4)
+    workspace = tmp_path / "ws"
+    client = sdk_client(ls_connection)
+    with open_state(workspace) as state:
+        report = push_dataset(ls_connection, state, dataset=dataset, project="rt-review", batch_size=3)
+        assert (report.imported, report.batches) == (4, 2)
+        tasks = state.tasks("rt-review")
+        assert len(tasks) == 4
+        sample_ids = sorted(tasks)
+        t0, t1, t2, t3 = (tasks[s] for s in sample_ids)
+        server_task = client.tasks.get(id=t0)
+        assert server_task.data["width"] == WIDTH and server_task.data["case"].startswith("patient")
+        assert len(server_task.predictions) == 1  # boxes + brush mask as one prediction
+
+        # task 0: both accept; A draws every region kind, B the same box 2 px to the right.
+        brush_mask = sample_mask(0)
+        polygon_px = [(4.0, 4.0), (20.0, 4.0), (12.0, 16.0)]
+        a_results = [
+            rect(8, 10, 16, 8), rect(20, 5, 16, 8, rotation=30.0),
+            {"from_name": "polygon", "to_name": "image", "type": "polygonlabels", "original_width": WIDTH,
+             "original_height": HEIGHT, "image_rotation": 0,
+             "value": {"points": [[x / WIDTH * 100, y / HEIGHT * 100] for x, y in polygon_px], "closed": True,
+                       "polygonlabels": ["liver"]}},
+            {"from_name": "brush", "to_name": "image", "type": "brushlabels", "original_width": WIDTH,
+             "original_height": HEIGHT, "image_rotation": 0,
+             "value": {"format": "rle", "rle": mask2rle(brush_mask.astype(np.uint8) * 255), "brushlabels": ["liver"]}},
+            verdict("accept")]
+        client.annotations.create(id=t0, result=a_results, completed_by=ls_users[A], lead_time=30.0)
+        client.annotations.create(id=t0, result=[rect(10, 10, 16, 8), verdict("accept")], completed_by=ls_users[B],
+                                  lead_time=20.0)
+        # task 1: same box, verdicts differ.
+        client.annotations.create(id=t1, result=[rect(8, 8, 20, 12), verdict("accept")], completed_by=ls_users[A])
+        client.annotations.create(id=t1, result=[rect(8, 8, 20, 12), verdict("reject")], completed_by=ls_users[B])
+        # task 2: same verdict, boxes overlap little.
+        client.annotations.create(id=t2, result=[rect(0, 0, 20, 20), verdict("region fixed")], completed_by=ls_users[A])
+        client.annotations.create(id=t2, result=[rect(10, 10, 20, 20), verdict("region fixed")],
+                                  completed_by=ls_users[B])
+        # task 3: one annotator only.
+        client.annotations.create(id=t3, result=[rect(1, 2, 3, 4), verdict("accept")], completed_by=ls_users[A])
+
+        pulled = pull_project(ls_connection, state, workspace=workspace, project="rt-review")
+        assert (pulled.number, pulled.tasks_changed, pulled.annotations) == (1, 4, 7)
+        assert not pulled.skipped
+        current = current_tasks(state, "rt-review")
+        a0 = next(a for a in current[t0].annotations if a.annotator == A)
+        kinds = [r.kind for r in a0.regions]
+        assert kinds == ["rectangle", "rectangle", "polygon", "brush"]
+        assert a0.regions[0].box == pytest.approx((8.0, 10.0, 24.0, 18.0), abs=1e-9)
+        rotated = affinity.rotate(shapely_box(20, 5, 36, 13), 30.0, origin=(20, 5))  # clockwise on screen (y down)
+        expected_corners = np.array(rotated.exterior.coords[:-1])
+        got = np.array(a0.regions[1].points)
+        assert sorted(map(tuple, np.round(got, 9))) == sorted(map(tuple, np.round(expected_corners, 9)))
+        assert a0.regions[1].box == pytest.approx(rotated.bounds, abs=1e-9)
+        assert np.allclose(a0.regions[2].points, polygon_px, atol=1e-9)
+        assert np.array_equal(a0.regions[3].mask, brush_mask)
+        assert a0.verdict == "accept" and a0.lead_time == 30.0
+
+        agreement = project_agreement("rt-review", current.values())
+        by_task = {t.task_id: t for t in agreement.tasks}
+        assert set(by_task) == {t0, t1, t2}
+        # task 0: A's 4 regions vs B's 1 box; the best one-to-one match is A's first box; divided by 4.
+        a_boxes = [list(r.box) for r in a0.regions]
+        best = max(direct_iou(b, [10, 10, 26, 18]) for b in a_boxes)
+        assert by_task[t0].box_iou == pytest.approx(best / 4, abs=1e-12)
+        assert by_task[t1].box_iou == pytest.approx(1.0) and by_task[t1].verdict_agreement == 0.0
+        assert by_task[t2].box_iou == pytest.approx(direct_iou([0, 0, 20, 20], [10, 10, 30, 30]))
+        assert by_task[t2].mask_dice == pytest.approx(2 * 100 / (400 + 400))
+        paths = write_agreement(agreement, folder=workspace / "agreement")
+        assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert agreement.single_annotation_tasks == 1
+
+        push_report, selected = adjudicate(ls_connection, state, project="rt-review", threshold=0.7)
+        assert sorted(s.task_id for s in selected) == sorted([t0, t1, t2])  # t0's IoU is under 0.7 too
+        adjudication = state.tasks("rt-review-adjudication")
+        assert push_report.imported == 3 and len(adjudication) == 3
+        adj_task = client.tasks.get(id=adjudication[sample_ids[1]])
+        assert sorted(p["model_version"] if isinstance(p, dict) else p.model_version
+                      for p in adj_task.predictions) == sorted([A, B])
+        client.annotations.create(id=adjudication[sample_ids[0]], result=[rect(8, 10, 16, 8), verdict("accept")],
+                                  completed_by=ls_users[ADJ])
+        client.annotations.create(id=adjudication[sample_ids[1]], result=[verdict("reject")],
+                                  completed_by=ls_users[ADJ])
+        client.annotations.create(id=adjudication[sample_ids[2]], result=[rect(5, 5, 20, 20), verdict("region fixed")],
+                                  completed_by=ls_users[ADJ])
+        pull_project(ls_connection, state, workspace=workspace, project="rt-review-adjudication")
+
+        # Incremental, append-only: nothing changed -> no new file; one change -> only that task.
+        first = workspace / "pulls" / "rt-review" / "pull-0001.jsonl"
+        digest = hashlib.sha256(first.read_bytes()).hexdigest()
+        assert pull_project(ls_connection, state, workspace=workspace, project="rt-review").number is None
+        client.annotations.create(id=t3, result=[rect(1, 2, 3, 4), verdict("accept")], completed_by=ls_users[B])
+        again = pull_project(ls_connection, state, workspace=workspace, project="rt-review")
+        assert (again.number, again.tasks_changed) == (2, 1)
+        assert hashlib.sha256(first.read_bytes()).hexdigest() == digest
+
+        out = tmp_path / "reviewed"
+        final = finalize(state, project="rt-review", out=out, threshold=0.7)
+    assert final.kept == {"adjudicated": 2, "accepted": 1}
+    assert final.left_out == [{"id": sample_ids[1], "reason": "adjudicator: rejected"}]
+    rows = {r["id"]: r for r in load_dataset(str(out), "vgmed", split="test")}
+    assert set(rows) == {sample_ids[0], sample_ids[2], sample_ids[3]}
+    assert rows[sample_ids[0]]["boxes"] == [[8.0, 10.0, 24.0, 18.0]]
+    assert rows[sample_ids[0]]["review"]["status"] == "adjudicated"
+    assert rows[sample_ids[0]]["review"]["adjudicator"] == ADJ
+    assert rows[sample_ids[2]]["boxes"] == [[5.0, 5.0, 25.0, 25.0]]
+    consensus = rows[sample_ids[3]]
+    assert consensus["review"]["status"] == "accepted" and consensus["review"]["agreement"] == pytest.approx(1.0)
+    assert consensus["review"]["annotators"] == sorted([A, B])
+    assert consensus["boxes"] == [pytest.approx([1.0, 2.0, 4.0, 6.0], abs=1e-9)]
