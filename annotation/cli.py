@@ -1,0 +1,200 @@
+"""``vgmed annotate ...``: serve, push, status, pull, agreement, adjudicate, finalize (and dry-run).
+
+Every command works in a workspace folder (``--workspace``, default ``./vgmed-annotation``) that holds the local
+state, the pulls and, for the embedded server, its data. Commands other than ``serve`` take ``--url``/``--token``
+for a team's own server; without them they use the server started by ``serve`` in the same workspace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+DEFAULT_WORKSPACE = Path("vgmed-annotation")
+
+
+def _connection(args: argparse.Namespace):  # noqa: ANN202 - Connection, imported lazily
+    from annotation.client import resolve_connection
+
+    return resolve_connection(workspace=args.workspace, url=args.url, token=args.token,
+                              document_root=getattr(args, "document_root", None))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from annotation.client import server_dir
+    from annotation.server import ServerSettings, load_settings, save_settings, start_server
+
+    data_dir = server_dir(args.workspace)
+    settings = load_settings(data_dir)
+    if settings is None:
+        settings = ServerSettings.create(data_dir=data_dir, host=args.host, port=args.port)
+        save_settings(settings)
+    elif args.port and args.port != settings.port:
+        from dataclasses import replace
+
+        settings = replace(settings, port=args.port)
+        save_settings(settings)
+    print("starting Label Studio (the first run installs it into its own environment, ~1 minute)...", flush=True)
+    server = start_server(settings)
+    print(f"Label Studio is running at {settings.url} (pid {server.pid})")
+    print(f"log in as {settings.username}; password and API token are in {data_dir / 'vgmed-server.json'} "
+          "(owner-readable only)")
+    print(f"other commands with --workspace {args.workspace} use this server; stop it with Ctrl+C")
+    try:
+        while server.process.poll() is None:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        server.stop()
+        print("stopped")
+    return 0
+
+
+def _push(args: argparse.Namespace) -> int:
+    from annotation.push import push_dataset
+    from annotation.state import open_state
+
+    connection = _connection(args)
+    with open_state(args.workspace) as state:
+        report = push_dataset(connection, state, dataset=args.dataset, project=args.project, mask_as=args.mask_as,
+                              annotators_per_task=args.annotators, batch_size=args.batch_size, split=args.split)
+    print("\n".join(report.lines()))
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from annotation.state import open_state
+    from annotation.status import all_status
+
+    connection = _connection(args)
+    with open_state(args.workspace) as state:
+        for status in all_status(connection, state, projects=args.project or None):
+            print("\n".join(status.lines()))
+    return 0
+
+
+def _pull(args: argparse.Namespace) -> int:
+    from annotation.pull import pull_project
+    from annotation.state import open_state
+
+    connection = _connection(args)
+    with open_state(args.workspace) as state:
+        report = pull_project(connection, state, workspace=args.workspace, project=args.project, full=args.full)
+    print("\n".join(report.lines()))
+    return 0
+
+
+def _agreement(args: argparse.Namespace) -> int:
+    from annotation.agreement import project_agreement, write_agreement
+    from annotation.pull import current_tasks
+    from annotation.state import open_state
+
+    with open_state(args.workspace) as state:
+        report = project_agreement(args.project, current_tasks(state, args.project).values())
+    paths = write_agreement(report, folder=args.out or args.workspace / "agreement" / args.project)
+    print(report.table())
+    print(f"wrote {paths['csv']}, {paths['json']}, {paths['png']}")
+    return 0
+
+
+def _adjudicate(args: argparse.Namespace) -> int:
+    from annotation.adjudicate import adjudicate
+    from annotation.state import open_state
+
+    connection = _connection(args)
+    with open_state(args.workspace) as state:
+        report, selected = adjudicate(connection, state, project=args.project, threshold=args.threshold,
+                                      target=args.into)
+    print(f"{len(selected)} task(s) under box IoU {args.threshold} or with differing verdicts")
+    print("\n".join(report.lines()))
+    return 0
+
+
+def _finalize(args: argparse.Namespace) -> int:
+    from annotation.finalize import finalize
+    from annotation.state import open_state
+
+    with open_state(args.workspace) as state:
+        report = finalize(state, project=args.project, out=args.out, threshold=args.threshold)
+    print("\n".join(report.lines()))
+    return 0
+
+
+def _dry_run(args: argparse.Namespace) -> int:
+    from annotation.dryrun import prepare_review_files
+
+    summary = prepare_review_files(args.dataset, out=args.out, mask_as=args.mask_as)
+    print(f"wrote the label configuration, the guideline and {summary.tasks} task(s) to {summary.out}")
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser, *, remote: bool) -> None:
+    parser.add_argument("--workspace", type=Path, default=DEFAULT_WORKSPACE,
+                        help="folder with the local state and pulls (default: ./vgmed-annotation)")
+    if remote:
+        parser.add_argument("--url", help="Label Studio URL (default: the server of 'vgmed annotate serve')")
+        parser.add_argument("--token", help="API token (or LABEL_STUDIO_API_KEY); never printed")
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    from annotation.adjudicate import DEFAULT_THRESHOLD
+    from annotation.push import DEFAULT_BATCH
+    from annotation.tasks import MASK_AS
+
+    sub = parser.add_subparsers(dest="annotate_command", metavar="STEP")
+
+    serve = sub.add_parser("serve", help="start a local Label Studio (own environment, SQLite, loopback)")
+    _common(serve, remote=False)
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    serve.add_argument("--port", type=int, default=None, help="port (default: a free one, then kept)")
+    serve.set_defaults(func=_serve)
+
+    push = sub.add_parser("push", help="push a dataset folder's samples as tasks with pre-drawn regions")
+    push.add_argument("dataset", type=Path, help="dataset folder (vgmed configuration)")
+    push.add_argument("--project", required=True, help="Label Studio project title (3-50 characters)")
+    _common(push, remote=True)
+    push.add_argument("--document-root", type=Path, default=None,
+                      help="the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (images are copied under it)")
+    push.add_argument("--annotators", type=int, default=2, help="annotators per task (default: 2)")
+    push.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"tasks per import (default: {DEFAULT_BATCH})")
+    push.add_argument("--mask-as", choices=MASK_AS, default="brush", help="how masks are pre-drawn (default: brush)")
+    push.add_argument("--split", default=None, help="push one split only")
+    push.set_defaults(func=_push)
+
+    status = sub.add_parser("status", help="progress per project and annotator")
+    status.add_argument("--project", action="append", help="project (repeatable; default: all in the workspace)")
+    _common(status, remote=True)
+    status.set_defaults(func=_status)
+
+    pull = sub.add_parser("pull", help="pull what changed since the last pull (append-only)")
+    pull.add_argument("--project", required=True)
+    pull.add_argument("--full", action="store_true", help="pull every task again (still a new pull file)")
+    _common(pull, remote=True)
+    pull.set_defaults(func=_pull)
+
+    agreement = sub.add_parser("agreement", help="box IoU, mask Dice and verdict agreement; table and PNG")
+    agreement.add_argument("--project", required=True)
+    agreement.add_argument("--out", type=Path, default=None, help="folder (default: WORKSPACE/agreement/PROJECT)")
+    _common(agreement, remote=False)
+    agreement.set_defaults(func=_agreement)
+
+    adjudication = sub.add_parser("adjudicate", help="send disagreeing tasks to an adjudication project")
+    adjudication.add_argument("--project", required=True)
+    adjudication.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                              help=f"box IoU under which a task is adjudicated (default: {DEFAULT_THRESHOLD})")
+    adjudication.add_argument("--into", default=None, help="adjudication project (default: PROJECT-adjudication)")
+    _common(adjudication, remote=True)
+    adjudication.set_defaults(func=_adjudicate)
+
+    final = sub.add_parser("finalize", help="write the reviewed dataset folder")
+    final.add_argument("--project", required=True)
+    final.add_argument("--out", type=Path, required=True)
+    final.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    _common(final, remote=False)
+    final.set_defaults(func=_finalize)
+
+    dry = sub.add_parser("dry-run", help="write the label config, guideline and task JSON without a server")
+    dry.add_argument("dataset", type=Path)
+    dry.add_argument("--out", type=Path, required=True)
+    dry.add_argument("--mask-as", choices=MASK_AS, default="brush")
+    dry.set_defaults(func=_dry_run)
