@@ -21,6 +21,7 @@ from vgmed_data.errors import VgmedError
 # name -> (one-line help, "module:function" that registers the command's arguments)
 COMMANDS: dict[str, tuple[str, str]] = {
     "annotate": ("expert-region review in Label Studio: serve, push, status, pull, agreement, adjudicate, finalize", "annotation.cli:register"),
+    "eval": ("evaluate multimodal LLMs: attention grounding, answers, boxes", "eval.cli:register"),
     "demo": ("build, validate and preview a small dataset from files that ship with pydicom/nibabel",
              "vgmed_data.demo:register"),
     "render": ("render a DICOM, NIfTI or raster file to the PNG that would go into a dataset",

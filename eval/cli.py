@@ -1,0 +1,95 @@
+"""``vgmed eval ...``: run the reference evaluator, merge rank outputs, build tiny checkpoints.
+
+torch and transformers are imported inside the command functions only, so ``vgmed --help`` stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from vgmed_data.errors import InvalidInputError
+
+
+def parse_layers(text: str | None) -> tuple[int, ...] | None:
+    """``"all"``/None -> every layer; ``"10,16"`` and ranges ``"8-12"`` -> sorted unique indices."""
+    if text is None or text.strip().lower() == "all":
+        return None
+    layers: set[int] = set()
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                low, high = (int(v) for v in part.split("-", 1))
+                layers.update(range(low, high + 1))
+            elif part:
+                layers.add(int(part))
+    except ValueError:
+        raise InvalidInputError(f"cannot read layers {text!r}", fix="use 'all', '10,16' or '8-12'") from None
+    return tuple(sorted(layers))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from eval.runner import EvalConfig, run_eval
+
+    cfg = EvalConfig(model=args.model, dataset=args.dataset, out=Path(args.out), config=args.config,
+                     split=args.split, layers=parse_layers(args.layers), limit=args.limit,
+                     batch_size=args.batch_size, dtype=args.dtype, device=args.device, max_pixels=args.max_pixels,
+                     max_new_tokens=args.max_new_tokens, query=args.query, overlays=args.overlays,
+                     on_bad_sample=args.on_bad_sample, progress=not args.no_progress)
+    summary = run_eval(cfg)
+    if summary is not None:
+        counts = summary["counts"]
+        print(f"{counts['samples']} samples, {counts['grounded']} with grounding metrics; "
+              f"report: {cfg.out / 'summary.md'}")
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from eval.runner import merge
+
+    summary = merge(args.out, overlays=args.overlays)
+    print(json.dumps(summary["counts"], indent=2))
+    return 0
+
+
+def _tiny(args: argparse.Namespace) -> int:
+    from eval.tiny import build_tiny_checkpoint
+
+    path = build_tiny_checkpoint(args.family, args.out, overwrite=args.overwrite)
+    print(f"tiny RANDOM-WEIGHT {args.family} checkpoint: {path}")
+    return 0
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="eval_command", metavar="SUBCOMMAND")
+    run = sub.add_parser("run", help="evaluate a model on a grounding dataset (attention metrics + answers)")
+    run.add_argument("--model", required=True, help="checkpoint folder or Hub id")
+    run.add_argument("--dataset", required=True, help="dataset folder or Hub dataset id")
+    run.add_argument("--out", required=True, help="output folder (re-run with the same arguments to resume)")
+    run.add_argument("--config", default="vgmed")
+    run.add_argument("--split", default="test")
+    run.add_argument("--layers", default="all", help="'all' (default), '10,16' or '8-12'")
+    run.add_argument("--limit", type=int, default=None, help="first N rows of the split")
+    run.add_argument("--batch-size", type=int, default=1)
+    run.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
+    run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (under torchrun: cuda = LOCAL_RANK)")
+    run.add_argument("--max-pixels", type=int, default=None,
+                     help="Qwen pixel budget (default: the family's, 256*28*28 / 256*32*32; 0: checkpoint's)")
+    run.add_argument("--max-new-tokens", type=int, default=16)
+    run.add_argument("--query", default="last", choices=("last", "question_mean"),
+                     help="attention query: the last prompt row (official) or the mean over the question rows")
+    run.add_argument("--overlays", type=int, default=8, help="heat-map overlays for the first N samples")
+    run.add_argument("--on-bad-sample", default="skip", choices=("skip", "error"))
+    run.add_argument("--no-progress", action="store_true")
+    run.set_defaults(func=_run)
+    merge = sub.add_parser("merge", help="merge the rank outputs of a multi-GPU run into the final report")
+    merge.add_argument("--out", required=True)
+    merge.add_argument("--overlays", type=int, default=8)
+    merge.set_defaults(func=_merge)
+    tiny = sub.add_parser("tiny", help="build a tiny random-weight checkpoint (tests, demos)")
+    tiny.add_argument("family", choices=("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava", "llava_next", "gemma3"))
+    tiny.add_argument("--out", required=True)
+    tiny.add_argument("--overwrite", action="store_true")
+    tiny.set_defaults(func=_tiny)
