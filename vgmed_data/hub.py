@@ -45,6 +45,15 @@ MAX_CARD_BYTES = 1_000_000
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 MAX_REPO_NAME = 96
 MAX_LISTED = 5
+COMMIT_ATTEMPTS = 2  # the commit POST is not retried by the client; ours is safe to retry (parent_commit pinned)
+
+
+class UploadInterruptedError(RemoteError):
+    """The connection was lost during an upload or commit; ``head_unchanged`` says nothing was committed."""
+
+    def __init__(self, message: str, *, head_unchanged: bool, fix: str | None = None) -> None:
+        self.head_unchanged = head_unchanged
+        super().__init__(message, fix=fix)
 
 
 def check_repo_id(repo_id: str) -> str:
@@ -117,15 +126,18 @@ def _hub_errors(api: "HfApi", repo_id: str, *, repo_type: str, branch: str, head
                               "this publish was committed", fix="run the command again") from None
         raise RemoteError(f"the Hub refused to {action} {repo_id} ({status}: {server})") from None
     except (httpx2.HTTPError, RuntimeError, OSError) as error:
+        unchanged = False
         try:
             now = _head(api, repo_id, repo_type=repo_type, branch=branch)
-            state = ("nothing was committed (the branch head is unchanged)" if now == head
+            unchanged = now == head
+            state = ("nothing was committed (the branch head is unchanged)" if unchanged
                      else f"the branch head moved to {now}: check the repository")
         except Exception:  # noqa: BLE001 - the server is unreachable; say so rather than guess
             state = "the repository state could not be checked"
-        raise RemoteError(f"lost the connection to the Hub while trying to {action} {repo_id} "
-                          f"({type(error).__name__}); {state}", fix="run the command again: objects already "
-                          "uploaded are not sent twice") from None
+        raise UploadInterruptedError(f"lost the connection to the Hub while trying to {action} {repo_id} "
+                                     f"({type(error).__name__}); {state}", head_unchanged=unchanged,
+                                     fix="run the command again: objects already uploaded are not sent twice"
+                                     ) from None
 
 
 @dataclass(frozen=True)
@@ -188,9 +200,15 @@ def publish_files(
     prefixes = tuple(p.rstrip("/") + "/" for p in replace_under)
     operations += [CommitOperationDelete(path_in_repo=path) for path in remote
                    if path.startswith(prefixes) and path not in files]
-    with _hub_errors(api, repo_id, repo_type=repo_type, branch=branch, head=head, action="upload to"):
-        info = api.create_commit(repo_id, operations, repo_type=repo_type, revision=branch,
-                                 commit_message=message, parent_commit=parent_commit or head)
+    for attempt in range(1, COMMIT_ATTEMPTS + 1):
+        try:
+            with _hub_errors(api, repo_id, repo_type=repo_type, branch=branch, head=head, action="upload to"):
+                info = api.create_commit(repo_id, operations, repo_type=repo_type, revision=branch,
+                                         commit_message=message, parent_commit=parent_commit or head)
+            break
+        except UploadInterruptedError as error:
+            if attempt == COMMIT_ATTEMPTS or not error.head_unchanged:
+                raise
     oid = info.oid
     if tag is not None:
         with _hub_errors(api, repo_id, repo_type=repo_type, branch=branch, head=oid, action="tag"):

@@ -178,8 +178,17 @@ def test_dropped_upload_connection_is_retried(
         open_folder: Path, hub_server: HubServer, hub_token: str, hub_repo_id: str) -> None:
     hub_server.inject_drop("lfs-upload", times=1)
     publish_dataset(open_folder, repo_id=hub_repo_id, token=hub_token, revision="v1")
-    dropped = [r for r in hub_server.requests if r[2] == 0 and r[1].startswith("/lfs-upload/")]
+    dropped = [r for r in hub_server.requests if r[2] == 0 and r[1].startswith(f"/lfs-upload/datasets/{hub_repo_id}/")]
     assert dropped
+    assert len(hub_server.commits(hub_repo_id)) == 2
+
+
+def test_dropped_commit_connection_is_retried_once_without_a_double_commit(
+        open_folder: Path, hub_server: HubServer, hub_token: str, hub_repo_id: str) -> None:
+    hub_server.inject_drop("commit", times=1)
+    publish_dataset(open_folder, repo_id=hub_repo_id, token=hub_token, revision="v1")
+    assert any(r[2] == 0 and f"{hub_repo_id}/commit/" in r[1] for r in hub_server.requests)
+    assert len(hub_server.commits(hub_repo_id)) == 2
     remote = load_dataset(hub_repo_id, "vgmed", revision="v1")
     assert rows_of(remote["test"]) == rows_of(load_dataset(str(open_folder), "vgmed")["test"])
 
