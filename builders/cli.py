@@ -1,0 +1,190 @@
+"""The builders' commands: ``vgmed sources``, ``vgmed build``, ``vgmed import``, ``vgmed export``.
+
+``vgmed build`` has one sub-command per assembler, registered in :data:`BUILD_COMMANDS` as
+``name -> (help, "module:function")`` (the function adds its arguments to the sub-parser and sets ``func``).
+Issue 9 adds ``sequences`` with one line there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+
+from vgmed_data.errors import InvalidInputError
+
+BUILD_COMMANDS: dict[str, tuple[str, str]] = {
+    "vgmed": ("build a VGMED-style dataset (localization + attribute questions) from downloaded sources",
+              "builders.cli:register_build_vgmed"),
+}
+
+
+# ------------------------------------------------------------------------------------------------------ sources
+def register_sources(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="sources_command", metavar="SUBCOMMAND", required=True)
+    listing = sub.add_parser("list", help="table of the known sources")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(func=_sources_list)
+    fetch = sub.add_parser("fetch", help="download a source (resume + checksum) or print the exact steps")
+    fetch.add_argument("key")
+    fetch.add_argument("--dest", required=True, type=Path)
+    fetch.set_defaults(func=_sources_fetch)
+    verify = sub.add_parser("verify", help="check a downloaded source's layout and checksums")
+    verify.add_argument("key")
+    verify.add_argument("path", type=Path)
+    verify.set_defaults(func=_sources_verify)
+
+
+def _sources_list(args: argparse.Namespace) -> int:
+    from builders.entry import all_entries
+
+    entries = all_entries()
+    if args.json:
+        print(json.dumps([{"key": e.key, "name": e.name, "modality": e.modality, "license": e.license,
+                           "license_url": e.license_url, "redistributable": e.redistributable, "size": e.size,
+                           "homepage": e.homepage, "layout_confirmed_at": e.layout_confirmed_at}
+                          for e in entries], indent=2))
+        return 0
+    rows = [("KEY", "MODALITY", "LICENCE", "REDISTRIBUTABLE", "SIZE")]
+    rows += [(e.key, e.modality, e.license, "yes" if e.redistributable else "no", e.size) for e in entries]
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    modalities = sorted({e.modality for e in entries})
+    print(f"\n{len(entries)} sources, modalities: {', '.join(modalities)}")
+    return 0
+
+
+def _sources_fetch(args: argparse.Namespace) -> int:
+    from builders.entry import get_entry
+    from builders.fetch import fetch
+
+    fetch(get_entry(args.key), args.dest)
+    return 0
+
+
+def _sources_verify(args: argparse.Namespace) -> int:
+    from builders.entry import get_entry
+    from builders.fetch import verify
+
+    entry = get_entry(args.key)
+    result = verify(entry, args.path)
+    for name, verdict in sorted(result.checksums.items()):
+        print(f"{name}: {verdict}")
+    if result.missing:
+        print(f"{args.key}: layout problems in {args.path}: missing " + ", ".join(result.missing))
+        print(f"expected layout: {entry.layout}")
+        return 1
+    print(f"{args.key}: layout ok" + ("" if result.ok else " (but a checksum does not match)"))
+    return 0 if result.ok else 1
+
+
+# -------------------------------------------------------------------------------------------------------- build
+def register_build(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="build_command", metavar="SUBCOMMAND", required=True)
+    for name, (help_text, target) in BUILD_COMMANDS.items():
+        module_name, function_name = target.split(":")
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        getattr(importlib.import_module(module_name), function_name)(command)
+
+
+def _source_pair(text: str) -> tuple[str, str]:
+    key, sep, path = text.partition("=")
+    if not sep or not key or not path:
+        raise argparse.ArgumentTypeError(f"expected KEY=PATH, got {text!r}")
+    return key, path
+
+
+def _splits(text: str) -> tuple[tuple[str, float], ...]:
+    try:
+        pairs = [part.split("=") for part in text.split(",")]
+        return tuple((name.strip(), float(value)) for name, value in pairs)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected e.g. train=0.7,validation=0.1,test=0.2, got {text!r}") from None
+
+
+def register_build_vgmed(parser: argparse.ArgumentParser) -> None:
+    from builders.vgmed import QUESTION_KINDS, BuildOptions
+
+    defaults = BuildOptions()
+    parser.add_argument("--source", action="append", type=_source_pair, required=True, metavar="KEY=PATH",
+                        help="a downloaded source (repeat for several); keys from `vgmed sources list`")
+    parser.add_argument("--out", required=True, type=Path, help="output dataset folder")
+    parser.add_argument("--num-proc", type=int, default=defaults.num_proc, help="worker processes")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--on-bad", choices=("error", "warn", "skip"), default=defaults.on_bad,
+                        help="bad input: stop (default), or count it in the build report and go on")
+    parser.add_argument("--slices-per-target", type=int, default=defaults.slices_per_target)
+    parser.add_argument("--min-pixels", type=int, default=defaults.min_pixels)
+    parser.add_argument("--min-size-mm", type=float, default=defaults.min_size_mm)
+    parser.add_argument("--max-records-per-source", type=int, default=None)
+    parser.add_argument("--max-per-source", type=int, default=None, help="sample quota per source")
+    parser.add_argument("--max-per-modality", type=int, default=None, help="sample quota per modality")
+    parser.add_argument("--max-per-target", type=int, default=None, help="sample quota per (modality, target)")
+    parser.add_argument("--splits", type=_splits, default=defaults.splits,
+                        help="patient-level split fractions (default train=0.7,validation=0.1,test=0.2)")
+    parser.add_argument("--question-kinds", default=",".join(QUESTION_KINDS),
+                        help=f"comma-separated subset of: {', '.join(QUESTION_KINDS)}")
+    parser.add_argument("--no-masks", action="store_true", help="do not store target masks")
+    parser.add_argument("--paraphrase", default=None, metavar="HOOK",
+                        help="optional: openai:BASE_URL:MODEL or transformers:PATH (never changes answers)")
+    parser.set_defaults(func=_build_vgmed)
+
+
+def _build_vgmed(args: argparse.Namespace) -> int:
+    from builders.vgmed import BuildOptions, build_vgmed
+
+    options = BuildOptions(
+        seed=args.seed, on_bad=args.on_bad, num_proc=args.num_proc, slices_per_target=args.slices_per_target,
+        min_pixels=args.min_pixels, min_size_mm=args.min_size_mm, max_records_per_source=args.max_records_per_source,
+        max_per_source=args.max_per_source, max_per_modality=args.max_per_modality,
+        max_per_target=args.max_per_target, splits=tuple(args.splits),
+        question_kinds=tuple(k.strip() for k in args.question_kinds.split(",") if k.strip()),
+        keep_masks=not args.no_masks, paraphrase=args.paraphrase)
+    report = build_vgmed(args.source, out=args.out, options=options)
+    print(f"wrote {report['samples']} samples to {args.out} "
+          f"({', '.join(f'{k}: {v}' for k, v in report['by_split'].items()) or 'no rows'})")
+    if report["skips"]:
+        print(f"skipped {len(report['skips'])} item(s): " +
+              "; ".join(f"{k} x{v}" for k, v in report["skip_counts"].items()), file=sys.stderr)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ import/export
+def register_import(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="import_format", metavar="FORMAT", required=True)
+    jsonl = sub.add_parser("vgmed-jsonl", help="the official VGMED release JSONL (image, question, bbox)")
+    jsonl.add_argument("file", type=Path)
+    jsonl.add_argument("--images", required=True, type=Path, help="folder the JSONL image paths are relative to")
+    jsonl.add_argument("--out", required=True, type=Path)
+    jsonl.set_defaults(func=_import_jsonl)
+
+
+def _import_jsonl(args: argparse.Namespace) -> int:
+    from builders.interop import import_jsonl
+
+    count = import_jsonl(args.file, images=args.images, out=args.out)
+    print(f"imported {count} samples into {args.out}")
+    return 0
+
+
+def register_export(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="export_format", metavar="FORMAT", required=True)
+    jsonl = sub.add_parser("vgmed-jsonl", help="write the official VGMED release JSONL")
+    jsonl.add_argument("folder", type=Path)
+    jsonl.add_argument("--out", required=True, type=Path, help="JSONL file to write")
+    jsonl.add_argument("--images-dir", type=Path, default=None,
+                       help="also write each row's image under this folder (as images/<id>.png)")
+    jsonl.set_defaults(func=_export_jsonl)
+
+
+def _export_jsonl(args: argparse.Namespace) -> int:
+    from builders.interop import export_jsonl
+
+    if not args.folder.is_dir():
+        raise InvalidInputError("dataset folder not found", path=args.folder)
+    count = export_jsonl(args.folder, out=args.out, images_dir=args.images_dir)
+    print(f"wrote {count} lines to {args.out}")
+    return 0

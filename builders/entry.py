@@ -1,0 +1,150 @@
+"""Declarative source entries and the registry that holds them.
+
+A :class:`SourceEntry` says everything the toolkit needs to know about one public dataset: who publishes it,
+under which licence (SPDX id where one exists, and the URL where it is stated), whether its images may be
+redistributed (``False`` unless the licence clearly allows it), how to get it (direct downloads with checksums,
+or written steps), its modality, its on-disk layout (and where that layout was confirmed), its label map, and the
+generic reader that understands the layout. Entries live in :mod:`builders.sources`; the registry refuses
+duplicate keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from vgmed_data.errors import InvalidInputError, SourceNotFoundError
+from vgmed_data.schema import MODALITIES
+
+from builders.records import REGION_KINDS, SourceRecord
+
+if TYPE_CHECKING:
+    from builders.policy import Skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class Label:
+    """What a source label means: the target named in questions, the body part, the kind of structure."""
+
+    target: str
+    body_part: str
+    kind: str = "organ"
+
+    def __post_init__(self) -> None:
+        if self.kind not in REGION_KINDS:
+            raise InvalidInputError(f"label kind {self.kind!r} is not one of {', '.join(REGION_KINDS)}",
+                                    record=self.target)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Download:
+    """One direct download. ``checksum`` is ``"sha256:<hex>"`` or ``"md5:<hex>"`` (whatever the publisher or a
+    well-known loader states; ``None`` when nobody publishes one)."""
+
+    url: str
+    filename: str
+    checksum: str | None = None
+    checksum_source: str = ""  # where the checksum is stated
+
+
+class Reader(Protocol):
+    """A generic reader: lists a source's records from its root folder without loading pixels."""
+
+    def records(self, entry: "SourceEntry", root: Path, *, on_bad: str, skips: "list[Skip]") -> Iterator[SourceRecord]:
+        ...
+
+    def required_paths(self, entry: "SourceEntry") -> tuple[str, ...]:
+        """Paths (relative to the root; globs allowed) that must exist for the layout to be right."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceEntry:
+    key: str
+    name: str
+    homepage: str
+    citation: str
+    license: str  # SPDX id, or LicenseRef-... when the licence has none
+    license_url: str
+    redistributable: bool
+    modality: str  # one of vgmed_data.schema.MODALITIES, or "mixed" (per-record modality)
+    body_part: str
+    size: str  # approximate download size, for `vgmed sources list`
+    layout: str  # the on-disk pattern, as the user sees it after extracting
+    layout_confirmed_at: str  # URL or repo@commit:path where the layout was confirmed
+    labels: Mapping[str, Label]
+    reader: Reader
+    downloads: tuple[Download, ...] = ()
+    instructions: str = ""  # steps when registration or credentials are needed
+    window: str | None = None  # intensity window preset for CT volumes (None: volume percentiles)
+    planes: tuple[str, ...] = ("axial",)
+    laterality_known: bool = False  # image left = patient right (radiological display / PA radiographs)
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        if self.modality != "mixed" and self.modality not in MODALITIES:
+            raise InvalidInputError(f"modality {self.modality!r} is not one of {', '.join(MODALITIES)}",
+                                    record=self.key)
+        if not self.labels:
+            raise InvalidInputError("a source entry needs a label map", record=self.key)
+        if not self.downloads and not self.instructions:
+            raise InvalidInputError("a source entry needs downloads or written instructions", record=self.key)
+
+    def label(self, source_label: str, *, path: str | None = None, record: str | None = None) -> Label:
+        """The mapped label, or an error naming the known labels (a label not in the map is bad input)."""
+        try:
+            return self.labels[source_label]
+        except KeyError:
+            raise InvalidInputError(
+                f"label {source_label!r} is not in the {self.key} label map (known: {', '.join(self.labels)})",
+                path=path, record=record,
+                fix="check the file is from this source, add the label to the entry, or use --on-bad skip",
+            ) from None
+
+
+@dataclass
+class Registry:
+    entries: dict[str, SourceEntry] = field(default_factory=dict)
+
+    def add(self, entry: SourceEntry) -> SourceEntry:
+        if entry.key in self.entries:
+            raise InvalidInputError(f"source key {entry.key!r} is registered twice", fix="give each entry its own key")
+        self.entries[entry.key] = entry
+        return entry
+
+    def get(self, key: str) -> SourceEntry:
+        if key not in self.entries:
+            import difflib
+
+            close = difflib.get_close_matches(key, list(self.entries), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise SourceNotFoundError(f"unknown source {key!r}",
+                                      fix=f"{hint}run `vgmed sources list`; known: {', '.join(sorted(self.entries))}")
+        return self.entries[key]
+
+    def __iter__(self) -> Iterator[SourceEntry]:
+        return iter(sorted(self.entries.values(), key=lambda e: e.key))
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+REGISTRY = Registry()
+
+
+def register(entry: SourceEntry) -> SourceEntry:
+    return REGISTRY.add(entry)
+
+
+def get_entry(key: str) -> SourceEntry:
+    import builders.sources  # noqa: F401 - registers the entries
+
+    return REGISTRY.get(key)
+
+
+def all_entries() -> list[SourceEntry]:
+    import builders.sources  # noqa: F401
+
+    return list(REGISTRY)

@@ -1,0 +1,94 @@
+"""``vgmed sources fetch`` and ``verify``: downloads with resume and checksums, layout checks naming what is
+missing."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vgmed_data.errors import InvalidInputError, RemoteError
+
+from builders.entry import Download, SourceEntry
+
+
+def file_checksum(path: Path, algorithm: str) -> str:
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_download(download: Download, path: Path) -> bool | None:
+    """True/False when a checksum is published, None when none is."""
+    if download.checksum is None:
+        return None
+    algorithm, _, expected = download.checksum.partition(":")
+    return file_checksum(path, algorithm) == expected.lower()
+
+
+def fetch(entry: SourceEntry, dest: Path, *, out=sys.stdout) -> list[Path]:  # noqa: ANN001 - a text stream
+    """Download every direct file of ``entry`` into ``dest`` (resuming partial files with HTTP Range), check the
+    checksums; entries without direct downloads print their written steps and fetch nothing."""
+    if not entry.downloads:
+        print(f"{entry.key} cannot be downloaded automatically. Steps:\n  {entry.instructions}", file=out)
+        return []
+    dest.mkdir(parents=True, exist_ok=True)
+    done = []
+    for download in entry.downloads:
+        target = dest / download.filename
+        partial = target.with_name(target.name + ".part")
+        if not target.exists():
+            offset = partial.stat().st_size if partial.exists() else 0
+            request = urllib.request.Request(download.url, headers={"Range": f"bytes={offset}-"} if offset else {})
+            print(f"downloading {download.url}" + (f" (resuming at {offset} bytes)" if offset else ""), file=out)
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    mode = "ab" if offset and response.status == 206 else "wb"
+                    with open(partial, mode) as handle:
+                        for block in iter(lambda: response.read(1 << 20), b""):
+                            handle.write(block)
+            except OSError as error:
+                raise RemoteError(f"download failed ({error}); the partial file is kept for resuming",
+                                  path=download.url, fix=f"run the command again, or follow: {entry.instructions}") from error
+            partial.rename(target)
+        verdict = check_download(download, target)
+        if verdict is False:
+            raise InvalidInputError(f"checksum mismatch for {download.filename} (expected {download.checksum})",
+                                    path=target, fix="delete the file and fetch again")
+        print(f"{target}: " + ("checksum ok" if verdict else "no published checksum"), file=out)
+        done.append(target)
+    print(f"next: {entry.instructions}", file=out)
+    return done
+
+
+@dataclass
+class VerifyResult:
+    missing: list[str] = field(default_factory=list)
+    checksums: dict[str, str] = field(default_factory=dict)  # archive -> ok | MISMATCH | no published checksum
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and "MISMATCH" not in self.checksums.values()
+
+
+def verify(entry: SourceEntry, root: Path) -> VerifyResult:
+    """Check the layout (every required path or glob matches something) and the checksum of any downloaded
+    archive found in ``root``."""
+    result = VerifyResult()
+    if not root.is_dir():
+        result.missing.append(str(root))
+        return result
+    for pattern in entry.reader.required_paths(entry):
+        if not any(True for _ in root.glob(pattern)) and not (root / pattern).exists():
+            result.missing.append(pattern)
+    for download in entry.downloads:
+        path = root / download.filename
+        if path.exists():
+            verdict = check_download(download, path)
+            result.checksums[download.filename] = ("no published checksum" if verdict is None else
+                                                   "ok" if verdict else "MISMATCH")
+    return result

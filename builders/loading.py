@@ -1,0 +1,237 @@
+"""From a :class:`~builders.records.SourceRecord` to 2D views: displayed image + per-target masks or boxes.
+
+Volumes (NIfTI) are read one at a time: the image volume (one channel of a multi-sequence 4D file), then each
+label file in turn. Pass 1 counts each target's voxels per slice and picks slices (the slice where the target is
+largest, then evenly spaced slices where it is present); pass 2 cuts every target's mask on the picked slices
+(re-reading label files only when a record has several, as in one-file-per-structure folders). Memory is
+therefore about one image volume plus one label volume per worker.
+
+Errors are typed (:mod:`vgmed_data.errors`); :func:`skip_reason` gives the short category the build report
+counts ("missing file", "shape mismatch", "label not in map", "empty mask", "corrupt file").
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from vgmed_data.errors import (
+    FileFormatError,
+    GeometryError,
+    InvalidInputError,
+    SourceNotFoundError,
+    VgmedError,
+)
+from vgmed_data.geometry import clip_boxes
+from vgmed_data.imaging.nifti import Volume, read_label_volume, read_nifti
+from vgmed_data.imaging.raster import read_raster, to_display
+from vgmed_data.imaging.render import volume_window
+from vgmed_data.imaging.windowing import apply_window, parse_window
+
+from builders.records import RegionRef, SourceRecord
+
+
+def skip_reason(error: VgmedError) -> str:
+    text = str(error)
+    if isinstance(error, SourceNotFoundError):
+        return "missing file"
+    if isinstance(error, FileFormatError) and ("shape" in text or "affine" in text or "size" in text):
+        return "shape mismatch"
+    if isinstance(error, FileFormatError):
+        return "corrupt file"
+    if "label map" in text:
+        return "label not in map"
+    if isinstance(error, GeometryError) and "empty" in text:
+        return "empty mask"
+    return type(error).__name__
+
+
+@dataclass
+class TargetGeometry:
+    """One target on one view: a mask (mask sources) or boxes (box sources), with what the entry says of it."""
+
+    target: str
+    kind: str
+    body_part: str
+    labels: tuple[str, ...]
+    mask: NDArray[np.bool_] | None = None
+    boxes: NDArray[np.float64] | None = None
+    mask_source_paths: tuple[str, ...] = ()
+
+
+@dataclass
+class View:
+    """One 2D image ready for questions."""
+
+    record: SourceRecord
+    image: Image.Image
+    window: str
+    spacing_mm: tuple[float, float] | None
+    plane: str = ""
+    slice_index: int | None = None
+    laterality_known: bool = False
+    targets: dict[str, TargetGeometry] = field(default_factory=dict)
+    image_origin: str = "raster"
+    focus: tuple[str, ...] = ()  # targets this view was picked for (volumes); empty: every target
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.size
+
+
+def _by_target(regions: tuple[RegionRef, ...]) -> dict[str, list[RegionRef]]:
+    grouped: dict[str, list[RegionRef]] = defaultdict(list)
+    for region in regions:
+        grouped[region.target].append(region)
+    return dict(sorted(grouped.items()))
+
+
+# ----------------------------------------------------------------------------------------------------- 2D rasters
+def _read_mask(region: RegionRef, shape: tuple[int, int]) -> NDArray[np.bool_]:
+    assert region.mask_path is not None
+    values = read_raster(region.mask_path)
+    if values.ndim == 3:
+        values = values.max(axis=2)
+    if values.shape != shape:
+        raise FileFormatError(f"mask size {values.shape[::-1]} differs from its image's {shape[::-1]} (w, h)",
+                              path=region.mask_path, fix="pair each mask with the image it was drawn on")
+    if region.mask_value is not None:
+        return values == region.mask_value
+    return values > (region.mask_threshold or 0)
+
+
+def raster_view(record: SourceRecord) -> View:
+    pixels = read_raster(record.image.path)
+    image = to_display(pixels)
+    shape = (image.size[1], image.size[0])
+    view = View(record=record, image=image, window="" if pixels.ndim == 3 or pixels.dtype == np.uint8 else "min-max",
+                spacing_mm=None if record.spacing_mm is None else (record.spacing_mm[0], record.spacing_mm[1]),
+                laterality_known=record.laterality_known)
+    for target, regions in _by_target(record.regions).items():
+        first = regions[0]
+        geometry = TargetGeometry(target=target, kind=first.kind, body_part=first.body_part,
+                                  labels=tuple(sorted({r.label for r in regions})))
+        if first.box is not None:
+            boxes = np.array([r.box for r in regions], dtype=np.float64)
+            clipped = clip_boxes(boxes, image_size=image.size)
+            if np.any((clipped[:, 2] <= clipped[:, 0]) | (clipped[:, 3] <= clipped[:, 1])):
+                raise GeometryError(f"a {target} box lies outside the {image.size} image", record=record.record_id,
+                                    path=record.image.path)
+            geometry.boxes = clipped
+        else:
+            union = np.zeros(shape, dtype=bool)
+            for region in regions:
+                union |= _read_mask(region, shape)
+            if not union.any():
+                raise GeometryError(f"the {target} mask is empty (no foreground pixel)", record=record.record_id,
+                                    path=regions[0].mask_path,
+                                    fix="check the mask file, or run with --on-bad skip to count it in the report")
+            geometry.mask = union
+            geometry.mask_source_paths = tuple(r.mask_source_path or "" for r in regions)
+        view.targets[target] = geometry
+    return view
+
+
+# --------------------------------------------------------------------------------------------------------- volumes
+def _pick_slices(counts: NDArray[np.int64], *, count: int, min_pixels: int) -> list[int]:
+    present = np.nonzero(counts >= min_pixels)[0]
+    if present.size == 0:
+        return []
+    chosen = [int(np.argmax(counts))]
+    if count > 1:
+        for q in np.linspace(0, 1, count + 1)[1:-1]:
+            index = int(present[int(round(q * (present.size - 1)))])
+            if index not in chosen:
+                chosen.append(index)
+    return chosen[:count]
+
+
+def _region_mask(labels: Volume, region: RegionRef) -> NDArray[np.bool_]:
+    if region.mask_value is None:
+        return labels.data > 0
+    return labels.data == region.mask_value
+
+
+def _check_values(labels: Volume, regions: list[RegionRef], record: SourceRecord) -> None:
+    known = {r.mask_value for r in regions if r.mask_value is not None}
+    if not known:
+        return
+    present = {int(v) for v in np.unique(labels.data)} - {0}
+    unknown = sorted(present - known)
+    if unknown:
+        raise InvalidInputError(f"label value(s) {unknown} are not in the {record.source} label map "
+                                f"(known: {sorted(known)})", path=labels.path, record=record.record_id,
+                                fix="check the label file belongs to this source, or use --on-bad skip")
+
+
+def volume_views(record: SourceRecord, *, window: str | None, planes: tuple[str, ...], slices_per_target: int,
+                 min_pixels: int) -> Iterator[View]:
+    image = read_nifti(record.image.path, volume_index=record.image.channel)
+    if image.data.ndim != 3:
+        raise FileFormatError(f"expected a 3D volume, got shape {image.shape}", path=record.image.path,
+                              fix="name the sequence (channel) to use in the source entry")
+    chosen_window = parse_window(window) if window else volume_window(image.data)
+    by_file: dict[str, list[RegionRef]] = defaultdict(list)
+    for region in record.regions:
+        by_file[str(region.mask_path)].append(region)
+    files = sorted(by_file)
+    cached: dict[str, Volume] = {}
+    picks: dict[tuple[str, int], set[str]] = defaultdict(set)  # (plane, slice) -> targets picked there
+    any_foreground = False
+    axes = {"sagittal": (1, 2), "coronal": (0, 2), "axial": (0, 1)}
+    target_counts: dict[tuple[str, str], NDArray[np.int64]] = {}
+    for path in files:
+        labels = read_label_volume(path, image=image)
+        _check_values(labels, by_file[path], record)
+        for region in by_file[path]:
+            mask = _region_mask(labels, region)
+            for plane in planes:
+                counts = mask.sum(axis=axes[plane]).astype(np.int64)
+                key = (region.target, plane)
+                target_counts[key] = target_counts.get(key, 0) + counts
+        if len(files) == 1:
+            cached[path] = labels
+        del labels
+    for (target, plane), counts in sorted(target_counts.items()):
+        any_foreground |= bool(np.any(counts > 0))
+        for index in _pick_slices(counts, count=slices_per_target, min_pixels=min_pixels):
+            picks[(plane, index)].add(target)
+    if not any_foreground:
+        raise GeometryError("every label of this case is empty (no foreground voxel)", record=record.record_id,
+                            path=files[0] if files else None,
+                            fix="check the label file, or run with --on-bad skip to count it in the report")
+    # pass 2: cut every target's mask on every picked slice
+    masks: dict[tuple[str, int], dict[str, NDArray[np.bool_]]] = defaultdict(dict)
+    sources: dict[str, list[str]] = defaultdict(list)
+    for path in files:
+        labels = cached.pop(path, None) or read_label_volume(path, image=image)
+        for region in by_file[path]:
+            mask = _region_mask(labels, region)
+            volume = Volume(labels.path, mask, labels.affine, labels.spacing_mm, labels.original_orientation)
+            sources[region.target].append(region.mask_source_path or "")
+            for plane, index in picks:
+                cut = volume.slice(index, plane=plane)
+                if cut.any():
+                    previous = masks[(plane, index)].get(region.target)
+                    masks[(plane, index)][region.target] = cut if previous is None else (previous | cut)
+        del labels
+    meta = {r.target: r for r in record.regions}
+    for plane, index in sorted(picks):
+        pixels = image.slice(index, plane=plane)
+        view = View(record=record, image=Image.fromarray(apply_window(pixels, chosen_window), mode="L"),
+                    window=chosen_window.label(), spacing_mm=image.slice_spacing(plane), plane=plane,
+                    slice_index=index, laterality_known=record.laterality_known and plane != "sagittal",
+                    image_origin="nifti")
+        for target, mask in sorted(masks[(plane, index)].items()):
+            region = meta[target]
+            labels_of_target = tuple(sorted({r.label for r in record.regions if r.target == target}))
+            view.targets[target] = TargetGeometry(target=target, kind=region.kind, body_part=region.body_part,
+                                                  labels=labels_of_target, mask=np.ascontiguousarray(mask),
+                                                  mask_source_paths=tuple(sorted(set(sources[target]))))
+        view.focus = tuple(sorted(picks[(plane, index)]))
+        yield view

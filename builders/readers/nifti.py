@@ -1,0 +1,157 @@
+"""NIfTI image/label pairs, in the three layouts public 3D sources use.
+
+* :class:`DecathlonReader`: Medical Segmentation Decathlon ``TaskXX_Name/`` folders. ``dataset.json`` lists the
+  training pairs (``"training": [{"image": "./imagesTr/x.nii.gz", "label": "./labelsTr/x.nii.gz"}]``), the label
+  values (``"labels": {"0": "background", ...}``) and, for multi-sequence tasks, the channels of the 4D image
+  (``"modality": {"0": "FLAIR", ...}``). One record per case and chosen channel.
+* :class:`CaseFolderReader`: one folder per case with an image file and one multi-valued label file (KiTS).
+* :class:`StructureFolderReader`: one folder per case with the image and a folder holding one binary file per
+  structure (TotalSegmentator's ``segmentations/<structure>.nii.gz``). Structures not in the entry's label map
+  are ignored (the map chooses the targets).
+
+Labels are read from the file when a worker loads the record; values not in the label map are bad input there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vgmed_data.errors import FileFormatError, SourceNotFoundError, VgmedError
+
+from builders.policy import Skip, handle
+from builders.readers.common import nifti_stem, relative, require, visible
+from builders.records import ImageRef, RegionRef, SourceRecord
+
+if TYPE_CHECKING:
+    from builders.entry import SourceEntry
+
+
+def _value_regions(entry: "SourceEntry", label_path: Path, root: Path) -> tuple[RegionRef, ...]:
+    regions = []
+    for value, label in entry.labels.items():
+        regions.append(RegionRef(label=value, target=label.target, body_part=label.body_part, kind=label.kind,
+                                 mask_path=str(label_path), mask_source_path=relative(label_path, root),
+                                 mask_value=int(value)))
+    return tuple(regions)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecathlonReader:
+    """``dataset.json`` + ``imagesTr/`` + ``labelsTr/``. ``channels``: volume indices of a 4D image to use
+    (``None``: 3D images)."""
+
+    channels: tuple[int, ...] | None = None
+    index_file: str = "dataset.json"
+
+    def required_paths(self, entry: "SourceEntry") -> tuple[str, ...]:
+        return (self.index_file, "imagesTr", "labelsTr")
+
+    def records(self, entry: "SourceEntry", root: Path, *, on_bad: str, skips: list[Skip]) -> Iterator[SourceRecord]:
+        index_path = require(root, self.index_file, source=entry.key)
+        try:
+            index = json.loads(index_path.read_text())
+            pairs = index["training"]
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise FileFormatError(f"is not a Decathlon dataset.json with a 'training' list ({error})",
+                                  path=index_path, fix="re-extract the task archive") from error
+        sequences = {int(k): str(v) for k, v in (index.get("modality") or {}).items()}
+        for pair in sorted(pairs, key=lambda p: p["image"]):
+            image = root / pair["image"].removeprefix("./")
+            label = root / pair["label"].removeprefix("./")
+            case = nifti_stem(image.name)
+            missing = [p for p in (image, label) if not p.exists()]
+            if missing:
+                handle(SourceNotFoundError(f"listed in {self.index_file} but missing", path=missing[0],
+                                           fix="re-extract the archive, or use --on-bad skip"),
+                       policy=on_bad, source=entry.key, record=case, reason="missing file", log=skips)
+                continue
+            regions = _value_regions(entry, label, root)
+            for channel in self.channels if self.channels is not None else (None,):
+                name = sequences.get(channel, "") if channel is not None else ""
+                record_id = case if channel is None else f"{case}:{name or channel}"
+                yield SourceRecord(
+                    source=entry.key, record_id=record_id, patient_id=case, case_id=case,
+                    modality=entry.modality, body_part=entry.body_part,
+                    image=ImageRef(path=str(image), source_path=relative(image, root), kind="nifti",
+                                   channel=channel, channel_name=name),
+                    regions=regions, laterality_known=entry.laterality_known,
+                    metadata={"sequence": name} if name else {},
+                )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseFolderReader:
+    """``<case_glob>/<image_name>`` + ``<case_glob>/<label_name>`` (KiTS: ``case_*/imaging.nii.gz``)."""
+
+    case_glob: str
+    image_name: str
+    label_name: str
+
+    def required_paths(self, entry: "SourceEntry") -> tuple[str, ...]:
+        return (f"{self.case_glob}/{self.image_name}", f"{self.case_glob}/{self.label_name}")
+
+    def records(self, entry: "SourceEntry", root: Path, *, on_bad: str, skips: list[Skip]) -> Iterator[SourceRecord]:
+        cases = sorted(p for p in visible(list(root.glob(self.case_glob))) if p.is_dir())
+        if not cases:
+            raise SourceNotFoundError(f"no case folders matching {self.case_glob}", path=root,
+                                      fix=f"point --source {entry.key}=PATH at the folder that holds them")
+        for case_dir in cases:
+            image, label = case_dir / self.image_name, case_dir / self.label_name
+            missing = [p for p in (image, label) if not p.exists()]
+            if missing:
+                handle(SourceNotFoundError("missing", path=missing[0], fix="re-download the case, or use --on-bad skip"),
+                       policy=on_bad, source=entry.key, record=case_dir.name, reason="missing file", log=skips)
+                continue
+            yield SourceRecord(
+                source=entry.key, record_id=case_dir.name, patient_id=case_dir.name, case_id=case_dir.name,
+                modality=entry.modality, body_part=entry.body_part,
+                image=ImageRef(path=str(image), source_path=relative(image, root), kind="nifti"),
+                regions=_value_regions(entry, label, root), laterality_known=entry.laterality_known,
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class StructureFolderReader:
+    """``<case_glob>/<image_name>`` + ``<case_glob>/<structures_dir>/<label>.nii.gz`` (one binary file per
+    structure)."""
+
+    case_glob: str
+    image_name: str
+    structures_dir: str
+
+    def required_paths(self, entry: "SourceEntry") -> tuple[str, ...]:
+        return (f"{self.case_glob}/{self.image_name}", f"{self.case_glob}/{self.structures_dir}")
+
+    def records(self, entry: "SourceEntry", root: Path, *, on_bad: str, skips: list[Skip]) -> Iterator[SourceRecord]:
+        cases = sorted(p for p in visible(list(root.glob(self.case_glob))) if p.is_dir())
+        if not cases:
+            raise SourceNotFoundError(f"no case folders matching {self.case_glob}", path=root,
+                                      fix=f"point --source {entry.key}=PATH at the folder that holds them")
+        for case_dir in cases:
+            image, folder = case_dir / self.image_name, case_dir / self.structures_dir
+            try:
+                if not image.exists() or not folder.is_dir():
+                    raise SourceNotFoundError("missing", path=image if not image.exists() else folder,
+                                              fix="re-download the case, or use --on-bad skip")
+                regions = []
+                for structure, label in entry.labels.items():
+                    path = folder / f"{structure}.nii.gz"
+                    if not path.exists():
+                        raise SourceNotFoundError(f"structure file {structure}.nii.gz is missing", path=folder,
+                                                  fix="re-download the case, or use --on-bad skip")
+                    regions.append(RegionRef(label=structure, target=label.target, body_part=label.body_part,
+                                             kind=label.kind, mask_path=str(path),
+                                             mask_source_path=relative(path, root), mask_value=None))
+            except VgmedError as error:
+                handle(error, policy=on_bad, source=entry.key, record=case_dir.name, reason="missing file", log=skips)
+                continue
+            yield SourceRecord(
+                source=entry.key, record_id=case_dir.name, patient_id=case_dir.name, case_id=case_dir.name,
+                modality=entry.modality, body_part=entry.body_part,
+                image=ImageRef(path=str(image), source_path=relative(image, root), kind="nifti"),
+                regions=tuple(regions), laterality_known=entry.laterality_known,
+            )

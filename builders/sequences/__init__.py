@@ -1,0 +1,7 @@
+"""Sequence grounding (MedSG-style multi-image tasks) built reproducibly from open sources.
+
+One module per task recipe (``registered_difference``, ``non_registered_difference``, ``multi_view``,
+``object_tracking``, ``visual_concept``, ``visual_patch``, ``cross_modal``, ``referring``), the assembler
+(:mod:`builders.sequences.build`), MedSG-Bench JSON interop (:mod:`builders.sequences.medsg`) and the
+``vgmed build sequences`` command (:mod:`builders.sequences.cli`). See docs/sequences.md.
+"""

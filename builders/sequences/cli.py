@@ -1,0 +1,83 @@
+"""``vgmed build sequences``: build the ``sequences`` configuration from registered sources, or import /
+export MedSG-Bench JSON.
+
+    vgmed build sequences --source msd-brain-tumour=/data/Task01_BrainTumour --out DIR [--tasks ...] [--seed 0]
+    vgmed build sequences --from-medsg medsg.json [--images-root DIR] --out DIR
+    vgmed build sequences --export-medsg OUTDIR --out DIR          # export an existing folder
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", action="append", default=[], metavar="KEY=PATH",
+                        help="a registered source and its root folder (repeatable; see `vgmed sources list`)")
+    parser.add_argument("--out", required=True, help="dataset folder to write (or to export from)")
+    parser.add_argument("--tasks", nargs="+", default=None, help="tasks to build (default: all 8)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--size", type=int, default=336, help="images are padded to square and resized to this")
+    parser.add_argument("--box-width", type=int, default=2, help="red reference box line width in pixels")
+    parser.add_argument("--fit-fraction", type=float, default=0.2,
+                        help="fraction of patients in the 'train' split (fits the mean-box baseline)")
+    parser.add_argument("--on-bad", default="error", choices=("error", "warn", "skip"))
+    parser.add_argument("--from-medsg", default=None, help="import a MedSG-Bench JSON file instead of sources")
+    parser.add_argument("--images-root", default=None, help="folder MedSG image paths are relative to")
+    parser.add_argument("--export-medsg", default=None, metavar="DIR",
+                        help="after building (or, with no source, from --out), write MedSG-Bench JSON + PNGs here")
+    parser.set_defaults(func=run)
+
+
+def _cases(specs: list[str], *, on_bad: str) -> tuple[list, list[dict[str, str]]]:  # noqa: ANN001
+    from builders.entry import get_entry
+    from builders.policy import Skip, handle
+    from builders.sequences.inputs import cases_from_records
+    from vgmed_data.errors import InvalidInputError, VgmedError
+    from vgmed_data.imaging.windowing import parse_window
+
+    cases, skips = [], []
+    for spec in specs:
+        key, sep, path = spec.partition("=")
+        if not sep or not key or not path:
+            raise InvalidInputError(f"--source {spec!r} is not KEY=PATH", fix="write e.g. --source msd-heart=/data/Task02_Heart")
+        entry = get_entry(key)
+        found: list[Skip] = []
+        records = list(entry.reader.records(entry, Path(path), on_bad=on_bad, skips=found))
+        by_case: dict[str, list] = {}
+        for record in records:
+            by_case.setdefault(record.case_id, []).append(record)
+        for case_id, group in sorted(by_case.items()):
+            try:
+                cases.extend(cases_from_records(group, license=entry.license, redistributable=entry.redistributable,
+                                                window=parse_window(entry.window) if entry.window else None))
+            except VgmedError as error:
+                handle(error, policy=on_bad, source=key, record=case_id, reason="unreadable case", log=found)
+        skips.extend(s.to_dict() for s in found)
+    return cases, skips
+
+
+def run(args: argparse.Namespace) -> int:
+    from builders.sequences.build import build_sequences
+    from builders.sequences.common import Settings
+    from builders.sequences.medsg import export_medsg, import_medsg
+    from vgmed_data.errors import InvalidInputError
+    from vgmed_data.folder import write_config
+
+    if args.from_medsg:
+        samples = sorted(import_medsg(args.from_medsg, images_root=args.images_root), key=lambda s: s.id)
+        summary = write_config(args.out, samples, config="sequences")
+        print(f"imported {len(samples)} MedSG samples into {args.out}: {summary.rows}")
+    elif args.source:
+        settings = Settings(seed=args.seed, size=args.size, box_width=args.box_width, fit_fraction=args.fit_fraction)
+        cases, skips = _cases(args.source, on_bad=args.on_bad)
+        report = build_sequences(cases, args.out, settings=settings, tasks=args.tasks, load_skips=skips)
+        print(json.dumps({"samples": report["samples"], "splits": report["splits"],
+                          "per_task": report["per_task"]}, indent=2))
+    elif not args.export_medsg:
+        raise InvalidInputError("nothing to do", fix="pass --source KEY=PATH, --from-medsg FILE or --export-medsg DIR")
+    if args.export_medsg:
+        print(f"wrote {export_medsg(args.out, args.export_medsg)}")
+    return 0

@@ -1,0 +1,67 @@
+"""Multi-view: three orthogonal slices (axial, coronal, sagittal) through one point of a 3D structure.
+
+Recipe: pick a structure (seeded); the point is the structure's voxel nearest its centroid (so every view cuts
+the structure even when it is not convex). Image 1 (axial) shows the structure's box in red, and the question
+writes the same box in pixel xyxy. The answer image is the coronal or the sagittal view (seeded); the answer box
+is the structure's mask in that view. Each view keeps its physical aspect before padding to square.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from vgmed_data.schema import SequenceSample
+
+from builders.sequences.common import (Settings, TaskLog, build_sample, reference_phrase, rng_for, slice_frame,
+                                       split_for, structure_box, structures)
+from builders.sequences.inputs import Case, display
+from builders.sequences.render import draw_box
+
+TASK = "multi_view"
+PLANES = ("axial", "coronal", "sagittal")
+
+
+def anchor_voxel(mask: np.ndarray) -> tuple[int, int, int]:
+    """The voxel of ``mask`` nearest its centroid (ties: the first in C order)."""
+    points = np.argwhere(mask)
+    centroid = points.mean(axis=0)
+    nearest = points[int(np.argmin(((points - centroid) ** 2).sum(axis=1)))]
+    return int(nearest[0]), int(nearest[1]), int(nearest[2])
+
+
+def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iterator[SequenceSample]:
+    for case in cases:
+        if not case.is_volume or min(case.shape) < 2:
+            log.skip(case, "needs a 3D volume")
+            continue
+        rng = rng_for(settings, TASK, case.source, case.case_id)
+        items = structures(case)
+        if not items:
+            log.skip(case, "no labelled structure")
+            continue
+        structure = items[int(rng.integers(len(items)))]
+        i, j, k = anchor_voxel(structure.mask)
+        indices = {"sagittal": i, "coronal": j, "axial": k}
+        frames, boxes = [], []
+        for plane in PLANES:
+            frame = slice_frame(case, plane=plane, index=indices[plane], settings=settings)
+            frames.append(frame)
+            boxes.append(structure_box(frame, display(structure.mask, plane=plane, index=indices[plane]),
+                                       settings=settings))
+        answer_index = int(rng.integers(1, 3))
+        if boxes[0] is None or boxes[answer_index] is None:
+            log.skip(case, "structure too small in one of the views")
+            continue
+        size = (settings.size, settings.size)
+        frames[0] = draw_box(frames[0], boxes[0], width=settings.box_width)
+        view = PLANES[answer_index]
+        question = (f"Image 1 (axial), Image 2 (coronal) and Image 3 (sagittal) are orthogonal slices through the "
+                    f"same point. The red box {reference_phrase(boxes[0], size=size)} in Image 1 marks a "
+                    f"{structure.target}. Locate the same structure in Image {answer_index + 1} ({view}).")
+        yield log.count(build_sample(
+            task=TASK, case=case, frames=frames, question=question, target=structure.target,
+            answer_index=answer_index, answer_box=boxes[answer_index], reference_index=0, reference_box=boxes[0],
+            split=split_for(case.patient_id, source=case.source, settings=settings),
+            metadata={"voxel": [i, j, k]}))

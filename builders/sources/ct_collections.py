@@ -1,0 +1,50 @@
+"""Large CT collections distributed as NIfTI: KiTS23 and TotalSegmentator."""
+
+from __future__ import annotations
+
+from builders.entry import Label, SourceEntry, register
+from builders.readers.nifti import CaseFolderReader, StructureFolderReader
+
+KITS23 = register(SourceEntry(
+    key="kits23", name="KiTS23: Kidney and Kidney Tumor Segmentation Challenge 2023",
+    homepage="https://kits-challenge.org/kits23/",
+    citation="Heller N. et al. The KiTS21 Challenge. arXiv:2307.01984 (2023)",
+    license="CC-BY-NC-SA-4.0", license_url="https://github.com/neheller/kits23 (README, 'License')",
+    redistributable=True, modality="CT", body_part="abdomen", size="29 GB",
+    layout="dataset/case_XXXXX/imaging.nii.gz + dataset/case_XXXXX/segmentation.nii.gz "
+           "(0=background, 1=kidney, 2=tumor, 3=cyst); pass the dataset/ folder",
+    layout_confirmed_at="neheller/kits23 README (kits23_download_data writes dataset/case_*/imaging.nii.gz); "
+                        "label ids 1 kidney, 2 tumor, 3 cyst: constantinpape/torch-em torch_em/data/datasets/medical/kits.py",
+    labels={"1": Label(target="kidney", body_part="abdomen"),
+            "2": Label(target="kidney tumour", body_part="abdomen", kind="lesion"),
+            "3": Label(target="kidney cyst", body_part="abdomen", kind="lesion")},
+    reader=CaseFolderReader(case_glob="case_*", image_name="imaging.nii.gz", label_name="segmentation.nii.gz"),
+    window="abdomen", laterality_known=True,
+    instructions="git clone https://github.com/neheller/kits23 && cd kits23 && pip install -e . && "
+                 "kits23_download_data  (downloads the images into kits23/dataset/); then "
+                 "--source kits23=/path/kits23/dataset",
+))
+
+TOTALSEGMENTATOR = register(SourceEntry(
+    key="totalsegmentator", name="TotalSegmentator dataset v2 (1228 CTs, 117 structures)",
+    homepage="https://github.com/wasserth/TotalSegmentator",
+    citation="Wasserthal J. et al. TotalSegmentator: robust segmentation of 104 anatomic structures in CT images. "
+             "Radiology: Artificial Intelligence 5(5) (2023). doi:10.1148/ryai.230024",
+    license="CC-BY-4.0", license_url="https://zenodo.org/records/10047292",
+    redistributable=True, modality="CT", body_part="whole body", size="23.6 GB",
+    layout="sXXXX/ct.nii.gz + sXXXX/segmentations/<structure>.nii.gz (one binary file per structure) + meta.csv",
+    layout_confirmed_at="kaiko-ai/eva: src/eva/vision/data/datasets/segmentation/total_segmentator_2d.py "
+                        "(<root>/<sample>/segmentations/*.nii.gz, <sample>/ct.nii.gz); zenodo.org/records/10047292",
+    labels={name: Label(target=target, body_part=part) for name, target, part in (
+        ("liver", "liver", "abdomen"), ("spleen", "spleen", "abdomen"), ("pancreas", "pancreas", "abdomen"),
+        ("kidney_left", "left kidney", "abdomen"), ("kidney_right", "right kidney", "abdomen"),
+        ("stomach", "stomach", "abdomen"), ("gallbladder", "gallbladder", "abdomen"),
+        ("urinary_bladder", "urinary bladder", "pelvis"), ("aorta", "aorta", "chest"),
+        ("esophagus", "esophagus", "chest"), ("trachea", "trachea", "chest"), ("heart", "heart", "chest"))},
+    reader=StructureFolderReader(case_glob="s[0-9][0-9][0-9][0-9]", image_name="ct.nii.gz",
+                                 structures_dir="segmentations"),
+    window="abdomen", laterality_known=True,
+    instructions="Download Totalsegmentator_dataset_v201.zip from https://zenodo.org/records/10047292, unzip, and "
+                 "pass the folder holding s0000/, s0001/...: --source totalsegmentator=/data/Totalsegmentator_dataset_v201",
+    notes="The label map picks 12 of the 117 structures as targets; other structure files are not read.",
+))

@@ -1,0 +1,123 @@
+"""2D image/mask sources: endoscopy, dermoscopy, ultrasound, fundus, chest radiographs."""
+
+from __future__ import annotations
+
+from builders.entry import Download, Label, SourceEntry, register
+from builders.readers.image_mask import ImageMaskReader, MaskFile
+
+KVASIR_SEG = register(SourceEntry(
+    key="kvasir-seg", name="Kvasir-SEG: segmented polyp dataset", homepage="https://datasets.simula.no/kvasir-seg/",
+    citation="Jha D. et al. Kvasir-SEG: A Segmented Polyp Dataset. MMM 2020. doi:10.1007/978-3-030-37734-2_37",
+    license="LicenseRef-Kvasir-SEG-research-education", license_url="https://datasets.simula.no/kvasir-seg/",
+    redistributable=False, modality="ENDOSCOPY", body_part="colon", size="46 MB",
+    layout="Kvasir-SEG/images/<id>.jpg + Kvasir-SEG/masks/<id>.jpg (same name; JPEG, polyp white) + "
+           "kavsir_bboxes.json; pass the Kvasir-SEG/ folder",
+    layout_confirmed_at="DebeshJha/Kvasir-SEG README ('images and masks into a separate folder... the image name and "
+                        "its corresponding ground truth are the same'; bounding boxes in a JSON file)",
+    labels={"polyp": Label(target="polyp", body_part="colon", kind="lesion")},
+    reader=ImageMaskReader(image_globs=("images/*.jpg",),
+                           masks=(MaskFile(label="polyp", template="masks/{name}", threshold=127),)),
+    downloads=(Download(url="https://datasets.simula.no/downloads/kvasir-seg.zip", filename="kvasir-seg.zip"),),
+    instructions="unzip kvasir-seg.zip; --source kvasir-seg=/data/Kvasir-SEG. Use is restricted to research and "
+                 "education; images may not be redistributed (publish annotations only).",
+))
+
+ISIC2018 = register(SourceEntry(
+    key="isic2018-task1", name="ISIC 2018 Task 1: lesion boundary segmentation",
+    homepage="https://challenge.isic-archive.com/data/#2018",
+    citation="Codella N. et al. Skin Lesion Analysis Toward Melanoma Detection 2018. arXiv:1902.03368; "
+             "Tschandl P. et al. The HAM10000 dataset. Sci Data 5, 180161 (2018)",
+    license="CC-BY-NC-4.0", license_url="https://challenge.isic-archive.com/data/#2018",
+    redistributable=True, modality="DERMOSCOPY", body_part="skin", size="11 GB",
+    layout="ISIC2018_Task1-2_{Training,Validation,Test}_Input/ISIC_XXXXXXX.jpg + "
+           "ISIC2018_Task1_{Training,Validation,Test}_GroundTruth/ISIC_XXXXXXX_segmentation.png (0/255)",
+    layout_confirmed_at="kovmartin/DD2424VT191_Group90 DOWNLOAD_DATASET.md; JiaxinZhuang/Skin-Lesion-Recognition."
+                        "Pytorch README (folder names); ISIC_<id>_segmentation.png naming from "
+                        "challenge.isic-archive.com/data/#2018",
+    labels={"lesion": Label(target="skin lesion", body_part="skin", kind="lesion")},
+    reader=ImageMaskReader(image_globs=("ISIC2018_Task1-2_*_Input/ISIC_*.jpg",),
+                           masks=(MaskFile(label="lesion", template="ISIC2018_Task1_*_GroundTruth/{stem}_segmentation.png",
+                                           multi=True, threshold=127),)),
+    downloads=(Download(url="https://isic-challenge-data.s3.amazonaws.com/2018/ISIC2018_Task1-2_Training_Input.zip",
+                        filename="ISIC2018_Task1-2_Training_Input.zip"),
+               Download(url="https://isic-challenge-data.s3.amazonaws.com/2018/ISIC2018_Task1_Training_GroundTruth.zip",
+                        filename="ISIC2018_Task1_Training_GroundTruth.zip")),
+    instructions="unzip both archives into one folder; --source isic2018-task1=/data/isic2018",
+    notes="ISIC images carry no patient id in this layout; each image is its own patient for splitting.",
+))
+
+BUSI = register(SourceEntry(
+    key="busi", name="BUSI: Breast Ultrasound Images Dataset",
+    homepage="https://scholar.cu.edu.eg/?q=afahmy/pages/dataset",
+    citation="Al-Dhabyani W. et al. Dataset of breast ultrasound images. Data in Brief 28, 104863 (2020). "
+             "doi:10.1016/j.dib.2019.104863",
+    license="LicenseRef-BUSI-unspecified", license_url="https://scholar.cu.edu.eg/?q=afahmy/pages/dataset",
+    redistributable=False, modality="US", body_part="breast", size="200 MB",
+    layout="Dataset_BUSI_with_GT/{benign,malignant,normal}/<class> (N).png + <class> (N)_mask.png "
+           "(+ <class> (N)_mask_1.png... when there are several lesions); normal/ has empty masks and is not read",
+    layout_confirmed_at="GitHub code search: BUSI loaders reading Dataset_BUSI_with_GT/<grade>/'<grade> (*).png' "
+                        "with '_mask.png' and '_mask_*.png' siblings (e.g. a BUSIProcessor get_data_points)",
+    labels={"tumour": Label(target="breast lesion", body_part="breast", kind="lesion")},
+    reader=ImageMaskReader(image_globs=("benign/* (*).png", "malignant/* (*).png"), exclude=r"_mask",
+                           masks=(MaskFile(label="tumour", template="{dir}/{stem}_mask*.png", multi=True,
+                                           threshold=127),),
+                           category_from_dir=True),
+    instructions="Download Dataset_BUSI_with_GT from the homepage (or its Kaggle mirror 'breast-ultrasound-images-"
+                 "dataset'); --source busi=/data/Dataset_BUSI_with_GT. The licence is not stated by the authors: "
+                 "images are treated as not redistributable.",
+))
+
+_IDRID_GT = "2. All Segmentation Groundtruths/*"
+IDRID = register(SourceEntry(
+    key="idrid-seg", name="IDRiD: Indian Diabetic Retinopathy Image Dataset, segmentation part",
+    homepage="https://ieee-dataport.org/open-access/indian-diabetic-retinopathy-image-dataset-idrid",
+    citation="Porwal P. et al. Indian Diabetic Retinopathy Image Dataset (IDRiD). Data 3(3), 25 (2018). "
+             "doi:10.3390/data3030025",
+    license="CC-BY-4.0", license_url="https://ieee-dataport.org/open-access/indian-diabetic-retinopathy-image-dataset-idrid",
+    redistributable=True, modality="FUNDUS", body_part="eye", size="420 MB",
+    layout="A. Segmentation/1. Original Images/{a. Training Set,b. Testing Set}/IDRiD_NN.jpg + "
+           "A. Segmentation/2. All Segmentation Groundtruths/<set>/{1. Microaneurysms/IDRiD_NN_MA.tif, "
+           "2. Haemorrhages/IDRiD_NN_HE.tif, 3. Hard Exudates/IDRiD_NN_EX.tif, 4. Soft Exudates/IDRiD_NN_SE.tif, "
+           "5. Optic Disc/IDRiD_NN_OD.tif}; pass the 'A. Segmentation' folder",
+    layout_confirmed_at="https://idrid.grand-challenge.org/Data_Download/ (A. Segmentation.zip folder tree)",
+    labels={"MA": Label(target="microaneurysms", body_part="eye", kind="lesion"),
+            "HE": Label(target="haemorrhages", body_part="eye", kind="lesion"),
+            "EX": Label(target="hard exudates", body_part="eye", kind="lesion"),
+            "SE": Label(target="soft exudates", body_part="eye", kind="lesion"),
+            "OD": Label(target="optic disc", body_part="eye")},
+    reader=ImageMaskReader(
+        image_globs=("1. Original Images/*/IDRiD_*.jpg",),
+        masks=tuple(MaskFile(label=code, template=f"{_IDRID_GT}/{folder}/{{stem}}_{code}.tif", multi=True,
+                             required=False, threshold=0)
+                    for code, folder in (("MA", "1. Microaneurysms"), ("HE", "2. Haemorrhages"),
+                                         ("EX", "3. Hard Exudates"), ("SE", "4. Soft Exudates"),
+                                         ("OD", "5. Optic Disc")))),
+    instructions="Register at IEEE DataPort, download 'A. Segmentation.zip', unzip; "
+                 "--source idrid-seg='/data/A. Segmentation'",
+))
+
+MONTGOMERY = register(SourceEntry(
+    key="montgomery", name="Montgomery County chest X-ray set (lung masks)",
+    homepage="https://lhncbc.nlm.nih.gov/LHC-publications/pubs/TuberculosisChestXrayImageDataSets.html",
+    citation="Jaeger S. et al. Two public chest X-ray datasets for computer-aided screening of pulmonary diseases. "
+             "Quant Imaging Med Surg 4(6), 475-477 (2014)",
+    license="LicenseRef-NLM-public-data", license_url=(
+        "https://data.lhncbc.nlm.nih.gov/public/Tuberculosis-Chest-X-ray-Datasets/Montgomery-County-CXR-Set/"
+        "MontgomerySet/index.html"),
+    redistributable=False, modality="XR", body_part="chest", size="600 MB",
+    layout="MontgomerySet/CXR_png/MCUCXR_NNNN_L.png + MontgomerySet/ManualMask/{leftMask,rightMask}/<same name> "
+           "(patient's left/right lung) + ClinicalReadings/*.txt; pass MontgomerySet/",
+    layout_confirmed_at="GitHub code search: loaders joining MontgomerySet/CXR_png, ManualMask/leftMask, "
+                        "ManualMask/rightMask (e.g. Huxwell/lungs track.py)",
+    labels={"leftMask": Label(target="left lung", body_part="chest"),
+            "rightMask": Label(target="right lung", body_part="chest")},
+    reader=ImageMaskReader(image_globs=("CXR_png/MCUCXR_*.png",),
+                           masks=(MaskFile(label="leftMask", template="ManualMask/leftMask/{name}"),
+                                  MaskFile(label="rightMask", template="ManualMask/rightMask/{name}")),
+                           patient_regex=r"^(MCUCXR_\d+)", spacing_mm=(0.0875, 0.0875), view="PA"),
+    laterality_known=True,
+    downloads=(Download(url="http://openi.nlm.nih.gov/imgs/collections/NLM-MontgomeryCXRSet.zip",
+                        filename="NLM-MontgomeryCXRSet.zip"),),
+    instructions="unzip NLM-MontgomeryCXRSet.zip; --source montgomery=/data/MontgomerySet",
+    notes="Pixel spacing 0.0875 mm as stated in the set's README (NLM).",
+))

@@ -1,0 +1,370 @@
+"""The VGMED assembler: source records -> grounding samples -> a dataset folder.
+
+Order of work (everything deterministic given the inputs, the options and the seed):
+
+1. each source's reader lists its records (references, no pixels); each list is shuffled with the seed and
+   truncated to ``max_records_per_source``; the lists are interleaved round-robin, so quotas do not favour the
+   first source;
+2. records are processed in that order, in-process or by ``num_proc`` worker processes (``imap``, which keeps
+   the order): a worker loads one record (one volume at a time), cuts views, measures every target and writes the
+   questions as validated :class:`~vgmed_data.schema.GroundingSample` rows;
+3. the main process drops images seen before (SHA-256 of the displayed pixels, across sources), applies the
+   quotas, and streams rows to :func:`vgmed_data.folder.write_config`;
+4. ``build_report.json`` (counts, every skip with its reason, filtered regions), ``manifest.json`` (inputs with
+   checksums, versions, seed, options) and ``inputs.sha256`` are written beside the data.
+
+Splits are by patient: ``hash(seed, source, patient_id)`` picks the split, so no patient is in two splits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import platform
+import sys
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from vgmed_data.errors import InvalidInputError, SourceNotFoundError, VgmedError
+from vgmed_data.folder import write_config
+from vgmed_data.schema import SPLITS, GroundingSample, Provenance, encode_png, make_sample_id
+
+from builders.entry import SourceEntry, get_entry
+from builders.loading import View, raster_view, skip_reason, volume_views
+from builders.measure import measure
+from builders.paraphrase import Paraphraser, paraphrase, parse_hook
+from builders.policy import Skip, check_policy, handle
+from builders.questions import QUESTION_TYPE, make_questions, rng_for
+from builders.records import SourceRecord
+
+QUESTION_KINDS = tuple(QUESTION_TYPE)
+DEFAULT_SPLITS = (("train", 0.7), ("validation", 0.1), ("test", 0.2))
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildOptions:
+    """Everything that changes the output (recorded in the manifest). The CLI fills it from its flags."""
+
+    seed: int = 0
+    on_bad: str = "error"
+    num_proc: int = 1
+    slices_per_target: int = 1  # volumes: slices per target and plane (largest, then evenly spaced)
+    min_pixels: int = 16  # connected components smaller than this are not targets
+    min_size_mm: float | None = 2.0  # ... nor those whose larger side is under this (when spacing is known)
+    max_records_per_source: int | None = None
+    max_per_source: int | None = None  # sample quotas
+    max_per_modality: int | None = None
+    max_per_target: int | None = None  # per (modality, target)
+    splits: tuple[tuple[str, float], ...] = DEFAULT_SPLITS
+    question_kinds: tuple[str, ...] = QUESTION_KINDS
+    keep_masks: bool = True
+    paraphrase: str | None = None
+    shard_rows: int = 500
+
+    def __post_init__(self) -> None:
+        check_policy(self.on_bad)
+        if self.num_proc < 1:
+            raise InvalidInputError("--num-proc must be at least 1")
+        names = [name for name, _ in self.splits]
+        if any(name not in SPLITS for name in names) or len(set(names)) != len(names):
+            raise InvalidInputError(f"bad splits {self.splits}", fix=f"use names from {', '.join(SPLITS)}, each once")
+        if abs(sum(f for _, f in self.splits) - 1.0) > 1e-9 or any(f < 0 for _, f in self.splits):
+            raise InvalidInputError(f"split fractions {self.splits} must be >= 0 and sum to 1")
+        unknown = set(self.question_kinds) - set(QUESTION_KINDS)
+        if unknown:
+            raise InvalidInputError(f"unknown question kinds {sorted(unknown)}", fix=f"use: {', '.join(QUESTION_KINDS)}")
+
+
+def split_for(*, source: str, patient_id: str, seed: int, splits: Sequence[tuple[str, float]]) -> str:
+    digest = hashlib.sha256(f"{seed}\x1f{source}\x1f{patient_id}".encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2 ** 64
+    total = 0.0
+    for name, fraction in splits:
+        total += fraction
+        if u < total:
+            return name
+    return splits[-1][0]
+
+
+def image_digest(image: Image.Image) -> str:
+    h = hashlib.sha256(f"{image.mode}:{image.size[0]}x{image.size[1]}:".encode())
+    h.update(image.tobytes())
+    return h.hexdigest()
+
+
+def file_sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as handle_:
+        for block in iter(lambda: handle_.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class ImageRows:
+    digest: str
+    rows: list[dict[str, Any]]
+
+
+@dataclass
+class RecordResult:
+    source: str
+    record_id: str
+    images: list[ImageRows] = field(default_factory=list)
+    skips: list[Skip] = field(default_factory=list)
+    filtered: Counter[str] = field(default_factory=Counter)
+    inputs: list[tuple[str, str]] = field(default_factory=list)  # (source path, sha256)
+
+
+# ----------------------------------------------------------------------------------------------- worker side
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(options: BuildOptions) -> None:
+    _WORKER["options"] = options
+    _WORKER["paraphraser"] = parse_hook(options.paraphrase)
+
+
+def _views(record: SourceRecord, entry: SourceEntry, options: BuildOptions) -> Iterator[View]:
+    if record.is_volume:
+        yield from volume_views(record, window=entry.window, planes=entry.planes,
+                                slices_per_target=options.slices_per_target, min_pixels=options.min_pixels)
+    else:
+        yield raster_view(record)
+
+
+def _view_rows(view: View, entry: SourceEntry, options: BuildOptions, paraphraser: Paraphraser | None,
+               result: RecordResult, split: str) -> ImageRows | None:
+    record = view.record
+    measured = {}
+    for target, geometry in view.targets.items():
+        m = measure(mask=geometry.mask, boxes=geometry.boxes, image_size=view.size, spacing_mm=view.spacing_mm,
+                    min_pixels=options.min_pixels, min_size_mm=options.min_size_mm)
+        if m is None:
+            result.filtered[f"{record.source}: {target} below minimum size"] += 1
+        else:
+            measured[target] = m
+    focus = [t for t in (view.focus or tuple(view.targets)) if t in measured]
+    if not focus:
+        return None
+    png = encode_png(view.image)
+    digest = image_digest(view.image)
+    rows = []
+    for target in focus:
+        geometry, m = view.targets[target], measured[target]
+        others = {name: other for name, other in measured.items() if name != target}
+        key = f"{options.seed}\x1f{record.source}\x1f{record.record_id}\x1f{view.plane}\x1f{view.slice_index}\x1f{target}"
+        mask_png = None
+        if options.keep_masks and geometry.mask is not None:
+            mask_png = encode_png(geometry.mask)
+        for question in make_questions(target=target, modality=record.modality, measurements=m, others=others,
+                                       laterality_known=view.laterality_known, key=key):
+            if question.kind not in options.question_kinds:
+                continue
+            text = paraphrase(question.text, target=target, paraphraser=paraphraser)
+            metadata = {
+                "source_path": record.image.source_path, "record_id": record.record_id, "case_id": record.case_id,
+                "mask_source_paths": list(geometry.mask_source_paths), "source_labels": list(geometry.labels),
+                "question_kind": question.kind, "template": question.template, "reference": question.reference,
+                "measurements": m.to_metadata(), "image_sha256": digest, "kind": geometry.kind,
+                **({"plane": view.plane, "slice_index": view.slice_index} if view.plane else {}),
+                **({"channel": record.image.channel, "sequence": record.image.channel_name}
+                   if record.image.channel is not None else {}),
+                **({"frame": record.image.frame} if record.image.frame is not None else {}),
+                **({"view": record.view} if record.view else {}),
+                **({"question_template_text": question.text} if text != question.text else {}),
+                **dict(record.metadata),
+            }
+            sample = GroundingSample(
+                id=make_sample_id(record.source, record.record_id, view.plane, view.slice_index, target,
+                                  question.kind, question.reference),
+                image=png, question=text, question_type=question.question_type, answer=question.answer,
+                options=question.options, target=target, boxes=m.boxes.tolist(),
+                box_labels=[target] * len(m.boxes), mask=mask_png, pixel_spacing_mm=view.spacing_mm,
+                plane=view.plane, slice_index=view.slice_index, window=view.window, image_origin=view.image_origin,
+                provenance=Provenance(modality=record.modality, body_part=geometry.body_part or record.body_part,
+                                      source=record.source, source_id=record.record_id, license=entry.license,
+                                      redistributable=entry.redistributable, patient_id=record.patient_id,
+                                      split=split, metadata=metadata),
+            )
+            rows.append(sample.to_row())
+    return ImageRows(digest, rows) if rows else None
+
+
+def process_record(record: SourceRecord) -> RecordResult:
+    options: BuildOptions = _WORKER["options"]
+    entry = get_entry(record.source)
+    result = RecordResult(record.source, record.record_id)
+    split = split_for(source=record.source, patient_id=record.patient_id, seed=options.seed, splits=options.splits)
+    try:
+        paths = [(record.image.source_path, record.image.path)]
+        paths += sorted({(r.mask_source_path or "", r.mask_path) for r in record.regions if r.mask_path})
+        for view in _views(record, entry, options):
+            try:
+                rows = _view_rows(view, entry, options, _WORKER["paraphraser"], result, split)
+            except VgmedError as error:
+                handle(error, policy=options.on_bad, source=record.source, record=record.record_id,
+                       reason=skip_reason(error), log=result.skips)
+                continue
+            if rows is not None:
+                result.images.append(rows)
+        result.inputs = [(relative, file_sha256(path)) for relative, path in paths]
+    except VgmedError as error:
+        result.images = []
+        handle(error, policy=options.on_bad, source=record.source, record=record.record_id,
+               reason=skip_reason(error), log=result.skips)
+    return result
+
+
+# ------------------------------------------------------------------------------------------------- main side
+@dataclass
+class BuildReport:
+    samples: int = 0
+    records: Counter[str] = field(default_factory=Counter)
+    by: dict[str, Counter[str]] = field(default_factory=lambda: {
+        name: Counter() for name in ("split", "source", "modality", "target", "question_type", "question_kind")})
+    skips: list[Skip] = field(default_factory=list)
+    filtered: Counter[str] = field(default_factory=Counter)
+    inputs: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def count(self, row: dict[str, Any]) -> None:
+        self.samples += 1
+        meta = json.loads(row["metadata"])
+        self.by["split"][row["split"]] += 1
+        self.by["source"][row["source"]] += 1
+        self.by["modality"][row["modality"]] += 1
+        self.by["target"][f"{row['modality']}/{row['target']}"] += 1
+        self.by["question_type"][row["question_type"]] += 1
+        self.by["question_kind"][meta["question_kind"]] += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "samples": self.samples,
+            "records": dict(sorted(self.records.items())),
+            **{f"by_{name}": dict(sorted(counter.items())) for name, counter in self.by.items()},
+            "skip_counts": dict(sorted(Counter(f"{s.source}: {s.reason}" for s in self.skips).items())),
+            "skips": [s.to_dict() for s in self.skips],
+            "filtered": dict(sorted(self.filtered.items())),
+        }
+
+
+def _ordered_records(sources: Sequence[tuple[SourceEntry, Path]], options: BuildOptions,
+                     report: BuildReport) -> list[SourceRecord]:
+    lists = []
+    for entry, root in sources:
+        skips: list[Skip] = []
+        records = list(entry.reader.records(entry, root, on_bad=options.on_bad, skips=skips))
+        report.skips.extend(skips)
+        rng_for(options.seed, entry.key, "records").shuffle(records)
+        if options.max_records_per_source is not None:
+            records = records[: options.max_records_per_source]
+        lists.append(records)
+    ordered = []
+    for position in range(max((len(r) for r in lists), default=0)):
+        ordered.extend(records[position] for records in lists if position < len(records))
+    return ordered
+
+
+def _results(records: list[SourceRecord], options: BuildOptions) -> Iterator[RecordResult]:
+    if options.num_proc == 1:
+        _init_worker(options)
+        yield from map(process_record, records)
+        return
+    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    with context.Pool(options.num_proc, initializer=_init_worker, initargs=(options,)) as pool:
+        yield from pool.imap(process_record, records, chunksize=1)
+
+
+def _rows(records: list[SourceRecord], options: BuildOptions, report: BuildReport) -> Iterator[dict[str, Any]]:
+    seen: dict[str, str] = {}
+    quotas: Counter[tuple[str, str]] = Counter()
+    for result in _results(records, options):
+        report.records[result.source] += 1
+        report.skips.extend(result.skips)
+        report.filtered.update(result.filtered)
+        report.inputs.setdefault(result.source, []).extend(result.inputs)
+        for image in result.images:
+            owner = seen.setdefault(image.digest, f"{result.source}:{result.record_id}")
+            if owner != f"{result.source}:{result.record_id}":
+                report.filtered[f"{result.source}: duplicate image (same pixels as {owner.split(':')[0]})"] += 1
+                continue
+            for row in image.rows:
+                keys = [("source", row["source"]), ("modality", row["modality"]),
+                        ("target", f"{row['modality']}/{row['target']}")]
+                limits = {"source": options.max_per_source, "modality": options.max_per_modality,
+                          "target": options.max_per_target}
+                if any(limits[k] is not None and quotas[(k, v)] >= limits[k] for k, v in keys):
+                    report.filtered[f"{row['source']}: over quota"] += 1
+                    continue
+                for key in keys:
+                    quotas[key] += 1
+                report.count(row)
+                yield row
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vgmed-data")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _card_body(sources: Sequence[tuple[SourceEntry, Path]]) -> str:
+    lines = ["# VGMED-style grounding dataset", "",
+             "Built with `vgmed build vgmed` (vgmed-data). Questions name their target; answers are computed from "
+             "the regions' geometry. See build_report.json and manifest.json.", "",
+             "| source | modality | licence | images redistributable |", "|---|---|---|---|"]
+    for entry, _root in sources:
+        lines.append(f"| [{entry.name}]({entry.homepage}) | {entry.modality} | {entry.license} | "
+                     f"{'yes' if entry.redistributable else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def build_vgmed(sources: Sequence[tuple[str, str | Path]], *, out: str | Path,
+                options: BuildOptions = BuildOptions()) -> dict[str, Any]:
+    """Build the ``vgmed`` configuration of a dataset folder from ``(source key, root folder)`` pairs.
+    Returns the build report (also written to ``out/build_report.json``)."""
+    resolved: list[tuple[SourceEntry, Path]] = []
+    for key, root in sources:
+        entry = get_entry(key)
+        path = Path(root)
+        if not path.is_dir():
+            raise SourceNotFoundError(f"the folder for source {key} does not exist", path=path,
+                                      fix=f"download it (vgmed sources fetch {key} --dest DIR) and pass its folder")
+        resolved.append((entry, path))
+    if len({e.key for e, _ in resolved}) != len(resolved):
+        raise InvalidInputError("a source is given twice", fix="pass each --source KEY=PATH once")
+    report = BuildReport()
+    records = _ordered_records(resolved, options, report)
+    out_dir = Path(out)
+    write_config(out_dir, _rows(records, options, report), config="vgmed", shard_rows=options.shard_rows,
+                 card_body=_card_body(resolved))
+    data = report.to_dict()
+    (out_dir / "build_report.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    manifest_sources = []
+    checksum_lines = []
+    for entry, root in resolved:
+        files = sorted(set(report.inputs.get(entry.key, [])))
+        digest = hashlib.sha256("".join(f"{sha}  {path}\n" for path, sha in files).encode()).hexdigest()
+        checksum_lines += [f"{sha}  {entry.key}/{path}" for path, sha in files]
+        manifest_sources.append({"key": entry.key, "root": str(root.resolve()), "license": entry.license,
+                                 "redistributable": entry.redistributable, "files": len(files),
+                                 "inputs_sha256": digest})
+    import numpy
+    import pyarrow
+
+    manifest = {"toolkit": "vgmed-data", "version": _version(), "command": "build vgmed", "seed": options.seed,
+                "options": asdict(options), "sources": manifest_sources,
+                "environment": {"python": platform.python_version(), "numpy": numpy.__version__,
+                                "pyarrow": pyarrow.__version__}}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (out_dir / "inputs.sha256").write_text("\n".join(checksum_lines) + ("\n" if checksum_lines else ""))
+    return data
