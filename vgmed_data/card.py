@@ -186,7 +186,7 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
         reasons = Counter(str(item.get("reason", "?")) if isinstance(item, Mapping) else str(item) for item in skipped)
         out += [f"- skipped during the build: {len(skipped)} record(s) ("
                 + ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())) + ")"]
-    out += ["- built with [vgmed-data](https://github.com/) from the public sources below; sample ids are derived "
+    out += ["- built with vgmed-data from the public sources below; sample ids are derived "
             "deterministically from source, record, region and question type.", ""]
 
     out += ["## Sources", "", "| source | licence | images in this release | rows | citation | how to obtain |",
@@ -208,7 +208,7 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
                 "and `source_id`, and in `metadata` the file inside the source (`source_path`, or `source_paths` "
                 "per image for `sequences`) plus a fingerprint of the published pixels (`image_sha256`). With a "
                 "local copy of a source, restore the images and check them against the fingerprints:", "",
-                "```bash", f"huggingface-cli download {options.repo_id} --repo-type dataset --local-dir VGMED",
+                "```bash", f"hf download {options.repo_id} --repo-type dataset --local-dir VGMED",
                 "vgmed hydrate VGMED --source KEY=/path/to/your/copy/of/KEY", "```", ""]
         if options.gate is not None:
             out += ["Access is gated: the request form asks for the fields in `extra_gated_fields`.", ""]
@@ -229,8 +229,8 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
         out += [f"| {status} | {n} |" for status, n in sorted(facts.review_status.items())]
         if facts.agreements:
             mean = sum(facts.agreements) / len(facts.agreements)
-            out += ["", f"Mean inter-annotator agreement over {len(facts.agreements)} rows with two or more "
-                    f"annotators: {mean:.3f}."]
+            out += ["", f"Mean inter-annotator agreement over {len(facts.agreements)} rows with an "
+                    f"agreement value: {mean:.3f}."]
         out += [""]
 
     config = "vgmed" if "vgmed" in facts.rows else next(iter(sorted(facts.rows)), "vgmed")
