@@ -206,7 +206,7 @@ def _build_gemma3(out: Path) -> None:
     ids = _token_ids(tokenizer, _GEMMA_SPECIALS)
     # 64 px / 16 px patches = 4 x 4 patches, pooled to 2 x 2 = 4 image tokens (mm_tokens_per_image).
     config = t.Gemma3Config(
-        text_config={**TEXT_DIMS, "vocab_size": len(tokenizer), "head_dim": 16, "sliding_window": 64,
+        text_config={**TEXT_DIMS, "vocab_size": len(tokenizer), "head_dim": 16, "sliding_window": 256,
                      "layer_types": ["sliding_attention", "full_attention", "sliding_attention"],
                      "bos_token_id": ids["<bos>"], "eos_token_id": ids["<eos>"], "pad_token_id": ids["<pad>"]},
         vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
