@@ -174,7 +174,7 @@ def write_card(folder: str | os.PathLike[str], *, body: str | None = None,
 def default_body(folder: str | os.PathLike[str]) -> str:
     configs = folder_configs(folder)
     lines = ["# Medical visual-grounding dataset", "",
-             "Built with [vgmed-data](https://github.com/). Configurations:", ""]
+             "Built with vgmed-data. Configurations:", ""]
     for name, splits in configs.items():
         lines.append(f"- `{name}`: " + ", ".join(f"{split} ({len(files)} shard(s))" for split, files in splits.items()))
     lines += ["", "```python", "from datasets import load_dataset",
