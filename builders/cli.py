@@ -18,6 +18,8 @@ from vgmed_data.errors import InvalidInputError
 BUILD_COMMANDS: dict[str, tuple[str, str]] = {
     "vgmed": ("build a VGMED-style dataset (localization + attribute questions) from downloaded sources",
               "builders.cli:register_build_vgmed"),
+    "sequences": ("build MedSG-style multi-image grounding tasks (or import/export MedSG-Bench JSON)",
+                  "builders.sequences.cli:register"),
 }
 
 

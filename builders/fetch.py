@@ -8,6 +8,7 @@ import sys
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from vgmed_data.errors import InvalidInputError, RemoteError
 
@@ -30,9 +31,10 @@ def check_download(download: Download, path: Path) -> bool | None:
     return file_checksum(path, algorithm) == expected.lower()
 
 
-def fetch(entry: SourceEntry, dest: Path, *, out=sys.stdout) -> list[Path]:  # noqa: ANN001 - a text stream
+def fetch(entry: SourceEntry, dest: Path, *, out: TextIO | None = None) -> list[Path]:
     """Download every direct file of ``entry`` into ``dest`` (resuming partial files with HTTP Range), check the
     checksums; entries without direct downloads print their written steps and fetch nothing."""
+    out = out or sys.stdout
     if not entry.downloads:
         print(f"{entry.key} cannot be downloaded automatically. Steps:\n  {entry.instructions}", file=out)
         return []

@@ -60,7 +60,7 @@ def _samples(path: Path, images: Path) -> Iterator[GroundingSample]:
             image = opened.convert("RGB") if opened.mode not in ("L", "RGB") else opened.copy()
         raw = item["bbox"]
         raw = [raw] if raw and not isinstance(raw[0], (list, tuple)) else raw
-        boxes = convert_boxes(raw, src=box_format_for(name), dst="xyxy") if raw else []
+        boxes = convert_boxes(raw, src=box_format_for(name), dst="xyxy", image_size=None) if raw else []
         target = str(item.get("target") or item.get("label") or "region")
         qtype = str(item.get("question_type") or item.get("type") or "open")
         sample_id = make_sample_id(SOURCE, name, number, item["question"])
@@ -96,7 +96,7 @@ def export_jsonl(folder: str | Path, *, out: str | Path, images_dir: str | Path 
                 path.parent.mkdir(parents=True, exist_ok=True)
                 with Image.open(io.BytesIO(row["image"]["bytes"])) as opened:
                     opened.save(path)
-            boxes = convert_boxes(row["boxes"], src="xyxy", dst=box_format_for(name)) if row["boxes"] else []
+            boxes = convert_boxes(row["boxes"], src="xyxy", dst=box_format_for(name), image_size=None) if row["boxes"] else []
             item = dict(original) if original else {"image": name, "question": row["question"]}
             item["question"] = row["question"]
             item["bbox"] = [[_number(v) for v in box] for box in boxes]

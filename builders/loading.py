@@ -170,7 +170,9 @@ def _check_values(labels: Volume, regions: list[RegionRef], record: SourceRecord
 
 
 def volume_views(record: SourceRecord, *, window: str | None, planes: tuple[str, ...], slices_per_target: int,
-                 min_pixels: int) -> Iterator[View]:
+                 min_pixels: int, dropped: list[str] | None = None) -> Iterator[View]:
+    """Views of a volume record. Targets present in the volume but never reaching ``min_pixels`` on a slice are
+    appended to ``dropped``."""
     image = read_nifti(record.image.path, volume_index=record.image.channel)
     if image.data.ndim != 3:
         raise FileFormatError(f"expected a 3D volume, got shape {image.shape}", path=record.image.path,
@@ -199,7 +201,10 @@ def volume_views(record: SourceRecord, *, window: str | None, planes: tuple[str,
         del labels
     for (target, plane), counts in sorted(target_counts.items()):
         any_foreground |= bool(np.any(counts > 0))
-        for index in _pick_slices(counts, count=slices_per_target, min_pixels=min_pixels):
+        chosen = _pick_slices(counts, count=slices_per_target, min_pixels=min_pixels)
+        if not chosen and np.any(counts > 0) and dropped is not None:
+            dropped.append(target)
+        for index in chosen:
             picks[(plane, index)].add(target)
     if not any_foreground:
         raise GeometryError("every label of this case is empty (no foreground voxel)", record=record.record_id,

@@ -131,10 +131,13 @@ def _init_worker(options: BuildOptions) -> None:
     _WORKER["paraphraser"] = parse_hook(options.paraphrase)
 
 
-def _views(record: SourceRecord, entry: SourceEntry, options: BuildOptions) -> Iterator[View]:
+def _views(record: SourceRecord, entry: SourceEntry, options: BuildOptions, result: RecordResult) -> Iterator[View]:
     if record.is_volume:
-        yield from volume_views(record, window=entry.window, planes=entry.planes,
+        dropped: list[str] = []
+        yield from volume_views(record, window=entry.window, planes=entry.planes, dropped=dropped,
                                 slices_per_target=options.slices_per_target, min_pixels=options.min_pixels)
+        for target in dropped:
+            result.filtered[f"{record.source}: {target} below minimum size"] += 1
     else:
         yield raster_view(record)
 
@@ -205,7 +208,7 @@ def process_record(record: SourceRecord) -> RecordResult:
     try:
         paths = [(record.image.source_path, record.image.path)]
         paths += sorted({(r.mask_source_path or "", r.mask_path) for r in record.regions if r.mask_path})
-        for view in _views(record, entry, options):
+        for view in _views(record, entry, options, result):
             try:
                 rows = _view_rows(view, entry, options, _WORKER["paraphraser"], result, split)
             except VgmedError as error:

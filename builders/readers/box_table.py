@@ -72,7 +72,7 @@ class BoxTableReader:
                 regions = []
                 for label_name, values, line in boxes[name]:
                     label = entry.label(label_name, path=str(table), record=name)
-                    xyxy = convert_boxes([values], src=self.box_format, dst="xyxy")[0]
+                    xyxy = convert_boxes([values], src=self.box_format, dst="xyxy", image_size=None)[0]
                     if xyxy[2] <= xyxy[0] or xyxy[3] <= xyxy[1]:
                         raise InvalidInputError(f"line {line}: empty box {values}", path=table, record=name)
                     regions.append(RegionRef(label=label_name, target=label.target, body_part=label.body_part,

@@ -77,7 +77,7 @@ class VqaBoxesReader:
                 for item in objects:
                     for name, values in item.items():
                         label = entry.label(name, path=str(boxes_path), record=img_name)
-                        xyxy = convert_boxes([values], src=self.box_format, dst="xyxy")[0]
+                        xyxy = convert_boxes([values], src=self.box_format, dst="xyxy", image_size=None)[0]
                         regions.append(RegionRef(label=name, target=label.target, body_part=label.body_part,
                                                  kind=label.kind, box=tuple(float(v) for v in xyxy)))
             except VgmedError as error:

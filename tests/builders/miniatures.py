@@ -1,0 +1,219 @@
+"""Miniatures of each source's real on-disk layout, written into a temporary folder.
+
+Folder and file names, index files (dataset.json keys, CSV headers, JSON keys), NIfTI affines (MSD and KiTS store
+non-RAS orientations) and label encodings follow the real sources (see each entry's ``layout_confirmed_at``).
+Pixel content is synthetic: cuboids and discs at known places, so tests can compute expected boxes directly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+from PIL import Image
+
+# LPS-like storage (x and y flipped), as many MSD/KiTS files are; readers reorient to RAS+.
+MSD_AFFINE = np.array([[-0.8, 0, 0, 200.0], [0, -0.8, 0, 180.0], [0, 0, 2.5, -300.0], [0, 0, 0, 1]])
+
+
+def save_nifti(path: Path, data: np.ndarray, affine: np.ndarray = MSD_AFFINE) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(nib.Nifti1Image(data, affine), str(path))
+    return path
+
+
+def ct_volume(shape: tuple[int, int, int], rng: np.random.Generator) -> np.ndarray:
+    return (rng.normal(40, 20, size=shape) - 0).astype(np.int16)
+
+
+def cuboid(shape: tuple[int, ...], lo: tuple[int, ...], hi: tuple[int, ...], value: int = 1,
+           dtype: type = np.uint8) -> np.ndarray:
+    out = np.zeros(shape, dtype=dtype)
+    out[tuple(slice(a, b) for a, b in zip(lo, hi))] = value
+    return out
+
+
+def write_msd_task(root: Path, *, task: str, labels: dict[str, str], cases: dict[str, np.ndarray],
+                   modality: dict[str, str], shape: tuple[int, ...] | None = None, seed: int = 0) -> Path:
+    """``root/<task>/`` with dataset.json, imagesTr/, labelsTr/, imagesTs/ and the archive's ``._*`` files."""
+    rng = np.random.default_rng(seed)
+    folder = root / task
+    training = []
+    for case, label in cases.items():
+        image_shape = label.shape + ((len(modality),) if len(modality) > 1 else ())
+        save_nifti(folder / "imagesTr" / f"{case}.nii.gz", ct_volume(image_shape, rng))
+        save_nifti(folder / "labelsTr" / f"{case}.nii.gz", label.astype(np.uint8))
+        (folder / "imagesTr" / f"._{case}.nii.gz").write_bytes(b"\x00\x05\x16\x07AppleDouble")
+        training.append({"image": f"./imagesTr/{case}.nii.gz", "label": f"./labelsTr/{case}.nii.gz"})
+    save_nifti(folder / "imagesTs" / "test_1.nii.gz", ct_volume(next(iter(cases.values())).shape
+                                                                 + ((len(modality),) if len(modality) > 1 else ()), rng))
+    (folder / "dataset.json").write_text(json.dumps({
+        "name": task.split("_", 1)[1], "description": "miniature", "reference": "", "licence": "CC-BY-SA 4.0",
+        "release": "1.0 04/05/2018", "tensorImageSize": "4D" if len(modality) > 1 else "3D",
+        "modality": modality, "labels": {"0": "background", **labels}, "numTraining": len(training), "numTest": 1,
+        "training": training, "test": ["./imagesTs/test_1.nii.gz"]}, indent=4))
+    return folder
+
+
+def write_kits(root: Path, cases: dict[str, np.ndarray], seed: int = 1) -> Path:
+    rng = np.random.default_rng(seed)
+    folder = root / "dataset"
+    for case, label in cases.items():
+        save_nifti(folder / case / "imaging.nii.gz", ct_volume(label.shape, rng))
+        save_nifti(folder / case / "segmentation.nii.gz", label.astype(np.uint8))
+    (root / "dataset" / "kits23.json").write_text("[]")
+    return folder
+
+
+TOTALSEG_ALL = ("liver", "spleen", "pancreas", "kidney_left", "kidney_right", "stomach", "gallbladder",
+                "urinary_bladder", "aorta", "esophagus", "trachea", "heart", "vertebrae_L1", "rib_left_1")
+
+
+def write_totalsegmentator(root: Path, cases: dict[str, dict[str, np.ndarray]], shape: tuple[int, int, int],
+                           seed: int = 2) -> Path:
+    """``sXXXX/ct.nii.gz`` + ``sXXXX/segmentations/<structure>.nii.gz`` for every structure (empty when absent,
+    as in the real dataset) + ``meta.csv`` (semicolon separated)."""
+    rng = np.random.default_rng(seed)
+    affine = np.diag([1.5, 1.5, 1.5, 1.0])
+    lines = ["image_id;age;gender;institute;study_type;split"]
+    for case, structures in cases.items():
+        save_nifti(root / case / "ct.nii.gz", ct_volume(shape, rng), affine)
+        for name in TOTALSEG_ALL:
+            save_nifti(root / case / "segmentations" / f"{name}.nii.gz",
+                       structures.get(name, np.zeros(shape, np.uint8)).astype(np.uint8), affine)
+        lines.append(f"{case};60;m;A;ct abdomen;train")
+    (root / "meta.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def disc(shape: tuple[int, int], centre: tuple[int, int], radius: int) -> np.ndarray:
+    rows, cols = np.ogrid[: shape[0], : shape[1]]
+    return (rows - centre[0]) ** 2 + (cols - centre[1]) ** 2 <= radius ** 2
+
+
+def rgb_image(shape: tuple[int, int], seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 255, size=(*shape, 3), dtype=np.uint8)
+
+
+def save_png(path: Path, array: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+    return path
+
+
+def save_jpeg(path: Path, array: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, quality=90)
+    return path
+
+
+def write_kvasir(root: Path, masks: dict[str, np.ndarray]) -> Path:
+    folder = root / "Kvasir-SEG"
+    boxes = {}
+    for index, (name, mask) in enumerate(masks.items()):
+        save_jpeg(folder / "images" / f"{name}.jpg", rgb_image(mask.shape, index))
+        save_jpeg(folder / "masks" / f"{name}.jpg", (mask * 255).astype(np.uint8))
+        rows, cols = np.nonzero(mask)
+        boxes[name] = {"height": mask.shape[0], "width": mask.shape[1], "bbox": [
+            {"label": "polyp", "xmin": int(cols.min()), "ymin": int(rows.min()), "xmax": int(cols.max()),
+             "ymax": int(rows.max())}]}
+    (folder / "kavsir_bboxes.json").write_text(json.dumps(boxes))
+    return folder
+
+
+def write_isic(root: Path, masks: dict[str, np.ndarray]) -> Path:
+    inputs, truth = root / "ISIC2018_Task1-2_Training_Input", root / "ISIC2018_Task1_Training_GroundTruth"
+    for index, (name, mask) in enumerate(masks.items()):
+        save_jpeg(inputs / f"{name}.jpg", rgb_image(mask.shape, 10 + index))
+        save_png(truth / f"{name}_segmentation.png", (mask * 255).astype(np.uint8))
+    for folder in (inputs, truth):
+        (folder / "ATTRIBUTION.txt").write_text("miniature\n")
+        (folder / "LICENSE.txt").write_text("CC-BY-NC\n")
+    return root
+
+
+def write_busi(root: Path, cases: dict[tuple[str, int], list[np.ndarray]]) -> Path:
+    """``Dataset_BUSI_with_GT/<class>/<class> (N).png`` + ``_mask.png`` (+ ``_mask_1.png``...)."""
+    folder = root / "Dataset_BUSI_with_GT"
+    for (category, number), masks in cases.items():
+        stem = f"{category} ({number})"
+        shape = masks[0].shape
+        save_png(folder / category / f"{stem}.png", np.random.default_rng([number, len(category)]).integers(0, 255, shape, dtype=np.uint8))
+        for index, mask in enumerate(masks):
+            suffix = "_mask.png" if index == 0 else f"_mask_{index}.png"
+            save_png(folder / category / f"{stem}{suffix}", (mask * 255).astype(np.uint8))
+    return folder
+
+
+IDRID_FOLDERS = {"MA": "1. Microaneurysms", "HE": "2. Haemorrhages", "EX": "3. Hard Exudates",
+                 "SE": "4. Soft Exudates", "OD": "5. Optic Disc"}
+
+
+def write_idrid(root: Path, cases: dict[str, dict[str, np.ndarray]], *, set_name: str = "a. Training Set") -> Path:
+    folder = root / "A. Segmentation"
+    for index, (name, lesions) in enumerate(cases.items()):
+        shape = next(iter(lesions.values())).shape
+        save_jpeg(folder / "1. Original Images" / set_name / f"{name}.jpg", rgb_image(shape, 20 + index))
+        for code, mask in lesions.items():
+            # the real ground truths are TIFFs with the lesion in the red channel (value 255)
+            rgb = np.zeros((*shape, 3), np.uint8)
+            rgb[..., 0] = mask * 255
+            path = folder / "2. All Segmentation Groundtruths" / set_name / IDRID_FOLDERS[code] / f"{name}_{code}.tif"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rgb).save(path)
+    return folder
+
+
+def write_montgomery(root: Path, cases: dict[str, tuple[np.ndarray, np.ndarray]]) -> Path:
+    """``MontgomerySet/CXR_png/<name>.png`` + ``ManualMask/{leftMask,rightMask}/<name>.png`` (patient's left lung
+    appears on the image's right)."""
+    folder = root / "MontgomerySet"
+    for index, (name, (left, right)) in enumerate(cases.items()):
+        save_png(folder / "CXR_png" / f"{name}.png",
+                 np.random.default_rng(30 + index).integers(0, 4095, left.shape).astype(np.uint16))
+        save_png(folder / "ManualMask" / "leftMask" / f"{name}.png", (left * 255).astype(np.uint8))
+        save_png(folder / "ManualMask" / "rightMask" / f"{name}.png", (right * 255).astype(np.uint8))
+        (folder / "ClinicalReadings").mkdir(parents=True, exist_ok=True)
+        (folder / "ClinicalReadings" / f"{name}.txt").write_text("Patient's Sex: M\nPatient's Age: 040Y\nnormal\n")
+    return folder
+
+
+NIH_HEADER = "Image Index,Finding Label,Bbox [x,y,w,h],,,"
+
+
+def write_nih(root: Path, rows: list[tuple[str, str, tuple[float, float, float, float]]], *,
+              size: int = 1024, missing: tuple[str, ...] = ()) -> Path:
+    lines = [NIH_HEADER]
+    for name, label, (x, y, w, h) in rows:
+        lines.append(f"{name},{label},{x!r},{y!r},{w!r},{h!r},,,")
+    (root / "BBox_List_2017.csv").parent.mkdir(parents=True, exist_ok=True)
+    (root / "BBox_List_2017.csv").write_text("\n".join(lines) + "\n")
+    for index, name in enumerate(sorted({r[0] for r in rows})):
+        if name not in missing:
+            save_png(root / "images" / name, np.full((size, size), 40 + index, np.uint8))
+    return root
+
+
+def write_slake(root: Path, images: dict[str, dict], *, size: tuple[int, int] = (256, 256)) -> Path:
+    """``imgs/xmlabN/{source.jpg, mask.png, detection.json, question.json}`` + train/validate/test.json.
+    ``images``: folder -> {"modality", "location", "boxes": [(name, [x, y, w, h])]}."""
+    folder = root / "Slake1.0"
+    items = []
+    for index, (name, info) in enumerate(images.items()):
+        save_jpeg(folder / "imgs" / name / "source.jpg", rgb_image((size[1], size[0]), 40 + index))
+        save_png(folder / "imgs" / name / "mask.png", np.zeros((size[1], size[0]), np.uint8))
+        (folder / "imgs" / name / "detection.json").write_text(
+            json.dumps([{label: box} for label, box in info["boxes"]]))
+        (folder / "imgs" / name / "question.json").write_text("[]")
+        for qid, lang in ((index * 2, "en"), (index * 2 + 1, "zh")):
+            items.append({"img_id": index, "img_name": f"{name}/source.jpg", "question": "Which organ is shown?",
+                          "answer": "Liver", "q_lang": lang, "location": info["location"],
+                          "modality": info["modality"], "answer_type": "OPEN", "base_type": "vqa",
+                          "content_type": "Organ", "triple": ["vhead", "_", "_"], "qid": qid})
+    half = max(1, len(items) // 2)
+    (folder / "train.json").write_text(json.dumps(items[:half]))
+    (folder / "validate.json").write_text(json.dumps(items[half:]))
+    (folder / "test.json").write_text("[]")
+    return folder

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from builders.entry import REGISTRY, Download, Label, Registry, all_entries, get_entry
+from builders.fetch import fetch, verify
+from vgmed_data.cli import main
+from vgmed_data.errors import InvalidInputError, SourceNotFoundError
+from vgmed_data.schema import MODALITIES
+
+
+def test_catalogue_has_at_least_12_sources_over_6_modalities() -> None:
+    entries = all_entries()
+    assert len(entries) >= 12
+    assert len({e.modality for e in entries} & set(MODALITIES)) >= 6
+    for entry in entries:
+        assert entry.license and entry.license_url and entry.layout_confirmed_at and entry.citation
+        assert entry.downloads or entry.instructions
+        for download in entry.downloads:
+            assert download.checksum is None or download.checksum.split(":")[0] in ("md5", "sha256")
+
+
+def test_registry_refuses_duplicates_and_suggests_names() -> None:
+    registry = Registry()
+    entry = get_entry("msd-spleen")
+    registry.add(entry)
+    with pytest.raises(InvalidInputError, match="registered twice"):
+        registry.add(entry)
+    with pytest.raises(SourceNotFoundError, match="did you mean 'msd-spleen'"):
+        REGISTRY.get("msd-splen")
+    with pytest.raises(InvalidInputError, match="kind"):
+        Label(target="x", body_part="y", kind="tumor")
+
+
+def test_sources_list_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sources", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "msd-spleen" in out and "CC-BY-SA-4.0" in out and "kvasir-seg" in out
+    assert "17 sources" in out or "sources, modalities" in out
+
+
+def test_verify_names_what_is_missing(sources: dict[str, Path], tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    for key, root in sources.items():
+        assert verify(get_entry(key), root).ok, key
+    (tmp_path / "Task09_Spleen").mkdir()
+    result = verify(get_entry("msd-spleen"), tmp_path / "Task09_Spleen")
+    assert result.missing == ["dataset.json", "imagesTr", "labelsTr"]
+    assert main(["sources", "verify", "msd-spleen", str(tmp_path / "Task09_Spleen")]) == 1
+    assert "missing dataset.json, imagesTr, labelsTr" in capsys.readouterr().out
+
+
+def test_fetch_downloads_and_checks_checksums(tmp_path: Path) -> None:
+    payload = tmp_path / "remote" / "Task09_Spleen.tar"
+    payload.parent.mkdir()
+    payload.write_bytes(b"miniature archive" * 100)
+    good = hashlib.sha256(payload.read_bytes()).hexdigest()
+    entry = dataclasses.replace(get_entry("msd-spleen"), downloads=(
+        Download(url=payload.as_uri(), filename="Task09_Spleen.tar", checksum=f"sha256:{good}"),))
+    [path] = fetch(entry, tmp_path / "dest", out=open("/dev/null", "w"))
+    assert path.read_bytes() == payload.read_bytes()
+    assert verify(entry, tmp_path / "dest").checksums == {"Task09_Spleen.tar": "ok"}
+    bad = dataclasses.replace(entry, downloads=(dataclasses.replace(entry.downloads[0], checksum="md5:" + "0" * 32),))
+    with pytest.raises(InvalidInputError, match="checksum mismatch"):
+        fetch(bad, tmp_path / "dest", out=open("/dev/null", "w"))
+
+
+def test_fetch_prints_steps_when_registration_is_needed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["sources", "fetch", "nih-cxr14-bbox", "--dest", str(tmp_path)]) == 0
+    assert "BBox_List_2017.csv" in capsys.readouterr().out
