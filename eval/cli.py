@@ -88,6 +88,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     merge.add_argument("--out", required=True)
     merge.add_argument("--overlays", type=int, default=8)
     merge.set_defaults(func=_merge)
+    score = sub.add_parser("score", help="score box predictions (JSONL of raw model outputs) against a dataset")
+    from eval.boxes.cli import register_score
+
+    register_score(score)
     tiny = sub.add_parser("tiny", help="build a tiny random-weight checkpoint (tests, demos)")
     tiny.add_argument("family", choices=("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava", "llava_next", "gemma3"))
     tiny.add_argument("--out", required=True)

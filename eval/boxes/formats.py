@@ -87,8 +87,10 @@ def get_format(name: str) -> OutputFormat:
     return FORMATS[name]
 
 
-_QWEN2 = InputPolicy(kind="smart_resize", factor=28, min_pixels=56 * 56, max_pixels=16384 * 28 * 28)
-_QWEN3 = InputPolicy(kind="smart_resize", factor=32, min_pixels=64 * 64, max_pixels=16384 * 32 * 32)
+# Pixel budgets as `vgmed eval run` sets them (256 * patch area), not the checkpoints' 16384 * 28 * 28; pass
+# --max-pixels to `vgmed eval score` for runs made with another budget.
+_QWEN2 = InputPolicy(kind="smart_resize", factor=28, min_pixels=56 * 56, max_pixels=256 * 28 * 28)
+_QWEN3 = InputPolicy(kind="smart_resize", factor=32, min_pixels=64 * 64, max_pixels=256 * 32 * 32)
 _IDENTITY = InputPolicy(kind="identity")
 
 register_format(OutputFormat(
