@@ -347,13 +347,15 @@ def run_rank(cfg: EvalConfig, *, rank: int, world: int, adapter: Any | None = No
     paths.records.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in clean))  # drop a torn line
     todo = [s for s in iter_samples(cfg.dataset, config=cfg.config, split=cfg.split, limit=cfg.limit)
             if in_shard(s.index, rank=rank, world=world) and s.id not in finished]
-    if adapter is None:
+    options = AdapterOptions(max_pixels=cfg.max_pixels, max_new_tokens=cfg.max_new_tokens)
+    if adapter is not None:
+        adapter.set_options(options)
+    else:
         device = cfg.device
         if device == "cuda" and world > 1:
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
             cfg = replace(cfg, device=device)
-        adapter = load_adapter(cfg.model, dtype=cfg.dtype, device=cfg.device,
-                               options=AdapterOptions(max_pixels=cfg.max_pixels, max_new_tokens=cfg.max_new_tokens))
+        adapter = load_adapter(cfg.model, dtype=cfg.dtype, device=cfg.device, options=options)
     layers = list(cfg.layers) if cfg.layers is not None else list(range(adapter.num_layers))
     bar = _progress(len(todo), cfg.progress)
     with paths.records.open("a") as sink:

@@ -119,6 +119,11 @@ class Adapter(ABC):
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.configure_processor()
 
+    def set_options(self, options: AdapterOptions) -> None:
+        """Replace the options (and re-apply the pixel budget to the processor)."""
+        self.options = options
+        self.configure_processor()
+
     # ---- loading -----------------------------------------------------------------------------------------
     @classmethod
     def load_processor(cls, path: str) -> Any:
