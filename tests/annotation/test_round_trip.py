@@ -20,6 +20,7 @@ from annotation.finalize import finalize
 from annotation.pull import current_tasks, pull_project
 from annotation.push import push_dataset
 from annotation.state import open_state
+from vgmed_data.cli import main as cli_main
 from tests.annotation.data import HEIGHT, WIDTH, make_dataset, sample_mask
 from tests.fixtures.label_studio import ANNOTATORS
 
@@ -146,6 +147,7 @@ def test_round_trip(tmp_path: Path, ls_connection, ls_users) -> None:
         out = tmp_path / "reviewed"
         final = finalize(state, project="rt-review", out=out, threshold=0.7)
     assert final.kept == {"adjudicated": 2, "accepted": 1}
+    assert cli_main(["validate", str(out)]) == 0
     assert final.left_out == [{"id": sample_ids[1], "reason": "adjudicator: rejected"}]
     rows = {r["id"]: r for r in load_dataset(str(out), "vgmed", split="test")}
     assert set(rows) == {sample_ids[0], sample_ids[2], sample_ids[3]}
