@@ -1,0 +1,223 @@
+"""The fast path: the image prefix computed once and shared through the KV cache.
+
+Passes (batch size 1; ``E`` = first token after the image, ``m`` = first masked layer):
+
+1. prefix ``[0, E)`` with the pixels, all layers, kernel SDPA -> cache ``C``;
+2. general suffix on a copy of ``C``, capturing the triage layers' selected rows (all heads: the normaliser is
+   the head mean) through :func:`eval.capture.capture_attention` (skipped when ``normalise=False``);
+3. question suffix on a copy of ``C``, capturing the triage rows (only the K heads' rows are kept), keeping
+   the input of layer ``m`` for the suffix rows; its last logits are the plain answer's first step;
+4. triage (numpy, shared with the reference);
+5. knockout: the question suffix again on ``C``, layers below ``m`` skipped (their output is the input of
+   layer ``m`` kept in 3, their cache is the question pass's, spliced in afterwards: nothing below ``m``
+   changes), layers from ``m`` up on SDPA with the boolean mask edited in the masked layers;
+6. greedy decoding from that cache, as ``generate`` would.
+
+Every pass gets its slice of the full prompt's position ids (:mod:`eval.vgrefine.inputs`), so the result is
+the naive reference's (tests: same blocked set, first-step logits within 1e-4 in float32, same text).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from eval.adapters.base import Adapter
+from eval.capture import AttentionPlan, attention_plan, capture_attention
+from eval.vgrefine.inputs import PromptPair, encode_pair, piece, position_ids
+from eval.vgrefine.knockout import Knockout
+from eval.vgrefine.options import VGRefineOptions
+from eval.vgrefine.result import Answer, VGRefineAnswer
+from eval.vgrefine.triage import triage
+
+
+def _hidden_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return args[0] if args else kwargs["hidden_states"]
+
+
+@contextmanager
+def keep_layer_input(layers: Any, index: int, store: dict[str, Any]) -> Iterator[None]:
+    """Keep the hidden states entering decoder layer ``index`` in ``store["hidden"]``."""
+    def keep(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        store["hidden"] = _hidden_of(args, kwargs)
+
+    handle = layers[index].register_forward_pre_hook(keep, with_kwargs=True)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+@contextmanager
+def resume_at_layer(layers: Any, index: int, hidden: Any) -> Iterator[None]:
+    """Skip decoder layers ``< index`` (they pass their input through, touching no cache) and feed layer
+    ``index`` with ``hidden`` instead of what arrives."""
+    def passthrough(hidden_states: Any, *args: Any, **kwargs: Any) -> Any:
+        return hidden_states
+
+    def substitute(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+                   ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        if args:
+            return (hidden, *args[1:]), kwargs
+        return args, {**kwargs, "hidden_states": hidden}
+
+    for layer in layers[:index]:
+        layer.forward = passthrough  # instance attribute shadows the class method
+    handle = layers[index].register_forward_pre_hook(substitute, with_kwargs=True) if index > 0 else None
+    try:
+        yield
+    finally:
+        for layer in layers[:index]:
+            del layer.forward
+        if handle is not None:
+            handle.remove()
+
+
+def _image_columns(maps: dict[int, Any], positions: np.ndarray, total: int, heads: dict[int, list[int]] | None
+                   ) -> dict[int, np.ndarray]:
+    """``layer -> [heads, N]`` over the image tokens from captured ``[1, heads, keys]`` rows.
+
+    Key ``j`` of ``k`` is position ``total - k + j`` (a sliding-window cache holds only the last keys); image
+    tokens outside the window get 0, as in a full forward."""
+    out = {}
+    for layer, row in maps.items():
+        probs = row[0].float().cpu().numpy()
+        k_len = probs.shape[-1]
+        columns = positions - (total - k_len)
+        inside = columns >= 0
+        values = np.zeros((probs.shape[0], len(positions)), dtype=np.float64)
+        values[:, inside] = probs[:, columns[inside]]
+        out[layer] = values if heads is None else _keep_heads(values, heads[layer])
+    return out
+
+
+def _keep_heads(values: np.ndarray, heads: list[int]) -> np.ndarray:
+    kept = np.full_like(values, np.nan)
+    kept[heads] = values[heads]
+    return kept
+
+
+class _Greedy:
+    """Greedy decoding from a filled cache, one token at a time, the way ``generate`` does it."""
+
+    def __init__(self, adapter: Adapter, *, max_new_tokens: int) -> None:
+        eos = adapter.model.generation_config.eos_token_id
+        self.adapter = adapter
+        self.eos = set(eos if isinstance(eos, list) else [eos]) - {None}
+        self.max_new_tokens = max_new_tokens
+
+    def __call__(self, first_logits: Any, cache: Any, *, total: int, next_position: Any) -> Answer:
+        import torch
+
+        model = self.adapter.model
+        token = int(first_logits.argmax())
+        tokens = [token]
+        while token not in self.eos and len(tokens) < self.max_new_tokens:
+            step = len(tokens)
+            ids = torch.tensor([[token]], device=model.device)
+            out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1,
+                        attention_mask=torch.ones(1, total + step, dtype=torch.long, device=model.device),
+                        position_ids=next_position + step - 1)
+            token = int(out.logits[0, -1].argmax())
+            tokens.append(token)
+        text = self.adapter.tokenizer.decode(tokens, skip_special_tokens=True).strip()
+        return Answer(tokens=tokens, text=text, first_logits=first_logits.float().cpu())
+
+
+def vgrefine_fast(adapter: Adapter, image: Image.Image, user_text: str, *, options: VGRefineOptions,
+                  max_new_tokens: int | None = None, with_plain: bool = False, record_id: str = ""
+                  ) -> VGRefineAnswer:
+    """Answer ``user_text`` on ``image`` with VGRefine at close to the cost of one plain answer.
+
+    ``with_plain`` also decodes the plain answer from the question pass (no extra prefill)."""
+    import torch
+
+    options.check_model(layers=adapter.num_layers, heads=adapter.num_heads)
+    pair = encode_pair(adapter, image, user_text, record_id=record_id)
+    greedy = _Greedy(adapter, max_new_tokens=max_new_tokens or adapter.options.max_new_tokens)
+    timings: dict[str, float] = {}
+    with torch.inference_mode():
+        start = time.perf_counter()
+        plan = _FastPlan(adapter, pair, options)
+        result, hidden, cache_q, logits_q = plan.triage()
+        timings["triage_s"] = time.perf_counter() - start
+        blocked_positions = pair.layout.positions[result.blocked]
+        cache_k, logits_k = plan.knockout(blocked_positions, hidden, cache_q, keep_question_cache=with_plain)
+        answer = greedy(logits_k, cache_k, total=pair.question_length, next_position=plan.next_position)
+        plain = (greedy(logits_q, cache_q, total=pair.question_length, next_position=plan.next_position)
+                 if with_plain else None)
+        timings["total_s"] = time.perf_counter() - start
+    return VGRefineAnswer(answer=answer, triage=result, blocked_positions=blocked_positions, layout=pair.layout,
+                          options=options, implementation="fast", plain=plain, timings=timings)
+
+
+class _FastPlan:
+    """The passes of :func:`vgrefine_fast` over one :class:`PromptPair`."""
+
+    def __init__(self, adapter: Adapter, pair: PromptPair, options: VGRefineOptions) -> None:
+        self.adapter, self.pair, self.options = adapter, pair, options
+        self.model = adapter.model
+        self.layers = self.model.get_decoder().layers
+        self.positions_q = position_ids(adapter, pair.question.inputs)
+        self.next_position = self.positions_q[..., -1:] + 1  # of the first generated token
+        out = self.model(**piece(pair.question.inputs, self.positions_q, 0, pair.image_end), use_cache=True,
+                         logits_to_keep=1)
+        self.prefix_cache = out.past_key_values
+
+    def _row_weights(self, length: int) -> Any:
+        import torch
+
+        if self.options.rows == "last":
+            return None
+        suffix = length - self.pair.image_end
+        return torch.full((1, suffix), 1.0 / suffix, device=self.model.device)
+
+    def _suffix(self, inputs: dict[str, Any], positions: Any, cache: Any, *, capture: bool = True) -> tuple[Any, Any]:
+        length = int(inputs["input_ids"].shape[1])
+        kwargs = piece(inputs, positions, self.pair.image_end, length)
+        with capture_attention(self.model, layers=self.options.triage_layers,
+                               row_weights=self._row_weights(length)) as record:
+            out = self.model(**kwargs, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        return record.maps, out.logits[0, -1]
+
+    def triage(self) -> tuple[Any, Any, Any, Any]:
+        pair, options = self.pair, self.options
+        general = None
+        if options.normalise:
+            positions_g = position_ids(self.adapter, pair.general.inputs)
+            maps, _ = self._suffix(pair.general.inputs, positions_g, copy.deepcopy(self.prefix_cache))
+            general = _image_columns(maps, pair.layout.positions, pair.general_length, None)
+        store: dict[str, Any] = {}
+        cache_q = copy.deepcopy(self.prefix_cache)
+        with keep_layer_input(self.layers, options.first_masked_layer, store):
+            maps, logits_q = self._suffix(pair.question.inputs, self.positions_q, cache_q)
+        heads: dict[int, list[int]] = {}
+        for layer, head in options.heads:
+            heads.setdefault(layer, []).append(head)
+        question = _image_columns(maps, pair.layout.positions, pair.question_length, heads)
+        return triage(question, general, options=options), store["hidden"], cache_q, logits_q
+
+    def knockout(self, blocked_positions: np.ndarray, hidden: Any, cache_q: Any, *, keep_question_cache: bool
+                 ) -> tuple[Any, Any]:
+        pair, first = self.pair, self.options.first_masked_layer
+        knockout = Knockout(first_row=pair.image_end, prompt_length=pair.question_length,
+                            blocked_positions=blocked_positions, layers=frozenset(self.options.masked_layers))
+
+        def edit(layer: int, mask: Any, query: Any, key: Any) -> Any:
+            return knockout.edit_sdpa_mask(mask, q_len=query.shape[2], k_len=key.shape[2], device=query.device)
+
+        cache = self.prefix_cache
+        kwargs = piece(pair.question.inputs, self.positions_q, pair.image_end, pair.question_length)
+        plan = AttentionPlan(mask_edit=edit, edit_layers=knockout.layers)
+        with attention_plan(self.model, plan), resume_at_layer(self.layers, first, hidden):
+            out = self.model(**kwargs, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        for index in range(first):  # layers below the first masked one: the question pass's cache, unchanged
+            layer = cache_q.layers[index]
+            cache.layers[index] = copy.deepcopy(layer) if keep_question_cache else layer
+        return cache, out.logits[0, -1]

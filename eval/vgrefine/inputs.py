@@ -1,0 +1,91 @@
+"""The two prompts of one VGRefine sample and the pieces the fast path feeds the model.
+
+The question prompt and the general prompt share every token up to the end of the image (same chat template,
+same image); :func:`encode_pair` checks that and records ``image_end``, the first token after the image, which
+is both where the shared prefix stops and where the knockout rows start. Position ids are computed once for
+each full prompt (Qwen's 3-D M-RoPE via the model's own ``get_rope_index``; plain ``0..T-1`` elsewhere) and
+sliced, so a prefix pass, a suffix pass and decode steps see exactly the positions of one full forward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image
+
+from eval.adapters.base import GENERAL_PROMPT, Adapter, Encoded, ImageLayout
+from vgmed_data.errors import SchemaError
+
+if TYPE_CHECKING:
+    import torch
+
+SEQUENCE_KEYS = ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids")
+
+
+@dataclass
+class PromptPair:
+    """A sample's question and general prompts, batch size 1 each, and where the image ends."""
+
+    question: Encoded
+    general: Encoded
+    layout: ImageLayout
+    image_end: int
+
+    @property
+    def question_length(self) -> int:
+        return int(self.question.inputs["input_ids"].shape[1])
+
+    @property
+    def general_length(self) -> int:
+        return int(self.general.inputs["input_ids"].shape[1])
+
+
+def encode_pair(adapter: Adapter, image: Image.Image, user_text: str, *, record_id: str = "") -> PromptPair:
+    """Encode ``user_text`` and the general prompt on ``image``; check the shared image prefix."""
+    ids = [record_id] if record_id else []
+    question = adapter.encode([image], [user_text], record_ids=ids)
+    general = adapter.encode([image], [GENERAL_PROMPT], record_ids=ids)
+    layout = question.layouts[0]
+    image_end = layout.span[1]
+    q_ids, g_ids = question.inputs["input_ids"][0], general.inputs["input_ids"][0]
+    if (len(g_ids) <= image_end or len(q_ids) <= image_end or not bool((q_ids[:image_end] == g_ids[:image_end]).all())
+            or general.layouts[0].span != layout.span):
+        raise SchemaError(f"the {adapter.family} question and general prompts do not share the image prefix",
+                          record=record_id or None,
+                          fix="VGRefine needs the image before the text in the chat template")
+    return PromptPair(question=question, general=general, layout=layout, image_end=image_end)
+
+
+def position_ids(adapter: Adapter, inputs: dict[str, Any]) -> "torch.Tensor":
+    """Position ids of a whole one-row prompt: ``[3, 1, T]`` for M-RoPE families, ``[1, T]`` otherwise."""
+    import torch
+
+    inner = adapter.model.model
+    length = int(inputs["input_ids"].shape[1])
+    if hasattr(inner, "get_rope_index") and "image_grid_thw" in inputs:
+        extra = {key: inputs[key] for key in ("image_grid_thw", "attention_mask", "mm_token_type_ids")
+                 if key in inputs}
+        positions, _ = inner.get_rope_index(inputs["input_ids"], **extra)
+        return positions
+    return torch.arange(length, device=inputs["input_ids"].device)[None]
+
+
+def piece(inputs: dict[str, Any], positions: "torch.Tensor", start: int, stop: int) -> dict[str, Any]:
+    """Model keyword arguments for tokens ``[start, stop)`` after a cache holding ``[0, start)``.
+
+    The prefix piece (``start == 0``) carries the pixels and the token-type ids (Gemma 3 builds its
+    bidirectional image mask from them); later pieces carry text only, as ``generate`` does after prefill."""
+    import torch
+
+    ids = inputs["input_ids"]
+    kwargs: dict[str, Any] = {
+        "input_ids": ids[:, start:stop],
+        "attention_mask": torch.ones(1, stop, dtype=inputs["attention_mask"].dtype, device=ids.device),
+        "position_ids": positions[..., start:stop],
+    }
+    if start == 0:
+        kwargs.update({key: value[:, :stop] for key, value in inputs.items()
+                       if key in ("mm_token_type_ids", "token_type_ids")})
+        kwargs.update({key: value for key, value in inputs.items() if key not in SEQUENCE_KEYS})
+    return kwargs
