@@ -138,7 +138,7 @@ def shape_answer(m: Measurements) -> str | None:
         return "irregular"
     if m.elongation >= 2.5 and m.solidity >= 0.85:
         return "elongated"
-    if m.circularity >= 0.80 and m.solidity >= 0.92 and m.elongation < 1.5:
+    if m.circularity >= 0.80 and m.solidity >= 0.85 and m.elongation < 1.5:
         return "round"
     return None
 
