@@ -209,16 +209,45 @@ def run_demo(out: Path, *, with_eval: bool = True) -> dict[str, object]:
     print(_table(rows, ["split", "id", "modality", "target", "type", "answer", "size", "box"]))
     print(f"[4/4] previews with boxes: {previews}/*.png")
     result: dict[str, object] = {"dataset": str(dataset_dir), "rows": len(rows), "previews": str(previews)}
+    if with_eval:
+        result.update(_later_stages(dataset_dir, out))
     (out / "demo_summary.json").write_text(json.dumps(result, indent=2, sort_keys=True))
     return result
 
 
+def _later_stages(dataset_dir: Path, out: Path) -> dict[str, object]:
+    """The stages other packages add to the demo (imported lazily: vgmed_data does not depend on them)."""
+    from vgmed_data.errors import MissingDependencyError
+
+    stages: dict[str, object] = {}
+    try:
+        from annotation.dryrun import prepare_review_files
+
+        review = prepare_review_files(dataset_dir, out=out / "annotation-dry-run")
+        print(f"[+] annotation dry run (no server): {review.tasks} Label Studio tasks with pre-drawn regions in "
+              f"{review.tasks_json}, labelling interface in {review.label_config}")
+        stages["annotation_tasks"] = review.tasks
+    except (ImportError, MissingDependencyError) as error:
+        print(f"[+] annotation dry run skipped ({error}); install with: pip install 'vgmed-data[annotation]'")
+    try:
+        from eval.runner import run_demo_eval
+    except (ImportError, MissingDependencyError) as error:
+        print(f"[+] evaluation skipped ({error}); install with: pip install 'vgmed-data[eval]'")
+        return stages
+    summary = run_demo_eval(dataset_dir, out / "eval")
+    stages["eval"] = str(out / "eval" / "results")
+    stages["eval_samples"] = summary.get("samples") if isinstance(summary, dict) else None
+    return stages
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder (default: demo-out)")
+    parser.add_argument("--no-eval", action="store_true",
+                        help="skip the later stages (annotation dry run, evaluation with a tiny random model)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    run_demo(args.out)
+    run_demo(args.out, with_eval=not args.no_eval)
     return 0
