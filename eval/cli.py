@@ -97,3 +97,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     tiny.add_argument("--out", required=True)
     tiny.add_argument("--overwrite", action="store_true")
     tiny.set_defaults(func=_tiny)
+    from eval.results.cli import register_publish, register_serve
+
+    register_publish(sub.add_parser("publish", help="append a run's results to a results dataset on the Hub"))
+    register_serve(sub.add_parser("serve", help="serve the leaderboard and attention viewer locally"))

@@ -1,0 +1,106 @@
+"""``vgmed eval publish RUN_DIR --repo ORG/NAME``: append one run's results to a results dataset on the Hub.
+
+Appending safely, with the generic one-commit publisher (:func:`vgmed_data.hub.publish_files`):
+
+* each run goes into its own files, named by its run id (:func:`eval.results.folder.shard_path`), so two
+  publishers never write the same path with different bytes, and the card is the same for every run;
+* a run whose ``runs`` file is already in the repository is not published again (re-publishing is a no-op);
+* every commit names its parent (the head read just before); when another job commits in between, the Hub
+  refuses ours (412) and we read the new head and commit again, up to ``attempts`` times. Nothing is lost and
+  nothing is duplicated, whatever the interleaving.
+
+``--folder DIR`` writes the same layout to a local folder instead (what ``vgmed eval serve`` can read too).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from eval.results.collect import Provenance, RunResults, collect_run
+from eval.results.folder import shard_path, write_run_files
+from eval.results.schema import RUNS
+from vgmed_data.errors import RemoteError
+
+DEFAULT_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class PublishedRun:
+    run_id: str
+    repo_id: str
+    commit_oid: str | None  # None: the run was already there (nothing committed)
+    rows: int
+    sample_rows: int
+    attempts: int
+
+    @property
+    def already_present(self) -> bool:
+        return self.commit_oid is None
+
+
+def _remote_files(repo_id: str, *, token: str | None, endpoint: str | None) -> tuple[str | None, set[str]]:
+    """(head oid, files at head); (None, empty) when the repository does not exist yet."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    from huggingface_hub import constants
+
+    from vgmed_data.hub import resolve_token
+
+    api = HfApi(endpoint=(endpoint or constants.ENDPOINT).rstrip("/"), token=resolve_token(token))
+    try:
+        info = api.repo_info(repo_id, repo_type="dataset", revision="main", files_metadata=False)
+    except (RepositoryNotFoundError, RevisionNotFoundError):
+        return None, set()
+    return info.sha, {s.rfilename for s in info.siblings or []}
+
+
+def publish_results(results: RunResults, *, repo_id: str, token: str | None = None, endpoint: str | None = None,
+                    private: bool = False, attempts: int = DEFAULT_ATTEMPTS) -> PublishedRun:
+    """Append ``results`` to the results dataset ``repo_id`` (created if needed)."""
+    from vgmed_data.hub import check_repo_id, publish_files
+
+    check_repo_id(repo_id)
+    marker = shard_path(RUNS, results.run_id)
+    with tempfile.TemporaryDirectory(prefix="vgmed-results-") as staging:
+        files = write_run_files(results, staging)
+        for attempt in range(1, attempts + 1):
+            head, present = _remote_files(repo_id, token=token, endpoint=endpoint)
+            if marker in present:
+                return PublishedRun(run_id=results.run_id, repo_id=repo_id, commit_oid=None, rows=0,
+                                    sample_rows=0, attempts=attempt)
+            try:
+                commit = publish_files(
+                    repo_id=repo_id, files={path: str(local) for path, local in files.items()}, token=token,
+                    endpoint=endpoint, private=private, parent_commit=head,
+                    message=f"Add evaluation run {results.run_id} ({len(results.runs)} rows) with vgmed-data")
+            except RemoteError:
+                now, _ = _remote_files(repo_id, token=token, endpoint=endpoint)
+                if now == head or attempt == attempts:  # not a concurrent commit, or out of attempts
+                    raise
+                time.sleep(random.uniform(0.05, 0.3) * attempt)  # another job committed first: read again
+                continue
+            return PublishedRun(run_id=results.run_id, repo_id=repo_id, commit_oid=commit.commit_oid,
+                                rows=len(results.runs), sample_rows=len(results.samples), attempts=attempt)
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def publish_run(run_dir: str | os.PathLike[str], *, repo_id: str, token: str | None = None,
+                endpoint: str | None = None, private: bool = False, with_samples: bool = True,
+                provenance: Provenance = Provenance()) -> PublishedRun:
+    """Read a run folder and append it to ``repo_id``."""
+    results = collect_run(run_dir, provenance=provenance, with_samples=with_samples)
+    return publish_results(results, repo_id=repo_id, token=token, endpoint=endpoint, private=private)
+
+
+def save_run(run_dir: str | os.PathLike[str], folder: str | os.PathLike[str], *, with_samples: bool = True,
+             provenance: Provenance = Provenance()) -> Path:
+    """Append a run to a local results folder (same layout as the Hub dataset); returns the runs file."""
+    results = collect_run(run_dir, provenance=provenance, with_samples=with_samples)
+    written = write_run_files(results, folder)
+    return written[shard_path(RUNS, results.run_id)]
