@@ -1,0 +1,45 @@
+"""Snapshots of the exact prompt text and generation settings per family.
+
+A silent prompt change moves every score. Update after an intended change with
+``VGMED_UPDATE_SNAPSHOTS=1 pytest tests/eval/test_prompts.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from eval.adapters import GENERAL_PROMPT, question_prompt
+from eval.tiny import TINY_FAMILIES
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+UPDATE = os.environ.get("VGMED_UPDATE_SNAPSHOTS") == "1"
+
+
+def test_official_prompt_text() -> None:
+    assert question_prompt("What is shown in the box?") == (
+        "What is shown in the box? Answer the question using a single word or phrase.")
+    assert GENERAL_PROMPT == ("Write a general description of the image. "
+                              "Answer the question using a single word or phrase.")
+
+
+@pytest.mark.parametrize("family", TINY_FAMILIES)
+def test_prompt_snapshot(family: str, tiny_adapters) -> None:  # noqa: ANN001
+    adapter = tiny_adapters(family)
+    current = {
+        "question": adapter.chat_text(question_prompt("Which organ is in the box?")),
+        "closed": adapter.chat_text(question_prompt("Which organ is in the box?", ("liver", "spleen"))),
+        "general": adapter.chat_text(GENERAL_PROMPT),
+        "generation": adapter.generation_settings(),
+        "adapter": adapter.describe(),
+    }
+    path = SNAPSHOTS / f"{family}.json"
+    if UPDATE or not path.exists():
+        SNAPSHOTS.mkdir(exist_ok=True)
+        path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+        if not UPDATE:
+            pytest.fail(f"snapshot {path.name} was missing and has been written; re-run")
+    assert current == json.loads(path.read_text())
