@@ -1,0 +1,90 @@
+"""``vgmed eval select`` and the VGRefine flags of ``vgmed eval run``. torch is imported only when a command
+runs (``vgmed --help`` stays light)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from eval.vgrefine.options import DEFAULT_PERCENTILE, OFFICIAL_PERCENTILE, VGRefineOptions
+from vgmed_data.errors import InvalidInputError
+
+PRESET_PREFIX = "preset:"
+
+
+def _select(args: argparse.Namespace) -> int:
+    from eval.runner import EvalConfig
+    from eval.vgrefine.select import select_heads
+
+    out = Path(args.out)
+    work = Path(args.work) if args.work else out.with_name(out.stem + "-run")
+    cfg = EvalConfig(model=args.model, dataset=args.dataset, out=work, config=args.config, split=args.split,
+                     limit=args.limit, batch_size=args.batch_size, dtype=args.dtype, device=args.device,
+                     max_pixels=args.max_pixels, max_new_tokens=1, progress=not args.no_progress)
+    chosen = select_heads(cfg, k=args.k, layer_metric=args.layer_metric, masked_layers=args.num_masked_layers)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(chosen, indent=2) + "\n")
+    print(f"{len(chosen['heads'])} heads, masked layer(s) {chosen['masked_layers']} from {chosen['samples']} "
+          f"samples -> {out}")
+    return 0
+
+
+def register_select(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("Rank heads by KL on a grounding dataset you choose (the paper used natural images, to "
+                          "keep medical test data out of the method) and write the top-K heads and the masked "
+                          "layer(s) with the figures that chose them.")
+    parser.add_argument("--model", required=True, help="checkpoint folder or Hub id")
+    parser.add_argument("--dataset", required=True, help="dataset folder or Hub id in our schema (boxes needed)")
+    parser.add_argument("--out", required=True, help="heads.json to write")
+    parser.add_argument("--work", default=None, help="evaluator output folder (default: <out>-run/; resumable)")
+    parser.add_argument("--config", default="vgmed")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--k", type=int, default=20, help="number of triage heads (paper: 20)")
+    parser.add_argument("--layer-metric", default="kl", choices=("kl", "ar", "js"))
+    parser.add_argument("--num-masked-layers", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--max-pixels", type=int, default=None)
+    parser.add_argument("--no-progress", action="store_true")
+    parser.set_defaults(func=_select)
+
+
+def add_method_arguments(parser: argparse.ArgumentParser) -> None:
+    """The VGRefine flags of ``vgmed eval run`` (used with ``--method vgrefine`` or ``baseline,vgrefine``)."""
+    parser.add_argument("--heads", default=None,
+                        help="heads.json from `vgmed eval select`, or preset:NAME (e.g. preset:huatuogpt-vision-7b)")
+    parser.add_argument("--masked-layers", default=None, help="override the masked layers, e.g. '16' or '15,16'")
+    parser.add_argument("--percentile", type=float, default=None,
+                        help=f"blocked = under this percentile (default {DEFAULT_PERCENTILE:g}, paper; "
+                             f"{OFFICIAL_PERCENTILE:g} = official code)")
+    parser.add_argument("--threshold", type=float, default=None, help="min-max threshold t instead of a percentile")
+    parser.add_argument("--no-normalise", action="store_true", help="triage on raw maps (no general prompt)")
+    parser.add_argument("--vgrefine-rows", default=None, choices=("last", "question"),
+                        help="triage rows: last prompt row (official) or mean over the question rows")
+
+
+def options_from_args(args: argparse.Namespace) -> VGRefineOptions:
+    """:class:`VGRefineOptions` from the flags of :func:`add_method_arguments`."""
+    from eval.vgrefine.presets import preset
+
+    if not args.heads:
+        raise InvalidInputError("--method vgrefine needs --heads",
+                                fix="pass a heads.json from `vgmed eval select` or preset:huatuogpt-vision-7b")
+    masked = None
+    if args.masked_layers:
+        try:
+            masked = tuple(int(v) for v in args.masked_layers.split(","))
+        except ValueError:
+            raise InvalidInputError(f"cannot read masked layers {args.masked_layers!r}", fix="use '16' or '15,16'") \
+                from None
+    overrides = {"masked_layers": masked, "percentile": args.percentile, "threshold": args.threshold,
+                 "normalise": False if args.no_normalise else None, "rows": args.vgrefine_rows}
+    if args.heads.startswith(PRESET_PREFIX):
+        return preset(args.heads[len(PRESET_PREFIX):], **overrides)
+    path = Path(args.heads)
+    if not path.exists():
+        raise InvalidInputError("heads file not found", path=path, fix="run `vgmed eval select --out heads.json`")
+    return VGRefineOptions.from_dict(json.loads(path.read_text()), **overrides)

@@ -1,0 +1,99 @@
+"""Choosing VGRefine's heads and masked layer(s) from grounding metrics on a dataset the user picks.
+
+As in the paper: run the evaluator (question and general passes, every layer) over a grounding dataset, then
+rank heads by their mean KL(gt || normalised head map) over the samples (lower = attention closer to the
+ground-truth region) and take the top K; choose the masked layer(s) by the per-layer metrics (default: lowest
+mean KL; ``ar``: highest mean Attention Ratio). The paper ranked heads on natural images so that no medical
+test data leaks into the method; any folder in our schema works (pass a natural-image or a held-out split).
+
+The evaluator's outputs are the input here (``samples.jsonl`` per-layer metrics, ``attention/*.npz``
+``<id>__head_metrics`` = ``[ar, kl, js] x [layers, heads]``), so selection reuses its capture, metrics,
+resume and multi-GPU sharding unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vgmed_data.errors import InvalidInputError
+
+HEAD_METRICS = ("ar", "kl", "js")  # order of the runner's <id>__head_metrics arrays
+LOWER_IS_BETTER = {"ar": False, "kl": True, "js": True}
+
+
+def _grounded_records(root: Path) -> list[dict[str, Any]]:
+    path = root / "samples.jsonl"
+    if not path.exists():
+        raise InvalidInputError("no samples.jsonl", path=root, fix="run `vgmed eval run` (or select) first")
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in records if r.get("status") == "ok" and "metrics" in r]
+
+
+def _head_metrics(root: Path, ids: set[str]) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for shard in sorted((root / "attention").glob("shard-*.npz")):
+        with np.load(shard) as data:
+            for key in data.files:
+                sample_id, _, kind = key.partition("__")
+                if kind == "head_metrics" and sample_id in ids:
+                    out[sample_id] = data[key].astype(np.float64)
+    return out
+
+
+def _order(values: np.ndarray, metric: str) -> np.ndarray:
+    """Indices best first (NaN last), stable."""
+    key = values if LOWER_IS_BETTER[metric] else -values
+    return np.argsort(np.where(np.isnan(key), np.inf, key), kind="stable")
+
+
+def select_from_run(run_dir: str | os.PathLike[str], *, k: int = 20, layer_metric: str = "kl",
+                    masked_layers: int = 1) -> dict[str, Any]:
+    """Top-``k`` heads (by mean head KL) and ``masked_layers`` layer(s) (by ``layer_metric``) from a run."""
+    if layer_metric not in LOWER_IS_BETTER:
+        raise InvalidInputError(f"unknown layer metric {layer_metric!r}", fix=f"use one of {HEAD_METRICS}")
+    root = Path(run_dir)
+    records = _grounded_records(root)
+    if not records:
+        raise InvalidInputError("no sample with grounding metrics in this run", path=root,
+                                fix="select on a dataset whose samples have boxes")
+    layers = records[0]["layers"]
+    per_layer = {m: np.nanmean([r["metrics"][m] for r in records], axis=0) for m in HEAD_METRICS}
+    heads_by_sample = _head_metrics(root, {r["id"] for r in records})
+    if not heads_by_sample:
+        raise InvalidInputError("no per-head metrics in the run's attention files", path=root)
+    stacked = np.stack(list(heads_by_sample.values()))  # [samples, 3, L, H]
+    per_head = {m: np.nanmean(stacked[:, i], axis=0) for i, m in enumerate(HEAD_METRICS)}
+    num_heads = per_head["kl"].shape[1]
+    if not 0 < k <= per_head["kl"].size:
+        raise InvalidInputError(f"k = {k} heads out of {per_head['kl'].size}", fix="choose 1 <= k <= layers*heads")
+    flat = _order(per_head["kl"].reshape(-1), "kl")[:k]
+    heads = [[int(layers[i // num_heads]), int(i % num_heads)] for i in flat]
+    layer_rank = _order(per_layer[layer_metric], layer_metric)[:masked_layers]
+    return {
+        "heads": heads,
+        "masked_layers": sorted(int(layers[i]) for i in layer_rank),
+        "chosen_by": {"heads": "lowest mean head KL(gt || question/general-mean)",
+                      "masked_layers": f"{'lowest' if LOWER_IS_BETTER[layer_metric] else 'highest'} mean "
+                                       f"layer {layer_metric}"},
+        "head_figures": [{"layer": h[0], "head": h[1], **{m: round(float(per_head[m][layers.index(h[0]), h[1]]), 6)
+                                                          for m in HEAD_METRICS}} for h in heads],
+        "layer_figures": [{"layer": int(layer), **{m: round(float(per_layer[m][i]), 6) for m in HEAD_METRICS}}
+                          for i, layer in enumerate(layers)],
+        "samples": len(heads_by_sample),
+    }
+
+
+def select_heads(cfg: Any, *, k: int = 20, layer_metric: str = "kl", masked_layers: int = 1) -> dict[str, Any]:
+    """Run the evaluator with ``cfg`` (an :class:`eval.runner.EvalConfig`; every layer) and select from it."""
+    from eval.runner import run_eval
+
+    cfg = replace(cfg, layers=None, overlays=0)
+    run_eval(cfg)
+    chosen = select_from_run(cfg.out, k=k, layer_metric=layer_metric, masked_layers=masked_layers)
+    return {"model": cfg.model, "dataset": cfg.dataset, "config": cfg.config, "split": cfg.split, **chosen}
