@@ -101,3 +101,6 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     register_publish(sub.add_parser("publish", help="append a run's results to a results dataset on the Hub"))
     register_serve(sub.add_parser("serve", help="serve the leaderboard and attention viewer locally"))
+    from eval.vgrefine.cli import register_select
+
+    register_select(sub.add_parser("select", help="choose VGRefine heads and masked layer(s) by grounding metrics"))
