@@ -1,0 +1,155 @@
+"""The results format, `vgmed eval publish` against the Hub-compatible server, `vgmed eval serve`, Hub jobs."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.app import expected
+from tests.app.conftest import EvalRuns
+
+pytestmark = pytest.mark.hub
+
+
+def _load(repo_or_folder: str, config: str, tmp_path: Path) -> Any:
+    from datasets import load_dataset
+
+    return load_dataset(repo_or_folder, config, split="train", cache_dir=str(tmp_path / f"cache-{config}"))
+
+
+def test_rows_match_the_run_files(eval_runs: EvalRuns) -> None:
+    from eval.results.collect import collect_run
+
+    for run_dir in eval_runs.runs.values():
+        results = collect_run(run_dir)
+        (row,) = results.runs
+        overall = expected.slice_numbers(run_dir)
+        assert row["method"] == "baseline" and row["model"] == expected.model_of(run_dir)
+        assert row["n_samples"] == overall["n"] == 12
+        assert row["accuracy"] == pytest.approx(overall["accuracy"], abs=1e-12)
+        assert row["best_layer"] == overall["best_layer"]
+        for metric in ("ar", "kl", "js"):
+            assert row[f"{metric}_best"] == pytest.approx(overall[metric], abs=1e-12)
+        slices = {(s["modality"], s["question_type"]): s for s in row["breakdown"]}
+        assert set(slices) == {(m, q) for m in ("all", "CT", "MR") for q in ("all", "attribute", "localization")}
+        for (modality, question_type), got in slices.items():
+            want = expected.slice_numbers(run_dir, modality=modality, question_type=question_type)
+            assert (got["n"], got["accuracy"], got["ar"]) == (want["n"], pytest.approx(want["accuracy"]),
+                                                              pytest.approx(want["ar"]))
+        assert len(results.samples) == 12 and all(len(s["baseline_map"]) == s["grid"][0] * s["grid"][1]
+                                                  for s in results.samples)
+        assert collect_run(run_dir).run_id == results.run_id  # stable: a re-publish is recognised
+
+
+def test_publish_then_load_dataset_twice_no_duplicate(eval_runs: EvalRuns, hub_server: Any, hub_token: str,
+                                                      hub_repo_id: str, tmp_path: Path) -> None:
+    from eval.results.publish import publish_run
+    from eval.results.schema import RUN_FEATURES, SAMPLE_FEATURES
+
+    run_dir = eval_runs.runs["qwen2_vl"]
+    first = publish_run(run_dir, repo_id=hub_repo_id, token=hub_token)
+    again = publish_run(run_dir, repo_id=hub_repo_id, token=hub_token)
+    assert first.commit_oid and not first.already_present
+    assert again.already_present and again.run_id == first.run_id
+    runs = _load(hub_repo_id, "runs", tmp_path)
+    samples = _load(hub_repo_id, "samples", tmp_path)
+    assert runs.features == RUN_FEATURES and samples.features == SAMPLE_FEATURES
+    assert len(runs) == 1 and len(samples) == 12
+    assert runs[0]["accuracy"] == pytest.approx(expected.slice_numbers(run_dir)["accuracy"])
+    assert samples[0]["image"].size == (samples[0]["width"], samples[0]["height"])
+    files = hub_server.files_at(hub_repo_id)
+    assert sorted(p for p in files if p.startswith("data/")) == [
+        f"data/runs/run-{first.run_id}.parquet", f"data/samples/run-{first.run_id}.parquet"]
+    assert hub_token not in "".join(str(v) for v in runs[0].values())
+
+
+def test_concurrent_publishes_lose_no_row(eval_runs: EvalRuns, hub_server: Any, hub_token: str,
+                                          hub_repo_id: str, tmp_path: Path) -> None:
+    """Two jobs append different runs at the same moment (and one re-publishes): both rows, once each."""
+    from eval.results.collect import collect_run
+    from eval.results.publish import publish_results
+
+    results = {family: collect_run(run_dir) for family, run_dir in eval_runs.runs.items()}
+    jobs = [results["qwen2_vl"], results["llava"], results["qwen2_vl"]]
+    barrier = threading.Barrier(len(jobs))
+    outcomes: list[Any] = [None] * len(jobs)
+
+    def publish(index: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[index] = publish_results(jobs[index], repo_id=hub_repo_id, token=hub_token)
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            outcomes[index] = error
+
+    threads = [threading.Thread(target=publish, args=(i,)) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    runs = _load(hub_repo_id, "runs", tmp_path)
+    assert sorted(runs["run_id"]) == sorted(r.run_id for r in results.values())
+    assert len(_load(hub_repo_id, "samples", tmp_path)) == 24
+    committed = [o for o in outcomes if not o.already_present]
+    assert len(committed) == 2  # the re-publish of the same run committed nothing (or lost the race cleanly)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_vgmed_eval_serve_a_run_folder(eval_runs: EvalRuns) -> None:
+    run_dir = eval_runs.runs["llava"]
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "vgmed_data.cli", "eval", "serve", str(run_dir),
+                                "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/runs", timeout=5) as response:
+                    data = json.loads(response.read())
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(process.stdout.read().decode() if process.stdout else "serve died")
+                time.sleep(0.5)
+        (row,) = data["runs"]
+        assert row["accuracy"] == pytest.approx(expected.slice_numbers(run_dir)["accuracy"])
+        assert data["facets"] == {"modality": ["CT", "MR"], "question_type": ["attribute", "localization"],
+                                  "method": ["baseline"]}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_hub_job_request(hub_server: Any, hub_token: str) -> None:
+    """`scripts/hub_job.py --submit` sends HfApi.run_job's request; the token goes only as a job secret."""
+    from eval.results.jobs import HubJobSpec, submit_job
+
+    spec = HubJobSpec(model="org/model", dataset="org/VGMED", results_repo="vgmed-test/results",
+                      method="baseline,vgrefine", flavor="a100-large", limit=100)
+    job = submit_job(spec, token=hub_token, endpoint=hub_server.url)
+    sent = hub_server.jobs[-1]
+    assert job.id == sent["id"] and job.status.stage == "RUNNING" and sent["namespace"] == "tester"
+    body = sent["spec"]
+    assert body["dockerImage"] == spec.image and body["flavor"] == "a100-large"
+    assert body["timeoutSeconds"] == 6 * 3600 and body["secrets"] == {"HF_TOKEN": hub_token}
+    script = body["command"][-1]
+    assert "vgmed eval run --model org/model --dataset org/VGMED" in script
+    assert "--device cuda" in script and "--method baseline,vgrefine" in script and "--limit 100" in script
+    assert "vgmed eval publish /tmp/vgmed-run --repo vgmed-test/results" in script
+    assert hub_token not in json.dumps({k: v for k, v in body.items() if k != "secrets"})
