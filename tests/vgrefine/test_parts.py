@@ -75,3 +75,20 @@ def test_sdpa_edit_is_the_dense_mask_on_any_suffix_block(data: st.DataObject) ->
 def test_knockout_rejects_blocked_tokens_after_the_image() -> None:
     with pytest.raises(InvalidInputError):
         Knockout(first_row=5, prompt_length=9, blocked_positions=np.array([6]), layers=frozenset({0}))
+
+
+def test_side_by_side_summary_counts_and_difference() -> None:
+    from eval.vgrefine.compare import markdown, side_by_side
+
+    records = [
+        {"status": "ok", "correct": True, "prediction": "a", "modality": "CT", "question_type": "localization",
+         "vgrefine": {"correct": True, "answer": "a"}},
+        {"status": "ok", "correct": False, "prediction": "a", "modality": "MR", "question_type": "attribute",
+         "vgrefine": {"correct": True, "answer": "b"}},
+        {"status": "skipped"},
+    ]
+    table = side_by_side(records)
+    assert table["all"] == [{"group": "all", "n": 2, "baseline": 50.0, "vgrefine": 100.0, "difference": 50.0,
+                             "changed": 1}]
+    assert [row["group"] for row in table["modality"]] == ["CT", "MR"]
+    assert "| all | 2 | 50.00 | 100.00 | +50.00 | 1 |" in markdown(table)
