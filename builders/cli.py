@@ -130,6 +130,9 @@ def register_build_vgmed(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--question-kinds", default=",".join(QUESTION_KINDS),
                         help=f"comma-separated subset of: {', '.join(QUESTION_KINDS)}")
     parser.add_argument("--no-masks", action="store_true", help="do not store target masks")
+    parser.add_argument("--deid-key", default=None, metavar="KEY",
+                        help="secret key for pseudonymising DICOM sources (default: $VGMED_DEID_KEY, which keeps it "
+                             "out of shell history); required when a DICOM source is built; never written out")
     parser.add_argument("--paraphrase", default=None, metavar="HOOK",
                         help="optional: openai:BASE_URL:MODEL or transformers:PATH (never changes answers)")
     parser.set_defaults(func=_build_vgmed)
@@ -145,7 +148,7 @@ def _build_vgmed(args: argparse.Namespace) -> int:
         max_per_target=args.max_per_target, splits=tuple(args.splits),
         question_kinds=tuple(k.strip() for k in args.question_kinds.split(",") if k.strip()),
         keep_masks=not args.no_masks, paraphrase=args.paraphrase)
-    report = build_vgmed(args.source, out=args.out, options=options)
+    report = build_vgmed(args.source, out=args.out, options=options, deid_key=args.deid_key)
     print(f"wrote {report['samples']} samples to {args.out} "
           f"({', '.join(f'{k}: {v}' for k, v in report['by_split'].items()) or 'no rows'})")
     if report["skips"]:

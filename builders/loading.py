@@ -6,8 +6,12 @@ largest, then evenly spaced slices where it is present); pass 2 cuts every targe
 (re-reading label files only when a record has several, as in one-file-per-structure folders). Memory is
 therefore about one image volume plus one label volume per worker.
 
+DICOM series (:func:`dicom_series_views`) follow the same two passes: the series geometry and the SEG/RTSTRUCT
+masks first (one boolean slice stack per target at most), then only the picked slices are decoded and rendered.
+
 Errors are typed (:mod:`vgmed_data.errors`); :func:`skip_reason` gives the short category the build report
-counts ("missing file", "shape mismatch", "label not in map", "empty mask", "corrupt file").
+counts ("missing file", "shape mismatch", "label not in map", "empty mask", "corrupt file", "missing slice",
+"inconsistent geometry", "identifying data").
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,6 +45,12 @@ def skip_reason(error: VgmedError) -> str:
     text = str(error)
     if isinstance(error, SourceNotFoundError):
         return "missing file"
+    if isinstance(error, FileFormatError) and "not in the image series" in text:
+        return "missing slice"
+    if isinstance(error, FileFormatError) and "inconsistent series geometry" in text:
+        return "inconsistent geometry"
+    if "identifying" in text:
+        return "identifying data"
     if isinstance(error, FileFormatError) and ("shape" in text or "affine" in text or "size" in text):
         return "shape mismatch"
     if isinstance(error, FileFormatError):
@@ -78,6 +89,8 @@ class View:
     targets: dict[str, TargetGeometry] = field(default_factory=dict)
     image_origin: str = "raster"
     focus: tuple[str, ...] = ()  # targets this view was picked for (volumes); empty: every target
+    source_path: str = ""  # the file this view was rendered from, when not the record's (a DICOM series' slice)
+    metadata: dict[str, Any] = field(default_factory=dict)  # extra row metadata (safe DICOM tags)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -239,4 +252,73 @@ def volume_views(record: SourceRecord, *, window: str | None, planes: tuple[str,
                                                   labels=labels_of_target, mask=np.ascontiguousarray(mask),
                                                   mask_source_paths=tuple(sorted(set(sources[target]))))
         view.focus = tuple(sorted(picks[(plane, index)]))
+        yield view
+
+
+# ---------------------------------------------------------------------------------------------- DICOM series
+def _dicom_header_metadata(header: Any, *, key: str, path: str) -> dict[str, Any]:
+    """``safe_metadata`` of the de-identified header; refuses a slice whose header still identifies someone
+    after de-identification (e.g. BurnedInAnnotation=YES: text in the pixels)."""
+    from vgmed_data.imaging.deid import deidentify, phi_findings
+    from vgmed_data.imaging.dicom import safe_metadata
+
+    clean = deidentify(header, key=key)
+    findings = phi_findings(clean)
+    if findings:
+        raise InvalidInputError(f"still carries identifying data after de-identification: {', '.join(findings)}",
+                                path=path, fix="leave this series out of the build, or use --on-bad skip")
+    return safe_metadata(clean)
+
+
+def dicom_series_views(record: SourceRecord, *, window: str | None, slices_per_target: int, min_pixels: int,
+                       deid_key: str, dropped: list[str] | None = None) -> Iterator[View]:
+    """Views of a DICOM series record: one per picked slice, rendered with ``window`` (the entry's preset; the
+    file's own window when None), its metadata the safe tags of the de-identified slice header."""
+    from builders.readers.dicom import series_geometry
+    from builders.readers.dicom_regions import annotation_masks
+    from vgmed_data.imaging.dicom import read_dicom
+
+    geometry = series_geometry(record.image.series)
+    by_file: dict[str, list[RegionRef]] = defaultdict(list)
+    for region in record.regions:
+        by_file[str(region.mask_path)].append(region)
+    stacks: dict[str, dict[int, NDArray[np.bool_]]] = defaultdict(dict)  # target -> slice -> mask
+    sources: dict[str, set[str]] = defaultdict(set)
+    for path in sorted(by_file):
+        regions = by_file[path]
+        masks = annotation_masks(path, geometry, [int(r.mask_value or 0) for r in regions])
+        for region in regions:
+            sources[region.target].add(region.mask_source_path or "")
+            for index, mask in masks[int(region.mask_value or 0)].items():
+                previous = stacks[region.target].get(index)
+                stacks[region.target][index] = mask if previous is None else (previous | mask)
+    picks: dict[int, set[str]] = defaultdict(set)
+    for target, by_slice in sorted(stacks.items()):
+        counts = np.zeros(len(geometry.paths), dtype=np.int64)
+        for index, mask in by_slice.items():
+            counts[index] = int(mask.sum())
+        chosen = _pick_slices(counts, count=slices_per_target, min_pixels=min_pixels)
+        if not chosen and dropped is not None:
+            dropped.append(target)
+        for index in chosen:
+            picks[index].add(target)
+    meta = {r.target: r for r in record.regions}
+    for index in sorted(picks):
+        path = geometry.paths[index]
+        dicom = read_dicom(path)
+        if dicom.is_color or dicom.values.shape[1:] != geometry.shape:
+            raise FileFormatError(f"slice pixels {dicom.values.shape[1:]} do not match the series size "
+                                  f"{geometry.shape}", path=path, fix="use --on-bad skip")
+        view = View(record=record, image=dicom.render(window=window), window=dicom.window_label(window),
+                    spacing_mm=dicom.pixel_spacing_mm, plane=geometry.plane, slice_index=index,
+                    laterality_known=record.laterality_known and geometry.radiological,
+                    image_origin="dicom-deidentified", source_path=geometry.source_paths[index],
+                    metadata={"dicom": _dicom_header_metadata(dicom.header, key=deid_key, path=path)})
+        for target in sorted(t for t in stacks if index in stacks[t]):
+            region = meta[target]
+            view.targets[target] = TargetGeometry(
+                target=target, kind=region.kind, body_part=region.body_part,
+                labels=tuple(sorted({r.label for r in record.regions if r.target == target})),
+                mask=np.ascontiguousarray(stacks[target][index]), mask_source_paths=tuple(sorted(sources[target])))
+        view.focus = tuple(sorted(picks[index]))
         yield view

@@ -5,10 +5,11 @@ so a reader can list a whole source without loading pixels. :func:`builders.load
 pixels and masks when a worker processes it (one volume at a time).
 
 * ``image``: an :class:`ImageRef` (path + kind: ``nifti`` | ``raster`` | ``dicom``, the channel of a
-  multi-sequence volume, the frame of a multi-frame DICOM).
+  multi-sequence volume, the frame of a multi-frame DICOM, the instance files of a DICOM series).
 * ``regions``: :class:`RegionRef` items, each naming the source label and the target it maps to, with where its
   pixels are: a label image + value (``mask_path``/``mask_value``; ``mask_value=None`` means "any non-zero
-  voxel", as in one-file-per-structure folders), or a box in internal pixel ``xyxy`` (box tables, VQA sets).
+  voxel", as in one-file-per-structure folders; for DICOM series: a SEG or RTSTRUCT file + its SegmentNumber
+  or ROINumber), or a box in internal pixel ``xyxy`` (box tables, VQA sets).
 * ``patient_id``/``case_id``: the patient (used for patient-level splits) and the case within the source.
 * ``spacing_mm``: voxel/pixel spacing when known; ``view``: "axial"/"PA"/... when known.
 
@@ -39,6 +40,9 @@ class ImageRef:
     channel: int | None = None  # volume index of a 4D multi-sequence NIfTI
     channel_name: str = ""  # e.g. "FLAIR"
     frame: int | None = None  # frame of a multi-frame DICOM
+    # DICOM series: (absolute path, path relative to the source root) of every instance; ``path`` is then the
+    # series folder and each view points at its own slice file
+    series: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in IMAGE_KINDS:

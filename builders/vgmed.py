@@ -33,10 +33,12 @@ from PIL import Image
 
 from vgmed_data.errors import InvalidInputError, SourceNotFoundError, VgmedError
 from vgmed_data.folder import write_config
+from vgmed_data.imaging.deid import PROFILE_TEXT
 from vgmed_data.schema import SPLITS, GroundingSample, Provenance, encode_png, make_sample_id
 
 from builders.entry import SourceEntry, get_entry
-from builders.loading import View, raster_view, skip_reason, volume_views
+from builders.deid import pseudonymise, require_key, resolve_key
+from builders.loading import View, dicom_series_views, raster_view, skip_reason, volume_views
 from builders.measure import measure
 from builders.paraphrase import Paraphraser, paraphrase, parse_hook
 from builders.policy import Skip, check_policy, handle
@@ -126,8 +128,9 @@ class RecordResult:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(options: BuildOptions) -> None:
+def _init_worker(options: BuildOptions, deid_key: str | None = None) -> None:
     _WORKER["options"] = options
+    _WORKER["deid_key"] = deid_key  # kept out of BuildOptions: the options are written to the manifest
     _WORKER["paraphraser"] = parse_hook(options.paraphrase)
 
 
@@ -136,6 +139,12 @@ def _views(record: SourceRecord, entry: SourceEntry, options: BuildOptions, resu
         dropped: list[str] = []
         yield from volume_views(record, window=entry.window, planes=entry.planes, dropped=dropped,
                                 slices_per_target=options.slices_per_target, min_pixels=options.min_pixels)
+        for target in dropped:
+            result.filtered[f"{record.source}: {target} below minimum size"] += 1
+    elif record.image.series:
+        dropped = []
+        yield from dicom_series_views(record, window=entry.window, slices_per_target=options.slices_per_target,
+                                      min_pixels=options.min_pixels, deid_key=_WORKER["deid_key"], dropped=dropped)
         for target in dropped:
             result.filtered[f"{record.source}: {target} below minimum size"] += 1
     else:
@@ -172,7 +181,7 @@ def _view_rows(view: View, entry: SourceEntry, options: BuildOptions, paraphrase
                 continue
             text = paraphrase(question.text, target=target, paraphraser=paraphraser)
             metadata = {
-                "source_path": record.image.source_path, "record_id": record.record_id, "case_id": record.case_id,
+                "source_path": view.source_path or record.image.source_path, "record_id": record.record_id, "case_id": record.case_id,
                 "mask_source_paths": list(geometry.mask_source_paths), "source_labels": list(geometry.labels),
                 "question_kind": question.kind, "template": question.template, "reference": question.reference,
                 "measurements": m.to_metadata(), "image_sha256": digest, "kind": geometry.kind,
@@ -182,7 +191,7 @@ def _view_rows(view: View, entry: SourceEntry, options: BuildOptions, paraphrase
                 **({"frame": record.image.frame} if record.image.frame is not None else {}),
                 **({"view": record.view} if record.view else {}),
                 **({"question_template_text": question.text} if text != question.text else {}),
-                **dict(record.metadata),
+                **dict(record.metadata), **view.metadata,
             }
             sample = GroundingSample(
                 id=make_sample_id(record.source, record.record_id, view.plane, view.slice_index, target,
@@ -206,7 +215,7 @@ def process_record(record: SourceRecord) -> RecordResult:
     result = RecordResult(record.source, record.record_id)
     split = split_for(source=record.source, patient_id=record.patient_id, seed=options.seed, splits=options.splits)
     try:
-        paths = [(record.image.source_path, record.image.path)]
+        paths = [(s, p) for p, s in record.image.series] or [(record.image.source_path, record.image.path)]
         paths += sorted({(r.mask_source_path or "", r.mask_path) for r in record.regions if r.mask_path})
         for view in _views(record, entry, options, result):
             try:
@@ -258,11 +267,13 @@ class BuildReport:
 
 
 def _ordered_records(sources: Sequence[tuple[SourceEntry, Path]], options: BuildOptions,
-                     report: BuildReport) -> list[SourceRecord]:
+                     report: BuildReport, *, deid_key: str | None) -> list[SourceRecord]:
     lists = []
     for entry, root in sources:
         skips: list[Skip] = []
         records = list(entry.reader.records(entry, root, on_bad=options.on_bad, skips=skips))
+        if _needs_key(entry):  # DICOM identifiers never leave this function in the clear
+            records = [pseudonymise(record, key=require_key(deid_key, sources=[entry.key])) for record in records]
         report.skips.extend(skips)
         rng_for(options.seed, entry.key, "records").shuffle(records)
         if options.max_records_per_source is not None:
@@ -274,20 +285,25 @@ def _ordered_records(sources: Sequence[tuple[SourceEntry, Path]], options: Build
     return ordered
 
 
-def _results(records: list[SourceRecord], options: BuildOptions) -> Iterator[RecordResult]:
+def _needs_key(entry: SourceEntry) -> bool:
+    return bool(getattr(entry.reader, "needs_deid_key", False))
+
+
+def _results(records: list[SourceRecord], options: BuildOptions, deid_key: str | None) -> Iterator[RecordResult]:
     if options.num_proc == 1:
-        _init_worker(options)
+        _init_worker(options, deid_key)
         yield from map(process_record, records)
         return
     context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    with context.Pool(options.num_proc, initializer=_init_worker, initargs=(options,)) as pool:
+    with context.Pool(options.num_proc, initializer=_init_worker, initargs=(options, deid_key)) as pool:
         yield from pool.imap(process_record, records, chunksize=1)
 
 
-def _rows(records: list[SourceRecord], options: BuildOptions, report: BuildReport) -> Iterator[dict[str, Any]]:
+def _rows(records: list[SourceRecord], options: BuildOptions, report: BuildReport,
+          deid_key: str | None) -> Iterator[dict[str, Any]]:
     seen: dict[str, str] = {}
     quotas: Counter[tuple[str, str]] = Counter()
-    for result in _results(records, options):
+    for result in _results(records, options, deid_key):
         report.records[result.source] += 1
         report.skips.extend(result.skips)
         report.filtered.update(result.filtered)
@@ -332,9 +348,12 @@ def _card_body(sources: Sequence[tuple[SourceEntry, Path]]) -> str:
 
 
 def build_vgmed(sources: Sequence[tuple[str, str | Path]], *, out: str | Path,
-                options: BuildOptions = BuildOptions()) -> dict[str, Any]:
+                options: BuildOptions = BuildOptions(), deid_key: str | None = None) -> dict[str, Any]:
     """Build the ``vgmed`` configuration of a dataset folder from ``(source key, root folder)`` pairs.
-    Returns the build report (also written to ``out/build_report.json``)."""
+    Returns the build report (also written to ``out/build_report.json``).
+
+    ``deid_key``: the de-identification key that DICOM sources need (default: ``$VGMED_DEID_KEY``); never
+    recorded anywhere in the output (see :mod:`builders.deid`)."""
     resolved: list[tuple[SourceEntry, Path]] = []
     for key, root in sources:
         entry = get_entry(key)
@@ -345,10 +364,14 @@ def build_vgmed(sources: Sequence[tuple[str, str | Path]], *, out: str | Path,
         resolved.append((entry, path))
     if len({e.key for e, _ in resolved}) != len(resolved):
         raise InvalidInputError("a source is given twice", fix="pass each --source KEY=PATH once")
+    deid_key = resolve_key(deid_key)
+    dicom_sources = [entry.key for entry, _ in resolved if _needs_key(entry)]
+    if dicom_sources:
+        require_key(deid_key, sources=dicom_sources)  # before any listing or writing
     report = BuildReport()
-    records = _ordered_records(resolved, options, report)
+    records = _ordered_records(resolved, options, report, deid_key=deid_key)
     out_dir = Path(out)
-    write_config(out_dir, _rows(records, options, report), config="vgmed", shard_rows=options.shard_rows,
+    write_config(out_dir, _rows(records, options, report, deid_key), config="vgmed", shard_rows=options.shard_rows,
                  card_body=_card_body(resolved))
     data = report.to_dict()
     (out_dir / "build_report.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -366,6 +389,8 @@ def build_vgmed(sources: Sequence[tuple[str, str | Path]], *, out: str | Path,
 
     manifest = {"toolkit": "vgmed-data", "version": _version(), "command": "build vgmed", "seed": options.seed,
                 "options": asdict(options), "sources": manifest_sources,
+                **({"deidentification": {"profile": PROFILE_TEXT, "sources": dicom_sources,
+                                         "key": "supplied by the user; not recorded"}} if dicom_sources else {}),
                 "environment": {"python": platform.python_version(), "numpy": numpy.__version__,
                                 "pyarrow": pyarrow.__version__}}
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

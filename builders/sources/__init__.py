@@ -3,4 +3,4 @@
 One module per family of sources; each entry is a short declaration on a generic reader.
 """
 
-from builders.sources import ct_collections, decathlon, images_2d, tables  # noqa: F401
+from builders.sources import ct_collections, decathlon, dicom_collections, images_2d, tables  # noqa: F401

@@ -8,6 +8,7 @@ Pixel content is synthetic: cuboids and discs at known places, so tests can comp
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import nibabel as nib
@@ -217,3 +218,226 @@ def write_slake(root: Path, images: dict[str, dict], *, size: tuple[int, int] = 
     (folder / "validate.json").write_text(json.dumps(items[half:]))
     (folder / "test.json").write_text("[]")
     return folder
+
+
+# ------------------------------------------------------------------------------------------------------- DICOM
+# IDC downloads (idc-index, default dirTemplate): <collection_id>/<PatientID>/<StudyInstanceUID>/
+# <Modality>_<SeriesInstanceUID>/<crdc_instance_uuid>.dcm (see the lidc-idri entry's layout_confirmed_at).
+CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
+RTSTRUCT_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
+
+
+def _uid(*parts: object) -> str:
+    import hashlib
+
+    return "1.2.826.0.1.3680043.9.7777." + str(int(hashlib.sha256(repr(parts).encode()).hexdigest()[:20], 16))
+
+
+def _file_name(uid: str) -> str:
+    import uuid
+
+    return f"{uuid.uuid5(uuid.NAMESPACE_OID, uid)}.dcm"
+
+
+def _base(sop_class: str, sop_uid: str, modality: str, *, patient_id: str, study_uid: str, series_uid: str,
+          frame_of_reference: str):  # noqa: ANN202 - a pydicom FileDataset
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = sop_class, sop_uid
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset("", {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = sop_class, sop_uid, modality
+    ds.PatientID, ds.PatientName, ds.PatientBirthDate = patient_id, f"Doe^{patient_id}", "19500101"
+    ds.InstitutionName, ds.StudyDate = "General Hospital", "20100101"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, frame_of_reference
+    return ds
+
+
+@dataclass(frozen=True)
+class CtSeries:
+    folder: Path
+    study_uid: str
+    series_uid: str
+    frame_of_reference: str
+    sop_uids: tuple[str, ...]  # in slice (z) order
+    z: tuple[float, ...]
+    origin_xy: tuple[float, float]
+    spacing: float
+
+
+def write_ct_series(study_folder: Path, *, patient_id: str, z: tuple[float, ...], size: int = 16,
+                    spacing: float = 2.0, origin_xy: tuple[float, float] = (-15.0, -15.0), seed: int = 0,
+                    series_uid: str | None = None, sop_uids: tuple[str, ...] | None = None,
+                    shuffle_files: bool = True) -> CtSeries:
+    """An axial CT series (identity orientation): slice k at z[k], pixel (r, c) centred at
+    (origin_x + c*spacing, origin_y + r*spacing). Instance numbers and file names are deliberately not in z order."""
+    rng = np.random.default_rng(seed)
+    study_uid = _uid("study", patient_id)
+    series_uid = series_uid or _uid("series", patient_id, seed)
+    frame_of_reference = _uid("for", patient_id, seed)
+    sop_uids = sop_uids or tuple(_uid("ct", patient_id, seed, k) for k in range(len(z)))
+    folder = study_folder / f"CT_{series_uid}"
+    folder.mkdir(parents=True, exist_ok=True)
+    numbers = list(range(1, len(z) + 1))
+    if shuffle_files:
+        rng.shuffle(numbers)
+    for k, (height, sop) in enumerate(zip(z, sop_uids)):
+        ds = _base(CT_IMAGE_STORAGE, sop, "CT", patient_id=patient_id, study_uid=study_uid, series_uid=series_uid,
+                   frame_of_reference=frame_of_reference)
+        ds.InstanceNumber = numbers[k]
+        ds.ImagePositionPatient = [origin_xy[0], origin_xy[1], height]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.PixelSpacing = [spacing, spacing]
+        ds.SliceThickness = abs(z[1] - z[0]) if len(z) > 1 else 1.0
+        ds.Rows = ds.Columns = size
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+        ds.RescaleIntercept, ds.RescaleSlope = -1024, 1
+        ds.PixelData = (rng.integers(0, 1400, (size, size)) + 100 * k).astype(np.int16).tobytes()
+        ds.save_as(folder / _file_name(sop), enforce_file_format=True)
+    return CtSeries(folder, study_uid, series_uid, frame_of_reference, tuple(sop_uids), tuple(z), origin_xy, spacing)
+
+
+def write_seg(series: CtSeries, *, patient_id: str, segments: dict[int, tuple[str, str]],
+              frames: list[tuple[int, int, np.ndarray]], fractional: bool = False, reference: str = "sop",
+              size: int = 16, name: str = "seg") -> Path:
+    """A DICOM-SEG on ``series``: ``segments`` number -> (SegmentLabel, property CodeMeaning); ``frames``:
+    (segment number, slice index, mask). ``reference``: "sop" (DerivationImageSequence) or "position"
+    (PlanePositionSequence only). BINARY frames are bit-packed; FRACTIONAL frames are 8-bit with max 255."""
+    from pydicom.dataset import Dataset
+    from pydicom.pixels import pack_bits
+    from pydicom.sequence import Sequence
+
+    seg_series = _uid("segseries", series.series_uid, name)
+    sop = _uid("seg", series.series_uid, name)
+    ds = _base(SEG_STORAGE, sop, "SEG", patient_id=patient_id, study_uid=series.study_uid, series_uid=seg_series,
+               frame_of_reference=series.frame_of_reference)
+    ds.SegmentationType = "FRACTIONAL" if fractional else "BINARY"
+    if fractional:
+        ds.SegmentationFractionalType, ds.MaximumFractionalValue = "PROBABILITY", 255
+    items = []
+    for number, (label, meaning) in segments.items():
+        item = Dataset()
+        item.SegmentNumber, item.SegmentLabel, item.SegmentAlgorithmType = number, label, "MANUAL"
+        code = Dataset()
+        code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "M-03010", "SRT", meaning
+        item.SegmentedPropertyTypeCodeSequence = Sequence([code])
+        items.append(item)
+    ds.SegmentSequence = Sequence(items)
+    referenced = Dataset()
+    referenced.SeriesInstanceUID = series.series_uid
+    referenced.ReferencedInstanceSequence = Sequence()
+    ds.ReferencedSeriesSequence = Sequence([referenced])
+    per_frame = []
+    for number, index, _mask in frames:
+        group = Dataset()
+        identification = Dataset()
+        identification.ReferencedSegmentNumber = number
+        group.SegmentIdentificationSequence = Sequence([identification])
+        position = Dataset()
+        position.ImagePositionPatient = [series.origin_xy[0], series.origin_xy[1], series.z[index]]
+        group.PlanePositionSequence = Sequence([position])
+        if reference == "sop":
+            source = Dataset()
+            source.ReferencedSOPClassUID, source.ReferencedSOPInstanceUID = CT_IMAGE_STORAGE, series.sop_uids[index]
+            derivation = Dataset()
+            derivation.SourceImageSequence = Sequence([source])
+            group.DerivationImageSequence = Sequence([derivation])
+        per_frame.append(group)
+    ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame)
+    ds.NumberOfFrames, ds.Rows, ds.Columns = len(frames), size, size
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PixelRepresentation = 1, "MONOCHROME2", 0
+    stack = np.stack([mask for _, _, mask in frames])
+    if fractional:
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+        ds.PixelData = stack.astype(np.uint8).tobytes()
+    else:
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 1, 1, 0
+        ds.PixelData = pack_bits(stack.astype(np.uint8))
+    folder = series.folder.parent / f"SEG_{seg_series}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / _file_name(sop)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def write_rtstruct(series: CtSeries, *, patient_id: str, rois: dict[int, str],
+                   contours: list[tuple[int, list[tuple[float, float, float]], int | None]],
+                   name: str = "rt") -> Path:
+    """An RTSTRUCT on ``series``: ``rois`` number -> ROIName; ``contours``: (ROI number, points in mm, slice index
+    to reference by SOP UID or None to leave ContourImageSequence out)."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    rt_series = _uid("rtseries", series.series_uid, name)
+    sop = _uid("rt", series.series_uid, name)
+    ds = _base(RTSTRUCT_STORAGE, sop, "RTSTRUCT", patient_id=patient_id, study_uid=series.study_uid,
+               series_uid=rt_series, frame_of_reference=series.frame_of_reference)
+    rt_series_item = Dataset()
+    rt_series_item.SeriesInstanceUID = series.series_uid
+    study = Dataset()
+    study.ReferencedSOPInstanceUID = series.study_uid
+    study.RTReferencedSeriesSequence = Sequence([rt_series_item])
+    frame = Dataset()
+    frame.FrameOfReferenceUID = series.frame_of_reference
+    frame.RTReferencedStudySequence = Sequence([study])
+    ds.ReferencedFrameOfReferenceSequence = Sequence([frame])
+    roi_items, contour_items = [], []
+    for number, roi_name in rois.items():
+        roi = Dataset()
+        roi.ROINumber, roi.ROIName, roi.ReferencedFrameOfReferenceUID = number, roi_name, series.frame_of_reference
+        roi_items.append(roi)
+        holder = Dataset()
+        holder.ReferencedROINumber = number
+        own = [c for c in contours if c[0] == number]
+        if own:
+            items = []
+            for _, points, index in own:
+                contour = Dataset()
+                contour.ContourGeometricType, contour.NumberOfContourPoints = "CLOSED_PLANAR", len(points)
+                contour.ContourData = [round(v, 4) for point in points for v in point]
+                if index is not None:
+                    image = Dataset()
+                    image.ReferencedSOPClassUID, image.ReferencedSOPInstanceUID = CT_IMAGE_STORAGE, series.sop_uids[index]
+                    contour.ContourImageSequence = Sequence([image])
+                items.append(contour)
+            holder.ContourSequence = Sequence(items)
+        contour_items.append(holder)
+    ds.StructureSetROISequence = Sequence(roi_items)
+    ds.ROIContourSequence = Sequence(contour_items)
+    folder = series.folder.parent / f"RTSTRUCT_{rt_series}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / _file_name(sop)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+LIDC_Z = (-120.0, -117.5, -115.0, -112.5, -110.0)
+
+
+def lidc_nodule(centre: tuple[int, int], half: int, size: int = 16) -> np.ndarray:
+    mask = np.zeros((size, size), np.uint8)
+    mask[centre[0] - half: centre[0] + half, centre[1] - half: centre[1] + half] = 1
+    return mask
+
+
+def write_lidc_idc(root: Path) -> Path:
+    """``lidc_idri/LIDC-IDRI-000N/<study>/CT_<series>/`` + one ``SEG_<series>/`` per reader annotation (as the
+    IDC conversion of the LIDC XML: one segment per SEG, property type "Nodule"). Patient 1: a nodule on slices
+    1-3 annotated by two readers; patient 2: one nodule on slice 2 (FRACTIONAL SEG, position references only)."""
+    collection = root / "lidc_idri"
+    first = write_ct_series(collection / "LIDC-IDRI-0001" / _uid("study", "LIDC-IDRI-0001"),
+                            patient_id="LIDC-IDRI-0001", z=LIDC_Z, seed=1)
+    for reader, half in (("1", 3), ("2", 2)):
+        write_seg(first, patient_id="LIDC-IDRI-0001", name=f"reader{reader}",
+                  segments={1: (f"Nodule 1 - Annotation {reader}", "Nodule")},
+                  frames=[(1, k, lidc_nodule((6, 9), half if k == 2 else 1)) for k in (1, 2, 3)])
+    second = write_ct_series(collection / "LIDC-IDRI-0002" / _uid("study", "LIDC-IDRI-0002"),
+                             patient_id="LIDC-IDRI-0002", z=LIDC_Z, seed=2)
+    write_seg(second, patient_id="LIDC-IDRI-0002", fractional=True, reference="position", name="reader1",
+              segments={1: ("Nodule 1 - Annotation 1", "Nodule")},
+              frames=[(1, 2, lidc_nodule((10, 4), 3) * 200), (1, 3, lidc_nodule((10, 4), 2) * 100)])
+    return collection
