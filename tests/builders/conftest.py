@@ -79,4 +79,5 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                    "boxes": [("Liver", [20, 60, 90, 100]), ("Spleen", [180, 80, 40, 60])]},
         "xmlab1": {"modality": "X-Ray", "location": "Chest",
                    "boxes": [("Heart", [100, 120, 60, 70])]}})
+    paths["lidc-idri"] = mini.write_lidc_idc(root / "idc")
     return paths

@@ -19,10 +19,12 @@ from tests.builders.golden import axial_display_slices, box_of
 from vgmed_data.cli import main
 from vgmed_data.errors import FileFormatError, GeometryError, InvalidInputError, SourceNotFoundError
 from vgmed_data.folder import iter_rows
+from vgmed_data.guards import check_phi
 from vgmed_data.validate import validate_folder
 
 MIX = ("msd-spleen", "msd-brain-tumour", "kits23", "kvasir-seg", "busi", "montgomery", "nih-cxr14-bbox", "slake",
-       "idrid-seg", "isic2018-task1", "totalsegmentator")
+       "idrid-seg", "isic2018-task1", "totalsegmentator", "lidc-idri")
+DEID_KEY = "end-to-end-test-key"
 
 
 def parquet_bytes(folder: Path) -> dict[str, bytes]:
@@ -32,13 +34,14 @@ def parquet_bytes(folder: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def built(sources: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("built") / "vgmed"
-    report = build_vgmed([(k, sources[k]) for k in MIX], out=out, options=BuildOptions(seed=3))
+    report = build_vgmed([(k, sources[k]) for k in MIX], out=out, options=BuildOptions(seed=3), deid_key=DEID_KEY)
     return out, report
 
 
 def test_build_is_valid_and_loads(built: tuple[Path, dict]) -> None:
     out, report = built
     assert validate_folder(out) == []
+    check_phi(out, images_published=True)  # the publishing guard accepts the de-identified DICOM rows
     from datasets import load_dataset
 
     dataset = load_dataset(str(out), "vgmed")
@@ -71,6 +74,10 @@ def test_rows_name_their_target_and_answers_follow_geometry(built: tuple[Path, d
     counts = [r for r in spleen if json.loads(r["metadata"])["question_kind"] == "count"]
     assert counts[0]["answer"] == "1"
     # the NIH box, converted from x,y,w,h
+    # LIDC-IDRI (DICOM series + SEG): the two readers' nodules united on the middle slice, de-identified rows
+    lidc = [r for r in rows if r["source"] == "lidc-idri"]
+    assert lidc and {r["image_origin"] for r in lidc} == {"dicom-deidentified"}
+    assert {tuple(map(tuple, r["boxes"])) for r in lidc} == {((6.0, 3.0, 12.0, 9.0),), ((1.0, 7.0, 7.0, 13.0),)}
     nih = [r for r in rows if r["source_id"] == "00013118_008.png"]
     x, y, w, h = 225.084745762712, 547.019216763771, 86.7796610169491, 79.1864406779661
     assert nih[0]["boxes"] == [pytest.approx([x, y, x + w, y + h])]
@@ -82,14 +89,14 @@ def test_rows_name_their_target_and_answers_follow_geometry(built: tuple[Path, d
 
 
 def test_rebuilds_are_byte_identical_and_independent_of_workers(sources: dict[str, Path], tmp_path: Path) -> None:
-    keys = [(k, sources[k]) for k in ("msd-spleen", "kvasir-seg", "busi", "nih-cxr14-bbox", "kits23")]
-    build_vgmed(keys, out=tmp_path / "a", options=BuildOptions(seed=7))
-    build_vgmed(keys, out=tmp_path / "b", options=BuildOptions(seed=7))
-    build_vgmed(keys, out=tmp_path / "c", options=BuildOptions(seed=7, num_proc=2))
+    keys = [(k, sources[k]) for k in ("msd-spleen", "kvasir-seg", "busi", "nih-cxr14-bbox", "kits23", "lidc-idri")]
+    build_vgmed(keys, out=tmp_path / "a", options=BuildOptions(seed=7), deid_key=DEID_KEY)
+    build_vgmed(keys, out=tmp_path / "b", options=BuildOptions(seed=7), deid_key=DEID_KEY)
+    build_vgmed(keys, out=tmp_path / "c", options=BuildOptions(seed=7, num_proc=2), deid_key=DEID_KEY)
     first = parquet_bytes(tmp_path / "a")
     assert first and first == parquet_bytes(tmp_path / "b") == parquet_bytes(tmp_path / "c")
     assert (tmp_path / "a" / "build_report.json").read_bytes() == (tmp_path / "c" / "build_report.json").read_bytes()
-    build_vgmed(keys, out=tmp_path / "d", options=BuildOptions(seed=8))
+    build_vgmed(keys, out=tmp_path / "d", options=BuildOptions(seed=8), deid_key=DEID_KEY)
     assert parquet_bytes(tmp_path / "d") != first
 
 
