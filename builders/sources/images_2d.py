@@ -79,7 +79,10 @@ IDRID = register(SourceEntry(
            "A. Segmentation/2. All Segmentation Groundtruths/<set>/{1. Microaneurysms/IDRiD_NN_MA.tif, "
            "2. Haemorrhages/IDRiD_NN_HE.tif, 3. Hard Exudates/IDRiD_NN_EX.tif, 4. Soft Exudates/IDRiD_NN_SE.tif, "
            "5. Optic Disc/IDRiD_NN_OD.tif}; pass the 'A. Segmentation' folder",
-    layout_confirmed_at="https://idrid.grand-challenge.org/Data_Download/ (A. Segmentation.zip folder tree)",
+    layout_confirmed_at="https://idrid.grand-challenge.org/Data_Download/ (A. Segmentation.zip folder tree); folder "
+                        "and file names also at constantinpape/torch-em@c6e1050427f5de6b743c2368b20955c6e8d66077:"
+                        "torch_em/data/datasets/medical/idrid.py (TASKS '1. Microaneurysms'..'5. Optic Disc', "
+                        "'a. Training Set'/'b. Testing Set', '<id>_<code>.tif' beside '1. Original Images/<set>/<id>.jpg')",
     labels={"MA": Label(target="microaneurysms", body_part="eye", kind="lesion"),
             "HE": Label(target="haemorrhages", body_part="eye", kind="lesion"),
             "EX": Label(target="hard exudates", body_part="eye", kind="lesion"),
