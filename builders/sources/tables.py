@@ -30,42 +30,70 @@ NIH_CXR14 = register(SourceEntry(
                  "one folder (each creates images/); --source nih-cxr14-bbox=/data/ChestX-ray14",
 ))
 
+# Names of the 39 structures in SLAKE's mask.txt (grey value in mask.png -> name; BoKelvin/SLAKE@644f170:mask.txt),
+# plus names that may appear only in detection.json (chest X-ray findings: "Atelectasis" is seen in a copy of
+# xmlab169/detection.json; the others are not confirmed and are kept so that they map if present).
 _SLAKE_LABELS = {
     name: Label(target=name.lower(), body_part=part, kind=kind) for name, part, kind in (
-        ("Liver", "abdomen", "organ"), ("Spleen", "abdomen", "organ"), ("Kidney", "abdomen", "organ"),
-        ("Left Kidney", "abdomen", "organ"), ("Right Kidney", "abdomen", "organ"), ("Stomach", "abdomen", "organ"),
-        ("Pancreas", "abdomen", "organ"), ("Colon", "abdomen", "organ"), ("Small Bowel", "abdomen", "organ"),
-        ("Duodenum", "abdomen", "organ"), ("Esophagus", "chest", "organ"), ("Bladder", "pelvis", "organ"),
-        ("Rectum", "pelvis", "organ"), ("Prostate", "pelvis", "organ"), ("Femoral Head", "pelvis", "organ"),
-        ("Heart", "chest", "organ"), ("Lung", "chest", "organ"), ("Left Lung", "chest", "organ"),
-        ("Right Lung", "chest", "organ"), ("Trachea", "chest", "organ"), ("Spinal Cord", "chest", "organ"),
-        ("Brain", "head", "organ"), ("Brain Edema", "head", "lesion"), ("Brain Tumor", "head", "lesion"),
-        ("Brain Enhancing Tumor", "head", "lesion"), ("Brain Non-enhancing Tumor", "head", "lesion"),
-        ("Eyes", "head", "organ"), ("Temporal Lobe", "head", "organ"), ("Liver Cancer", "abdomen", "lesion"),
-        ("Lung Cancer", "chest", "lesion"), ("Cardiomegaly", "chest", "other"), ("Pneumothorax", "chest", "lesion"),
+        # mask.txt names
+        ("Left Humerus Head", "chest", "organ"), ("Right Humerus Head", "chest", "organ"), ("Larynx", "neck", "organ"),
+        ("Right Femoral Head", "pelvis", "organ"), ("Left Femoral Head", "pelvis", "organ"),
+        ("Brain Stem", "head", "organ"), ("Duodenum", "abdomen", "organ"), ("Tooth", "head", "organ"),
+        ("Liver", "abdomen", "organ"), ("Trachea", "chest", "organ"), ("Left Eye", "head", "organ"),
+        ("Right Eye", "head", "organ"), ("Brain Edema", "head", "lesion"), ("Rectum", "pelvis", "organ"),
+        ("Esophagus", "chest", "organ"), ("Left Ear", "head", "organ"), ("Bladder", "pelvis", "organ"),
+        ("Right Ear", "head", "organ"), ("Left Kidney", "abdomen", "organ"),
+        ("Brain Non-enhancing Tumor", "head", "lesion"), ("Spinal Cord", "chest", "organ"),
+        ("Kidney Cancer", "abdomen", "lesion"), ("Right Kidney", "abdomen", "organ"),
+        ("Left Temporal Lobe", "head", "organ"), ("Stomach", "abdomen", "organ"),
+        ("Right Temporal Lobe", "head", "organ"), ("Liver Cancer", "abdomen", "lesion"), ("Heart", "chest", "organ"),
+        ("Brain Enhancing Tumor", "head", "lesion"), ("Left Mandible", "head", "organ"),
+        ("Small Bowel", "abdomen", "organ"), ("Right Mandible", "head", "organ"), ("Left Lung", "chest", "organ"),
+        ("Right Lung", "chest", "organ"), ("Spleen", "abdomen", "organ"), ("Colon", "abdomen", "organ"),
+        ("Left Parotid", "head", "organ"), ("Lung Cancer", "chest", "lesion"), ("Right Parotid", "head", "organ"),
+        # detection.json-only names (chest X-ray findings; only "Atelectasis" seen in a released file)
+        ("Atelectasis", "chest", "lesion"), ("Cardiomegaly", "chest", "other"), ("Pneumothorax", "chest", "lesion"),
         ("Nodule", "chest", "lesion"), ("Mass", "chest", "lesion"), ("Effusion", "chest", "lesion"),
-        ("Atelectasis", "chest", "lesion"), ("Infiltration", "chest", "lesion"), ("Pneumonia", "chest", "lesion"))}
+        ("Infiltration", "chest", "lesion"), ("Pneumonia", "chest", "lesion"),
+        # generic names kept in case detection.json uses them (not confirmed)
+        ("Kidney", "abdomen", "organ"), ("Lung", "chest", "organ"), ("Pancreas", "abdomen", "organ"),
+        ("Prostate", "pelvis", "organ"), ("Brain", "head", "organ"), ("Brain Tumor", "head", "lesion"))}
 
 SLAKE = register(SourceEntry(
     key="slake", name="SLAKE: semantically-labeled knowledge-enhanced medical VQA (English part; organ boxes)",
     homepage="https://www.med-vqa.com/slake/",
     citation="Liu B. et al. SLAKE: A Semantically-Labeled Knowledge-Enhanced Dataset for Medical Visual Question "
              "Answering. ISBI 2021. arXiv:2102.09542",
-    license="CC-BY-4.0", license_url="https://huggingface.co/datasets/Voxel51/SLAKE (card: license cc-by-4.0)",
+    license="CC-BY-4.0", license_url="https://huggingface.co/datasets/BoKelvin/SLAKE (card front matter 'license: "
+    "cc-by-4.0'; the card links the project page and names Bo Liu, first author, as contact)",
     redistributable=True, modality="mixed", body_part="", size="210 MB",
     layout="imgs/xmlabN/{source.jpg, mask.png, detection.json, question.json} + train.json, validate.json "
-           "(validation.json in some copies), test.json; detection.json = [{\"<name>\": [x, y, w, h]}, ...]",
-    layout_confirmed_at="Voxel51/SLAKE README on the Hugging Face Hub (imgs/xmlab0/detection.json 'organ bounding "
-                        "boxes (absolute coordinates)'); SLAKE loaders reading imgs/<img_name> with img_name "
-                        "'xmlab0/source.jpg', 'modality', 'location', 'q_lang' (GitHub code search); VGMED release "
-                        "convention: Slake boxes are [x, y, w, h] (shared FACTS)",
+           "(renamed validation.json on the authors' Hugging Face copy), test.json, mask.txt, KG.zip; QA files are "
+           "lists of {img_id, img_name ('xmlabN/source.jpg'), question, answer, q_lang ('en'/'zh'), location, "
+           "modality, answer_type, base_type, content_type, triple, qid}; detection.json = [{\"<name>\": "
+           "[x, y, w, h]}, ...] (floats, pixels of source.jpg); mask.png = one grey value per structure, values "
+           "listed in mask.txt as '<value>:<name>' (30:Left Humerus Head ... 250:Right Parotid, 39 lines)",
+    layout_confirmed_at="https://huggingface.co/datasets/BoKelvin/SLAKE (authors' upload) @644f1706f5d9954e10a5e23c4cd"
+                        "732a03d103e89: mask.txt, train.json, validate.json, test.json at the root; imgs.zip and KG.zip "
+                        "@be157e9; validate.json renamed validation.json @b2eb8c5. Per-image files (source.jpg, mask.png, "
+                        "detection.json, question.json) and the detection.json shape ([{\"Atelectasis\": [212.0, "
+                        "587.0, 247.0, 201.0]}] in xmlab169) from the copy huggingface.co/datasets/MiniMedMind/SLAKE_en "
+                        "(images/xmlabN/). QA keys: the 12 columns listed by the Hub's json builder for SLAKE copies "
+                        "(WOOJYE/ccpo_slake, michel-ducartier/SLAKE_binary card) and loaders reading validate.json with "
+                        "img_id/qid/q_lang/location/img_name (GitHub code). Box order x, y, w, h: VGMED release "
+                        "convention for Slake images (shared FACTS), not stated by the SLAKE authors. Not confirmed: "
+                        "the full list of names used in detection.json, and the modality spellings ('CT', 'MRI', "
+                        "'X-Ray') beyond public loaders",
     labels=_SLAKE_LABELS,
     reader=VqaBoxesReader(question_files=("train.json", "validate.json", "validation.json", "test.json"),
                           images_dir="imgs", boxes_file="detection.json",
                           modality_map={"CT": "CT", "MRI": "MR", "X-Ray": "XR"}),
     laterality_known=True,
-    instructions="Download Slake1.0 from https://www.med-vqa.com/slake/ (Google Drive link) and unzip; "
+    instructions="Download Slake1.0 from https://www.med-vqa.com/slake/ (Google Drive link) and unzip, or download "
+                 "train.json, validation.json, test.json, mask.txt and imgs.zip from "
+                 "https://huggingface.co/datasets/BoKelvin/SLAKE and unzip imgs.zip beside them; "
                  "--source slake=/data/Slake1.0",
-    notes="The detection.json name list is not documented; names outside the label map are bad input "
-          "(counted under --on-bad skip). Each image is treated as its own patient.",
+    notes="Regions come from detection.json boxes; mask.png (grey values per mask.txt) is not read yet. The "
+          "detection.json name list is not documented; names outside the label map are bad input (counted under "
+          "--on-bad skip). Each image is treated as its own patient.",
 ))

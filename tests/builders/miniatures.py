@@ -197,26 +197,47 @@ def write_nih(root: Path, rows: list[tuple[str, str, tuple[float, float, float, 
     return root
 
 
-def write_slake(root: Path, images: dict[str, dict], *, size: tuple[int, int] = (256, 256)) -> Path:
-    """``imgs/xmlabN/{source.jpg, mask.png, detection.json, question.json}`` + train/validate/test.json.
-    ``images``: folder -> {"modality", "location", "boxes": [(name, [x, y, w, h])]}."""
+# SLAKE's mask.txt (BoKelvin/SLAKE@644f170): '<grey value>:<structure>' per line; mask.png carries these values.
+SLAKE_MASK_VALUES = {
+    30: "Left Humerus Head", 35: "Right Humerus Head", 40: "Larynx", 45: "Right Femoral Head", 50: "Left Femoral Head",
+    55: "Brain Stem", 60: "Duodenum", 65: "Tooth", 70: "Liver", 75: "Trachea", 80: "Left Eye", 90: "Right Eye",
+    95: "Brain Edema", 105: "Rectum", 110: "Esophagus", 120: "Left Ear", 125: "Bladder", 130: "Right Ear",
+    135: "Left Kidney", 140: "Brain Non-enhancing Tumor", 145: "Spinal Cord", 150: "Kidney Cancer", 155: "Right Kidney",
+    160: "Left Temporal Lobe", 165: "Stomach", 170: "Right Temporal Lobe", 175: "Liver Cancer", 180: "Heart",
+    185: "Brain Enhancing Tumor", 200: "Left Mandible", 205: "Small Bowel", 210: "Right Mandible", 215: "Left Lung",
+    225: "Right Lung", 230: "Spleen", 235: "Colon", 240: "Left Parotid", 245: "Lung Cancer", 250: "Right Parotid"}
+
+
+def write_slake(root: Path, images: dict[str, dict], *, size: tuple[int, int] = (256, 256),
+                validate_name: str = "validate.json") -> Path:
+    """``imgs/xmlabN/{source.jpg, mask.png, detection.json, question.json}`` + train/validate/test.json + mask.txt.
+    ``images``: folder -> {"modality", "location", "boxes": [(name, [x, y, w, h])]}. Boxes are written as floats
+    (as in the release); mask.png paints each box with the structure's mask.txt grey value where it has one."""
     folder = root / "Slake1.0"
+    value_of = {name: value for value, name in SLAKE_MASK_VALUES.items()}
     items = []
     for index, (name, info) in enumerate(images.items()):
         save_jpeg(folder / "imgs" / name / "source.jpg", rgb_image((size[1], size[0]), 40 + index))
-        save_png(folder / "imgs" / name / "mask.png", np.zeros((size[1], size[0]), np.uint8))
+        mask = np.zeros((size[1], size[0]), np.uint8)
+        for label, (x, y, w, h) in info["boxes"]:
+            if label in value_of:
+                mask[int(y):int(y + h), int(x):int(x + w)] = value_of[label]
+        save_png(folder / "imgs" / name / "mask.png", mask)
         (folder / "imgs" / name / "detection.json").write_text(
-            json.dumps([{label: box} for label, box in info["boxes"]]))
-        (folder / "imgs" / name / "question.json").write_text("[]")
+            json.dumps([{label: [float(v) for v in box]} for label, box in info["boxes"]]))
+        image_items = []
         for qid, lang in ((index * 2, "en"), (index * 2 + 1, "zh")):
-            items.append({"img_id": index, "img_name": f"{name}/source.jpg", "question": "Which organ is shown?",
-                          "answer": "Liver", "q_lang": lang, "location": info["location"],
-                          "modality": info["modality"], "answer_type": "OPEN", "base_type": "vqa",
-                          "content_type": "Organ", "triple": ["vhead", "_", "_"], "qid": qid})
+            image_items.append({"img_id": index, "img_name": f"{name}/source.jpg", "question": "Which organ is shown?",
+                                "answer": "Liver", "q_lang": lang, "location": info["location"],
+                                "modality": info["modality"], "answer_type": "OPEN", "base_type": "vqa",
+                                "content_type": "Organ", "triple": ["vhead", "_", "_"], "qid": qid})
+        (folder / "imgs" / name / "question.json").write_text(json.dumps(image_items))
+        items.extend(image_items)
     half = max(1, len(items) // 2)
     (folder / "train.json").write_text(json.dumps(items[:half]))
-    (folder / "validate.json").write_text(json.dumps(items[half:]))
+    (folder / validate_name).write_text(json.dumps(items[half:]))
     (folder / "test.json").write_text("[]")
+    (folder / "mask.txt").write_text("\n".join(f"{value}:{name}" for value, name in SLAKE_MASK_VALUES.items()))
     return folder
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from builders.entry import get_entry
 from builders.loading import raster_view, volume_views
@@ -123,3 +124,21 @@ def test_slake_boxes_are_xywh_and_modalities_mapped(sources: dict[str, Path]) ->
         ("xmlab0/source.jpg", "CT", "abdomen"), ("xmlab1/source.jpg", "XR", "chest")]
     assert found[0].regions[0].box == (20.0, 60.0, 110.0, 160.0)
     assert found[0].image.source_path == "imgs/xmlab0/source.jpg"
+
+
+def test_slake_authors_hub_copy_validation_json_and_mask_txt_names(tmp_path: Path) -> None:
+    from tests.builders import miniatures as mini
+
+    root = mini.write_slake(tmp_path, {
+        "xmlab5": {"modality": "MRI", "location": "Head", "boxes": [("Left Temporal Lobe", [10.5, 20, 30, 40])]},
+        "xmlab169": {"modality": "X-Ray", "location": "Chest", "boxes": [("Atelectasis", [212.0, 87.0, 24.0, 20.0])]}},
+        validate_name="validation.json")
+    found = records("slake", root)
+    assert [(r.record_id, r.modality) for r in found] == [("xmlab169/source.jpg", "XR"), ("xmlab5/source.jpg", "MR")]
+    assert [r.target for r in found[1].regions] == ["left temporal lobe"]
+    assert found[1].regions[0].box == (10.5, 20.0, 40.5, 60.0)
+    # every name in mask.txt is in the label map; the miniature's mask.png carries the mask.txt grey value
+    names = [line.split(":", 1)[1] for line in (root / "mask.txt").read_text().splitlines()]
+    assert len(names) == 39 and all(name in get_entry("slake").labels for name in names)
+    mask = np.asarray(Image.open(root / "imgs" / "xmlab5" / "mask.png"))
+    assert set(np.unique(mask)) == {0, 160} and int(mask[20:60, 10:40].min()) == 160
