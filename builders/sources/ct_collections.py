@@ -9,12 +9,19 @@ KITS23 = register(SourceEntry(
     key="kits23", name="KiTS23: Kidney and Kidney Tumor Segmentation Challenge 2023",
     homepage="https://kits-challenge.org/kits23/",
     citation="Heller N. et al. The KiTS21 Challenge. arXiv:2307.01984 (2023)",
-    license="CC-BY-NC-SA-4.0", license_url="https://github.com/neheller/kits23 (README, 'License')",
+    license="CC-BY-NC-SA-4.0", license_url=(
+        "https://github.com/neheller/kits23 (README 'License and Attribution', @063d4c00afd383fc68145a00c0aa6a4e2a3c0f50: "
+        "data under 'CC BY-NC-SA', version not given there; code MIT. Version 4.0 is stated for the same data "
+        "series at https://kits-challenge.org/kits21/participate)"),
     redistributable=True, modality="CT", body_part="abdomen", size="29 GB",
     layout="dataset/case_XXXXX/imaging.nii.gz + dataset/case_XXXXX/segmentation.nii.gz "
-           "(0=background, 1=kidney, 2=tumor, 3=cyst); pass the dataset/ folder",
-    layout_confirmed_at="neheller/kits23 README (kits23_download_data writes dataset/case_*/imaging.nii.gz); "
-                        "label ids 1 kidney, 2 tumor, 3 cyst: constantinpape/torch-em torch_em/data/datasets/medical/kits.py",
+           "(0=background, 1=kidney, 2=tumor, 3=cyst) + dataset/case_XXXXX/instances/"
+           "<kidney|tumor|cyst>_instance-N_annotation-M.nii.gz (not read); pass the dataset/ folder",
+    layout_confirmed_at="neheller/kits23@450fa83dfac5698d113c12cee2260c602459112d:kits23/download.py (writes "
+                        "dataset/case_NNNNN/imaging.nii.gz); segmentation.nii.gz and instances/ files committed under "
+                        "dataset/case_*/ in neheller/kits23 (e.g. @f2699006dac37c5196df1cf8393ff46d2e636658); label "
+                        "ids at neheller/kits23@2b0905033291b9b0ae23eaf636ca218cd76451f8:kits23/configuration/labels.py "
+                        "(KITS_LABEL_NAMES 1 kidney, 2 tumor, 3 cyst; GT_SEGM_FNAME 'segmentation.nii.gz')",
     labels={"1": Label(target="kidney", body_part="abdomen"),
             "2": Label(target="kidney tumour", body_part="abdomen", kind="lesion"),
             "3": Label(target="kidney cyst", body_part="abdomen", kind="lesion")},

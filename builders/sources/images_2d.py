@@ -8,12 +8,18 @@ from builders.readers.image_mask import ImageMaskReader, MaskFile
 KVASIR_SEG = register(SourceEntry(
     key="kvasir-seg", name="Kvasir-SEG: segmented polyp dataset", homepage="https://datasets.simula.no/kvasir-seg/",
     citation="Jha D. et al. Kvasir-SEG: A Segmented Polyp Dataset. MMM 2020. doi:10.1007/978-3-030-37734-2_37",
-    license="LicenseRef-Kvasir-SEG-research-education", license_url="https://datasets.simula.no/kvasir-seg/",
+    license="LicenseRef-Kvasir-SEG-research-education", license_url=(
+        "https://github.com/DebeshJha/Kvasir-SEG (authors' README @1a281486b26c4652af8218c5ffc8962ad5b69004: no "
+        "prior permission needed for academic and research use, prior permission needed for commercial use; "
+        "redistribution of the images is not addressed)"),
     redistributable=False, modality="ENDOSCOPY", body_part="colon", size="46 MB",
     layout="Kvasir-SEG/images/<id>.jpg + Kvasir-SEG/masks/<id>.jpg (same name; JPEG, polyp white) + "
            "kavsir_bboxes.json; pass the Kvasir-SEG/ folder",
-    layout_confirmed_at="DebeshJha/Kvasir-SEG README ('images and masks into a separate folder... the image name and "
-                        "its corresponding ground truth are the same'; bounding boxes in a JSON file)",
+    layout_confirmed_at="DebeshJha/Kvasir-SEG@1a281486b26c4652af8218c5ffc8962ad5b69004:README.md (images and masks in "
+                        "separate folders, same file name for an image and its mask, boxes in a JSON file); folder "
+                        "and file names Kvasir-SEG/{images,masks}/<id>.jpg + kavsir_bboxes.json (keyed by image id "
+                        "without extension, with a 'bbox' list) from loaders in GitHub code (find_string "
+                        "'kavsir_bboxes.json'); the official zip itself was not opened",
     labels={"polyp": Label(target="polyp", body_part="colon", kind="lesion")},
     reader=ImageMaskReader(image_globs=("images/*.jpg",),
                            masks=(MaskFile(label="polyp", template="masks/{name}", threshold=127),)),
@@ -27,8 +33,10 @@ ISIC2018 = register(SourceEntry(
     homepage="https://challenge.isic-archive.com/data/#2018",
     citation="Codella N. et al. Skin Lesion Analysis Toward Melanoma Detection 2018. arXiv:1902.03368; "
              "Tschandl P. et al. The HAM10000 dataset. Sci Data 5, 180161 (2018)",
-    license="CC-BY-NC-4.0", license_url="https://challenge.isic-archive.com/data/#2018",
-    redistributable=True, modality="DERMOSCOPY", body_part="skin", size="11 GB",
+    license="CC-BY-NC-4.0", license_url=(
+        "https://challenge.isic-archive.com/data/#2018 (not confirmed: the licence text on this page could not be "
+        "read; CC BY-NC 4.0 is what the secondary catalogue datasetninja.com/isic-challenge-2018 states)"),
+    redistributable=False, modality="DERMOSCOPY", body_part="skin", size="11 GB",
     layout="ISIC2018_Task1-2_{Training,Validation,Test}_Input/ISIC_XXXXXXX.jpg + "
            "ISIC2018_Task1_{Training,Validation,Test}_GroundTruth/ISIC_XXXXXXX_segmentation.png (0/255)",
     layout_confirmed_at="kovmartin/DD2424VT191_Group90 DOWNLOAD_DATASET.md; JiaxinZhuang/Skin-Lesion-Recognition."
@@ -43,7 +51,8 @@ ISIC2018 = register(SourceEntry(
                Download(url="https://isic-challenge-data.s3.amazonaws.com/2018/ISIC2018_Task1_Training_GroundTruth.zip",
                         filename="ISIC2018_Task1_Training_GroundTruth.zip")),
     instructions="unzip both archives into one folder; --source isic2018-task1=/data/isic2018",
-    notes="ISIC images carry no patient id in this layout; each image is its own patient for splitting.",
+    notes="ISIC images carry no patient id in this layout; each image is its own patient for splitting. "
+          "Marked not redistributable until the licence is confirmed at the ISIC challenge site.",
 ))
 
 BUSI = register(SourceEntry(
@@ -51,12 +60,18 @@ BUSI = register(SourceEntry(
     homepage="https://scholar.cu.edu.eg/?q=afahmy/pages/dataset",
     citation="Al-Dhabyani W. et al. Dataset of breast ultrasound images. Data in Brief 28, 104863 (2020). "
              "doi:10.1016/j.dib.2019.104863",
-    license="LicenseRef-BUSI-unspecified", license_url="https://scholar.cu.edu.eg/?q=afahmy/pages/dataset",
+    license="LicenseRef-BUSI-unspecified", license_url=(
+        "https://scholar.cu.edu.eg/?q=afahmy/pages/dataset (not confirmed: no dataset licence found; the Data in "
+        "Brief article's open-access licence, doi:10.1016/j.dib.2019.104863, covers the article, not the images, "
+        "and was not read; mirrors' labels (Kaggle 'CC0', Hugging Face 'other') are set by re-uploaders)"),
     redistributable=False, modality="US", body_part="breast", size="200 MB",
     layout="Dataset_BUSI_with_GT/{benign,malignant,normal}/<class> (N).png + <class> (N)_mask.png "
            "(+ <class> (N)_mask_1.png... when there are several lesions); normal/ has empty masks and is not read",
     layout_confirmed_at="GitHub code search: BUSI loaders reading Dataset_BUSI_with_GT/<grade>/'<grade> (*).png' "
-                        "with '_mask.png' and '_mask_*.png' siblings (e.g. a BUSIProcessor get_data_points)",
+                        "with '_mask.png' and '_mask_*.png' siblings (e.g. a BUSIProcessor get_data_points); "
+                        "huggingface.co/datasets/Angelou0516/BUSI card (mirror: ids like 'benign (100)', extra "
+                        "'_mask_N.png' files for multifocal lesions, 437 benign / 210 malignant / 133 normal). "
+                        "Not confirmed at the authors' download itself",
     labels={"tumour": Label(target="breast lesion", body_part="breast", kind="lesion")},
     reader=ImageMaskReader(image_globs=("benign/* (*).png", "malignant/* (*).png"), exclude=r"_mask",
                            masks=(MaskFile(label="tumour", template="{dir}/{stem}_mask*.png", multi=True,
@@ -106,12 +121,14 @@ MONTGOMERY = register(SourceEntry(
              "Quant Imaging Med Surg 4(6), 475-477 (2014)",
     license="LicenseRef-NLM-public-data", license_url=(
         "https://data.lhncbc.nlm.nih.gov/public/Tuberculosis-Chest-X-ray-Datasets/Montgomery-County-CXR-Set/"
-        "MontgomerySet/index.html"),
+        "MontgomerySet/index.html (not confirmed: no licence or redistribution terms could be read from NLM pages; "
+        "the set is described as made available by NLM in Jaeger et al. 2014, QIMS 4(6))"),
     redistributable=False, modality="XR", body_part="chest", size="600 MB",
     layout="MontgomerySet/CXR_png/MCUCXR_NNNN_L.png + MontgomerySet/ManualMask/{leftMask,rightMask}/<same name> "
            "(patient's left/right lung) + ClinicalReadings/*.txt; pass MontgomerySet/",
     layout_confirmed_at="GitHub code search: loaders joining MontgomerySet/CXR_png, ManualMask/leftMask, "
-                        "ManualMask/rightMask (e.g. Huxwell/lungs track.py)",
+                        "ManualMask/rightMask (e.g. Huxwell/lungs track.py). Not confirmed at NLM's own README "
+                        "(the 0.0875 mm pixel spacing is also taken from it and not re-read here)",
     labels={"leftMask": Label(target="left lung", body_part="chest"),
             "rightMask": Label(target="right lung", body_part="chest")},
     reader=ImageMaskReader(image_globs=("CXR_png/MCUCXR_*.png",),

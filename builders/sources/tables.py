@@ -12,8 +12,11 @@ NIH_CXR14 = register(SourceEntry(
     key="nih-cxr14-bbox", name="NIH ChestX-ray14 bounding boxes (BBox_List_2017.csv, 984 images)",
     homepage="https://nihcc.app.box.com/v/ChestXray-NIHCC",
     citation="Wang X. et al. ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks. CVPR 2017",
-    license="LicenseRef-NIH-ChestXray14", license_url="https://nihcc.app.box.com/v/ChestXray-NIHCC (README_ChestXray.pdf: "
-    "usage unrestricted, with acknowledgement and citation)",
+    license="LicenseRef-NIH-ChestXray14", license_url=(
+        "https://cloud.google.com/healthcare-api/docs/resources/public-datasets/nih-chest ('License and attribution': "
+        "no restrictions on the use of the NIH chest x-ray images; link to https://nihcc.app.box.com/v/ChestXray-NIHCC, "
+        "cite the CVPR 2017 paper, acknowledge the NIH Clinical Center as data provider). The NIH Box README itself "
+        "was not read (not confirmed there)"),
     redistributable=True, modality="XR", body_part="chest", size="45 GB (images) + 90 KB (table)",
     layout="BBox_List_2017.csv (header 'Image Index,Finding Label,Bbox [x,y,w,h],,,'; x,y,w,h pixels of the "
            "1024x1024 PNG) + images/NNNNNNNN_NNN.png (from images_001..012.tar.gz); patient = first 8 digits",

@@ -64,6 +64,11 @@ def write_kits(root: Path, cases: dict[str, np.ndarray], seed: int = 1) -> Path:
     for case, label in cases.items():
         save_nifti(folder / case / "imaging.nii.gz", ct_volume(label.shape, rng))
         save_nifti(folder / case / "segmentation.nii.gz", label.astype(np.uint8))
+        # per-annotator instance masks beside it (neheller/kits23 dataset/case_*/instances/); the reader ignores them
+        for value, name in ((1, "kidney"), (2, "tumor"), (3, "cyst")):
+            if (label == value).any():
+                save_nifti(folder / case / "instances" / f"{name}_instance-1_annotation-1.nii.gz",
+                           (label == value).astype(np.uint8))
     (root / "dataset" / "kits23.json").write_text("[]")
     return folder
 
