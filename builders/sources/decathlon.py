@@ -19,6 +19,27 @@ LAYOUT_SOURCE = "Project-MONAI/MONAI:monai/apps/datasets.py (DecathlonDataset); 
 MONAI_MD5 = "Project-MONAI/MONAI:monai/apps/datasets.py (DecathlonDataset.md5)"
 
 
+# Where each task's dataset.json "labels" were confirmed (label values and names). The dataset.json files were not
+# opened from the archives here; these are verbatim quotations of them in public code and MONAI's own tests.
+_QUOTED = "verbatim dataset.json quotations in public GitHub code (find_string)"
+LABELS_SOURCE = {
+    "Task02_Heart": f"{{'0': 'background', '1': 'left atrium'}}: {_QUOTED}, e.g. MSD loaders docstring with 'la_001.nii.gz'",
+    "Task03_Liver": "{'1': 'liver', '2': 'cancer'}: label maps of MSD loaders in public GitHub code agree (not a "
+                    "verbatim dataset.json quotation; not confirmed at the file itself)",
+    "Task04_Hippocampus": "{'0': 'background', '1': 'Anterior', '2': 'Posterior'}: Project-MONAI/MONAI@"
+                          "8f2a65beb612750fdd261acccfe4cfa679d553d8:tests/test_decathlondataset.py (asserts "
+                          "get_properties(keys='labels') on the downloaded task)",
+    "Task05_Prostate": f"{{'1': 'PZ', '2': 'TZ'}}, modality {{'0': 'T2', '1': 'ADC'}}: {_QUOTED} (with the file's "
+                       "'relase': '1.0 04/05/2018' and 'Radboud University, Nijmegen Medical Centre' reference)",
+    "Task06_Lung": "{'0': 'background', '1': 'cancer'}: label maps of MSD loaders in public GitHub code (not a "
+                   "verbatim dataset.json quotation; not confirmed at the file itself)",
+    "Task07_Pancreas": f"{{'1': 'pancreas', '2': 'cancer'}}: {_QUOTED} (with 'Memorial Sloan Kettering Cancer "
+                       "Center' reference, 281 training / 139 test)",
+    "Task09_Spleen": "{'0': 'background', '1': 'spleen'}: label maps of MSD loaders in public GitHub code (not a "
+                     "verbatim dataset.json quotation; not confirmed at the file itself)",
+}
+
+
 def _task(*, key: str, task: str, md5: str, modality: str, body_part: str, labels: dict[str, Label], size: str,
           channels: tuple[int, ...] | None = None, window: str | None = None) -> SourceEntry:
     layout = (f"{task}/dataset.json, {task}/imagesTr/<case>.nii.gz"
@@ -28,7 +49,9 @@ def _task(*, key: str, task: str, md5: str, modality: str, body_part: str, label
     return register(SourceEntry(
         key=key, name=f"Medical Segmentation Decathlon {task}", homepage=HOMEPAGE, citation=CITATION,
         license="CC-BY-SA-4.0", license_url=HOMEPAGE, redistributable=True, modality=modality, body_part=body_part,
-        size=size, layout=layout, layout_confirmed_at=LAYOUT_SOURCE, labels=labels,
+        size=size, layout=layout,
+        layout_confirmed_at=LAYOUT_SOURCE + (f"; labels {LABELS_SOURCE[task]}" if task in LABELS_SOURCE else ""),
+        labels=labels,
         reader=DecathlonReader(channels=channels), window=window, laterality_known=True,
         downloads=(Download(url=f"https://msd-for-monai.s3-us-west-2.amazonaws.com/{task}.tar", filename=f"{task}.tar",
                             checksum=f"md5:{md5}", checksum_source=MONAI_MD5),),
