@@ -40,8 +40,13 @@ TOTALSEGMENTATOR = register(SourceEntry(
     license="CC-BY-4.0", license_url="https://zenodo.org/records/10047292",
     redistributable=True, modality="CT", body_part="whole body", size="23.6 GB",
     layout="sXXXX/ct.nii.gz + sXXXX/segmentations/<structure>.nii.gz (one binary file per structure) + meta.csv",
-    layout_confirmed_at="kaiko-ai/eva: src/eva/vision/data/datasets/segmentation/total_segmentator_2d.py "
-                        "(<root>/<sample>/segmentations/*.nii.gz, <sample>/ct.nii.gz); zenodo.org/records/10047292",
+    layout_confirmed_at="wasserth/TotalSegmentator@4cb664c1507782a7e503a203cd619406fbb06abe:resources/"
+                        "convert_dataset_to_nnunet.py (the dataset author's script: meta.csv read with sep=';', "
+                        "columns image_id and split, <root>/<image_id>/ct.nii.gz); kaiko-ai/eva: src/eva/vision/data/"
+                        "datasets/segmentation/total_segmentator_2d.py (<sample>/segmentations/*.nii.gz); "
+                        "zenodo.org/records/10047292. Not confirmed: meta.csv columns other than image_id and split "
+                        "(age, gender, institute, study_type in the miniature are unverified; the reader does not "
+                        "use them)",
     labels={name: Label(target=target, body_part=part) for name, target, part in (
         ("liver", "liver", "abdomen"), ("spleen", "spleen", "abdomen"), ("pancreas", "pancreas", "abdomen"),
         ("kidney_left", "left kidney", "abdomen"), ("kidney_right", "right kidney", "abdomen"),

@@ -21,7 +21,8 @@ NIH_CXR14 = register(SourceEntry(
     layout="BBox_List_2017.csv (header 'Image Index,Finding Label,Bbox [x,y,w,h],,,'; x,y,w,h pixels of the "
            "1024x1024 PNG) + images/NNNNNNNN_NNN.png (from images_001..012.tar.gz); patient = first 8 digits",
     layout_confirmed_at="GitHub code: loaders reading columns 'Bbox [x','y','w','h]' of BBox_List_2017.csv and "
-                        "sergeyshilin/xray-lightning data/README.md (BBox_List_2017.csv beside images/)",
+                        "sergeyshilin/xray-lightning data/README.md (BBox_List_2017.csv beside images/). Not re-confirmed "
+                        "in this pass: the trailing unnamed columns of the header (not read from the NIH file itself)",
     labels={name: Label(target=name.lower() if name != "Infiltrate" else "infiltrate", body_part="chest",
                         kind="other" if name == "Cardiomegaly" else "lesion") for name in _FINDINGS},
     reader=BoxTableReader(table="BBox_List_2017.csv", header_prefix=("Image Index", "Finding Label", "Bbox [x"),
