@@ -194,14 +194,17 @@ def check_licences(folder: str | os.PathLike[str], *, annotations_only: bool) ->
 
 
 def metadata_phi(metadata: Mapping[str, Any]) -> list[str]:
-    """Identifying DICOM attributes that still carry a value in a row's metadata (as ``path.to.Key``)."""
+    """Identifying DICOM attributes that still carry a value in a row's metadata (as ``path.to.Key``).
+
+    ``PatientIdentityRemoved: YES`` counts where it sits: it covers the mapping that holds it and everything
+    nested under that mapping (builders put DICOM tags under ``metadata["dicom"]``), not its siblings' subtrees.
+    """
     keys = _identifying_keys()
-    removed = any(_normalise(str(k)) == "patientidentityremoved" and str(v).upper() == "YES"
-                  for k, v in metadata.items())
     found: list[str] = []
 
-    def walk(value: Any, path: str) -> None:
+    def walk(value: Any, path: str, removed: bool) -> None:
         if isinstance(value, Mapping):
+            removed = removed or _identity_removed(value)
             for key, item in value.items():
                 keyword = keys.get(_normalise(str(key)))
                 here = f"{path}.{key}" if path else str(key)
@@ -213,13 +216,19 @@ def metadata_phi(metadata: Mapping[str, Any]) -> list[str]:
                         continue
                     found.append(here)
                 else:
-                    walk(item, here)
+                    walk(item, here, removed)
         elif isinstance(value, list):
             for index, item in enumerate(value):
-                walk(item, f"{path}[{index}]")
+                walk(item, f"{path}[{index}]", removed)
 
-    walk(metadata, "")
+    walk(metadata, "", False)
     return found
+
+
+def _identity_removed(mapping: Mapping[Any, Any]) -> bool:
+    """Whether this mapping itself says ``PatientIdentityRemoved: YES`` (by keyword or tag 0012,0062)."""
+    return any(_normalise(str(k)) in ("patientidentityremoved", "00120062") and str(v).strip().upper() == "YES"
+               for k, v in mapping.items())
 
 
 def _carries_value(value: Any) -> bool:

@@ -115,3 +115,41 @@ def test_metadata_phi_rules() -> None:
     assert metadata_phi({"SeriesInstanceUID": "2.25.1234"}) == []
     assert metadata_phi({"SeriesInstanceUID": "1.3.6.1.4.1.9328.50.1.1"}) == ["SeriesInstanceUID"]
     assert metadata_phi({"frames": [{"00100010": "A^B"}]}) == ["frames[0].00100010"]
+
+
+def test_metadata_phi_reads_patient_identity_removed_where_it_sits() -> None:
+    # The builders nest the de-identified header under metadata["dicom"] (builders/loading.py).
+    deidentified = {"dicom": {"PatientIdentityRemoved": "YES", "StudyDate": "20091023", "PatientID": "p-1f3a",
+                              "Modality": "CT"}, "source_path": "case1/1.dcm"}
+    assert metadata_phi(deidentified) == []
+    # It covers its own mapping and what is nested under it, not a sibling's subtree.
+    assert metadata_phi({"dicom": {"StudyDate": "20091023"}, "deid": {"PatientIdentityRemoved": "YES"}}) == [
+        "dicom.StudyDate"]
+    assert metadata_phi({"PatientIdentityRemoved": "YES", "dicom": {"StudyDate": "20091023"}}) == []
+    assert metadata_phi({"frames": [{"(0012,0062)": "YES", "AcquisitionDate": "20091023"}]}) == []
+    # Names and institutions are refused whatever the flag says, when the tag is not one it covers.
+    assert metadata_phi({"dicom": {"PatientIdentityRemoved": "YES", "InstitutionName": "General"}}) == [
+        "dicom.InstitutionName"]
+    assert metadata_phi({"dicom": {"PatientIdentityRemoved": "NO", "StudyDate": "20091023"}}) == ["dicom.StudyDate"]
+
+
+def test_deidentified_dicom_header_nested_as_the_builders_do_passes_the_guard(tmp_path: Path) -> None:
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    from vgmed_data.guards import check_phi
+    from vgmed_data.imaging.deid import deidentify
+    from vgmed_data.imaging.dicom import safe_metadata
+
+    clean = deidentify(pydicom.dcmread(get_testdata_file("CT_small.dcm")), key="test-key")
+    header = {**safe_metadata(clean), "StudyDate": str(clean.StudyDate), "PatientID": str(clean.PatientID)}
+    assert header["PatientIdentityRemoved"] == "YES" and header["StudyDate"]
+    folder = make_folder(tmp_path / "f", grounding=grounding_rows(count=2, image_origin="dicom-deidentified",
+                                                                  metadata={"dicom": header}))
+    check_phi(folder, images_published=True)  # no refusal
+    raw = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    leaky = make_folder(tmp_path / "g", grounding=grounding_rows(count=1, image_origin="dicom-deidentified",
+                                                                 metadata={"dicom": {"StudyDate": str(raw.StudyDate)},
+                                                                           "PatientIdentityRemoved": "NO"}))
+    with pytest.raises(PublishRefusedError, match="dicom.StudyDate"):
+        check_phi(leaky, images_published=True)
