@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 from datasets import Image, List, Value
 
-from vgmed_data.folder import card_yaml
+from vgmed_data.folder import card_yaml, folder_configs
 from vgmed_data.guards import LicenceReport, RowFacts, hub_license_id, iter_row_facts
 from vgmed_data.schema import features_for
 
@@ -156,7 +156,27 @@ def card_header(folder: str | os.PathLike[str], facts: CardFacts, *, options: Ca
                "size_categories": [size_category(facts.total)]}
     if options.gate is not None:
         header |= options.gate.yaml()
-    return card_yaml(folder, extra=header)
+    return with_split_sizes(card_yaml(folder, extra=header), folder)
+
+
+def with_split_sizes(header: dict[str, Any], folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """Add ``splits: [{name, num_examples}]`` (rows in the split's Parquet footers, the files the ``configs``
+    entry names) and ``download_size`` (bytes of those shards, what a client downloads) to each
+    ``dataset_info`` entry. ``datasets`` checks ``num_examples`` against what it loads
+    (``verify_splits``), so a wrong count fails the load instead of passing silently. ``num_bytes`` and
+    ``dataset_size`` (Arrow sizes) are left out: knowing them means decoding every shard, and a guess would be
+    presented as a measurement."""
+    import pyarrow.parquet as pq
+
+    root = Path(folder)
+    configs = folder_configs(root)
+    for entry in header.get("dataset_info", []):
+        splits = configs.get(entry["config_name"], {})
+        entry["splits"] = [{"name": split, "num_examples": sum(pq.read_metadata(root / shard).num_rows
+                                                               for shard in shards)}
+                           for split, shards in sorted(splits.items())]
+        entry["download_size"] = sum((root / shard).stat().st_size for shards in splits.values() for shard in shards)
+    return header
 
 
 def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: CardOptions, report: LicenceReport,

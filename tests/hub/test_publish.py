@@ -73,6 +73,12 @@ def test_publish_then_load_dataset_gives_identical_features_and_values(
     assert {"medical", "visual-grounding", "ct"} <= set(header["tags"])
     assert {c["config_name"] for c in header["configs"]} == {"vgmed", "sequences"}
     assert {c["config_name"] for c in header["dataset_info"]} == {"vgmed", "sequences"}
+    info = {c["config_name"]: c for c in header["dataset_info"]}
+    # grounding_rows(count=5) puts even indices in test, odd ones in validation; sequence_rows: 2 in test
+    assert info["vgmed"]["splits"] == [{"name": "test", "num_examples": 3}, {"name": "validation", "num_examples": 2}]
+    assert info["sequences"]["splits"] == [{"name": "test", "num_examples": 2}]
+    for config in ("vgmed", "sequences"):
+        assert info[config]["download_size"] == sum(len(files[p]) for p in files if p.startswith(f"data/{config}/"))
     assert not any(key.startswith("extra_gated") for key in header)
     for section in ("## How it was built", "## Sources", "## Schema", "## Review", "## Usage",
                     "## Intended use and limitations", "## Citation"):
@@ -232,6 +238,26 @@ def test_server_refuses_lfs_content_that_does_not_match_its_sha256(hub_server: H
                                  content=b"other bytes!!!")
     assert response.status_code == 400
     assert not (hub_server.repo(hub_repo_id).objects / oid).exists()
+
+
+def test_declared_split_sizes_are_what_load_dataset_checks(
+        open_folder: Path, hub_server: HubServer, hub_token: str, hub_repo_id: str) -> None:
+    from datasets import load_dataset_builder
+    from datasets.exceptions import NonMatchingSplitsSizesError
+
+    publish_dataset(open_folder, repo_id=hub_repo_id, token=hub_token, revision="v1")
+    builder = load_dataset_builder(hub_repo_id, "vgmed", revision="v1")
+    assert builder.info.features == VGMED_FEATURES
+    assert {name: split.num_examples for name, split in builder.info.splits.items()} == {"test": 3, "validation": 2}
+    assert load_dataset(hub_repo_id, "vgmed", revision="v1")["validation"].num_rows == 2
+
+    # A card whose counts are wrong fails the load: the declaration is checked, not decorative.
+    header, body = card_of(hub_server, hub_repo_id, "v1")
+    next(c for c in header["dataset_info"] if c["config_name"] == "vgmed")["splits"][0]["num_examples"] = 4
+    card = "---\n" + yaml.safe_dump(header, sort_keys=False) + "---\n" + body
+    publish_files(repo_id=hub_repo_id, files={"README.md": card.encode()}, token=hub_token, message="wrong", tag="bad")
+    with pytest.raises(NonMatchingSplitsSizesError):
+        load_dataset(hub_repo_id, "vgmed", revision="bad")
 
 
 def test_card_yaml_is_valid_for_the_hub_validator(open_folder: Path, hub_server: HubServer, hub_token: str,
