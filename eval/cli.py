@@ -31,9 +31,15 @@ def parse_layers(text: str | None) -> tuple[int, ...] | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from eval.runner import EvalConfig, run_eval
+    from eval.runner import VGREFINE, EvalConfig, parse_methods, run_eval
+    from eval.vgrefine.cli import options_from_args
 
-    cfg = EvalConfig(model=args.model, dataset=args.dataset, out=Path(args.out), config=args.config,
+    methods = parse_methods(args.method)
+    if VGREFINE not in methods and args.heads:
+        raise InvalidInputError("--heads is given but --method does not include vgrefine",
+                                fix="add --method baseline,vgrefine (or drop --heads)")
+    cfg = EvalConfig(methods=methods, vgrefine=options_from_args(args) if VGREFINE in methods else None,
+                     model=args.model, dataset=args.dataset, out=Path(args.out), config=args.config,
                      split=args.split, layers=parse_layers(args.layers), limit=args.limit,
                      batch_size=args.batch_size, dtype=args.dtype, device=args.device, max_pixels=args.max_pixels,
                      max_new_tokens=args.max_new_tokens, query=args.query, overlays=args.overlays,
@@ -83,6 +89,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--overlays", type=int, default=8, help="heat-map overlays for the first N samples")
     run.add_argument("--on-bad-sample", default="skip", choices=("skip", "error"))
     run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--method", default="baseline",
+                     help="baseline (default), vgrefine, or baseline,vgrefine (both answers, side by side); "
+                          "VGRefine runs one sample at a time (fast path, batch size 1)")
+    from eval.vgrefine.cli import add_method_arguments
+
+    add_method_arguments(run)
     run.set_defaults(func=_run)
     merge = sub.add_parser("merge", help="merge the rank outputs of a multi-GPU run into the final report")
     merge.add_argument("--out", required=True)

@@ -24,7 +24,30 @@ def _group_stats(records: Sequence[dict[str, Any]], layers: Sequence[int]) -> di
     per_layer = {name: [_mean([r["metrics"][name][i] for r in grounded]) for i in range(len(layers))]
                  for name in METRIC_NAMES}
     return {"n": len(records), "answered": len(answered), "grounded": len(grounded),
-            "accuracy": _mean([float(bool(r.get("correct"))) for r in answered]), "per_layer": per_layer}
+            "accuracy": _mean([float(bool(r["correct"])) for r in answered if "correct" in r]),  # baseline answers
+            "per_layer": per_layer}
+
+
+def vgrefine_summary(records: Sequence[dict[str, Any]], *, methods: Sequence[str]) -> dict[str, Any] | None:
+    """VGRefine's part of the summary: its parameters, accuracy, blocked-token counts and, when the baseline ran
+    too, :func:`eval.vgrefine.compare.side_by_side` (accuracy in percent, both methods and the difference)."""
+    from eval.vgrefine.compare import side_by_side
+
+    refined = [r for r in records if r.get("status") == "ok" and "vgrefine" in r]
+    if "vgrefine" not in methods:
+        return None
+    parts = [r["vgrefine"] for r in refined]
+    both = "baseline" in methods
+    return {
+        "n": len(refined), "parameters": parts[0]["parameters"] if parts else None,
+        "accuracy": _mean([float(bool(p["correct"])) for p in parts]),
+        "mean_blocked": _mean([float(len(p["blocked"])) for p in parts]),
+        "mean_tokens": _mean([float(p["grid"][0] * p["grid"][1]) for p in parts]),
+        "side_by_side": side_by_side(records) if both else None,
+        # the fast path's own plain answer vs the batched baseline answer: should be 0 (numerics, ties otherwise)
+        "plain_differs_from_baseline": (sum(p.get("answer_without_vgrefine") != r.get("prediction")
+                                            for p, r in zip(parts, refined)) if both else None),
+    }
 
 
 def summarise(records: Sequence[dict[str, Any]], *, manifest: dict[str, Any], adapter: dict[str, Any]
@@ -44,7 +67,9 @@ def summarise(records: Sequence[dict[str, Any]], *, manifest: dict[str, Any], ad
     for key in ("modality", "question_type"):
         values = sorted({str(r.get(key)) for r in records})
         groups[key] = {v: _group_stats([r for r in records if str(r.get(key)) == v], layers) for v in values}
+    methods = list(manifest.get("methods") or ["baseline"])
     return {"model": manifest.get("model"), "dataset": manifest.get("dataset"), "adapter": adapter,
+            "methods": methods, "vgrefine": vgrefine_summary(records, methods=methods),
             "random_weights": (Path(str(manifest.get("model"))) / "tiny_checkpoint.json").exists(),
             "query": manifest.get("query"), "layers": layers, "best_layer_by_ar": best,
             "counts": {"samples": len(records), "answered": overall["answered"], "grounded": overall["grounded"],
@@ -69,6 +94,9 @@ def markdown(summary: dict[str, Any]) -> str:
               f"with grounding metrics {counts['grounded']}. Query row: {summary['query']}.", ""]
     if counts["skipped"]:
         lines += ["Skipped (counted):", ""] + [f"- {k}: {v}" for k, v in counts["skipped"].items()] + [""]
+    refine = summary.get("vgrefine")
+    if refine is not None:
+        lines += _vgrefine_markdown(refine)
     at = f" at layer {best} (best mean AR)" if best is not None else ""
     lines += [f"## By modality and question type{at}", "",
               "| group | value | n | accuracy | AR | KL | JS | PG | EPG |", "|---|---|---|---|---|---|---|---|---|"]
@@ -83,6 +111,25 @@ def markdown(summary: dict[str, Any]) -> str:
         lines.append(f"| {layer} | " + " | ".join(_fmt(summary["overall"]["per_layer"][m][i]) for m in METRIC_NAMES)
                      + " |")
     return "\n".join(lines) + "\n"
+
+
+def _vgrefine_markdown(refine: dict[str, Any]) -> list[str]:
+    from eval.vgrefine.compare import markdown as side_by_side_markdown
+
+    params = refine["parameters"] or {}
+    lines = ["## Baseline vs VGRefine (answer accuracy, %)", "",
+             f"VGRefine parameters: heads {params.get('heads')}, masked layers {params.get('masked_layers')}, "
+             + (f"min-max threshold {params['threshold']}" if params.get("threshold") is not None
+                else f"percentile {params.get('percentile')}")
+             + f", normalise {params.get('normalise')}, rows {params.get('rows')}. Blocked tokens per sample: "
+             f"{_fmt(refine['mean_blocked'])} of {_fmt(refine['mean_tokens'])} on average. Samples: {refine['n']}.",
+             ""]
+    if refine["side_by_side"] is None:
+        return lines + [f"VGRefine accuracy: {_fmt(refine['accuracy'])} (baseline not run).", ""]
+    differs = refine["plain_differs_from_baseline"]
+    note = ([f"Note: on {differs} sample(s) the plain answer decoded on VGRefine's cached path differs from the "
+             "baseline's batched answer (numerics or ties); the comparison uses the baseline's.", ""] if differs else [])
+    return lines + [side_by_side_markdown(refine["side_by_side"])] + note
 
 
 def plot_layers(summary: dict[str, Any], path: Path) -> Path | None:
@@ -110,9 +157,10 @@ def plot_layers(summary: dict[str, Any], path: Path) -> Path | None:
 
 
 def overlay(image: Any, boxes: Sequence[Sequence[float]], attention_grid: np.ndarray, transform: Any, path: Path,
-            *, title: str) -> Path:
+            *, title: str, blocked: np.ndarray | None = None) -> Path:
     """Image + ground-truth boxes + the attention grid drawn where its cells fall on the stored image (the
-    inverse of the model's input transform, so padding and crops land right)."""
+    inverse of the model's input transform, so padding and crops land right). ``blocked``: a boolean grid of
+    the same shape whose True cells are hatched (VGRefine's blocked tokens)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -126,6 +174,10 @@ def overlay(image: Any, boxes: Sequence[Sequence[float]], attention_grid: np.nda
     figure, axis = plt.subplots(figsize=(5, 5 * image.height / max(image.width, 1)))
     axis.imshow(image)
     axis.pcolormesh(xs, ys, attention_grid, cmap="jet", alpha=0.45, shading="flat")
+    if blocked is not None:
+        for row, col in zip(*np.nonzero(blocked)):
+            axis.add_patch(Rectangle((xs[col], ys[row]), xs[col + 1] - xs[col], ys[row + 1] - ys[row], fill=False,
+                                     hatch="///", edgecolor="white", linewidth=0.0))
     for x1, y1, x2, y2 in boxes:
         axis.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor="lime", linewidth=2))
     axis.set_xlim(0, image.width)
@@ -142,6 +194,7 @@ def _overlays(root: Path, records: Sequence[dict[str, Any]], summary: dict[str, 
               dataset: str | None, config: str, split: str) -> list[str]:
     from eval.data import iter_samples
     from eval.metrics import normalised_map
+    from eval.vgrefine.evaluate import BLOCKED_KEY, TRIAGE_KEY
     from vgmed_data.geometry import Transform
 
     chosen = [r for r in records if "metrics" in r][:count]
@@ -175,6 +228,14 @@ def _overlays(root: Path, records: Sequence[dict[str, Any]], summary: dict[str, 
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in sample.id)
         written.append(str(overlay(image, sample.boxes, grid, transform, out_dir / f"{safe}.png", title=title)
                            .relative_to(root)))
+        triage = arrays.get(f"{sample.id}__{TRIAGE_KEY}")
+        if triage is not None:  # VGRefine: the triage map S with the blocked tokens hatched
+            refine = record["vgrefine"]
+            title = (f"{sample.id} VGRefine triage, {len(refine['blocked'])} blocked (hatched){note}\n"
+                     f"answer {refine['answer'][:40]!r} vs baseline {str(record.get('prediction'))[:40]!r}")
+            written.append(str(overlay(image, sample.boxes, triage.astype(np.float64), transform,
+                                       out_dir / f"{safe}__vgrefine.png", title=title,
+                                       blocked=arrays[f"{sample.id}__{BLOCKED_KEY}"]).relative_to(root)))
     return written
 
 

@@ -36,11 +36,24 @@ import numpy as np
 from eval.answers import score_answer
 from eval.data import EvalSample, in_shard, iter_samples, rank_and_world
 from eval.metrics import boxes_to_token_mask, boxes_to_token_mask_padding_aware, grounding_metrics
+from eval.vgrefine.options import VGRefineOptions
 from vgmed_data.errors import FileFormatError, GeometryError, InvalidInputError, VgmedError
 
 SKIP_POLICIES = ("skip", "error")
 QUERY_MODES = ("last", "question_mean")
 TIMING_KEYS = ("timings",)
+BASELINE, VGREFINE = "baseline", "vgrefine"
+METHODS = (BASELINE, VGREFINE)
+
+
+def parse_methods(text: str) -> tuple[str, ...]:
+    """``"baseline"``, ``"vgrefine"`` or ``"baseline,vgrefine"`` -> the methods in canonical order."""
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    unknown = [name for name in names if name not in METHODS]
+    if unknown or not names:
+        raise InvalidInputError(f"unknown method(s) {unknown or text!r}",
+                                fix=f"use one or more of {', '.join(METHODS)}, comma-separated")
+    return tuple(m for m in METHODS if m in names)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,8 +77,18 @@ class EvalConfig:
     on_bad_sample: str = "skip"
     progress: bool = True
     merge_timeout_s: float = 3600.0
+    methods: tuple[str, ...] = (BASELINE,)  # "baseline" and/or "vgrefine" (docs/vgrefine.md)
+    vgrefine: VGRefineOptions | None = None  # required when "vgrefine" is in methods
 
     def __post_init__(self) -> None:
+        methods = tuple(self.methods)
+        if not methods or any(m not in METHODS for m in methods) or len(set(methods)) != len(methods):
+            raise InvalidInputError(f"methods {methods!r}", fix=f"use one or more of {METHODS}, each once")
+        object.__setattr__(self, "methods", tuple(m for m in METHODS if m in methods))
+        if (VGREFINE in methods) != (self.vgrefine is not None):
+            raise InvalidInputError("VGRefine options are needed exactly when the vgrefine method runs",
+                                    fix="pass --heads heads.json|PRESET with --method vgrefine or "
+                                        "baseline,vgrefine (and no --heads otherwise)")
         if self.batch_size < 1:
             raise InvalidInputError(f"batch size must be >= 1, got {self.batch_size}")
         if self.on_bad_sample not in SKIP_POLICIES:
@@ -75,8 +98,11 @@ class EvalConfig:
 
     def fingerprint(self) -> str:
         """What must match for a resume: everything that changes results (not batch size, device, limit)."""
-        keys = ("model", "dataset", "config", "split", "layers", "dtype", "max_pixels", "max_new_tokens", "query")
-        text = json.dumps({k: getattr(self, k) for k in keys}, sort_keys=True, default=str)
+        keys = ("model", "dataset", "config", "split", "layers", "dtype", "max_pixels", "max_new_tokens", "query",
+                "methods")
+        settings = {k: getattr(self, k) for k in keys}
+        settings["vgrefine"] = self.vgrefine.to_dict() if self.vgrefine is not None else None
+        text = json.dumps(settings, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -218,7 +244,9 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
         records.sort(key=lambda r: r["index"])
         return records, arrays
     images = [image for _, image in ready]
-    q_maps, replies = _capture_pass(adapter, encoded_q, layers, generate=True, query=cfg.query, device=cfg.device)
+    answer_baseline = BASELINE in cfg.methods  # --method vgrefine alone: the question pass only captures
+    q_maps, replies = _capture_pass(adapter, encoded_q, layers, generate=answer_baseline, query=cfg.query,
+                                    device=cfg.device)
     t_question = time.perf_counter() - start
     start = time.perf_counter()
     encoded_g = adapter.encode(images, [GENERAL_PROMPT] * len(ready), record_ids=[s.id for s, _ in ready])
@@ -233,10 +261,17 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
             "index": sample.index, "id": sample.id, "modality": sample.modality,
             "question_type": sample.question_type, "question": sample.question, "answer": sample.answer,
             "options": list(sample.options), "status": "ok", "prompt": encoded_q.texts[row],
-            "prediction": replies[row], **score_answer(replies[row], answer=sample.answer, options=sample.options),
             "grid": list(layout_q.grid), "input_transform": layout_q.transform.to_dict(), "layers": list(layers),
             "timings": {"question_s": round(t_question / per, 6), "general_s": round(t_general / per, 6)},
         }
+        if answer_baseline:
+            record.update(prediction=replies[row],
+                          **score_answer(replies[row], answer=sample.answer, options=sample.options))
+        if cfg.vgrefine is not None:
+            refined = _vgrefine_sample(adapter, sample, image, cfg, cfg.vgrefine)
+            record["vgrefine"] = refined.record
+            record["timings"]["vgrefine_s"] = round(refined.seconds, 6)
+            arrays.update(refined.arrays)
         arrays[f"{sample.id}__question"] = q.astype(np.float16)
         arrays[f"{sample.id}__general"] = g.astype(np.float16)
         if not sample.boxes:
@@ -259,6 +294,18 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
         records.append(record)
     records.sort(key=lambda r: r["index"])
     return records, arrays
+
+
+def _vgrefine_sample(adapter: Any, sample: EvalSample, image: Any, cfg: EvalConfig, options: VGRefineOptions
+                     ) -> Any:
+    """VGRefine on one sample (fast path, batch size 1); with the baseline, the plain answer is decoded too."""
+    from eval.adapters import question_prompt
+    from eval.vgrefine.evaluate import evaluate_sample
+
+    return evaluate_sample(adapter, image=image, user_text=question_prompt(sample.question, sample.options),
+                           sample_id=sample.id, answer=sample.answer, options=sample.options,
+                           method_options=options, max_new_tokens=cfg.max_new_tokens,
+                           with_plain=BASELINE in cfg.methods)
 
 
 def _evaluate_with_oom_fallback(adapter: Any, batch: Sequence[EvalSample], cfg: EvalConfig,
@@ -314,7 +361,9 @@ def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
 def _check_manifest(cfg: EvalConfig, world: int) -> None:
     path = cfg.out / "run.json"
     manifest = {"fingerprint": cfg.fingerprint(), "world": world, "model": cfg.model, "dataset": cfg.dataset,
-                "layers": cfg.layers, "query": cfg.query}
+                "config": cfg.config, "split": cfg.split, "layers": cfg.layers, "query": cfg.query,
+                "methods": list(cfg.methods),
+                "vgrefine": cfg.vgrefine.to_dict() if cfg.vgrefine is not None else None}
     if path.exists():
         old = json.loads(path.read_text())
         if old.get("fingerprint") != manifest["fingerprint"] or old.get("world") != world:
@@ -357,6 +406,8 @@ def run_rank(cfg: EvalConfig, *, rank: int, world: int, adapter: Any | None = No
             cfg = replace(cfg, device=device)
         adapter = load_adapter(cfg.model, dtype=cfg.dtype, device=cfg.device, options=options)
     layers = list(cfg.layers) if cfg.layers is not None else list(range(adapter.num_layers))
+    if cfg.vgrefine is not None:  # fail before the first sample, not inside it
+        cfg.vgrefine.check_model(layers=adapter.num_layers, heads=adapter.num_heads)
     bar = _progress(len(todo), cfg.progress)
     with paths.records.open("a") as sink:
         for start in range(0, len(todo), cfg.batch_size):

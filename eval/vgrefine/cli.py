@@ -55,7 +55,8 @@ def register_select(parser: argparse.ArgumentParser) -> None:
 def add_method_arguments(parser: argparse.ArgumentParser) -> None:
     """The VGRefine flags of ``vgmed eval run`` (used with ``--method vgrefine`` or ``baseline,vgrefine``)."""
     parser.add_argument("--heads", default=None,
-                        help="heads.json from `vgmed eval select`, or preset:NAME (e.g. preset:huatuogpt-vision-7b)")
+                        help="heads.json from `vgmed eval select`, or a preset name (huatuogpt-vision-7b; "
+                             "also written preset:NAME)")
     parser.add_argument("--masked-layers", default=None, help="override the masked layers, e.g. '16' or '15,16'")
     parser.add_argument("--percentile", type=float, default=None,
                         help=f"blocked = under this percentile (default {DEFAULT_PERCENTILE:g}, paper; "
@@ -70,7 +71,7 @@ def options_from_args(args: argparse.Namespace) -> VGRefineOptions:
     """:class:`VGRefineOptions` from the flags of :func:`add_method_arguments`."""
     from eval.vgrefine.presets import preset
 
-    if not args.heads:
+    if not getattr(args, "heads", None):
         raise InvalidInputError("--method vgrefine needs --heads",
                                 fix="pass a heads.json from `vgmed eval select` or preset:huatuogpt-vision-7b")
     masked = None
@@ -82,9 +83,14 @@ def options_from_args(args: argparse.Namespace) -> VGRefineOptions:
                 from None
     overrides = {"masked_layers": masked, "percentile": args.percentile, "threshold": args.threshold,
                  "normalise": False if args.no_normalise else None, "rows": args.vgrefine_rows}
-    if args.heads.startswith(PRESET_PREFIX):
-        return preset(args.heads[len(PRESET_PREFIX):], **overrides)
+    from eval.vgrefine.presets import PRESETS
+
     path = Path(args.heads)
+    name = args.heads.removeprefix(PRESET_PREFIX)
+    if args.heads.startswith(PRESET_PREFIX) or (name in PRESETS and not path.exists()):
+        return preset(name, **overrides)
     if not path.exists():
-        raise InvalidInputError("heads file not found", path=path, fix="run `vgmed eval select --out heads.json`")
+        raise InvalidInputError(f"heads file not found and {args.heads!r} is not a preset", path=path,
+                                fix=f"run `vgmed eval select --out heads.json`, or use a preset: "
+                                    f"{', '.join(sorted(PRESETS))}")
     return VGRefineOptions.from_dict(json.loads(path.read_text()), **overrides)

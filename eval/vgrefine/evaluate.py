@@ -1,0 +1,49 @@
+"""One sample answered with VGRefine inside ``vgmed eval run --method ...vgrefine``: the per-sample record and
+the arrays the report draws.
+
+The record (``record["vgrefine"]`` in ``samples.jsonl``) is :meth:`VGRefineAnswer.record` (method,
+implementation, parameters, grid, blocked grid indices, blocked sequence positions, cut, answer and, with the
+baseline, ``answer_without_vgrefine``: the plain answer decoded from the fast path's own question pass) plus
+the answer score of :func:`eval.answers.score_answer` (``correct`` and its rule). The arrays
+(``<id>__triage``: the triage map ``S`` on the token grid, float32; ``<id>__blocked``: the blocked tokens on the
+grid, bool) go into the run's attention shards beside the baseline maps.
+
+The fast implementation runs one sample at a time (batch size 1), whatever ``--batch-size`` the baseline uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from eval.adapters.base import Adapter
+from eval.answers import score_answer
+from eval.vgrefine.options import VGRefineOptions
+
+TRIAGE_KEY = "triage"
+BLOCKED_KEY = "blocked"
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    record: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+    seconds: float
+
+
+def evaluate_sample(adapter: Adapter, *, image: Image.Image, user_text: str, sample_id: str, answer: str,
+                    options: tuple[str, ...] | list[str], method_options: VGRefineOptions, max_new_tokens: int,
+                    with_plain: bool) -> SampleResult:
+    """Answer one sample with :func:`eval.vgrefine.fast.vgrefine_fast` and score the answer."""
+    from eval.vgrefine.fast import vgrefine_fast
+
+    result = vgrefine_fast(adapter, image, user_text, options=method_options, max_new_tokens=max_new_tokens,
+                           with_plain=with_plain, record_id=sample_id)
+    score = score_answer(result.answer.text, answer=answer, options=options)
+    record = {**result.record(), **score}  # score keys: kind, correct and its rule (no clash)
+    arrays = {f"{sample_id}__{TRIAGE_KEY}": result.triage_map().astype(np.float32),
+              f"{sample_id}__{BLOCKED_KEY}": result.blocked_mask()}
+    return SampleResult(record=record, arrays=arrays, seconds=float(result.timings.get("total_s", 0.0)))
