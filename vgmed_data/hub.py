@@ -29,7 +29,7 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from vgmed_data.errors import (InvalidInputError, PublishRefusedError, RemoteError, SchemaError, SourceNotFoundError,
                                VgmedError)
@@ -46,6 +46,8 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 MAX_REPO_NAME = 96
 MAX_LISTED = 5
 COMMIT_ATTEMPTS = 2  # the commit POST is not retried by the client; ours is safe to retry (parent_commit pinned)
+# Above this many bytes of shards, publishing stages them in several resumable commits (see publish_files).
+DEFAULT_MAX_COMMIT_BYTES = 1_000_000_000
 
 
 class UploadInterruptedError(RemoteError):
@@ -168,15 +170,27 @@ def publish_files(
     gated: Literal["auto", "manual"] | None = None,
     branch: str = "main",
     parent_commit: str | None = None,
+    max_commit_bytes: int | None = None,
 ) -> CommitResult:
     """Upload ``files`` (path in repo -> local path or bytes) in one commit on ``branch`` and tag it.
 
     ``replace_under``: remote files under these folders that are not in ``files`` are deleted in the same
     commit. ``parent_commit``: commit only if the branch head is this oid (default: the head read at the start).
+
+    ``max_commit_bytes``: when the files given as paths add up to more than this, they are first uploaded
+    resumably to a staging branch (:func:`staging_branch`) in several commits of at most this many bytes each
+    (a file larger than the limit gets a commit of its own); a re-run skips the files the staging branch already
+    holds with the same sha256. Then one final commit on ``branch`` writes every file (the uploaded objects are
+    referenced, not sent again), the ``bytes`` entries (the card) and the deletions, and only then the tag is
+    set and the staging branch deleted. ``branch`` therefore never shows a partial upload, and nothing partial
+    is tagged.
     """
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 
     check_repo_id(repo_id)
+    if max_commit_bytes is not None and max_commit_bytes <= 0:
+        raise InvalidInputError(f"max_commit_bytes must be positive, got {max_commit_bytes}",
+                                fix="pass --max-commit-bytes with a size in bytes, e.g. 1000000000")
     url = _endpoint(endpoint)
     api = HfApi(endpoint=url, token=resolve_token(token))
     with _hub_errors(api, repo_id, repo_type=repo_type, branch=branch, head=None, action="authenticate for"):
@@ -197,23 +211,81 @@ def publish_files(
         CommitOperationAdd(path_in_repo=path, path_or_fileobj=data if isinstance(data, bytes) else str(data))
         for path, data in sorted(files.items())
     ]
+    staging: str | None = None
+    if max_commit_bytes is not None:
+        large = [op for op in operations if isinstance(op, CommitOperationAdd)
+                 and not isinstance(files[op.path_in_repo], bytes)]
+        if sum(op.upload_info.size for op in large) > max_commit_bytes:
+            staging = staging_branch(tag)
+            _upload_to_staging(api, repo_id, large, repo_type=repo_type, staging=staging, start=head,
+                               max_commit_bytes=max_commit_bytes, message=message)
+            # Fresh operations for the final commit (the client refuses to commit one twice); hashing the files
+            # again costs a local read, the objects are not sent again.
+            staged_ids = {id(op) for op in large}
+            operations = [CommitOperationAdd(path_in_repo=op.path_in_repo, path_or_fileobj=str(files[op.path_in_repo]))
+                          if id(op) in staged_ids else op for op in operations]
     prefixes = tuple(p.rstrip("/") + "/" for p in replace_under)
     operations += [CommitOperationDelete(path_in_repo=path) for path in remote
                    if path.startswith(prefixes) and path not in files]
-    for attempt in range(1, COMMIT_ATTEMPTS + 1):
-        try:
-            with _hub_errors(api, repo_id, repo_type=repo_type, branch=branch, head=head, action="upload to"):
-                info = api.create_commit(repo_id, operations, repo_type=repo_type, revision=branch,
-                                         commit_message=message, parent_commit=parent_commit or head)
-            break
-        except UploadInterruptedError as error:
-            if attempt == COMMIT_ATTEMPTS or not error.head_unchanged:
-                raise
+    info = _commit(api, repo_id, operations, repo_type=repo_type, branch=branch, message=message,
+                   parent=parent_commit or head)
     oid = info.oid
     if tag is not None:
         with _hub_errors(api, repo_id, repo_type=repo_type, branch=branch, head=oid, action="tag"):
             api.create_tag(repo_id, tag=tag, revision=oid, repo_type=repo_type, tag_message=message)
+    if staging is not None:
+        with _hub_errors(api, repo_id, repo_type=repo_type, branch=staging, head=None,
+                         action=f"delete the staging branch {staging!r} of"):
+            api.delete_branch(repo_id, branch=staging, repo_type=repo_type)
     return CommitResult(repo_id=repo_id, repo_type=repo_type, endpoint=url, commit_oid=oid, tag=tag)
+
+
+def staging_branch(tag: str | None) -> str:
+    """The branch a resumable upload stages its files on: one per target tag, so a re-run finds it."""
+    return f"vgmed-staging-{tag or 'untagged'}"
+
+
+def _commit(api: "HfApi", repo_id: str, operations: Sequence[Any], *, repo_type: str, branch: str, message: str,
+            parent: str | None) -> Any:
+    """``create_commit`` pinned to ``parent``, retried once when the connection drops and the head is unchanged."""
+    for attempt in range(1, COMMIT_ATTEMPTS + 1):
+        try:
+            with _hub_errors(api, repo_id, repo_type=repo_type, branch=branch, head=parent, action="upload to"):
+                return api.create_commit(repo_id, list(operations), repo_type=repo_type, revision=branch,
+                                         commit_message=message, parent_commit=parent)
+        except UploadInterruptedError as error:
+            if attempt == COMMIT_ATTEMPTS or not error.head_unchanged:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _upload_to_staging(api: "HfApi", repo_id: str, operations: Sequence[Any], *, repo_type: str, staging: str,
+                       start: str | None, max_commit_bytes: int, message: str) -> None:
+    """Commit ``operations`` to ``staging`` in batches of at most ``max_commit_bytes``, skipping files the
+    branch already holds with the same sha256 (left there by an interrupted run)."""
+    with _hub_errors(api, repo_id, repo_type=repo_type, branch=staging, head=None, action="create a staging branch in"):
+        api.create_branch(repo_id, branch=staging, revision=start, repo_type=repo_type, exist_ok=True)
+        staged = {entry.path: entry.lfs.sha256 if entry.lfs else None
+                  for entry in api.list_repo_tree(repo_id, repo_type=repo_type, revision=staging, recursive=True)
+                  if hasattr(entry, "lfs")}
+    pending = [op for op in operations if staged.get(op.path_in_repo) != op.upload_info.sha256.hex()]
+    batches: list[list[Any]] = []
+    for op in pending:
+        if not batches or sum(o.upload_info.size for o in batches[-1]) + op.upload_info.size > max_commit_bytes:
+            batches.append([])
+        batches[-1].append(op)
+    done = len(operations) - len(pending)
+    for number, batch in enumerate(batches, start=1):
+        head = _head(api, repo_id, repo_type=repo_type, branch=staging)
+        try:
+            _commit(api, repo_id, batch, repo_type=repo_type, branch=staging, parent=head,
+                    message=f"{message} (staging {number}/{len(batches)}: {len(batch)} file(s))")
+        except UploadInterruptedError as error:
+            raise UploadInterruptedError(
+                f"{error} [resumable upload: {done} of {len(operations)} file(s) are on the staging branch "
+                f"{staging!r}; nothing was published or tagged]", head_unchanged=error.head_unchanged,
+                fix="run the same command again: files already staged with the same content are skipped") from None
+        done += len(batch)
 
 
 def validate_card(text: str, *, endpoint: str | None = None, token: str | None = None) -> None:
@@ -278,8 +350,13 @@ def publish_dataset(
     revision: str | None = None,
     annotations_only: bool = False,
     gate: "GateTerms | None" = None,
+    max_commit_bytes: int = DEFAULT_MAX_COMMIT_BYTES,
 ) -> PublishResult:
     """Validate, guard, build the card and publish ``folder`` as one commit, tagged ``revision``.
+
+    Shards adding up to more than ``max_commit_bytes`` are uploaded resumably first, in several commits on a
+    staging branch; the commit that writes the card and the shards to ``main`` and the tag still come last
+    (:func:`publish_files`).
 
     The release is gated (``gate`` terms, default :class:`~vgmed_data.card.GateTerms`) whenever it holds rows
     whose images may not be redistributed; such rows go out only with ``annotations_only``.
@@ -314,7 +391,7 @@ def publish_dataset(
                                message=f"Publish {revision or 'dataset'} with vgmed-data"
                                        + (" (annotations only)" if annotations_only else ""),
                                replace_under=("data/",), tag=revision,
-                               gated="manual" if terms is not None else None)
+                               gated="manual" if terms is not None else None, max_commit_bytes=max_commit_bytes)
     return PublishResult(commit=commit, configs=tuple(configs), gated=terms is not None,
                          annotations_only=annotations_only)
 
@@ -327,14 +404,29 @@ def register_publish(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--annotations-only", action="store_true",
                         help="publish no image or mask bytes: annotations with pointers to the sources, gated "
                              "when a source does not allow redistribution")
+    parser.add_argument("--max-commit-bytes", type=_positive_int, default=DEFAULT_MAX_COMMIT_BYTES, metavar="N",
+                        help="above this many bytes of shards, upload resumably in several commits of at most N "
+                             f"bytes on a staging branch, then publish in one final commit (default: "
+                             f"{DEFAULT_MAX_COMMIT_BYTES}); re-running after an interruption skips staged shards")
     parser.add_argument("--token", help="a write token (default: HF_TOKEN or the saved login); never stored")
     parser.add_argument("--endpoint", help="the Hub URL (default: HF_ENDPOINT or https://huggingface.co)")
     parser.set_defaults(func=run_publish)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of bytes") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of bytes")
+    return value
+
+
 def run_publish(args: argparse.Namespace) -> int:
     result = publish_dataset(args.folder, repo_id=args.repo, token=args.token, endpoint=args.endpoint,
-                             private=args.private, revision=args.revision, annotations_only=args.annotations_only)
+                             private=args.private, revision=args.revision, annotations_only=args.annotations_only,
+                             max_commit_bytes=args.max_commit_bytes)
     print(f"published {result.commit.repo_id} at commit {result.commit.commit_oid}"
           + (f", tagged {result.commit.tag}" if result.commit.tag else "")
           + (" (gated: access requests are reviewed)" if result.gated else ""))

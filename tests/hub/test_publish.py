@@ -265,3 +265,70 @@ def test_card_yaml_is_valid_for_the_hub_validator(open_folder: Path, hub_server:
     publish_dataset(open_folder, repo_id=hub_repo_id, token=hub_token)
     text = hub_server.files_at(hub_repo_id)["README.md"].decode()
     assert yaml.safe_load(text.split("---\n")[1])["configs"][0]["data_files"]
+
+
+def test_large_folder_is_staged_resumably_and_published_last(
+        tmp_path: Path, hub_server: HubServer, hub_token: str, hub_repo_id: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from vgmed_data.hub import UploadInterruptedError, staging_branch
+
+    folder = make_folder(tmp_path / "big", grounding=grounding_rows(count=10, seed=3), sequences=sequence_rows(),
+                         manifest=MANIFEST)
+    shards = sorted(str(p.relative_to(folder)) for p in folder.glob("data/*/*.parquet"))
+    sizes = {p: (folder / p).stat().st_size for p in shards}
+    assert len(shards) == 5  # 5 test + 5 validation rows in shards of 3 -> 2 + 2, and one sequences shard
+    limit = max(sizes.values()) + 1  # one shard per staging commit
+    staging = staging_branch("v1")
+
+    # Interrupted after two staging commits: both attempts of the third commit lose their connection.
+    hub_server.inject_drop("commit", times=2, after=2)
+    try:
+        with pytest.raises(UploadInterruptedError, match=f"2 of 5 file.*{staging}.*nothing was published"):
+            publish_dataset(folder, repo_id=hub_repo_id, token=hub_token, revision="v1", max_commit_bytes=limit)
+    finally:
+        hub_server.clear_faults()
+    refs = hub_server.repo(hub_repo_id).refs()
+    assert "v1" not in refs["tags"]
+    assert list(hub_server.files_at(hub_repo_id, "main")) == [".gitattributes"]  # no card, no shard on main
+    staged = hub_server.files_at(hub_repo_id, staging)
+    assert sorted(p for p in staged if p.startswith("data/")) == shards[:2] and "README.md" not in staged
+    assert all(staged[p] == (folder / p).read_bytes() for p in shards[:2])
+    assert len(hub_server.commits(hub_repo_id, staging)) == 3  # initial + two staging commits
+
+    # The re-run (through the CLI option) skips the staged shards and sends only the others.
+    before = len(hub_server.requests)
+    code = main(["publish", str(folder), "--repo", hub_repo_id, "--revision", "v1", "--token", hub_token,
+                 "--max-commit-bytes", str(limit)])
+    assert code == 0, capsys.readouterr().err
+    import hashlib
+
+    requests = hub_server.requests[before:]
+    uploaded = {r[1].split("/")[-1].split("?")[0] for r in requests if r[0] == "PUT" and r[1].startswith("/lfs-upload/")}
+    digests = {p: hashlib.sha256((folder / p).read_bytes()).hexdigest() for p in shards}
+    # The third shard's object reached the server before its commit was cut: it is not sent again either.
+    assert uploaded == {digests[p] for p in shards[3:]}
+    staging_commits = [r for r in requests if r[0] == "POST" and r[1].endswith(f"/commit/{staging}") and r[2] == 200]
+    assert len(staging_commits) == 3  # shards 3, 4 and 5, one per commit; the two staged ones are skipped
+    main_commits = hub_server.commits(hub_repo_id, "main")
+    assert len(main_commits) == 2  # the initial commit and ONE publishing commit with card + all shards
+    refs = hub_server.repo(hub_repo_id).refs()
+    assert refs["tags"]["v1"] == main_commits[0]["oid"] and staging not in refs["branches"]
+    files = hub_server.files_at(hub_repo_id, "v1")
+    assert sorted(p for p in files if p.startswith("data/")) == shards and "README.md" in files
+    for config in ("vgmed", "sequences"):
+        remote = load_dataset(hub_repo_id, config, revision="v1")
+        local = load_dataset(str(folder), config)
+        for split in local:
+            assert rows_of(remote[split]) == rows_of(local[split])
+
+
+def test_small_folder_under_the_threshold_is_one_commit_without_staging(
+        open_folder: Path, hub_server: HubServer, hub_token: str, hub_repo_id: str) -> None:
+    from vgmed_data.hub import staging_branch
+
+    total = sum(p.stat().st_size for p in open_folder.glob("data/*/*.parquet"))
+    publish_dataset(open_folder, repo_id=hub_repo_id, token=hub_token, revision="v1", max_commit_bytes=total)
+    assert len(hub_server.commits(hub_repo_id)) == 2
+    assert staging_branch("v1") not in hub_server.repo(hub_repo_id).refs()["branches"]
+    with pytest.raises(InvalidInputError, match="max_commit_bytes must be positive"):
+        publish_dataset(open_folder, repo_id=hub_repo_id, token=hub_token, max_commit_bytes=0)
