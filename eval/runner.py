@@ -492,11 +492,20 @@ def run_demo_eval(dataset_folder: str | os.PathLike[str], out_dir: str | os.Path
     checkpoint = build_tiny_checkpoint("qwen2_vl", out / "tiny-qwen2-vl-random")
     print("vgmed eval: using a tiny RANDOMLY INITIALISED Qwen2-VL model (no weights are downloaded): "
           "its answers and attention are noise; this run only exercises the evaluator.")
+    print(f"vgmed eval: --method baseline,vgrefine with a FIXED head list for the tiny model (not chosen by "
+          f"`vgmed eval select`): heads {[list(h) for h in DEMO_VGREFINE.heads]}, masked layer(s) "
+          f"{list(DEMO_VGREFINE.masked_layers)}, percentile {DEMO_VGREFINE.percentile:g}")
     cfg = EvalConfig(model=str(checkpoint), dataset=str(dataset_folder), out=out / "results", limit=limit,
-                     overlays=4, progress=progress)
+                     overlays=4, progress=progress, methods=(BASELINE, VGREFINE), vgrefine=DEMO_VGREFINE)
     summary = run_eval(cfg) or {}
-    print(f"vgmed eval: report written to {cfg.out / 'summary.md'} (random model)")
+    print(f"vgmed eval: report (baseline and VGRefine side by side) written to {cfg.out / 'summary.md'} "
+          "(random model)")
     return summary
+
+
+# The demo's VGRefine setting: every head of the middle layer of the 3-layer tiny Qwen2-VL (eval/tiny.py) triages,
+# the last layer knocks out. A fixed, valid list: the demo has no natural-image set to select heads on.
+DEMO_VGREFINE = VGRefineOptions(heads=((1, 0), (1, 1), (1, 2), (1, 3)), masked_layers=(2,))
 
 
 def config_dict(cfg: EvalConfig) -> dict[str, Any]:

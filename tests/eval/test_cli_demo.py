@@ -29,6 +29,9 @@ def test_demo_eval_says_the_model_is_random(tmp_path: Path, capsys) -> None:  # 
     folder = write_tiny_dataset(tmp_path / "demo", 2)
     summary = run_demo_eval(folder, tmp_path / "eval")
     assert summary["random_weights"] is True and summary["counts"]["samples"] == 2
-    assert "RANDOMLY INITIALISED" in capsys.readouterr().out
-    assert "random weights" in (tmp_path / "eval" / "results" / "summary.md").read_text()
+    printed = capsys.readouterr().out
+    assert "RANDOMLY INITIALISED" in printed and "FIXED head list" in printed
+    markdown = (tmp_path / "eval" / "results" / "summary.md").read_text()
+    assert "random weights" in markdown and "## Baseline vs VGRefine" in markdown and "| all | 2 |" in markdown
+    assert summary["methods"] == ["baseline", "vgrefine"] and summary["vgrefine"]["n"] == 2
     assert json.loads((tmp_path / "eval" / "results" / "summary.json").read_text())["random_weights"] is True
