@@ -10,8 +10,11 @@ from the root of a local copy of that source:
   ``metadata["source_mask_path"]``: a raster mask file holding the row's mask as stored.
 * ``sequences`` rows: ``metadata["source_paths"]`` (list of str, one per image, aligned with ``images`` and
   ``image_provenance``; each image's source is ``image_provenance[i].source``), rendered with
-  ``image_provenance[i].plane`` / ``slice_index`` and ``metadata["windows"][i]`` when present. Images whose
-  ``transform`` is not empty (crops, shifts) cannot be re-rendered here yet and are reported.
+  ``image_provenance[i].plane`` / ``slice_index`` and ``metadata["windows"][i]`` when present. When
+  ``image_provenance[i].transform`` is not empty (a :class:`vgmed_data.geometry.Transform` as JSON: crops,
+  shifts, physical-aspect resize, pad to square, resize) it is applied to the re-rendered slice, whose size must
+  be the transform's ``src_size``. The sequence builders store RGB images (a grey slice converted after the
+  transform); the colour mode kept is the one whose pixels match the fingerprint (as rendered, else RGB).
 
 **Fingerprints.** When images are stripped (:func:`strip_images`), the pixels that were removed are fingerprinted
 into ``metadata``: ``image_sha256`` / ``mask_sha256`` (``vgmed``) or ``image_sha256s`` (``sequences``), the
@@ -116,9 +119,11 @@ class _Pointer:
     slice_index: int | None
     frame: int
     fingerprint: str | None
+    transform: str = ""  # Transform.to_json() from the rendered slice to the stored image; "" if untouched
 
 
 def _render(root: Path, pointer: _Pointer, *, record: str) -> bytes:
+    from vgmed_data.geometry import Transform
     from vgmed_data.imaging.render import render_file
 
     path = (root / pointer.relative).resolve()
@@ -129,12 +134,33 @@ def _render(root: Path, pointer: _Pointer, *, record: str) -> bytes:
                                   path=root, record=record, fix="point --source at the root of a complete copy")
     rendered = render_file(path, window=pointer.window or None, slice_index=pointer.slice_index,
                            plane=pointer.plane or "axial", frame=pointer.frame)
-    data = encode_png(rendered.image)
-    if pointer.fingerprint and pixel_sha256(data) != pointer.fingerprint:
-        raise InvalidInputError(f"the image rendered from {pointer.relative} differs from the published "
-                                "fingerprint", path=root, record=record,
-                                fix="use the same version of the source that the dataset was built from")
-    return data
+    image = rendered.image
+    candidates = [image]
+    if pointer.transform:
+        try:
+            transform = Transform.from_json(pointer.transform)
+        except (ValueError, KeyError, TypeError) as error:
+            raise InvalidInputError(f"unreadable transform for {pointer.relative}: {error}", record=record,
+                                    fix="rebuild with a builder that stores Transform.to_json()") from None
+        if transform.src_size != image.size:
+            raise InvalidInputError(f"{pointer.relative} renders to {image.size[0]}x{image.size[1]} but the stored "
+                                    f"transform starts from {transform.src_size[0]}x{transform.src_size[1]}",
+                                    path=root, record=record,
+                                    fix="use the same version of the source that the dataset was built from")
+        image = transform.apply_image(image)
+        candidates = [image.convert("RGB"), image]  # builders convert the transformed grey slice to RGB
+    elif image.mode != "RGB":
+        candidates.append(image.convert("RGB"))
+    encoded = [encode_png(candidate) for candidate in candidates]
+    if not pointer.fingerprint:
+        return encoded[0]
+    for data in encoded:
+        if pixel_sha256(data) == pointer.fingerprint:
+            return data
+    raise InvalidInputError(f"the image rendered from {pointer.relative}"
+                            + (" and transformed" if pointer.transform else "")
+                            + " differs from the published fingerprint", path=root, record=record,
+                            fix="use the same version of the source that the dataset was built from")
 
 
 def _hydrate_row(row: dict[str, Any], *, config: str, sources: Mapping[str, Path],
@@ -176,12 +202,9 @@ def _hydrate_row(row: dict[str, Any], *, config: str, sources: Mapping[str, Path
             continue
         if index >= len(paths):
             raise InvalidInputError(f"image {index} has no metadata.source_paths pointer", record=record)
-        if item.get("transform"):
-            raise InvalidInputError(f"image {index} was transformed ({item['transform']}); hydrate cannot "
-                                    "re-apply transforms yet", record=record)
         pointer = _Pointer(source, paths[index], windows[index] if index < len(windows) else None,
                            item.get("plane") or "", item.get("slice_index"), 0,
-                           prints[index] if index < len(prints) else None)
+                           prints[index] if index < len(prints) else None, item.get("transform") or "")
         images[index] = {"bytes": _render(sources[source], pointer, record=record), "path": None}
         report.restored[source] = report.restored.get(source, 0) + 1
     row["images"] = images
