@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from vgmed_data.errors import InvalidInputError
@@ -38,14 +39,17 @@ def _run(args: argparse.Namespace) -> int:
     if VGREFINE not in methods and args.heads:
         raise InvalidInputError("--heads is given but --method does not include vgrefine",
                                 fix="add --method baseline,vgrefine (or drop --heads)")
-    cfg = EvalConfig(methods=methods, vgrefine=options_from_args(args) if VGREFINE in methods else None,
+    cfg = EvalConfig(methods=methods, task=args.task, vgrefine=options_from_args(args) if VGREFINE in methods else None,
                      model=args.model, dataset=args.dataset, out=Path(args.out), config=args.config,
                      split=args.split, layers=parse_layers(args.layers), limit=args.limit,
                      batch_size=args.batch_size, dtype=args.dtype, device=args.device, max_pixels=args.max_pixels,
                      max_new_tokens=args.max_new_tokens, query=args.query, overlays=args.overlays,
-                     on_bad_sample=args.on_bad_sample, progress=not args.no_progress)
+                     on_bad_sample=args.on_bad_sample, progress=not args.no_progress,
+                     argv=("vgmed", *sys.argv[1:]) if sys.argv and "vgmed" in Path(sys.argv[0]).name else None)
     summary = run_eval(cfg)
-    if summary is not None:
+    if summary is not None and cfg.task == "boxes":
+        print(f"box scores: {cfg.out / 'summary.md'}; predictions: {cfg.out / 'predictions.jsonl'}")
+    elif summary is not None:
         counts = summary["counts"]
         print(f"{counts['samples']} samples, {counts['grounded']} with grounding metrics; "
               f"report: {cfg.out / 'summary.md'}")
@@ -89,6 +93,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--overlays", type=int, default=8, help="heat-map overlays for the first N samples")
     run.add_argument("--on-bad-sample", default="skip", choices=("skip", "error"))
     run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--task", default="grounding", choices=("grounding", "boxes"),
+                     help="grounding: attention metrics + answers (default); boxes: ask for boxes (sequences or "
+                          "vgmed configuration), write predictions.jsonl and score them with the baselines")
     run.add_argument("--method", default="baseline",
                      help="baseline (default), vgrefine, or baseline,vgrefine (both answers, side by side); "
                           "VGRefine runs one sample at a time (fast path, batch size 1)")

@@ -36,6 +36,7 @@ import numpy as np
 from eval.answers import score_answer
 from eval.data import EvalSample, in_shard, iter_samples, rank_and_world
 from eval.metrics import boxes_to_token_mask, boxes_to_token_mask_padding_aware, grounding_metrics
+from eval.provenance import run_provenance
 from eval.vgrefine.options import VGRefineOptions
 from vgmed_data.errors import FileFormatError, GeometryError, InvalidInputError, VgmedError
 
@@ -44,6 +45,7 @@ QUERY_MODES = ("last", "question_mean")
 TIMING_KEYS = ("timings",)
 BASELINE, VGREFINE = "baseline", "vgrefine"
 METHODS = (BASELINE, VGREFINE)
+TASKS = ("grounding", "boxes")
 
 
 def parse_methods(text: str) -> tuple[str, ...]:
@@ -79,12 +81,18 @@ class EvalConfig:
     merge_timeout_s: float = 3600.0
     methods: tuple[str, ...] = (BASELINE,)  # "baseline" and/or "vgrefine" (docs/vgrefine.md)
     vgrefine: VGRefineOptions | None = None  # required when "vgrefine" is in methods
+    argv: tuple[str, ...] | None = None  # the command line recorded in run.json (None: this process's sys.argv)
+    task: str = "grounding"  # "grounding" (attention + answers) or "boxes" (eval.boxes.generate)
 
     def __post_init__(self) -> None:
         methods = tuple(self.methods)
         if not methods or any(m not in METHODS for m in methods) or len(set(methods)) != len(methods):
             raise InvalidInputError(f"methods {methods!r}", fix=f"use one or more of {METHODS}, each once")
         object.__setattr__(self, "methods", tuple(m for m in METHODS if m in methods))
+        if self.task not in TASKS:
+            raise InvalidInputError(f"task {self.task!r}", fix=f"use one of {TASKS}")
+        if self.task == "boxes" and methods != (BASELINE,):
+            raise InvalidInputError("--task boxes runs the baseline method only", fix="drop --method/--heads")
         if (VGREFINE in methods) != (self.vgrefine is not None):
             raise InvalidInputError("VGRefine options are needed exactly when the vgrefine method runs",
                                     fix="pass --heads heads.json|PRESET with --method vgrefine or "
@@ -101,6 +109,8 @@ class EvalConfig:
         keys = ("model", "dataset", "config", "split", "layers", "dtype", "max_pixels", "max_new_tokens", "query",
                 "methods")
         settings = {k: getattr(self, k) for k in keys}
+        if self.task != "grounding":  # only box runs carry it
+            settings["task"] = self.task
         settings["vgrefine"] = self.vgrefine.to_dict() if self.vgrefine is not None else None
         text = json.dumps(settings, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -362,8 +372,9 @@ def _check_manifest(cfg: EvalConfig, world: int) -> None:
     path = cfg.out / "run.json"
     manifest = {"fingerprint": cfg.fingerprint(), "world": world, "model": cfg.model, "dataset": cfg.dataset,
                 "config": cfg.config, "split": cfg.split, "layers": cfg.layers, "query": cfg.query,
-                "methods": list(cfg.methods),
-                "vgrefine": cfg.vgrefine.to_dict() if cfg.vgrefine is not None else None}
+                "task": cfg.task, "methods": list(cfg.methods),
+                "vgrefine": cfg.vgrefine.to_dict() if cfg.vgrefine is not None else None,
+                "provenance": run_provenance(device=cfg.device, config=cfg.config, split=cfg.split, argv=cfg.argv)}
     if path.exists():
         old = json.loads(path.read_text())
         if old.get("fingerprint") != manifest["fingerprint"] or old.get("world") != world:
@@ -464,6 +475,10 @@ def merge(out: str | os.PathLike[str], *, overlays: int = 8, dataset: str | None
 
 def run_eval(cfg: EvalConfig, *, adapter: Any | None = None) -> dict[str, Any] | None:
     """Run this process's rank; the rank-0 process then waits for the others and merges (returns the summary)."""
+    if cfg.task == "boxes":
+        from eval.boxes.generate import run_boxes
+
+        return run_boxes(cfg, adapter=adapter)
     rank, world = rank_and_world()
     run_rank(cfg, rank=rank, world=world, adapter=adapter)
     if rank != 0:

@@ -141,20 +141,38 @@ class Adapter(ABC):
         value = getattr(config, "image_token_id", None)
         return int(value if value is not None else config.image_token_index)
 
-    def chat_text(self, user_text: str) -> str:
-        """The full prompt string for one user turn holding one image and ``user_text``."""
+    def chat_text(self, user_text: str, *, images: int = 1) -> str:
+        """The full prompt string for one user turn holding ``images`` images and ``user_text``.
+
+        Several images are labelled in order, ``Image 1:`` before the first and so on (the box prompts refer to
+        them that way); one image keeps the official single-image prompt unchanged."""
+        self.check_image_count(images)
         template = getattr(self.processor, "chat_template", None)
         if self.options.use_chat_template and template:
-            messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": user_text}]}]
+            content: list[dict[str, str]] = [{"type": "image"}]
+            if images > 1:
+                content = [part for i in range(images)
+                           for part in ({"type": "text", "text": f"Image {i + 1}:"}, {"type": "image"})]
+            messages = [{"role": "user", "content": [*content, {"type": "text", "text": user_text}]}]
             text = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         else:
-            text = self.default_template.format(image=self.image_placeholder, text=user_text)
+            placeholders = self.image_placeholder if images == 1 else "".join(
+                f"Image {i + 1}: {self.image_placeholder}\n" for i in range(images))
+            text = self.default_template.format(image=placeholders, text=user_text)
         bos = self.tokenizer.bos_token
         if self.prepend_bos and bos and not text.startswith(bos):
             text = bos + text  # inputs are encoded with add_special_tokens=False
         return text
 
     prepend_bos: ClassVar[bool] = False  # families whose prompts start with the tokenizer's BOS
+    max_images: ClassVar[int] = 1  # images one prompt may hold (several: the Qwen families' own token runs)
+
+    def check_image_count(self, count: int) -> None:
+        if not 1 <= count <= self.max_images:
+            raise InvalidInputError(
+                f"the {self.family} adapter takes at most {self.max_images} image(s) per prompt, not {count}",
+                fix="evaluate multi-image (sequences) samples with a Qwen-VL family (qwen2_vl, qwen2_5_vl, "
+                    "qwen3_vl); see docs/sequences.md")
     nest_images: ClassVar[bool] = False  # processor wants one list of images per text
 
     def generation_settings(self) -> dict[str, Any]:
@@ -184,6 +202,31 @@ class Adapter(ABC):
                    for row, image in enumerate(rgb)]
         lengths = [int(v) for v in inputs["attention_mask"].sum(dim=1)]
         return Encoded(inputs=inputs, layouts=layouts, texts=texts, prompt_lengths=lengths)
+
+    def encode_images(self, images: Sequence[Image.Image], user_text: str, *, record_id: str = ""
+                      ) -> tuple[dict[str, Any], list[Transform]]:
+        """Model inputs for ONE prompt holding ``images`` (in order) and the transform of each image (stored ->
+        model input), for box prompts and for mapping boxes back."""
+        self.check_image_count(len(images))
+        if len(images) == 1:
+            encoded = self.encode(images, [user_text], record_ids=[record_id] if record_id else [])
+            return encoded.inputs, [encoded.layouts[0].transform]
+        rgb = [image.convert("RGB") for image in images]
+        try:
+            inputs = self.processor(images=[rgb] if self.nest_images else rgb,
+                                    text=[self.chat_text(user_text, images=len(rgb))], return_tensors="pt",
+                                    padding=True, add_special_tokens=False)
+        except (ValueError, TypeError, RuntimeError) as error:
+            from vgmed_data.errors import FileFormatError
+
+            raise FileFormatError(f"the {self.family} processor rejected the images ({error})",
+                                  record=record_id or None, fix="check the image sizes and modes") from error
+        inputs = dict(inputs)
+        return inputs, self.image_transforms([image.size for image in rgb], inputs)
+
+    def image_transforms(self, sizes: Sequence[tuple[int, int]], inputs: dict[str, Any]) -> list[Transform]:
+        """Transforms of several images of one prompt (families with :attr:`max_images` > 1 implement it)."""
+        raise InvalidInputError(f"the {self.family} adapter cannot map several images of one prompt")
 
     def image_positions(self, ids: list[int], *, record: str) -> NDArray[np.int64]:
         positions = np.flatnonzero(np.asarray(ids) == self.image_token_id).astype(np.int64)

@@ -8,6 +8,7 @@ to multiples of ``patch * merge`` pixels within the pixel budget, and ``image_gr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -58,9 +59,21 @@ class QwenAdapter(Adapter):
         if positions.size != rows * cols or positions[-1] - positions[0] + 1 != positions.size:
             raise SchemaError(f"{positions.size} image tokens do not form one {rows}x{cols} run", record=record or None,
                               fix="pass one image per prompt")
-        transform = Transform.identity(image_size).resize(grid_w * self.patch, grid_h * self.patch)
+        transform = self.grid_transform(image_size, grid_h=grid_h, grid_w=grid_w)
         return ImageLayout(positions=positions, grid=(rows, cols), transform=transform,
                            span=(int(positions[0]), int(positions[-1]) + 1))
+
+    max_images: ClassVar[int] = 16  # each image is its own <|image_pad|> run; 16 bounds a prompt's size
+
+    def grid_transform(self, image_size: tuple[int, int], *, grid_h: int, grid_w: int) -> Transform:
+        """Stored image -> the smart-resized input the processor made (``grid * patch`` pixels a side)."""
+        return Transform.identity(image_size).resize(grid_w * self.patch, grid_h * self.patch)
+
+    def image_transforms(self, sizes: Sequence[tuple[int, int]], inputs: dict[str, Any]) -> list[Transform]:
+        grids = inputs["image_grid_thw"]
+        if len(grids) != len(sizes):
+            raise SchemaError(f"{len(grids)} image grids for {len(sizes)} images")
+        return [self.grid_transform(size, grid_h=int(grid[1]), grid_w=int(grid[2])) for size, grid in zip(sizes, grids)]
 
     def describe(self) -> dict[str, Any]:
         size = self.processor.image_processor.size

@@ -20,7 +20,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import platform
 import shlex
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from eval.provenance import describe_hardware, toolkit_version
 from eval.results.schema import ALL, FORMAT_VERSION, METRICS
 from vgmed_data.errors import InvalidInputError, SourceNotFoundError
 
@@ -47,7 +47,9 @@ class RunResults:
 
 @dataclass(frozen=True, kw_only=True)
 class Provenance:
-    """How a run was produced, where the run folder does not say it (filled at publish time)."""
+    """Publish-time overrides of how a run was produced. The run's own ``run.json`` ``provenance`` (written by the
+    runner: argv, hardware, versions, date) is used otherwise; only a run folder without it falls back to the
+    publishing machine and a command rebuilt from the settings."""
 
     model_revision: str = ""
     dataset_revision: str = ""
@@ -61,28 +63,6 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def _mean(values: Sequence[float]) -> float | None:
     return float(np.mean(values)) if len(values) else None
-
-
-def toolkit_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("vgmed-data")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def describe_hardware() -> str:
-    """The machine this process runs on: the CUDA device name(s) when torch sees one, else the CPU."""
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-            return f"{len(names)}x {names[0]}"
-    except ImportError:
-        pass
-    return f"cpu ({platform.machine()}, {os.cpu_count()} cores)"
 
 
 def folder_revision(folder: Path) -> str:
@@ -134,6 +114,19 @@ def reconstructed_command(manifest: Mapping[str, Any], *, config: str, split: st
     if list(methods) != [BASELINE]:
         parts += ["--method", ",".join(methods)]
     return shlex.join(parts)
+
+
+def box_columns(boxes: Mapping[str, Any] | None) -> dict[str, float | None]:
+    """The ``runs`` box-score columns from a ``--task boxes`` summary (``summary.json["boxes"]``, the
+    :class:`eval.boxes.report.ScoreReport` of the run's predictions); None where the run has no box scores."""
+    by_system = (boxes or {}).get("summary") or {}
+
+    def pick(system: str, metric: str) -> float | None:
+        value = (by_system.get(system) or {}).get("all", {}).get(metric)
+        return None if value is None else float(value)
+
+    return {"box_miou": pick("model", "miou"), "box_acc50": pick("model", "acc@0.5"),
+            "box_full_image_miou": pick("full_image", "miou"), "box_mean_box_miou": pick("mean_box", "miou")}
 
 
 def run_id_of(manifest: Mapping[str, Any], records: Iterable[Mapping[str, Any]]) -> str:
@@ -299,7 +292,9 @@ def collect_run(run_dir: str | os.PathLike[str], *, provenance: Provenance = Pro
     layers = [int(v) for v in (summary.get("layers") or next((r["layers"] for r in records if r.get("layers")), []))]
     run_id = run_id_of(manifest, records)
     methods = [BASELINE] + ([VGREFINE] if any(_vgrefine(r) for r in records) else [])
-    finished = dt.datetime.fromtimestamp((root / "samples.jsonl").stat().st_mtime, tz=dt.UTC).replace(microsecond=0)
+    recorded = manifest.get("provenance") or {}
+    finished = (dt.datetime.fromisoformat(recorded["date"]) if recorded.get("date") else
+                dt.datetime.fromtimestamp((root / "samples.jsonl").stat().st_mtime, tz=dt.UTC).replace(microsecond=0))
     adapter = summary.get("adapter") or {}
     common = {
         "run_id": run_id, "format_version": FORMAT_VERSION, "model": str(manifest["model"]),
@@ -309,10 +304,12 @@ def collect_run(run_dir: str | os.PathLike[str], *, provenance: Provenance = Pro
         "dataset": str(manifest["dataset"]),
         "dataset_revision": provenance.dataset_revision or dataset_revision(str(manifest["dataset"])),
         "config": config, "split": split, "query": str(manifest.get("query") or "last"), "layers": layers,
-        "box_miou": None, "box_acc50": None, "box_full_image_miou": None, "box_mean_box_miou": None,
-        "toolkit_version": toolkit_version(), "hardware": provenance.hardware or describe_hardware(),
+        **box_columns(summary.get("boxes")),
+        "toolkit_version": str(recorded.get("toolkit_version") or toolkit_version()),
+        "hardware": provenance.hardware or str(recorded.get("hardware") or describe_hardware()),
         "date": finished,
-        "command": provenance.command or reconstructed_command(manifest, config=config, split=split, methods=methods),
+        "command": provenance.command or str(recorded.get("command") or "")
+        or reconstructed_command(manifest, config=config, split=split, methods=methods),
     }
     baseline_views = [_method_view(r, BASELINE) for r in records]
     best = _best_position(_stats([v for v in baseline_views if v], len(layers), None)["ar_per_layer"])

@@ -1,0 +1,202 @@
+"""``vgmed eval run --task boxes``: ask a supported family for boxes, write the predictions ``vgmed eval score``
+reads, and score them with the baselines beside the model.
+
+Samples: the ``sequences`` configuration (several images per prompt, the reference box re-expressed in the
+family's convention by :func:`eval.boxes.prompts.box_prompt`) or ``vgmed`` rows with boxes (one image, "Locate
+the <target>" by :func:`eval.boxes.prompts.target_prompt`). The output format is the family's
+(:data:`eval.boxes.formats.FAMILY_FORMATS`); a family without one, or one whose adapter takes one image per
+prompt given a multi-image sample, is refused with the reason.
+
+Outputs under ``--out``: ``predictions.jsonl`` (``{"id", "output", "input_transforms"}``: the raw model text and
+each image's stored -> input transform, exactly what ``vgmed eval score`` reads, plus the prompt),
+``samples.jsonl`` (prompt, raw output, parse mode strict/lenient/unparsed, IoU, image choice, per sample),
+``scores/`` (:func:`eval.boxes.report.write_report`), ``summary.json`` (``"boxes"``: the score report) and
+``summary.md``. Resume: finished ids in ``predictions.jsonl`` are skipped. One process (no rank sharding).
+Batch size 1: prompts of several images differ too much in length to batch usefully.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from eval.boxes.formats import FAMILY_FORMATS
+from eval.boxes.prompts import box_prompt, target_prompt
+from vgmed_data.errors import InvalidInputError
+
+PREDICTIONS = "predictions.jsonl"
+
+
+@dataclass(frozen=True)
+class BoxSample:
+    index: int
+    id: str
+    task: str
+    images: tuple[bytes, ...]
+    image_sizes: tuple[tuple[int, int], ...]
+    question: str
+    target: str
+    reference_box: tuple[float, ...] | None
+    reference_image_index: int | None
+
+    def decoded(self) -> list[Image.Image]:
+        out = []
+        for data in self.images:
+            with Image.open(io.BytesIO(data)) as opened:
+                out.append(opened.convert("RGB"))
+        return out
+
+
+def _bytes(image: Any) -> bytes:
+    if isinstance(image, dict) and image.get("bytes") is not None:
+        return bytes(image["bytes"])
+    if isinstance(image, dict) and image.get("path"):
+        return Path(image["path"]).read_bytes()
+    raise InvalidInputError("a row has an image without bytes or path")
+
+
+def iter_box_samples(dataset: str | os.PathLike[str], *, config: str, split: str, limit: int | None
+                     ) -> Iterator[BoxSample]:
+    """The samples of a local dataset folder that can be asked for a box (``vgmed`` rows need boxes)."""
+    from vgmed_data.folder import iter_rows
+
+    folder = Path(dataset)
+    if not folder.is_dir():
+        raise InvalidInputError("--task boxes reads a local dataset folder", path=folder,
+                                fix="download the dataset (e.g. `huggingface-cli download --repo-type dataset`) "
+                                    "and pass the folder")
+    if config not in ("sequences", "vgmed"):
+        raise InvalidInputError(f"--task boxes reads the sequences or vgmed configuration, not {config!r}")
+    index = 0
+    for row in iter_rows(folder, config=config, split=split):
+        if limit is not None and index >= limit:
+            break
+        if config == "sequences":
+            reference = row.get("reference_box")
+            yield BoxSample(index=index, id=str(row["id"]), task=str(row["task"]),
+                            images=tuple(_bytes(i) for i in row["images"]),
+                            image_sizes=tuple((int(w), int(h)) for w, h in row["image_sizes"]),
+                            question=str(row["question"]), target=str(row.get("target") or ""),
+                            reference_box=tuple(float(v) for v in reference) if reference else None,
+                            reference_image_index=row.get("reference_image_index"))
+        else:
+            if not row.get("boxes"):
+                continue  # the scorer skips rows without boxes too (eval.boxes.dataset.iter_targets)
+            yield BoxSample(index=index, id=str(row["id"]), task="vgmed", images=(_bytes(row["image"]),),
+                            image_sizes=((int(row["width"]), int(row["height"])),), question=str(row["question"]),
+                            target=str(row.get("target") or ""), reference_box=None, reference_image_index=None)
+        index += 1
+
+
+def output_format_of(family: str) -> str:
+    if family not in FAMILY_FORMATS:
+        raise InvalidInputError(f"the {family} family has no box output format",
+                                fix=f"--task boxes supports: {', '.join(sorted(FAMILY_FORMATS))}")
+    return FAMILY_FORMATS[family]
+
+
+def prompt_for(sample: BoxSample, *, fmt: str, transforms: list[Any]) -> str:
+    if sample.task == "vgmed":
+        return target_prompt(target=sample.target, fmt=fmt)
+    text, _ = box_prompt(question=sample.question, fmt=fmt, image_sizes=sample.image_sizes,
+                         reference_box=sample.reference_box, reference_image_index=sample.reference_image_index,
+                         transforms=transforms)
+    return text
+
+
+def answer_one(adapter: Any, sample: BoxSample, *, fmt: str, device: str) -> dict[str, Any]:
+    """Encode (twice: the transforms the prompt needs come from the processor), generate greedily, return the
+    prediction line."""
+    import torch
+
+    images = sample.decoded()
+    _, transforms = adapter.encode_images(images, "", record_id=sample.id)
+    prompt = prompt_for(sample, fmt=fmt, transforms=transforms)
+    inputs, transforms = adapter.encode_images(images, prompt, record_id=sample.id)
+    inputs = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in inputs.items()}
+    if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
+        inputs["pixel_values"] = inputs["pixel_values"].to(adapter.model.dtype)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        output = adapter.model.generate(**inputs, **adapter.generation_settings())
+    new = output[0, inputs["input_ids"].shape[1]:]
+    text = adapter.tokenizer.decode(new, skip_special_tokens=True).strip()
+    return {"id": sample.id, "output": text, "input_transforms": [t.to_dict() for t in transforms],
+            "prompt": prompt, "seconds": round(time.perf_counter() - start, 6)}
+
+
+def run_boxes(cfg: Any, *, adapter: Any | None = None) -> dict[str, Any]:
+    """Generate (resuming) and score; ``cfg`` is an :class:`eval.runner.EvalConfig` with ``task="boxes"``."""
+    from eval.adapters import AdapterOptions, load_adapter
+    from eval.data import rank_and_world
+    from eval.runner import _check_manifest, _progress, _read_records
+
+    _, world = rank_and_world()
+    if world > 1:
+        raise InvalidInputError("--task boxes runs in one process", fix="launch it without torchrun")
+    _check_manifest(cfg, 1)
+    options = AdapterOptions(max_pixels=cfg.max_pixels, max_new_tokens=cfg.max_new_tokens)
+    if adapter is None:
+        adapter = load_adapter(cfg.model, dtype=cfg.dtype, device=cfg.device, options=options)
+    else:
+        adapter.set_options(options)
+    fmt = output_format_of(adapter.family)
+    samples = list(iter_box_samples(cfg.dataset, config=cfg.config, split=cfg.split, limit=cfg.limit))
+    most = max((len(s.images) for s in samples), default=1)
+    adapter.check_image_count(most)  # refuse before generating anything
+    path = cfg.out / PREDICTIONS
+    done = _read_records(path)
+    path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in done))  # drop a torn last line
+    finished = {r["id"] for r in done}
+    todo = [s for s in samples if s.id not in finished]
+    bar = _progress(len(todo), cfg.progress)
+    with path.open("a") as sink:
+        for sample in todo:
+            sink.write(json.dumps(answer_one(adapter, sample, fmt=fmt, device=cfg.device), sort_keys=True) + "\n")
+            sink.flush()
+            os.fsync(sink.fileno())
+            bar.update(1)
+    bar.close()
+    return write_box_reports(cfg.out, dataset=cfg.dataset, config=cfg.config, split=cfg.split, fmt=fmt,
+                             adapter=adapter.describe(), model=cfg.model, order=[s.id for s in samples])
+
+
+def write_box_reports(out: Path, *, dataset: str, config: str, split: str, fmt: str, adapter: dict[str, Any],
+                      model: str, order: list[str]) -> dict[str, Any]:
+    """Score ``predictions.jsonl`` exactly as ``vgmed eval score`` does and write the run's reports."""
+    from eval.boxes.report import format_table, score_predictions, write_report
+
+    predictions = {r["id"]: r for r in (json.loads(line) for line in (out / PREDICTIONS).read_text().splitlines()
+                                        if line.strip())}
+    report = score_predictions(dataset, out / PREDICTIONS, fmt=fmt, config=config, split=split)
+    write_report(report, out / "scores")
+    by_id = {s.id: s for s in report.samples}
+    with (out / "samples.jsonl").open("w") as sink:
+        for index, sample_id in enumerate(order):
+            line, scored = predictions[sample_id], by_id[sample_id]
+            sink.write(json.dumps({"index": index, "id": sample_id, "task": scored.task, "status": "ok",
+                                   "prompt": line["prompt"], "output": line["output"], "parse": str(scored.mode),
+                                   "iou": scored.iou, "image_correct": scored.image_correct,
+                                   "predicted_image_index": scored.predicted_image_index,
+                                   "box": None if scored.box is None else list(scored.box),
+                                   "notes": list(scored.notes), "timings": {"generate_s": line["seconds"]}},
+                                  sort_keys=True) + "\n")
+    summary = {"task": "boxes", "model": model, "dataset": dataset, "config": config, "split": split,
+               "adapter": adapter, "format": fmt,
+               "random_weights": (Path(model) / "tiny_checkpoint.json").exists(),
+               "counts": {"samples": len(order)}, "boxes": report.to_dict()}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    note = ("**This model has random weights: every number below is noise.**\n\n"
+            if summary["random_weights"] else "")
+    (out / "summary.md").write_text(
+        f"# Box scores: {model}\n\n{note}Dataset `{dataset}` ({config}, {split}); output format `{fmt}`; "
+        "metrics in percent; parse counts: strict / lenient / unparsed.\n\n```\n" + format_table(report) + "\n```\n")
+    return summary
