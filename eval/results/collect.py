@@ -140,7 +140,8 @@ def run_id_of(manifest: Mapping[str, Any], records: Iterable[Mapping[str, Any]])
 
 def _vgrefine(record: Mapping[str, Any]) -> dict[str, Any] | None:
     """A record's VGRefine result in one shape: prediction, correct, status, params, blocked_tokens, triage_map,
-    metrics. Reads :meth:`eval.vgrefine.result.VGRefineAnswer.record` fields (``answer``, ``parameters``,
+    metrics. The triage map itself is read from the attention shards (``<id>__triage``). Reads
+    :meth:`eval.vgrefine.result.VGRefineAnswer.record` fields (``answer``, ``parameters``,
     ``blocked``) nested under ``record["vgrefine"]``; correctness is scored with the baseline's rule when the
     record does not carry it."""
     from eval.answers import score_answer
@@ -162,7 +163,8 @@ def _vgrefine(record: Mapping[str, Any]) -> dict[str, Any] | None:
 def _method_view(record: Mapping[str, Any], method: str) -> dict[str, Any] | None:
     """The fields a method's summary needs from one record (None: the record has no result for it)."""
     if method == BASELINE:
-        return {"status": record.get("status"), "correct": bool(record.get("correct")),
+        return {"status": record.get("status"),  # None: no baseline answer (--method vgrefine, --task boxes)
+                "correct": None if "correct" not in record else bool(record["correct"]),
                 "metrics": record.get("metrics")}
     part = _vgrefine(record)
     if part is None:
@@ -175,7 +177,7 @@ def _stats(views: Sequence[Mapping[str, Any]], n_layers: int, best: int | None) 
     answered = [v for v in views if v["status"] == "ok"]
     grounded = [v for v in answered if v.get("metrics")]
     out: dict[str, Any] = {"n": len(views), "answered": len(answered), "grounded": len(grounded),
-                           "accuracy": _mean([float(v["correct"]) for v in answered])}
+                           "accuracy": _mean([float(v["correct"]) for v in answered if v["correct"] is not None])}
     for name in METRICS:
         per_layer = [_mean([v["metrics"][name][i] for v in grounded]) for i in range(n_layers)] if grounded else []
         out[f"{name}_per_layer"] = per_layer
@@ -266,7 +268,9 @@ def _sample_rows(run_dir: Path, run_id: str, manifest: Mapping[str, Any], record
             "baseline_map": baseline_map,
             "vgrefine_prediction": refine.get("prediction"),
             "vgrefine_correct": bool(refine["correct"]) if "correct" in refine else None,
-            "vgrefine_map": [float(v) for v in refine.get("triage_map") or []],
+            "vgrefine_map": [float(v) for v in (refine.get("triage_map") or
+                                                (maps[f"{sample.id}__triage"].reshape(-1).tolist()
+                                                 if f"{sample.id}__triage" in maps else []))],
             "blocked_tokens": [int(v) for v in refine.get("blocked_tokens") or refine.get("blocked") or []],
             **{name: (metrics[name][position] if metrics and position is not None else None) for name in METRICS},
             "ar_per_layer": list(metrics.get("ar", [])),
@@ -330,6 +334,7 @@ def collect_run(run_dir: str | os.PathLike[str], *, provenance: Provenance = Pro
             **{f"{name}_best": stats[name] for name in METRICS},
             "breakdown": _breakdown(kept, views, len(layers), best),
         })
+    boxes_run = manifest.get("task") == "boxes"  # box scores only: no attention maps to view
     samples = _sample_rows(root, run_id, manifest, records, config=config, split=split,
-                           best_layer_position=best) if with_samples else []
+                           best_layer_position=best) if with_samples and not boxes_run else []
     return RunResults(run_id=run_id, runs=runs, samples=samples)

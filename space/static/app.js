@@ -138,6 +138,13 @@ async function selectRun(runId) {
   else $("#sample").hidden = true;
 }
 
+// Model answers are shown as-is but readable: tiny random models (and real ones, cut mid-character) emit bytes
+// that are not valid UTF-8 (decoded as U+FFFD) and control characters; those are shown as escapes.
+function readable(text) {
+  return String(text).replace(/[\u0000-\u001f\u007f-\u009f\ufffd]/gu, (c) => c === "\ufffd" ? "\\ufffd"
+    : "\\x" + c.charCodeAt(0).toString(16).padStart(2, "0"));
+}
+
 function verdict(span, prediction, correct) {
   span.textContent = "";
   if (prediction === null || prediction === undefined) {
@@ -145,7 +152,7 @@ function verdict(span, prediction, correct) {
     return;
   }
   const text = document.createElement("q");
-  text.textContent = prediction;
+  text.textContent = readable(prediction);
   const mark = document.createElement("span");
   mark.className = correct ? "ok" : "bad";
   mark.textContent = correct ? " correct" : " wrong";

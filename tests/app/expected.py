@@ -37,3 +37,17 @@ def slice_numbers(run_dir: Path, *, modality: str = "all", question_type: str = 
 
 def model_of(run_dir: Path) -> str:
     return str(json.loads((run_dir / "run.json").read_text())["model"])
+
+
+def vgrefine_accuracy(run_dir: Path, *, modality: str = "all") -> float | None:
+    chosen = [r for r in records(run_dir) if r["status"] == "ok" and "vgrefine" in r and modality in ("all", r["modality"])]
+    return _mean([1.0 if r["vgrefine"]["correct"] else 0.0 for r in chosen])
+
+
+def readable(text: str) -> str:
+    """How the page shows a model answer: control characters and U+FFFD (bytes that were not UTF-8) escaped."""
+    out = []
+    for c in text:
+        code = ord(c)
+        out.append("\\ufffd" if code == 0xFFFD else f"\\x{code:02x}" if code < 0x20 or 0x7F <= code <= 0x9F else c)
+    return "".join(out)

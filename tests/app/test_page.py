@@ -3,6 +3,7 @@ server, the page reading that results dataset, the numbers checked against the r
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from tests.app import expected
 from tests.app.conftest import ROOT, EvalRuns
 
 pytestmark = [pytest.mark.browser, pytest.mark.hub]
-SCREENSHOT = ROOT / "docs" / "leaderboard.png"
+SCREENSHOT = ROOT / "docs" / "leaderboard.png"  # written only with VGMED_UPDATE_SCREENSHOT=1
 WAIT_S = 30
 
 
@@ -73,12 +74,24 @@ def _check_numbers(rows: list[dict[str, Any]], eval_runs: EvalRuns, *, modality:
         assert row["method"][1] == "baseline" and row["delta_accuracy"][1] == "–"
 
 
-def test_leaderboard_numbers_filters_sorting_and_viewer(browser: Any, page_url: str, eval_runs: EvalRuns) -> None:
+def _check_vgrefine(rows: list[dict[str, Any]], eval_runs: EvalRuns, *, modality: str = "all") -> None:
+    qwen = eval_runs.runs["qwen2_vl"]
+    assert [r["model"][0] for r in rows] == [expected.model_of(qwen)] and rows[0]["method"][1] == "vgrefine"
+    refined = expected.vgrefine_accuracy(qwen, modality=modality)
+    base = expected.slice_numbers(qwen, modality=modality)["accuracy"]
+    assert float(rows[0]["accuracy"][0]) == pytest.approx(refined, abs=1e-9)
+    assert float(rows[0]["delta_accuracy"][0]) == pytest.approx(refined - base, abs=1e-9)
+
+
+def test_leaderboard_numbers_filters_sorting_and_viewer(browser: Any, page_url: str, eval_runs: EvalRuns,
+                                                        tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
     browser.get(page_url)
     _wait(browser, lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true")
     assert not browser.find_element(By.TAG_NAME, "body").get_attribute("data-error")
+    assert len(_rows(browser)) == 3  # two baseline rows and the Qwen2-VL run's VGRefine row
+    _select(browser, "#filter-method", "baseline")
     rows = _rows(browser)
     assert len(rows) == 2
     _check_numbers(rows, eval_runs)
@@ -92,11 +105,13 @@ def test_leaderboard_numbers_filters_sorting_and_viewer(browser: Any, page_url: 
     _select(browser, "#filter-question-type", "localization")
     assert all(int(r["n"][0]) == expected.slice_numbers(eval_runs.runs["llava"], modality="MR",
                                                          question_type="localization")["n"] for r in _rows(browser))
-    browser.execute_script("const s = document.getElementById('filter-method'); s.add(new Option('vgrefine')); "
-                           "s.value = 'vgrefine'; s.dispatchEvent(new Event('change'));")
-    assert _rows(browser) == [] and browser.find_element(By.ID, "row-count").text == "0 rows"
-    for css in ("#filter-modality", "#filter-question-type", "#filter-method"):
-        _select(browser, css, "all")
+    _select(browser, "#filter-question-type", "all")
+    _select(browser, "#filter-method", "vgrefine")  # a real option: the published results hold VGRefine rows
+    _check_vgrefine(_rows(browser), eval_runs, modality="MR")
+    _select(browser, "#filter-modality", "all")
+    _check_vgrefine(_rows(browser), eval_runs)
+    assert browser.find_element(By.ID, "row-count").text == "1 row"
+    _select(browser, "#filter-method", "baseline")
     assert len(_rows(browser)) == 2
 
     # Sorting: by AR, descending then ascending.
@@ -126,9 +141,24 @@ def test_leaderboard_numbers_filters_sorting_and_viewer(browser: Any, page_url: 
     assert verdict == ("correct" if record["correct"] else "wrong")
     assert browser.find_element(By.ID, "pred-vgrefine").text == "not run"
 
+    # The Qwen2-VL run: both answers, shown readable (random models emit bytes that are not UTF-8).
+    _select(browser, "#filter-method", "all")
+    qwen = eval_runs.runs["qwen2_vl"]
+    browser.find_element(By.CSS_SELECTOR, f'#leaderboard td[data-value="{expected.model_of(qwen)}"]').click()
+    record = expected.records(qwen)[1]
+    _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, f'#viewer-sample option[value="{record["id"]}"]'))
+    _select(browser, "#viewer-sample", record["id"])
+    _wait(browser, lambda b: b.find_element(By.ID, "sample").get_attribute("data-sample-id") == record["id"])
+    for target, prediction in (("pred-baseline", record["prediction"]), ("pred-vgrefine", record["vgrefine"]["answer"])):
+        shown = browser.find_element(By.CSS_SELECTOR, f"#{target} q").get_attribute("textContent")
+        assert shown == expected.readable(prediction) and "\ufffd" not in shown
+    _wait(browser, lambda b: b.execute_script(
+        "const img = document.getElementById('img-vgrefine'); return img.complete && img.naturalWidth > 0;"))
+
     browser.execute_script("window.scrollTo(0, 0)")
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    update = os.environ.get("VGMED_UPDATE_SCREENSHOT") == "1"
+    screenshot = SCREENSHOT if update else tmp_path / "leaderboard.png"
     height = browser.execute_script("return document.body.scrollHeight")
     browser.set_window_size(1360, max(900, int(height) + 40))
-    assert browser.save_screenshot(str(SCREENSHOT))
-    assert SCREENSHOT.stat().st_size > 10_000
+    assert browser.save_screenshot(str(screenshot))
+    assert screenshot.stat().st_size > 10_000

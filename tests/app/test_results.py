@@ -32,7 +32,17 @@ def test_rows_match_the_run_files(eval_runs: EvalRuns) -> None:
 
     for run_dir in eval_runs.runs.values():
         results = collect_run(run_dir)
-        (row,) = results.runs
+        row = results.runs[0]
+        manifest = json.loads((run_dir / "run.json").read_text())
+        assert row["command"] == manifest["provenance"]["command"] and row["hardware"] == manifest["provenance"]["hardware"]
+        if "vgrefine" in manifest["methods"]:  # the Qwen2-VL run: a second row for VGRefine, from its answers
+            refine = results.runs[1]
+            assert [r["method"] for r in results.runs] == ["baseline", "vgrefine"]
+            assert refine["accuracy"] == pytest.approx(expected.vgrefine_accuracy(run_dir), abs=1e-12)
+            assert json.loads(refine["method_params"])["masked_layers"] == [2]
+            assert all(len(s["vgrefine_map"]) == s["grid"][0] * s["grid"][1] for s in results.samples)
+        else:
+            assert len(results.runs) == 1
         overall = expected.slice_numbers(run_dir)
         assert row["method"] == "baseline" and row["model"] == expected.model_of(run_dir)
         assert row["n_samples"] == overall["n"] == 12
@@ -64,8 +74,9 @@ def test_publish_then_load_dataset_twice_no_duplicate(eval_runs: EvalRuns, hub_s
     runs = _load(hub_repo_id, "runs", tmp_path)
     samples = _load(hub_repo_id, "samples", tmp_path)
     assert runs.features == RUN_FEATURES and samples.features == SAMPLE_FEATURES
-    assert len(runs) == 1 and len(samples) == 12
-    assert runs[0]["accuracy"] == pytest.approx(expected.slice_numbers(run_dir)["accuracy"])
+    assert len(runs) == 2 and len(samples) == 12  # baseline and VGRefine rows of the Qwen2-VL run
+    baseline = next(r for r in runs if r["method"] == "baseline")
+    assert baseline["accuracy"] == pytest.approx(expected.slice_numbers(run_dir)["accuracy"])
     assert samples[0]["image"].size == (samples[0]["width"], samples[0]["height"])
     files = hub_server.files_at(hub_repo_id)
     assert sorted(p for p in files if p.startswith("data/")) == [
@@ -98,7 +109,8 @@ def test_concurrent_publishes_lose_no_row(eval_runs: EvalRuns, hub_server: Any, 
         thread.join(timeout=120)
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     runs = _load(hub_repo_id, "runs", tmp_path)
-    assert sorted(runs["run_id"]) == sorted(r.run_id for r in results.values())
+    assert sorted(set(runs["run_id"])) == sorted(r.run_id for r in results.values())
+    assert len(runs) == sum(len(r.runs) for r in results.values())  # one row per method, none lost
     assert len(_load(hub_repo_id, "samples", tmp_path)) == 24
     committed = [o for o in outcomes if not o.already_present]
     assert len(committed) == 2  # the re-publish of the same run committed nothing (or lost the race cleanly)
