@@ -136,6 +136,11 @@ def _common(parser: argparse.ArgumentParser, *, remote: bool) -> None:
         parser.add_argument("--token", help="API token (or LABEL_STUDIO_API_KEY); never printed")
 
 
+def _document_root(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--document-root", type=Path, default=None,
+                        help="the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (images are copied under it)")
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     from annotation.adjudicate import DEFAULT_THRESHOLD
     from annotation.push import DEFAULT_BATCH
@@ -153,8 +158,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     push.add_argument("dataset", type=Path, help="dataset folder (vgmed configuration)")
     push.add_argument("--project", required=True, help="Label Studio project title (3-50 characters)")
     _common(push, remote=True)
-    push.add_argument("--document-root", type=Path, default=None,
-                      help="the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (images are copied under it)")
+    _document_root(push)
     push.add_argument("--annotators", type=int, default=2, help="annotators per task (default: 2)")
     push.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"tasks per import (default: {DEFAULT_BATCH})")
     push.add_argument("--mask-as", choices=MASK_AS, default="brush", help="how masks are pre-drawn (default: brush)")
@@ -184,6 +188,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                               help=f"box IoU under which a task is adjudicated (default: {DEFAULT_THRESHOLD})")
     adjudication.add_argument("--into", default=None, help="adjudication project (default: PROJECT-adjudication)")
     _common(adjudication, remote=True)
+    _document_root(adjudication)  # the adjudication project's tasks reference the same images
     adjudication.set_defaults(func=_adjudicate)
 
     final = sub.add_parser("finalize", help="write the reviewed dataset folder")

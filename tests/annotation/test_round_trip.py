@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from datasets import load_dataset
-from label_studio_sdk.converter.brush import mask2rle
 from shapely import affinity
 from shapely.geometry import box as shapely_box
 
@@ -21,23 +20,10 @@ from annotation.pull import current_tasks, pull_project
 from annotation.push import push_dataset
 from annotation.state import open_state
 from vgmed_data.cli import main as cli_main
-from tests.annotation.data import HEIGHT, WIDTH, make_dataset, sample_mask
-from tests.fixtures.label_studio import ANNOTATORS
+from tests.annotation.data import WIDTH, make_dataset, sample_mask
+from tests.annotation.scenario import A, ADJ, B, POLYGON_PX, adjudicate_decisions, annotate, rect, verdict
 
 pytestmark = pytest.mark.labelstudio
-A, B, ADJ = ANNOTATORS
-
-
-def rect(x: float, y: float, w: float, h: float, *, label: str = "liver", rotation: float = 0.0) -> dict:
-    """A rectangle result given in PIXELS of the 64x40 image, written in percent as Label Studio stores it."""
-    return {"from_name": "box", "to_name": "image", "type": "rectanglelabels", "original_width": WIDTH,
-            "original_height": HEIGHT, "image_rotation": 0,
-            "value": {"x": x / WIDTH * 100, "y": y / HEIGHT * 100, "width": w / WIDTH * 100,
-                      "height": h / HEIGHT * 100, "rotation": rotation, "rectanglelabels": [label]}}
-
-
-def verdict(value: str) -> dict:
-    return {"from_name": "verdict", "to_name": "image", "type": "choices", "value": {"choices": [value]}}
 
 
 def direct_iou(a: list[float], b: list[float]) -> float:
@@ -63,32 +49,7 @@ def test_round_trip(tmp_path: Path, ls_connection, ls_users) -> None:
         assert server_task.data["width"] == WIDTH and server_task.data["case"].startswith("patient")
         assert len(server_task.predictions) == 1  # boxes + brush mask as one prediction
 
-        # task 0: both accept; A draws every region kind, B the same box 2 px to the right.
-        brush_mask = sample_mask(0)
-        polygon_px = [(4.0, 4.0), (20.0, 4.0), (12.0, 16.0)]
-        a_results = [
-            rect(8, 10, 16, 8), rect(20, 5, 16, 8, rotation=30.0),
-            {"from_name": "polygon", "to_name": "image", "type": "polygonlabels", "original_width": WIDTH,
-             "original_height": HEIGHT, "image_rotation": 0,
-             "value": {"points": [[x / WIDTH * 100, y / HEIGHT * 100] for x, y in polygon_px], "closed": True,
-                       "polygonlabels": ["liver"]}},
-            {"from_name": "brush", "to_name": "image", "type": "brushlabels", "original_width": WIDTH,
-             "original_height": HEIGHT, "image_rotation": 0,
-             "value": {"format": "rle", "rle": mask2rle(brush_mask.astype(np.uint8) * 255), "brushlabels": ["liver"]}},
-            verdict("accept")]
-        client.annotations.create(id=t0, result=a_results, completed_by=ls_users[A], lead_time=30.0)
-        client.annotations.create(id=t0, result=[rect(10, 10, 16, 8), verdict("accept")], completed_by=ls_users[B],
-                                  lead_time=20.0)
-        # task 1: same box, verdicts differ.
-        client.annotations.create(id=t1, result=[rect(8, 8, 20, 12), verdict("accept")], completed_by=ls_users[A])
-        client.annotations.create(id=t1, result=[rect(8, 8, 20, 12), verdict("reject")], completed_by=ls_users[B])
-        # task 2: same verdict, boxes overlap little.
-        client.annotations.create(id=t2, result=[rect(0, 0, 20, 20), verdict("region fixed")], completed_by=ls_users[A])
-        client.annotations.create(id=t2, result=[rect(10, 10, 20, 20), verdict("region fixed")],
-                                  completed_by=ls_users[B])
-        # task 3: one annotator only.
-        client.annotations.create(id=t3, result=[rect(1, 2, 3, 4), verdict("accept")], completed_by=ls_users[A])
-
+        annotate(client, [t0, t1, t2, t3], ls_users)
         pulled = pull_project(ls_connection, state, workspace=workspace, project="rt-review")
         assert (pulled.number, pulled.tasks_changed, pulled.annotations) == (1, 4, 7)
         assert not pulled.skipped
@@ -102,8 +63,8 @@ def test_round_trip(tmp_path: Path, ls_connection, ls_users) -> None:
         got = np.array(a0.regions[1].points)
         assert sorted(map(tuple, np.round(got, 9))) == sorted(map(tuple, np.round(expected_corners, 9)))
         assert a0.regions[1].box == pytest.approx(rotated.bounds, abs=1e-9)
-        assert np.allclose(a0.regions[2].points, polygon_px, atol=1e-9)
-        assert np.array_equal(a0.regions[3].mask, brush_mask)
+        assert np.allclose(a0.regions[2].points, POLYGON_PX, atol=1e-9)
+        assert np.array_equal(a0.regions[3].mask, sample_mask(0))
         assert a0.verdict == "accept" and a0.lead_time == 30.0
 
         agreement = project_agreement("rt-review", current.values())
@@ -127,12 +88,7 @@ def test_round_trip(tmp_path: Path, ls_connection, ls_users) -> None:
         adj_task = client.tasks.get(id=adjudication[sample_ids[1]])
         assert sorted(p["model_version"] if isinstance(p, dict) else p.model_version
                       for p in adj_task.predictions) == sorted([A, B])
-        client.annotations.create(id=adjudication[sample_ids[0]], result=[rect(8, 10, 16, 8), verdict("accept")],
-                                  completed_by=ls_users[ADJ])
-        client.annotations.create(id=adjudication[sample_ids[1]], result=[verdict("reject")],
-                                  completed_by=ls_users[ADJ])
-        client.annotations.create(id=adjudication[sample_ids[2]], result=[rect(5, 5, 20, 20), verdict("region fixed")],
-                                  completed_by=ls_users[ADJ])
+        adjudicate_decisions(client, adjudication, sample_ids, ls_users)
         pull_project(ls_connection, state, workspace=workspace, project="rt-review-adjudication")
 
         # Incremental, append-only: nothing changed -> no new file; one change -> only that task.
