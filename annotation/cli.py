@@ -37,10 +37,11 @@ def _serve(args: argparse.Namespace) -> int:
         save_settings(settings)
     print("starting Label Studio (the first run installs it into its own environment, ~1 minute)...", flush=True)
     server = start_server(settings)
-    print(f"Label Studio is running at {settings.url} (pid {server.pid})")
+    # flush: the lines are read by whoever started us (a terminal, a pipe, a log collector) while we keep running
+    print(f"Label Studio is running at {settings.url} (pid {server.pid})", flush=True)
     print(f"log in as {settings.username}; password and API token are in {data_dir / 'vgmed-server.json'} "
-          "(owner-readable only)")
-    print(f"other commands with --workspace {args.workspace} use this server; stop it with Ctrl+C")
+          "(owner-readable only)", flush=True)
+    print(f"other commands with --workspace {args.workspace} use this server; stop it with Ctrl+C", flush=True)
     try:
         while server.process.poll() is None:
             time.sleep(1.0)
