@@ -11,13 +11,16 @@ of ``--new-tokens`` tokens (eos disabled so every path decodes the same number o
 tiny-width model 20 heads drawn with a fixed seed from layers 0-19 and masked layer 16 of 28 (same proportions).
 
 Prints (and writes with ``--out``) the median seconds of plain / fast / naive and the ratios fast/plain (goal
-<= 1.25) and naive/plain (the reference, ~3x). Medians over ``--repeats`` interleaved rounds after a warm-up.
+<= 1.25) and naive/plain (the reference, ~3x). After a warm-up, ``--repeats`` rounds each run every variant
+once (order reversed every other round); a ratio is the median of the per-round ratios, so load from other
+processes that changes between rounds cancels (the 1-minute load average before and after is printed too).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import tempfile
@@ -136,10 +139,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         runs["naive"] = naive
     for fn in runs.values():  # warm-up
         fn()
+    load_before = os.getloadavg()[0]
     times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(args.repeats):  # interleaved rounds
-        for name, fn in runs.items():
-            times[name].append(timed(fn, device=args.device))
+    ratios: dict[str, list[float]] = {name: [] for name in runs if name != "plain"}
+    names = list(runs)
+    for round_ in range(args.repeats):  # interleaved rounds, order reversed every other round
+        order = names if round_ % 2 == 0 else names[::-1]
+        seconds = {name: timed(runs[name], device=args.device) for name in order}
+        for name, value in seconds.items():
+            times[name].append(value)
+        for name in ratios:
+            ratios[name].append(seconds[name] / seconds["plain"])
     medians = {name: statistics.median(values) for name, values in times.items()}
     encoded = adapter.encode([image], [QUESTION])
     report = {
@@ -149,10 +159,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "hidden": adapter.text_config.hidden_size, "image_tokens": int(len(encoded.layouts[0].positions)),
         "prompt_tokens": int(encoded.inputs["input_ids"].shape[1]), "new_tokens": args.new_tokens,
         "heads": len(options.heads), "masked_layers": list(options.masked_layers), "repeats": args.repeats,
-        "seconds": medians, "fast_over_plain": medians["fast"] / medians["plain"],
+        "loadavg_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "seconds": medians, "fast_over_plain": statistics.median(ratios["fast"]),
+        "fast_over_plain_range": [min(ratios["fast"]), max(ratios["fast"])],
     }
-    if "naive" in medians:
-        report["naive_over_plain"] = medians["naive"] / medians["plain"]
+    if "naive" in ratios:
+        report["naive_over_plain"] = statistics.median(ratios["naive"])
     print(json.dumps(report, indent=2))
     if args.out:
         args.out.write_text(json.dumps(report, indent=2) + "\n")

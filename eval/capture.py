@@ -77,6 +77,9 @@ def _selected_row_probs(query: "torch.Tensor", key: "torch.Tensor", mask: "torch
     rows = q_len - first
     q = query[:, :, first:, :].float().reshape(batch, kv_heads, groups * rows, dim)
     scores = torch.matmul(q, key.float().transpose(-1, -2)).reshape(batch, heads, rows, k_len) * scaling
+    if mask is None and row_weights is None:
+        # SDPA skipped the mask (causal, no padding, no window) and the last row sees every key: a plain softmax.
+        return torch.softmax(scores[:, :, 0, :], dim=-1)
     if mask is None:
         # SDPA skipped the mask (no padding, plain causal): row i of the last q_len rows sees keys <= its position.
         past = k_len - q_len
@@ -142,13 +145,16 @@ def attention_plan(model: Any, plan: AttentionPlan) -> Iterator[AttentionPlan]:
     if bad:
         raise InvalidInputError(f"layer(s) {bad} do not exist in a {layers}-layer model",
                                 fix=f"choose layers in 0..{layers - 1}")
-    model.set_attn_implementation({"text_config": PLANNED})
+    switch = previous != PLANNED  # nested plans (one outer switch for several passes) only swap the plan
+    if switch:
+        model.set_attn_implementation({"text_config": PLANNED})  # walks every module: ~1 ms, so once per outer
     token = _ACTIVE.set(plan)
     try:
         yield plan
     finally:
         _ACTIVE.reset(token)
-        model.set_attn_implementation({"text_config": previous})
+        if switch:
+            model.set_attn_implementation({"text_config": previous})
 
 
 @contextmanager

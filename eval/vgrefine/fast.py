@@ -1,17 +1,24 @@
 """The fast path: the image prefix computed once and shared through the KV cache.
 
-Passes (batch size 1; ``E`` = first token after the image, ``m`` = first masked layer):
+Passes (batch size 1; ``E`` = first token after the image, ``m`` = first masked layer, ``t`` = highest triage
+layer):
 
 1. prefix ``[0, E)`` with the pixels, all layers, kernel SDPA -> cache ``C``;
-2. general suffix on a copy of ``C``, capturing the triage layers' selected rows (all heads: the normaliser is
-   the head mean) through :func:`eval.capture.capture_attention` (skipped when ``normalise=False``);
-3. question suffix on a copy of ``C``, capturing the triage rows (only the K heads' rows are kept), keeping
-   the input of layer ``m`` for the suffix rows; its last logits are the plain answer's first step;
+2. general suffix on a fork of ``C``, capturing the triage layers' selected rows (all heads: the normaliser is
+   the head mean) through :func:`eval.capture.capture_attention`, layers above ``t`` skipped (nothing there is
+   used); skipped altogether when ``normalise=False``;
+3. question suffix on a fork of ``C``, capturing the triage rows (only the K heads' rows are kept), keeping
+   the input of layer ``m`` for the suffix rows; layers above ``max(t, m - 1)`` skipped unless the plain answer
+   is wanted too (then its last logits are the plain answer's first step);
 4. triage (numpy, shared with the reference);
-5. knockout: the question suffix again on ``C``, layers below ``m`` skipped (their output is the input of
-   layer ``m`` kept in 3, their cache is the question pass's, spliced in afterwards: nothing below ``m``
-   changes), layers from ``m`` up on SDPA with the boolean mask edited in the masked layers;
+5. knockout: the question suffix again on a fork of ``C``, layers below ``m`` skipped (their output is the
+   input of layer ``m`` kept in 3, their cache is the question pass's, spliced in afterwards: nothing below
+   ``m`` changes), layers from ``m`` up on SDPA with the boolean mask edited in the masked layers;
 6. greedy decoding from that cache, as ``generate`` would.
+
+A fork (:func:`fork_cache`) is a new cache object whose layers point at the same prefix tensors: dynamic cache
+layers grow by ``torch.cat`` into new tensors and never write into the ones they hold, so the prefix is never
+copied (a deep copy of the whole prefix cache per pass cost more than the layers it fed at small widths).
 
 Every pass gets its slice of the full prompt's position ids (:mod:`eval.vgrefine.inputs`), so the result is
 the naive reference's (tests: same blocked set, first-step logits within 1e-4 in float32, same text).
@@ -79,6 +86,55 @@ def resume_at_layer(layers: Any, index: int, hidden: Any) -> Iterator[None]:
             handle.remove()
 
 
+@contextmanager
+def skip_layers_above(layers: Any, index: int) -> Iterator[None]:
+    """Skip decoder layers ``> index`` (they pass their input through, touching no cache): a pass whose
+    outputs above ``index`` are not used. The final norm and the one kept logits row still run (cheap)."""
+    def passthrough(hidden_states: Any, *args: Any, **kwargs: Any) -> Any:
+        return hidden_states
+
+    skipped = list(layers[index + 1:])
+    for layer in skipped:
+        layer.forward = passthrough
+    try:
+        yield
+    finally:
+        for layer in skipped:
+            del layer.forward
+
+
+_FORKABLE: tuple[type, ...] | None = None
+
+
+def _forkable_layer_types() -> tuple[type, ...]:
+    global _FORKABLE
+    if _FORKABLE is None:
+        from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
+
+        _FORKABLE = (DynamicLayer, DynamicSlidingWindowLayer)
+    return _FORKABLE
+
+
+def fork_cache(cache: Any) -> Any:
+    """A cache that starts where ``cache`` stands and grows independently of it, without copying tensors.
+
+    ``DynamicLayer`` / ``DynamicSlidingWindowLayer`` rebind their tensors on every update (``torch.cat``, then a
+    slice for the window) and never write into them, so new layer objects pointing at the same tensors are
+    independent. Any other layer type (static, offloaded, linear-attention) gets a deep copy."""
+    layers = getattr(cache, "layers", None)
+    kinds = _forkable_layer_types()
+    if (layers is None or getattr(cache, "offloading", False)
+            or not all(type(layer) in kinds for layer in layers)):
+        return copy.deepcopy(cache)
+    forked = copy.copy(cache)
+    forked.layers = [copy.copy(layer) for layer in layers]
+    return forked
+
+
+def _fork_layer(layer: Any) -> Any:
+    return copy.copy(layer) if type(layer) in _forkable_layer_types() else copy.deepcopy(layer)
+
+
 def _image_columns(maps: dict[int, Any], positions: np.ndarray, total: int, heads: dict[int, list[int]] | None
                    ) -> dict[int, np.ndarray]:
     """``layer -> [heads, N]`` over the image tokens from captured ``[1, heads, keys]`` rows.
@@ -142,10 +198,12 @@ def vgrefine_fast(adapter: Adapter, image: Image.Image, user_text: str, *, optio
     pair = encode_pair(adapter, image, user_text, record_id=record_id)
     greedy = _Greedy(adapter, max_new_tokens=max_new_tokens or adapter.options.max_new_tokens)
     timings: dict[str, float] = {}
-    with torch.inference_mode():
+    # One switch to the planned attention function for every pass (an empty plan is plain SDPA); the passes
+    # then only swap plans instead of re-walking the model's modules each time.
+    with torch.inference_mode(), attention_plan(adapter.model, AttentionPlan()):
         start = time.perf_counter()
         plan = _FastPlan(adapter, pair, options)
-        result, hidden, cache_q, logits_q = plan.triage()
+        result, hidden, cache_q, logits_q = plan.triage(full_question=with_plain)
         timings["triage_s"] = time.perf_counter() - start
         blocked_positions = pair.layout.positions[result.blocked]
         cache_k, logits_k = plan.knockout(blocked_positions, hidden, cache_q, keep_question_cache=with_plain)
@@ -178,25 +236,35 @@ class _FastPlan:
         suffix = length - self.pair.image_end
         return torch.full((1, suffix), 1.0 / suffix, device=self.model.device)
 
-    def _suffix(self, inputs: dict[str, Any], positions: Any, cache: Any, *, capture: bool = True) -> tuple[Any, Any]:
+    def _suffix(self, inputs: dict[str, Any], positions: Any, cache: Any, *, last_layer: int | None = None
+                ) -> tuple[Any, Any]:
+        """The text after the image on ``cache``, capturing the triage rows; layers above ``last_layer`` skipped
+        (the logits are then meaningless)."""
         length = int(inputs["input_ids"].shape[1])
         kwargs = piece(inputs, positions, self.pair.image_end, length)
+        top = self.adapter.num_layers - 1 if last_layer is None else last_layer
         with capture_attention(self.model, layers=self.options.triage_layers,
-                               row_weights=self._row_weights(length)) as record:
+                               row_weights=self._row_weights(length)) as record, \
+                skip_layers_above(self.layers, top):
             out = self.model(**kwargs, past_key_values=cache, use_cache=True, logits_to_keep=1)
         return record.maps, out.logits[0, -1]
 
-    def triage(self) -> tuple[Any, Any, Any, Any]:
+    def triage(self, *, full_question: bool = True) -> tuple[Any, Any, Any, Any]:
+        """Steps 2-4. ``full_question=False``: the question pass stops where the knockout takes over (its logits
+        and its cache above the first masked layer are then not the plain answer's and must not be used)."""
         pair, options = self.pair, self.options
+        top_triage = max(options.triage_layers)
         general = None
         if options.normalise:
             positions_g = position_ids(self.adapter, pair.general.inputs)
-            maps, _ = self._suffix(pair.general.inputs, positions_g, copy.deepcopy(self.prefix_cache))
+            maps, _ = self._suffix(pair.general.inputs, positions_g, fork_cache(self.prefix_cache),
+                                   last_layer=top_triage)
             general = _image_columns(maps, pair.layout.positions, pair.general_length, None)
         store: dict[str, Any] = {}
-        cache_q = copy.deepcopy(self.prefix_cache)
+        cache_q = fork_cache(self.prefix_cache)
+        last = None if full_question else max(top_triage, options.first_masked_layer - 1, 0)
         with keep_layer_input(self.layers, options.first_masked_layer, store):
-            maps, logits_q = self._suffix(pair.question.inputs, self.positions_q, cache_q)
+            maps, logits_q = self._suffix(pair.question.inputs, self.positions_q, cache_q, last_layer=last)
         heads: dict[int, list[int]] = {}
         for layer, head in options.heads:
             heads.setdefault(layer, []).append(head)
@@ -212,12 +280,12 @@ class _FastPlan:
         def edit(layer: int, mask: Any, query: Any, key: Any) -> Any:
             return knockout.edit_sdpa_mask(mask, q_len=query.shape[2], k_len=key.shape[2], device=query.device)
 
-        cache = self.prefix_cache
+        cache = fork_cache(self.prefix_cache)
         kwargs = piece(pair.question.inputs, self.positions_q, pair.image_end, pair.question_length)
         plan = AttentionPlan(mask_edit=edit, edit_layers=knockout.layers)
         with attention_plan(self.model, plan), resume_at_layer(self.layers, first, hidden):
             out = self.model(**kwargs, past_key_values=cache, use_cache=True, logits_to_keep=1)
         for index in range(first):  # layers below the first masked one: the question pass's cache, unchanged
             layer = cache_q.layers[index]
-            cache.layers[index] = copy.deepcopy(layer) if keep_question_cache else layer
+            cache.layers[index] = _fork_layer(layer) if keep_question_cache else layer
         return cache, out.logits[0, -1]

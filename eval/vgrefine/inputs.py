@@ -5,10 +5,15 @@ same image); :func:`encode_pair` checks that and records ``image_end``, the firs
 is both where the shared prefix stops and where the knockout rows start. Position ids are computed once for
 each full prompt (Qwen's 3-D M-RoPE via the model's own ``get_rope_index``; plain ``0..T-1`` elsewhere) and
 sliced, so a prefix pass, a suffix pass and decode steps see exactly the positions of one full forward.
+The image goes through the image processor once: the general prompt reuses the question prompt's pixel values
+(:func:`_image_features_once`; a 1008 px image costs about as much to preprocess as a tiny model's prefill
+of its text).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -41,11 +46,61 @@ class PromptPair:
         return int(self.general.inputs["input_ids"].shape[1])
 
 
+def _flat_images(images: Any) -> list[Any]:
+    if isinstance(images, (list, tuple)):
+        return [leaf for item in images for leaf in _flat_images(item)]
+    return [images]
+
+
+def _image_key(images: Any) -> list[tuple[Any, ...]] | None:
+    """Pixel-exact identity of PIL images (``None`` when they are anything else: no reuse)."""
+    flat = _flat_images(images)
+    if not all(isinstance(image, Image.Image) for image in flat):
+        return None
+    return [(image.mode, image.size, image.tobytes()) for image in flat]
+
+
+@contextmanager
+def _image_features_once(processor: Any) -> Iterator[None]:
+    """Inside the context, a processor call on the same pixels with the same image settings reuses the first
+    call's image-processor output (``ProcessorMixin._process_images``: pixel values, grids, and the image-token
+    replacement text derived from them) instead of preprocessing the image again. Processors that do not go
+    through ``_process_images`` simply preprocess twice."""
+    original = getattr(processor, "_process_images", None)
+    if original is None:
+        yield
+        return
+    memo: dict[str, Any] = {}
+
+    def once(images: Any, **kwargs: Any) -> Any:
+        key = _image_key(images)
+        if key is not None and "result" in memo:
+            try:
+                same = memo["key"] == key and memo["kwargs"] == kwargs
+            except (TypeError, ValueError):  # settings holding arrays: compare nothing, recompute
+                same = False
+            if same:
+                processed, replacements = memo["result"]
+                return type(processed)(dict(processed)) if isinstance(processed, dict) else processed, \
+                    list(replacements)
+        result = original(images, **kwargs)
+        if key is not None:
+            memo.update(key=key, kwargs=dict(kwargs), result=result)
+        return result
+
+    processor._process_images = once  # instance attribute shadows the bound method
+    try:
+        yield
+    finally:
+        del processor._process_images
+
+
 def encode_pair(adapter: Adapter, image: Image.Image, user_text: str, *, record_id: str = "") -> PromptPair:
     """Encode ``user_text`` and the general prompt on ``image``; check the shared image prefix."""
     ids = [record_id] if record_id else []
-    question = adapter.encode([image], [user_text], record_ids=ids)
-    general = adapter.encode([image], [GENERAL_PROMPT], record_ids=ids)
+    with _image_features_once(adapter.processor):
+        question = adapter.encode([image], [user_text], record_ids=ids)
+        general = adapter.encode([image], [GENERAL_PROMPT], record_ids=ids)
     layout = question.layouts[0]
     image_end = layout.span[1]
     q_ids, g_ids = question.inputs["input_ids"][0], general.inputs["input_ids"][0]
