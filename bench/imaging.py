@@ -4,9 +4,11 @@ For each input kind it prints rows per second per core of
   * limit: the bare minimum (read the file, decode pixels, apply a window, PNG-encode) with plain pydicom/nibabel,
   * ours:  vgmed_data's full path (render_file: checks, Modality LUT, VOI, orientation; GroundingSample
            validation; Arrow encoding with the datasets features),
-the ratio ours/limit (goal >= 0.8), and the speedup of ours with N worker processes over 1.
+the ratio ours/limit (goal >= 0.8), and the speedup of ours with N worker processes over 1. Limit and ours run
+in ``--rounds`` interleaved rounds (order flipped every round); the rates are medians and the ratio is the median
+of the per-round ratios, so load from other processes that changes between rounds cancels.
 
-    .venv/bin/python bench/imaging.py [--files 200] [--workers 2]
+    .venv/bin/python bench/imaging.py [--files 200] [--workers 2] [--rounds 7]
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import io
 import os
 import shutil
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -80,6 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 4))
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved limit/ours rounds (median ratio)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vgmed-bench-"))
     try:
@@ -92,15 +96,24 @@ def main() -> None:
                 shutil.copyfile(source, target)
                 copies.append(target)
             inputs[kind] = (copies, limit)
-        print(f"machine: {os.cpu_count()} cores; {args.files} files per kind; workers={args.workers}")
+        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; {args.files} files per "
+              f"kind; {args.rounds} interleaved rounds (median rates, median of per-round ratios); "
+              f"workers={args.workers}")
         print(f"{'input':28} {'limit rows/s':>13} {'ours rows/s':>12} {'ratio':>6} {'ours x' + str(args.workers):>9} {'speedup':>8}")
         for kind, (copies, limit) in inputs.items():
             for function in (limit, ours):  # warm-up (imports, caches)
                 function(copies[0])
-            limit_rate = rate(limit, copies, workers=1)
-            ours_rate = rate(ours, copies, workers=1)
+            rates: dict[str, list[float]] = {"limit": [], "ours": []}
+            ratios = []
+            for round_ in range(args.rounds):  # interleaved, order flipped every round; one ratio per round
+                order = (("limit", limit), ("ours", ours)) if round_ % 2 == 0 else (("ours", ours), ("limit", limit))
+                measured = {name: rate(function, copies, workers=1) for name, function in order}
+                for name, value in measured.items():
+                    rates[name].append(value)
+                ratios.append(measured["ours"] / measured["limit"])
+            limit_rate, ours_rate = statistics.median(rates["limit"]), statistics.median(rates["ours"])
             parallel = rate(ours, copies, workers=args.workers)
-            print(f"{kind:28} {limit_rate:13.1f} {ours_rate:12.1f} {ours_rate / limit_rate:6.2f} "
+            print(f"{kind:28} {limit_rate:13.1f} {ours_rate:12.1f} {statistics.median(ratios):6.2f} "
                   f"{parallel:9.1f} {parallel / ours_rate:8.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
