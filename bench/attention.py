@@ -13,8 +13,8 @@ between rounds cancels. Peak memory: CUDA ``max_memory_allocated`` on GPU; on CP
 mark of each call above the RSS before it (``/proc/self/status`` VmHWM, reset through ``/proc/self/clear_refs``,
 with glibc's mmap threshold pinned at 64 KiB so freed tensors leave RSS), measured in a child process that sets
 this before its first tensor (in the timing process it would distort times, and blocks already freed into the
-heap would hide the peak); extra = capture's peak minus plain's, each the maximum over 3 calls. The load average before and after the timing is
-printed: ratios from a loaded machine are noisier.
+heap would hide the peak); extra = capture's peak minus plain's, each the maximum over 3 calls. The load
+average before and after the timing is printed: ratios from a loaded machine are noisier.
 """
 
 from __future__ import annotations
