@@ -152,17 +152,6 @@ def _row_weights(encoded: Any, lengths: Sequence[int]) -> Any:
     return weights
 
 
-def _to_device(inputs: dict[str, Any], device: str, dtype: Any) -> dict[str, Any]:
-    out = {}
-    for key, value in inputs.items():
-        if hasattr(value, "to"):
-            value = value.to(device)
-            if key == "pixel_values" and value.is_floating_point():
-                value = value.to(dtype)
-        out[key] = value
-    return out
-
-
 def _capture_pass(adapter: Any, encoded: Any, layers: Sequence[int], *, generate: bool, query: str,
                   device: str) -> tuple[np.ndarray, list[str]]:
     """Run one pass; returns maps ``[batch, layers, heads, seq]`` (float32) and the decoded replies."""
@@ -171,7 +160,7 @@ def _capture_pass(adapter: Any, encoded: Any, layers: Sequence[int], *, generate
     from eval.capture import capture_attention
 
     model = adapter.model
-    inputs = _to_device(encoded.inputs, device, model.dtype)
+    inputs = encoded.on(device, dtype=model.dtype).inputs
     weights = _row_weights(encoded, encoded.prompt_lengths).to(device) if query == "question_mean" else None
     replies: list[str] = []
     with torch.inference_mode(), capture_attention(model, layers=layers, row_weights=weights) as plan:

@@ -97,6 +97,22 @@ class Encoded:
     texts: list[str]
     prompt_lengths: list[int] = field(default_factory=list)  # unpadded token count per row
 
+    def on(self, device: Any, *, dtype: Any) -> "Encoded":
+        """The same batch with its tensors on ``device`` and floating pixel values in ``dtype`` (the model's)."""
+        return Encoded(inputs_on(self.inputs, device, dtype=dtype), self.layouts, self.texts, self.prompt_lengths)
+
+
+def inputs_on(inputs: dict[str, Any], device: Any, *, dtype: Any) -> dict[str, Any]:
+    """Processor outputs moved to ``device``, floating pixel values cast to the model's ``dtype``."""
+    moved: dict[str, Any] = {}
+    for key, value in inputs.items():
+        if hasattr(value, "to"):
+            value = value.to(device)
+            if key == "pixel_values" and value.is_floating_point():
+                value = value.to(dtype)
+        moved[key] = value
+    return moved
+
 
 class Adapter(ABC):
     """Base class of the per-family adapters. Subclasses set the class attributes and implement the layout."""

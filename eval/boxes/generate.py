@@ -28,6 +28,7 @@ from typing import Any
 
 from PIL import Image
 
+from eval.adapters.base import inputs_on
 from eval.boxes.formats import FAMILY_FORMATS
 from eval.boxes.prompts import box_prompt, target_prompt
 from vgmed_data.errors import InvalidInputError
@@ -121,9 +122,7 @@ def answer_one(adapter: Any, sample: BoxSample, *, fmt: str, device: str) -> dic
     _, transforms = adapter.encode_images(images, "", record_id=sample.id)
     prompt = prompt_for(sample, fmt=fmt, transforms=transforms)
     inputs, transforms = adapter.encode_images(images, prompt, record_id=sample.id)
-    inputs = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in inputs.items()}
-    if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
-        inputs["pixel_values"] = inputs["pixel_values"].to(adapter.model.dtype)
+    inputs = inputs_on(inputs, device, dtype=adapter.model.dtype)
     start = time.perf_counter()
     with torch.inference_mode():
         output = adapter.model.generate(**inputs, **adapter.generation_settings())

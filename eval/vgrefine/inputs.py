@@ -101,6 +101,9 @@ def encode_pair(adapter: Adapter, image: Image.Image, user_text: str, *, record_
     with _image_features_once(adapter.processor):
         question = adapter.encode([image], [user_text], record_ids=ids)
         general = adapter.encode([image], [GENERAL_PROMPT], record_ids=ids)
+    # The processor returns CPU tensors; every pass runs where the model is (and in its dtype on a GPU).
+    device, dtype = adapter.model.device, adapter.model.dtype
+    question, general = question.on(device, dtype=dtype), general.on(device, dtype=dtype)
     layout = question.layouts[0]
     image_end = layout.span[1]
     q_ids, g_ids = question.inputs["input_ids"][0], general.inputs["input_ids"][0]

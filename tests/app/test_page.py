@@ -44,21 +44,32 @@ def _wait(browser: Any, condition: Any) -> Any:
 
 
 def _rows(browser: Any) -> list[dict[str, Any]]:
-    """The table as the user sees it: one dict per row, each cell's raw value (data-value) and text."""
-    from selenium.webdriver.common.by import By
+    """The table as the user sees it: one dict per row, each cell's raw value (data-value) and text.
 
-    out = []
-    for tr in browser.find_elements(By.CSS_SELECTOR, "#leaderboard tbody tr"):
-        cells = {td.get_attribute("data-col"): td for td in tr.find_elements(By.TAG_NAME, "td")}
-        out.append({col: (td.get_attribute("data-value"), td.text) for col, td in cells.items()})
-    return out
+    Read in one script call: a snapshot of the DOM, so a re-render between two element reads cannot leave the
+    test holding stale elements."""
+    return browser.execute_script(
+        "return Array.from(document.querySelectorAll('#leaderboard tbody tr')).map(tr => Object.fromEntries("
+        "Array.from(tr.querySelectorAll('td')).map(td => [td.getAttribute('data-col'),"
+        " [td.getAttribute('data-value'), td.innerText.trim()]])));")
 
 
 def _select(browser: Any, css: str, value: str) -> None:
+    """Choose an option as a user would; retried while the page is still re-rendering the list (an async
+    refresh can replace the options between finding and clicking them)."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    Select(browser.find_element(By.CSS_SELECTOR, css)).select_by_value(value)
+    def chosen(b: Any) -> bool:
+        try:
+            select = Select(b.find_element(By.CSS_SELECTOR, css))
+            select.select_by_value(value)
+            return select.first_selected_option.get_attribute("value") == value
+        except (StaleElementReferenceException, NoSuchElementException):
+            return False
+
+    _wait(browser, chosen)
 
 
 def _check_numbers(rows: list[dict[str, Any]], eval_runs: EvalRuns, *, modality: str = "all") -> None:
