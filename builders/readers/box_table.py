@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFoundError, VgmedError
-from vgmed_data.geometry import convert_boxes
 
 from builders.policy import Skip, handle
-from builders.readers.common import relative, require, visible
-from builders.records import ImageRef, RegionRef, SourceRecord
+from builders.readers.common import box_region, relative, require, skip_reason, visible
+from builders.records import ImageRef, SourceRecord
 
 if TYPE_CHECKING:
     from builders.entry import SourceEntry
@@ -71,16 +70,15 @@ class BoxTableReader:
                                                              "or use --on-bad skip")
                 regions = []
                 for label_name, values, line in boxes[name]:
-                    label = entry.label(label_name, path=str(table), record=name)
-                    xyxy = convert_boxes([values], src=self.box_format, dst="xyxy", image_size=None)[0]
-                    if xyxy[2] <= xyxy[0] or xyxy[3] <= xyxy[1]:
+                    region = box_region(entry, label_name, values, box_format=self.box_format, path=table,
+                                        record=name)
+                    x1, y1, x2, y2 = region.box
+                    if x2 <= x1 or y2 <= y1:
                         raise InvalidInputError(f"line {line}: empty box {values}", path=table, record=name)
-                    regions.append(RegionRef(label=label_name, target=label.target, body_part=label.body_part,
-                                             kind=label.kind, box=tuple(float(v) for v in xyxy)))
+                    regions.append(region)
             except VgmedError as error:
-                reason = ("missing file" if isinstance(error, SourceNotFoundError) else
-                          "label not in map" if "label map" in str(error) else "bad box")
-                handle(error, policy=on_bad, source=entry.key, record=name, reason=reason, log=skips)
+                handle(error, policy=on_bad, source=entry.key, record=name, reason=skip_reason(error, other="bad box"),
+                       log=skips)
                 continue
             patient = Path(name).stem
             if self.patient_regex:

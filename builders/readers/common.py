@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vgmed_data.errors import SourceNotFoundError
+from vgmed_data.errors import SourceNotFoundError, VgmedError
+from vgmed_data.geometry import convert_boxes
+
+from builders.records import RegionRef
+
+if TYPE_CHECKING:
+    from builders.entry import SourceEntry
 
 
 def require(root: Path, relative: str, *, source: str) -> Path:
@@ -29,3 +37,18 @@ def visible(paths: list[Path]) -> list[Path]:
 
 def nifti_stem(name: str) -> str:
     return re.sub(r"\.nii(\.gz)?$", "", name)
+
+
+def box_region(entry: "SourceEntry", name: str, values: Sequence[float], *, box_format: str, path: Path,
+               record: str) -> RegionRef:
+    """The region of a labelled box given in ``box_format`` (the label must be in the entry's label map)."""
+    label = entry.label(name, path=str(path), record=record)
+    xyxy = convert_boxes([values], src=box_format, dst="xyxy", image_size=None)[0]
+    return RegionRef(label=name, target=label.target, body_part=label.body_part, kind=label.kind,
+                     box=tuple(float(v) for v in xyxy))
+
+
+def skip_reason(error: VgmedError, *, other: str) -> str:
+    """The reason a bad record is counted under: missing file, label not in map, or ``other``."""
+    return ("missing file" if isinstance(error, SourceNotFoundError) else
+            "label not in map" if "label map" in str(error) else other)

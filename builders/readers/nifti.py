@@ -39,6 +39,24 @@ def _value_regions(entry: "SourceEntry", label_path: Path, root: Path) -> tuple[
     return tuple(regions)
 
 
+def _case_dirs(entry: "SourceEntry", root: Path, case_glob: str) -> list[Path]:
+    cases = sorted(p for p in visible(list(root.glob(case_glob))) if p.is_dir())
+    if not cases:
+        raise SourceNotFoundError(f"no case folders matching {case_glob}", path=root,
+                                  fix=f"point --source {entry.key}=PATH at the folder that holds them")
+    return cases
+
+
+def _case_record(entry: "SourceEntry", case_dir: Path, image: Path, root: Path,
+                 regions: tuple[RegionRef, ...]) -> SourceRecord:
+    return SourceRecord(
+        source=entry.key, record_id=case_dir.name, patient_id=case_dir.name, case_id=case_dir.name,
+        modality=entry.modality, body_part=entry.body_part,
+        image=ImageRef(path=str(image), source_path=relative(image, root), kind="nifti"),
+        regions=regions, laterality_known=entry.laterality_known,
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class DecathlonReader:
     """``dataset.json`` + ``imagesTr/`` + ``labelsTr/``. ``channels``: volume indices of a 4D image to use
@@ -95,23 +113,14 @@ class CaseFolderReader:
         return (f"{self.case_glob}/{self.image_name}", f"{self.case_glob}/{self.label_name}")
 
     def records(self, entry: "SourceEntry", root: Path, *, on_bad: str, skips: list[Skip]) -> Iterator[SourceRecord]:
-        cases = sorted(p for p in visible(list(root.glob(self.case_glob))) if p.is_dir())
-        if not cases:
-            raise SourceNotFoundError(f"no case folders matching {self.case_glob}", path=root,
-                                      fix=f"point --source {entry.key}=PATH at the folder that holds them")
-        for case_dir in cases:
+        for case_dir in _case_dirs(entry, root, self.case_glob):
             image, label = case_dir / self.image_name, case_dir / self.label_name
             missing = [p for p in (image, label) if not p.exists()]
             if missing:
                 handle(SourceNotFoundError("missing", path=missing[0], fix="re-download the case, or use --on-bad skip"),
                        policy=on_bad, source=entry.key, record=case_dir.name, reason="missing file", log=skips)
                 continue
-            yield SourceRecord(
-                source=entry.key, record_id=case_dir.name, patient_id=case_dir.name, case_id=case_dir.name,
-                modality=entry.modality, body_part=entry.body_part,
-                image=ImageRef(path=str(image), source_path=relative(image, root), kind="nifti"),
-                regions=_value_regions(entry, label, root), laterality_known=entry.laterality_known,
-            )
+            yield _case_record(entry, case_dir, image, root, _value_regions(entry, label, root))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,11 +136,7 @@ class StructureFolderReader:
         return (f"{self.case_glob}/{self.image_name}", f"{self.case_glob}/{self.structures_dir}")
 
     def records(self, entry: "SourceEntry", root: Path, *, on_bad: str, skips: list[Skip]) -> Iterator[SourceRecord]:
-        cases = sorted(p for p in visible(list(root.glob(self.case_glob))) if p.is_dir())
-        if not cases:
-            raise SourceNotFoundError(f"no case folders matching {self.case_glob}", path=root,
-                                      fix=f"point --source {entry.key}=PATH at the folder that holds them")
-        for case_dir in cases:
+        for case_dir in _case_dirs(entry, root, self.case_glob):
             image, folder = case_dir / self.image_name, case_dir / self.structures_dir
             try:
                 if not image.exists() or not folder.is_dir():
@@ -149,9 +154,4 @@ class StructureFolderReader:
             except VgmedError as error:
                 handle(error, policy=on_bad, source=entry.key, record=case_dir.name, reason="missing file", log=skips)
                 continue
-            yield SourceRecord(
-                source=entry.key, record_id=case_dir.name, patient_id=case_dir.name, case_id=case_dir.name,
-                modality=entry.modality, body_part=entry.body_part,
-                image=ImageRef(path=str(image), source_path=relative(image, root), kind="nifti"),
-                regions=tuple(regions), laterality_known=entry.laterality_known,
-            )
+            yield _case_record(entry, case_dir, image, root, tuple(regions))

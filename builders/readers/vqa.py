@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFoundError, VgmedError
-from vgmed_data.geometry import convert_boxes
 
 from builders.policy import Skip, handle
-from builders.records import ImageRef, RegionRef, SourceRecord
+from builders.readers.common import box_region, skip_reason
+from builders.records import ImageRef, SourceRecord
 
 if TYPE_CHECKING:
     from builders.entry import SourceEntry
@@ -76,14 +76,11 @@ class VqaBoxesReader:
                 regions = []
                 for item in objects:
                     for name, values in item.items():
-                        label = entry.label(name, path=str(boxes_path), record=img_name)
-                        xyxy = convert_boxes([values], src=self.box_format, dst="xyxy", image_size=None)[0]
-                        regions.append(RegionRef(label=name, target=label.target, body_part=label.body_part,
-                                                 kind=label.kind, box=tuple(float(v) for v in xyxy)))
+                        regions.append(box_region(entry, name, values, box_format=self.box_format, path=boxes_path,
+                                                  record=img_name))
             except VgmedError as error:
-                reason = ("missing file" if isinstance(error, SourceNotFoundError) else
-                          "label not in map" if "label map" in str(error) else "bad file")
-                handle(error, policy=on_bad, source=entry.key, record=img_name, reason=reason, log=skips)
+                handle(error, policy=on_bad, source=entry.key, record=img_name,
+                       reason=skip_reason(error, other="bad file"), log=skips)
                 continue
             folder = Path(img_name).parent.as_posix()
             yield SourceRecord(
