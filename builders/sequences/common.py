@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -15,10 +15,11 @@ from numpy.typing import NDArray
 from vgmed_data.geometry import label_components
 from vgmed_data.schema import Provenance, SequenceImage, SequenceSample, encode_png, make_sample_id
 
-from builders.sequences.inputs import Case
-from builders.sequences.render import Frame
+from builders.sequences.inputs import Case, display
+from builders.sequences.render import Frame, draw_box
 
 Box = tuple[float, float, float, float]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,6 +70,20 @@ def structures(case: Case, *, min_voxels: int = 1) -> list[Structure]:
             if sizes[component] >= min_voxels:
                 found.append(Structure(target, labels == component + 1, int(sizes[component])))
     return found
+
+
+def choose(items: Sequence[T], rng: np.random.Generator) -> T:
+    """One of ``items`` (not empty), drawn from the seeded stream."""
+    return items[int(rng.integers(len(items)))]
+
+
+def pick_structure(case: Case, rng: np.random.Generator, log: TaskLog) -> Structure | None:
+    """One structure of the case (seeded); ``None`` after counting a skip when the case has none."""
+    items = structures(case)
+    if not items:
+        log.skip(case, "no labelled structure")
+        return None
+    return choose(items, rng)
 
 
 def best_slice(mask: NDArray[np.bool_], *, plane: str = "axial") -> int:
@@ -155,3 +170,16 @@ def structure_box(frame: Frame, mask2d: NDArray[np.bool_], *, settings: Settings
 
     in_frame = frame_mask(frame, mask2d)
     return bbox(in_frame) if int(in_frame.sum()) >= settings.min_region_pixels else None
+
+
+def structure_view(case: Case, mask: NDArray[np.bool_], *, plane: str = "axial", index: int, settings: Settings,
+                   channel: str | None = None) -> tuple[Frame, Box | None]:
+    """The rendered slice and the box of a 3D ``mask`` in it (None when too small there)."""
+    frame = slice_frame(case, plane=plane, index=index, settings=settings, channel=channel)
+    return frame, structure_box(frame, display(mask, plane=plane, index=index), settings=settings)
+
+
+def mark_reference(frames: list[Frame], box: Box, *, settings: Settings) -> str:
+    """Draw ``box`` in red on Image 1 (``frames[0]``, replaced) and return the box as written in questions."""
+    frames[0] = draw_box(frames[0], box, width=settings.box_width)
+    return reference_phrase(box, size=(settings.size, settings.size))

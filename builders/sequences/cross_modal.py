@@ -13,23 +13,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+import numpy as np
+
 from vgmed_data.schema import SequenceSample
 
-from builders.sequences.common import (Settings, Structure, TaskLog, best_slice, build_sample, reference_phrase,
-                                       rng_for, same_split, slice_frame, split_for, structure_box, structures)
-from builders.sequences.inputs import Case, display
-from builders.sequences.render import draw_box
+from builders.sequences.common import (Settings, Structure, TaskLog, best_slice, build_sample, choose, mark_reference,
+                                       rng_for, same_split, split_for, structure_view, structures)
+from builders.sequences.inputs import Case
 
 TASK = "cross_modal"
 
 
-def _pick(items: list[Structure], rng, target: str | None = None) -> Structure | None:  # noqa: ANN001
-    pool = [s for s in items if target is None or s.target == target]
-    return pool[int(rng.integers(len(pool)))] if pool else None
+def _pick(items: list[Structure], rng: np.random.Generator, target: str) -> Structure | None:
+    pool = [s for s in items if s.target == target]
+    return choose(pool, rng) if pool else None
 
 
 def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iterator[SequenceSample]:
-    size = (settings.size, settings.size)
     for case in cases:
         rng = rng_for(settings, TASK, case.source, case.case_id)
         items = structures(case)
@@ -38,20 +38,18 @@ def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iter
             continue
         split = split_for(case.patient_id, source=case.source, settings=settings)
         if len(case.channels) >= 2:
-            structure = _pick(items, rng)
-            assert structure is not None
+            structure = choose(items, rng)
             first, second = (case.channel_names[int(i)] for i in rng.choice(len(case.channels), 2, replace=False))
             index = best_slice(structure.mask)
-            mask2d = display(structure.mask, plane="axial", index=index)
-            frames = [slice_frame(case, plane="axial", index=index, settings=settings, channel=c)
-                      for c in (first, second)]
-            boxes = [structure_box(f, mask2d, settings=settings) for f in frames]
+            views = [structure_view(case, structure.mask, index=index, settings=settings, channel=c)
+                     for c in (first, second)]
+            frames, boxes = [f for f, _ in views], [b for _, b in views]
             if boxes[0] is None or boxes[1] is None:
                 log.skip(case, "structure too small at this image size")
                 continue
-            frames[0] = draw_box(frames[0], boxes[0], width=settings.box_width)
+            reference = mark_reference(frames, boxes[0], settings=settings)
             question = (f"Image 1 is the {first} MRI and Image 2 the {second} MRI of the same slice. The red box "
-                        f"{reference_phrase(boxes[0], size=size)} in Image 1 marks a {structure.target}. "
+                        f"{reference} in Image 1 marks a {structure.target}. "
                         "Locate the corresponding area in Image 2.")
             yield log.count(build_sample(
                 task=TASK, case=case, frames=frames, question=question, target=structure.target, answer_index=1,
@@ -63,24 +61,21 @@ def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iter
         if not partners:
             log.skip(case, "no other sequence and no case of another modality with a shared target")
             continue
-        partner = partners[int(rng.integers(len(partners)))]
-        target = sorted(set(partner.masks) & set(case.masks))[int(rng.integers(len(set(partner.masks) & set(case.masks))))]
+        partner = choose(partners, rng)
+        target = choose(sorted(set(partner.masks) & set(case.masks)), rng)
         mine, theirs = _pick(items, rng, target), _pick(structures(partner), rng, target)
         if mine is None or theirs is None:
             log.skip(case, "shared target has no component")
             continue
-        frames, boxes = [], []
-        for owner, structure in ((case, mine), (partner, theirs)):
-            index = best_slice(structure.mask)
-            frame = slice_frame(owner, plane="axial", index=index, settings=settings)
-            frames.append(frame)
-            boxes.append(structure_box(frame, display(structure.mask, plane="axial", index=index), settings=settings))
+        views = [structure_view(owner, structure.mask, index=best_slice(structure.mask), settings=settings)
+                 for owner, structure in ((case, mine), (partner, theirs))]
+        frames, boxes = [f for f, _ in views], [b for _, b in views]
         if boxes[0] is None or boxes[1] is None:
             log.skip(case, "structure too small at this image size")
             continue
-        frames[0] = draw_box(frames[0], boxes[0], width=settings.box_width)
+        reference = mark_reference(frames, boxes[0], settings=settings)
         question = (f"Image 1 is a {case.modality} image and Image 2 a {partner.modality} image of another patient. "
-                    f"The red box {reference_phrase(boxes[0], size=size)} in Image 1 marks the {target}. "
+                    f"The red box {reference} in Image 1 marks the {target}. "
                     "Locate the same structure in Image 2.")
         yield log.count(build_sample(
             task=TASK, case=case, frames=frames, question=question, target=target, answer_index=1,

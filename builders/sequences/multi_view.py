@@ -14,10 +14,9 @@ import numpy as np
 
 from vgmed_data.schema import SequenceSample
 
-from builders.sequences.common import (Settings, TaskLog, build_sample, reference_phrase, rng_for, slice_frame,
-                                       split_for, structure_box, structures)
-from builders.sequences.inputs import Case, display
-from builders.sequences.render import draw_box
+from builders.sequences.common import (Settings, TaskLog, build_sample, mark_reference, pick_structure, rng_for,
+                                       split_for, structure_view)
+from builders.sequences.inputs import Case
 
 TASK = "multi_view"
 PLANES = ("axial", "coronal", "sagittal")
@@ -37,29 +36,23 @@ def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iter
             log.skip(case, "needs a 3D volume")
             continue
         rng = rng_for(settings, TASK, case.source, case.case_id)
-        items = structures(case)
-        if not items:
-            log.skip(case, "no labelled structure")
+        structure = pick_structure(case, rng, log)
+        if structure is None:
             continue
-        structure = items[int(rng.integers(len(items)))]
         i, j, k = anchor_voxel(structure.mask)
         indices = {"sagittal": i, "coronal": j, "axial": k}
-        frames, boxes = [], []
-        for plane in PLANES:
-            frame = slice_frame(case, plane=plane, index=indices[plane], settings=settings)
-            frames.append(frame)
-            boxes.append(structure_box(frame, display(structure.mask, plane=plane, index=indices[plane]),
-                                       settings=settings))
+        views = [structure_view(case, structure.mask, plane=plane, index=indices[plane], settings=settings)
+                 for plane in PLANES]
+        frames, boxes = [f for f, _ in views], [b for _, b in views]
         answer_index = int(rng.integers(1, 3))
         if boxes[0] is None or boxes[answer_index] is None:
             log.skip(case, "structure too small in one of the views")
             continue
-        size = (settings.size, settings.size)
-        frames[0] = draw_box(frames[0], boxes[0], width=settings.box_width)
+        reference = mark_reference(frames, boxes[0], settings=settings)
         view = PLANES[answer_index]
         question = (f"Image 1 (axial), Image 2 (coronal) and Image 3 (sagittal) are orthogonal slices through the "
-                    f"same point. The red box {reference_phrase(boxes[0], size=size)} in Image 1 marks a "
-                    f"{structure.target}. Locate the same structure in Image {answer_index + 1} ({view}).")
+                    f"same point. The red box {reference} in Image 1 marks a {structure.target}. "
+                    f"Locate the same structure in Image {answer_index + 1} ({view}).")
         yield log.count(build_sample(
             task=TASK, case=case, frames=frames, question=question, target=structure.target,
             answer_index=answer_index, answer_box=boxes[answer_index], reference_index=0, reference_box=boxes[0],

@@ -14,9 +14,9 @@ import numpy as np
 from vgmed_data.geometry import Transform
 from vgmed_data.schema import SequenceSample
 
-from builders.sequences.common import Settings, TaskLog, build_sample, rng_for, split_for
+from builders.sequences.common import Settings, TaskLog, build_sample, split_for
 from builders.sequences.inputs import Case
-from builders.sequences.registered_difference import edited_slice
+from builders.sequences.registered_difference import edited_cases
 from builders.sequences.render import Frame, bbox
 
 TASK = "non_registered_difference"
@@ -41,12 +41,7 @@ def shifted(frame: Frame, dx: int, dy: int) -> Frame:
 
 
 def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iterator[SequenceSample]:
-    for case in cases:
-        rng = rng_for(settings, TASK, case.source, case.case_id)
-        made = edited_slice(case, cases, settings=settings, rng=rng, log=log)
-        if made is None:
-            continue
-        frame, edit, structure, donor = made
+    for case, rng, frame, edit, structure, donor in edited_cases(cases, task=TASK, settings=settings, log=log):
         shifts = [tuple(int(v) for v in rng.integers(-settings.max_shift, settings.max_shift + 1, size=2))
                   for _ in range(2)]
         edited_index = int(rng.integers(2))

@@ -14,10 +14,9 @@ import numpy as np
 
 from vgmed_data.schema import SequenceSample
 
-from builders.sequences.common import (Settings, TaskLog, build_sample, reference_phrase, rng_for, slice_frame,
-                                       split_for, structure_box, structures)
-from builders.sequences.inputs import Case, display
-from builders.sequences.render import draw_box
+from builders.sequences.common import (Settings, TaskLog, build_sample, choose, mark_reference, rng_for, split_for,
+                                       structure_view, structures)
+from builders.sequences.inputs import Case
 
 TASK = "object_tracking"
 
@@ -29,15 +28,14 @@ def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iter
         if not case.is_volume or not candidates:
             log.skip(case, "no structure spanning two slices")
             continue
-        structure = candidates[int(rng.integers(len(candidates)))]
+        structure = choose(candidates, rng)
         zs = np.nonzero(structure.mask.any(axis=(0, 1)))[0]
         chosen = np.unique(np.rint(np.linspace(zs.min(), zs.max(), settings.tracking_slices)).astype(int))
         frames, boxes = [], []
         for z in chosen:
             if not structure.mask[:, :, z].any():
                 continue
-            frame = slice_frame(case, plane="axial", index=int(z), settings=settings)
-            box = structure_box(frame, display(structure.mask, plane="axial", index=int(z)), settings=settings)
+            frame, box = structure_view(case, structure.mask, index=int(z), settings=settings)
             if box is not None:
                 frames.append(frame)
                 boxes.append(box)
@@ -45,10 +43,9 @@ def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iter
             log.skip(case, "structure too small on the tracked slices")
             continue
         answer_index = int(rng.integers(1, len(frames)))
-        frames[0] = draw_box(frames[0], boxes[0], width=settings.box_width)
-        size = (settings.size, settings.size)
+        reference = mark_reference(frames, boxes[0], settings=settings)
         question = (f"Images 1 to {len(frames)} are axial slices of one scan, in order. The red box "
-                    f"{reference_phrase(boxes[0], size=size)} in Image 1 marks a {structure.target}. "
+                    f"{reference} in Image 1 marks a {structure.target}. "
                     f"Locate the same object in Image {answer_index + 1}.")
         yield log.count(build_sample(
             task=TASK, case=case, frames=frames, question=question, target=structure.target,

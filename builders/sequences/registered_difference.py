@@ -15,8 +15,8 @@ import numpy as np
 
 from vgmed_data.schema import SequenceSample
 
-from builders.sequences.common import (Settings, Structure, TaskLog, best_slice, build_sample, rng_for, same_split,
-                                       slice_frame, split_for, structure_box, structures)
+from builders.sequences.common import (Settings, Structure, TaskLog, best_slice, build_sample, choose, pick_structure,
+                                       rng_for, same_split, slice_frame, split_for, structure_view, structures)
 from builders.sequences.edits import Edit, changed_box, cut_paste, transplant
 from builders.sequences.inputs import Case, display
 from builders.sequences.render import Frame, frame_mask
@@ -27,14 +27,10 @@ TASK = "registered_difference"
 def edited_slice(case: Case, cases: Sequence[Case], *, settings: Settings, rng: np.random.Generator,
                  log: TaskLog) -> tuple[Frame, Edit, Structure, Case | None] | None:
     """The rendered slice and one edit of it (shared with the non-registered recipe)."""
-    items = structures(case)
-    if not items:
-        log.skip(case, "no labelled structure")
+    structure = pick_structure(case, rng, log)
+    if structure is None:
         return None
-    structure = items[int(rng.integers(len(items)))]
-    index = best_slice(structure.mask)
-    frame = slice_frame(case, plane="axial", index=index, settings=settings)
-    box = structure_box(frame, display(structure.mask, plane="axial", index=index), settings=settings)
+    frame, box = structure_view(case, structure.mask, index=best_slice(structure.mask), settings=settings)
     if box is None:
         log.skip(case, "structure too small at this image size")
         return None
@@ -42,9 +38,8 @@ def edited_slice(case: Case, cases: Sequence[Case], *, settings: Settings, rng: 
     edit: Edit | None = None
     donor_case = None
     if donors and rng.random() < 0.5:
-        donor_case = donors[int(rng.integers(len(donors)))]
-        donor_items = structures(donor_case)
-        donor = donor_items[int(rng.integers(len(donor_items)))]
+        donor_case = choose(donors, rng)
+        donor = choose(structures(donor_case), rng)
         donor_index = best_slice(donor.mask)
         donor_frame = slice_frame(donor_case, plane="axial", index=donor_index, settings=settings)
         donor_mask = frame_mask(donor_frame, display(donor.mask, plane="axial", index=donor_index))
@@ -58,13 +53,18 @@ def edited_slice(case: Case, cases: Sequence[Case], *, settings: Settings, rng: 
     return frame, edit, structure, donor_case
 
 
-def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iterator[SequenceSample]:
+def edited_cases(cases: Sequence[Case], *, task: str, settings: Settings, log: TaskLog
+                 ) -> Iterator[tuple[Case, np.random.Generator, Frame, Edit, Structure, Case | None]]:
+    """Each case with its seeded stream and :func:`edited_slice` (cases without one are counted skips)."""
     for case in cases:
-        rng = rng_for(settings, TASK, case.source, case.case_id)
+        rng = rng_for(settings, task, case.source, case.case_id)
         made = edited_slice(case, cases, settings=settings, rng=rng, log=log)
-        if made is None:
-            continue
-        frame, edit, structure, donor = made
+        if made is not None:
+            yield case, rng, *made
+
+
+def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iterator[SequenceSample]:
+    for case, rng, frame, edit, structure, donor in edited_cases(cases, task=TASK, settings=settings, log=log):
         edited = frame.with_pixels(edit.pixels, image_origin="synthetic")
         edited_index = int(rng.integers(2))
         frames = [frame, edited] if edited_index == 1 else [edited, frame]

@@ -12,8 +12,8 @@ import numpy as np
 from vgmed_data.geometry import Transform
 from vgmed_data.schema import SequenceSample
 
-from builders.sequences.common import (Settings, TaskLog, best_slice, build_sample, rng_for, slice_frame, split_for,
-                                       structure_box, structures)
+from builders.sequences.common import (Settings, TaskLog, best_slice, build_sample, pick_structure, rng_for,
+                                       slice_frame, split_for, structure_box)
 from builders.sequences.inputs import Case, display
 from builders.sequences.render import make_frame
 
@@ -24,11 +24,9 @@ MARGIN = 4
 def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iterator[SequenceSample]:
     for case in cases:
         rng = rng_for(settings, TASK, case.source, case.case_id)
-        items = structures(case)
-        if not items:
-            log.skip(case, "no labelled structure")
+        structure = pick_structure(case, rng, log)
+        if structure is None:
             continue
-        structure = items[int(rng.integers(len(items)))]
         index = best_slice(structure.mask)
         mask2d = display(structure.mask, plane="axial", index=index)
         full = slice_frame(case, plane="axial", index=index, settings=settings)
