@@ -83,46 +83,14 @@ def _qwen_tokenizer():  # noqa: ANN202
                                 bos_token=None)
 
 
-def _build_qwen2_vl(out: Path) -> None:
-    import transformers as t
-
-    from eval.adapters.qwen_processors import qwen_processor_class
-
-    tokenizer = _qwen_tokenizer()
-    ids = _token_ids(tokenizer, _QWEN_SPECIALS)
-    config = t.Qwen2VLConfig(
-        text_config=_qwen_text(len(tokenizer), ids, 16),
-        vision_config={"depth": 2, "embed_dim": 32, "num_heads": 2, "hidden_size": 64, "mlp_ratio": 2,
-                       "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2},
-        **_qwen_ids(ids))
-    _save(out, t.Qwen2VLForConditionalGeneration, config, tokenizer,
-          lambda: qwen_processor_class("qwen2_vl")(
-              image_processor=t.Qwen2VLImageProcessorPil(patch_size=14, merge_size=2, temporal_patch_size=2,
-                                                         min_pixels=28 * 28 * 4, max_pixels=28 * 28 * 64),
-              tokenizer=tokenizer))
+def _qwen_image_processor(t: Any) -> Any:
+    return t.Qwen2VLImageProcessorPil(patch_size=14, merge_size=2, temporal_patch_size=2, min_pixels=28 * 28 * 4,
+                                      max_pixels=28 * 28 * 64)
 
 
-def _build_qwen2_5_vl(out: Path) -> None:
-    import transformers as t
-
-    from eval.adapters.qwen_processors import qwen_processor_class
-
-    tokenizer = _qwen_tokenizer()
-    ids = _token_ids(tokenizer, _QWEN_SPECIALS)
-    config = t.Qwen2_5_VLConfig(
-        text_config=_qwen_text(len(tokenizer), ids, 16),
-        vision_config={"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64,
-                       "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "window_size": 56,
-                       "fullatt_block_indexes": [1]},
-        **_qwen_ids(ids))
-    _save(out, t.Qwen2_5_VLForConditionalGeneration, config, tokenizer,
-          lambda: qwen_processor_class("qwen2_5_vl")(
-              image_processor=t.Qwen2VLImageProcessorPil(patch_size=14, merge_size=2, temporal_patch_size=2,
-                                                         min_pixels=28 * 28 * 4, max_pixels=28 * 28 * 64),
-              tokenizer=tokenizer))
-
-
-def _build_qwen3_vl(out: Path) -> None:
+def _save_qwen(out: Path, *, family: str, config_class: Any, model_class: Any, vision: dict[str, Any],
+               image_processor: Callable[[Any], Any] = _qwen_image_processor, mrope_interleaved: bool = False) -> None:
+    """A tiny checkpoint of one Qwen-VL generation: the shared text config and tokenizer, the given vision tower."""
     import transformers as t
 
     from eval.adapters.qwen_processors import qwen_processor_class
@@ -130,20 +98,43 @@ def _build_qwen3_vl(out: Path) -> None:
     tokenizer = _qwen_tokenizer()
     ids = _token_ids(tokenizer, _QWEN_SPECIALS)
     text = _qwen_text(len(tokenizer), ids, 16)
-    text["rope_parameters"]["mrope_interleaved"] = True
-    config = t.Qwen3VLConfig(
-        text_config=text,
-        vision_config={"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64,
+    if mrope_interleaved:
+        text["rope_parameters"]["mrope_interleaved"] = True
+    config = config_class(text_config=text, vision_config=vision, **_qwen_ids(ids))
+    _save(out, model_class, config, tokenizer,
+          lambda: qwen_processor_class(family)(image_processor=image_processor(t), tokenizer=tokenizer))
+
+
+def _build_qwen2_vl(out: Path) -> None:
+    import transformers as t
+
+    _save_qwen(out, family="qwen2_vl", config_class=t.Qwen2VLConfig, model_class=t.Qwen2VLForConditionalGeneration,
+               vision={"depth": 2, "embed_dim": 32, "num_heads": 2, "hidden_size": 64, "mlp_ratio": 2,
+                       "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2})
+
+
+def _build_qwen2_5_vl(out: Path) -> None:
+    import transformers as t
+
+    _save_qwen(out, family="qwen2_5_vl", config_class=t.Qwen2_5_VLConfig,
+               model_class=t.Qwen2_5_VLForConditionalGeneration,
+               vision={"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64,
+                       "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "window_size": 56,
+                       "fullatt_block_indexes": [1]})
+
+
+def _build_qwen3_vl(out: Path) -> None:
+    import transformers as t
+
+    _save_qwen(out, family="qwen3_vl", config_class=t.Qwen3VLConfig, model_class=t.Qwen3VLForConditionalGeneration,
+               vision={"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64,
                        "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2,
                        "num_position_embeddings": 64, "deepstack_visual_indexes": [1]},
-        **_qwen_ids(ids))
-    _save(out, t.Qwen3VLForConditionalGeneration, config, tokenizer,
-          lambda: qwen_processor_class("qwen3_vl")(
-              image_processor=t.Qwen2VLImageProcessorPil(
-                  patch_size=16, merge_size=2, temporal_patch_size=2,
-                  size={"shortest_edge": 32 * 32 * 4, "longest_edge": 32 * 32 * 64},
-                  image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5]),
-              tokenizer=tokenizer))
+               mrope_interleaved=True,
+               image_processor=lambda tf: tf.Qwen2VLImageProcessorPil(
+                   patch_size=16, merge_size=2, temporal_patch_size=2,
+                   size={"shortest_edge": 32 * 32 * 4, "longest_edge": 32 * 32 * 64},
+                   image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5]))
 
 
 def _llama_text(vocab_size: int, ids: dict[str, int]) -> dict[str, Any]:
