@@ -17,9 +17,10 @@ from typing import Any
 
 from PIL import Image
 
-from vgmed_data.errors import FileFormatError, SchemaError, SourceNotFoundError
+from vgmed_data.errors import SchemaError, SourceNotFoundError
 from vgmed_data.folder import iter_rows, write_config
 from vgmed_data.geometry import convert_boxes
+from vgmed_data.jsonl import json_lines
 from vgmed_data.schema import QUESTION_TYPES, GroundingSample, Provenance, encode_png, make_sample_id
 
 SOURCE = "vgmed-official"
@@ -34,19 +35,12 @@ def _number(value: float) -> float | int:
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise FileFormatError(f"line {number} is not JSON ({error})", path=path) from error
-            missing = [k for k in ("image", "question", "bbox") if k not in item]
-            if missing:
-                raise SchemaError(f"line {number} lacks {', '.join(missing)}", path=path,
-                                  fix="each line needs image, question and bbox")
-            yield number, item
+    for number, item in json_lines(path):
+        missing = [k for k in ("image", "question", "bbox") if k not in item]
+        if missing:
+            raise SchemaError(f"line {number} lacks {', '.join(missing)}", path=path,
+                              fix="each line needs image, question and bbox")
+        yield number, item
 
 
 def _samples(path: Path, images: Path) -> Iterator[GroundingSample]:

@@ -7,7 +7,6 @@ the run used something other than the format's default preprocessing.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from eval.boxes.scoring import Target
 from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFoundError
 from vgmed_data.folder import folder_configs, iter_rows
 from vgmed_data.geometry import Transform
+from vgmed_data.jsonl import json_lines
 
 SEQUENCE_COLUMNS = ["id", "task", "split", "image_sizes", "answer_image_index", "answer_box"]
 VGMED_COLUMNS = ["id", "split", "width", "height", "boxes"]
@@ -58,24 +58,16 @@ def read_predictions(path: str | os.PathLike[str]) -> dict[str, Prediction]:
     if not file.exists():
         raise SourceNotFoundError("predictions file not found", path=file, fix="check the path")
     predictions: dict[str, Prediction] = {}
-    with open(file, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise FileFormatError(f"line {number} is not JSON ({error.msg})", path=file,
-                                      fix='write one {"id": ..., "output": ...} object per line') from error
-            if not isinstance(data, dict) or not isinstance(data.get("id"), str) \
-                    or not isinstance(data.get("output"), str):
-                raise FileFormatError(f'line {number} needs a string "id" and a string "output"', path=file)
-            if data["id"] in predictions:
-                raise FileFormatError(f"line {number} repeats id {data['id']!r}", path=file,
-                                      fix="keep one prediction per sample")
-            transforms = None
-            if data.get("input_transforms") is not None:
-                transforms = tuple(Transform.from_json(t) if isinstance(t, str) else Transform.from_dict(t)
-                                   for t in data["input_transforms"])
-            predictions[data["id"]] = Prediction(data["id"], data["output"], transforms)
+    for number, data in json_lines(file, fix='write one {"id": ..., "output": ...} object per line'):
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str) \
+                or not isinstance(data.get("output"), str):
+            raise FileFormatError(f'line {number} needs a string "id" and a string "output"', path=file)
+        if data["id"] in predictions:
+            raise FileFormatError(f"line {number} repeats id {data['id']!r}", path=file,
+                                  fix="keep one prediction per sample")
+        transforms = None
+        if data.get("input_transforms") is not None:
+            transforms = tuple(Transform.from_json(t) if isinstance(t, str) else Transform.from_dict(t)
+                               for t in data["input_transforms"])
+        predictions[data["id"]] = Prediction(data["id"], data["output"], transforms)
     return predictions
