@@ -228,6 +228,16 @@ def serve_in_thread(results: Results, *, host: str = "127.0.0.1", port: int = 0)
     return server
 
 
+def serve_until_interrupted(server: ThreadingHTTPServer) -> None:
+    """Serve on this thread until Ctrl-C, then close the socket (also used by ``vgmed results serve``)."""
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="VGMED leaderboard and attention viewer")
     parser.add_argument("--results", default=os.environ.get("RESULTS"),
@@ -241,12 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = make_server(results, host=args.host, port=args.port)
     print(f"VGMED leaderboard: {len(results.runs)} rows from {args.results} on http://{args.host}:{args.port}/",
           flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_interrupted(server)
     return 0
 
 

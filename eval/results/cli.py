@@ -84,12 +84,7 @@ def _serve(args: argparse.Namespace) -> int:
     server = app.make_server(results, host=args.host, port=args.port)
     print(f"VGMED leaderboard: {len(results.runs)} rows on http://{args.host}:{server.server_address[1]}/ "
           "(Ctrl-C to stop)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    app.serve_until_interrupted(server)
     return 0
 
 
