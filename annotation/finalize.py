@@ -162,7 +162,9 @@ def _png(mask: np.ndarray) -> bytes:
 
 
 def reviewed_sample(row: Mapping[str, Any], decision: Decision) -> GroundingSample:
-    assert decision.annotation is not None
+    if decision.annotation is None:
+        raise InvalidInputError(f"review decision ({decision.status}) has no annotation to take regions from",
+                                record=str(row["id"]), fix="pass a decision from decide() that kept an annotation")
     size = (int(row["width"]), int(row["height"]))
     boxes, labels, mask = final_regions(decision.annotation, target=row["target"], image_size=size)
     metadata = json.loads(row.get("metadata") or "{}")

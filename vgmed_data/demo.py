@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from vgmed_data.geometry.shapes import label_components, mask_to_boxes
-from vgmed_data.imaging.windowing import PRESETS, apply_window
+from vgmed_data.imaging.windowing import apply_window
 from vgmed_data.schema import GroundingSample, Provenance, encode_png, make_sample_id
 
 DEMO_KEY = "vgmed-demo-deidentification-key"  # demo only: a real build takes its key from the user

@@ -126,7 +126,7 @@ class DicomSeriesReader:
             if instance.sop_class in ANNOTATION_CLASSES or len(series[instance.series_uid]) == 1:
                 headers[path] = ds  # annotations in full; image series: the first instance's header
         annotations: dict[str, list[Path]] = defaultdict(list)  # image series UID -> annotation files
-        for uid, instances in sorted(series.items()):
+        for _uid, instances in sorted(series.items()):
             for instance in instances:
                 if instance.sop_class not in ANNOTATION_CLASSES:
                     continue

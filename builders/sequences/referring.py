@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-import numpy as np
 
 from vgmed_data.geometry import label_components
 from vgmed_data.schema import SequenceSample

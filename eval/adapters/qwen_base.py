@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import numpy as np
 
 from eval.adapters.base import Adapter, ImageLayout
 from eval.adapters.qwen_processors import qwen_processor_class

@@ -8,7 +8,6 @@ import shutil
 from collections import defaultdict
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import pytest
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from eval.runner import EvalConfig, _read_records, merge, run_eval, run_rank, strip_timings
+from eval.runner import EvalConfig, _read_records, run_eval, strip_timings
 from eval.tiny import TINY_FAMILIES
 from tests.eval.data import tiny_samples, write_tiny_dataset
 from vgmed_data.folder import write_config

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eval.vgrefine import VGRefineOptions, vgrefine_fast
+from eval.vgrefine import vgrefine_fast
 from eval.vgrefine.cli import options_from_args
 from eval.vgrefine.presets import PRESETS, preset
 from tests.eval.data import write_tiny_dataset
