@@ -229,7 +229,7 @@ def serve_in_thread(results: Results, *, host: str = "127.0.0.1", port: int = 0)
 
 
 def serve_until_interrupted(server: ThreadingHTTPServer) -> None:
-    """Serve on this thread until Ctrl-C, then close the socket (also used by ``vgmed results serve``)."""
+    """Serve on this thread until Ctrl-C, then close the socket (also used by ``vgmed eval serve``)."""
     try:
         server.serve_forever()
     except KeyboardInterrupt:
