@@ -61,7 +61,8 @@ def _top_parser() -> argparse.ArgumentParser:
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; only ``command``'s module (if any) is imported."""
     parser = _top_parser()
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # A private dest: a command's own options (e.g. `eval publish --command`) must not overwrite it.
+    sub = parser.add_subparsers(dest="_vgmed_command", metavar="COMMAND")
     for name, (help_text, target) in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
         if name == command:
@@ -77,12 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser(command if command in COMMANDS else None)
         args = parser.parse_args(args_list)
-        if args.command is None:
+        if args._vgmed_command is None:
             parser.print_help()
             return 0
         func = getattr(args, "func", None)
         if func is None:
-            parser.parse_args([args.command, "--help"])
+            parser.parse_args([args._vgmed_command, "--help"])
             return 0
         return int(func(args) or 0)
     except VgmedError as error:

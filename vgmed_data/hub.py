@@ -149,6 +149,7 @@ class CommitResult:
     endpoint: str
     commit_oid: str
     tag: str | None
+    changed: bool = True  # False: every file was already identical at the head, so nothing was committed
 
     @property
     def url(self) -> str:
@@ -230,6 +231,7 @@ def publish_files(
     info = _commit(api, repo_id, operations, repo_type=repo_type, branch=branch, message=message,
                    parent=parent_commit or head)
     oid = info.oid
+    changed = _committed(operations)
     if tag is not None:
         with _hub_errors(api, repo_id, repo_type=repo_type, branch=branch, head=oid, action="tag"):
             api.create_tag(repo_id, tag=tag, revision=oid, repo_type=repo_type, tag_message=message)
@@ -237,7 +239,30 @@ def publish_files(
         with _hub_errors(api, repo_id, repo_type=repo_type, branch=staging, head=None,
                          action=f"delete the staging branch {staging!r} of"):
             api.delete_branch(repo_id, branch=staging, repo_type=repo_type)
-    return CommitResult(repo_id=repo_id, repo_type=repo_type, endpoint=url, commit_oid=oid, tag=tag)
+    return CommitResult(repo_id=repo_id, repo_type=repo_type, endpoint=url, commit_oid=oid, tag=tag, changed=changed)
+
+
+def _committed(operations: Sequence[Any]) -> bool:
+    """Whether ``create_commit`` really committed. When every file is already identical at the branch head (for
+    instance a concurrent job committed the same files first), huggingface_hub skips the commit and returns the
+    head's oid; it marks operations ``_is_committed`` only after a real commit. (Private attribute: if it ever
+    disappears, assume committed, the previous behaviour.)"""
+    return any(getattr(op, "_is_committed", True) for op in operations)
+
+
+def ensure_repo(repo_id: str, *, repo_type: str = "dataset", private: bool = False, endpoint: str | None = None,
+                token: str | None = None) -> str | None:
+    """Create the repository if it does not exist; return the head of ``main`` (its initial commit when new).
+
+    Appenders read the head, decide, then commit with that head as the parent; creating the repository first
+    means that head is a real commit, so a concurrent commit is always detected (HTTP 412)."""
+    from huggingface_hub import HfApi
+
+    check_repo_id(repo_id)
+    api = HfApi(endpoint=_endpoint(endpoint), token=resolve_token(token))
+    with _hub_errors(api, repo_id, repo_type=repo_type, branch="main", head=None, action="create"):
+        api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+        return _head(api, repo_id, repo_type=repo_type, branch="main")
 
 
 def staging_branch(tag: str | None) -> str:

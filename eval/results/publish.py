@@ -63,9 +63,11 @@ def _remote_files(repo_id: str, *, token: str | None, endpoint: str | None) -> t
 def publish_results(results: RunResults, *, repo_id: str, token: str | None = None, endpoint: str | None = None,
                     private: bool = False, attempts: int = DEFAULT_ATTEMPTS) -> PublishedRun:
     """Append ``results`` to the results dataset ``repo_id`` (created if needed)."""
-    from vgmed_data.hub import check_repo_id, publish_files
+    from vgmed_data.hub import ensure_repo, publish_files
 
-    check_repo_id(repo_id)
+    # The repository must exist before the first head is read: with no head there is no parent commit to pin,
+    # and two jobs could both commit the same run unseen.
+    ensure_repo(repo_id, private=private, endpoint=endpoint, token=token)
     marker = shard_path(RUNS, results.run_id)
     with tempfile.TemporaryDirectory(prefix="vgmed-results-") as staging:
         files = write_run_files(results, staging)
@@ -85,6 +87,9 @@ def publish_results(results: RunResults, *, repo_id: str, token: str | None = No
                     raise
                 time.sleep(random.uniform(0.05, 0.3) * attempt)  # another job committed first: read again
                 continue
+            if not commit.changed:  # another job committed these very files between our read and our commit
+                return PublishedRun(run_id=results.run_id, repo_id=repo_id, commit_oid=None, rows=0,
+                                    sample_rows=0, attempts=attempt)
             return PublishedRun(run_id=results.run_id, repo_id=repo_id, commit_oid=commit.commit_oid,
                                 rows=len(results.runs), sample_rows=len(results.samples), attempts=attempt)
     raise AssertionError("unreachable")  # the loop returns or raises

@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -86,34 +85,30 @@ def test_publish_then_load_dataset_twice_no_duplicate(eval_runs: EvalRuns, hub_s
 
 def test_concurrent_publishes_lose_no_row(eval_runs: EvalRuns, hub_server: Any, hub_token: str,
                                           hub_repo_id: str, tmp_path: Path) -> None:
-    """Two jobs append different runs at the same moment (and one re-publishes): both rows, once each."""
+    """Three jobs (separate processes, as Hub jobs are) append at the same moment: two different runs, one of
+    them twice. Both rows arrive once each; the repeated run commits nothing."""
     from eval.results.collect import collect_run
-    from eval.results.publish import publish_results
 
+    run_dirs = [eval_runs.runs["qwen2_vl"], eval_runs.runs["llava"], eval_runs.runs["qwen2_vl"]]
+    start_at = time.time() + 6.0  # every process has imported its libraries by then: they start together
+    code = ("import sys, time; from vgmed_data.cli import main; "
+            f"time.sleep(max(0.0, {start_at} - time.time())); sys.exit(main(sys.argv[1:]))")
+    env = {**os.environ, "HF_ENDPOINT": hub_server.url}
+    jobs = [subprocess.Popen([sys.executable, "-c", code, "eval", "publish", str(run_dir), "--repo", hub_repo_id,
+                              "--token", hub_token, "--endpoint", hub_server.url],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            for run_dir in run_dirs]
+    outputs = [job.communicate(timeout=180) for job in jobs]
+    assert [job.returncode for job in jobs] == [0, 0, 0], outputs
     results = {family: collect_run(run_dir) for family, run_dir in eval_runs.runs.items()}
-    jobs = [results["qwen2_vl"], results["llava"], results["qwen2_vl"]]
-    barrier = threading.Barrier(len(jobs))
-    outcomes: list[Any] = [None] * len(jobs)
-
-    def publish(index: int) -> None:
-        barrier.wait()
-        try:
-            outcomes[index] = publish_results(jobs[index], repo_id=hub_repo_id, token=hub_token)
-        except Exception as error:  # noqa: BLE001 - reported by the assertion below
-            outcomes[index] = error
-
-    threads = [threading.Thread(target=publish, args=(i,)) for i in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     runs = _load(hub_repo_id, "runs", tmp_path)
     assert sorted(set(runs["run_id"])) == sorted(r.run_id for r in results.values())
     assert len(runs) == sum(len(r.runs) for r in results.values())  # one row per method, none lost
     assert len(_load(hub_repo_id, "samples", tmp_path)) == 24
-    committed = [o for o in outcomes if not o.already_present]
-    assert len(committed) == 2  # the re-publish of the same run committed nothing (or lost the race cleanly)
+    committed = [out for out, _ in outputs if "appended run" in out]
+    skipped = [out for out, _ in outputs if "nothing to publish" in out]
+    assert len(committed) == 2 and len(skipped) == 1, outputs  # the repeated run committed nothing
+    assert hub_token not in "".join(out + err for out, err in outputs)
 
 
 def _free_port() -> int:
