@@ -43,7 +43,8 @@ def _run(args: argparse.Namespace) -> int:
                      model=args.model, dataset=args.dataset, out=Path(args.out), config=args.config,
                      split=args.split, layers=parse_layers(args.layers), limit=args.limit,
                      batch_size=args.batch_size, dtype=args.dtype, device=args.device, max_pixels=args.max_pixels,
-                     max_new_tokens=args.max_new_tokens, query=args.query, overlays=args.overlays,
+                     max_new_tokens=args.max_new_tokens, query=args.query, attention_prompt=args.attention_prompt,
+                     overlays=args.overlays,
                      on_bad_sample=args.on_bad_sample, progress=not args.no_progress,
                      argv=("vgmed", *sys.argv[1:]) if sys.argv and "vgmed" in Path(sys.argv[0]).name else None)
     summary = run_eval(cfg)
@@ -90,6 +91,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--max-new-tokens", type=int, default=16)
     run.add_argument("--query", default="last", choices=("last", "question_mean"),
                      help="attention query: the last prompt row (official) or the mean over the question rows")
+    run.add_argument("--attention-prompt", default="official", choices=("official", "answer"),
+                     help="prompt the grounding metrics of closed questions are captured on: official (default: "
+                          "the official open prompt, one more forward per closed question) or answer (the "
+                          "lettered prompt the answer is generated from, no extra forward)")
     run.add_argument("--overlays", type=int, default=8, help="heat-map overlays for the first N samples")
     run.add_argument("--on-bad-sample", default="skip", choices=("skip", "error"))
     run.add_argument("--no-progress", action="store_true")

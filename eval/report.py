@@ -71,7 +71,9 @@ def summarise(records: Sequence[dict[str, Any]], *, manifest: dict[str, Any], ad
     return {"model": manifest.get("model"), "dataset": manifest.get("dataset"), "adapter": adapter,
             "methods": methods, "vgrefine": vgrefine_summary(records, methods=methods),
             "random_weights": (Path(str(manifest.get("model"))) / "tiny_checkpoint.json").exists(),
-            "query": manifest.get("query"), "layers": layers, "best_layer_by_ar": best,
+            "query": manifest.get("query"),
+            # runs from before the option recorded none: they measured on the answer prompt
+            "attention_prompt": manifest.get("attention_prompt", "answer"), "layers": layers, "best_layer_by_ar": best,
             "counts": {"samples": len(records), "answered": overall["answered"], "grounded": overall["grounded"],
                        "skipped": dict(sorted(skips.items()))},
             "overall": overall, "by": groups}
@@ -91,7 +93,8 @@ def markdown(summary: dict[str, Any]) -> str:
                   "evaluator.**", ""]
     counts = summary["counts"]
     lines += [f"Dataset: `{summary['dataset']}`. Samples: {counts['samples']}, answered {counts['answered']}, "
-              f"with grounding metrics {counts['grounded']}. Query row: {summary['query']}.", ""]
+              f"with grounding metrics {counts['grounded']}. Query row: {summary['query']}. "
+              f"Attention prompt: {summary.get('attention_prompt', 'answer')}.", ""]
     if counts["skipped"]:
         lines += ["Skipped (counted):", ""] + [f"- {k}: {v}" for k, v in counts["skipped"].items()] + [""]
     refine = summary.get("vgrefine")

@@ -2,14 +2,18 @@
 
 For each sample: one question pass (``generate``, greedy; the prefill captures the answer-predicting row of
 the chosen layers) and one general-prompt pass (a plain forward with the same capture), the normalised map on
-the image-token grid, the official metrics per layer and per head, and the answer score.
+the image-token grid, the official metrics per layer and per head, and the answer score. A closed question
+(lettered options) is answered on the lettered prompt, but with ``attention_prompt="official"`` (the default)
+its maps come from one more capture-only forward on the official open prompt, as the official code measures
+them; ``"answer"`` keeps the lettered prompt's capture. Open questions need no extra pass.
 
 Outputs under ``--out`` (see docs/evaluation.md):
 
 * ``samples.jsonl``: one record per sample, dataset order (answer, correctness, metrics per layer, timings,
   status, skip reason);
 * ``attention/shard-RRRRR-of-WWWWW.npz``: float16 ``[layers, heads, N]`` question and general maps per
-  sample (``<id>__question``, ``<id>__general``), one compressed file per rank shard;
+  sample (``<id>__question``: captured on the record's ``attention_text``; ``<id>__general``), one
+  compressed file per rank shard;
 * ``summary.json`` and ``summary.md``: counts, accuracy and metrics by modality, question type and layer;
 * ``layers.png``: metrics per layer; ``overlays/*.png``: image + ground-truth boxes + attention.
 
@@ -26,13 +30,14 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from eval.adapters.base import ATTENTION_PROMPTS
 from eval.answers import score_answer
 from eval.data import EvalSample, in_shard, iter_samples, rank_and_world
 from eval.metrics import boxes_to_token_mask, boxes_to_token_mask_padding_aware, grounding_metrics
@@ -83,6 +88,9 @@ class EvalConfig:
     vgrefine: VGRefineOptions | None = None  # required when "vgrefine" is in methods
     argv: tuple[str, ...] | None = None  # the command line recorded in run.json (None: this process's sys.argv)
     task: str = "grounding"  # "grounding" (attention + answers) or "boxes" (eval.boxes.generate)
+    # the prompt the grounding metrics' attention is captured on for closed questions: "official" (the official
+    # open prompt, one more capture-only forward) or "answer" (the lettered prompt the answer is generated from)
+    attention_prompt: str = "official"
 
     def __post_init__(self) -> None:
         methods = tuple(self.methods)
@@ -103,6 +111,9 @@ class EvalConfig:
             raise InvalidInputError(f"on_bad_sample {self.on_bad_sample!r}", fix=f"use one of {SKIP_POLICIES}")
         if self.query not in QUERY_MODES:
             raise InvalidInputError(f"query {self.query!r}", fix=f"use one of {QUERY_MODES}")
+        if self.attention_prompt not in ATTENTION_PROMPTS:
+            raise InvalidInputError(f"attention prompt {self.attention_prompt!r}",
+                                    fix=f"use one of {ATTENTION_PROMPTS}")
 
     def fingerprint(self) -> str:
         """What must match for a resume: everything that changes results (not batch size, device, limit)."""
@@ -111,6 +122,10 @@ class EvalConfig:
         settings = {k: getattr(self, k) for k in keys}
         if self.task != "grounding":  # only box runs carry it
             settings["task"] = self.task
+        elif self.attention_prompt != "answer":
+            # Runs from before the option measured closed questions on the answer prompt: "answer" keeps their
+            # fingerprint (they resume with --attention-prompt answer), any other choice refuses to mix with them.
+            settings["attention_prompt"] = self.attention_prompt
         settings["vgrefine"] = self.vgrefine.to_dict() if self.vgrefine is not None else None
         text = json.dumps(settings, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -196,18 +211,59 @@ def _metric_lists(result: dict[str, Any]) -> dict[str, list[float]]:
     return {name: [round(float(v), 6) for v in values] for name, values in result["layer"].items()}
 
 
+def _sample_fields(sample: EvalSample) -> dict[str, Any]:
+    """What every record of a sample carries, whatever happened to it."""
+    return {"index": sample.index, "id": sample.id, "modality": sample.modality,
+            "question_type": sample.question_type, "question": sample.question, "answer": sample.answer,
+            "options": list(sample.options)}
+
+
+def _encode_rows(adapter: Any, ready: list[tuple[EvalSample, Any]], text_of: Callable[[EvalSample], str],
+                 cfg: EvalConfig, records: list[dict[str, Any]]) -> tuple[list[tuple[EvalSample, Any]], Any]:
+    """``(kept rows, Encoded or None)`` for ``ready`` with the user text ``text_of(sample)``. Images the processor
+    rejects become counted skips appended to ``records`` (or raise, by policy); the other rows go on."""
+    from eval.adapters import GENERAL_PROMPT
+
+    def encode(rows: list[tuple[EvalSample, Any]]) -> Any:
+        return adapter.encode([i for _, i in rows], [text_of(s) for s, _ in rows],
+                              record_ids=[s.id for s, _ in rows]) if rows else None
+
+    try:
+        return ready, encode(ready)
+    except FileFormatError:
+        kept = []
+        for sample, image in ready:  # find the image(s) the processor rejects
+            try:
+                adapter.encode([image], [GENERAL_PROMPT], record_ids=[sample.id])
+                kept.append((sample, image))
+            except FileFormatError as error:
+                if cfg.on_bad_sample == "error":
+                    raise
+                records.append({**_sample_fields(sample), "status": "skipped", "skip_reason": str(error)})
+        return kept, encode(kept)
+
+
 def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig, layers: Sequence[int]
                    ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
-    """Records and attention arrays for one batch. Bad samples become counted skips (or raise, by policy)."""
+    """Records and attention arrays for one batch. Bad samples become counted skips (or raise, by policy).
+
+    Passes: the question pass (the answer prompt, generating, when the baseline answers; else the attention
+    prompt, capture only), a capture-only pass on the attention prompt for the rows whose attention prompt is
+    not the one the question pass ran (closed questions with ``attention_prompt="official"``), the general pass.
+    """
     from eval.adapters import GENERAL_PROMPT, question_prompt
+    from eval.adapters.base import attention_question_prompt
+
+    def answer_text(sample: EvalSample) -> str:
+        return question_prompt(sample.question, sample.options)
+
+    def attention_text(sample: EvalSample) -> str:
+        return attention_question_prompt(sample.question, sample.options, mode=cfg.attention_prompt)
 
     records: list[dict[str, Any]] = []
     arrays: dict[str, np.ndarray] = {}
     ready: list[tuple[EvalSample, Any]] = []
     for sample in samples:
-        base = {"index": sample.index, "id": sample.id, "modality": sample.modality,
-                "question_type": sample.question_type, "question": sample.question, "answer": sample.answer,
-                "options": list(sample.options)}
         try:
             image = sample.image()
             if sample.size != (0, 0) and image.size != sample.size:
@@ -216,52 +272,47 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
         except VgmedError as error:
             if cfg.on_bad_sample == "error":
                 raise
-            records.append({**base, "status": "skipped", "skip_reason": str(error)})
+            records.append({**_sample_fields(sample), "status": "skipped", "skip_reason": str(error)})
+    answer_baseline = BASELINE in cfg.methods  # --method vgrefine alone: the question pass only captures
+    first_text = answer_text if answer_baseline else attention_text
     start = time.perf_counter()
-    try:
-        encoded_q = adapter.encode([i for _, i in ready], [question_prompt(s.question, s.options) for s, _ in ready],
-                                   record_ids=[s.id for s, _ in ready]) if ready else None
-    except FileFormatError:
-        # Find the image(s) the processor rejects; they become counted skips, the rest go on.
-        kept = []
-        for sample, image in ready:
-            try:
-                adapter.encode([image], [GENERAL_PROMPT], record_ids=[sample.id])
-                kept.append((sample, image))
-            except FileFormatError as error:
-                if cfg.on_bad_sample == "error":
-                    raise
-                records.append({"index": sample.index, "id": sample.id, "modality": sample.modality,
-                                "question_type": sample.question_type, "question": sample.question,
-                                "answer": sample.answer, "options": list(sample.options), "status": "skipped",
-                                "skip_reason": str(error)})
-        ready = kept
-        start = time.perf_counter()
-        encoded_q = adapter.encode([i for _, i in ready], [question_prompt(s.question, s.options) for s, _ in ready],
-                                   record_ids=[s.id for s, _ in ready]) if ready else None
+    ready, encoded_q = _encode_rows(adapter, ready, first_text, cfg, records)
     if encoded_q is None:
         records.sort(key=lambda r: r["index"])
         return records, arrays
-    images = [image for _, image in ready]
-    answer_baseline = BASELINE in cfg.methods  # --method vgrefine alone: the question pass only captures
     q_maps, replies = _capture_pass(adapter, encoded_q, layers, generate=answer_baseline, query=cfg.query,
                                     device=cfg.device)
     t_question = time.perf_counter() - start
+    images = [image for _, image in ready]
+    # Where each row's metric maps come from: (encoded batch, its maps, row in it).
+    sources: list[tuple[Any, np.ndarray, int]] = [(encoded_q, q_maps, row) for row in range(len(ready))]
+    extra = [row for row, (sample, _) in enumerate(ready) if attention_text(sample) != first_text(sample)]
+    start = time.perf_counter()
+    if extra:
+        encoded_a = adapter.encode([images[row] for row in extra], [attention_text(ready[row][0]) for row in extra],
+                                   record_ids=[ready[row][0].id for row in extra])
+        a_maps, _ = _capture_pass(adapter, encoded_a, layers, generate=False, query=cfg.query, device=cfg.device)
+        for at, row in enumerate(extra):
+            sources[row] = (encoded_a, a_maps, at)
+    t_attention = time.perf_counter() - start
     start = time.perf_counter()
     encoded_g = adapter.encode(images, [GENERAL_PROMPT] * len(ready), record_ids=[s.id for s, _ in ready])
     g_maps, _ = _capture_pass(adapter, encoded_g, layers, generate=False, query=cfg.query, device=cfg.device)
     t_general = time.perf_counter() - start
     per = len(ready)
     for row, (sample, image) in enumerate(ready):
-        layout_q, layout_g = encoded_q.layouts[row], encoded_g.layouts[row]
-        q = q_maps[row][..., layout_q.positions]
+        source, source_maps, at = sources[row]
+        layout_a, layout_g = source.layouts[at], encoded_g.layouts[row]
+        q = source_maps[at][..., layout_a.positions]
         g = g_maps[row][..., layout_g.positions]
+        timings = {"question_s": round(t_question / per, 6), "general_s": round(t_general / per, 6)}
+        if row in extra:
+            timings["attention_s"] = round(t_attention / len(extra), 6)
         record: dict[str, Any] = {
-            "index": sample.index, "id": sample.id, "modality": sample.modality,
-            "question_type": sample.question_type, "question": sample.question, "answer": sample.answer,
-            "options": list(sample.options), "status": "ok", "prompt": encoded_q.texts[row],
-            "grid": list(layout_q.grid), "input_transform": layout_q.transform.to_dict(), "layers": list(layers),
-            "timings": {"question_s": round(t_question / per, 6), "general_s": round(t_general / per, 6)},
+            **_sample_fields(sample), "status": "ok", "prompt": adapter.chat_text(answer_text(sample)),
+            "attention_prompt": cfg.attention_prompt, "attention_text": source.texts[at],
+            "grid": list(layout_a.grid), "input_transform": layout_a.transform.to_dict(), "layers": list(layers),
+            "timings": timings,
         }
         if answer_baseline:
             record.update(prediction=replies[row],
@@ -277,7 +328,7 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
             record["grounding_skip"] = "no boxes"
         else:
             try:
-                official, padded = _gt_masks(sample, layout_q, image.size)
+                official, padded = _gt_masks(sample, layout_a, image.size)
             except GeometryError as error:
                 if cfg.on_bad_sample == "error":
                     raise GeometryError(error.message, record=sample.id, fix=error.fix) from error
@@ -324,9 +375,7 @@ def _evaluate_with_oom_fallback(adapter: Any, batch: Sequence[EvalSample], cfg: 
                 arrays.update(more_arrays)
             return records, arrays
         sample = batch[0]
-        return [{"index": sample.index, "id": sample.id, "modality": sample.modality,
-                 "question_type": sample.question_type, "question": sample.question, "answer": sample.answer,
-                 "options": list(sample.options), "status": "oom",
+        return [{**_sample_fields(sample), "status": "oom",
                  "skip_reason": f"out of memory: {str(error).splitlines()[0][:200]}"}], {}
 
 
@@ -361,7 +410,7 @@ def _check_manifest(cfg: EvalConfig, world: int) -> None:
     path = cfg.out / "run.json"
     manifest = {"fingerprint": cfg.fingerprint(), "world": world, "model": cfg.model, "dataset": cfg.dataset,
                 "config": cfg.config, "split": cfg.split, "layers": cfg.layers, "query": cfg.query,
-                "task": cfg.task, "methods": list(cfg.methods),
+                "task": cfg.task, "methods": list(cfg.methods), "attention_prompt": cfg.attention_prompt,
                 "vgrefine": cfg.vgrefine.to_dict() if cfg.vgrefine is not None else None,
                 "provenance": run_provenance(device=cfg.device, config=cfg.config, split=cfg.split, argv=cfg.argv)}
     if path.exists():

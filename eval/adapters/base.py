@@ -13,6 +13,9 @@ Prompts (the official VGMED text, FACTS.md):
 * general prompt: ``"Write a general description of the image. Answer the question using a single word or phrase."``
 * closed questions with options: the question, then one ``"A. option"`` line per option, then
   ``"Answer with the option's letter from the given choices directly."``
+* the prompt the grounding metrics' attention is captured on (:func:`attention_question_prompt`): the official
+  question prompt, also for closed questions (the official code measures attention without the options), or,
+  on request, the answer prompt above
 
 The user turn is wrapped in the checkpoint's chat template when it ships one, otherwise in the family's own
 one-turn format (:attr:`Adapter.default_template`), which reproduces the official template of the family.
@@ -48,6 +51,21 @@ def question_prompt(question: str, options: Sequence[str] = ()) -> str:
         raise InvalidInputError(f"{len(options)} options cannot be lettered A-Z", fix="pose at most 26 options")
     lines = [question] + [f"{letter}. {option}" for letter, option in zip(string.ascii_uppercase, options)]
     return "\n".join(lines + [OPTION_INSTRUCTION])
+
+
+ATTENTION_PROMPTS = ("official", "answer")
+
+
+def attention_question_prompt(question: str, options: Sequence[str] = (), *, mode: str) -> str:
+    """The user text the grounding metrics' attention is captured on.
+
+    ``"official"``: the official VGMED prompt, ``question_prompt(question)``, for open and closed questions
+    alike (the official code measures attention on it; closed questions are still answered with lettered
+    options). ``"answer"``: the prompt the answer is generated from, ``question_prompt(question, options)``.
+    The two differ only for closed questions."""
+    if mode not in ATTENTION_PROMPTS:
+        raise InvalidInputError(f"attention prompt {mode!r}", fix=f"use one of {', '.join(ATTENTION_PROMPTS)}")
+    return question_prompt(question) if mode == "official" else question_prompt(question, options)
 
 
 @dataclass(frozen=True)

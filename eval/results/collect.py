@@ -111,6 +111,8 @@ def reconstructed_command(manifest: Mapping[str, Any], *, config: str, split: st
         parts += ["--layers", ",".join(str(v) for v in manifest["layers"])]
     if manifest.get("query") and manifest["query"] != "last":
         parts += ["--query", str(manifest["query"])]
+    if manifest.get("attention_prompt", "answer") != "official":
+        parts += ["--attention-prompt", str(manifest.get("attention_prompt", "answer"))]
     if list(methods) != [BASELINE]:
         parts += ["--method", ",".join(methods)]
     return shlex.join(parts)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from eval.adapters import GENERAL_PROMPT, question_prompt
+from eval.adapters.base import attention_question_prompt
 from eval.tiny import TINY_FAMILIES
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -32,6 +33,9 @@ def test_prompt_snapshot(family: str, tiny_adapters) -> None:  # noqa: ANN001
     current = {
         "question": adapter.chat_text(question_prompt("Which organ is in the box?")),
         "closed": adapter.chat_text(question_prompt("Which organ is in the box?", ("liver", "spleen"))),
+        # the prompt a closed question's grounding metrics are captured on (default --attention-prompt official)
+        "closed_attention": adapter.chat_text(
+            attention_question_prompt("Which organ is in the box?", ("liver", "spleen"), mode="official")),
         "general": adapter.chat_text(GENERAL_PROMPT),
         "generation": adapter.generation_settings(),
         "adapter": adapter.describe(),

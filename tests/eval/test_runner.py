@@ -72,7 +72,8 @@ def test_resume_after_kill_equals_uninterrupted(tiny_checkpoint, dataset: Path, 
     model = tiny_checkpoint("qwen2_vl")
     run_eval(_cfg(model, dataset, tmp_path / "full", batch_size=2, max_new_tokens=4))
     # A run killed during its third batch: a hook on the real model raises inside the third batch
-    # (per batch: a prefill and up to 3 decode steps of generate, then 1 general-prompt forward).
+    # (per batch: a prefill and up to 3 decode steps of generate, 1 official-prompt capture forward when the
+    # batch holds a closed question (row 1: the first batch), then 1 general-prompt forward).
     adapter = load_adapter(model)
     calls = {"n": 0}
 
