@@ -309,7 +309,9 @@ def collect_run(run_dir: str | os.PathLike[str], *, provenance: Provenance = Pro
         "random_weights": bool(summary.get("random_weights", False)),
         "dataset": str(manifest["dataset"]),
         "dataset_revision": provenance.dataset_revision or dataset_revision(str(manifest["dataset"])),
-        "config": config, "split": split, "query": str(manifest.get("query") or "last"), "layers": layers,
+        "config": config, "split": split, "query": str(manifest.get("query") or "last"),
+        # runs made before the option existed measured closed questions on the lettered prompt
+        "attention_prompt": str(manifest.get("attention_prompt") or "answer"), "layers": layers,
         **box_columns(summary.get("boxes")),
         "toolkit_version": str(recorded.get("toolkit_version") or toolkit_version()),
         "hardware": provenance.hardware or str(recorded.get("hardware") or describe_hardware()),

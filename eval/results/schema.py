@@ -56,6 +56,7 @@ RUN_FEATURES = Features({
     "method": Value("string"),
     "method_params": Value("string"),  # JSON, sorted keys ("{}" for the baseline)
     "query": Value("string"),
+    "attention_prompt": Value("string"),  # which prompt the grounding metrics of closed questions came from
     "layers": List(Value("int32")),
     "n_samples": Value("int32"),
     "n_answered": Value("int32"),
