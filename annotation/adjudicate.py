@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from annotation.agreement import TaskAgreement, latest_per_annotator, project_agreement
-from annotation.client import Connection
-from annotation.pull import PulledTask, current_tasks
-from annotation.push import DEFAULT_BATCH, PushReport, media_folder, push_specs
-from annotation.regions import region_to_result
-from annotation.state import State
-from annotation.tasks import TaskSpec
+from vgmed_data.annotation.agreement import TaskAgreement, latest_per_annotator, project_agreement
+from vgmed_data.annotation.client import Connection
+from vgmed_data.annotation.pull import PulledTask, current_tasks
+from vgmed_data.annotation.push import DEFAULT_BATCH, PushReport, media_folder, push_specs
+from vgmed_data.annotation.regions import region_to_result
+from vgmed_data.annotation.state import State
+from vgmed_data.annotation.tasks import TaskSpec
 
 DEFAULT_THRESHOLD = 0.7
 

@@ -27,8 +27,8 @@ from scipy.optimize import linear_sum_assignment
 
 from vgmed_data.geometry import box_iou, mask_dice
 
-from annotation.pull import ExpertAnnotation, PulledTask
-from annotation.regions import Region
+from vgmed_data.annotation.pull import ExpertAnnotation, PulledTask
+from vgmed_data.annotation.regions import Region
 
 
 def matched_box_iou(first: Sequence[Region], second: Sequence[Region]) -> float:

@@ -15,15 +15,15 @@ DEFAULT_WORKSPACE = Path("vgmed-annotation")
 
 
 def _connection(args: argparse.Namespace):  # noqa: ANN202 - Connection, imported lazily
-    from annotation.client import resolve_connection
+    from vgmed_data.annotation.client import resolve_connection
 
     return resolve_connection(workspace=args.workspace, url=args.url, token=args.token,
                               document_root=getattr(args, "document_root", None))
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from annotation.client import server_dir
-    from annotation.server import ServerSettings, load_settings, save_settings, start_server
+    from vgmed_data.annotation.client import server_dir
+    from vgmed_data.annotation.server import ServerSettings, load_settings, save_settings, start_server
 
     data_dir = server_dir(args.workspace)
     settings = load_settings(data_dir)
@@ -52,8 +52,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _push(args: argparse.Namespace) -> int:
-    from annotation.push import push_dataset
-    from annotation.state import open_state
+    from vgmed_data.annotation.push import push_dataset
+    from vgmed_data.annotation.state import open_state
 
     connection = _connection(args)
     with open_state(args.workspace) as state:
@@ -64,8 +64,8 @@ def _push(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from annotation.state import open_state
-    from annotation.status import all_status
+    from vgmed_data.annotation.state import open_state
+    from vgmed_data.annotation.status import all_status
 
     connection = _connection(args)
     with open_state(args.workspace) as state:
@@ -75,8 +75,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from annotation.pull import pull_project
-    from annotation.state import open_state
+    from vgmed_data.annotation.pull import pull_project
+    from vgmed_data.annotation.state import open_state
 
     connection = _connection(args)
     with open_state(args.workspace) as state:
@@ -86,9 +86,9 @@ def _pull(args: argparse.Namespace) -> int:
 
 
 def _agreement(args: argparse.Namespace) -> int:
-    from annotation.agreement import project_agreement, write_agreement
-    from annotation.pull import current_tasks
-    from annotation.state import open_state
+    from vgmed_data.annotation.agreement import project_agreement, write_agreement
+    from vgmed_data.annotation.pull import current_tasks
+    from vgmed_data.annotation.state import open_state
 
     with open_state(args.workspace) as state:
         report = project_agreement(args.project, current_tasks(state, args.project).values())
@@ -99,8 +99,8 @@ def _agreement(args: argparse.Namespace) -> int:
 
 
 def _adjudicate(args: argparse.Namespace) -> int:
-    from annotation.adjudicate import adjudicate
-    from annotation.state import open_state
+    from vgmed_data.annotation.adjudicate import adjudicate
+    from vgmed_data.annotation.state import open_state
 
     connection = _connection(args)
     with open_state(args.workspace) as state:
@@ -112,8 +112,8 @@ def _adjudicate(args: argparse.Namespace) -> int:
 
 
 def _finalize(args: argparse.Namespace) -> int:
-    from annotation.finalize import finalize
-    from annotation.state import open_state
+    from vgmed_data.annotation.finalize import finalize
+    from vgmed_data.annotation.state import open_state
 
     with open_state(args.workspace) as state:
         report = finalize(state, project=args.project, out=args.out, threshold=args.threshold)
@@ -122,7 +122,7 @@ def _finalize(args: argparse.Namespace) -> int:
 
 
 def _dry_run(args: argparse.Namespace) -> int:
-    from annotation.dryrun import prepare_review_files
+    from vgmed_data.annotation.dryrun import prepare_review_files
 
     summary = prepare_review_files(args.dataset, out=args.out, mask_as=args.mask_as)
     print(f"wrote the label configuration, the guideline and {summary.tasks} task(s) to {summary.out}")
@@ -143,9 +143,9 @@ def _document_root(parser: argparse.ArgumentParser) -> None:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    from annotation.adjudicate import DEFAULT_THRESHOLD
-    from annotation.push import DEFAULT_BATCH
-    from annotation.tasks import MASK_AS
+    from vgmed_data.annotation.adjudicate import DEFAULT_THRESHOLD
+    from vgmed_data.annotation.push import DEFAULT_BATCH
+    from vgmed_data.annotation.tasks import MASK_AS
 
     sub = parser.add_subparsers(dest="annotate_command", metavar="STEP")
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from vgmed_data.errors import InvalidInputError, RemoteError, require
 
-from annotation.server import load_settings
+from vgmed_data.annotation.server import load_settings
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio

@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from annotation import config
-from annotation.push import MEDIA_SUBDIR
-from annotation.tasks import dataset_labels, iter_task_specs
+from vgmed_data.annotation import config
+from vgmed_data.annotation.push import MEDIA_SUBDIR
+from vgmed_data.annotation.tasks import dataset_labels, iter_task_specs
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -33,11 +33,11 @@ from vgmed_data.errors import InvalidInputError, SchemaError
 from vgmed_data.folder import iter_rows, write_config
 from vgmed_data.schema import GroundingSample, Provenance, Review
 
-from annotation import config
-from annotation.adjudicate import DEFAULT_THRESHOLD, adjudication_name, needs_adjudication
-from annotation.agreement import latest_per_annotator, matched_box_iou, task_agreement
-from annotation.pull import ExpertAnnotation, PulledTask, current_tasks
-from annotation.state import State
+from vgmed_data.annotation import config
+from vgmed_data.annotation.adjudicate import DEFAULT_THRESHOLD, adjudication_name, needs_adjudication
+from vgmed_data.annotation.agreement import latest_per_annotator, matched_box_iou, task_agreement
+from vgmed_data.annotation.pull import ExpertAnnotation, PulledTask, current_tasks
+from vgmed_data.annotation.state import State
 
 _STATUS = {config.ACCEPT: "accepted", config.REGION_FIXED: "corrected", config.QUESTION_FIXED: "corrected"}
 

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from annotation import config
-from annotation.client import Connection, as_dict, remote_call, sdk_client
-from annotation.regions import Region, ResultSkipped, region_from_result
-from annotation.state import ProjectRecord, State
+from vgmed_data.annotation import config
+from vgmed_data.annotation.client import Connection, as_dict, remote_call, sdk_client
+from vgmed_data.annotation.regions import Region, ResultSkipped, region_from_result
+from vgmed_data.annotation.state import ProjectRecord, State
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from vgmed_data.errors import InvalidInputError, RemoteError, SourceNotFoundError
 
-from annotation import config
-from annotation.client import Connection, as_dict, remote_call, sdk_client
-from annotation.state import ProjectRecord, State
-from annotation.tasks import TaskSpec, dataset_labels, iter_task_specs
+from vgmed_data.annotation import config
+from vgmed_data.annotation.client import Connection, as_dict, remote_call, sdk_client
+from vgmed_data.annotation.state import ProjectRecord, State
+from vgmed_data.annotation.tasks import TaskSpec, dataset_labels, iter_task_specs
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio

@@ -26,7 +26,7 @@ from shapely.geometry.base import BaseGeometry
 from vgmed_data.errors import GeometryError, InvalidInputError, require
 from vgmed_data.geometry import BoxFormat, convert_boxes, make_polygon, rasterize
 
-from annotation import config
+from vgmed_data.annotation import config
 
 KINDS = ("rectangle", "polygon", "brush")
 _TYPE_TO_KIND = {"rectanglelabels": "rectangle", "polygonlabels": "polygon", "brushlabels": "brush"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from annotation.client import Connection, sdk_client
-from annotation.pull import export_tasks, user_emails
-from annotation.state import State
+from vgmed_data.annotation.client import Connection, sdk_client
+from vgmed_data.annotation.pull import export_tasks, user_emails
+from vgmed_data.annotation.state import State
 
 
 @dataclass

@@ -18,7 +18,7 @@ from vgmed_data.errors import SchemaError
 from vgmed_data.folder import iter_rows
 from vgmed_data.geometry import mask_to_polygons
 
-from annotation import config, regions
+from vgmed_data.annotation import config, regions
 
 CONFIG = "vgmed"
 MASK_AS = ("brush", "polygon", "none")

@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 from label_studio_sdk.converter.brush import mask2rle
 
-from annotation import config
-from annotation.client import Connection, sdk_client
-from annotation.pull import pull_project
-from annotation.push import import_batch
-from annotation.server import ServerSettings, start_server
-from annotation.state import ProjectRecord, open_state
-from annotation.tasks import iter_task_specs
+from vgmed_data.annotation import config
+from vgmed_data.annotation.client import Connection, sdk_client
+from vgmed_data.annotation.pull import pull_project
+from vgmed_data.annotation.push import import_batch
+from vgmed_data.annotation.server import ServerSettings, start_server
+from vgmed_data.annotation.state import ProjectRecord, open_state
+from vgmed_data.annotation.tasks import iter_task_specs
 from tests.annotation.data import HEIGHT, WIDTH, make_dataset, sample_mask
 
 

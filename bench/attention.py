@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from eval.capture import capture_attention
+from vgmed_data.eval.capture import capture_attention
 
 
 def build_text_model(*, real_size: bool, dtype: torch.dtype, device: str) -> Any:

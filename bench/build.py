@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from builders.vgmed import BuildOptions, build_vgmed  # noqa: E402
+from vgmed_data.builders.vgmed import BuildOptions, build_vgmed  # noqa: E402
 from tests.builders import miniatures as mini  # noqa: E402
 
 

@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def main() -> None:
     import torch
 
-    from eval.adapters import AdapterOptions, load_adapter
-    from eval.runner import EvalConfig, run_eval
-    from eval.tiny import build_tiny_checkpoint
+    from vgmed_data.eval.adapters import AdapterOptions, load_adapter
+    from vgmed_data.eval.runner import EvalConfig, run_eval
+    from vgmed_data.eval.tiny import build_tiny_checkpoint
     from tests.eval.data import write_tiny_dataset
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

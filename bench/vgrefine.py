@@ -33,12 +33,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from eval.adapters import AdapterOptions, question_prompt
-from eval.adapters.qwen2_5_vl import Qwen25VLAdapter
-from eval.adapters.qwen_processors import qwen_processor_class
-from eval.tiny import build_tiny_checkpoint
-from eval.vgrefine import VGRefineOptions, vgrefine_fast, vgrefine_naive
-from eval.vgrefine.presets import preset
+from vgmed_data.eval.adapters import AdapterOptions, question_prompt
+from vgmed_data.eval.adapters.qwen2_5_vl import Qwen25VLAdapter
+from vgmed_data.eval.adapters.qwen_processors import qwen_processor_class
+from vgmed_data.eval.tiny import build_tiny_checkpoint
+from vgmed_data.eval.vgrefine import VGRefineOptions, vgrefine_fast, vgrefine_naive
+from vgmed_data.eval.vgrefine.presets import preset
 
 QUESTION = question_prompt("Is there an abnormality in the left lower lobe of the lung?")
 

@@ -17,9 +17,9 @@ from vgmed_data.errors import InvalidInputError
 
 BUILD_COMMANDS: dict[str, tuple[str, str]] = {
     "vgmed": ("build a VGMED-style dataset (localization + attribute questions) from downloaded sources",
-              "builders.cli:register_build_vgmed"),
+              "vgmed_data.builders.cli:register_build_vgmed"),
     "sequences": ("build MedSG-style multi-image grounding tasks (or import/export MedSG-Bench JSON)",
-                  "builders.sequences.cli:register"),
+                  "vgmed_data.builders.sequences.cli:register"),
 }
 
 
@@ -40,7 +40,7 @@ def register_sources(parser: argparse.ArgumentParser) -> None:
 
 
 def _sources_list(args: argparse.Namespace) -> int:
-    from builders.entry import all_entries
+    from vgmed_data.builders.entry import all_entries
 
     entries = all_entries()
     if args.json:
@@ -60,16 +60,16 @@ def _sources_list(args: argparse.Namespace) -> int:
 
 
 def _sources_fetch(args: argparse.Namespace) -> int:
-    from builders.entry import get_entry
-    from builders.fetch import fetch
+    from vgmed_data.builders.entry import get_entry
+    from vgmed_data.builders.fetch import fetch
 
     fetch(get_entry(args.key), args.dest)
     return 0
 
 
 def _sources_verify(args: argparse.Namespace) -> int:
-    from builders.entry import get_entry
-    from builders.fetch import verify
+    from vgmed_data.builders.entry import get_entry
+    from vgmed_data.builders.fetch import verify
 
     entry = get_entry(args.key)
     result = verify(entry, args.path)
@@ -108,7 +108,7 @@ def _splits(text: str) -> tuple[tuple[str, float], ...]:
 
 
 def register_build_vgmed(parser: argparse.ArgumentParser) -> None:
-    from builders.vgmed import QUESTION_KINDS, BuildOptions
+    from vgmed_data.builders.vgmed import QUESTION_KINDS, BuildOptions
 
     defaults = BuildOptions()
     parser.add_argument("--source", action="append", type=_source_pair, required=True, metavar="KEY=PATH",
@@ -139,7 +139,7 @@ def register_build_vgmed(parser: argparse.ArgumentParser) -> None:
 
 
 def _build_vgmed(args: argparse.Namespace) -> int:
-    from builders.vgmed import BuildOptions, build_vgmed
+    from vgmed_data.builders.vgmed import BuildOptions, build_vgmed
 
     options = BuildOptions(
         seed=args.seed, on_bad=args.on_bad, num_proc=args.num_proc, slices_per_target=args.slices_per_target,
@@ -168,7 +168,7 @@ def register_import(parser: argparse.ArgumentParser) -> None:
 
 
 def _import_jsonl(args: argparse.Namespace) -> int:
-    from builders.interop import import_jsonl
+    from vgmed_data.builders.interop import import_jsonl
 
     count = import_jsonl(args.file, images=args.images, out=args.out)
     print(f"imported {count} samples into {args.out}")
@@ -186,7 +186,7 @@ def register_export(parser: argparse.ArgumentParser) -> None:
 
 
 def _export_jsonl(args: argparse.Namespace) -> int:
-    from builders.interop import export_jsonl
+    from vgmed_data.builders.interop import export_jsonl
 
     if not args.folder.is_dir():
         raise InvalidInputError("dataset folder not found", path=args.folder)

@@ -16,7 +16,7 @@ import os
 from vgmed_data.errors import InvalidInputError
 from vgmed_data.imaging.deid import pseudonym, replace_uid
 
-from builders.records import SourceRecord
+from vgmed_data.builders.records import SourceRecord
 
 KEY_ENV = "VGMED_DEID_KEY"
 

@@ -4,7 +4,7 @@ A :class:`SourceEntry` says everything the toolkit needs to know about one publi
 under which licence (SPDX id where one exists, and the URL where it is stated), whether its images may be
 redistributed (``False`` unless the licence clearly allows it), how to get it (direct downloads with checksums,
 or written steps), its modality, its on-disk layout (and where that layout was confirmed), its label map, and the
-generic reader that understands the layout. Entries live in :mod:`builders.sources`; the registry refuses
+generic reader that understands the layout. Entries live in :mod:`vgmed_data.builders.sources`; the registry refuses
 duplicate keys.
 """
 
@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Protocol
 from vgmed_data.errors import InvalidInputError, SourceNotFoundError
 from vgmed_data.schema import MODALITIES
 
-from builders.records import REGION_KINDS, SourceRecord
+from vgmed_data.builders.records import REGION_KINDS, SourceRecord
 
 if TYPE_CHECKING:
-    from builders.policy import Skip
+    from vgmed_data.builders.policy import Skip
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,12 +139,12 @@ def register(entry: SourceEntry) -> SourceEntry:
 
 
 def get_entry(key: str) -> SourceEntry:
-    import builders.sources  # noqa: F401 - registers the entries
+    import vgmed_data.builders.sources  # noqa: F401 - registers the entries
 
     return REGISTRY.get(key)
 
 
 def all_entries() -> list[SourceEntry]:
-    import builders.sources  # noqa: F401
+    import vgmed_data.builders.sources  # noqa: F401
 
     return list(REGISTRY)

@@ -12,7 +12,7 @@ from typing import TextIO
 
 from vgmed_data.errors import InvalidInputError, RemoteError
 
-from builders.entry import Download, SourceEntry
+from vgmed_data.builders.entry import Download, SourceEntry
 
 
 def file_checksum(path: Path, algorithm: str) -> str:

@@ -1,4 +1,4 @@
-"""From a :class:`~builders.records.SourceRecord` to 2D views: displayed image + per-target masks or boxes.
+"""From a :class:`~vgmed_data.builders.records.SourceRecord` to 2D views: displayed image + per-target masks or boxes.
 
 Volumes (NIfTI) are read one at a time: the image volume (one channel of a multi-sequence 4D file), then each
 label file in turn. Pass 1 counts each target's voxels per slice and picks slices (the slice where the target is
@@ -38,7 +38,7 @@ from vgmed_data.imaging.raster import read_raster, to_display
 from vgmed_data.imaging.render import volume_window
 from vgmed_data.imaging.windowing import apply_window, parse_window
 
-from builders.records import RegionRef, SourceRecord
+from vgmed_data.builders.records import RegionRef, SourceRecord
 
 
 def skip_reason(error: VgmedError) -> str:
@@ -274,8 +274,8 @@ def dicom_series_views(record: SourceRecord, *, window: str | None, slices_per_t
                        deid_key: str, dropped: list[str] | None = None) -> Iterator[View]:
     """Views of a DICOM series record: one per picked slice, rendered with ``window`` (the entry's preset; the
     file's own window when None), its metadata the safe tags of the de-identified slice header."""
-    from builders.readers.dicom import series_geometry
-    from builders.readers.dicom_regions import annotation_masks
+    from vgmed_data.builders.readers.dicom import series_geometry
+    from vgmed_data.builders.readers.dicom_regions import annotation_masks
     from vgmed_data.imaging.dicom import read_dicom
 
     geometry = series_geometry(record.image.series)

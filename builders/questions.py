@@ -23,7 +23,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from builders.measure import Measurements
+from vgmed_data.builders.measure import Measurements
 
 MODALITY_WORDS = {"CT": "CT", "MR": "MRI", "XR": "X-ray", "US": "ultrasound", "ENDOSCOPY": "endoscopy",
                   "DERMOSCOPY": "dermoscopy", "FUNDUS": "fundus", "PET": "PET", "NM": "nuclear medicine",

@@ -1,7 +1,7 @@
 """Source records: what every reader yields, and what the VGMED and sequence builders consume.
 
 A :class:`SourceRecord` is a *reference*: cheap to create and to pickle (paths, label values, boxes, metadata),
-so a reader can list a whole source without loading pixels. :func:`builders.loading.load_record` turns it into
+so a reader can list a whole source without loading pixels. :func:`vgmed_data.builders.loading.load_record` turns it into
 pixels and masks when a worker processes it (one volume at a time).
 
 * ``image``: an :class:`ImageRef` (path + kind: ``nifti`` | ``raster`` | ``dicom``, the channel of a

@@ -36,14 +36,14 @@ from vgmed_data.folder import write_config
 from vgmed_data.imaging.deid import PROFILE_TEXT
 from vgmed_data.schema import SPLITS, GroundingSample, Provenance, encode_png, make_sample_id
 
-from builders.entry import SourceEntry, get_entry
-from builders.deid import pseudonymise, require_key, resolve_key
-from builders.loading import View, dicom_series_views, raster_view, skip_reason, volume_views
-from builders.measure import measure
-from builders.paraphrase import Paraphraser, paraphrase, parse_hook
-from builders.policy import Skip, check_policy, handle
-from builders.questions import QUESTION_TYPE, make_questions, rng_for
-from builders.records import SourceRecord
+from vgmed_data.builders.entry import SourceEntry, get_entry
+from vgmed_data.builders.deid import pseudonymise, require_key, resolve_key
+from vgmed_data.builders.loading import View, dicom_series_views, raster_view, skip_reason, volume_views
+from vgmed_data.builders.measure import measure
+from vgmed_data.builders.paraphrase import Paraphraser, paraphrase, parse_hook
+from vgmed_data.builders.policy import Skip, check_policy, handle
+from vgmed_data.builders.questions import QUESTION_TYPE, make_questions, rng_for
+from vgmed_data.builders.records import SourceRecord
 
 QUESTION_KINDS = tuple(QUESTION_TYPE)
 DEFAULT_SPLITS = (("train", 0.7), ("validation", 0.1), ("test", 0.2))
@@ -353,7 +353,7 @@ def build_vgmed(sources: Sequence[tuple[str, str | Path]], *, out: str | Path,
     Returns the build report (also written to ``out/build_report.json``).
 
     ``deid_key``: the de-identification key that DICOM sources need (default: ``$VGMED_DEID_KEY``); never
-    recorded anywhere in the output (see :mod:`builders.deid`)."""
+    recorded anywhere in the output (see :mod:`vgmed_data.builders.deid`)."""
     resolved: list[tuple[SourceEntry, Path]] = []
     for key, root in sources:
         entry = get_entry(key)

@@ -32,8 +32,8 @@ def parse_layers(text: str | None) -> tuple[int, ...] | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from eval.runner import VGREFINE, EvalConfig, parse_methods, run_eval
-    from eval.vgrefine.cli import options_from_args
+    from vgmed_data.eval.runner import VGREFINE, EvalConfig, parse_methods, run_eval
+    from vgmed_data.eval.vgrefine.cli import options_from_args
 
     methods = parse_methods(args.method)
     if VGREFINE not in methods and args.heads:
@@ -58,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from eval.runner import merge
+    from vgmed_data.eval.runner import merge
 
     summary = merge(args.out, overlays=args.overlays)
     print(json.dumps(summary["counts"], indent=2))
@@ -66,7 +66,7 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _tiny(args: argparse.Namespace) -> int:
-    from eval.tiny import build_tiny_checkpoint
+    from vgmed_data.eval.tiny import build_tiny_checkpoint
 
     path = build_tiny_checkpoint(args.family, args.out, overwrite=args.overwrite)
     print(f"tiny RANDOM-WEIGHT {args.family} checkpoint: {path}")
@@ -104,7 +104,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--method", default="baseline",
                      help="baseline (default), vgrefine, or baseline,vgrefine (both answers, side by side); "
                           "VGRefine runs one sample at a time (fast path, batch size 1)")
-    from eval.vgrefine.cli import add_method_arguments
+    from vgmed_data.eval.vgrefine.cli import add_method_arguments
 
     add_method_arguments(run)
     run.set_defaults(func=_run)
@@ -113,7 +113,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     merge.add_argument("--overlays", type=int, default=8)
     merge.set_defaults(func=_merge)
     score = sub.add_parser("score", help="score box predictions (JSONL of raw model outputs) against a dataset")
-    from eval.boxes.cli import register_score
+    from vgmed_data.eval.boxes.cli import register_score
 
     register_score(score)
     tiny = sub.add_parser("tiny", help="build a tiny random-weight checkpoint (tests, demos)")
@@ -121,10 +121,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     tiny.add_argument("--out", required=True)
     tiny.add_argument("--overwrite", action="store_true")
     tiny.set_defaults(func=_tiny)
-    from eval.results.cli import register_publish, register_serve
+    from vgmed_data.eval.results.cli import register_publish, register_serve
 
     register_publish(sub.add_parser("publish", help="append a run's results to a results dataset on the Hub"))
     register_serve(sub.add_parser("serve", help="serve the leaderboard and attention viewer locally"))
-    from eval.vgrefine.cli import register_select
+    from vgmed_data.eval.vgrefine.cli import register_select
 
     register_select(sub.add_parser("select", help="choose VGRefine heads and masked layer(s) by grounding metrics"))

@@ -1,7 +1,7 @@
 """How a run was produced, recorded in ``run.json`` when the run starts: the command line, the hardware, the
 library and toolkit versions, the dataset configuration and split, and the date.
 
-``eval.results.collect`` reads it back when a run is published (a run folder made before this was recorded
+``vgmed_data.eval.results.collect`` reads it back when a run is published (a run folder made before this was recorded
 falls back to what the publishing machine can say, and marks it so).
 """
 

@@ -30,8 +30,8 @@ def _group_stats(records: Sequence[dict[str, Any]], layers: Sequence[int]) -> di
 
 def vgrefine_summary(records: Sequence[dict[str, Any]], *, methods: Sequence[str]) -> dict[str, Any] | None:
     """VGRefine's part of the summary: its parameters, accuracy, blocked-token counts and, when the baseline ran
-    too, :func:`eval.vgrefine.compare.side_by_side` (accuracy in percent, both methods and the difference)."""
-    from eval.vgrefine.compare import side_by_side
+    too, :func:`vgmed_data.eval.vgrefine.compare.side_by_side` (accuracy in percent, both methods and the difference)."""
+    from vgmed_data.eval.vgrefine.compare import side_by_side
 
     refined = [r for r in records if r.get("status") == "ok" and "vgrefine" in r]
     if "vgrefine" not in methods:
@@ -117,7 +117,7 @@ def markdown(summary: dict[str, Any]) -> str:
 
 
 def _vgrefine_markdown(refine: dict[str, Any]) -> list[str]:
-    from eval.vgrefine.compare import markdown as side_by_side_markdown
+    from vgmed_data.eval.vgrefine.compare import markdown as side_by_side_markdown
 
     params = refine["parameters"] or {}
     lines = ["## Baseline vs VGRefine (answer accuracy, %)", "",
@@ -195,9 +195,9 @@ def overlay(image: Any, boxes: Sequence[Sequence[float]], attention_grid: np.nda
 
 def _overlays(root: Path, records: Sequence[dict[str, Any]], summary: dict[str, Any], count: int,
               dataset: str | None, config: str, split: str) -> list[str]:
-    from eval.data import iter_samples
-    from eval.metrics import normalised_map
-    from eval.vgrefine.evaluate import BLOCKED_KEY, TRIAGE_KEY
+    from vgmed_data.eval.data import iter_samples
+    from vgmed_data.eval.metrics import normalised_map
+    from vgmed_data.eval.vgrefine.evaluate import BLOCKED_KEY, TRIAGE_KEY
     from vgmed_data.geometry import Transform
 
     chosen = [r for r in records if "metrics" in r][:count]

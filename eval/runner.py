@@ -37,12 +37,12 @@ from typing import Any
 
 import numpy as np
 
-from eval.adapters.base import ATTENTION_PROMPTS
-from eval.answers import score_answer
-from eval.data import EvalSample, in_shard, iter_samples, rank_and_world
-from eval.metrics import boxes_to_token_mask, boxes_to_token_mask_padding_aware, grounding_metrics
-from eval.provenance import run_provenance
-from eval.vgrefine.options import VGRefineOptions
+from vgmed_data.eval.adapters.base import ATTENTION_PROMPTS
+from vgmed_data.eval.answers import score_answer
+from vgmed_data.eval.data import EvalSample, in_shard, iter_samples, rank_and_world
+from vgmed_data.eval.metrics import boxes_to_token_mask, boxes_to_token_mask_padding_aware, grounding_metrics
+from vgmed_data.eval.provenance import run_provenance
+from vgmed_data.eval.vgrefine.options import VGRefineOptions
 from vgmed_data.errors import FileFormatError, GeometryError, InvalidInputError, VgmedError
 
 SKIP_POLICIES = ("skip", "error")
@@ -172,7 +172,7 @@ def _capture_pass(adapter: Any, encoded: Any, layers: Sequence[int], *, generate
     """Run one pass; returns maps ``[batch, layers, heads, seq]`` (float32) and the decoded replies."""
     import torch
 
-    from eval.capture import capture_attention
+    from vgmed_data.eval.capture import capture_attention
 
     model = adapter.model
     inputs = encoded.on(device, dtype=model.dtype).inputs
@@ -222,7 +222,7 @@ def _encode_rows(adapter: Any, ready: list[tuple[EvalSample, Any]], text_of: Cal
                  cfg: EvalConfig, records: list[dict[str, Any]]) -> tuple[list[tuple[EvalSample, Any]], Any]:
     """``(kept rows, Encoded or None)`` for ``ready`` with the user text ``text_of(sample)``. Images the processor
     rejects become counted skips appended to ``records`` (or raise, by policy); the other rows go on."""
-    from eval.adapters import GENERAL_PROMPT
+    from vgmed_data.eval.adapters import GENERAL_PROMPT
 
     def encode(rows: list[tuple[EvalSample, Any]]) -> Any:
         return adapter.encode([i for _, i in rows], [text_of(s) for s, _ in rows],
@@ -251,8 +251,8 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
     prompt, capture only), a capture-only pass on the attention prompt for the rows whose attention prompt is
     not the one the question pass ran (closed questions with ``attention_prompt="official"``), the general pass.
     """
-    from eval.adapters import GENERAL_PROMPT, question_prompt
-    from eval.adapters.base import attention_question_prompt
+    from vgmed_data.eval.adapters import GENERAL_PROMPT, question_prompt
+    from vgmed_data.eval.adapters.base import attention_question_prompt
 
     def answer_text(sample: EvalSample) -> str:
         return question_prompt(sample.question, sample.options)
@@ -349,8 +349,8 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
 def _vgrefine_sample(adapter: Any, sample: EvalSample, image: Any, cfg: EvalConfig, options: VGRefineOptions
                      ) -> Any:
     """VGRefine on one sample (fast path, batch size 1); with the baseline, the plain answer is decoded too."""
-    from eval.adapters import question_prompt
-    from eval.vgrefine.evaluate import evaluate_sample
+    from vgmed_data.eval.adapters import question_prompt
+    from vgmed_data.eval.vgrefine.evaluate import evaluate_sample
 
     return evaluate_sample(adapter, image=image, user_text=question_prompt(sample.question, sample.options),
                            sample_id=sample.id, answer=sample.answer, options=sample.options,
@@ -435,7 +435,7 @@ def _progress(total: int, enabled: bool) -> Any:
 
 def run_rank(cfg: EvalConfig, *, rank: int, world: int, adapter: Any | None = None) -> RankPaths:
     """Evaluate this rank's shard (resuming), writing under ``ranks/``."""
-    from eval.adapters import AdapterOptions, load_adapter
+    from vgmed_data.eval.adapters import AdapterOptions, load_adapter
 
     paths = RankPaths(cfg.out, rank, world)
     _check_manifest(cfg, world)
@@ -477,7 +477,7 @@ def run_rank(cfg: EvalConfig, *, rank: int, world: int, adapter: Any | None = No
 def merge(out: str | os.PathLike[str], *, overlays: int = 8, dataset: str | None = None,
           config: str = "vgmed", split: str = "test") -> dict[str, Any]:
     """Merge every rank's records and maps into the final outputs; returns the summary."""
-    from eval.report import write_reports
+    from vgmed_data.eval.report import write_reports
 
     root = Path(out)
     manifest = json.loads((root / "run.json").read_text())
@@ -514,7 +514,7 @@ def merge(out: str | os.PathLike[str], *, overlays: int = 8, dataset: str | None
 def run_eval(cfg: EvalConfig, *, adapter: Any | None = None) -> dict[str, Any] | None:
     """Run this process's rank; the rank-0 process then waits for the others and merges (returns the summary)."""
     if cfg.task == "boxes":
-        from eval.boxes.generate import run_boxes
+        from vgmed_data.eval.boxes.generate import run_boxes
 
         return run_boxes(cfg, adapter=adapter)
     rank, world = rank_and_world()
@@ -539,7 +539,7 @@ def run_demo_eval(dataset_folder: str | os.PathLike[str], out_dir: str | os.Path
                   limit: int | None = None, progress: bool = False) -> dict[str, Any]:
     """What ``vgmed demo`` calls: build a tiny **random-weight** Qwen2-VL-family checkpoint and evaluate it on
     the demo dataset folder. Scores are meaningless by construction; the output says so."""
-    from eval.tiny import build_tiny_checkpoint
+    from vgmed_data.eval.tiny import build_tiny_checkpoint
 
     out = Path(out_dir)
     checkpoint = build_tiny_checkpoint("qwen2_vl", out / "tiny-qwen2-vl-random")

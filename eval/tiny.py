@@ -3,7 +3,7 @@
 No weights can be downloaded in tests or in the demo, so each family is built from a small config with random
 weights (real transformers model classes), with a byte-level tokenizer built in code that carries the family's
 special tokens, and saved with ``save_pretrained``. Loading the result by path goes through exactly the code
-path a real checkpoint takes (:func:`eval.adapters.load_model`).
+path a real checkpoint takes (:func:`vgmed_data.eval.adapters.load_model`).
 
     >>> from eval.tiny import build_tiny_checkpoint
     >>> path = build_tiny_checkpoint("qwen2_vl", "/tmp/tiny-qwen2vl")   # doctest: +SKIP
@@ -93,7 +93,7 @@ def _save_qwen(out: Path, *, family: str, config_class: Any, model_class: Any, v
     """A tiny checkpoint of one Qwen-VL generation: the shared text config and tokenizer, the given vision tower."""
     import transformers as t
 
-    from eval.adapters.qwen_processors import qwen_processor_class
+    from vgmed_data.eval.adapters.qwen_processors import qwen_processor_class
 
     tokenizer = _qwen_tokenizer()
     ids = _token_ids(tokenizer, _QWEN_SPECIALS)
@@ -237,7 +237,7 @@ def build_tiny_checkpoint(family: str, out_dir: str | os.PathLike[str], *, overw
     """Build a tiny random-weight checkpoint of ``family`` (one of :data:`TINY_FAMILIES`) into ``out_dir``.
 
     The folder then holds ``config.json``, ``model.safetensors``, the tokenizer and the processor files, and
-    loads by path with :func:`eval.adapters.load_model` exactly like a downloaded checkpoint. Weights are drawn
+    loads by path with :func:`vgmed_data.eval.adapters.load_model` exactly like a downloaded checkpoint. Weights are drawn
     from a fixed seed (0), so two builds are identical. An existing complete checkpoint is reused unless
     ``overwrite``. Returns the folder.
     """

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eval.results.jobs import DEFAULT_FLAVOR, DEFAULT_IMAGE, DEFAULT_TOOLKIT, HubJobSpec, describe, submit_job  # noqa: E402
+from vgmed_data.eval.results.jobs import DEFAULT_FLAVOR, DEFAULT_IMAGE, DEFAULT_TOOLKIT, HubJobSpec, describe, submit_job  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,16 +20,16 @@ from vgmed_data.errors import VgmedError
 
 # name -> (one-line help, "module:function" that registers the command's arguments)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "annotate": ("expert-region review in Label Studio: serve, push, status, pull, agreement, adjudicate, finalize", "annotation.cli:register"),
-    "eval": ("evaluate multimodal LLMs: attention grounding, answers, boxes", "eval.cli:register"),
+    "annotate": ("expert-region review in Label Studio: serve, push, status, pull, agreement, adjudicate, finalize", "vgmed_data.annotation.cli:register"),
+    "eval": ("evaluate multimodal LLMs: attention grounding, answers, boxes", "vgmed_data.eval.cli:register"),
     "demo": ("build, validate and preview a small dataset from files that ship with pydicom/nibabel",
              "vgmed_data.demo:register"),
     "render": ("render a DICOM, NIfTI or raster file to the PNG that would go into a dataset",
                "vgmed_data.imaging.cli:register"),
-    "sources": ("list, download and verify the public sources the builders know", "builders.cli:register_sources"),
-    "build": ("build a dataset configuration (vgmed, ...) from downloaded sources", "builders.cli:register_build"),
-    "import": ("import another dataset format (vgmed-jsonl) into a dataset folder", "builders.cli:register_import"),
-    "export": ("export a dataset folder to another format (vgmed-jsonl)", "builders.cli:register_export"),
+    "sources": ("list, download and verify the public sources the builders know", "vgmed_data.builders.cli:register_sources"),
+    "build": ("build a dataset configuration (vgmed, ...) from downloaded sources", "vgmed_data.builders.cli:register_build"),
+    "import": ("import another dataset format (vgmed-jsonl) into a dataset folder", "vgmed_data.builders.cli:register_import"),
+    "export": ("export a dataset folder to another format (vgmed-jsonl)", "vgmed_data.builders.cli:register_export"),
     "validate": ("check a dataset folder: schema, boxes, unique ids, patient-level splits",
                  "vgmed_data.validate:register"),
     "publish": ("publish a dataset folder to the Hugging Face Hub (validated, licence/PHI guards, card, tag)",

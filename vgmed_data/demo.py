@@ -221,7 +221,7 @@ def _later_stages(dataset_dir: Path, out: Path) -> dict[str, object]:
 
     stages: dict[str, object] = {}
     try:
-        from annotation.dryrun import prepare_review_files
+        from vgmed_data.annotation.dryrun import prepare_review_files
 
         review = prepare_review_files(dataset_dir, out=out / "annotation-dry-run")
         print(f"[+] annotation dry run (no server): {review.tasks} Label Studio tasks with pre-drawn regions in "
@@ -230,7 +230,7 @@ def _later_stages(dataset_dir: Path, out: Path) -> dict[str, object]:
     except (ImportError, MissingDependencyError) as error:
         print(f"[+] annotation dry run skipped ({error}); install with: pip install 'vgmed-data[annotation]'")
     try:
-        from eval.runner import run_demo_eval
+        from vgmed_data.eval.runner import run_demo_eval
     except (ImportError, MissingDependencyError) as error:
         print(f"[+] evaluation skipped ({error}); install with: pip install 'vgmed-data[eval]'")
         return stages

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 
 from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFoundError, VgmedError
 
-from builders.policy import Skip, handle
-from builders.readers.common import box_region, relative, require, skip_reason, visible
-from builders.records import ImageRef, SourceRecord
+from vgmed_data.builders.policy import Skip, handle
+from vgmed_data.builders.readers.common import box_region, relative, require, skip_reason, visible
+from vgmed_data.builders.records import ImageRef, SourceRecord
 
 if TYPE_CHECKING:
-    from builders.entry import SourceEntry
+    from vgmed_data.builders.entry import SourceEntry
 
 
 @dataclass(frozen=True, kw_only=True)

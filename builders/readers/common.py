@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 from vgmed_data.errors import SourceNotFoundError, VgmedError
 from vgmed_data.geometry import convert_boxes
 
-from builders.records import RegionRef
+from vgmed_data.builders.records import RegionRef
 
 if TYPE_CHECKING:
-    from builders.entry import SourceEntry
+    from vgmed_data.builders.entry import SourceEntry
 
 
 def require(root: Path, relative: str, *, source: str) -> Path:

@@ -4,9 +4,9 @@ Listing (:class:`DicomSeriesReader`): every ``*.dcm`` file under the source root
 (headers only) and grouped by SeriesInstanceUID. Annotation objects are recognised by SOP Class (Segmentation
 Storage, RT Structure Set Storage); each names the image series it annotates (SEG: ReferencedSeriesSequence,
 else the series of its first referenced instance; RTSTRUCT: ReferencedFrameOfReferenceSequence ->
-RTReferencedStudySequence -> RTReferencedSeriesSequence). One :class:`~builders.records.SourceRecord` per image
+RTReferencedStudySequence -> RTReferencedSeriesSequence). One :class:`~vgmed_data.builders.records.SourceRecord` per image
 series that at least one annotation object references; its regions are the segments/ROIs, one
-:class:`~builders.records.RegionRef` each (``mask_path`` = the annotation file, ``mask_value`` = the
+:class:`~vgmed_data.builders.records.RegionRef` each (``mask_path`` = the annotation file, ``mask_value`` = the
 SegmentNumber or ROINumber). The image series' instance files travel in ``ImageRef.series``.
 
 Which annotation label names a region: for SEG the CodeMeaning of the segment's SegmentedPropertyTypeCodeSequence
@@ -15,7 +15,7 @@ Which annotation label names a region: for SEG the CodeMeaning of the segment's 
 ``ignore_unmapped`` (RT structure sets carry many planning structures; the map then picks the targets).
 
 The identifiers that listing reads (PatientID, Study/Series UIDs) stay in memory only: the build replaces them by
-keyed pseudonyms (:mod:`builders.deid`) before any record is processed or written. Skips name files by their
+keyed pseudonyms (:mod:`vgmed_data.builders.deid`) before any record is processed or written. Skips name files by their
 path relative to the source root.
 
 Geometry (:class:`SeriesGeometry`, read when a worker loads the record): slices sorted by
@@ -38,12 +38,12 @@ from pydicom.dataset import Dataset
 from vgmed_data.errors import FileFormatError, SourceNotFoundError, VgmedError
 from vgmed_data.imaging.dicom import read_header
 
-from builders.policy import Skip, handle
-from builders.readers.common import relative, visible
-from builders.records import ImageRef, RegionRef, SourceRecord
+from vgmed_data.builders.policy import Skip, handle
+from vgmed_data.builders.readers.common import relative, visible
+from vgmed_data.builders.records import ImageRef, RegionRef, SourceRecord
 
 if TYPE_CHECKING:
-    from builders.entry import SourceEntry
+    from vgmed_data.builders.entry import SourceEntry
 
 SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"

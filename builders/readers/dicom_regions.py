@@ -1,4 +1,4 @@
-"""Per-slice masks from a DICOM-SEG or an RTSTRUCT, on the slices of a :class:`~builders.readers.dicom.SeriesGeometry`.
+"""Per-slice masks from a DICOM-SEG or an RTSTRUCT, on the slices of a :class:`~vgmed_data.builders.readers.dicom.SeriesGeometry`.
 
 **DICOM-SEG** (PS3.3 C.8.20): every frame belongs to one segment (ReferencedSegmentNumber in the frame's
 SegmentIdentificationSequence, per frame or shared) and lies on one source slice: the
@@ -31,7 +31,7 @@ from vgmed_data.errors import FileFormatError, GeometryError
 from vgmed_data.geometry import rasterize
 from vgmed_data.imaging.dicom import read_dicom, read_header
 
-from builders.readers.dicom import RTSTRUCT_SOP_CLASS, SEG_SOP_CLASS, SeriesGeometry
+from vgmed_data.builders.readers.dicom import RTSTRUCT_SOP_CLASS, SEG_SOP_CLASS, SeriesGeometry
 
 SliceMasks = dict[int, NDArray[np.bool_]]  # slice index -> (rows, columns) mask
 

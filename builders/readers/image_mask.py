@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 from vgmed_data.errors import SourceNotFoundError
 
-from builders.policy import Skip, handle
-from builders.readers.common import relative, visible
-from builders.records import ImageRef, RegionRef, SourceRecord
+from vgmed_data.builders.policy import Skip, handle
+from vgmed_data.builders.readers.common import relative, visible
+from vgmed_data.builders.records import ImageRef, RegionRef, SourceRecord
 
 if TYPE_CHECKING:
-    from builders.entry import SourceEntry
+    from vgmed_data.builders.entry import SourceEntry
 
 
 @dataclass(frozen=True, kw_only=True)

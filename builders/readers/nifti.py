@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 
 from vgmed_data.errors import FileFormatError, SourceNotFoundError, VgmedError
 
-from builders.policy import Skip, handle
-from builders.readers.common import nifti_stem, relative, require, visible
-from builders.records import ImageRef, RegionRef, SourceRecord
+from vgmed_data.builders.policy import Skip, handle
+from vgmed_data.builders.readers.common import nifti_stem, relative, require, visible
+from vgmed_data.builders.records import ImageRef, RegionRef, SourceRecord
 
 if TYPE_CHECKING:
-    from builders.entry import SourceEntry
+    from vgmed_data.builders.entry import SourceEntry
 
 
 def _value_regions(entry: "SourceEntry", label_path: Path, root: Path) -> tuple[RegionRef, ...]:

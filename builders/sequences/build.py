@@ -18,10 +18,10 @@ from vgmed_data.errors import InvalidInputError
 from vgmed_data.folder import write_config
 from vgmed_data.schema import SequenceSample
 
-from builders.sequences import (cross_modal, multi_view, non_registered_difference, object_tracking, referring,
+from vgmed_data.builders.sequences import (cross_modal, multi_view, non_registered_difference, object_tracking, referring,
                                 registered_difference, visual_concept, visual_patch)
-from builders.sequences.common import Settings, TaskLog
-from builders.sequences.inputs import Case
+from vgmed_data.builders.sequences.common import Settings, TaskLog
+from vgmed_data.builders.sequences.inputs import Case
 
 Generator = Callable[..., Iterator[SequenceSample]]
 

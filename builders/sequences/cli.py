@@ -32,9 +32,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _cases(specs: list[str], *, on_bad: str) -> tuple[list, list[dict[str, str]]]:  # noqa: ANN001
-    from builders.entry import get_entry
-    from builders.policy import Skip, handle
-    from builders.sequences.inputs import cases_from_records
+    from vgmed_data.builders.entry import get_entry
+    from vgmed_data.builders.policy import Skip, handle
+    from vgmed_data.builders.sequences.inputs import cases_from_records
     from vgmed_data.errors import InvalidInputError, VgmedError
     from vgmed_data.imaging.windowing import parse_window
 
@@ -60,9 +60,9 @@ def _cases(specs: list[str], *, on_bad: str) -> tuple[list, list[dict[str, str]]
 
 
 def run(args: argparse.Namespace) -> int:
-    from builders.sequences.build import build_sequences
-    from builders.sequences.common import Settings
-    from builders.sequences.medsg import export_medsg, import_medsg
+    from vgmed_data.builders.sequences.build import build_sequences
+    from vgmed_data.builders.sequences.common import Settings
+    from vgmed_data.builders.sequences.medsg import export_medsg, import_medsg
     from vgmed_data.errors import InvalidInputError
     from vgmed_data.folder import write_config
 

@@ -15,8 +15,8 @@ from numpy.typing import NDArray
 from vgmed_data.geometry import label_components
 from vgmed_data.schema import Provenance, SequenceImage, SequenceSample, encode_png, make_sample_id
 
-from builders.sequences.inputs import Case, display
-from builders.sequences.render import Frame, draw_box
+from vgmed_data.builders.sequences.inputs import Case, display
+from vgmed_data.builders.sequences.render import Frame, draw_box
 
 Box = tuple[float, float, float, float]
 T = TypeVar("T")
@@ -156,7 +156,7 @@ def same_split(cases: Sequence[Case], case: Case, settings: Settings) -> Iterato
 
 
 def slice_frame(case: Case, *, plane: str, index: int, settings: Settings, channel: str | None = None) -> Frame:
-    from builders.sequences.render import make_frame
+    from vgmed_data.builders.sequences.render import make_frame
 
     return make_frame(case.slice(plane=plane, index=index, channel=channel), spacing=case.spacing(plane),
                       size=settings.size, source=case.source, source_id=case.case_id,
@@ -166,7 +166,7 @@ def slice_frame(case: Case, *, plane: str, index: int, settings: Settings, chann
 
 def structure_box(frame: Frame, mask2d: NDArray[np.bool_], *, settings: Settings) -> Box | None:
     """Box of a slice mask in the frame, None when it covers fewer than ``min_region_pixels`` there."""
-    from builders.sequences.render import bbox, frame_mask
+    from vgmed_data.builders.sequences.render import bbox, frame_mask
 
     in_frame = frame_mask(frame, mask2d)
     return bbox(in_frame) if int(in_frame.sum()) >= settings.min_region_pixels else None

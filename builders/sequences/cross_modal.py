@@ -17,9 +17,9 @@ import numpy as np
 
 from vgmed_data.schema import SequenceSample
 
-from builders.sequences.common import (Settings, Structure, TaskLog, best_slice, build_sample, choose, mark_reference,
+from vgmed_data.builders.sequences.common import (Settings, Structure, TaskLog, best_slice, build_sample, choose, mark_reference,
                                        rng_for, same_split, split_for, structure_view, structures)
-from builders.sequences.inputs import Case
+from vgmed_data.builders.sequences.inputs import Case
 
 TASK = "cross_modal"
 

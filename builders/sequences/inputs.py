@@ -2,7 +2,7 @@
 sequences, or one 2D image stored as a one-slice volume) with boolean masks per target.
 
 Volumes are canonical RAS+ arrays (:mod:`vgmed_data.imaging.nifti`); slices are displayed the radiological way
-by :meth:`Case.slice`. :func:`cases_from_records` loads the builders' :class:`~builders.records.SourceRecord`
+by :meth:`Case.slice`. :func:`cases_from_records` loads the builders' :class:`~vgmed_data.builders.records.SourceRecord`
 references (one case per source case id, every channel of a multi-sequence study together).
 """
 

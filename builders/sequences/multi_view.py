@@ -14,9 +14,9 @@ import numpy as np
 
 from vgmed_data.schema import SequenceSample
 
-from builders.sequences.common import (Settings, TaskLog, build_sample, mark_reference, pick_structure, rng_for,
+from vgmed_data.builders.sequences.common import (Settings, TaskLog, build_sample, mark_reference, pick_structure, rng_for,
                                        split_for, structure_view)
-from builders.sequences.inputs import Case
+from vgmed_data.builders.sequences.inputs import Case
 
 TASK = "multi_view"
 PLANES = ("axial", "coronal", "sagittal")

@@ -14,10 +14,10 @@ import numpy as np
 from vgmed_data.geometry import Transform
 from vgmed_data.schema import SequenceSample
 
-from builders.sequences.common import Settings, TaskLog, build_sample, split_for
-from builders.sequences.inputs import Case
-from builders.sequences.registered_difference import edited_cases
-from builders.sequences.render import Frame, bbox
+from vgmed_data.builders.sequences.common import Settings, TaskLog, build_sample, split_for
+from vgmed_data.builders.sequences.inputs import Case
+from vgmed_data.builders.sequences.registered_difference import edited_cases
+from vgmed_data.builders.sequences.render import Frame, bbox
 
 TASK = "non_registered_difference"
 

@@ -14,9 +14,9 @@ import numpy as np
 
 from vgmed_data.schema import SequenceSample
 
-from builders.sequences.common import (Settings, TaskLog, build_sample, choose, mark_reference, rng_for, split_for,
+from vgmed_data.builders.sequences.common import (Settings, TaskLog, build_sample, choose, mark_reference, rng_for, split_for,
                                        structure_view, structures)
-from builders.sequences.inputs import Case
+from vgmed_data.builders.sequences.inputs import Case
 
 TASK = "object_tracking"
 

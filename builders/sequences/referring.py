@@ -14,10 +14,10 @@ from collections.abc import Iterator, Sequence
 from vgmed_data.geometry import label_components
 from vgmed_data.schema import SequenceSample
 
-from builders.sequences.common import (Settings, TaskLog, best_slice, build_sample, rng_for, same_split, slice_frame,
+from vgmed_data.builders.sequences.common import (Settings, TaskLog, best_slice, build_sample, rng_for, same_split, slice_frame,
                                        split_for, structure_box)
-from builders.sequences.inputs import Case, display
-from builders.sequences.render import Frame, frame_mask
+from vgmed_data.builders.sequences.inputs import Case, display
+from vgmed_data.builders.sequences.render import Frame, frame_mask
 
 TASK = "referring"
 DISTRACTORS = 2

@@ -15,11 +15,11 @@ import numpy as np
 
 from vgmed_data.schema import SequenceSample
 
-from builders.sequences.common import (Settings, Structure, TaskLog, best_slice, build_sample, choose, pick_structure,
+from vgmed_data.builders.sequences.common import (Settings, Structure, TaskLog, best_slice, build_sample, choose, pick_structure,
                                        rng_for, same_split, slice_frame, split_for, structure_view, structures)
-from builders.sequences.edits import Edit, changed_box, cut_paste, transplant
-from builders.sequences.inputs import Case, display
-from builders.sequences.render import Frame, frame_mask
+from vgmed_data.builders.sequences.edits import Edit, changed_box, cut_paste, transplant
+from vgmed_data.builders.sequences.inputs import Case, display
+from vgmed_data.builders.sequences.render import Frame, frame_mask
 
 TASK = "registered_difference"
 

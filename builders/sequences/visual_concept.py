@@ -12,10 +12,10 @@ import numpy as np
 from vgmed_data.geometry import Transform
 from vgmed_data.schema import SequenceSample
 
-from builders.sequences.common import (Settings, TaskLog, best_slice, build_sample, pick_structure, rng_for,
+from vgmed_data.builders.sequences.common import (Settings, TaskLog, best_slice, build_sample, pick_structure, rng_for,
                                        slice_frame, split_for, structure_box)
-from builders.sequences.inputs import Case, display
-from builders.sequences.render import make_frame
+from vgmed_data.builders.sequences.inputs import Case, display
+from vgmed_data.builders.sequences.render import make_frame
 
 TASK = "visual_concept"
 MARGIN = 4

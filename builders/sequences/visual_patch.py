@@ -15,9 +15,9 @@ import numpy as np
 from vgmed_data.geometry import Transform
 from vgmed_data.schema import SequenceSample
 
-from builders.sequences.common import Settings, TaskLog, best_slice, build_sample, rng_for, slice_frame, split_for
-from builders.sequences.inputs import Case
-from builders.sequences.render import make_frame
+from vgmed_data.builders.sequences.common import Settings, TaskLog, best_slice, build_sample, rng_for, slice_frame, split_for
+from vgmed_data.builders.sequences.inputs import Case
+from vgmed_data.builders.sequences.render import make_frame
 
 TASK = "visual_patch"
 TRIES = 20

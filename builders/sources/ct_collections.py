@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from builders.entry import Label, SourceEntry, register
-from builders.readers.nifti import CaseFolderReader, StructureFolderReader
+from vgmed_data.builders.entry import Label, SourceEntry, register
+from vgmed_data.builders.readers.nifti import CaseFolderReader, StructureFolderReader
 
 KITS23 = register(SourceEntry(
     key="kits23", name="KiTS23: Kidney and Kidney Tumor Segmentation Challenge 2023",

@@ -9,8 +9,8 @@ macOS ``._*`` files, which the reader ignores. Licence: CC BY-SA 4.0, stated on 
 
 from __future__ import annotations
 
-from builders.entry import Download, Label, SourceEntry, register
-from builders.readers.nifti import DecathlonReader
+from vgmed_data.builders.entry import Download, Label, SourceEntry, register
+from vgmed_data.builders.readers.nifti import DecathlonReader
 
 HOMEPAGE = "http://medicaldecathlon.com/"
 CITATION = ("Antonelli M. et al. The Medical Segmentation Decathlon. Nature Communications 13, 4128 (2022). "

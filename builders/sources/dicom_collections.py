@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from builders.entry import Label, SourceEntry, register
-from builders.readers.dicom import DicomSeriesReader
+from vgmed_data.builders.entry import Label, SourceEntry, register
+from vgmed_data.builders.readers.dicom import DicomSeriesReader
 
 IDC_LAYOUT_SOURCE = ("ImagingDataCommons/idc-index: idc_index/index.py (IDCClient.DOWNLOAD_HIERARCHY_DEFAULT = "
                      "%collection_id/%PatientID/%StudyInstanceUID/%Modality_%SeriesInstanceUID; files named "

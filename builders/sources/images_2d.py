@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from builders.entry import Download, Label, SourceEntry, register
-from builders.readers.image_mask import ImageMaskReader, MaskFile
+from vgmed_data.builders.entry import Download, Label, SourceEntry, register
+from vgmed_data.builders.readers.image_mask import ImageMaskReader, MaskFile
 
 KVASIR_SEG = register(SourceEntry(
     key="kvasir-seg", name="Kvasir-SEG: segmented polyp dataset", homepage="https://datasets.simula.no/kvasir-seg/",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from builders.entry import Label, SourceEntry, register
-from builders.readers.box_table import BoxTableReader
-from builders.readers.vqa import VqaBoxesReader
+from vgmed_data.builders.entry import Label, SourceEntry, register
+from vgmed_data.builders.readers.box_table import BoxTableReader
+from vgmed_data.builders.readers.vqa import VqaBoxesReader
 
 _FINDINGS = ("Atelectasis", "Cardiomegaly", "Effusion", "Infiltrate", "Mass", "Nodule", "Pneumonia", "Pneumothorax")
 

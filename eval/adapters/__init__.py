@@ -10,8 +10,8 @@ format, MedGemma) load the same way, by path or Hub id.
 
 from __future__ import annotations
 
-from eval.adapters import gemma3, llava, llava_next, qwen2_5_vl, qwen2_vl, qwen3_vl  # noqa: F401 - register
-from eval.adapters.base import (
+from vgmed_data.eval.adapters import gemma3, llava, llava_next, qwen2_5_vl, qwen2_vl, qwen3_vl  # noqa: F401 - register
+from vgmed_data.eval.adapters.base import (
     GENERAL_PROMPT,
     Adapter,
     AdapterOptions,
@@ -19,8 +19,8 @@ from eval.adapters.base import (
     ImageLayout,
     question_prompt,
 )
-from eval.adapters.loading import load_adapter
-from eval.adapters.registry import adapter_class, adapter_for_config, register, registered_families
+from vgmed_data.eval.adapters.loading import load_adapter
+from vgmed_data.eval.adapters.registry import adapter_class, adapter_for_config, register, registered_families
 
 __all__ = ["GENERAL_PROMPT", "Adapter", "AdapterOptions", "Encoded", "ImageLayout", "adapter_class",
            "adapter_for_config", "load_adapter", "question_prompt", "register", "registered_families"]

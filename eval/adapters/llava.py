@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from eval.adapters.base import Adapter, ImageLayout
-from eval.adapters.registry import register
+from vgmed_data.eval.adapters.base import Adapter, ImageLayout
+from vgmed_data.eval.adapters.registry import register
 from vgmed_data.errors import SchemaError
 from vgmed_data.geometry import BoxFormat, Transform
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from eval.adapters.base import ImageLayout
-from eval.adapters.llava import LlavaAdapter
-from eval.adapters.registry import register
+from vgmed_data.eval.adapters.base import ImageLayout
+from vgmed_data.eval.adapters.llava import LlavaAdapter
+from vgmed_data.eval.adapters.registry import register
 from vgmed_data.geometry import BoxFormat, Transform
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from eval.adapters.base import Adapter, AdapterOptions
-from eval.adapters.registry import adapter_for_config
+from vgmed_data.eval.adapters.base import Adapter, AdapterOptions
+from vgmed_data.eval.adapters.registry import adapter_for_config
 from vgmed_data.errors import InvalidInputError, require
 
 DTYPES = ("float32", "bfloat16", "float16")
@@ -24,7 +24,7 @@ def load_adapter(model: str | os.PathLike[str], *, dtype: str = "float32", devic
     """Load ``model`` and wrap it in the adapter its ``config.model_type`` names.
 
     The language model runs on ``attn_implementation`` (SDPA by default); attention capture switches chosen
-    layers only, inside :func:`eval.capture.capture_attention`.
+    layers only, inside :func:`vgmed_data.eval.capture.capture_attention`.
     """
     transformers = require("transformers", extra="eval", purpose="loading a model")
     source = str(model)

@@ -3,8 +3,8 @@ evaluation setting; the checkpoint default, 16384*28*28, blows up memory)."""
 
 from __future__ import annotations
 
-from eval.adapters.qwen_base import QwenAdapter
-from eval.adapters.registry import register
+from vgmed_data.eval.adapters.qwen_base import QwenAdapter
+from vgmed_data.eval.adapters.registry import register
 from vgmed_data.geometry import BoxFormat
 
 

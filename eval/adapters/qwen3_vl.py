@@ -3,8 +3,8 @@ prompt; pixel budget default 256*32*32."""
 
 from __future__ import annotations
 
-from eval.adapters.qwen_base import QwenAdapter
-from eval.adapters.registry import register
+from vgmed_data.eval.adapters.qwen_base import QwenAdapter
+from vgmed_data.eval.adapters.registry import register
 from vgmed_data.geometry import BoxFormat
 
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 
-from eval.adapters.base import Adapter, ImageLayout
-from eval.adapters.qwen_processors import qwen_processor_class
+from vgmed_data.eval.adapters.base import Adapter, ImageLayout
+from vgmed_data.eval.adapters.qwen_processors import qwen_processor_class
 from vgmed_data.errors import SchemaError
 from vgmed_data.geometry import Transform
 

@@ -18,7 +18,7 @@ A = TypeVar("A", bound=type)
 
 
 def register(cls: A) -> A:
-    """Register an :class:`~eval.adapters.base.Adapter` subclass (decorator)."""
+    """Register an :class:`~vgmed_data.eval.adapters.base.Adapter` subclass (decorator)."""
     family = getattr(cls, "family", None)
     model_types = tuple(getattr(cls, "model_types", ()))
     if not family or not model_types:
@@ -62,5 +62,5 @@ def adapter_for_config(config: Any, *, source: str = "") -> type:
         raise InvalidInputError(
             f"no adapter for model type {model_type!r}" + (f" ({source})" if source else ""),
             fix=f"supported families: {', '.join(registered_families())}; add an adapter with "
-                "eval.adapters.register for another architecture")
+                "vgmed_data.eval.adapters.register for another architecture")
     return _BY_MODEL_TYPE[model_type]

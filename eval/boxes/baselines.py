@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from eval.boxes.scoring import SampleScore, Target, score_box
+from vgmed_data.eval.boxes.scoring import SampleScore, Target, score_box
 from vgmed_data.errors import InvalidInputError
 
 Box = tuple[float, float, float, float]

@@ -6,7 +6,7 @@ import argparse
 
 
 def register_score(parser: argparse.ArgumentParser) -> None:
-    from eval.boxes.formats import FORMATS
+    from vgmed_data.eval.boxes.formats import FORMATS
 
     parser.add_argument("--dataset", required=True, help="dataset folder (sequences or vgmed configuration)")
     parser.add_argument("--predictions", required=True,
@@ -24,7 +24,7 @@ def register_score(parser: argparse.ArgumentParser) -> None:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from eval.boxes.report import format_table, score_predictions, write_report
+    from vgmed_data.eval.boxes.report import format_table, score_predictions, write_report
 
     report = score_predictions(args.dataset, args.predictions, fmt=args.format, config=args.config,
                                split=args.split, baseline_split=args.baseline_split, min_pixels=args.min_pixels,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from eval.boxes.scoring import Target
+from vgmed_data.eval.boxes.scoring import Target
 from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFoundError
 from vgmed_data.folder import folder_configs, iter_rows
 from vgmed_data.geometry import Transform

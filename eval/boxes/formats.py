@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from eval.boxes.model_input import InputPolicy
-from eval.boxes.parsing import ParsedOutput, parse_output
+from vgmed_data.eval.boxes.model_input import InputPolicy
+from vgmed_data.eval.boxes.parsing import ParsedOutput, parse_output
 from vgmed_data.errors import InvalidInputError
 from vgmed_data.geometry import BoxFormat, Transform, convert_boxes
 

@@ -2,15 +2,15 @@
 reads, and score them with the baselines beside the model.
 
 Samples: the ``sequences`` configuration (several images per prompt, the reference box re-expressed in the
-family's convention by :func:`eval.boxes.prompts.box_prompt`) or ``vgmed`` rows with boxes (one image, "Locate
-the <target>" by :func:`eval.boxes.prompts.target_prompt`). The output format is the family's
-(:data:`eval.boxes.formats.FAMILY_FORMATS`); a family without one, or one whose adapter takes one image per
+family's convention by :func:`vgmed_data.eval.boxes.prompts.box_prompt`) or ``vgmed`` rows with boxes (one image, "Locate
+the <target>" by :func:`vgmed_data.eval.boxes.prompts.target_prompt`). The output format is the family's
+(:data:`vgmed_data.eval.boxes.formats.FAMILY_FORMATS`); a family without one, or one whose adapter takes one image per
 prompt given a multi-image sample, is refused with the reason.
 
 Outputs under ``--out``: ``predictions.jsonl`` (``{"id", "output", "input_transforms"}``: the raw model text and
 each image's stored -> input transform, exactly what ``vgmed eval score`` reads, plus the prompt),
 ``samples.jsonl`` (prompt, raw output, parse mode strict/lenient/unparsed, IoU, image choice, per sample),
-``scores/`` (:func:`eval.boxes.report.write_report`), ``summary.json`` (``"boxes"``: the score report) and
+``scores/`` (:func:`vgmed_data.eval.boxes.report.write_report`), ``summary.json`` (``"boxes"``: the score report) and
 ``summary.md``. Resume: finished ids in ``predictions.jsonl`` are skipped. One process (no rank sharding).
 Batch size 1: prompts of several images differ too much in length to batch usefully.
 """
@@ -28,9 +28,9 @@ from typing import Any
 
 from PIL import Image
 
-from eval.adapters.base import inputs_on
-from eval.boxes.formats import FAMILY_FORMATS
-from eval.boxes.prompts import box_prompt, target_prompt
+from vgmed_data.eval.adapters.base import inputs_on
+from vgmed_data.eval.boxes.formats import FAMILY_FORMATS
+from vgmed_data.eval.boxes.prompts import box_prompt, target_prompt
 from vgmed_data.errors import InvalidInputError
 
 PREDICTIONS = "predictions.jsonl"
@@ -133,10 +133,10 @@ def answer_one(adapter: Any, sample: BoxSample, *, fmt: str, device: str) -> dic
 
 
 def run_boxes(cfg: Any, *, adapter: Any | None = None) -> dict[str, Any]:
-    """Generate (resuming) and score; ``cfg`` is an :class:`eval.runner.EvalConfig` with ``task="boxes"``."""
-    from eval.adapters import AdapterOptions, load_adapter
-    from eval.data import rank_and_world
-    from eval.runner import _check_manifest, _progress, _read_records
+    """Generate (resuming) and score; ``cfg`` is an :class:`vgmed_data.eval.runner.EvalConfig` with ``task="boxes"``."""
+    from vgmed_data.eval.adapters import AdapterOptions, load_adapter
+    from vgmed_data.eval.data import rank_and_world
+    from vgmed_data.eval.runner import _check_manifest, _progress, _read_records
 
     _, world = rank_and_world()
     if world > 1:
@@ -171,7 +171,7 @@ def run_boxes(cfg: Any, *, adapter: Any | None = None) -> dict[str, Any]:
 def write_box_reports(out: Path, *, dataset: str, config: str, split: str, fmt: str, adapter: dict[str, Any],
                       model: str, order: list[str]) -> dict[str, Any]:
     """Score ``predictions.jsonl`` exactly as ``vgmed eval score`` does and write the run's reports."""
-    from eval.boxes.report import format_table, score_predictions, write_report
+    from vgmed_data.eval.boxes.report import format_table, score_predictions, write_report
 
     predictions = {r["id"]: r for r in (json.loads(line) for line in (out / PREDICTIONS).read_text().splitlines()
                                         if line.strip())}

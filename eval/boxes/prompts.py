@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from eval.boxes.formats import OutputFormat, get_format
+from vgmed_data.eval.boxes.formats import OutputFormat, get_format
 from vgmed_data.geometry import BoxFormat, Transform, box_text
 
 PIXEL_NAME = "pixel x1, y1, x2, y2"

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.boxes.baselines import MeanBox, full_image
-from eval.boxes.dataset import available_splits, iter_targets, read_predictions
-from eval.boxes.formats import get_format
-from eval.boxes.scoring import SampleScore, check_unique, missing, score_output, summarise_by_task
+from vgmed_data.eval.boxes.baselines import MeanBox, full_image
+from vgmed_data.eval.boxes.dataset import available_splits, iter_targets, read_predictions
+from vgmed_data.eval.boxes.formats import get_format
+from vgmed_data.eval.boxes.scoring import SampleScore, check_unique, missing, score_output, summarise_by_task
 from vgmed_data.errors import InvalidInputError
 
 FIT_SPLIT_ORDER = ("train", "validation", "test")

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from eval.boxes.formats import OutputFormat
-from eval.boxes.parsing import ParseMode
+from vgmed_data.eval.boxes.formats import OutputFormat
+from vgmed_data.eval.boxes.parsing import ParseMode
 from vgmed_data.errors import InvalidInputError
 from vgmed_data.geometry import Transform, box_iou
 

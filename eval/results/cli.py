@@ -1,4 +1,4 @@
-"""``vgmed eval publish`` and ``vgmed eval serve`` (registered by :mod:`eval.cli`)."""
+"""``vgmed eval publish`` and ``vgmed eval serve`` (registered by :mod:`vgmed_data.eval.cli`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from vgmed_data.errors import InvalidInputError, SourceNotFoundError
 
 if TYPE_CHECKING:
-    from eval.results.collect import Provenance
+    from vgmed_data.eval.results.collect import Provenance
 
 SPACE_APP = Path(__file__).resolve().parents[2] / "space" / "app.py"
 
@@ -36,14 +36,14 @@ def load_space_app(path: Path = SPACE_APP) -> ModuleType:
 
 
 def _provenance(args: argparse.Namespace) -> "Provenance":
-    from eval.results.collect import Provenance
+    from vgmed_data.eval.results.collect import Provenance
 
     return Provenance(model_revision=args.model_revision or "", dataset_revision=args.dataset_revision or "",
                       hardware=args.hardware or "", command=args.command or "")
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from eval.results.publish import publish_run, save_run
+    from vgmed_data.eval.results.publish import publish_run, save_run
 
     if bool(args.repo) == bool(args.folder):
         raise InvalidInputError("give exactly one of --repo ORG/NAME and --folder DIR")
@@ -67,7 +67,7 @@ def resolve_results(source: str) -> str:
     folder first, so ``vgmed eval serve RUN_DIR`` shows a run without publishing it."""
     path = Path(source)
     if (path / "run.json").exists():
-        from eval.results.publish import save_run
+        from vgmed_data.eval.results.publish import save_run
 
         folder = Path(tempfile.mkdtemp(prefix="vgmed-results-"))
         save_run(path, folder)

@@ -1,6 +1,6 @@
 """Read a finished run folder (``vgmed eval run --out RUN_DIR``) into results rows.
 
-What is read (the runner's own outputs, see :mod:`eval.runner`): ``run.json`` (model, dataset, settings
+What is read (the runner's own outputs, see :mod:`vgmed_data.eval.runner`): ``run.json`` (model, dataset, settings
 fingerprint), ``samples.jsonl`` (answers, correctness, metrics per layer, grid, input transform), the attention
 shards ``attention/*.npz`` (question and general maps per sample), ``summary.json`` (adapter description), and
 the dataset itself (for the images and boxes the viewer shows). Summary numbers are recomputed here from the
@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from eval.provenance import describe_hardware, toolkit_version
-from eval.results.schema import ALL, FORMAT_VERSION, METRICS
+from vgmed_data.eval.provenance import describe_hardware, toolkit_version
+from vgmed_data.eval.results.schema import ALL, FORMAT_VERSION, METRICS
 from vgmed_data.errors import InvalidInputError, SourceNotFoundError
 
 BASELINE = "baseline"
@@ -120,7 +120,7 @@ def reconstructed_command(manifest: Mapping[str, Any], *, config: str, split: st
 
 def box_columns(boxes: Mapping[str, Any] | None) -> dict[str, float | None]:
     """The ``runs`` box-score columns from a ``--task boxes`` summary (``summary.json["boxes"]``, the
-    :class:`eval.boxes.report.ScoreReport` of the run's predictions); None where the run has no box scores."""
+    :class:`vgmed_data.eval.boxes.report.ScoreReport` of the run's predictions); None where the run has no box scores."""
     by_system = (boxes or {}).get("summary") or {}
 
     def pick(system: str, metric: str) -> float | None:
@@ -132,7 +132,7 @@ def box_columns(boxes: Mapping[str, Any] | None) -> dict[str, float | None]:
 
 
 def run_id_of(manifest: Mapping[str, Any], records: Iterable[Mapping[str, Any]]) -> str:
-    from eval.runner import strip_timings
+    from vgmed_data.eval.runner import strip_timings
 
     digest = hashlib.sha256(str(manifest.get("fingerprint", "")).encode())
     for record in strip_timings([dict(r) for r in records]):
@@ -143,10 +143,10 @@ def run_id_of(manifest: Mapping[str, Any], records: Iterable[Mapping[str, Any]])
 def _vgrefine(record: Mapping[str, Any]) -> dict[str, Any] | None:
     """A record's VGRefine result in one shape: prediction, correct, status, params, blocked_tokens, triage_map,
     metrics. The triage map itself is read from the attention shards (``<id>__triage``). Reads
-    :meth:`eval.vgrefine.result.VGRefineAnswer.record` fields (``answer``, ``parameters``,
+    :meth:`vgmed_data.eval.vgrefine.result.VGRefineAnswer.record` fields (``answer``, ``parameters``,
     ``blocked``) nested under ``record["vgrefine"]``; correctness is scored with the baseline's rule when the
     record does not carry it."""
-    from eval.answers import score_answer
+    from vgmed_data.eval.answers import score_answer
 
     part = record.get(VGREFINE)
     if not isinstance(part, Mapping):
@@ -236,8 +236,8 @@ def _map_frame(record: Mapping[str, Any], size: tuple[int, int]) -> list[float]:
 
 def _sample_rows(run_dir: Path, run_id: str, manifest: Mapping[str, Any], records: Sequence[Mapping[str, Any]],
                  *, config: str, split: str, best_layer_position: int | None) -> list[dict[str, Any]]:
-    from eval.data import iter_samples
-    from eval.metrics import normalised_map
+    from vgmed_data.eval.data import iter_samples
+    from vgmed_data.eval.metrics import normalised_map
 
     dataset = {s.id: s for s in iter_samples(str(manifest["dataset"]), config=config, split=split)}
     maps = dict(_attention(run_dir))

@@ -15,8 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from eval.results.collect import RunResults
-from eval.results.schema import FORMAT_VERSION, RUN_FEATURES, RUNS, SAMPLE_FEATURES, SAMPLES, SPLIT
+from vgmed_data.eval.results.collect import RunResults
+from vgmed_data.eval.results.schema import FORMAT_VERSION, RUN_FEATURES, RUNS, SAMPLE_FEATURES, SAMPLES, SPLIT
 
 
 def shard_path(config: str, run_id: str) -> str:

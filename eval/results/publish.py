@@ -2,7 +2,7 @@
 
 Appending safely, with the generic one-commit publisher (:func:`vgmed_data.hub.publish_files`):
 
-* each run goes into its own files, named by its run id (:func:`eval.results.folder.shard_path`), so two
+* each run goes into its own files, named by its run id (:func:`vgmed_data.eval.results.folder.shard_path`), so two
   publishers never write the same path with different bytes, and the card is the same for every run;
 * a run whose ``runs`` file is already in the repository is not published again (re-publishing is a no-op);
 * every commit names its parent (the head read just before); when another job commits in between, the Hub
@@ -21,9 +21,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from eval.results.collect import Provenance, RunResults, collect_run
-from eval.results.folder import shard_path, write_run_files
-from eval.results.schema import RUNS
+from vgmed_data.eval.results.collect import Provenance, RunResults, collect_run
+from vgmed_data.eval.results.folder import shard_path, write_run_files
+from vgmed_data.eval.results.schema import RUNS
 from vgmed_data.errors import RemoteError
 
 DEFAULT_ATTEMPTS = 8

@@ -12,7 +12,7 @@
 
 A results dataset is a folder (or Hub dataset) ``data/runs/run-<run_id>.parquet`` +
 ``data/samples/run-<run_id>.parquet`` + ``README.md`` whose YAML declares the two configurations with glob
-patterns, so every publish adds its own files and never rewrites another run's (see :mod:`eval.results.publish`).
+patterns, so every publish adds its own files and never rewrites another run's (see :mod:`vgmed_data.eval.results.publish`).
 The Parquet schema carries these features, so ``load_dataset(repo, "runs")`` returns them exactly.
 """
 

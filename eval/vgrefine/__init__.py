@@ -10,11 +10,11 @@ it to. Definitions and options: docs/vgrefine.md.
 
 from __future__ import annotations
 
-from eval.vgrefine.fast import vgrefine_fast
-from eval.vgrefine.naive import vgrefine_naive
-from eval.vgrefine.options import DEFAULT_PERCENTILE, OFFICIAL_PERCENTILE, VGRefineOptions
-from eval.vgrefine.result import Answer, VGRefineAnswer
-from eval.vgrefine.triage import Triage, blocked_tokens, triage, triage_scores
+from vgmed_data.eval.vgrefine.fast import vgrefine_fast
+from vgmed_data.eval.vgrefine.naive import vgrefine_naive
+from vgmed_data.eval.vgrefine.options import DEFAULT_PERCENTILE, OFFICIAL_PERCENTILE, VGRefineOptions
+from vgmed_data.eval.vgrefine.result import Answer, VGRefineAnswer
+from vgmed_data.eval.vgrefine.triage import Triage, blocked_tokens, triage, triage_scores
 
 __all__ = ["DEFAULT_PERCENTILE", "OFFICIAL_PERCENTILE", "Answer", "Triage", "VGRefineAnswer", "VGRefineOptions",
            "blocked_tokens", "triage", "triage_scores", "vgrefine_fast", "vgrefine_naive"]

@@ -7,15 +7,15 @@ import argparse
 import json
 from pathlib import Path
 
-from eval.vgrefine.options import DEFAULT_PERCENTILE, OFFICIAL_PERCENTILE, VGRefineOptions
+from vgmed_data.eval.vgrefine.options import DEFAULT_PERCENTILE, OFFICIAL_PERCENTILE, VGRefineOptions
 from vgmed_data.errors import InvalidInputError
 
 PRESET_PREFIX = "preset:"
 
 
 def _select(args: argparse.Namespace) -> int:
-    from eval.runner import EvalConfig
-    from eval.vgrefine.select import select_heads
+    from vgmed_data.eval.runner import EvalConfig
+    from vgmed_data.eval.vgrefine.select import select_heads
 
     out = Path(args.out)
     work = Path(args.work) if args.work else out.with_name(out.stem + "-run")
@@ -69,7 +69,7 @@ def add_method_arguments(parser: argparse.ArgumentParser) -> None:
 
 def options_from_args(args: argparse.Namespace) -> VGRefineOptions:
     """:class:`VGRefineOptions` from the flags of :func:`add_method_arguments`."""
-    from eval.vgrefine.presets import preset
+    from vgmed_data.eval.vgrefine.presets import preset
 
     if not getattr(args, "heads", None):
         raise InvalidInputError("--method vgrefine needs --heads",
@@ -83,7 +83,7 @@ def options_from_args(args: argparse.Namespace) -> VGRefineOptions:
                 from None
     overrides = {"masked_layers": masked, "percentile": args.percentile, "threshold": args.threshold,
                  "normalise": False if args.no_normalise else None, "rows": args.vgrefine_rows}
-    from eval.vgrefine.presets import PRESETS
+    from vgmed_data.eval.vgrefine.presets import PRESETS
 
     path = Path(args.heads)
     name = args.heads.removeprefix(PRESET_PREFIX)

@@ -2,7 +2,7 @@
 difference, overall and by modality / question type.
 
 Input records: the runner's per-sample dicts, each holding the baseline ``correct`` and, under ``"vgrefine"``,
-:meth:`eval.vgrefine.result.VGRefineAnswer.record` plus its own ``correct``.
+:meth:`vgmed_data.eval.vgrefine.result.VGRefineAnswer.record` plus its own ``correct``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ the arrays the report draws.
 The record (``record["vgrefine"]`` in ``samples.jsonl``) is :meth:`VGRefineAnswer.record` (method,
 implementation, parameters, grid, blocked grid indices, blocked sequence positions, cut, answer and, with the
 baseline, ``answer_without_vgrefine``: the plain answer decoded from the fast path's own question pass) plus
-the answer score of :func:`eval.answers.score_answer` (``correct`` and its rule). The arrays
+the answer score of :func:`vgmed_data.eval.answers.score_answer` (``correct`` and its rule). The arrays
 (``<id>__triage``: the triage map ``S`` on the token grid, float32; ``<id>__blocked``: the blocked tokens on the
 grid, bool) go into the run's attention shards beside the baseline maps.
 
@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from eval.adapters.base import Adapter
-from eval.answers import score_answer
-from eval.vgrefine.options import VGRefineOptions
+from vgmed_data.eval.adapters.base import Adapter
+from vgmed_data.eval.answers import score_answer
+from vgmed_data.eval.vgrefine.options import VGRefineOptions
 
 TRIAGE_KEY = "triage"
 BLOCKED_KEY = "blocked"
@@ -37,8 +37,8 @@ class SampleResult:
 def evaluate_sample(adapter: Adapter, *, image: Image.Image, user_text: str, sample_id: str, answer: str,
                     options: tuple[str, ...] | list[str], method_options: VGRefineOptions, max_new_tokens: int,
                     with_plain: bool) -> SampleResult:
-    """Answer one sample with :func:`eval.vgrefine.fast.vgrefine_fast` and score the answer."""
-    from eval.vgrefine.fast import vgrefine_fast
+    """Answer one sample with :func:`vgmed_data.eval.vgrefine.fast.vgrefine_fast` and score the answer."""
+    from vgmed_data.eval.vgrefine.fast import vgrefine_fast
 
     result = vgrefine_fast(adapter, image, user_text, options=method_options, max_new_tokens=max_new_tokens,
                            with_plain=with_plain, record_id=sample_id)

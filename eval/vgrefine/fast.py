@@ -5,7 +5,7 @@ layer):
 
 1. prefix ``[0, E)`` with the pixels, all layers, kernel SDPA -> cache ``C``;
 2. general suffix on a fork of ``C``, capturing the triage layers' selected rows (all heads: the normaliser is
-   the head mean) through :func:`eval.capture.capture_attention`, layers above ``t`` skipped (nothing there is
+   the head mean) through :func:`vgmed_data.eval.capture.capture_attention`, layers above ``t`` skipped (nothing there is
    used); skipped altogether when ``normalise=False``;
 3. question suffix on a fork of ``C``, capturing the triage rows (only the K heads' rows are kept), keeping
    the input of layer ``m`` for the suffix rows; layers above ``max(t, m - 1)`` skipped unless the plain answer
@@ -20,7 +20,7 @@ A fork (:func:`fork_cache`) is a new cache object whose layers point at the same
 layers grow by ``torch.cat`` into new tensors and never write into the ones they hold, so the prefix is never
 copied (a deep copy of the whole prefix cache per pass cost more than the layers it fed at small widths).
 
-Every pass gets its slice of the full prompt's position ids (:mod:`eval.vgrefine.inputs`), so the result is
+Every pass gets its slice of the full prompt's position ids (:mod:`vgmed_data.eval.vgrefine.inputs`), so the result is
 the naive reference's (tests: same blocked set, first-step logits within 1e-4 in float32, same text).
 """
 
@@ -35,13 +35,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from eval.adapters.base import Adapter
-from eval.capture import AttentionPlan, attention_plan, capture_attention
-from eval.vgrefine.inputs import PromptPair, encode_pair, piece, position_ids
-from eval.vgrefine.knockout import Knockout
-from eval.vgrefine.options import VGRefineOptions
-from eval.vgrefine.result import Answer, VGRefineAnswer
-from eval.vgrefine.triage import triage
+from vgmed_data.eval.adapters.base import Adapter
+from vgmed_data.eval.capture import AttentionPlan, attention_plan, capture_attention
+from vgmed_data.eval.vgrefine.inputs import PromptPair, encode_pair, piece, position_ids
+from vgmed_data.eval.vgrefine.knockout import Knockout
+from vgmed_data.eval.vgrefine.options import VGRefineOptions
+from vgmed_data.eval.vgrefine.result import Answer, VGRefineAnswer
+from vgmed_data.eval.vgrefine.triage import triage
 
 
 def _hidden_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from eval.adapters.base import GENERAL_PROMPT, Adapter, Encoded, ImageLayout
+from vgmed_data.eval.adapters.base import GENERAL_PROMPT, Adapter, Encoded, ImageLayout
 from vgmed_data.errors import SchemaError
 
 if TYPE_CHECKING:

@@ -2,11 +2,11 @@
 
 1. question prompt, eager, ``output_attentions=True``: the K heads' rows over the image tokens;
 2. general prompt, the same: each triage layer's head-mean map;
-3. :func:`~eval.vgrefine.triage.triage`, then ``generate`` (greedy) on the question prompt with the dense
+3. :func:`~vgmed_data.eval.vgrefine.triage.triage`, then ``generate`` (greedy) on the question prompt with the dense
    ``[T, T]`` knockout mask added to the eager mask of every masked layer during the prefill.
 
 Deliberately simple: no cache sharing, no capture function, nothing skipped. It costs about three plain answers
-and full attention tensors; it exists so the fast path (:mod:`eval.vgrefine.fast`) can be tested against it.
+and full attention tensors; it exists so the fast path (:mod:`vgmed_data.eval.vgrefine.fast`) can be tested against it.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from eval.adapters.base import Adapter
-from eval.vgrefine.inputs import encode_pair
-from eval.vgrefine.knockout import Knockout
-from eval.vgrefine.options import VGRefineOptions
-from eval.vgrefine.result import Answer, VGRefineAnswer
-from eval.vgrefine.triage import triage
+from vgmed_data.eval.adapters.base import Adapter
+from vgmed_data.eval.vgrefine.inputs import encode_pair
+from vgmed_data.eval.vgrefine.knockout import Knockout
+from vgmed_data.eval.vgrefine.options import VGRefineOptions
+from vgmed_data.eval.vgrefine.result import Answer, VGRefineAnswer
+from vgmed_data.eval.vgrefine.triage import triage
 
 
 @contextmanager

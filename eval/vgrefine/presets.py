@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eval.vgrefine.options import VGRefineOptions
+from vgmed_data.eval.vgrefine.options import VGRefineOptions
 from vgmed_data.errors import InvalidInputError
 
 

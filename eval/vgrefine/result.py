@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from eval.adapters.base import ImageLayout
-from eval.vgrefine.options import VGRefineOptions
-from eval.vgrefine.triage import Triage
+from vgmed_data.eval.adapters.base import ImageLayout
+from vgmed_data.eval.vgrefine.options import VGRefineOptions
+from vgmed_data.eval.vgrefine.triage import Triage
 
 if TYPE_CHECKING:
     import torch

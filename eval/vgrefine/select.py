@@ -90,8 +90,8 @@ def select_from_run(run_dir: str | os.PathLike[str], *, k: int = 20, layer_metri
 
 
 def select_heads(cfg: Any, *, k: int = 20, layer_metric: str = "kl", masked_layers: int = 1) -> dict[str, Any]:
-    """Run the evaluator with ``cfg`` (an :class:`eval.runner.EvalConfig`; every layer) and select from it."""
-    from eval.runner import run_eval
+    """Run the evaluator with ``cfg`` (an :class:`vgmed_data.eval.runner.EvalConfig`; every layer) and select from it."""
+    from vgmed_data.eval.runner import run_eval
 
     cfg = replace(cfg, layers=None, overlays=0)
     run_eval(cfg)

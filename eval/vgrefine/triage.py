@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from eval.vgrefine.options import GENERAL_EPS, VGRefineOptions
+from vgmed_data.eval.vgrefine.options import GENERAL_EPS, VGRefineOptions
 from vgmed_data.errors import InvalidInputError
 
 

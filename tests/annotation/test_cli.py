@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from datasets import load_dataset
 
-from annotation.client import sdk_client
+from vgmed_data.annotation.client import sdk_client
 from tests.annotation.data import make_dataset
 from tests.annotation.scenario import A, ADJ, B, adjudicate_decisions, annotate, rect, verdict
 from vgmed_data.cli import main as cli_main
@@ -32,7 +32,7 @@ def test_cli_round_trip_and_status(tmp_path: Path, ls_connection, ls_users,
               "--document-root", str(ls_connection.document_root), "--batch-size", "3")
     assert ls_connection.token not in out
 
-    from annotation.state import open_state
+    from vgmed_data.annotation.state import open_state
 
     with open_state(workspace) as state:
         tasks = state.tasks("cli-review")

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from annotation.client import Connection, sdk_client
-from annotation.pull import pull_project
-from annotation.push import push_dataset, server_tasks
-from annotation.server import free_port
-from annotation.state import open_state
+from vgmed_data.annotation.client import Connection, sdk_client
+from vgmed_data.annotation.pull import pull_project
+from vgmed_data.annotation.push import push_dataset, server_tasks
+from vgmed_data.annotation.server import free_port
+from vgmed_data.annotation.state import open_state
 from tests.annotation.data import HEIGHT, WIDTH, make_dataset
 from tests.fixtures.label_studio import ANNOTATORS
 from vgmed_data.errors import InvalidInputError, RemoteError

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from label_studio_sdk.converter.utils import convert_annotation_to_yolo_obb
 
-from annotation.regions import region_from_result
+from vgmed_data.annotation.regions import region_from_result
 
 WIDTH, HEIGHT = 64, 40  # non-square
 

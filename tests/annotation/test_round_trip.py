@@ -12,13 +12,13 @@ from datasets import load_dataset
 from shapely import affinity
 from shapely.geometry import box as shapely_box
 
-from annotation.adjudicate import adjudicate
-from annotation.agreement import project_agreement, write_agreement
-from annotation.client import sdk_client
-from annotation.finalize import finalize
-from annotation.pull import current_tasks, pull_project
-from annotation.push import push_dataset
-from annotation.state import open_state
+from vgmed_data.annotation.adjudicate import adjudicate
+from vgmed_data.annotation.agreement import project_agreement, write_agreement
+from vgmed_data.annotation.client import sdk_client
+from vgmed_data.annotation.finalize import finalize
+from vgmed_data.annotation.pull import current_tasks, pull_project
+from vgmed_data.annotation.push import push_dataset
+from vgmed_data.annotation.state import open_state
 from vgmed_data.cli import main as cli_main
 from tests.annotation.data import WIDTH, make_dataset, sample_mask
 from tests.annotation.scenario import A, ADJ, B, POLYGON_PX, adjudicate_decisions, annotate, rect, verdict

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from annotation.client import resolve_connection, sdk_client, server_dir
-from annotation.server import free_port, save_settings
+from vgmed_data.annotation.client import resolve_connection, sdk_client, server_dir
+from vgmed_data.annotation.server import free_port, save_settings
 
 pytestmark = pytest.mark.labelstudio
 

@@ -34,9 +34,9 @@ class EvalRuns:
 
 @pytest.fixture(scope="session")
 def eval_runs(tmp_path_factory: pytest.TempPathFactory) -> EvalRuns:
-    from eval.runner import EvalConfig, run_eval
-    from eval.tiny import build_tiny_checkpoint
-    from eval.vgrefine.options import VGRefineOptions
+    from vgmed_data.eval.runner import EvalConfig, run_eval
+    from vgmed_data.eval.tiny import build_tiny_checkpoint
+    from vgmed_data.eval.vgrefine.options import VGRefineOptions
     from vgmed_data.demo import demo_samples
     from vgmed_data.folder import write_config
 

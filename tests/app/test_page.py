@@ -21,8 +21,8 @@ WAIT_S = 30
 @pytest.fixture(scope="module")
 def page_url(eval_runs: EvalRuns, hub_server: Any, hub_token: str, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[str]:
-    from eval.results.cli import load_space_app
-    from eval.results.publish import publish_run
+    from vgmed_data.eval.results.cli import load_space_app
+    from vgmed_data.eval.results.publish import publish_run
 
     repo_id = "vgmed-test/leaderboard-page"
     for run_dir in eval_runs.runs.values():

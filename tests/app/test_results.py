@@ -27,7 +27,7 @@ def _load(repo_or_folder: str, config: str, tmp_path: Path) -> Any:
 
 
 def test_rows_match_the_run_files(eval_runs: EvalRuns) -> None:
-    from eval.results.collect import collect_run
+    from vgmed_data.eval.results.collect import collect_run
 
     for run_dir in eval_runs.runs.values():
         results = collect_run(run_dir)
@@ -63,8 +63,8 @@ def test_rows_match_the_run_files(eval_runs: EvalRuns) -> None:
 
 def test_publish_then_load_dataset_twice_no_duplicate(eval_runs: EvalRuns, hub_server: Any, hub_token: str,
                                                       hub_repo_id: str, tmp_path: Path) -> None:
-    from eval.results.publish import publish_run
-    from eval.results.schema import RUN_FEATURES, SAMPLE_FEATURES
+    from vgmed_data.eval.results.publish import publish_run
+    from vgmed_data.eval.results.schema import RUN_FEATURES, SAMPLE_FEATURES
 
     run_dir = eval_runs.runs["qwen2_vl"]
     first = publish_run(run_dir, repo_id=hub_repo_id, token=hub_token)
@@ -88,7 +88,7 @@ def test_concurrent_publishes_lose_no_row(eval_runs: EvalRuns, hub_server: Any, 
                                           hub_repo_id: str, tmp_path: Path) -> None:
     """Three jobs (separate processes, as Hub jobs are) append at the same moment: two different runs, one of
     them twice. Both rows arrive once each; the repeated run commits nothing."""
-    from eval.results.collect import collect_run
+    from vgmed_data.eval.results.collect import collect_run
 
     run_dirs = [eval_runs.runs["qwen2_vl"], eval_runs.runs["llava"], eval_runs.runs["qwen2_vl"]]
     start_at = time.time() + 6.0  # every process has imported its libraries by then: they start together
@@ -146,7 +146,7 @@ def test_vgmed_eval_serve_a_run_folder(eval_runs: EvalRuns) -> None:
 
 def test_hub_job_request(hub_server: Any, hub_token: str) -> None:
     """`scripts/hub_job.py --submit` sends HfApi.run_job's request; the token goes only as a job secret."""
-    from eval.results.jobs import HubJobSpec, submit_job
+    from vgmed_data.eval.results.jobs import HubJobSpec, submit_job
 
     spec = HubJobSpec(model="org/model", dataset="org/VGMED", results_repo="vgmed-test/results",
                       method="baseline,vgrefine", flavor="a100-large", limit=100)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eval.boxes import InputPolicy, get_format, smart_resize
+from vgmed_data.eval.boxes import InputPolicy, get_format, smart_resize
 
 
 @pytest.mark.parametrize(("size", "pixels", "expected"), [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eval.boxes import get_format
+from vgmed_data.eval.boxes import get_format
 
 # (format, raw output, expected mode, expected first box as written, expected 0-based image index)
 TABLE = [

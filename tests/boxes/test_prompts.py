@@ -6,9 +6,9 @@ import json
 import os
 from pathlib import Path
 
-from builders.sequences.common import reference_phrase as builder_phrase
-from eval.boxes.formats import FORMATS
-from eval.boxes.prompts import box_prompt, reference_phrase, target_prompt
+from vgmed_data.builders.sequences.common import reference_phrase as builder_phrase
+from vgmed_data.eval.boxes.formats import FORMATS
+from vgmed_data.eval.boxes.prompts import box_prompt, reference_phrase, target_prompt
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "prompts.json"
 QUESTION = ("Images 1 to 3 are axial slices of one scan, in order. The red box {ref} in Image 1 marks a liver. "

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from builders.sequences.cli import register as register_build
-from eval.boxes.cli import register_score
-from eval.boxes.formats import get_format
-from eval.runner import EvalConfig, run_eval
-from eval.tiny import build_tiny_checkpoint
+from vgmed_data.builders.sequences.cli import register as register_build
+from vgmed_data.eval.boxes.cli import register_score
+from vgmed_data.eval.boxes.formats import get_format
+from vgmed_data.eval.runner import EvalConfig, run_eval
+from vgmed_data.eval.tiny import build_tiny_checkpoint
 from tests.eval.data import write_tiny_dataset
 from tests.sequences.miniature import write_decathlon
 from vgmed_data.errors import InvalidInputError

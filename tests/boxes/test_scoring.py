@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from eval.boxes import MeanBox, Target, full_image, get_format, score_output, summarise
-from eval.boxes.scoring import missing, summarise_by_task
+from vgmed_data.eval.boxes import MeanBox, Target, full_image, get_format, score_output, summarise
+from vgmed_data.eval.boxes.scoring import missing, summarise_by_task
 
 PIXEL = get_format("pixel_xyxy")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from builders.vgmed import BuildOptions, build_vgmed
+from vgmed_data.builders.vgmed import BuildOptions, build_vgmed
 from tests.builders import miniatures as mini
 from tests.builders.conftest import VOL_SHAPE, spleen_cases
 from tests.builders.golden import axial_display_slices, box_of

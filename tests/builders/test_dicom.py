@@ -12,9 +12,9 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 
-from builders.readers.dicom import series_geometry
-from builders.readers.dicom_regions import annotation_masks
-from builders.vgmed import BuildOptions, build_vgmed
+from vgmed_data.builders.readers.dicom import series_geometry
+from vgmed_data.builders.readers.dicom_regions import annotation_masks
+from vgmed_data.builders.vgmed import BuildOptions, build_vgmed
 from tests.builders import miniatures as mini
 from vgmed_data.errors import FileFormatError, GeometryError, InvalidInputError
 from vgmed_data.folder import iter_rows
@@ -236,8 +236,8 @@ def test_real_rtstruct_is_listed_with_its_series(tmp_path: Path) -> None:
     """The reader finds pydicom's rtstruct.dcm (no DICM preamble), its series, and keeps only mapped ROIs."""
     import dataclasses
 
-    from builders.entry import Label, get_entry
-    from builders.readers.dicom import DicomSeriesReader
+    from vgmed_data.builders.entry import Label, get_entry
+    from vgmed_data.builders.readers.dicom import DicomSeriesReader
 
     rt = pydicom.dcmread(get_testdata_file("rtstruct.dcm"), force=True)
     series_uid = str(rt.ReferencedFrameOfReferenceSequence[0].RTReferencedStudySequence[0]

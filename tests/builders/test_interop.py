@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from builders.interop import export_jsonl, import_jsonl
+from vgmed_data.builders.interop import export_jsonl, import_jsonl
 from tests.builders.miniatures import save_png
 from vgmed_data.cli import main
 from vgmed_data.folder import iter_rows
@@ -51,7 +51,7 @@ def test_round_trip(release: tuple[Path, Path], tmp_path: Path, capsys: pytest.C
 
 
 def test_export_of_a_built_folder_writes_images(sources: dict[str, Path], tmp_path: Path) -> None:
-    from builders.vgmed import build_vgmed
+    from vgmed_data.builders.vgmed import build_vgmed
 
     build_vgmed([("kvasir-seg", sources["kvasir-seg"])], out=tmp_path / "built")
     count = export_jsonl(tmp_path / "built", out=tmp_path / "out.jsonl", images_dir=tmp_path / "exp")

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from builders.measure import measure
-from builders.paraphrase import paraphrase, parse_hook
-from builders.questions import TEMPLATES, grid_cell, make_questions
+from vgmed_data.builders.measure import measure
+from vgmed_data.builders.paraphrase import paraphrase, parse_hook
+from vgmed_data.builders.questions import TEMPLATES, grid_cell, make_questions
 from tests.builders.miniatures import disc
 from vgmed_data.errors import InvalidInputError
 

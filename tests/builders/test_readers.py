@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from builders.entry import get_entry
-from builders.loading import raster_view, volume_views
-from builders.records import SourceRecord
+from vgmed_data.builders.entry import get_entry
+from vgmed_data.builders.loading import raster_view, volume_views
+from vgmed_data.builders.records import SourceRecord
 from tests.builders.golden import axial_display_slices, box_of
 from vgmed_data.geometry import mask_to_boxes
 from vgmed_data.imaging.raster import read_raster

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from builders.entry import REGISTRY, Download, Label, Registry, all_entries, get_entry
-from builders.fetch import fetch, verify
+from vgmed_data.builders.entry import REGISTRY, Download, Label, Registry, all_entries, get_entry
+from vgmed_data.builders.fetch import fetch, verify
 from vgmed_data.cli import main
 from vgmed_data.errors import InvalidInputError, SourceNotFoundError
 from vgmed_data.schema import MODALITIES

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.tiny import TINY_FAMILIES, build_tiny_checkpoint
+from vgmed_data.eval.tiny import TINY_FAMILIES, build_tiny_checkpoint
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +24,7 @@ def tiny_checkpoint(tiny_root: Path):  # noqa: ANN201 - factory
 
 @pytest.fixture(scope="session")
 def tiny_adapters(tiny_checkpoint):  # noqa: ANN001, ANN201 - cache of loaded adapters
-    from eval.adapters import load_adapter
+    from vgmed_data.eval.adapters import load_adapter
 
     cache: dict[str, object] = {}
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from eval.adapters import GENERAL_PROMPT, registered_families
-from eval.adapters.base import Adapter
-from eval.adapters.registry import adapter_for_config, register, unregister
-from eval.tiny import TINY_FAMILIES, build_tiny_checkpoint
+from vgmed_data.eval.adapters import GENERAL_PROMPT, registered_families
+from vgmed_data.eval.adapters.base import Adapter
+from vgmed_data.eval.adapters.registry import adapter_for_config, register, unregister
+from vgmed_data.eval.tiny import TINY_FAMILIES, build_tiny_checkpoint
 from vgmed_data.errors import InvalidInputError, SchemaError
 
 
@@ -25,7 +25,7 @@ def test_every_family_is_registered_and_unknown_lists_them() -> None:
 
 
 def test_registry_refuses_collisions() -> None:
-    from eval.adapters.qwen2_vl import Qwen2VLAdapter
+    from vgmed_data.eval.adapters.qwen2_vl import Qwen2VLAdapter
 
     class Clash(Qwen2VLAdapter):
         family = "qwen2_vl_clash"
@@ -81,7 +81,7 @@ def test_llava_shortest_edge_crop_transform_matches_processor_pixels(tiny_adapte
 
 
 def test_llava_square_padding_transform() -> None:
-    from eval.adapters.llava import LlavaAdapter
+    from vgmed_data.eval.adapters.llava import LlavaAdapter
 
     class Stub:  # a processor-settings holder, not our code
         crop_size = {"width": 336, "height": 336}
@@ -96,7 +96,7 @@ def test_llava_square_padding_transform() -> None:
 
 def test_missing_image_span_is_a_clear_error(tmp_path, tiny_adapters) -> None:  # noqa: ANN001
     """A checkpoint whose chat template never inserts the image placeholder."""
-    from eval.adapters import AdapterOptions, load_adapter
+    from vgmed_data.eval.adapters import AdapterOptions, load_adapter
 
     path = build_tiny_checkpoint("llava", tmp_path / "llava")
     adapter = load_adapter(path, options=AdapterOptions())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eval.answers import read_option, score_answer, score_open
+from vgmed_data.eval.answers import read_option, score_answer, score_open
 
 OPTIONS = ("liver", "spleen", "left kidney")
 

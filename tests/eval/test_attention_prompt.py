@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import torch
 
-from eval.cli import register
-from eval.data import EvalSample, iter_samples
-from eval.runner import EvalConfig, _read_records, run_eval
+from vgmed_data.eval.cli import register
+from vgmed_data.eval.data import EvalSample, iter_samples
+from vgmed_data.eval.runner import EvalConfig, _read_records, run_eval
 from tests.eval.data import write_tiny_dataset
 from tests.eval.test_metrics import ref_ar, ref_js, ref_kl, ref_mask
 from vgmed_data.errors import InvalidInputError
@@ -78,7 +78,7 @@ def _assert_metrics(record: dict, expected: dict[str, list[float]]) -> None:
 @pytest.mark.parametrize("family", ["qwen2_vl", "llava"])
 def test_closed_question_metrics_come_from_the_official_prompt(family: str, tiny_checkpoint, dataset: Path,  # noqa: ANN001
                                                                tmp_path: Path) -> None:
-    from eval.adapters import load_adapter
+    from vgmed_data.eval.adapters import load_adapter
 
     model = tiny_checkpoint(family)
     # Batch 4: the two closed questions share the extra capture pass (left padded against each other).

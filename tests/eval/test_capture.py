@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from eval.adapters import GENERAL_PROMPT, load_adapter, question_prompt
-from eval.capture import AttentionPlan, attention_plan, capture_attention
-from eval.tiny import TINY_FAMILIES
+from vgmed_data.eval.adapters import GENERAL_PROMPT, load_adapter, question_prompt
+from vgmed_data.eval.capture import AttentionPlan, attention_plan, capture_attention
+from vgmed_data.eval.tiny import TINY_FAMILIES
 from vgmed_data.errors import InvalidInputError
 
 TOL = 1e-6

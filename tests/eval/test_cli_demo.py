@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from eval.cli import parse_layers
-from eval.runner import run_demo_eval
+from vgmed_data.eval.cli import parse_layers
+from vgmed_data.eval.runner import run_demo_eval
 from tests.eval.data import write_tiny_dataset
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from eval import metrics
+from vgmed_data.eval import metrics
 from vgmed_data.errors import GeometryError, InvalidInputError
 from vgmed_data.geometry import Transform
 

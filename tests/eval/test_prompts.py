@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from eval.adapters import GENERAL_PROMPT, question_prompt
-from eval.adapters.base import attention_question_prompt
-from eval.tiny import TINY_FAMILIES
+from vgmed_data.eval.adapters import GENERAL_PROMPT, question_prompt
+from vgmed_data.eval.adapters.base import attention_question_prompt
+from vgmed_data.eval.tiny import TINY_FAMILIES
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 UPDATE = os.environ.get("VGMED_UPDATE_SNAPSHOTS") == "1"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from eval.runner import EvalConfig, _read_records, run_eval, strip_timings
-from eval.tiny import TINY_FAMILIES
+from vgmed_data.eval.runner import EvalConfig, _read_records, run_eval, strip_timings
+from vgmed_data.eval.tiny import TINY_FAMILIES
 from tests.eval.data import tiny_samples, write_tiny_dataset
 from vgmed_data.folder import write_config
 
@@ -67,7 +67,7 @@ def test_batching_with_left_padding_equals_batch_one(family: str, tiny_checkpoin
 
 
 def test_resume_after_kill_equals_uninterrupted(tiny_checkpoint, dataset: Path, tmp_path: Path) -> None:  # noqa: ANN001
-    from eval.adapters import load_adapter
+    from vgmed_data.eval.adapters import load_adapter
 
     model = tiny_checkpoint("qwen2_vl")
     run_eval(_cfg(model, dataset, tmp_path / "full", batch_size=2, max_new_tokens=4))
@@ -149,7 +149,7 @@ def test_bad_inputs_are_counted_skips(tiny_checkpoint, tmp_path: Path) -> None: 
 
 
 def test_out_of_memory_is_recorded_per_sample(tiny_checkpoint, dataset: Path, tmp_path: Path) -> None:  # noqa: ANN001
-    from eval.adapters import load_adapter
+    from vgmed_data.eval.adapters import load_adapter
 
     adapter = load_adapter(tiny_checkpoint("qwen2_vl"))
     target = {"grid": None}

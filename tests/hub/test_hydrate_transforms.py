@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from builders.sequences.non_registered_difference import shifted
-from builders.sequences.render import make_frame
+from vgmed_data.builders.sequences.non_registered_difference import shifted
+from vgmed_data.builders.sequences.render import make_frame
 from tests.hub.tiny import make_folder
 from vgmed_data.errors import InvalidInputError
 from vgmed_data.folder import iter_rows

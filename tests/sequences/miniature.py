@@ -8,7 +8,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from builders.sequences.inputs import Case
+from vgmed_data.builders.sequences.inputs import Case
 
 SHAPE = (48, 40, 8)  # x, y, z: axial slices display as 40 rows x 48 columns
 

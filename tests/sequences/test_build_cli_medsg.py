@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from builders.sequences.cli import register
-from builders.sequences.medsg import export_medsg, import_medsg
-from eval.boxes.cli import register_score
+from vgmed_data.builders.sequences.cli import register
+from vgmed_data.builders.sequences.medsg import export_medsg, import_medsg
+from vgmed_data.eval.boxes.cli import register_score
 from vgmed_data.folder import iter_rows, write_config
 
 from tests.sequences.miniature import write_decathlon

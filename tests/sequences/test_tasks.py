@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from builders.sequences.build import generate_samples
-from builders.sequences.common import Settings
+from vgmed_data.builders.sequences.build import generate_samples
+from vgmed_data.builders.sequences.common import Settings
 from vgmed_data.geometry import Transform
 from vgmed_data.schema import SequenceSample
 

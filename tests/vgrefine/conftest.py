@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from eval.tiny import build_tiny_checkpoint
+from vgmed_data.eval.tiny import build_tiny_checkpoint
 
 
 @pytest.fixture(scope="session")
 def tiny_adapter(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - cached factory
-    from eval.adapters import load_adapter
+    from vgmed_data.eval.adapters import load_adapter
 
     root = tmp_path_factory.mktemp("vgrefine-tiny")
     cache: dict[str, Any] = {}

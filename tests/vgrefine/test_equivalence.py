@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from eval.adapters import question_prompt
-from eval.tiny import TINY_FAMILIES
-from eval.vgrefine import VGRefineOptions, vgrefine_fast, vgrefine_naive
+from vgmed_data.eval.adapters import question_prompt
+from vgmed_data.eval.tiny import TINY_FAMILIES
+from vgmed_data.eval.vgrefine import VGRefineOptions, vgrefine_fast, vgrefine_naive
 
 LOGIT_TOL = 1e-4
 NEW_TOKENS = 5

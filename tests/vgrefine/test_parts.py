@@ -8,8 +8,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eval.vgrefine import VGRefineOptions, blocked_tokens, triage_scores
-from eval.vgrefine.knockout import Knockout
+from vgmed_data.eval.vgrefine import VGRefineOptions, blocked_tokens, triage_scores
+from vgmed_data.eval.vgrefine.knockout import Knockout
 from vgmed_data.errors import InvalidInputError
 
 
@@ -78,7 +78,7 @@ def test_knockout_rejects_blocked_tokens_after_the_image() -> None:
 
 
 def test_side_by_side_summary_counts_and_difference() -> None:
-    from eval.vgrefine.compare import markdown, side_by_side
+    from vgmed_data.eval.vgrefine.compare import markdown, side_by_side
 
     records = [
         {"status": "ok", "correct": True, "prediction": "a", "modality": "CT", "question_type": "localization",

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eval.runner import EvalConfig, _read_records, run_eval, strip_timings
-from eval.tiny import build_tiny_checkpoint
-from eval.vgrefine.options import VGRefineOptions
+from vgmed_data.eval.runner import EvalConfig, _read_records, run_eval, strip_timings
+from vgmed_data.eval.tiny import build_tiny_checkpoint
+from vgmed_data.eval.vgrefine.options import VGRefineOptions
 from tests.eval.data import write_tiny_dataset
 from vgmed_data.errors import InvalidInputError
 
@@ -97,9 +97,9 @@ def test_summary_side_by_side_equals_recomputation(both: tuple[Path, dict]) -> N
 
 
 def test_runner_answers_equal_a_direct_fast_call(setup: tuple[Path, Path], both: tuple[Path, dict]) -> None:
-    from eval.adapters import load_adapter, question_prompt
-    from eval.data import iter_samples
-    from eval.vgrefine import vgrefine_fast
+    from vgmed_data.eval.adapters import load_adapter, question_prompt
+    from vgmed_data.eval.data import iter_samples
+    from vgmed_data.eval.vgrefine import vgrefine_fast
 
     out, _ = both
     records = _read_records(out / "samples.jsonl")
@@ -122,7 +122,7 @@ def test_batch_size_does_not_change_results(setup: tuple[Path, Path], both: tupl
 
 def test_resume_with_vgrefine_equals_uninterrupted(setup: tuple[Path, Path], both: tuple[Path, dict],
                                                    tmp_path: Path) -> None:
-    from eval.adapters import load_adapter
+    from vgmed_data.eval.adapters import load_adapter
 
     out, _ = both
     adapter = load_adapter(setup[0])
@@ -165,7 +165,7 @@ def test_vgrefine_alone_has_no_baseline_answer(setup: tuple[Path, Path], tmp_pat
 
 
 def test_config_and_cli_refuse_inconsistent_settings(setup: tuple[Path, Path], tmp_path: Path) -> None:
-    from eval.vgrefine.cli import options_from_args
+    from vgmed_data.eval.vgrefine.cli import options_from_args
 
     with pytest.raises(InvalidInputError, match="exactly when"):
         _cfg(setup, tmp_path, vgrefine=None)

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eval.vgrefine import vgrefine_fast
-from eval.vgrefine.cli import options_from_args
-from eval.vgrefine.presets import PRESETS, preset
+from vgmed_data.eval.vgrefine import vgrefine_fast
+from vgmed_data.eval.vgrefine.cli import options_from_args
+from vgmed_data.eval.vgrefine.presets import PRESETS, preset
 from tests.eval.data import write_tiny_dataset
 from vgmed_data.errors import InvalidInputError
 

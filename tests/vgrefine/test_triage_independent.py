@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from eval.adapters import GENERAL_PROMPT, question_prompt
-from eval.tiny import TINY_FAMILIES
-from eval.vgrefine import VGRefineOptions, vgrefine_fast, vgrefine_naive
+from vgmed_data.eval.adapters import GENERAL_PROMPT, question_prompt
+from vgmed_data.eval.tiny import TINY_FAMILIES
+from vgmed_data.eval.vgrefine import VGRefineOptions, vgrefine_fast, vgrefine_naive
 
 HEADS = [(0, 0), (0, 3), (1, 2), (2, 1)]
 
