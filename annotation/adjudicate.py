@@ -14,13 +14,12 @@ from typing import Any
 
 from vgmed_data.annotation.agreement import TaskAgreement, latest_per_annotator, project_agreement
 from vgmed_data.annotation.client import Connection
+from vgmed_data.annotation.defaults import DEFAULT_BATCH, DEFAULT_THRESHOLD
 from vgmed_data.annotation.pull import PulledTask, current_tasks
-from vgmed_data.annotation.push import DEFAULT_BATCH, PushReport, media_folder, push_specs
+from vgmed_data.annotation.push import PushReport, media_folder, push_specs
 from vgmed_data.annotation.regions import region_to_result
 from vgmed_data.annotation.state import State
 from vgmed_data.annotation.tasks import TaskSpec
-
-DEFAULT_THRESHOLD = 0.7
 
 
 def adjudication_name(project: str) -> str:

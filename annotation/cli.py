@@ -143,9 +143,7 @@ def _document_root(parser: argparse.ArgumentParser) -> None:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    from vgmed_data.annotation.adjudicate import DEFAULT_THRESHOLD
-    from vgmed_data.annotation.push import DEFAULT_BATCH
-    from vgmed_data.annotation.tasks import MASK_AS
+    from vgmed_data.annotation.defaults import DEFAULT_BATCH, DEFAULT_THRESHOLD, MASK_AS
 
     sub = parser.add_subparsers(dest="annotate_command", metavar="STEP")
 

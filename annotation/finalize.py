@@ -34,8 +34,9 @@ from vgmed_data.folder import iter_rows, write_config
 from vgmed_data.schema import GroundingSample, Provenance, Review
 
 from vgmed_data.annotation import config
-from vgmed_data.annotation.adjudicate import DEFAULT_THRESHOLD, adjudication_name, needs_adjudication
+from vgmed_data.annotation.adjudicate import adjudication_name, needs_adjudication
 from vgmed_data.annotation.agreement import latest_per_annotator, matched_box_iou, task_agreement
+from vgmed_data.annotation.defaults import DEFAULT_THRESHOLD
 from vgmed_data.annotation.pull import ExpertAnnotation, PulledTask, current_tasks
 from vgmed_data.annotation.state import State
 

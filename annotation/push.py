@@ -18,6 +18,7 @@ from vgmed_data.errors import InvalidInputError, RemoteError, SourceNotFoundErro
 
 from vgmed_data.annotation import config
 from vgmed_data.annotation.client import Connection, as_dict, remote_call, sdk_client
+from vgmed_data.annotation.defaults import DEFAULT_BATCH
 from vgmed_data.annotation.state import ProjectRecord, State
 from vgmed_data.annotation.tasks import TaskSpec, dataset_labels, iter_task_specs
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio
 
 MEDIA_SUBDIR = "vgmed"
-DEFAULT_BATCH = 250
 TITLE_MIN, TITLE_MAX = 3, 50  # Label Studio refuses project titles outside this range
 
 

@@ -19,9 +19,9 @@ from vgmed_data.folder import iter_rows
 from vgmed_data.geometry import mask_to_polygons
 
 from vgmed_data.annotation import config, regions
+from vgmed_data.annotation.defaults import MASK_AS
 
 CONFIG = "vgmed"
-MASK_AS = ("brush", "polygon", "none")
 PREDICTION_MODEL_VERSION = "vgmed-builder"
 _LABEL_COLUMNS = ["box_labels", "target"]
 
