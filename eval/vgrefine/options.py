@@ -10,10 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from vgmed_data.eval.protocol import DEFAULT_PERCENTILE, OFFICIAL_PERCENTILE
 from vgmed_data.errors import InvalidInputError
 
-DEFAULT_PERCENTILE = 50.0  # the paper's ablation favours p = 50
-OFFICIAL_PERCENTILE = 80.0  # the official code's default
 GENERAL_EPS = 1e-10  # added to the general-prompt map before dividing (official triage)
 
 Rows = Literal["last", "question"]

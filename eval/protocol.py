@@ -1,0 +1,205 @@
+"""Which protocol a run follows: the project's defaults, or the official VGMED code's settings, per family.
+
+``Protocol.DEFAULT`` is what ``vgmed eval run`` / ``vgmed eval select`` do unless told otherwise;
+``Protocol.OFFICIAL`` sets every measurement and VGRefine setting to the value the official VGMED code uses
+(repository Guimeng-Leo-Liu/Medical-MLLMs-Fail, files ``measure_attention.py``, ``measure_attention_head.py``,
+``eval_utils.py``, ``cli_new.py``; shared/FACTS.md "VGMED"). One lookup answers every question:
+
+    >>> from vgmed_data.eval.protocol import Protocol, protocol_settings
+    >>> s = protocol_settings(Protocol.OFFICIAL, "qwen2_5_vl")
+    >>> s.measure_pixels.max_pixels, s.percentile, s.clip_boxes
+    (50176, 80.0, True)
+
+The official code has two model paths (``eval_utils.VGRefine``): the Qwen path (``qwen2_5vl``, ``qwen3vl``;
+``measure_attention.infer_model_type`` also sends ``qwen2`` checkpoints there) and the HuatuoGPT-Vision bot
+(``cli_new.HuatuoChatbot``, a LLaVA architecture; ``VGRefine`` sends ``backend="llava"`` there too). Each family
+here maps to one of them (:data:`OFFICIAL_PATH`). Settings the official code does not have (metrics it never
+computes, families it never ran) keep the project's values under both protocols.
+
+Settings that are NOT protocol choices because the project already follows the official code: the prompts of
+the measurement passes, the query row (last prompt row), the per-layer and per-head normalisation of the
+metrics (``metrics.grounding_metrics``), the triage rule and the knockout rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from vgmed_data.errors import InvalidInputError
+
+OFFICIAL_REPO = "Guimeng-Leo-Liu/Medical-MLLMs-Fail"
+
+
+class Protocol(StrEnum):
+    """``--protocol``: ``default`` (the project's settings) or ``official`` (the official VGMED code's)."""
+
+    DEFAULT = "default"
+    OFFICIAL = "official"
+
+
+class OfficialPath(StrEnum):
+    """The two model paths of the official code."""
+
+    QWEN = "qwen"  # measure_attention.load_backend (qwen2_5vl/qwen3vl), eval_utils.qwen3_vl_inference
+    HUATUO = "huatuo"  # cli_new.HuatuoChatbot (LLaVA architecture), eval_utils.attention_*_huatuo
+
+
+class BoxMapping(StrEnum):
+    """How stored boxes reach the model's token grid.
+
+    ``padding_aware`` (project): through the model's real input transform, square padding included
+    (``metrics.boxes_to_token_mask_padding_aware``). ``input_scale`` (official, measure_attention.py
+    ``convert_bbox_after_resize``): scale the box from the stored image size to the model input size, ignoring
+    any padding (wrong for square-padded models such as HuatuoGPT-Vision, identical for the Qwen families,
+    which never pad)."""
+
+    PADDING_AWARE = "padding_aware"
+    INPUT_SCALE = "input_scale"
+
+
+class GenerationSource(StrEnum):
+    """Which decoding settings answer generation uses.
+
+    ``greedy``: ``do_sample=False, num_beams=1`` passed explicitly (sampling settings of the checkpoint off).
+    ``checkpoint``: only the lengths are passed; everything else comes from the checkpoint's
+    ``generation_config.json`` (official Qwen path: ``model.generate(**inputs, max_new_tokens=64)``)."""
+
+    GREEDY = "greedy"
+    CHECKPOINT = "checkpoint"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PixelBudget:
+    """A Qwen-style processor pixel budget. ``None``: the family's documented default
+    (``Adapter.default_max_pixels``); ``0``: keep what the checkpoint's processor config says."""
+
+    max_pixels: int | None = None
+    min_pixels: int | None = None
+
+    def to_dict(self) -> dict[str, int | None]:
+        return {"max_pixels": self.max_pixels, "min_pixels": self.min_pixels}
+
+
+DEFAULT_PERCENTILE = 50.0  # the paper's ablation favours p = 50
+OFFICIAL_PERCENTILE = 80.0  # eval_utils.VGRefine(percentile=80)
+
+CHECKPOINT_PIXELS = PixelBudget(max_pixels=0, min_pixels=0)
+OFFICIAL_MEASURE_PIXELS = PixelBudget(max_pixels=50176, min_pixels=784)  # measure_attention.load_backend
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProtocolSettings:
+    """Every setting a protocol fixes, for one model family.
+
+    ``measure_pixels``: processor pixel budget of the grounding-metric passes (baseline answers share them).
+    ``vgrefine_pixels``: pixel budget of VGRefine's triage and answer passes. ``answer_suffix``: append
+    ``" Answer the question using a single word or phrase."`` to closed (lettered) answer prompts, as
+    ``eval_utils.VGRefine`` does to any text it is given. ``max_new_tokens``/``min_new_tokens``: ``None`` keeps
+    the run's ``--max-new-tokens`` (and no minimum). ``generation``: :class:`GenerationSource`.
+    ``percentile``: VGRefine's default percentile. ``clip_boxes``: boxes reaching outside the image are clipped
+    (official ``get_tokens_covering_bbox`` clamps the cell range) instead of refused. ``sources``: setting ->
+    where its official value comes from (file and function), for the docs and ``run.json``.
+    """
+
+    protocol: Protocol
+    family: str
+    path: OfficialPath | None
+    measure_pixels: PixelBudget
+    vgrefine_pixels: PixelBudget
+    answer_suffix: bool
+    max_new_tokens: int | None
+    min_new_tokens: int | None
+    generation: GenerationSource
+    percentile: float
+    clip_boxes: bool
+    box_mapping: BoxMapping
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``run.json``, every record and the summary carry about the protocol."""
+        return {"protocol": self.protocol.value, "family": self.family,
+                "official_path": self.path.value if self.path else None,
+                "measure_pixels": self.measure_pixels.to_dict(), "vgrefine_pixels": self.vgrefine_pixels.to_dict(),
+                "answer_suffix": self.answer_suffix, "max_new_tokens": self.max_new_tokens,
+                "min_new_tokens": self.min_new_tokens, "generation": self.generation.value,
+                "percentile": self.percentile, "clip_boxes": self.clip_boxes, "box_mapping": self.box_mapping.value}
+
+
+# Family -> official model path. Qwen families: the Qwen path. LLaVA-architecture families: the HuatuoGPT-Vision
+# bot (eval_utils.VGRefine treats backend "llava" as "huatuo"). gemma3 has no official path of its own; it is a
+# single-image, fixed-grid model like LLaVA, so it follows the bot's settings.
+OFFICIAL_PATH: dict[str, OfficialPath] = {
+    "qwen2_vl": OfficialPath.QWEN, "qwen2_5_vl": OfficialPath.QWEN, "qwen3_vl": OfficialPath.QWEN,
+    "llava": OfficialPath.HUATUO, "llava_next": OfficialPath.HUATUO, "gemma3": OfficialPath.HUATUO,
+    "huatuogpt_vision": OfficialPath.HUATUO,
+}
+
+_SOURCES_COMMON = {
+    "percentile": "eval_utils.py VGRefine(percentile=80)",
+    "clip_boxes": "measure_attention.py get_tokens_covering_bbox (cell range clamped to the grid)",
+    "answer_suffix": "eval_utils.py VGRefine (prompt = f'{text} Answer the question using a single word or phrase.')",
+}
+_SOURCES = {
+    OfficialPath.QWEN: {
+        **_SOURCES_COMMON,
+        "measure_pixels": "measure_attention.py load_backend (processor.image_processor.max_pixels = 50176, "
+                          "min_pixels = 784)",
+        "vgrefine_pixels": "eval_utils.py qwen3_vl_inference (the caller's processor, checkpoint defaults)",
+        "generation": "eval_utils.py qwen3_vl_inference (model.generate(**inputs, max_new_tokens=64): the "
+                      "checkpoint's generation config)",
+        "box_mapping": "measure_attention.py convert_bbox_after_resize (scale to the input size; Qwen never pads)",
+    },
+    OfficialPath.HUATUO: {
+        **_SOURCES_COMMON,
+        "measure_pixels": "cli_new.py HuatuoChatbot.get_image_tensors (fixed 336x336 input; no pixel budget)",
+        "vgrefine_pixels": "cli_new.py HuatuoChatbot.get_image_tensors (fixed 336x336 input; no pixel budget)",
+        "generation": "cli_new.py HuatuoChatbot.gen_kwargs (do_sample=False, max_new_tokens=1, min_new_tokens=1)",
+        "box_mapping": "measure_attention.py convert_bbox_after_resize with HUATUO_SIZE (square padding ignored)",
+    },
+}
+
+
+def official_path(family: str) -> OfficialPath:
+    """The official code path a family follows; an unknown family raises with the known ones."""
+    if family not in OFFICIAL_PATH:
+        raise InvalidInputError(f"the official protocol has no setting for the model family {family!r}",
+                                fix=f"use --protocol default, or add the family to eval/protocol.py OFFICIAL_PATH "
+                                    f"(known: {', '.join(sorted(OFFICIAL_PATH))})")
+    return OFFICIAL_PATH[family]
+
+
+def protocol_settings(protocol: Protocol | str, family: str) -> ProtocolSettings:
+    """The settings of ``protocol`` for the model ``family`` (an adapter's ``family`` name)."""
+    protocol = parse_protocol(protocol)
+    if protocol is Protocol.DEFAULT:
+        return ProtocolSettings(
+            protocol=protocol, family=family, path=None, measure_pixels=PixelBudget(),
+            vgrefine_pixels=PixelBudget(), answer_suffix=False, max_new_tokens=None, min_new_tokens=None,
+            generation=GenerationSource.GREEDY, percentile=DEFAULT_PERCENTILE, clip_boxes=False,
+            box_mapping=BoxMapping.PADDING_AWARE)
+    path = official_path(family)
+    if path is OfficialPath.QWEN:
+        return ProtocolSettings(
+            protocol=protocol, family=family, path=path, measure_pixels=OFFICIAL_MEASURE_PIXELS,
+            vgrefine_pixels=CHECKPOINT_PIXELS, answer_suffix=True, max_new_tokens=64, min_new_tokens=None,
+            generation=GenerationSource.CHECKPOINT, percentile=OFFICIAL_PERCENTILE, clip_boxes=True,
+            box_mapping=BoxMapping.INPUT_SCALE, sources=_SOURCES[path])
+    return ProtocolSettings(
+        protocol=protocol, family=family, path=path, measure_pixels=CHECKPOINT_PIXELS,
+        vgrefine_pixels=CHECKPOINT_PIXELS, answer_suffix=True, max_new_tokens=1, min_new_tokens=1,
+        generation=GenerationSource.GREEDY, percentile=OFFICIAL_PERCENTILE, clip_boxes=True,
+        box_mapping=BoxMapping.INPUT_SCALE, sources=_SOURCES[path])
+
+
+def parse_protocol(value: Protocol | str) -> Protocol:
+    """``"official"``/``"default"`` (any case) -> :class:`Protocol`; anything else raises with the choices."""
+    if isinstance(value, Protocol):
+        return value
+    try:
+        return Protocol(str(value).strip().lower())
+    except ValueError:
+        raise InvalidInputError(f"unknown protocol {value!r}",
+                                fix=f"use one of: {', '.join(p.value for p in Protocol)}") from None
