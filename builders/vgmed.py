@@ -33,6 +33,7 @@ from PIL import Image
 
 from vgmed_data.errors import InvalidInputError, SourceNotFoundError, VgmedError
 from vgmed_data.folder import write_config
+from vgmed_data.manifest import Manifest, ManifestSource, write_manifest
 from vgmed_data.imaging.deid import PROFILE_TEXT
 from vgmed_data.schema import SPLITS, GroundingSample, Provenance, encode_png, make_sample_id
 
@@ -377,22 +378,22 @@ def build_vgmed(sources: Sequence[tuple[str, str | Path]], *, out: str | Path,
     (out_dir / "build_report.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     manifest_sources = []
     checksum_lines = []
-    for entry, root in resolved:
+    for entry, _root in resolved:
         files = sorted(set(report.inputs.get(entry.key, [])))
         digest = hashlib.sha256("".join(f"{sha}  {path}\n" for path, sha in files).encode()).hexdigest()
         checksum_lines += [f"{sha}  {entry.key}/{path}" for path, sha in files]
-        manifest_sources.append({"key": entry.key, "root": str(root.resolve()), "license": entry.license,
-                                 "redistributable": entry.redistributable, "files": len(files),
-                                 "inputs_sha256": digest})
+        manifest_sources.append(ManifestSource(
+            key=entry.key, name=entry.name, homepage=entry.homepage, citation=entry.citation,
+            license=entry.license, redistributable=entry.redistributable, files=len(files), inputs_sha256=digest))
     import numpy
     import pyarrow
 
-    manifest = {"toolkit": "vgmed-data", "version": _version(), "command": "build vgmed", "seed": options.seed,
-                "options": asdict(options), "sources": manifest_sources,
-                **({"deidentification": {"profile": PROFILE_TEXT, "sources": dicom_sources,
-                                         "key": "supplied by the user; not recorded"}} if dicom_sources else {}),
-                "environment": {"python": platform.python_version(), "numpy": numpy.__version__,
-                                "pyarrow": pyarrow.__version__}}
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    write_manifest(out_dir, Manifest(
+        command="build vgmed", version=_version(), seed=options.seed, options=asdict(options),
+        sources=tuple(manifest_sources),
+        deidentification=({"profile": PROFILE_TEXT, "sources": dicom_sources,
+                           "key": "supplied by the user; not recorded"} if dicom_sources else None),
+        environment={"python": platform.python_version(), "numpy": numpy.__version__,
+                     "pyarrow": pyarrow.__version__}))
     (out_dir / "inputs.sha256").write_text("\n".join(checksum_lines) + ("\n" if checksum_lines else ""))
     return data

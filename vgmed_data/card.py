@@ -12,9 +12,10 @@ creation date, skip counts, from ``manifest.json`` / ``build_report.json`` when 
 schema; review statistics (statuses, annotators, mean agreement) when rows were reviewed; a usage snippet;
 limitations and intended use; citations.
 
-``manifest.json`` keys read (all optional): ``name``, ``description``, ``builder_version``, ``seed``, ``created``,
-``sources: {KEY: {name, homepage, license, citation, access}}``. ``build_report.json``: ``skipped`` (a mapping
-reason -> count, or a list of entries with a ``reason``) and ``counts``.
+``manifest.json`` is read through :func:`vgmed_data.manifest.read_manifest` (the same typed record the builders
+write): ``name``, ``description``, ``version``, ``seed``, ``created`` and each source's name, homepage, citation
+and access. ``build_report.json``: ``skipped`` (a mapping reason -> count, or a list of entries with a
+``reason``) and ``counts``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from datasets import Image, List, Value
 
 from vgmed_data.folder import card_yaml, folder_configs
 from vgmed_data.guards import LicenceReport, RowFacts, hub_license_id, iter_row_facts
+from vgmed_data.manifest import Manifest, read_manifest
 from vgmed_data.schema import features_for
 
 TASK_CATEGORIES = ["visual-question-answering", "object-detection"]
@@ -139,10 +141,10 @@ class CardOptions:
 
 
 def card_header(folder: str | os.PathLike[str], facts: CardFacts, *, options: CardOptions,
-                manifest: Mapping[str, Any]) -> dict[str, Any]:
+                manifest: Manifest | None) -> dict[str, Any]:
     licenses = {lic for lics in facts.source_licenses.values() for lic in lics}
     single = hub_license_id(next(iter(licenses))) if len(licenses) == 1 else None
-    header: dict[str, Any] = {"pretty_name": manifest.get("name") or options.repo_id.split("/")[-1]}
+    header: dict[str, Any] = {"pretty_name": (manifest and manifest.name) or options.repo_id.split("/")[-1]}
     if single:
         header["license"] = single
     else:
@@ -180,11 +182,10 @@ def with_split_sizes(header: dict[str, Any], folder: str | os.PathLike[str]) -> 
 
 
 def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: CardOptions, report: LicenceReport,
-              manifest: Mapping[str, Any], build_report: Mapping[str, Any] | None) -> str:
-    name = manifest.get("name") or options.repo_id.split("/")[-1]
-    sources_meta: Mapping[str, Any] = manifest.get("sources") or {}
+              manifest: Manifest | None, build_report: Mapping[str, Any] | None) -> str:
+    name = (manifest and manifest.name) or options.repo_id.split("/")[-1]
     out: list[str] = [f"# {name}", ""]
-    out += [manifest.get("description") or
+    out += [(manifest and manifest.description) or
             "A medical visual-grounding dataset: each question names a target in a medical image and the "
             "answer is located by boxes (and masks where the source has them); the `sequences` configuration "
             "asks for the target across several images.", ""]
@@ -194,9 +195,10 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
             + ", ".join(f"{m or '?'} ({n})" for m, n in facts.modalities.most_common()) + ".", ""]
 
     out += ["## How it was built", ""]
-    built = [f"- {label}: `{manifest[key]}`" for key, label in
-             (("builder_version", "builder version"), ("seed", "seed"), ("created", "created"))
-             if manifest.get(key) is not None]
+    built = [f"- {label}: `{value}`" for label, value in
+             (("builder version", manifest.version), ("command", f"vgmed {manifest.command}"),
+              ("seed", manifest.seed), ("created", manifest.created))
+             if value not in (None, "")] if manifest else []
     out += built or ["- no `manifest.json` in the folder: builder version and seed are not recorded."]
     skipped = (build_report or {}).get("skipped")
     if isinstance(skipped, Mapping):
@@ -212,14 +214,15 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
     out += ["## Sources", "", "| source | licence | images in this release | rows | citation | how to obtain |",
             "|---|---|---|---|---|---|"]
     for source, rows in sorted(facts.sources.items()):
-        meta = sources_meta.get(source) or {}
+        meta = manifest.source(source) if manifest else None
         restricted = report.restricted_rows.get(source, 0)
         images = ("no (annotations and pointers only)" if options.annotations_only or restricted
                   else "yes")
-        label = f"{meta.get('name')} (`{source}`)" if meta.get("name") else f"`{source}`"
-        how = meta.get("access") or meta.get("homepage") or "see the source's homepage"
+        label = f"{meta.name} (`{source}`)" if meta and meta.name else f"`{source}`"
+        how = (meta and (meta.access or meta.homepage)) or "see the source's homepage"
+        citation = (meta and meta.citation) or "not recorded in manifest.json"
         out.append(f"| {_cell(label)} | {_cell(', '.join(sorted(facts.source_licenses[source])))} | {images} | "
-                   f"{rows} | {_cell(meta.get('citation') or 'not recorded in manifest.json')} | {_cell(how)} |")
+                   f"{rows} | {_cell(citation)} | {_cell(how)} |")
     out += [""]
 
     if options.annotations_only:
@@ -273,9 +276,8 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
             "- Images are rendered 8-bit views (windowed for CT/MR); intensities are not the original units.",
             "- Sources that forbid redistribution appear as annotations with pointers only; their images must be "
             "obtained from the source under its terms.", ""]
-    citations = [str(meta.get("citation")) for _, meta in sorted(sources_meta.items())
-                 if isinstance(meta, Mapping) and meta.get("citation") and meta is not None
-                 and _ in facts.sources]
+    citations = [meta.citation for meta in sorted(manifest.sources if manifest else (), key=lambda m: m.key)
+                 if meta.citation and meta.key in facts.sources]
     if citations:
         out += ["## Citation", "", "Please cite the sources you use:", ""] + [f"- {c}" for c in citations] + [""]
     return "\n".join(out)
@@ -284,7 +286,7 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
 def render_card(folder: str | os.PathLike[str], *, options: CardOptions, report: LicenceReport) -> str:
     """The full README.md text for ``folder`` (YAML header + body)."""
     root = Path(folder)
-    manifest = _read_json(root / "manifest.json") or {}
+    manifest = read_manifest(root)
     build_report = _read_json(root / "build_report.json")
     facts = gather(folder)
     header = card_header(folder, facts, options=options, manifest=manifest)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -78,8 +78,9 @@ def test_unknown_licence_counts_as_not_redistributable(tmp_path: Path, hub_serve
 
 def test_card_larger_than_the_hub_accepts_is_refused_before_upload(tmp_path: Path, hub_server: HubServer,
                                                                    hub_token: str, hub_repo_id: str) -> None:
-    manifest = json.loads(json.dumps(MANIFEST))
-    manifest["sources"]["opensrc"]["citation"] = "A very long citation. " * (MAX_CARD_BYTES // 20)
+    long_citation = "A very long citation. " * (MAX_CARD_BYTES // 20)
+    manifest = replace(MANIFEST, sources=tuple(replace(s, citation=long_citation) if s.key == "opensrc" else s
+                                               for s in MANIFEST.sources))
     folder = make_folder(tmp_path / "f", grounding=grounding_rows(count=2), manifest=manifest)
     with pytest.raises(InvalidInputError, match="dataset card would be .* bytes"):
         publish_dataset(folder, repo_id=hub_repo_id, token=hub_token)

@@ -7,7 +7,6 @@ a folder laid out like the source, so hydrate can be tested against it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from vgmed_data.folder import write_config
+from vgmed_data.manifest import Manifest, ManifestSource, write_manifest
 from vgmed_data.schema import (GroundingSample, Provenance, Review, SequenceImage, SequenceSample, encode_png,
                                make_sample_id)
 
@@ -75,13 +75,13 @@ def sequence_rows(*, source: str = "opensrc", license: str = "CC-BY-4.0", redist
 
 
 def make_folder(folder: Path, *, grounding: Sequence[GroundingSample] = (),
-                sequences: Sequence[SequenceSample] = (), manifest: Mapping[str, Any] | None = None) -> Path:
+                sequences: Sequence[SequenceSample] = (), manifest: Manifest | None = None) -> Path:
     if grounding:
         write_config(folder, grounding, config="vgmed", shard_rows=3)
     if sequences:
         write_config(folder, sequences, config="sequences")
     if manifest is not None:
-        (folder / "manifest.json").write_text(json.dumps(manifest))
+        write_manifest(folder, manifest)
     return folder
 
 
@@ -101,16 +101,12 @@ def write_source_copy(root: Path, samples: Sequence[GroundingSample | SequenceSa
     return root
 
 
-MANIFEST = {
-    "name": "VGMED tiny",
-    "builder_version": "0.1.0",
-    "seed": 13,
-    "created": "2026-11-01",
-    "sources": {
-        "opensrc": {"name": "Open Source CT", "homepage": "https://example.org/open", "license": "CC-BY-4.0",
-                    "citation": "Doe et al. Open CT. 2024.", "redistributable": True},
-        "closedsrc": {"name": "Closed Source CT", "homepage": "https://example.org/closed",
-                      "license": "LicenseRef-closed-dua", "citation": "Roe et al. Closed CT. 2023.",
-                      "redistributable": False, "access": "apply for access at https://example.org/closed/dua"},
-    },
-}
+# Written by the same typed record and writer as `vgmed build` (vgmed_data.manifest), never by hand.
+MANIFEST = Manifest(
+    name="VGMED tiny", command="build vgmed", version="0.1.0", seed=13, created="2026-11-01",
+    sources=(ManifestSource(key="opensrc", name="Open Source CT", homepage="https://example.org/open",
+                            license="CC-BY-4.0", citation="Doe et al. Open CT. 2024.", redistributable=True),
+             ManifestSource(key="closedsrc", name="Closed Source CT", homepage="https://example.org/closed",
+                            license="LicenseRef-closed-dua", citation="Roe et al. Closed CT. 2023.",
+                            redistributable=False, access="apply for access at https://example.org/closed/dua")),
+)

@@ -1,0 +1,77 @@
+"""A folder written by ``vgmed build vgmed`` publishes (its manifest read by the card through the same typed record
+the builder wrote) and loads back from the Hub with identical features and rows (issue 14: ``vgmed publish``
+crashed with ``'list' object has no attribute 'get'`` on every built folder)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from datasets import load_dataset
+
+from tests.builders import miniatures as mini
+from tests.fixtures.hub_server import HubServer
+from tests.hub.test_publish import card_of, rows_of
+from vgmed_data.builders.vgmed import BuildOptions, build_vgmed
+from vgmed_data.cli import main
+from vgmed_data.errors import FileFormatError
+from vgmed_data.manifest import Manifest, ManifestSource, read_manifest, write_manifest
+from vgmed_data.schema import VGMED_FEATURES
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("built")
+    shape = (32, 28, 10)
+    spleen = mini.write_msd_task(root / "msd", task="Task09_Spleen", labels={"1": "spleen"}, modality={"0": "CT"},
+                                 cases={"spleen_2": mini.cuboid(shape, (4, 6, 3), (14, 18, 7)),
+                                        "spleen_3": mini.cuboid(shape, (18, 4, 2), (28, 12, 5))})
+    idrid = mini.write_idrid(root, {"IDRiD_01": {"OD": mini.disc((72, 96), (30, 70), 10).astype(np.uint8)}})
+    out = root / "out"
+    build_vgmed([("msd-spleen", spleen), ("idrid-seg", idrid)], out=out, options=BuildOptions(seed=0))
+    return out
+
+
+@pytest.mark.hub
+def test_a_built_folder_publishes_and_loads_back_identically(built: Path, hub_server: HubServer, hub_token: str,
+                                                             hub_repo_id: str,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["publish", str(built), "--repo", hub_repo_id, "--revision", "v1", "--token", hub_token])
+    assert code == 0, capsys.readouterr().err
+    local = load_dataset(str(built), "vgmed")
+    remote = load_dataset(hub_repo_id, "vgmed", revision="v1")
+    assert set(remote) == set(local)
+    for split in local:
+        assert remote[split].features == VGMED_FEATURES == local[split].features
+        assert rows_of(remote[split]) == rows_of(local[split])
+    _header, body = card_of(hub_server, hub_repo_id, "v1")
+    # the card shows what the builder recorded: source names, citations and the build command
+    assert "Medical Segmentation Decathlon" in body and "IDRiD" in body
+    assert "command: `vgmed build vgmed`" in body and "seed: `0`" in body
+    assert "not recorded in manifest.json" not in body
+
+
+def test_the_builder_manifest_reads_back_typed_and_holds_no_local_path(built: Path) -> None:
+    manifest = read_manifest(built)
+    assert manifest is not None and manifest.command == "build vgmed" and manifest.seed == 0
+    assert [s.key for s in manifest.sources] == ["msd-spleen", "idrid-seg"]
+    spleen = manifest.source("msd-spleen")
+    assert spleen is not None and spleen.license == "CC-BY-SA-4.0" and spleen.redistributable and spleen.files == 4
+    assert str(built.parent) not in (built / "manifest.json").read_text()  # published: no local paths
+
+
+def test_manifest_round_trip_and_a_foreign_layout_is_a_one_line_error(tmp_path: Path) -> None:
+    manifest = Manifest(command="build vgmed", version="0.1.0", seed=3, options={"seed": 3},
+                        sources=(ManifestSource(key="a", license="CC0-1.0", redistributable=True, citation="A."),))
+    write_manifest(tmp_path, manifest)
+    assert read_manifest(tmp_path) == manifest
+    assert read_manifest(tmp_path / "nowhere") is None
+    (tmp_path / "manifest.json").write_text(json.dumps({"command": "x", "version": "1",
+                                                        "sources": {"a": {"license": "CC0-1.0"}}}))
+    with pytest.raises(FileFormatError, match=r"manifest\.json: 'sources' must be a list .*Fix: rebuild"):
+        read_manifest(tmp_path)
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(FileFormatError, match="not valid JSON"):
+        read_manifest(tmp_path)

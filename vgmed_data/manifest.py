@@ -1,0 +1,115 @@
+"""``manifest.json``: how a dataset folder was built, written by the builders and read by the card.
+
+One typed record, written and read by this module only (:func:`write_manifest`, :func:`read_manifest`), so the
+builder and the card cannot drift apart again (they did: the builder wrote ``sources`` as a list, the card read
+it as a mapping and ``vgmed publish`` crashed on every built folder).
+
+The file is published with the dataset, so it holds nothing local or secret: no absolute paths (a source is
+named by its registry key; ``inputs.sha256`` lists its files relative to the source root), no de-identification
+key. Layout (JSON object)::
+
+    toolkit, version, command, seed            who built it, with which options
+    options                                    the builder's options (JSON values)
+    sources: [{key, name, homepage, license, redistributable, citation, access, files, inputs_sha256}, ...]
+    deidentification (optional), environment (optional), name, description, created (optional)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from vgmed_data.errors import FileFormatError
+
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ManifestSource:
+    """One source of a built folder, as the card presents it."""
+
+    key: str
+    license: str
+    redistributable: bool
+    name: str = ""
+    homepage: str = ""
+    citation: str = ""
+    access: str = ""  # how to obtain it when it is not a plain download (registration, data-use agreement)
+    files: int = 0  # input files read from the source
+    inputs_sha256: str = ""  # sha256 over the source's lines of inputs.sha256
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            raise ValueError("a manifest source needs a key")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Manifest:
+    """What built a dataset folder. ``sources`` keeps the build's order; :meth:`source` looks one up by key."""
+
+    command: str
+    version: str
+    toolkit: str = "vgmed-data"
+    seed: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    sources: tuple[ManifestSource, ...] = ()
+    deidentification: Mapping[str, Any] | None = None
+    environment: Mapping[str, Any] | None = None
+    name: str = ""
+    description: str = ""
+    created: str = ""  # left empty by the builders: a date would break byte-identical rebuilds
+
+    def __post_init__(self) -> None:
+        keys = [source.key for source in self.sources]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"a source appears twice in the manifest: {sorted(keys)}")
+
+    def source(self, key: str) -> ManifestSource | None:
+        return next((source for source in self.sources if source.key == key), None)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["sources"] = [asdict(source) for source in self.sources]
+        return {key: value for key, value in data.items() if value not in (None, "")}
+
+    @classmethod
+    def from_json(cls, data: Any, *, path: str | os.PathLike[str] | None = None) -> "Manifest":
+        fix = "rebuild the folder with `vgmed build`, or delete the file to publish without build details"
+        if not isinstance(data, Mapping):
+            raise FileFormatError("the manifest is not a JSON object", path=path, fix=fix)
+        sources = data.get("sources") or []
+        if not isinstance(sources, list) or not all(isinstance(item, Mapping) for item in sources):
+            raise FileFormatError("'sources' must be a list of objects with a 'key' (the format `vgmed build` "
+                                  "writes)", path=path, fix=fix)
+        known = {f.name for f in fields(cls)}
+        source_known = {f.name for f in fields(ManifestSource)}
+        try:
+            parsed = tuple(ManifestSource(**{k: v for k, v in item.items() if k in source_known}) for item in sources)
+            return cls(**{**{k: v for k, v in data.items() if k in known}, "sources": parsed})
+        except (TypeError, ValueError) as error:
+            raise FileFormatError(f"the manifest does not match the expected layout ({error})", path=path,
+                                  fix=fix) from None
+
+
+def write_manifest(folder: str | os.PathLike[str], manifest: Manifest) -> Path:
+    path = Path(folder) / MANIFEST_NAME
+    path.write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def read_manifest(folder: str | os.PathLike[str]) -> Manifest | None:
+    """The folder's manifest, or None when it has none; :class:`FileFormatError` naming the file when it is
+    not JSON or not in the layout above."""
+    path = Path(folder) / MANIFEST_NAME
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise FileFormatError(f"not valid JSON ({error})", path=path,
+                              fix="rebuild the folder with `vgmed build`, or delete the file") from None
+    return Manifest.from_json(data, path=path)
