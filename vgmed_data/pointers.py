@@ -5,7 +5,9 @@ and ``source_id``. Its ``metadata`` JSON names the file inside the source's own 
 from the root of a local copy of that source:
 
 * ``vgmed`` rows: ``metadata["source_path"]`` (str); the image is re-rendered from it with the row's
-  ``window``, ``plane`` and ``slice_index`` and ``metadata["frame"]`` (DICOM multi-frame, default 0) through
+  ``window`` (any label the renderers write, data-derived ones included: ``file``, ``min-max``, ``p0.5-p99.5``),
+  ``plane`` and ``slice_index``, ``metadata["frame"]`` (DICOM multi-frame, default 0) and ``metadata["channel"]``
+  (the volume of a multi-sequence NIfTI, default 0) through
   :func:`vgmed_data.imaging.render.render_file`, exactly as builders render. Optional
   ``metadata["source_mask_path"]``: a raster mask file holding the row's mask as stored.
 * ``sequences`` rows: ``metadata["source_paths"]`` (list of str, one per image, aligned with ``images`` and
@@ -38,7 +40,7 @@ from typing import Any
 
 from PIL import Image
 
-from vgmed_data.errors import InvalidInputError, SourceNotFoundError
+from vgmed_data.errors import InvalidInputError, SourceNotFoundError, VgmedError
 from vgmed_data.folder import folder_configs, iter_rows, write_config
 from vgmed_data.schema import encode_png
 
@@ -120,6 +122,7 @@ class _Pointer:
     frame: int
     fingerprint: str | None
     transform: str = ""  # Transform.to_json() from the rendered slice to the stored image; "" if untouched
+    channel: int = 0  # volume index of a multi-sequence NIfTI (metadata["channel"]: MSD brain tumour, prostate)
 
 
 def _render(root: Path, pointer: _Pointer, *, record: str) -> bytes:
@@ -132,8 +135,11 @@ def _render(root: Path, pointer: _Pointer, *, record: str) -> bytes:
     if not path.exists():
         raise SourceNotFoundError(f"{pointer.relative} is missing from the local copy of {pointer.source}",
                                   path=root, record=record, fix="point --source at the root of a complete copy")
-    rendered = render_file(path, window=pointer.window or None, slice_index=pointer.slice_index,
-                           plane=pointer.plane or "axial", frame=pointer.frame)
+    try:
+        rendered = render_file(path, window=pointer.window or None, slice_index=pointer.slice_index,
+                               plane=pointer.plane or "axial", frame=pointer.frame, channel=pointer.channel)
+    except VgmedError as error:  # name the row: a bad window or file is otherwise reported without it
+        raise type(error)(error.message, path=error.path or path, record=record, fix=error.fix) from error
     image = rendered.image
     candidates = [image]
     if pointer.transform:
@@ -178,7 +184,8 @@ def _hydrate_row(row: dict[str, Any], *, config: str, sources: Mapping[str, Path
             raise InvalidInputError("row has no metadata.source_path pointer", record=record,
                                     fix="rebuild with a builder that writes the pointer convention")
         pointer = _Pointer(source, metadata["source_path"], row["window"], row["plane"] or "", row["slice_index"],
-                           int(metadata.get("frame", 0)), metadata.get("image_sha256"))
+                           int(metadata.get("frame", 0)), metadata.get("image_sha256"),
+                           channel=int(metadata.get("channel") or 0))
         row["image"] = {"bytes": _render(sources[source], pointer, record=record), "path": None}
         if row["mask"] is None and metadata.get("mask_sha256"):
             if metadata.get("source_mask_path"):

@@ -22,7 +22,8 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from vgmed_data.errors import FileFormatError, MissingDependencyError
-from vgmed_data.imaging.windowing import Window, apply_window, min_max_window, parse_window
+from vgmed_data.imaging.windowing import (Window, apply_window, derived_window, min_max_window, parse_window,
+                                         resolve_window)
 
 
 _TAGS: dict[str, int] = {}
@@ -83,8 +84,15 @@ class DicomImage:
         pixels = self.values[frame]
         if self.is_color:
             return Image.fromarray(pixels.astype(np.uint8), mode="RGB")
-        chosen = parse_window(window)
-        if chosen is None:
+        derived = derived_window(window)  # a label this class wrote: re-render exactly that window
+        if derived == "file" and self.file_window is None:
+            raise FileFormatError("has no window of its own (WindowCenter/WindowWidth) but the row was rendered "
+                                  "with 'file'", path=self.path, fix="use the same file the dataset was built from")
+        if derived == "voi_lut" and "VOILUTSequence" not in self.header:
+            raise FileFormatError("has no VOI LUT Sequence but the row was rendered with 'voi_lut'", path=self.path,
+                                  fix="use the same file the dataset was built from")
+        chosen = resolve_window(window, pixels)
+        if chosen is None and derived != "voi_lut":
             chosen = self.file_window
         if chosen is None and "VOILUTSequence" in self.header:
             display = _apply_voi_lut_sequence(self.header, pixels)
@@ -95,6 +103,8 @@ class DicomImage:
         return Image.fromarray(display, mode="L")
 
     def window_label(self, window: str | Window | tuple[float, float] | None) -> str:
+        if derived_window(window) is not None:
+            return str(window).strip().lower()
         chosen = parse_window(window) or self.file_window
         if chosen is not None:
             return chosen.label()

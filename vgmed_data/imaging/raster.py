@@ -15,8 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
-from vgmed_data.errors import FileFormatError, SourceNotFoundError
-from vgmed_data.imaging.windowing import Window, apply_window, min_max_window, parse_window
+from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFoundError
+from vgmed_data.imaging.windowing import Window, apply_window, derived_window, min_max_window, resolve_window
 
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
@@ -74,7 +74,10 @@ def to_display(array: NDArray[np.uint8] | NDArray[np.uint16],
     """8-bit ``L`` or ``RGB`` image; 16-bit grayscale goes through ``window`` (min-max when None)."""
     if array.ndim == 3:
         return Image.fromarray(array.astype(np.uint8), mode="RGB")
-    chosen = parse_window(window)
+    if derived_window(window) in ("file", "voi_lut"):
+        raise InvalidInputError(f"window {window!r} exists only for DICOM files",
+                                fix="use 'min-max', a preset or 'CENTER,WIDTH' for a raster")
+    chosen = resolve_window(window, array)
     if array.dtype == np.uint8 and chosen is None:
         return Image.fromarray(array, mode="L")
     return Image.fromarray(apply_window(array, chosen or min_max_window(array)), mode="L")

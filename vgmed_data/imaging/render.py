@@ -12,7 +12,7 @@ from PIL import Image
 
 from vgmed_data.errors import InvalidInputError
 from vgmed_data.imaging.raster import RASTER_SUFFIXES
-from vgmed_data.imaging.windowing import Window, min_max_window, parse_window
+from vgmed_data.imaging.windowing import Window, min_max_window, resolve_window
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
@@ -46,9 +46,12 @@ def detect_kind(path: str | os.PathLike[str]) -> str:
                             fix="use a .dcm, .nii/.nii.gz, .png, .jpg or .tif file")
 
 
+def _finite(data: np.ndarray) -> np.ndarray:
+    return data[np.isfinite(data)] if data.dtype.kind == "f" else data
+
+
 def volume_window(data: np.ndarray) -> Window:
-    finite = data[np.isfinite(data)] if data.dtype.kind == "f" else data
-    return min_max_window(finite, low_percentile=VOLUME_PERCENTILES[0], high_percentile=VOLUME_PERCENTILES[1])
+    return min_max_window(_finite(data), low_percentile=VOLUME_PERCENTILES[0], high_percentile=VOLUME_PERCENTILES[1])
 
 
 def render_file(
@@ -77,7 +80,8 @@ def render_file(
         volume = read_nifti(path)
         index = volume.num_slices(plane) // 2 if slice_index is None else slice_index
         pixels = volume.slice(index, plane=plane, channel=channel)
-        chosen = parse_window(window) or volume_window(volume.data if volume.channels == 1 else volume.data[..., channel])
+        data = volume.data if volume.channels == 1 else volume.data[..., channel]
+        chosen = resolve_window(window, _finite(data)) or volume_window(data)
         return RenderedImage(Image.fromarray(apply_window(pixels, chosen), mode="L"), kind, chosen.label(),
                              volume.slice_spacing(plane), {"plane": plane, "slice_index": index,
                                                            "original_orientation": volume.original_orientation})
@@ -85,6 +89,6 @@ def render_file(
 
     array = read_raster(path)
     image = to_display(array, window=window)
-    label = "" if array.ndim == 3 else (parse_window(window).label() if window else
-                                        ("" if array.dtype == np.uint8 else "min-max"))
+    chosen = resolve_window(window, array) if window and array.ndim == 2 else None
+    label = "" if array.ndim == 3 else (chosen.label() if chosen else ("" if array.dtype == np.uint8 else "min-max"))
     return RenderedImage(image, kind, label, None, {"bit_depth": 16 if array.dtype == np.uint16 else 8})

@@ -1,5 +1,11 @@
 """Intensity windows: named presets, ``C,W`` strings, and the DICOM linear VOI function.
 
+Rows record the window their image was rendered with (``Window.label()`` / ``DicomImage.window_label()``). Besides
+presets and ``C,W``, a label may name a window derived from the data itself: ``file`` (the DICOM file's own VOI
+window), ``voi_lut`` (its VOI LUT), ``min-max`` (the image's range) or ``pLOW-pHIGH`` (percentiles of the volume,
+written by :func:`min_max_window`). :func:`derived_window` reads those, so a row's image can be rendered again
+from the source byte for byte (``vgmed hydrate``).
+
 The linear function follows DICOM PS3.3 C.11.2.1.2.1 (``VOI LUT Function`` LINEAR) with output range 0-255::
 
     x <= c - 0.5 - (w - 1) / 2  ->  0
@@ -11,6 +17,7 @@ rounded to the nearest integer.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,8 +55,27 @@ PRESETS: dict[str, Window] = {
 }
 
 
+DERIVED_LABELS = ("file", "voi_lut", "min-max")
+_PERCENTILE_LABEL = re.compile(r"p(?P<low>\d+(?:\.\d+)?)-p(?P<high>\d+(?:\.\d+)?)")
+
+
+def derived_window(value: object) -> str | tuple[float, float] | None:
+    """For a label naming a data-derived window: ``"file"``, ``"voi_lut"``, ``"min-max"``, or the (low, high)
+    percentiles of a ``pLOW-pHIGH`` label; None for anything else (presets, ``C,W``, None)."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    if text in DERIVED_LABELS:
+        return text
+    match = _PERCENTILE_LABEL.fullmatch(text)
+    if match and float(match["low"]) < float(match["high"]) <= 100:
+        return float(match["low"]), float(match["high"])
+    return None
+
+
 def parse_window(value: str | Window | tuple[float, float] | None) -> Window | None:
-    """``None``, a preset name, ``"C,W"`` or a (center, width) pair -> :class:`Window`."""
+    """``None``, a preset name, ``"C,W"`` or a (center, width) pair -> :class:`Window`. Data-derived labels
+    (:func:`derived_window`) have no values of their own: callers resolve them against the pixels."""
     if value is None or isinstance(value, Window):
         return value
     if isinstance(value, tuple):
@@ -65,7 +91,9 @@ def parse_window(value: str | Window | tuple[float, float] | None) -> Window | N
             pass
     raise InvalidInputError(
         f"unknown window {value!r}",
-        fix=f"use a preset ({', '.join(PRESETS)}) or 'CENTER,WIDTH' such as '-600,1500'",
+        fix=f"use a preset ({', '.join(PRESETS)}) or 'CENTER,WIDTH' such as '-600,1500'"
+            + (" (data-derived windows such as 'file', 'min-max' or 'p0.5-p99.5' apply to DICOM, NIfTI and "
+               "16-bit rasters only)" if derived_window(value) else ""),
     )
 
 
@@ -80,6 +108,19 @@ def apply_window(values: ArrayLike, window: Window) -> NDArray[np.uint8]:
         out = ((x - (c - 0.5)) / (w - 1) + 0.5) * 255.0
         out = np.where(x <= low, 0.0, np.where(x > high, 255.0, out))
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def resolve_window(value: str | Window | tuple[float, float] | None, values: ArrayLike) -> Window | None:
+    """:func:`parse_window`, with ``min-max`` and ``pLOW-pHIGH`` computed from ``values`` (the same function
+    that wrote the label). ``file``/``voi_lut`` and None give None: only a DICOM knows its own window."""
+    derived = derived_window(value)
+    if derived == "min-max":
+        return min_max_window(values)
+    if isinstance(derived, tuple):
+        return min_max_window(values, low_percentile=derived[0], high_percentile=derived[1])
+    if derived is not None:
+        return None
+    return parse_window(value)
 
 
 def min_max_window(values: ArrayLike, *, low_percentile: float = 0.0, high_percentile: float = 100.0) -> Window:
