@@ -1,23 +1,24 @@
 """De-identification of DICOM datasets for anything DICOM-derived that leaves the machine.
 
-Profile: DICOM PS3.15 Annex E **Basic Application Level Confidentiality Profile** (code 113100) with the
-**Retain Longitudinal Temporal Information with Modified Dates Option** (113107) and the **Retain Patient
-Characteristics Option** (113108). The subset implemented:
+Profile: DICOM PS3.15 Annex E **Basic Application Level Confidentiality Profile** (113100) with the **Retain
+Longitudinal Temporal Information with Modified Dates Option** (113107) and the **Retain Patient Characteristics
+Option** (113108), applied from the standard's own Table E.1-1 (every row; :mod:`vgmed_data.imaging.deid_table`
+says which action each row gets and which options are not claimed, and why). At every depth of the dataset
+(sequence items included, and the file meta information):
 
-* removed (X): the identifying attributes in :data:`REMOVE` (names, addresses, telephone numbers, other ids,
-  institution and physician names, device serials, free-text comments and descriptions, request sequences);
-* replaced (D/Z): PatientName and PatientID become one pseudonym (keyed HMAC of the original PatientID);
-  AccessionNumber and StudyID are emptied;
-* dates (every DA element; the date part of every DT element) are shifted by a per-patient offset between
-  -3650 and -365 days derived from the same key, so intervals between a patient's studies are kept;
-  times (TM) are kept;
-* UIDs (every UI element except well-known DICOM UIDs under ``1.2.840.10008``) are replaced consistently by
-  ``2.25.<decimal>`` derived from the key, so references between files still match;
-* all private tags are removed; PatientSex, PatientAge, PatientSize, PatientWeight are kept (option 113108);
-* PatientIdentityRemoved = YES and DeidentificationMethod(+CodeSequence) record what was done.
+* ``X`` removed; ``Z`` emptied (an empty sequence for SQ); ``D`` replaced by a dummy of the element's VR
+  (:func:`dummy_value`); a ``D`` sequence is kept and its items de-identified by the same table;
+* PatientName and PatientID become one pseudonym (keyed HMAC of the original PatientID, :func:`pseudonym`);
+* ``U``: every UID (listed or not) except the DICOM-defined ones under ``1.2.840.10008`` is replaced consistently
+  by ``2.25.<decimal>`` derived from the key (:func:`replace_uid`), so references between files still match;
+* dates (every DA, and the date part of every DT, listed or not) move by a per-patient whole number of days in
+  [-3650, -365] derived from the same key (:func:`date_offset_days`); times (TM) are kept;
+* all private elements, curve data (50xx,xxxx) and overlay data and comments (60xx,3000 / 60xx,4000) are removed;
+* PatientIdentityRemoved = YES, LongitudinalTemporalInformationModified = MODIFIED and DeidentificationMethod
+  (+CodeSequence: 113100, 113107, 113108) record what was done.
 
-Not covered: burned-in text in the pixels (check BurnedInAnnotation; :func:`phi_findings` reports it), overlay
-planes and curve data (removed only as private/listed tags), and structured-report content.
+Not covered here: text burned into the pixels (:func:`phi_findings` reports BurnedInAnnotation=YES;
+:mod:`vgmed_data.imaging.burned_in` checks the pixels), and free text in attributes the table does not list.
 """
 
 from __future__ import annotations
@@ -27,33 +28,27 @@ import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Iterable
+from typing import Any
 
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-PROFILE_TEXT = "PS3.15 E basic profile + options 113107, 113108 (vgmed-data)"
+from vgmed_data.imaging.deid_table import SHIFT, profile_table
 
-REMOVE = (
-    "OtherPatientIDs", "OtherPatientIDsSequence", "OtherPatientNames", "PatientBirthName", "PatientAddress",
-    "PatientTelephoneNumbers", "PatientMotherBirthName", "MilitaryRank", "BranchOfService", "MedicalRecordLocator",
-    "Occupation", "AdditionalPatientHistory", "PatientComments", "PatientBirthTime", "PatientInsurancePlanCodeSequence",
-    "PatientReligiousPreference", "EthnicGroup", "CountryOfResidence", "RegionOfResidence", "ResponsiblePerson",
-    "InstitutionName", "InstitutionAddress", "InstitutionalDepartmentName", "InstitutionCodeSequence",
-    "ReferringPhysicianName", "ReferringPhysicianAddress", "ReferringPhysicianTelephoneNumbers",
-    "ReferringPhysicianIdentificationSequence", "PerformingPhysicianName", "PerformingPhysicianIdentificationSequence",
-    "OperatorsName", "OperatorIdentificationSequence", "PhysiciansOfRecord", "PhysiciansOfRecordIdentificationSequence",
-    "NameOfPhysiciansReadingStudy", "PhysiciansReadingStudyIdentificationSequence", "RequestingPhysician",
-    "ScheduledPerformingPhysicianName", "StationName", "DeviceSerialNumber", "PlateID", "DetectorID",
-    "RequestAttributesSequence", "RequestedProcedureDescription", "ImageComments", "StudyComments",
-    "StudyDescription", "SeriesDescription", "PerformedProcedureStepDescription", "ProtocolName",
-    "DerivationDescription", "AdmittingDiagnosesDescription", "ReasonForStudy", "RequestedProcedureID",
-    "PerformedProcedureStepID", "ScheduledProcedureStepID", "IssuerOfPatientID", "PatientBirthDate",
-    "InstanceCreatorUID", "ContentCreatorName", "PersonName", "VerifyingObserverName",
-    "VerifyingObserverIdentificationCodeSequence", "PerformedStationName", "PerformedLocation",
-)
-EMPTY = ("AccessionNumber", "StudyID")
+PROFILE_TEXT = "PS3.15 E basic profile + options 113107, 113108 (vgmed-data)"
 KEEP_UID_PREFIX = "1.2.840.10008"
+DUMMY_TEXT = "ANONYMIZED"
+PROFILE_CODES = (("113100", "Basic Application Confidentiality Profile"),
+                 ("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
+                 ("113108", "Retain Patient Characteristics Option"))
+_DUMMY_BY_VR: dict[str, Any] = {
+    "DA": "19000101", "DT": "19000101000000", "TM": "000000", "AS": "000Y", "DS": "0", "IS": "0",
+    "US": 0, "SS": 0, "UL": 0, "SL": 0, "UV": 0, "SV": 0, "FL": 0.0, "FD": 0.0, "AT": 0,
+    "OB": b"\x00\x00", "OW": b"\x00\x00", "OD": b"\x00" * 8, "OF": b"\x00" * 4, "OL": b"\x00" * 4,
+    "OV": b"\x00" * 8, "UN": b"\x00\x00",
+}
+_PSEUDONYM_TAGS = (0x00100010, 0x00100020)  # PatientName, PatientID
 
 # Attributes whose presence with a value counts as PHI for the publishing guard.
 PHI_KEYWORDS = ("PatientName", "PatientID", "PatientBirthDate", "AccessionNumber", "InstitutionName",
@@ -94,30 +89,56 @@ def _shift_date(value: str, days: int) -> str:
     return shifted.strftime("%Y%m%d") + text[8:]
 
 
-def _walk(ds: Dataset, *, key: str, days: int) -> None:
-    for keyword in REMOVE:
-        if keyword in ds:
-            delattr(ds, keyword)
-    for keyword in EMPTY:
-        if keyword in ds:
-            ds.data_element(keyword).value = ""
-    ds.remove_private_tags()
-    for element in list(ds):
-        _element(element, key=key, days=days)
+def dummy_value(vr: str) -> Any:
+    """The ``D`` replacement for an element of ``vr``: fixed, non-empty, valid for the VR, carrying nothing."""
+    return _DUMMY_BY_VR.get(vr, DUMMY_TEXT)
 
 
-def _element(element: DataElement, *, key: str, days: int) -> None:
-    if element.VR == "SQ":
-        for item in element.value or []:
-            _walk(item, key=key, days=days)
-    elif element.VR == "UI" and element.value:
-        values = element.value if element.VM > 1 else [element.value]
-        replaced = [replace_uid(str(v), key=key) for v in values]
-        element.value = replaced if element.VM > 1 else replaced[0]
-    elif element.VR in ("DA", "DT") and element.value:
-        values = element.value if element.VM > 1 else [element.value]
-        shifted = [_shift_date(str(v), days) for v in values]
-        element.value = shifted if element.VM > 1 else shifted[0]
+def _each(element: DataElement, change: Any) -> None:
+    values = list(element.value) if element.VM > 1 else [element.value]
+    changed = [change(str(v)) for v in values]
+    element.value = changed if element.VM > 1 else changed[0]
+
+
+class _Deidentifier:
+    """One dataset's walk: the table's action for every element at every depth."""
+
+    def __init__(self, *, key: str, days: int, name: str) -> None:
+        self.key, self.days, self.name, self.table = key, days, name, profile_table()
+
+    def dataset(self, ds: Dataset) -> None:
+        for element in list(ds):
+            self.element(ds, element)
+
+    def element(self, ds: Dataset, element: DataElement) -> None:
+        tag = int(element.tag)
+        if element.tag.is_private or 0x5000 <= tag >> 16 <= 0x50FF:  # private attributes; curve data (50xx,xxxx)
+            del ds[tag]
+            return
+        row = self.table.row_for(tag)
+        action = row.action(element.VR) if row is not None else None
+        if action == "X":
+            del ds[tag]
+        elif action == "Z":
+            element.value = Sequence() if element.VR == "SQ" else (b"" if element.VR in _BINARY else "")
+        elif tag in _PSEUDONYM_TAGS:
+            element.value = self.name
+        elif element.VR == "SQ":
+            for item in element.value or []:
+                self.dataset(item)
+        elif action == "D" and element.VR not in ("UI", "DA", "DT"):
+            element.value = dummy_value(element.VR)
+        else:  # U, U*, K, shift, D of a UID or date, or not listed: UIDs replaced and dates shifted wherever they are
+            self.value(element)
+
+    def value(self, element: DataElement) -> None:
+        if element.VR == "UI" and element.value:
+            _each(element, lambda v: replace_uid(v, key=self.key))
+        elif element.VR in ("DA", "DT") and element.value:
+            _each(element, lambda v: _shift_date(v, self.days))
+
+
+_BINARY = ("OB", "OW", "OD", "OF", "OL", "OV", "UN")
 
 
 def deidentify(ds: Dataset, *, key: str) -> Dataset:
@@ -127,21 +148,16 @@ def deidentify(ds: Dataset, *, key: str) -> Dataset:
         raise ValueError("deidentify needs a non-empty key")
     out = copy.deepcopy(ds)  # Dataset.copy() is shallow: editing it would edit the caller's dataset
     original_id = str(ds.get("PatientID", "") or ds.get("PatientName", "") or "unknown")
-    days = date_offset_days(original_id, key=key)
-    _walk(out, key=key, days=days)
-    name = pseudonym(original_id, key=key)
-    out.PatientName = name
-    out.PatientID = name
-    if hasattr(out, "file_meta"):
-        meta = out.file_meta
-        if "MediaStorageSOPInstanceUID" in meta:
-            meta.MediaStorageSOPInstanceUID = replace_uid(str(meta.MediaStorageSOPInstanceUID), key=key)
+    worker = _Deidentifier(key=key, days=date_offset_days(original_id, key=key), name=pseudonym(original_id, key=key))
+    worker.dataset(out)
+    if getattr(out, "file_meta", None) is not None:
+        worker.dataset(out.file_meta)
+    out.PatientName = out.PatientID = worker.name
     out.PatientIdentityRemoved = "YES"
+    out.LongitudinalTemporalInformationModified = "MODIFIED"
     out.DeidentificationMethod = PROFILE_TEXT
     codes = Sequence()
-    for value, meaning in (("113100", "Basic Application Confidentiality Profile"),
-                           ("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
-                           ("113108", "Retain Patient Characteristics Option")):
+    for value, meaning in PROFILE_CODES:
         item = Dataset()
         item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, "DCM", meaning
         codes.append(item)
