@@ -58,10 +58,11 @@ def _prepare(attn: ArrayLike, gt: ArrayLike) -> tuple[NDArray[np.float64], NDArr
 def normalised_map(att_question: ArrayLike, att_general: ArrayLike, *, eps: float = 0.0) -> NDArray[np.float64]:
     """Official normalised map ``att_question / (att_general + eps)`` (eps 0 as in the metrics code; the
     VGRefine triage uses 1e-10)."""
-    q = np.asarray(att_question, dtype=np.float64)
-    g = np.asarray(att_general, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = q / (g + eps)
+    q, g = np.asarray(att_question), np.asarray(att_general)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = np.divide(q, np.add(g, eps, dtype=np.float64) if eps else g, dtype=np.float64)
+        if np.isfinite(out.sum()):  # one cheap pass; nan_to_num costs 3x more and is rarely needed
+            return out
     return np.nan_to_num(out, nan=0.0, posinf=0.0)
 
 
@@ -169,21 +170,91 @@ def boxes_to_token_mask_padding_aware(boxes_xyxy: ArrayLike, *, transform: Trans
 
 METRICS = {"ar": attention_ratio, "kl": kl_divergence, "js": js_divergence, "pg": pointing_game,
            "epg": energy_pointing_game}
+_LOG_CLIP_MIN = math.log(CLIP_MIN)
+
+
+def map_metrics(maps: ArrayLike, gt: ArrayLike) -> dict[str, NDArray[np.float64]]:
+    """All of :data:`METRICS` for every map of ``maps`` (``(..., N)``) against one ground-truth set ``gt``
+    (``(N,)``), in a few passes over the array: the same values as the per-metric functions (within 1e-12 on
+    attention maps), about 10x faster on ``[28, 28, 576]``.
+
+    Terms over G are computed exactly in float64. Outside G the official formulas reduce to closed forms plus
+    two corrections of at most ``1e-8`` per token, which are summed in float32 (relative error 1e-7 on a sum
+    below ``N * 1e-8``): KL's clipped target is ``1e-12`` there, adding ``1e-12 * (log 1e-12 - log att)``;
+    JS's target is 0 there, so ``m = att / 2`` and ``att * log((att + e) / (att / 2 + e))`` equals
+    ``att * (log 2 + log1p(-e / (att + 2e)))``.
+    """
+    a = np.asarray(maps, dtype=np.float64)
+    mask = np.asarray(gt).astype(bool).reshape(-1)
+    _prepare(a[(0,) * (a.ndim - 1)] if a.ndim > 1 else a, mask)
+    n = a.shape[-1]
+    inside = np.flatnonzero(mask)
+    k = inside.size
+    a_in = a[..., inside]
+    total = a.sum(axis=-1)
+    total_in = a_in.sum(axis=-1)
+    negative = bool(a.min() < 0)
+    out: dict[str, NDArray[np.float64]] = {"ar": total_in / ((total / n) * k + AR_EPS)}
+    denom = total + AR_EPS
+    att_in = a_in / denom[..., None]
+    target = 1.0 / k
+    # KL(gt || att): inside G exactly; outside, target 1e-12 against the clipped att (float32 correction).
+    kl = np.sum(target * (math.log(target) - np.log(np.clip(att_in, CLIP_MIN, 1.0))), axis=-1)
+    att32 = np.multiply(a, (1.0 / denom)[..., None], dtype=np.float32)
+    # KL outside G: target 1e-12 against att clipped to [1e-12, 1] (att <= 1 unless the map has negatives).
+    work = np.maximum(att32, np.float32(CLIP_MIN))
+    if negative:
+        np.minimum(work, np.float32(1.0), out=work)
+    np.log(work, out=work)
+    out_log = work.sum(axis=-1, dtype=np.float64) - work[..., inside].sum(axis=-1, dtype=np.float64)
+    out["kl"] = kl + CLIP_MIN * ((n - k) * _LOG_CLIP_MIN - out_log)
+    # JS: inside G exactly; outside, att * log 2 plus att * log1p(-e / (att + 2e)) (float32 correction).
+    m_in = (att_in + target) / 2
+    js_in = (np.sum(att_in * np.log((att_in + JS_EPS) / (m_in + JS_EPS)), axis=-1)
+             + np.sum(target * np.log((target + JS_EPS) / (m_in + JS_EPS)), axis=-1))
+    eps32 = np.float32(JS_EPS)
+    np.add(att32, 2 * eps32, out=work)
+    np.divide(-eps32, work, out=work)
+    np.log1p(work, out=work)
+    work *= att32
+    corr_out = work.sum(axis=-1, dtype=np.float64) - work[..., inside].sum(axis=-1, dtype=np.float64)
+    mass_out = (total - total_in) / denom
+    out["js"] = 0.5 * (js_in + math.log(2.0) * mass_out + corr_out)
+    out["pg"] = mask[np.argmax(a, axis=-1)].astype(np.float64)
+    if negative:  # energy pointing game counts non-negative mass only
+        clipped = np.clip(a, 0.0, None)
+        total, total_in = clipped.sum(axis=-1), clipped[..., inside].sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["epg"] = np.where(total > 0, total_in / np.where(total > 0, total, 1.0), 0.0)
+    return out
+
+
+def layer_and_head_maps(question_maps: ArrayLike, general_maps: ArrayLike
+                        ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The official normalised maps of one sample from ``[layers, heads, N]`` question and general maps.
+
+    Per layer (measure_attention.py ``get_attention_qwen`` + ``compute_metrics``): the head mean of each
+    prompt first, then the ratio, ``mean_h(question[l]) / mean_h(general[l])``. Per head
+    (measure_attention_head.py): each head over the SAME head of the general prompt,
+    ``question[l, h] / general[l, h]``. No epsilon in either (a 0/0 or x/0 cell becomes 0). This is not the
+    VGRefine triage's normalisation, which divides every head by its layer's head-mean general map plus 1e-10
+    (``vgrefine.triage``)."""
+    q, g = np.asarray(question_maps), np.asarray(general_maps)
+    if q.shape != g.shape or q.ndim != 3:
+        raise InvalidInputError(f"question maps {q.shape} and general maps {g.shape} differ or are not "
+                                "[layers, heads, N]", fix="capture both prompts on the same layers and image grid")
+    # float64 arithmetic straight from the captured dtype (no float64 copies of the inputs)
+    return (normalised_map(q.mean(axis=1, dtype=np.float64), g.mean(axis=1, dtype=np.float64)),
+            normalised_map(q, g))
 
 
 def grounding_metrics(question_maps: ArrayLike, general_maps: ArrayLike, gt: ArrayLike) -> dict[str, Any]:
-    """All metrics for one sample.
+    """All metrics for one sample, per layer and per head, on the official normalised maps
+    (:func:`layer_and_head_maps`).
 
     ``question_maps``/``general_maps``: ``[layers, heads, N]`` last-row attention over the image grid for the
-    question prompt and the general prompt. Per layer (official): ``A = mean_h(question) / mean_h(general)``.
-    Per head: ``A = question[l, h] / mean_h(general)[l]`` (each head normalised by its layer's head-mean
-    general map, as the VGRefine triage does). Returns ``{"layer": {metric: [L]}, "head": {metric: [L, H]}}``.
+    question prompt and the general prompt. Returns ``{"layer": {metric: [L]}, "head": {metric: [L, H]}}``.
     """
-    q = np.asarray(question_maps, dtype=np.float64)
-    g = np.asarray(general_maps, dtype=np.float64)
+    layer_map, head_map = layer_and_head_maps(question_maps, general_maps)
     mask = np.asarray(gt, dtype=bool).reshape(-1)
-    general_mean = g.mean(axis=1)
-    layer_map = normalised_map(q.mean(axis=1), general_mean)
-    head_map = normalised_map(q, general_mean[:, None, :])
-    return {"layer": {name: fn(layer_map, mask) for name, fn in METRICS.items()},
-            "head": {name: fn(head_map, mask) for name, fn in METRICS.items()}}
+    return {"layer": map_metrics(layer_map, mask), "head": map_metrics(head_map, mask)}

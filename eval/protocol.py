@@ -50,11 +50,13 @@ class OfficialPath(StrEnum):
 class BoxMapping(StrEnum):
     """How stored boxes reach the model's token grid.
 
-    ``padding_aware`` (project): through the model's real input transform, square padding included
-    (``metrics.boxes_to_token_mask_padding_aware``). ``input_scale`` (official, measure_attention.py
-    ``convert_bbox_after_resize``): scale the box from the stored image size to the model input size, ignoring
-    any padding (wrong for square-padded models such as HuatuoGPT-Vision, identical for the Qwen families,
-    which never pad)."""
+    ``input_scale`` (official, measure_attention.py ``convert_bbox_after_resize``): scale the box from the
+    stored image size to the model input size, ignoring any padding (wrong for square-padded models such as
+    HuatuoGPT-Vision; identical to ``padding_aware`` for the Qwen families, which never pad).
+    ``padding_aware`` (addition): through the model's real input transform, square padding included
+    (``metrics.boxes_to_token_mask_padding_aware``). The record's ``metrics`` use the protocol's mapping; under
+    both protocols today that is ``input_scale``, and ``metrics_padding_aware`` is added wherever the input
+    transform pads or crops."""
 
     PADDING_AWARE = "padding_aware"
     INPUT_SCALE = "input_scale"
@@ -94,8 +96,10 @@ OFFICIAL_MEASURE_PIXELS = PixelBudget(max_pixels=50176, min_pixels=784)  # measu
 class ProtocolSettings:
     """Every setting a protocol fixes, for one model family.
 
-    ``measure_pixels``: processor pixel budget of the grounding-metric passes (baseline answers share them).
-    ``vgrefine_pixels``: pixel budget of VGRefine's triage and answer passes. ``answer_suffix``: append
+    ``measure_pixels``: processor pixel budget of the grounding-metric passes (question, attention and general
+    prompts). ``answer_pixels``: pixel budget of the passes that answer: the baseline answer and all of
+    VGRefine's passes (triage, knockout, decoding); when it differs from ``measure_pixels`` the baseline answer
+    gets its own generating pass. ``answer_suffix``: append
     ``" Answer the question using a single word or phrase."`` to closed (lettered) answer prompts, as
     ``eval_utils.VGRefine`` does to any text it is given. ``max_new_tokens``/``min_new_tokens``: ``None`` keeps
     the run's ``--max-new-tokens`` (and no minimum). ``generation``: :class:`GenerationSource`.
@@ -108,7 +112,7 @@ class ProtocolSettings:
     family: str
     path: OfficialPath | None
     measure_pixels: PixelBudget
-    vgrefine_pixels: PixelBudget
+    answer_pixels: PixelBudget
     answer_suffix: bool
     max_new_tokens: int | None
     min_new_tokens: int | None
@@ -122,7 +126,7 @@ class ProtocolSettings:
         """What ``run.json``, every record and the summary carry about the protocol."""
         return {"protocol": self.protocol.value, "family": self.family,
                 "official_path": self.path.value if self.path else None,
-                "measure_pixels": self.measure_pixels.to_dict(), "vgrefine_pixels": self.vgrefine_pixels.to_dict(),
+                "measure_pixels": self.measure_pixels.to_dict(), "answer_pixels": self.answer_pixels.to_dict(),
                 "answer_suffix": self.answer_suffix, "max_new_tokens": self.max_new_tokens,
                 "min_new_tokens": self.min_new_tokens, "generation": self.generation.value,
                 "percentile": self.percentile, "clip_boxes": self.clip_boxes, "box_mapping": self.box_mapping.value}
@@ -147,7 +151,8 @@ _SOURCES = {
         **_SOURCES_COMMON,
         "measure_pixels": "measure_attention.py load_backend (processor.image_processor.max_pixels = 50176, "
                           "min_pixels = 784)",
-        "vgrefine_pixels": "eval_utils.py qwen3_vl_inference (the caller's processor, checkpoint defaults)",
+        "answer_pixels": "eval_utils.py qwen3_vl_inference / VGRefine (the caller's processor: checkpoint "
+                         "defaults)",
         "generation": "eval_utils.py qwen3_vl_inference (model.generate(**inputs, max_new_tokens=64): the "
                       "checkpoint's generation config)",
         "box_mapping": "measure_attention.py convert_bbox_after_resize (scale to the input size; Qwen never pads)",
@@ -155,7 +160,7 @@ _SOURCES = {
     OfficialPath.HUATUO: {
         **_SOURCES_COMMON,
         "measure_pixels": "cli_new.py HuatuoChatbot.get_image_tensors (fixed 336x336 input; no pixel budget)",
-        "vgrefine_pixels": "cli_new.py HuatuoChatbot.get_image_tensors (fixed 336x336 input; no pixel budget)",
+        "answer_pixels": "cli_new.py HuatuoChatbot.get_image_tensors (fixed 336x336 input; no pixel budget)",
         "generation": "cli_new.py HuatuoChatbot.gen_kwargs (do_sample=False, max_new_tokens=1, min_new_tokens=1)",
         "box_mapping": "measure_attention.py convert_bbox_after_resize with HUATUO_SIZE (square padding ignored)",
     },
@@ -177,19 +182,19 @@ def protocol_settings(protocol: Protocol | str, family: str) -> ProtocolSettings
     if protocol is Protocol.DEFAULT:
         return ProtocolSettings(
             protocol=protocol, family=family, path=None, measure_pixels=PixelBudget(),
-            vgrefine_pixels=PixelBudget(), answer_suffix=False, max_new_tokens=None, min_new_tokens=None,
+            answer_pixels=PixelBudget(), answer_suffix=False, max_new_tokens=None, min_new_tokens=None,
             generation=GenerationSource.GREEDY, percentile=DEFAULT_PERCENTILE, clip_boxes=False,
-            box_mapping=BoxMapping.PADDING_AWARE)
+            box_mapping=BoxMapping.INPUT_SCALE)
     path = official_path(family)
     if path is OfficialPath.QWEN:
         return ProtocolSettings(
             protocol=protocol, family=family, path=path, measure_pixels=OFFICIAL_MEASURE_PIXELS,
-            vgrefine_pixels=CHECKPOINT_PIXELS, answer_suffix=True, max_new_tokens=64, min_new_tokens=None,
+            answer_pixels=CHECKPOINT_PIXELS, answer_suffix=True, max_new_tokens=64, min_new_tokens=None,
             generation=GenerationSource.CHECKPOINT, percentile=OFFICIAL_PERCENTILE, clip_boxes=True,
             box_mapping=BoxMapping.INPUT_SCALE, sources=_SOURCES[path])
     return ProtocolSettings(
         protocol=protocol, family=family, path=path, measure_pixels=CHECKPOINT_PIXELS,
-        vgrefine_pixels=CHECKPOINT_PIXELS, answer_suffix=True, max_new_tokens=1, min_new_tokens=1,
+        answer_pixels=CHECKPOINT_PIXELS, answer_suffix=True, max_new_tokens=1, min_new_tokens=1,
         generation=GenerationSource.GREEDY, percentile=OFFICIAL_PERCENTILE, clip_boxes=True,
         box_mapping=BoxMapping.INPUT_SCALE, sources=_SOURCES[path])
 

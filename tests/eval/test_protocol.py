@@ -13,7 +13,7 @@ def test_official_qwen_values() -> None:
     s = protocol_settings(Protocol.OFFICIAL, "qwen2_5_vl")
     assert s.path is OfficialPath.QWEN
     assert (s.measure_pixels.max_pixels, s.measure_pixels.min_pixels) == (50176, 784)
-    assert (s.vgrefine_pixels.max_pixels, s.vgrefine_pixels.min_pixels) == (0, 0)  # checkpoint's processor
+    assert (s.answer_pixels.max_pixels, s.answer_pixels.min_pixels) == (0, 0)  # checkpoint's processor
     assert (s.max_new_tokens, s.min_new_tokens, s.generation) == (64, None, GenerationSource.CHECKPOINT)
     assert (s.percentile, s.clip_boxes, s.answer_suffix) == (80.0, True, True)
     assert s.box_mapping is BoxMapping.INPUT_SCALE
@@ -30,7 +30,7 @@ def test_official_huatuo_values() -> None:
 def test_default_keeps_project_values() -> None:
     s = protocol_settings(Protocol.DEFAULT, "anything")
     assert (s.percentile, s.clip_boxes, s.answer_suffix, s.max_new_tokens) == (50.0, False, False, None)
-    assert s.box_mapping is BoxMapping.PADDING_AWARE
+    assert s.box_mapping is BoxMapping.INPUT_SCALE  # + metrics_padding_aware where the input pads
     assert s.to_dict()["protocol"] == "default"
 
 
