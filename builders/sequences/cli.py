@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 
@@ -79,5 +80,8 @@ def run(args: argparse.Namespace) -> int:
     elif not args.export_medsg:
         raise InvalidInputError("nothing to do", fix="pass --source KEY=PATH, --from-medsg FILE or --export-medsg DIR")
     if args.export_medsg:
-        print(f"wrote {export_medsg(args.out, args.export_medsg)}")
+        exported = export_medsg(args.out, args.export_medsg)
+        print(f"wrote {exported.items} MedSG-Bench items to {exported.path}")
+        for task, count in sorted(exported.not_exported.items()):
+            print(f"not exported: {count} {task} row(s) (MedSG-Bench has no such task)", file=sys.stderr)
     return 0

@@ -1,14 +1,19 @@
 """MedSG-Bench JSON interop, so its data can be scored by our code and ours by theirs.
 
-MedSG-Bench's evaluation reads a JSON list of objects with ``task``, ``images`` (paths), ``question`` and
-``answer`` (the answer box, absolute pixel ``[x1, y1, x2, y2]`` on the image), plus ``size`` ([w, h]) on
-multi-view items; a reference box is written in the question as ``<|box_start|>(x1,y1),(x2,y2)<|box_end|>`` in
-pixels (read from MedSG-Bench's eval/MedSG_Bench.py and eval/utils.py). Its task keys other than ``referring``
-and ``multi_view`` could not be confirmed; ours are used as they are.
+MedSG-Bench's evaluation (``eval/MedSG_Bench.py``, commit 046a9fa; see :mod:`.medsg_tasks` for every source)
+reads a JSON list of objects with ``task`` (one of its eight keys), ``images`` (paths, opened as given),
+``question`` and ``answer`` (the answer box, absolute pixel ``[x1, y1, x2, y2]``); ``multi_view`` items also
+carry ``size`` ([w, h]), which its Qwen2-VL / InternVL / LLaVA paths use to rescale 0-1000 or 0-1 outputs
+(``width, height = obj['size']``, lines 122-125, 313-316; 336x336 for the other tasks). A reference box is
+written in the question as ``<|box_start|>(x1,y1),(x2,y2)<|box_end|>`` in pixels of image 1.
 
-* Export adds ``answer_image`` (1-based) and ``id``; MedSG-Bench's code ignores keys it does not know.
-* Import takes ``answer_image`` when present; otherwise the answer image is **assumed to be the last image**
-  (MedSG-Bench's query image), and each such sample says so in its metadata (``answer_image: "assumed last"``).
+* Import maps the task key to our name through the one table in :mod:`.medsg_tasks`, and derives the answer
+  image per task (``answer_image_rule`` in the record's metadata: ``given`` when the item carries our
+  ``answer_image`` key, ``question``, ``task``, or ``unstated`` with a note).
+* Export writes the benchmark's task keys (so its task filter selects every item), ``size`` on ``multi_view``
+  items, and two keys its code ignores: ``id`` and ``answer_image`` (1-based). Image file names come from the
+  ids through :func:`vgmed_data.safepaths.filename_for_id` (ids may contain slashes; a name never leaves the
+  export folder). Rows of tasks MedSG-Bench does not have (``longitudinal``) are not written and are counted.
 """
 
 from __future__ import annotations
@@ -18,19 +23,32 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
+from vgmed_data.builders.sequences.medsg_tasks import (GIVEN, INTERNAL_TO_BENCHMARK, UNSTATED, UNSTATED_NOTE,
+                                                       AnswerImage, answer_image, internal_task)
 from vgmed_data.errors import FileFormatError, SchemaError, SourceNotFoundError
 from vgmed_data.folder import iter_rows
 from vgmed_data.geometry import box_text
-from vgmed_data.schema import SEQUENCE_TASKS, Provenance, SequenceImage, SequenceSample, make_sample_id
+from vgmed_data.safepaths import filename_for_id, resolve_inside, unsafe_id_reason
+from vgmed_data.schema import Provenance, SequenceImage, SequenceSample, make_sample_id
 
 _TOKENS = re.compile(r"<\|box_start\|>\(\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\)\s*,\s*\(\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\)"
                      r"<\|box_end\|>")
 _OUR_PHRASE = " (pixel x1, y1, x2, y2)"
+
+
+@dataclass
+class MedsgExport:
+    """What :func:`export_medsg` wrote: the JSON file, its item count, and rows left out per task."""
+
+    path: Path
+    items: int = 0
+    not_exported: dict[str, int] = field(default_factory=dict)
 
 
 def _tokens(box: list[float]) -> str:
@@ -38,15 +56,21 @@ def _tokens(box: list[float]) -> str:
     return f"<|box_start|>({x1},{y1}),({x2},{y2})<|box_end|>"
 
 
-def export_medsg(folder: str | os.PathLike[str], out: str | os.PathLike[str], *, split: str | None = None) -> Path:
+def export_medsg(folder: str | os.PathLike[str], out: str | os.PathLike[str], *,
+                 split: str | None = None) -> MedsgExport:
     """Write ``out/medsg.json`` and ``out/images/*.png`` from a dataset folder's ``sequences`` configuration."""
     target = Path(out)
     (target / "images").mkdir(parents=True, exist_ok=True)
+    report = MedsgExport(path=target / "medsg.json")
     items: list[dict[str, Any]] = []
     for row in iter_rows(folder, config="sequences", split=split):
+        key = INTERNAL_TO_BENCHMARK.get(row["task"])
+        if key is None:
+            report.not_exported[row["task"]] = report.not_exported.get(row["task"], 0) + 1
+            continue
         paths = []
         for index, cell in enumerate(row["images"]):
-            name = f"images/{row['id']}_{index + 1}.png"
+            name = "images/" + filename_for_id(row["id"], suffix=f".img{index + 1}.png")
             (target / name).write_bytes(cell["bytes"])
             paths.append(name)
         question = row["question"]
@@ -54,20 +78,23 @@ def export_medsg(folder: str | os.PathLike[str], out: str | os.PathLike[str], *,
             size = row["image_sizes"][row["reference_image_index"]]
             phrase = box_text(row["reference_box"], fmt="xyxy", image_size=size) + _OUR_PHRASE
             question = question.replace(phrase, _tokens(row["reference_box"]))
-        item = {"id": row["id"], "task": row["task"], "images": paths, "question": question,
-                "answer": [float(v) for v in row["answer_box"]], "answer_image": int(row["answer_image_index"]) + 1}
-        if row["task"] == "multi_view":
-            item["size"] = list(row["image_sizes"][row["answer_image_index"]])
+        item: dict[str, Any] = {"task": key, "images": paths, "question": question,
+                                "answer": [float(v) for v in row["answer_box"]]}
+        if key == "multi_view":
+            item["size"] = [int(v) for v in row["image_sizes"][row["answer_image_index"]]]
+        item["id"] = row["id"]
+        item["answer_image"] = int(row["answer_image_index"]) + 1
         items.append(item)
-    path = target / "medsg.json"
-    path.write_text(json.dumps(items, indent=2) + "\n")
-    return path
+    report.path.write_text(json.dumps(items, indent=2) + "\n")
+    report.items = len(items)
+    return report
 
 
 def import_medsg(path: str | os.PathLike[str], *, images_root: str | os.PathLike[str] | None = None,
                  license: str = "LicenseRef-MedSG-Bench", redistributable: bool = False,
                  modality: str = "OTHER", split: str = "test") -> Iterator[SequenceSample]:
-    """MedSG-Bench JSON -> samples (images read from disk, relative to ``images_root`` or the JSON's folder)."""
+    """MedSG-Bench JSON -> samples (images read from disk: absolute paths as given, relative ones inside
+    ``images_root`` or the JSON's folder)."""
     file = Path(path)
     if not file.exists():
         raise SourceNotFoundError("MedSG JSON not found", path=file)
@@ -79,8 +106,33 @@ def import_medsg(path: str | os.PathLike[str], *, images_root: str | os.PathLike
         raise FileFormatError("is not a JSON list of MedSG items", path=file)
     root = Path(images_root) if images_root is not None else file.parent
     for number, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise SchemaError(f"item {number} is not a JSON object", path=file)
         yield _sample(item, number, root=root, file=file, license=license, redistributable=redistributable,
                       modality=modality, split=split)
+
+
+def _image_bytes(relative: Any, *, root: Path, file: Path, record: str, number: int) -> bytes:
+    if not isinstance(relative, str) or not relative:
+        raise SchemaError(f"image {number + 1} is not a path", path=file, record=record)
+    image_path = Path(relative) if os.path.isabs(relative) else \
+        resolve_inside(root, relative, what=f"image {number + 1} of item {record}")
+    if not image_path.exists():
+        raise SourceNotFoundError("MedSG image not found", path=image_path, record=record,
+                                  fix="pass images_root= the folder the image paths are relative to")
+    data = image_path.read_bytes()
+    with Image.open(io.BytesIO(data)) as opened:
+        opened.verify()
+    return data
+
+
+def _answer_image(item: dict[str, Any], *, count: int, record: str, file: Path) -> AnswerImage:
+    if "answer_image" not in item:
+        return answer_image(item["task"], str(item["question"]), count, record=record)
+    value = item["answer_image"]
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= count:
+        raise SchemaError(f"answer_image {value!r} is not an image number 1..{count}", path=file, record=record)
+    return AnswerImage(value - 1, GIVEN)
 
 
 def _sample(item: dict[str, Any], number: int, *, root: Path, file: Path, license: str, redistributable: bool,
@@ -89,36 +141,30 @@ def _sample(item: dict[str, Any], number: int, *, root: Path, file: Path, licens
     for key in ("task", "images", "question", "answer"):
         if key not in item:
             raise SchemaError(f"MedSG item has no {key!r}", path=file, record=record)
-    if item["task"] not in SEQUENCE_TASKS:
-        raise SchemaError(f"task {item['task']!r} is not one of {', '.join(SEQUENCE_TASKS)}", path=file,
-                          record=record, fix="map the task name to ours before importing")
-    images = []
-    for relative in item["images"]:
-        image_path = Path(relative) if Path(relative).is_absolute() else root / relative
-        if not image_path.exists():
-            raise SourceNotFoundError("MedSG image not found", path=image_path, record=record,
-                                      fix="pass images_root= the folder the image paths are relative to")
-        data = image_path.read_bytes()
-        with Image.open(io.BytesIO(data)) as opened:
-            opened.verify()
-        images.append(SequenceImage(image=data, source="medsg-bench", source_id=str(relative)))
-    metadata: dict[str, Any] = {"medsg_index": number}
-    if "answer_image" in item:
-        answer_index = int(item["answer_image"]) - 1
-    else:
-        answer_index = len(images) - 1
-        metadata["answer_image"] = "assumed last"
+    task = internal_task(str(item["task"]), record=record)
+    if "id" in item and unsafe_id_reason(str(item["id"])):
+        raise SchemaError(f"id {item['id']!r} cannot be used: {unsafe_id_reason(str(item['id']))}", path=file,
+                          record=record, fix="give the item an id without '.'/'..' segments or control characters")
+    if not isinstance(item["images"], list) or not item["images"]:
+        raise SchemaError("'images' is not a non-empty list of paths", path=file, record=record)
+    images = [SequenceImage(image=_image_bytes(relative, root=root, file=file, record=record, number=index),
+                            source="medsg-bench", source_id=str(relative))
+              for index, relative in enumerate(item["images"])]
+    chosen = _answer_image(item, count=len(images), record=record, file=file)
+    metadata: dict[str, Any] = {"medsg_index": number, "medsg_task": item["task"], "answer_image_rule": chosen.rule}
+    if chosen.rule == UNSTATED:
+        metadata["answer_image_note"] = UNSTATED_NOTE
+    if "size" in item:
+        metadata["medsg_size"] = list(item["size"])
     answer = item["answer"][0] if item["answer"] and isinstance(item["answer"][0], list) else item["answer"]
-    reference = _TOKENS.search(item["question"])
+    reference = _TOKENS.search(str(item["question"]))
     reference_box = [float(v) for v in reference.groups()] if reference else None
     return SequenceSample(
         id=str(item["id"]) if "id" in item else make_sample_id("medsg-bench", record, item["task"]),
-        images=images, task=item["task"], question=item["question"],
-        answer=f"Image {answer_index + 1}: {box_text(answer, fmt='xyxy', image_size=(1, 1))}",
-        target=str(item.get("target", "")), answer_image_index=answer_index, answer_box=[float(v) for v in answer],
+        images=images, task=task, question=str(item["question"]),
+        answer=f"Image {chosen.index + 1}: {box_text(answer, fmt='xyxy', image_size=(1, 1))}",
+        target=str(item.get("target", "")), answer_image_index=chosen.index, answer_box=[float(v) for v in answer],
         reference_image_index=0 if reference_box else None, reference_box=reference_box,
         provenance=Provenance(modality=modality, body_part="", source="medsg-bench", source_id=record,
                               license=license, redistributable=redistributable, patient_id=record, split=split,
                               metadata=metadata))
-
-

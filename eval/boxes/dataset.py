@@ -7,6 +7,7 @@ the run used something other than the format's default preprocessing.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from vgmed_data.folder import folder_configs, iter_rows
 from vgmed_data.geometry import Transform
 from vgmed_data.jsonl import json_lines
 
-SEQUENCE_COLUMNS = ["id", "task", "split", "image_sizes", "answer_image_index", "answer_box"]
+SEQUENCE_COLUMNS = ["id", "task", "split", "image_sizes", "answer_image_index", "answer_box", "metadata"]
 VGMED_COLUMNS = ["id", "split", "width", "height", "boxes"]
 
 
@@ -33,7 +34,8 @@ def iter_targets(folder: str | os.PathLike[str], *, config: str, split: str) -> 
             yield Target(id=row["id"], task=row["task"], split=row["split"],
                          image_sizes=tuple((int(w), int(h)) for w, h in row["image_sizes"]),
                          answer_image_index=int(row["answer_image_index"]),
-                         answer_boxes=(tuple(float(v) for v in row["answer_box"]),))  # type: ignore[arg-type]
+                         answer_boxes=(tuple(float(v) for v in row["answer_box"]),),  # type: ignore[arg-type]
+                         image_stated=_image_stated(row["metadata"]))
     elif config == "vgmed":
         for row in iter_rows(folder, config=config, split=split, columns=VGMED_COLUMNS):
             if not row["boxes"]:
@@ -44,6 +46,16 @@ def iter_targets(folder: str | os.PathLike[str], *, config: str, split: str) -> 
     else:
         raise InvalidInputError(f"box scoring supports the sequences and vgmed configurations, not {config!r}",
                                 fix="pass --config sequences or --config vgmed")
+
+
+def _image_stated(metadata: str | None) -> bool:
+    """False for imported records whose source never named the answer image (``answer_image_rule`` of
+    :mod:`vgmed_data.builders.sequences.medsg_tasks`)."""
+    try:
+        data = json.loads(metadata) if metadata else {}
+    except json.JSONDecodeError:
+        return True
+    return not (isinstance(data, dict) and data.get("answer_image_rule") == "unstated")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,9 @@ Box = tuple[float, float, float, float]
 
 @dataclass(frozen=True, kw_only=True)
 class Target:
-    """What a prediction is scored against. ``answer_image_index`` is None for single-image samples."""
+    """What a prediction is scored against. ``answer_image_index`` is None for single-image samples.
+    ``image_stated`` is False where the source never said which image holds the answer (MedSG-Bench's
+    difference tasks): the box is still scored on the stored answer image, the image index is not."""
 
     id: str
     task: str
@@ -40,6 +42,7 @@ class Target:
     image_sizes: tuple[tuple[int, int], ...]
     answer_image_index: int | None
     answer_boxes: tuple[Box, ...]
+    image_stated: bool = True
 
     def __post_init__(self) -> None:
         if not self.answer_boxes:
@@ -49,7 +52,7 @@ class Target:
 
     @property
     def multi_image(self) -> bool:
-        return self.answer_image_index is not None and len(self.image_sizes) > 1
+        return self.answer_image_index is not None and len(self.image_sizes) > 1 and self.image_stated
 
     @property
     def answer_index(self) -> int:

@@ -47,15 +47,19 @@ def test_build_report_counts_per_task_and_source(built: Path) -> None:
 
 def test_medsg_round_trip(built: Path, tmp_path: Path) -> None:
     exported = export_medsg(built, tmp_path / "medsg")
-    items = json.loads(exported.read_text())
+    items = json.loads(exported.path.read_text())
     rows = {r["id"]: r for r in iter_rows(built, config="sequences")}
+    keys = {"registered_difference": "Registered_Diff", "non_registered_difference": "Non_Registered_Diff",
+            "visual_concept": "concept", "visual_patch": "patch", "cross_modal": "crossmodal"}
+    assert exported.items == len(items) == len(rows) - sum(exported.not_exported.values())
     for item in items:
         row = rows[item["id"]]
+        assert item["task"] == keys.get(row["task"], row["task"])
         assert item["answer"] == row["answer_box"] and item["answer_image"] == row["answer_image_index"] + 1
         if row["reference_box"] is not None:
             x1, y1, x2, y2 = (int(v) for v in row["reference_box"])
             assert f"<|box_start|>({x1},{y1}),({x2},{y2})<|box_end|>" in item["question"]
-    back = list(import_medsg(exported))
+    back = list(import_medsg(exported.path))
     assert len(back) == len(items)
     for sample in back:
         row = rows[sample.id]
@@ -65,19 +69,9 @@ def test_medsg_round_trip(built: Path, tmp_path: Path) -> None:
         assert sample.reference_box == row["reference_box"]
     # and theirs -> ours -> theirs gives the same JSON
     write_config(tmp_path / "again", back, config="sequences")
-    again = json.loads(export_medsg(tmp_path / "again", tmp_path / "medsg2").read_text())
+    again = json.loads(export_medsg(tmp_path / "again", tmp_path / "medsg2").path.read_text())
     key = lambda items: sorted((i["id"], i["task"], i["question"], i["answer"], i["answer_image"]) for i in items)  # noqa: E731
     assert key(again) == key(items)
-
-
-def test_medsg_without_answer_image_assumes_last(tmp_path: Path, built: Path) -> None:
-    exported = export_medsg(built, tmp_path / "m")
-    items = json.loads(exported.read_text())[:1]
-    del items[0]["answer_image"], items[0]["id"]
-    (tmp_path / "m" / "plain.json").write_text(json.dumps(items))
-    sample = next(import_medsg(tmp_path / "m" / "plain.json"))
-    assert sample.answer_image_index == len(sample.images) - 1
-    assert sample.provenance.metadata["answer_image"] == "assumed last"
 
 
 def test_score_cli_reports_model_beside_baselines(built: Path, tmp_path: Path, capsys) -> None:
