@@ -216,7 +216,7 @@ def plot_box_iou(report: AgreementReport, *, path: Path) -> Path:
     axis.hist(values, bins=np.linspace(0.0, 1.0, 21), color="#4363d8", edgecolor="white")
     axis.set_xlabel("task box IoU (mean over annotator pairs, one-to-one matching)")
     axis.set_ylabel("tasks")
-    axis.set_title(f"{report.project}: {len(values)} task(s) with 2+ annotators")
+    axis.set_title(f"{report.project}: {len(values)} task(s) with 2+ annotators", parse_math=False)
     axis.set_xlim(0, 1)
     figure.tight_layout()
     figure.savefig(path)

@@ -185,7 +185,7 @@ def overlay(image: Any, boxes: Sequence[Sequence[float]], attention_grid: np.nda
         axis.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor="lime", linewidth=2))
     axis.set_xlim(0, image.width)
     axis.set_ylim(image.height, 0)
-    axis.set_title(title, fontsize=8)
+    axis.set_title(title, fontsize=8, parse_math=False)  # questions and answers may hold "$": never mathtext
     axis.axis("off")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
