@@ -50,6 +50,8 @@ class VGRefineAnswer:
         }
         if self.plain is not None:
             out["answer_without_vgrefine"] = self.plain.text
+        if self.triage.note is not None:
+            out["triage_note"] = self.triage.note
         return out
 
     def triage_map(self) -> NDArray[np.float64]:

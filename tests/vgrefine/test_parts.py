@@ -8,7 +8,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vgmed_data.eval.vgrefine import VGRefineOptions, blocked_tokens, triage_scores
+from vgmed_data.eval.adapters.base import ImageLayout
+from vgmed_data.eval.vgrefine import Answer, VGRefineAnswer, VGRefineOptions, blocked_tokens, triage, triage_scores
+from vgmed_data.geometry import Transform
 from vgmed_data.eval.vgrefine.knockout import Knockout
 from vgmed_data.errors import InvalidInputError
 
@@ -39,7 +41,24 @@ def test_percentile_and_minmax_thresholds() -> None:
     assert cut == pytest.approx(0.35) and blocked.tolist() == [0, 2, 5]
     blocked, _ = blocked_tokens(scores, options=_options(threshold=0.2))  # (s - 0.1) / 0.8 < 0.2: s < 0.26
     assert blocked.tolist() == [0, 2]
-    assert blocked_tokens(np.ones(4), options=_options(threshold=0.5))[0].tolist() == [0, 1, 2, 3]
+
+
+def test_constant_map_blocks_nothing_under_the_threshold_and_says_so() -> None:
+    # Official eval_utils.normalize on a constant map: (s - min) / 0 = NaN, and NaN < t is False: no token.
+    with np.errstate(invalid="ignore"):
+        official = np.flatnonzero((np.ones(4) - 1.0) / (1.0 - 1.0) < 0.5)
+    assert official.tolist() == []
+    blocked, cut = blocked_tokens(np.ones(4), options=_options(threshold=0.5))
+    assert blocked.tolist() == [] and cut == 1.0
+    maps = {1: np.full((2, 4), 0.25)}
+    result = triage(maps, maps, options=_options(heads=[(1, 0)], threshold=0.5))
+    assert result.blocked.tolist() == [] and "constant triage map" in (result.note or "")
+    assert triage(maps, maps, options=_options(heads=[(1, 0)])).note is None  # percentile: defined, blocks none
+    layout = ImageLayout(positions=np.arange(3, 7), grid=(2, 2), transform=Transform.identity((4, 4)), span=(3, 7))
+    answer = VGRefineAnswer(answer=Answer(tokens=[1], text="a", first_logits=None), triage=result,  # type: ignore[arg-type]
+                            blocked_positions=np.zeros(0, np.int64), layout=layout,
+                            options=_options(heads=[(1, 0)], threshold=0.5), implementation="fast")
+    assert answer.record()["triage_note"] == result.note and answer.record()["blocked"] == []
 
 
 def test_scores_normalise_by_the_layer_head_mean() -> None:
@@ -80,12 +99,22 @@ def test_knockout_rejects_blocked_tokens_after_the_image() -> None:
 def test_side_by_side_summary_counts_and_difference() -> None:
     from vgmed_data.eval.vgrefine.compare import markdown, side_by_side
 
+    from vgmed_data.eval.run_folder import SampleRecord, Status, VGRefineRecord
+
+    def record(index: int, status: Status, **fields: object) -> SampleRecord:
+        return SampleRecord(index=index, id=f"s{index}", question="q", answer="a", options=(), status=status,
+                            **fields)  # type: ignore[arg-type]
+
+    def refined(answer: str, correct: bool) -> VGRefineRecord:
+        return VGRefineRecord(method="vgrefine", implementation="fast", parameters={}, grid=(1, 1), blocked=(),
+                              blocked_positions=(), cut=0.0, answer=answer, score={"correct": correct})
+
     records = [
-        {"status": "ok", "correct": True, "prediction": "a", "modality": "CT", "question_type": "localization",
-         "vgrefine": {"correct": True, "answer": "a"}},
-        {"status": "ok", "correct": False, "prediction": "a", "modality": "MR", "question_type": "attribute",
-         "vgrefine": {"correct": True, "answer": "b"}},
-        {"status": "skipped"},
+        record(0, Status.OK, score={"correct": True}, prediction="a", modality="CT", question_type="localization",
+               vgrefine=refined("a", True)),
+        record(1, Status.OK, score={"correct": False}, prediction="a", modality="MR", question_type="attribute",
+               vgrefine=refined("b", True)),
+        record(2, Status.SKIPPED, modality="CT", question_type="attribute"),
     ]
     table = side_by_side(records)
     assert table["all"] == [{"group": "all", "n": 2, "baseline": 50.0, "vgrefine": 100.0, "difference": 50.0,
