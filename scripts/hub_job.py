@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from vgmed_data.errors import VgmedError  # noqa: E402
 from vgmed_data.eval.results.jobs import DEFAULT_FLAVOR, DEFAULT_IMAGE, DEFAULT_TOOLKIT, HubJobSpec, describe, submit_job  # noqa: E402
 
 
@@ -30,6 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config", default="vgmed")
     parser.add_argument("--split", default="test")
     parser.add_argument("--method", default="baseline", help="baseline, or baseline,vgrefine")
+    parser.add_argument("--heads", default=None,
+                        help="VGRefine heads (needed with vgrefine): heads.json from `vgmed eval select` (sent inside "
+                             "the job's command) or preset:NAME; checked before anything is submitted")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--dtype", default="bfloat16")
     parser.add_argument("--batch-size", type=int, default=1)
@@ -42,10 +46,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--submit", action="store_true", help="start the job (default: print it only)")
     parser.add_argument("extra", nargs="*", help="more `vgmed eval run` arguments, after --")
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except VgmedError as error:  # one line naming the fix, as the vgmed CLI prints it
+        print(f"hub_job.py: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     spec = HubJobSpec(model=args.model, dataset=args.dataset, results_repo=args.results, config=args.config,
                       split=args.split, method=args.method, limit=args.limit, dtype=args.dtype,
                       batch_size=args.batch_size, extra_args=tuple(args.extra), image=args.image,
-                      flavor=args.flavor, timeout=args.timeout, toolkit=args.toolkit)
+                      flavor=args.flavor, timeout=args.timeout, toolkit=args.toolkit, heads=args.heads)
     for line in describe(spec):
         print(line)
     if not args.submit:

@@ -11,9 +11,11 @@ never in the command, the environment, the results or a log line.
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vgmed_data.errors import InvalidInputError
@@ -25,6 +27,7 @@ DEFAULT_IMAGE = "pytorch/pytorch:2.6.0-cuda12.4-cudnn9-runtime"
 DEFAULT_FLAVOR = "a10g-small"
 DEFAULT_TOOLKIT = "vgmed-data[eval] @ git+https://github.com/vgmed/vgmed-data"
 RUN_DIR = "/tmp/vgmed-run"
+HEADS_FILE = "/tmp/vgmed-heads.json"  # a local heads.json travels inside the command and is written here
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +48,7 @@ class HubJobSpec:
     flavor: str = DEFAULT_FLAVOR
     timeout: str = "6h"
     toolkit: str = DEFAULT_TOOLKIT  # the pip requirement that installs the toolkit inside the job
+    heads: str | None = None  # VGRefine heads: a preset (``preset:NAME``) or a heads.json path, see heads_for_job
 
     def __post_init__(self) -> None:
         from vgmed_data.hub import check_repo_id
@@ -52,6 +56,36 @@ class HubJobSpec:
         check_repo_id(self.results_repo)
         if self.batch_size < 1:
             raise InvalidInputError(f"batch size must be >= 1, got {self.batch_size}")
+        vgrefine = "vgrefine" in {part.strip().lower() for part in self.method.split(",")}
+        if vgrefine and not self.heads:
+            raise InvalidInputError("--method vgrefine needs --heads (`vgmed eval run` inside the job would refuse "
+                                    "it after the GPU is paid for)",
+                                    fix="pass --heads heads.json (from `vgmed eval select`) or "
+                                        "--heads preset:huatuogpt-vision-7b")
+        if self.heads and not vgrefine:
+            raise InvalidInputError("--heads is given but --method does not include vgrefine",
+                                    fix="add --method baseline,vgrefine (or drop --heads)")
+        if self.heads:
+            object.__setattr__(self, "heads", heads_for_job(self.heads))
+
+
+def heads_for_job(heads: str) -> str:
+    """Check ``--heads`` with the loader `vgmed eval run` uses, before anything is submitted, and return what the
+    job needs: ``preset:NAME``, or the heads.json text (the local file does not exist inside the job)."""
+    from vgmed_data.eval.vgrefine.cli import PRESET_PREFIX, load_heads, preset_name
+
+    if heads.lstrip().startswith("{"):  # already the file's text (a spec rebuilt with dataclasses.replace)
+        from vgmed_data.eval.vgrefine.options import VGRefineOptions
+
+        try:
+            VGRefineOptions.from_dict(json.loads(heads))
+        except (json.JSONDecodeError, TypeError, KeyError) as error:
+            raise InvalidInputError(f"the heads text is not a heads.json ({error})",
+                                    fix="pass the file `vgmed eval select --out heads.json` wrote") from None
+        return heads
+    load_heads(heads)
+    name = preset_name(heads)
+    return PRESET_PREFIX + name if name is not None else Path(heads).read_text()
 
 
 def eval_arguments(spec: HubJobSpec) -> list[str]:
@@ -62,6 +96,8 @@ def eval_arguments(spec: HubJobSpec) -> list[str]:
         args += ["--method", spec.method]
     if spec.limit is not None:
         args += ["--limit", str(spec.limit)]
+    if spec.heads:
+        args += ["--heads", spec.heads if spec.heads.startswith("preset:") else HEADS_FILE]
     return args + list(spec.extra_args)
 
 
@@ -70,7 +106,10 @@ def job_command(spec: HubJobSpec) -> list[str]:
     evaluate = shlex.join(eval_arguments(spec))
     publish = shlex.join(["vgmed", "eval", "publish", RUN_DIR, "--repo", spec.results_repo,
                           "--command", evaluate])
-    script = " && ".join(["set -euo pipefail", f"pip install --quiet {shlex.quote(spec.toolkit)}", evaluate, publish])
+    heads = ([f"printf '%s' {shlex.quote(spec.heads)} > {HEADS_FILE}"]
+             if spec.heads and not spec.heads.startswith("preset:") else [])
+    script = " && ".join(["set -euo pipefail", f"pip install --quiet {shlex.quote(spec.toolkit)}", *heads, evaluate,
+                          publish])
     return ["bash", "-c", script]
 
 

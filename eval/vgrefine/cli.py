@@ -69,8 +69,6 @@ def add_method_arguments(parser: argparse.ArgumentParser) -> None:
 
 def options_from_args(args: argparse.Namespace) -> VGRefineOptions:
     """:class:`VGRefineOptions` from the flags of :func:`add_method_arguments`."""
-    from vgmed_data.eval.vgrefine.presets import preset
-
     if not getattr(args, "heads", None):
         raise InvalidInputError("--method vgrefine needs --heads",
                                 fix="pass a heads.json from `vgmed eval select` or preset:huatuogpt-vision-7b")
@@ -83,14 +81,35 @@ def options_from_args(args: argparse.Namespace) -> VGRefineOptions:
                 from None
     overrides = {"masked_layers": masked, "percentile": args.percentile, "threshold": args.threshold,
                  "normalise": False if args.no_normalise else None, "rows": args.vgrefine_rows}
+    return load_heads(args.heads, **overrides)
+
+
+def preset_name(heads: str) -> str | None:
+    """The preset a ``--heads`` value names (``NAME`` or ``preset:NAME``; a file of that name wins), else None."""
     from vgmed_data.eval.vgrefine.presets import PRESETS
 
-    path = Path(args.heads)
-    name = args.heads.removeprefix(PRESET_PREFIX)
-    if args.heads.startswith(PRESET_PREFIX) or (name in PRESETS and not path.exists()):
+    name = heads.removeprefix(PRESET_PREFIX)
+    return name if heads.startswith(PRESET_PREFIX) or (name in PRESETS and not Path(heads).exists()) else None
+
+
+def load_heads(heads: str, **overrides: object) -> VGRefineOptions:
+    """:class:`VGRefineOptions` from a ``--heads`` value: a preset, or a heads.json from `vgmed eval select`."""
+    from vgmed_data.eval.vgrefine.presets import PRESETS, preset
+
+    name = preset_name(heads)
+    if name is not None:
         return preset(name, **overrides)
+    path = Path(heads)
     if not path.exists():
-        raise InvalidInputError(f"heads file not found and {args.heads!r} is not a preset", path=path,
+        raise InvalidInputError(f"heads file not found and {heads!r} is not a preset", path=path,
                                 fix=f"run `vgmed eval select --out heads.json`, or use a preset: "
                                     f"{', '.join(sorted(PRESETS))}")
-    return VGRefineOptions.from_dict(json.loads(path.read_text()), **overrides)
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InvalidInputError(f"not a heads.json ({error})", path=path,
+                                fix="pass the file `vgmed eval select --out heads.json` wrote") from None
+    if not isinstance(data, dict) or not data.get("heads"):
+        raise InvalidInputError("not a heads.json: expected an object with a non-empty 'heads' list", path=path,
+                                fix="pass the file `vgmed eval select --out heads.json` wrote")
+    return VGRefineOptions.from_dict(data, **overrides)

@@ -149,7 +149,7 @@ def test_hub_job_request(hub_server: Any, hub_token: str) -> None:
     from vgmed_data.eval.results.jobs import HubJobSpec, submit_job
 
     spec = HubJobSpec(model="org/model", dataset="org/VGMED", results_repo="vgmed-test/results",
-                      method="baseline,vgrefine", flavor="a100-large", limit=100)
+                      method="baseline,vgrefine", flavor="a100-large", limit=100, heads="preset:huatuogpt-vision-7b")
     job = submit_job(spec, token=hub_token, endpoint=hub_server.url)
     sent = hub_server.jobs[-1]
     assert job.id == sent["id"] and job.status.stage == "RUNNING" and sent["namespace"] == "tester"
@@ -159,5 +159,6 @@ def test_hub_job_request(hub_server: Any, hub_token: str) -> None:
     script = body["command"][-1]
     assert "vgmed eval run --model org/model --dataset org/VGMED" in script
     assert "--device cuda" in script and "--method baseline,vgrefine" in script and "--limit 100" in script
+    assert "--heads preset:huatuogpt-vision-7b" in script
     assert "vgmed eval publish /tmp/vgmed-run --repo vgmed-test/results" in script
     assert hub_token not in json.dumps({k: v for k, v in body.items() if k != "secrets"})
