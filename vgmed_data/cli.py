@@ -5,8 +5,10 @@ Each top-level command lives in the package that owns it and is imported only wh
 ``register(parser: argparse.ArgumentParser) -> None`` that adds its arguments (and sub-commands) and sets
 ``parser.set_defaults(func=...)``; ``func(args) -> int | None`` does the work.
 
-User errors (:class:`~vgmed_data.errors.VgmedError`) are printed as one line with the fix and exit code 2;
-``--debug`` shows the traceback instead.
+The error boundary: user errors (:class:`~vgmed_data.errors.VgmedError`, and ``OSError`` naming a file: a
+full disk, a permission) are printed as one line with the fix and exit code 2. Any other exception is a bug:
+one line saying so, exit code 70 (``EX_SOFTWARE``); tests/robustness asserts that no malformed input reaches
+it. ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VgmedError as error:
         if debug:
             raise
-        print(f"vgmed: error: {error}", file=sys.stderr)
+        print(f"vgmed: error: {one_line(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("vgmed: interrupted", file=sys.stderr)
@@ -99,6 +101,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as error:
+        # The machine, not the data: a full disk, a permission, a path that is a folder. Only errors that name
+        # their file are the user's to fix; any other OSError is a bug and falls through to the handler below.
+        if debug or error.filename is None:
+            if debug:
+                raise
+            return _internal_error(error)
+        print(f"vgmed: error: {error.filename}: {one_line(error.strerror or str(error))}. "
+              "Fix: check the path, its permissions and the free disk space", file=sys.stderr)
+        return 2
+    except MemoryError:
+        if debug:
+            raise
+        print("vgmed: error: out of memory. Fix: free memory, or process a smaller input", file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001 - last resort: a bug; one line, and the corpus test asserts none
+        if debug:
+            raise
+        return _internal_error(error)
+
+
+INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE (sysexits.h): distinct from 1 (findings) and 2 (user errors)
+
+
+def one_line(text: str) -> str:
+    """Messages are one line: embedded newlines (a server's answer, a library's message) become ' | '."""
+    return " | ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def _internal_error(error: BaseException) -> int:
+    print(f"vgmed: internal error ({type(error).__name__}: {one_line(str(error))[:300]}); this is a bug, please "
+          "report it with the command and the output of the same command with --debug", file=sys.stderr)
+    return INTERNAL_ERROR_EXIT
 
 
 if __name__ == "__main__":  # pragma: no cover

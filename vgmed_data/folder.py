@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +28,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from vgmed_data.errors import SchemaError, SourceNotFoundError
+from vgmed_data.errors import FileFormatError, InvalidInputError, SchemaError, SourceNotFoundError
 from vgmed_data.schema import FEATURES, SPLITS, GroundingSample, SequenceSample, features_for, storage_row
+from vgmed_data.staging import staged_folder, staging_dir
 
 ROW_GROUP_ROWS = 64
 
@@ -59,11 +59,22 @@ def write_config(
     Rows keep their input order within each split (builders sort them, so output bytes are reproducible).
     Ids must be unique within the configuration. Other configurations already in the folder are kept.
     """
+    target = Path(folder)
+    if target.exists() and not target.is_dir():
+        raise InvalidInputError("the output folder is a file", path=target, fix="choose a folder path")
+    if not target.exists():  # a new folder appears whole, README included, or not at all
+        with staged_folder(target, what="dataset folder") as building:
+            summary = _write_config(building, samples, config=config, shard_rows=shard_rows, card_body=card_body)
+        summary.path = target
+        return summary
+    return _write_config(target, samples, config=config, shard_rows=shard_rows, card_body=card_body)
+
+
+def _write_config(target: Path, samples: Iterable[GroundingSample | SequenceSample | Mapping[str, Any]], *,
+                  config: str, shard_rows: int, card_body: str | None) -> FolderSummary:
     features = features_for(config)
     schema = features.arrow_schema
-    target = Path(folder)
-    target.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{config}-", dir=target))
+    staging = staging_dir(target)
     seen: set[str] = set()
     counts: dict[str, int] = {}
     parts: dict[str, list[Path]] = {}
@@ -146,20 +157,49 @@ def card_yaml(folder: str | os.PathLike[str], *, extra: Mapping[str, Any] | None
     return header
 
 
-def split_card(text: str) -> tuple[dict[str, Any], str]:
-    """(YAML header, body) of a card."""
+def split_card(text: str, *, path: str | os.PathLike[str] = "README.md") -> tuple[dict[str, Any], str]:
+    """(YAML header, body) of a card; :class:`SchemaError` naming ``path`` when the header is not a YAML
+    mapping."""
     if text.startswith("---\n"):
         end = text.find("\n---\n", 4)
         if end != -1:
-            return yaml.safe_load(text[4:end]) or {}, text[end + 5:]
+            try:
+                header = yaml.safe_load(text[4:end])
+            except yaml.YAMLError as error:
+                mark = getattr(error, "problem_mark", None)
+                where = f" (line {mark.line + 2})" if mark is not None else ""
+                raise SchemaError(f"the YAML header is not valid YAML{where}: {getattr(error, 'problem', None) or error}",
+                                  path=path, fix="repair the YAML between the '---' lines, or delete README.md and "
+                                  "let vgmed write it again") from None
+            if header is not None and not isinstance(header, dict):
+                raise SchemaError(f"the YAML header is a {type(header).__name__}, not a mapping of keys", path=path,
+                                  fix="the header must be 'key: value' lines (configs, dataset_info, ...)")
+            return header or {}, text[end + 5:]
     return {}, text
+
+
+def read_card(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], str] | None:
+    """(YAML header, body) of ``folder``'s README.md, ``None`` when there is none; :class:`SchemaError` when it
+    cannot be read (a folder, not UTF-8, a header that is not a YAML mapping)."""
+    path = Path(folder) / "README.md"
+    if not path.exists():
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise SchemaError("README.md is a folder, not the dataset card", path=path,
+                          fix="remove it; vgmed writes the card") from None
+    except UnicodeDecodeError as error:
+        raise SchemaError(f"README.md is not UTF-8 text (byte {error.start})", path=path,
+                          fix="save the card as UTF-8") from None
+    return split_card(text, path=path)
 
 
 def write_card(folder: str | os.PathLike[str], *, body: str | None = None,
                extra: Mapping[str, Any] | None = None) -> Path:
     """(Re)write README.md: fresh ``configs``/``dataset_info``, other YAML keys and the body kept unless given."""
     path = Path(folder) / "README.md"
-    old_header, old_body = split_card(path.read_text()) if path.exists() else ({}, "")
+    old_header, old_body = read_card(folder) or ({}, "")
     kept = {k: v for k, v in old_header.items() if k not in ("configs", "dataset_info")}
     kept.update(extra or {})
     header = card_yaml(folder, extra=kept)
@@ -193,9 +233,36 @@ def iter_rows(folder: str | os.PathLike[str], *, config: str, split: str | None 
         if split is not None and name != split:
             continue
         for relative in files:
-            parquet = pq.ParquetFile(Path(folder) / relative)
-            for batch in parquet.iter_batches(batch_size=ROW_GROUP_ROWS, columns=columns):
-                yield from batch.to_pylist()
+            path = Path(folder) / relative
+            parquet = open_shard(path)
+            try:
+                for batch in parquet.iter_batches(batch_size=ROW_GROUP_ROWS, columns=columns):
+                    yield from batch.to_pylist()
+            except (pa.ArrowException, OSError) as error:
+                raise FileFormatError(f"the shard is corrupt ({_arrow_message(error)})", path=path,
+                                      fix=SHARD_FIX) from None
+
+
+SHARD_FIX = "rebuild the folder, or download the shard again"
+
+
+def _arrow_message(error: BaseException) -> str:
+    return " ".join(str(error).split())[:200]
+
+
+def open_shard(path: str | os.PathLike[str]) -> pq.ParquetFile:
+    """A Parquet shard with its footer read; :class:`FileFormatError` naming the shard when it is not one
+    (empty, truncated, text, a folder)."""
+    shard = Path(path)
+    if shard.is_dir():
+        raise FileFormatError("is a folder, not a Parquet shard", path=shard, fix="remove it from data/<config>/")
+    try:
+        return pq.ParquetFile(shard)
+    except (pa.ArrowException, OSError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise SourceNotFoundError("shard not found", path=shard, fix=SHARD_FIX) from None
+        raise FileFormatError(f"is not a readable Parquet shard ({_arrow_message(error)})", path=shard,
+                              fix=SHARD_FIX) from None
 
 
 def read_json(path: Path) -> Any:

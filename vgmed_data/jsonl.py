@@ -3,21 +3,61 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from vgmed_data.errors import FileFormatError
+from vgmed_data.errors import FileFormatError, SourceNotFoundError
 
 
-def json_lines(path: Path, *, fix: str | None = None) -> Iterator[tuple[int, Any]]:
-    """``(line number, value)`` for each non-blank line; :class:`FileFormatError` (with ``fix``) on bad JSON."""
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+def json_lines(path: Path, *, fix: str | None = None, torn_tail: bool = False,
+               bad_line: Callable[[int, FileFormatError], None] | None = None) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` for each non-blank line; :class:`FileFormatError` (with ``fix``) on bad JSON.
+
+    ``torn_tail``: the file is appended to by a process that may be killed mid-line, so a last line without
+    its newline that is not JSON is a torn write and is dropped (a bad line anywhere else is still an error).
+    ``bad_line``: called with the number and error of each line that cannot be read, instead of raising;
+    reading goes on (``--on-bad warn|skip``)."""
+    file = Path(path)
+    if file.is_dir():
+        raise FileFormatError("is a folder, not a JSON Lines file", path=file, fix="pass the .jsonl file")
+    if not file.exists():
+        raise SourceNotFoundError("file not found", path=file, fix="check the path")
+    with open(file, "rb") as handle:  # bytes: a line that is not UTF-8 is named like any other bad line
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                failure = FileFormatError(f"line {number} is not UTF-8 text (byte {error.start})", path=file,
+                                          fix="save the file as UTF-8")
+                if bad_line is None:
+                    raise failure from None
+                bad_line(number, failure)
+                continue
             if not line.strip():
                 continue
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as error:
-                raise FileFormatError(f"line {number} is not JSON ({error.msg})", path=path, fix=fix) from error
+                if torn_tail and not line.endswith("\n"):
+                    return
+                failure = FileFormatError(f"line {number} is not JSON ({error.msg})", path=file, fix=fix)
+                if bad_line is None:
+                    raise failure from error
+                bad_line(number, failure)
+                continue
+            except (ValueError, RecursionError) as error:  # a number over 4300 digits; nesting deeper than Python's stack
+                reason = "nested too deeply" if isinstance(error, RecursionError) else " ".join(str(error).split())[:120]
+                failure = FileFormatError(f"line {number} cannot be read as JSON ({reason})", path=file, fix=fix)
+                if bad_line is None:
+                    raise failure from None
+                bad_line(number, failure)
+                continue
             yield number, value
+
+
+def write_json_lines(path: Path, values: Iterable[Any]) -> None:
+    """One JSON value per line, keys sorted."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for value in values:
+            handle.write(json.dumps(value, sort_keys=True) + "\n")
