@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from vgmed_data.extras import install_command
 from vgmed_data.geometry.shapes import label_components, mask_to_boxes
 from vgmed_data.imaging.windowing import apply_window
 from vgmed_data.schema import GroundingSample, Provenance, encode_png, make_sample_id
@@ -228,11 +229,11 @@ def _later_stages(dataset_dir: Path, out: Path) -> dict[str, object]:
               f"{review.tasks_json}, labelling interface in {review.label_config}")
         stages["annotation_tasks"] = review.tasks
     except (ImportError, MissingDependencyError) as error:
-        print(f"[+] annotation dry run skipped ({error}); install with: pip install 'vgmed-data[annotation]'")
+        print(f"[+] annotation dry run skipped ({error}); install with: {install_command('annotation')}")
     try:
         from vgmed_data.eval.runner import run_demo_eval
     except (ImportError, MissingDependencyError) as error:
-        print(f"[+] evaluation skipped ({error}); install with: pip install 'vgmed-data[eval]'")
+        print(f"[+] evaluation skipped ({error}); install with: {install_command('eval')}")
         return stages
     summary = run_demo_eval(dataset_dir, out / "eval")
     stages["eval"] = str(out / "eval" / "results")

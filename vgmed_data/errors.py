@@ -71,10 +71,12 @@ def require(module: str, *, extra: str, purpose: str):  # noqa: ANN201 - returns
     """Import an optional module or raise :class:`MissingDependencyError` with the install hint."""
     import importlib
 
+    from vgmed_data.extras import install_command
+
     try:
         return importlib.import_module(module)
     except ImportError as error:
         raise MissingDependencyError(
             f"{purpose} needs the '{module}' package ({error})",
-            fix=f"pip install 'vgmed-data[{extra}]'",
+            fix=install_command(extra),
         ) from error
