@@ -25,7 +25,7 @@ from typing import Any
 
 from vgmed_data.errors import InvalidInputError, require
 
-TINY_FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava", "llava_next", "gemma3")
+TINY_FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava", "llava_next", "gemma3", "huatuogpt_vision")
 
 # Special tokens per family: the processor looks these up by text.
 _QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
@@ -210,9 +210,16 @@ def _build_gemma3(out: Path) -> None:
               tokenizer=tokenizer, image_seq_length=4))
 
 
+def _build_huatuogpt_vision(out: Path) -> None:
+    from vgmed_data.eval.tiny_original import build_huatuogpt_vision
+
+    build_huatuogpt_vision(out)  # the authors' original LLaVA-code layout, not save_pretrained
+
+
 _BUILDERS: dict[str, Callable[[Path], None]] = {
     "qwen2_vl": _build_qwen2_vl, "qwen2_5_vl": _build_qwen2_5_vl, "qwen3_vl": _build_qwen3_vl,
     "llava": _build_llava, "llava_next": _build_llava_next, "gemma3": _build_gemma3,
+    "huatuogpt_vision": _build_huatuogpt_vision,
 }
 
 

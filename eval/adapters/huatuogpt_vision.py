@@ -1,0 +1,109 @@
+"""HuatuoGPT-Vision-7B from its original checkpoint (FreedomIntelligence/HuatuoGPT-Vision-7B), the model of the
+VGMED paper's VGRefine table, on transformers' LLaVA classes.
+
+The checkpoint is a LLaVA-code model (``model_type`` ``llava_qwen2``, architecture ``LlavaQwen2ForCausalLM``):
+Qwen2-7B (28 layers x 28 heads, 4 KV heads), a CLIP ViT-L/14-336 tower (hidden state -2, CLS dropped:
+24 x 24 = 576 image tokens) and a two-layer GELU projector. :mod:`~vgmed_data.eval.adapters.llava_original`
+reads it and maps its weights; this module reproduces what the authors' chatbot feeds the model.
+
+Facts and where they were confirmed (FreedomIntelligence/HuatuoGPT-Vision, commit a6476ac, unless stated):
+
+* config keys (Hub file ``config.json``, commit 159f69d): ``model_type`` ``llava_qwen2``, ``architectures``
+  ``["LlavaQwen2ForCausalLM"]``, ``mm_vision_tower`` ``./vit/clip_vit_large_patch14_336``,
+  ``mm_projector_type`` ``mlp2x_gelu``, ``mm_vision_select_layer`` -2, ``mm_vision_select_feature`` ``patch``,
+  ``mm_hidden_size`` 1024, ``image_aspect_ratio`` ``pad``, ``hidden_size`` 3584, 28 layers, 28 heads,
+  4 KV heads, ``vocab_size`` 152064, ``eos_token_id`` 151643, ``tie_word_embeddings`` false;
+* model class chosen by the folder name (``cli.py`` l.39-42), tokenizer from the folder, ``pad = eos``
+  (l.47-50), CLIP image processor from the tower folder (l.51-56, ``clip_encoder.py`` l.25);
+* image: ``expand2square`` with background ``int(255 * image_mean)``, image centred (offset
+  ``(long - short) // 2``), applied ALWAYS (``if True or ...``, l.214-227), then the CLIP processor
+  (``preprocess``, l.228: resize to 336, centre crop 336, normalise);
+* prompt: ``<image>`` placeholder plus ``"\\n"`` before the text (``insert_image_placeholder``, l.172-176), the
+  text stripped (l.151), ``"<|user|>\\n{h}\\n<|assistant|>\\n"`` (l.152); no system prompt, no chat template;
+  ``<image>``, ``<s>``, ``</s>`` removed from user text (``input_moderation``, l.166-170);
+* tokens: each text chunk around ``<image>`` tokenized with ``add_special_tokens=False`` and the image
+  spliced in between (``tokenizer_image_token``, l.91-110; ``llava_arch.py`` l.386-413 replaces the
+  placeholder by the 576 projected features). Here ``<image>`` is a special token added to the tokenizer
+  (id = tokenizer length, 151646 for the real tokenizer, a spare row of the 152064-row embedding) and the
+  processor expands it into 576 copies that the model overwrites with the features: same sequence, same
+  positions. Added tokens split the text exactly where the chunks are split, so the ids are identical;
+* answers decoded with ``skip_special_tokens=True`` (l.283). The authors' chatbot samples (l.21-27); the
+  project decodes greedily, as the official VGMED code does (shared/FACTS.md).
+
+NOT confirmed at the source (inferred; no copy of the file was reachable): the weight names under
+``model.vision_tower.vision_tower.vision_model.`` (from the module structure above; the Hub
+``model.safetensors.index.json`` of commit 159f69d has 741 lines = 734 weights + 7 JSON lines, which is
+exactly Qwen2-7B's 339 + CLIP ViT-L's 391 + the projector's 4, so the tower's weights are in the main shards),
+the tokenizer having no ``<|user|>``/``<|assistant|>`` tokens (``added_tokens.json`` is 80 bytes, the size of
+Qwen2's three), and the tower's ``preprocessor_config.json`` values (read from the checkpoint at load time,
+never assumed). A wrong weight name is refused at load time, not loaded silently.
+
+HuatuoGPT-Vision-34B (``llava_llama``, Yi-34B) is not handled: its model type is shared with other original
+LLaVA checkpoints whose template differs, and Yi's 64000-token vocabulary leaves no spare embedding row for
+the image placeholder. The newer HuatuoGPT-Vision-7B-Qwen2.5VL is a transformers Qwen2.5-VL checkpoint and
+loads through the ``qwen2_5_vl`` adapter.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from vgmed_data.eval.adapters.base import Adapter
+from vgmed_data.eval.adapters.llava import LlavaAdapter
+from vgmed_data.eval.adapters.llava_original import TEXT_MODEL_TYPES, load_original_llava, read_original_llava
+from vgmed_data.eval.adapters.registry import register
+from vgmed_data.geometry import BoxFormat
+
+IMAGE_TOKEN = "<image>"
+_MODERATED = ("<image>", "<s>", "</s>")  # cli.py input_moderation
+
+
+@register
+class HuatuoGPTVisionAdapter(LlavaAdapter):
+    family = "huatuogpt_vision"
+    model_types = ("llava_qwen2",)
+    box_format = BoxFormat.XYXY_NORM
+    default_template = "<|user|>\n{image}\n{text}\n<|assistant|>\n"
+    image_placeholder = IMAGE_TOKEN
+    prepend_bos = False
+    source_layout: ClassVar[str] = "llava_qwen2 (original LLaVA code)"
+
+    @classmethod
+    def load_checkpoint(cls, source: str, *, dtype: Any, attn_implementation: str) -> tuple[Any, Any]:
+        """(network, processor) of an original-layout checkpoint; another layout is refused naming the family."""
+        layout = read_original_llava(source, family=cls.family)
+        processor = cls.processor_for(layout)
+        image_token_id = int(processor.tokenizer.convert_tokens_to_ids(IMAGE_TOKEN))
+        network = load_original_llava(layout, image_token_id=image_token_id, dtype=dtype,
+                                      attn_implementation=attn_implementation, family=cls.family)
+        eos = processor.tokenizer.eos_token_id
+        network.generation_config.eos_token_id = eos  # cli.py l.49-50: eos and pad are the tokenizer's eos
+        network.generation_config.pad_token_id = eos
+        return network, processor
+
+    @classmethod
+    def processor_for(cls, layout: Any) -> Any:
+        """A LLaVA processor: the checkpoint's tokenizer plus the ``<image>`` placeholder, the tower's CLIP
+        preprocessing with square padding, no chat template (the family's template is fixed)."""
+        import transformers
+        from tokenizers import AddedToken
+
+        # the wrapped language model's config: AutoTokenizer would otherwise parse config.json (unknown type)
+        text_config = transformers.AutoConfig.for_model(TEXT_MODEL_TYPES[layout.config["model_type"]])
+        tokenizer = transformers.AutoTokenizer.from_pretrained(layout.source, config=text_config)
+        tokenizer.add_tokens([AddedToken(IMAGE_TOKEN, special=True, normalized=False)], special_tokens=True)
+        return transformers.LlavaProcessor(
+            image_processor=layout.image_processor(), tokenizer=tokenizer,
+            patch_size=int(layout.vision["patch_size"]), vision_feature_select_strategy=layout.feature_strategy,
+            num_additional_image_tokens=1, image_token=IMAGE_TOKEN, chat_template=None)
+
+    def chat_text(self, user_text: str, *, images: int = 1) -> str:
+        """The authors' one-turn prompt (see the module docs); never a chat template."""
+        self.check_image_count(images)
+        for token in _MODERATED:
+            user_text = user_text.replace(token, "")
+        # cli.py strips the whole "<image>\n" + text turn (l.151): only the text's trailing whitespace goes
+        return self.default_template.format(image=self.image_placeholder, text=user_text.rstrip())
+
+    def describe(self) -> dict[str, Any]:
+        return {**Adapter.describe(self), "checkpoint_layout": self.source_layout, "grid": self.grid_side}

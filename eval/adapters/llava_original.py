@@ -1,0 +1,182 @@
+"""Checkpoints saved by the original LLaVA code (haotian-liu/LLaVA and its forks), read onto transformers classes.
+
+Such a checkpoint is not a transformers model: its ``config.json`` is the language model's config plus ``mm_*``
+keys under a model type of the fork's own (``llava_qwen2``), its weights keep the fork's module names, and its
+CLIP vision tower's config and image-processor settings live in a sub-folder named by ``mm_vision_tower``. This
+module reads those files (local folder or Hub id, without ``trust_remote_code`` and without the fork's
+package), checks that the layout is the one transformers' LLaVA can express (one CLIP tower, one feature layer,
+a two-layer GELU projector, flat patch merge), and loads the weights into
+:class:`transformers.LlavaForConditionalGeneration` under a key mapping:
+
+====================================================  ===============================================
+original name (LLaVA code, transformers 4.40 CLIP)    transformers 5 ``LlavaForConditionalGeneration``
+====================================================  ===============================================
+``model.vision_tower.vision_tower.vision_model.*``    ``model.vision_tower.*``
+``model.mm_projector.0.*`` / ``model.mm_projector.2.*``  ``model.multi_modal_projector.linear_1/2.*``
+``model.embed_tokens``, ``model.layers.*``, ``model.norm``  ``model.language_model.*``
+``lm_head.weight``                                    ``lm_head.weight``
+====================================================  ===============================================
+
+Where the names come from (FreedomIntelligence/HuatuoGPT-Vision at commit a6476ac):
+``llava/model/language_model/llava_qwen2.py`` l.42-55 (the causal LM holds ``model`` = the LLaVA-Qwen2 model and
+``lm_head``), ``llava/model/llava_arch.py`` l.32-34 (``model.vision_tower`` = the CLIP wrapper,
+``model.mm_projector``), ``llava/model/multimodal_encoder/clip_encoder.py`` l.27 (the wrapper's ``vision_tower``
+is a ``CLIPVisionModel``, whose transformers-4.x weights sit under ``vision_model.``),
+``llava/model/multimodal_projector/builder.py`` l.39-46 (``mlp2x_gelu`` = ``Sequential(Linear, GELU, Linear)``,
+indices 0 and 2). Any missing or unexpected weight is refused, so a wrong name cannot load silently.
+
+Feature selection (``clip_encoder.py`` l.15-16, 39-47): hidden state ``mm_vision_select_layer`` of the tower,
+``patch`` drops the CLS token (transformers' ``vision_feature_select_strategy="default"``), ``cls_patch``
+keeps it (``"full"``). ``multimodal_encoder/builder.py`` l.6-14 resolves ``mm_vision_tower`` relative to the
+checkpoint folder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from vgmed_data.errors import FileFormatError, SchemaError, SourceNotFoundError, require
+
+# checkpoint model type -> the transformers text model type it wraps (HuatuoGPT-Vision-7B: llava_qwen2.py l.31-32)
+TEXT_MODEL_TYPES = {"llava_qwen2": "qwen2"}
+
+KEY_MAPPING = {
+    r"^model\.vision_tower\.vision_tower\.vision_model\.": "model.vision_tower.",
+    r"^model\.mm_projector\.0\.": "model.multi_modal_projector.linear_1.",
+    r"^model\.mm_projector\.2\.": "model.multi_modal_projector.linear_2.",
+    r"^model\.(embed_tokens|layers|norm)\.": r"model.language_model.\1.",
+}
+
+# config.json keys of the LLaVA code that are not the language model's
+_LLAVA_KEYS = re.compile(r"^(mm_|image_|tokenizer_|tune_mm|use_mm|freeze_mm|_)|^(architectures|model_type|"
+                         r"torch_dtype|dtype|transformers_version|use_cache)$")
+FEATURE_STRATEGY = {"patch": "default", "cls_patch": "full"}
+
+
+def read_json(source: str, filename: str) -> dict[str, Any]:
+    """``filename`` of the checkpoint ``source`` (folder or Hub id), parsed; a missing file is a typed error."""
+    transformers = require("transformers", extra="eval", purpose="reading a checkpoint")
+    try:
+        path = transformers.utils.cached_file(source, filename, _raise_exceptions_for_missing_entries=False)
+    except OSError as error:
+        raise SourceNotFoundError(f"cannot read {filename} ({error})", path=source,
+                                  fix="pass a checkpoint folder or a Hub id you can reach") from error
+    if path is None:
+        raise SourceNotFoundError(f"the checkpoint has no {filename}", path=source,
+                                  fix="pass the complete checkpoint folder (config, tokenizer, weights)")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as error:
+        raise FileFormatError(f"{filename} is not readable JSON ({error})", path=path) from error
+
+
+@dataclass(frozen=True)
+class OriginalLlava:
+    """An original-layout checkpoint's three config files: the model's, its CLIP tower's, its image processor's."""
+
+    source: str
+    config: dict[str, Any]
+    vision: dict[str, Any]
+    preprocessor: dict[str, Any]
+
+    @property
+    def grid_side(self) -> int:
+        return int(self.vision["image_size"]) // int(self.vision["patch_size"])
+
+    @property
+    def feature_strategy(self) -> str:
+        return FEATURE_STRATEGY[self.config.get("mm_vision_select_feature", "patch")]
+
+    def llava_config(self, *, image_token_id: int) -> Any:
+        """The equivalent :class:`transformers.LlavaConfig` (text config of the wrapped type, CLIP vision)."""
+        import transformers
+
+        text = {k: v for k, v in self.config.items() if not _LLAVA_KEYS.search(k)}
+        text.update(model_type=TEXT_MODEL_TYPES[self.config["model_type"]], use_cache=True)
+        vision = {**self.vision, "model_type": "clip_vision_model"}
+        tokens = self.grid_side ** 2 + (1 if self.feature_strategy == "full" else 0)
+        return transformers.LlavaConfig(
+            text_config=text, vision_config=vision, image_token_index=image_token_id, image_seq_length=tokens,
+            vision_feature_layer=int(self.config.get("mm_vision_select_layer", -2)),
+            vision_feature_select_strategy=self.feature_strategy, projector_hidden_act="gelu",
+            multimodal_projector_bias=True, tie_word_embeddings=bool(self.config.get("tie_word_embeddings", False)))
+
+    def image_processor(self) -> Any:
+        """The tower's CLIP preprocessing with LLaVA's square padding first (HuatuoGPT-Vision ``cli.py``
+        l.214-228: ``expand2square`` on the mean colour ``int(255 * mean)``, image centred, then the CLIP
+        processor, here with ``do_pad``, which pads exactly that way)."""
+        import transformers
+
+        prep = self.preprocessor
+        size, crop = prep.get("size", 336), prep.get("crop_size", 336)
+        shortest = int(size["shortest_edge"] if isinstance(size, dict) else size)
+        crop_h, crop_w = (int(crop["height"]), int(crop["width"])) if isinstance(crop, dict) else (int(crop),) * 2
+        return transformers.LlavaImageProcessorPil(
+            do_pad=True, size={"shortest_edge": shortest}, crop_size={"height": crop_h, "width": crop_w},
+            do_center_crop=bool(prep.get("do_center_crop", True)), image_mean=list(prep["image_mean"]),
+            image_std=list(prep["image_std"]), resample=int(prep.get("resample", 3)),
+            do_normalize=bool(prep.get("do_normalize", True)))
+
+
+def read_original_llava(source: str, *, family: str) -> OriginalLlava:
+    """Read and check an original-layout checkpoint; anything else is refused naming ``family``."""
+    config = read_json(source, "config.json")
+    refuse = _refuser(source, family)
+    model_type = config.get("model_type")
+    if model_type not in TEXT_MODEL_TYPES:
+        refuse(f"its config.json has model_type {model_type!r}, not {' or '.join(map(repr, TEXT_MODEL_TYPES))}")
+    checks = [
+        ("mm_vision_tower", config.get("mm_vision_tower") is not None, "a vision tower path"),
+        ("mm_projector_type", config.get("mm_projector_type", "linear") == "mlp2x_gelu", "'mlp2x_gelu'"),
+        ("mm_vision_select_feature", config.get("mm_vision_select_feature", "patch") in FEATURE_STRATEGY,
+         "'patch' or 'cls_patch'"),
+        ("mm_patch_merge_type", config.get("mm_patch_merge_type", "flat") == "flat", "'flat'"),
+        ("image_aspect_ratio", not str(config.get("image_aspect_ratio", "pad")).startswith("anyres"),
+         "'pad' (one 336-pixel view; anyres tiling is another layout)"),
+    ]
+    for key, ok, expected in checks:
+        if not ok:
+            refuse(f"config.json {key} is {config.get(key)!r}, expected {expected}")
+    tower = str(config["mm_vision_tower"]).removeprefix("./").rstrip("/")
+    vision = read_json(source, f"{tower}/config.json")
+    vision = vision.get("vision_config", vision) if vision.get("model_type") == "clip" else vision
+    preprocessor = read_json(source, f"{tower}/preprocessor_config.json")
+    if int(config.get("mm_hidden_size", vision.get("hidden_size", 0))) != int(vision.get("hidden_size", -1)):
+        refuse(f"mm_hidden_size {config.get('mm_hidden_size')} differs from the tower's hidden_size "
+               f"{vision.get('hidden_size')}")
+    return OriginalLlava(source=source, config=config, vision=vision, preprocessor=preprocessor)
+
+
+def load_original_llava(layout: OriginalLlava, *, image_token_id: int, dtype: Any, attn_implementation: str,
+                        family: str) -> Any:
+    """The weights of ``layout`` in a :class:`transformers.LlavaForConditionalGeneration` (every weight mapped)."""
+    import transformers
+
+    config = layout.llava_config(image_token_id=image_token_id)
+    vocab = int(config.text_config.vocab_size)
+    if not 0 <= image_token_id < vocab:
+        _refuser(layout.source, family)(f"the image placeholder id {image_token_id} is outside the embedding "
+                                        f"matrix ({vocab} rows)")
+    model, info = transformers.LlavaForConditionalGeneration.from_pretrained(
+        layout.source, config=config, key_mapping=KEY_MAPPING, dtype=dtype, attn_implementation=attn_implementation,
+        output_loading_info=True)
+    problems = [f"{kind}: {', '.join(sorted(info[kind])[:3])}" for kind in ("missing_keys", "unexpected_keys",
+                                                                            "mismatched_keys") if info.get(kind)]
+    if problems:
+        _refuser(layout.source, family)("its weights do not match the original LLaVA names (" + "; ".join(problems)
+                                        + ")")
+    return model
+
+
+def _refuser(source: str, family: str):  # noqa: ANN202 - raises
+    def refuse(reason: str) -> None:
+        raise SchemaError(f"not a {family} checkpoint in the original LLaVA code layout: {reason}", path=source,
+                          fix=f"the {family} adapter loads the authors' original checkpoint folder (model type "
+                              f"{', '.join(TEXT_MODEL_TYPES)}); load transformers-format checkpoints by their own "
+                              "model type (llava, qwen2_5_vl, ...)")
+
+    return refuse

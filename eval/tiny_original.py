@@ -1,0 +1,102 @@
+"""A tiny random-weight HuatuoGPT-Vision checkpoint written in the authors' ORIGINAL layout.
+
+Not a transformers ``save_pretrained`` folder: the files the authors' repository and Hub checkpoint hold
+(see :mod:`vgmed_data.eval.adapters.huatuogpt_vision`), at toy size:
+
+* ``config.json``: the Qwen2 config plus the LLaVA keys, ``model_type`` ``llava_qwen2``, ``architectures``
+  ``["LlavaQwen2ForCausalLM"]``, ``mm_vision_tower`` pointing into ``vit/``;
+* ``model.safetensors``: the original weight names (``model.layers.*``, ``model.embed_tokens``, ``model.norm``,
+  ``lm_head``, ``model.vision_tower.vision_tower.vision_model.*``, ``model.mm_projector.0/2.*``);
+* ``vit/clip_vit_tiny_patch14_56/config.json`` (a full CLIP config, as the real tower folder has) and its
+  ``preprocessor_config.json`` in the old integer form (``"size": 56``, ``"crop_size": 56``);
+* the tokenizer: byte-level with Qwen2's three added tokens, ``<|endoftext|>`` as eos and pad; the vocabulary
+  of the config is larger than the tokenizer, as in the real checkpoint (152064 rows for 151646 tokens).
+
+Weights are drawn with seed 0 from transformers' Qwen2 and CLIP modules and a ``Sequential(Linear, GELU,
+Linear)`` projector, then saved under the original names.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+TOWER = "vit/clip_vit_tiny_patch14_56"
+QWEN_ADDED = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+VISION = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+          "image_size": 56, "patch_size": 14, "projection_dim": 32, "hidden_act": "quick_gelu",
+          "layer_norm_eps": 1e-5, "num_channels": 3}
+CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
+CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
+
+
+def original_config(*, vocab_size: int, eos: int) -> dict[str, Any]:
+    from vgmed_data.eval.tiny import TEXT_DIMS
+
+    return {
+        "_name_or_path": "HuatuoGPT-Vision-7B-tiny", "architectures": ["LlavaQwen2ForCausalLM"],
+        "attention_dropout": 0.0, "bos_token_id": eos, "eos_token_id": eos, "hidden_act": "silu",
+        "hidden_size": TEXT_DIMS["hidden_size"], "image_aspect_ratio": "pad", "initializer_range": 0.02,
+        "intermediate_size": TEXT_DIMS["intermediate_size"],
+        "max_position_embeddings": TEXT_DIMS["max_position_embeddings"],
+        "max_window_layers": TEXT_DIMS["num_hidden_layers"], "mm_hidden_size": VISION["hidden_size"],
+        "mm_projector_type": "mlp2x_gelu", "mm_vision_select_feature": "patch", "mm_vision_select_layer": -2,
+        "mm_vision_tower": f"./{TOWER}", "model_type": "llava_qwen2",
+        "num_attention_heads": TEXT_DIMS["num_attention_heads"], "num_hidden_layers": TEXT_DIMS["num_hidden_layers"],
+        "num_key_value_heads": TEXT_DIMS["num_key_value_heads"], "rms_norm_eps": 1e-06, "rope_theta": 1000000.0,
+        "sliding_window": TEXT_DIMS["max_position_embeddings"], "tie_word_embeddings": False,
+        "tokenizer_model_max_length": 4096, "tokenizer_padding_side": "right", "torch_dtype": "float32",
+        "transformers_version": "4.40.0.dev0", "tune_mm_mlp_adapter": False, "use_cache": False,
+        "use_mm_proj": True, "use_sliding_window": False, "vocab_size": vocab_size,
+    }
+
+
+def original_weights(config: dict[str, Any]) -> dict[str, Any]:
+    """Seeded random weights under the original names."""
+    import torch
+    import transformers as t
+    from torch import nn
+
+    text = {k: config[k] for k in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+                                   "num_attention_heads", "num_key_value_heads", "rms_norm_eps", "rope_theta",
+                                   "max_position_embeddings", "tie_word_embeddings")}
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        language = t.Qwen2ForCausalLM._from_config(t.Qwen2Config(**text))
+        tower = t.CLIPVisionModel._from_config(t.CLIPVisionConfig(**VISION))
+        projector = nn.Sequential(nn.Linear(VISION["hidden_size"], config["hidden_size"]), nn.GELU(),
+                                  nn.Linear(config["hidden_size"], config["hidden_size"]))
+    weights = dict(language.state_dict())
+    # transformers 4.x's CLIPVisionModel (the authors' version) keeps its transformer under ``vision_model``
+    weights.update({f"model.vision_tower.vision_tower.vision_model.{k}": v for k, v in tower.state_dict().items()})
+    weights.update({f"model.mm_projector.{k}": v for k, v in projector.state_dict().items()})
+    return {name: tensor.detach().contiguous() for name, tensor in weights.items()}
+
+
+def build_huatuogpt_vision(out: Path) -> None:
+    """Write the tiny original-layout checkpoint into ``out``."""
+    from safetensors.torch import save_file
+
+    from vgmed_data.eval.tiny import byte_level_tokenizer
+
+    tokenizer = byte_level_tokenizer(QWEN_ADDED, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    eos = int(tokenizer.convert_tokens_to_ids("<|endoftext|>"))
+    config = original_config(vocab_size=len(tokenizer) + 13, eos=eos)
+    _write(out / "config.json", config)
+    _write(out / "generation_config.json", {"bos_token_id": eos, "eos_token_id": eos, "pad_token_id": eos})
+    save_file(original_weights(config), str(out / "model.safetensors"), metadata={"format": "pt"})
+    tokenizer.save_pretrained(out)
+    text = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+            "vocab_size": 64, "max_position_embeddings": 16}
+    _write(out / TOWER / "config.json", {"architectures": ["CLIPModel"], "model_type": "clip", "projection_dim": 32,
+                                          "text_config": text, "vision_config": VISION})
+    _write(out / TOWER / "preprocessor_config.json", {
+        "crop_size": VISION["image_size"], "do_center_crop": True, "do_normalize": True, "do_resize": True,
+        "feature_extractor_type": "CLIPFeatureExtractor", "image_mean": CLIP_MEAN, "image_std": CLIP_STD,
+        "resample": 3, "size": VISION["image_size"]})
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,220 @@
+"""HuatuoGPT-Vision from its ORIGINAL checkpoint layout: loading, exactness against an independent assembly,
+detection, refusal of other layouts, the published VGRefine preset, ``vgmed eval select`` and box mapping.
+
+The checkpoint is the tiny random one ``vgmed eval tiny huatuogpt_vision`` writes (original config keys and
+weight names). Capture == eager ``output_attentions``, fast == naive VGRefine on the test configurations and the
+prompt snapshot run for this family through the shared parametrised tests (tests/eval, tests/vgrefine).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file, save_file
+
+from tests.huatuo import reference
+from vgmed_data.errors import SchemaError
+from vgmed_data.eval.adapters import adapter_for_config, load_adapter, question_prompt
+from vgmed_data.eval.adapters.huatuogpt_vision import HuatuoGPTVisionAdapter
+from vgmed_data.eval.tiny import build_tiny_checkpoint
+
+QUESTION = question_prompt("Which organ is in the box?")
+
+
+@pytest.mark.parametrize("shape", [(84, 112), (90, 37)], ids=["landscape", "portrait"])
+def test_logits_equal_an_independent_assembly_of_the_original_model(huatuo, huatuo_dir: Path, shape) -> None:  # noqa: ANN001
+    from transformers import AutoTokenizer
+
+    image = Image.fromarray(np.random.default_rng(1).integers(0, 255, (*shape, 3), dtype=np.uint8))
+    encoded = huatuo.encode([image], [QUESTION])
+    tokenizer = AutoTokenizer.from_pretrained(huatuo_dir)
+    ids = reference.input_ids(tokenizer, QUESTION)
+    at = ids.index(reference.IMAGE_TOKEN_INDEX)
+    ours = encoded.inputs["input_ids"][0].tolist()
+    side = 56 // 14
+    assert ours[:at] == ids[:at] and ours[at + side * side:] == ids[at + 1:]  # same tokens around the image
+    assert ours[at:at + side * side] == [huatuo.image_token_id] * (side * side)
+    torch.testing.assert_close(encoded.inputs["pixel_values"], reference.pixels(huatuo_dir, image), rtol=0,
+                               atol=1e-6)
+    with torch.inference_mode():
+        logits = huatuo.model(**encoded.inputs).logits[0]
+    expected = reference.logits(huatuo_dir, image, QUESTION, tokenizer)
+    assert logits.shape == expected.shape
+    torch.testing.assert_close(logits, expected, rtol=0, atol=1e-5)
+
+
+def test_checkpoint_is_in_the_original_layout_and_detected(huatuo, huatuo_dir: Path) -> None:  # noqa: ANN001
+    config = json.loads((huatuo_dir / "config.json").read_text())
+    assert config["model_type"] == "llava_qwen2" and config["architectures"] == ["LlavaQwen2ForCausalLM"]
+    assert config["mm_projector_type"] == "mlp2x_gelu" and config["mm_vision_tower"].startswith("./vit/")
+    names = set(load_file(str(huatuo_dir / "model.safetensors")))
+    assert {"model.mm_projector.0.weight", "model.mm_projector.2.bias", "lm_head.weight",
+            "model.vision_tower.vision_tower.vision_model.embeddings.class_embedding",
+            "model.layers.0.self_attn.q_proj.bias", "model.embed_tokens.weight"} <= names
+    assert not any("language_model" in n or "multi_modal_projector" in n for n in names)
+    assert adapter_for_config(SimpleNamespace(model_type="llava_qwen2")) is HuatuoGPTVisionAdapter
+    assert isinstance(huatuo, HuatuoGPTVisionAdapter) and huatuo.family == "huatuogpt_vision"
+
+
+def test_prompt_is_the_authors_template(huatuo) -> None:  # noqa: ANN001
+    assert huatuo.chat_text("What is this?  ") == "<|user|>\n<image>\nWhat is this?\n<|assistant|>\n"
+    assert huatuo.chat_text("Is <s>it</s> <image>here?") == "<|user|>\n<image>\nIs it here?\n<|assistant|>\n"
+
+
+def test_layout_pads_to_square_then_resizes(huatuo, wide_image: Image.Image) -> None:  # noqa: ANN001
+    layout = huatuo.encode([wide_image], [QUESTION]).layouts[0]
+    assert layout.grid == (4, 4) and layout.span[1] - layout.span[0] == 16
+    assert layout.transform.dst_size == (56, 56)
+    # 112 x 84 -> 112 x 112 with 14 px above and below -> x 0.5
+    np.testing.assert_allclose(layout.transform.apply_boxes([[0, 0, 112, 84]])[0], [0, 7, 56, 49])
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_refuses_a_transformers_llava_checkpoint(tmp_path: Path) -> None:
+    other = build_tiny_checkpoint("llava", tmp_path / "llava")
+    with pytest.raises(SchemaError, match="not a huatuogpt_vision checkpoint") as info:
+        HuatuoGPTVisionAdapter.load_checkpoint(str(other), dtype=torch.float32, attn_implementation="sdpa")
+    assert "'llava'" in str(info.value) and "llava_qwen2" in str(info.value)
+
+
+@pytest.mark.parametrize(("key", "value"), [("mm_projector_type", "mlp3x_gelu"), ("image_aspect_ratio", "anyres"),
+                                            ("mm_patch_merge_type", "spatial_unpad")])
+def test_refuses_another_llava_code_layout(huatuo_dir: Path, tmp_path: Path, key: str, value: str) -> None:
+    folder = _copy(huatuo_dir, tmp_path / "other")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, key: value}))
+    with pytest.raises(SchemaError, match=f"not a huatuogpt_vision checkpoint.*{key}"):
+        load_adapter(folder)
+
+
+def test_refuses_weights_under_other_names(huatuo_dir: Path, tmp_path: Path) -> None:
+    folder = _copy(huatuo_dir, tmp_path / "renamed")
+    weights = load_file(str(folder / "model.safetensors"))
+    weights["model.projector.2.bias"] = weights.pop("model.mm_projector.2.bias")
+    save_file(weights, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(SchemaError, match="not a huatuogpt_vision checkpoint.*weights") as info:
+        load_adapter(folder)
+    assert "multi_modal_projector.linear_2.bias" in str(info.value)
+
+
+def _scaled_preset(layers: int, heads: int):  # noqa: ANN202
+    """The published 20-head preset with every index scaled from 28 x 28 to ``layers`` x ``heads``."""
+    from vgmed_data.eval.vgrefine import VGRefineOptions
+    from vgmed_data.eval.vgrefine.presets import HUATUOGPT_VISION_7B as P
+
+    scaled = list(dict.fromkeys((layer * layers // 28, head * heads // 28) for layer, head in P.heads))
+    return VGRefineOptions(heads=scaled, masked_layers=[m * layers // 28 for m in P.masked_layers])
+
+
+def test_published_preset_scaled_fast_equals_naive(huatuo, wide_image: Image.Image) -> None:  # noqa: ANN001
+    from vgmed_data.eval.vgrefine import vgrefine_fast, vgrefine_naive
+
+    options = _scaled_preset(huatuo.num_layers, huatuo.num_heads)
+    assert options.masked_layers == (1,) and len(options.heads) >= 8
+    naive = vgrefine_naive(huatuo, wide_image, QUESTION, options=options, max_new_tokens=4, with_plain=True)
+    fast = vgrefine_fast(huatuo, wide_image, QUESTION, options=options, max_new_tokens=4, with_plain=True)
+    assert naive.triage.blocked.size > 0
+    np.testing.assert_array_equal(fast.triage.blocked, naive.triage.blocked)
+    np.testing.assert_array_equal(fast.blocked_positions, naive.blocked_positions)
+    torch.testing.assert_close(fast.answer.first_logits, naive.answer.first_logits, rtol=0, atol=1e-4)
+    assert fast.answer.tokens == naive.answer.tokens and fast.plain.tokens == naive.plain.tokens
+    assert (naive.answer.first_logits - naive.plain.first_logits).abs().max() > 1e-3  # the knockout acts
+
+
+def test_vgmed_eval_select_runs(huatuo_dir: Path, tmp_path: Path) -> None:
+    from tests.eval.data import write_tiny_dataset
+    from vgmed_data.cli import main
+
+    dataset = write_tiny_dataset(tmp_path / "data", 3)
+    out = tmp_path / "heads.json"
+    code = main(["eval", "select", "--model", str(huatuo_dir), "--dataset", str(dataset), "--out", str(out),
+                 "--k", "4", "--no-progress"])
+    assert code == 0
+    chosen = json.loads(out.read_text())
+    assert len(chosen["heads"]) == 4 and chosen["samples"] == 3
+    assert all(0 <= layer < 3 and 0 <= head < 4 for layer, head in chosen["heads"])
+
+
+def test_box_mapping_official_ignores_padding_default_follows_it(huatuo, wide_image: Image.Image) -> None:  # noqa: ANN001
+    """Official (measure_attention.convert_bbox_after_resize): scale 112 x 84 -> 56 x 56, ignoring the padding.
+    Through the real transform: y + 14 px of padding, then x 0.5. Cells are 14 px; expected sets by hand."""
+    from vgmed_data.eval.metrics import boxes_to_token_mask, boxes_to_token_mask_padding_aware
+    from vgmed_data.eval.protocol import BoxMapping, Protocol, protocol_settings
+
+    layout = huatuo.encode([wide_image], [QUESTION]).layouts[0]
+    box = [[10, 20, 50, 60]]
+    official = boxes_to_token_mask(box, image_size=wide_image.size, grid=layout.grid)
+    padded = boxes_to_token_mask_padding_aware(box, transform=layout.transform, grid=layout.grid)
+    expected_official = np.zeros((4, 4), bool)
+    expected_official[0:3, 0:2] = True  # y 20..60 * 2/3 = 13.3..40 -> rows 0-2; x 10..50 * 0.5 = 5..25 -> cols 0-1
+    expected_padded = np.zeros((4, 4), bool)
+    expected_padded[1:3, 0:2] = True  # y (20..60 + 14) * 0.5 = 17..37 -> rows 1-2
+    np.testing.assert_array_equal(official, expected_official)
+    np.testing.assert_array_equal(padded, expected_padded)
+    assert protocol_settings(Protocol.OFFICIAL, huatuo.family).box_mapping is BoxMapping.INPUT_SCALE
+
+
+def test_documented_padding_example() -> None:
+    """The worked example of docs/evaluation.md (512 x 384 image, 336 input, 24 x 24 grid, a 60 px box near the
+    bottom, a map that attends exactly to the box's true cells): numbers recomputed independently of the
+    project's metric code, then checked against it."""
+    from vgmed_data.eval.metrics import (
+        attention_ratio,
+        boxes_to_token_mask,
+        boxes_to_token_mask_padding_aware,
+        kl_divergence,
+    )
+    from vgmed_data.geometry import Transform
+
+    box, size = [[200, 300, 260, 360]], (512, 384)
+    transform = Transform.identity(size).pad_to_square().resize(336, 336)
+    true = boxes_to_token_mask_padding_aware(box, transform=transform, grid=(24, 24)).reshape(-1)
+    official = boxes_to_token_mask(box, image_size=size, grid=(24, 24)).reshape(-1)
+    # by hand: x 200..260 * 0.65625 = 131.25..170.6 -> cols 9-12; y (300..360 + 64) * 0.65625 = 238.9..278.3
+    # -> rows 17-19 (true); y 300..360 * 0.875 = 262.5..315 -> rows 18-22 (official)
+    grid = np.zeros((24, 24), bool)
+    grid[17:20, 9:13] = True
+    np.testing.assert_array_equal(true, grid.reshape(-1))
+    grid[:] = False
+    grid[18:23, 9:13] = True
+    np.testing.assert_array_equal(official, grid.reshape(-1))
+    assert int(true.sum()) == 12 and int(official.sum()) == 20 and int((true & official).sum()) == 8
+
+    attention = np.where(true, 1.0, 0.01)
+    mean = attention.sum() / attention.size
+
+    def ar(gt: np.ndarray) -> float:
+        return float(attention[gt].sum() / (mean * gt.sum() + 1e-8))
+
+    def kl(gt: np.ndarray) -> float:
+        att = np.clip(attention / (attention.sum() + 1e-8), 1e-12, 1)
+        target = np.clip(np.where(gt, 1.0 / gt.sum(), 0.0), 1e-12, 1)
+        return float(np.sum(target * np.log(target / att)))
+
+    for gt in (true, official):
+        assert attention_ratio(attention, gt) == pytest.approx(ar(gt), rel=1e-9)
+        assert kl_divergence(attention, gt) == pytest.approx(kl(gt), rel=1e-9)
+    assert round(ar(true), 2) == 32.65 and round(ar(official), 2) == 13.26
+    assert round(kl(true), 2) == 0.39 and round(kl(official), 2) == 2.64
+
+
+def test_qwen25vl_release_goes_to_the_qwen2_5_vl_adapter(tmp_path: Path) -> None:
+    """HuatuoGPT-Vision-7B-Qwen2.5VL is a transformers Qwen2.5-VL checkpoint (model_type qwen2_5_vl,
+    Qwen2_5_VLForConditionalGeneration); a checkpoint with that config is detected as qwen2_5_vl."""
+    folder = build_tiny_checkpoint("qwen2_5_vl", tmp_path / "huatuo-qwen25vl")
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_type"] == "qwen2_5_vl"
+    assert config["architectures"] == ["Qwen2_5_VLForConditionalGeneration"]
+    adapter = load_adapter(folder)
+    assert adapter.family == "qwen2_5_vl"
