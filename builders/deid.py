@@ -6,16 +6,25 @@ gives the headers. The key is a secret of the dataset team: the same key gives t
 rebuild, and without it nobody can link a pseudonym back to a PatientID by trying candidate ids. It therefore
 comes from the user (``--deid-key`` or the ``VGMED_DEID_KEY`` environment variable) and is never generated and
 never written to the manifest, the report or the rows (all of which get published).
+
+Reports name DICOM files and records the same way: a skip's record is the pseudonymised record id (or the file's
+:mod:`~vgmed_data.imaging.sop_pointer`), and its detail text has every file path replaced by that pointer and
+every UID replaced by its keyed replacement (:func:`redact_skip`). The terminal still shows the real paths
+(``--on-bad warn`` and the ``error`` policy print the original error), so the user can find the file.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
+from collections.abc import Collection, Mapping
+from pathlib import Path
 
 from vgmed_data.errors import InvalidInputError
 from vgmed_data.imaging.deid import pseudonym, replace_uid
 
+from vgmed_data.builders.policy import Skip
 from vgmed_data.builders.records import SourceRecord
 
 KEY_ENV = "VGMED_DEID_KEY"
@@ -43,3 +52,33 @@ def pseudonymise(record: SourceRecord, *, key: str) -> SourceRecord:
     return dataclasses.replace(record, patient_id=pseudonym(record.patient_id, key=key),
                                case_id=replace_uid(record.case_id, key=key) if record.case_id else "",
                                record_id=replace_uid(record.record_id, key=key))
+
+
+# A UID in free text: dotted decimal with at least four components (version numbers have three at most).
+_UID = re.compile(r"(?<![\d.])[0-9]+(?:\.[0-9]+){3,}(?![\d.])")
+
+
+def record_names(record: SourceRecord) -> dict[str, str]:
+    """What a DICOM record's files are called in reports: absolute path, and file name, -> pointer."""
+    names = {path: pointer for path, pointer in record.image.series}
+    names.update({region.mask_path: region.mask_source_path for region in record.regions
+                  if region.mask_path and region.mask_source_path})
+    names.update({Path(path).name: pointer for path, pointer in list(names.items())})
+    return names
+
+
+def redact_text(text: str, *, names: Mapping[str, str], key: str | None = None,
+                keep: Collection[str] = ()) -> str:
+    """``text`` with each of ``names`` (longest first) replaced by its pointer and, with ``key``, every UID not
+    in ``keep`` (already pseudonymous ids) by its keyed replacement."""
+    for original in sorted(names, key=len, reverse=True):
+        text = text.replace(original, names[original])
+    if key is not None:
+        text = _UID.sub(lambda m: m.group(0) if m.group(0) in keep else replace_uid(m.group(0), key=key), text)
+    return text
+
+
+def redact_skip(skip: Skip, *, names: Mapping[str, str], key: str | None = None, keep: Collection[str] = ()) -> Skip:
+    """The skip as a report may show it (see the module docstring)."""
+    return dataclasses.replace(skip, record=redact_text(skip.record, names=names, key=key, keep=keep),
+                               detail=redact_text(skip.detail, names=names, key=key, keep=keep))

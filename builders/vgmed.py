@@ -34,11 +34,12 @@ from PIL import Image
 from vgmed_data.errors import InvalidInputError, SourceNotFoundError, VgmedError
 from vgmed_data.folder import write_config
 from vgmed_data.manifest import Manifest, ManifestSource, write_manifest
+from vgmed_data.progress import progress
 from vgmed_data.imaging.deid import PROFILE_TEXT
 from vgmed_data.schema import SPLITS, GroundingSample, Provenance, encode_png, make_sample_id
 
 from vgmed_data.builders.entry import SourceEntry, get_entry
-from vgmed_data.builders.deid import pseudonymise, require_key, resolve_key
+from vgmed_data.builders.deid import pseudonymise, record_names, redact_skip, require_key, resolve_key
 from vgmed_data.builders.loading import View, dicom_series_views, raster_view, skip_reason, volume_views
 from vgmed_data.builders.measure import measure
 from vgmed_data.builders.paraphrase import Paraphraser, paraphrase, parse_hook
@@ -232,6 +233,9 @@ def process_record(record: SourceRecord) -> RecordResult:
         result.images = []
         handle(error, policy=options.on_bad, source=record.source, record=record.record_id,
                reason=skip_reason(error), log=result.skips)
+    if record.image.series and _WORKER["deid_key"]:  # DICOM: the report names pointers and keyed UIDs only
+        result.skips = [redact_skip(s, names=record_names(record), key=_WORKER["deid_key"],
+                                    keep={record.record_id, record.case_id}) for s in result.skips]
     return result
 
 
@@ -275,6 +279,7 @@ def _ordered_records(sources: Sequence[tuple[SourceEntry, Path]], options: Build
         records = list(entry.reader.records(entry, root, on_bad=options.on_bad, skips=skips))
         if _needs_key(entry):  # DICOM identifiers never leave this function in the clear
             records = [pseudonymise(record, key=require_key(deid_key, sources=[entry.key])) for record in records]
+            skips = [redact_skip(s, names={}, key=deid_key) for s in skips]
         report.skips.extend(skips)
         rng_for(options.seed, entry.key, "records").shuffle(records)
         if options.max_records_per_source is not None:
@@ -301,10 +306,12 @@ def _results(records: list[SourceRecord], options: BuildOptions, deid_key: str |
 
 
 def _rows(records: list[SourceRecord], options: BuildOptions, report: BuildReport,
-          deid_key: str | None) -> Iterator[dict[str, Any]]:
+          deid_key: str | None, *, quiet: bool = False) -> Iterator[dict[str, Any]]:
     seen: dict[str, str] = {}
     quotas: Counter[tuple[str, str]] = Counter()
-    for result in _results(records, options, deid_key):
+    results = progress(_results(records, options, deid_key), total=len(records), desc="build vgmed", unit="record",
+                       quiet=quiet)
+    for result in results:
         report.records[result.source] += 1
         report.skips.extend(result.skips)
         report.filtered.update(result.filtered)
@@ -349,7 +356,8 @@ def _card_body(sources: Sequence[tuple[SourceEntry, Path]]) -> str:
 
 
 def build_vgmed(sources: Sequence[tuple[str, str | Path]], *, out: str | Path,
-                options: BuildOptions = BuildOptions(), deid_key: str | None = None) -> dict[str, Any]:
+                options: BuildOptions = BuildOptions(), deid_key: str | None = None,
+                quiet: bool = False) -> dict[str, Any]:
     """Build the ``vgmed`` configuration of a dataset folder from ``(source key, root folder)`` pairs.
     Returns the build report (also written to ``out/build_report.json``).
 
@@ -372,7 +380,8 @@ def build_vgmed(sources: Sequence[tuple[str, str | Path]], *, out: str | Path,
     report = BuildReport()
     records = _ordered_records(resolved, options, report, deid_key=deid_key)
     out_dir = Path(out)
-    write_config(out_dir, _rows(records, options, report, deid_key), config="vgmed", shard_rows=options.shard_rows,
+    write_config(out_dir, _rows(records, options, report, deid_key, quiet=quiet), config="vgmed",
+                 shard_rows=options.shard_rows,
                  card_body=_card_body(resolved))
     data = report.to_dict()
     (out_dir / "build_report.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")

@@ -4,7 +4,9 @@
 and ``source_id``. Its ``metadata`` JSON names the file inside the source's own layout, as a relative POSIX path
 from the root of a local copy of that source:
 
-* ``vgmed`` rows: ``metadata["source_path"]`` (str); the image is re-rendered from it with the row's
+* ``vgmed`` rows: ``metadata["source_path"]`` (str; for rows built from DICOM a ``dicom-sop:`` pointer, which
+  names no identifier and is found by SOPInstanceUID, :mod:`vgmed_data.imaging.sop_pointer`); the image is
+  re-rendered from it with the row's
   ``window`` (any label the renderers write, data-derived ones included: ``file``, ``min-max``, ``p0.5-p99.5``),
   ``plane`` and ``slice_index``, ``metadata["frame"]`` (DICOM multi-frame, default 0) and ``metadata["channel"]``
   (the volume of a multi-sequence NIfTI, default 0) through
@@ -41,7 +43,8 @@ from typing import Any
 from PIL import Image
 
 from vgmed_data.errors import InvalidInputError, SourceNotFoundError, VgmedError
-from vgmed_data.folder import folder_configs, iter_rows, write_config
+from vgmed_data.folder import count_rows, folder_configs, iter_rows, write_config
+from vgmed_data.progress import add_quiet_argument, progress
 from vgmed_data.schema import encode_png
 
 MAX_NAMED = 10
@@ -125,11 +128,21 @@ class _Pointer:
     channel: int = 0  # volume index of a multi-sequence NIfTI (metadata["channel"]: MSD brain tumour, prostate)
 
 
+def _resolve(root: Path, relative: str) -> Path:
+    """The file a pointer names: a relative path, or a DICOM instance's ``dicom-sop:`` pointer (rows built from
+    DICOM; :mod:`vgmed_data.imaging.sop_pointer`) found by the SOPInstanceUIDs of the files under ``root``."""
+    from vgmed_data.imaging.sop_pointer import is_sop_pointer, resolve_sop_pointer
+
+    if is_sop_pointer(relative):
+        return resolve_sop_pointer(root, relative) or root / relative
+    return (root / relative).resolve()
+
+
 def _render(root: Path, pointer: _Pointer, *, record: str) -> bytes:
     from vgmed_data.geometry import Transform
     from vgmed_data.imaging.render import render_file
 
-    path = (root / pointer.relative).resolve()
+    path = _resolve(root, pointer.relative)
     if not path.is_relative_to(root.resolve()):
         raise InvalidInputError(f"pointer {pointer.relative!r} leaves the source folder", record=record)
     if not path.exists():
@@ -218,7 +231,8 @@ def _hydrate_row(row: dict[str, Any], *, config: str, sources: Mapping[str, Path
     return row
 
 
-def hydrate(folder: str | os.PathLike[str], *, sources: Mapping[str, str | os.PathLike[str]]) -> HydrateReport:
+def hydrate(folder: str | os.PathLike[str], *, sources: Mapping[str, str | os.PathLike[str]],
+            quiet: bool = False) -> HydrateReport:
     """Put images back into an annotations-only folder from local copies of its sources (``KEY -> root``).
 
     All configurations are rebuilt in a staging folder first; the folder is changed only if every pointer of
@@ -237,7 +251,8 @@ def hydrate(folder: str | os.PathLike[str], *, sources: Mapping[str, str | os.Pa
     try:
         for config in configs:
             rows = (_hydrate_row(row, config=config, sources=roots, report=report)
-                    for row in iter_rows(root, config=config))
+                    for row in progress(iter_rows(root, config=config), total=count_rows(root, config=config),
+                                        desc=f"hydrate {config}", unit="row", quiet=quiet))
             write_config(staging, rows, config=config)
         for config in configs:
             target = root / "data" / config
@@ -260,11 +275,12 @@ def register_hydrate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", type=Path, help="an annotations-only dataset folder (downloaded or built)")
     parser.add_argument("--source", action="append", default=[], metavar="KEY=PATH", required=True,
                         help="a local copy of source KEY (repeatable); PATH is the root of the source's own layout")
+    add_quiet_argument(parser)
     parser.set_defaults(func=run_hydrate)
 
 
 def run_hydrate(args: argparse.Namespace) -> int:
     sources = dict(_parse_source(value) for value in args.source)
-    report = hydrate(args.folder, sources=sources)
+    report = hydrate(args.folder, sources=sources, quiet=args.quiet)
     print(f"{args.folder}: {report.summary()}")
     return 0

@@ -15,8 +15,12 @@ Which annotation label names a region: for SEG the CodeMeaning of the segment's 
 ``ignore_unmapped`` (RT structure sets carry many planning structures; the map then picks the targets).
 
 The identifiers that listing reads (PatientID, Study/Series UIDs) stay in memory only: the build replaces them by
-keyed pseudonyms (:mod:`vgmed_data.builders.deid`) before any record is processed or written. Skips name files by their
-path relative to the source root.
+keyed pseudonyms (:mod:`vgmed_data.builders.deid`) before any record is processed or written. Files are named by
+their :mod:`~vgmed_data.imaging.sop_pointer` (``ImageRef.series``, ``RegionRef.mask_source_path``, hence the rows'
+``source_path``), never by their path, which in the IDC/TCIA layouts holds the PatientID and the UIDs; a file
+whose header cannot be read is called ``dicom-file:N-of-M`` (its place in the sorted listing). Skips recorded
+while listing use those names (:func:`~vgmed_data.builders.deid.redact_skip`); a skipped series is named by its
+SeriesInstanceUID, which the build then pseudonymises like record ids.
 
 Geometry (:class:`SeriesGeometry`, read when a worker loads the record): slices sorted by
 ImagePositionPatient projected on the slice normal (the cross product of the ImageOrientationPatient cosines),
@@ -37,7 +41,9 @@ from pydicom.dataset import Dataset
 
 from vgmed_data.errors import FileFormatError, SourceNotFoundError, VgmedError
 from vgmed_data.imaging.dicom import read_header
+from vgmed_data.imaging.sop_pointer import sop_pointer
 
+from vgmed_data.builders.deid import redact_skip
 from vgmed_data.builders.policy import Skip, handle
 from vgmed_data.builders.readers.common import relative, visible
 from vgmed_data.builders.records import ImageRef, RegionRef, SourceRecord
@@ -111,16 +117,25 @@ class DicomSeriesReader:
                                       fix=f"point --source {entry.key}=PATH at the download folder")
         series: dict[str, list[_Instance]] = defaultdict(list)
         headers: dict[Path, Dataset] = {}
-        for path in files:
+        names: dict[str, str] = {}  # absolute and relative path, file name -> the file's pointer
+
+        def skip(error: VgmedError, *, record: str, reason: str) -> None:
+            handle(error, policy=on_bad, source=entry.key, record=record, reason=reason, log=skips)
+            skips[-1] = redact_skip(skips[-1], names=names)
+
+        for number, path in enumerate(files, start=1):
             try:
                 ds = read_header(path)
-                if "SeriesInstanceUID" not in ds or "SOPClassUID" not in ds:
-                    raise FileFormatError("has no SeriesInstanceUID or SOPClassUID", path=path,
+                if "SeriesInstanceUID" not in ds or "SOPClassUID" not in ds or "SOPInstanceUID" not in ds:
+                    raise FileFormatError("has no SeriesInstanceUID, SOPClassUID or SOPInstanceUID", path=path,
                                           fix="remove the file, or use --on-bad skip")
+                name = sop_pointer(str(ds.SOPInstanceUID))
             except VgmedError as error:
-                handle(error, policy=on_bad, source=entry.key, record=relative(path, root),
-                       reason="corrupt file", log=skips)
+                name = f"dicom-file:{number}-of-{len(files)}"
+                names.update({str(path): name, relative(path, root): name, path.name: name})
+                skip(error, record=name, reason="corrupt file")
                 continue
+            names.update({str(path): name, relative(path, root): name, path.name: name})
             instance = _Instance(path, str(ds.SeriesInstanceUID), str(ds.SOPClassUID))
             series[instance.series_uid].append(instance)
             if instance.sop_class in ANNOTATION_CLASSES or len(series[instance.series_uid]) == 1:
@@ -137,32 +152,29 @@ class DicomSeriesReader:
                                                   path=instance.path,
                                                   fix="download the referenced image series too, or use --on-bad skip")
                 except VgmedError as error:
-                    handle(error, policy=on_bad, source=entry.key, record=relative(instance.path, root),
-                           reason="missing file" if isinstance(error, SourceNotFoundError) else "corrupt file",
-                           log=skips)
+                    skip(error, record=names[str(instance.path)],
+                         reason="missing file" if isinstance(error, SourceNotFoundError) else "corrupt file")
                     continue
                 annotations[target].append(instance.path)
         for uid in sorted(annotations, key=lambda u: str(series[u][0].path)):
             instances = sorted(series[uid], key=lambda i: str(i.path))
             first = instances[0].path
             try:
-                regions = self._regions(entry, annotations[uid], headers, root)
+                regions = self._regions(entry, annotations[uid], headers, root, names)
             except VgmedError as error:
-                handle(error, policy=on_bad, source=entry.key, record=relative(first.parent, root),
-                       reason="label not in map", log=skips)
+                skip(error, record=uid, reason="label not in map")
                 continue
             header = headers[first]
-            folder = first.parent
             yield SourceRecord(
                 source=entry.key, record_id=uid, patient_id=str(header.get("PatientID", "") or "unknown"),
                 case_id=str(header.get("StudyInstanceUID", "")), modality=entry.modality, body_part=entry.body_part,
-                image=ImageRef(path=str(folder), source_path=relative(folder, root), kind="dicom",
-                               series=tuple((str(i.path), relative(i.path, root)) for i in instances)),
+                image=ImageRef(path=str(first.parent), source_path=names[str(first)], kind="dicom",
+                               series=tuple((str(i.path), names[str(i.path)]) for i in instances)),
                 regions=regions, laterality_known=entry.laterality_known,
             )
 
     def _regions(self, entry: "SourceEntry", paths: list[Path], headers: dict[Path, Dataset],
-                 root: Path) -> tuple[RegionRef, ...]:
+                 root: Path, names: dict[str, str]) -> tuple[RegionRef, ...]:
         regions = []
         for path in sorted(paths):
             for number, name in annotation_labels(headers[path], label_from=self.label_from):
@@ -171,7 +183,7 @@ class DicomSeriesReader:
                 label = entry.label(name, path=relative(path, root))
                 regions.append(RegionRef(label=name, target=label.target, body_part=label.body_part,
                                          kind=label.kind, mask_path=str(path),
-                                         mask_source_path=relative(path, root), mask_value=number))
+                                         mask_source_path=names[str(path)], mask_value=number))
         if not regions:
             raise FileFormatError("no segment or ROI of its annotations is in the label map",
                                   path=relative(paths[0], root),

@@ -20,6 +20,7 @@ from vgmed_data.errors import FileFormatError, GeometryError, InvalidInputError
 from vgmed_data.folder import iter_rows
 from vgmed_data.guards import check_phi
 from vgmed_data.pointers import pixel_sha256
+from vgmed_data.imaging.deid import replace_uid
 from vgmed_data.imaging.render import render_file
 from vgmed_data.validate import validate_folder
 
@@ -147,6 +148,7 @@ def test_dicom_build_needs_a_key_and_never_writes_it(lidc: Path, tmp_path: Path,
 
 def test_dicom_rows_are_pseudonymous_phi_free_and_hydratable(lidc: Path, tmp_path: Path) -> None:
     from vgmed_data.imaging.deid import pseudonym
+    from vgmed_data.imaging.sop_pointer import resolve_sop_pointer
 
     out = tmp_path / "out"
     build_vgmed([("lidc-idri", lidc)], out=out, options=SMALL, deid_key=KEY)
@@ -160,8 +162,9 @@ def test_dicom_rows_are_pseudonymous_phi_free_and_hydratable(lidc: Path, tmp_pat
         meta = json.loads(row["metadata"])
         assert meta["dicom"]["PatientIdentityRemoved"] == "YES" and "PatientID" not in meta["dicom"]
         assert "Doe" not in row["metadata"] and "General Hospital" not in row["metadata"]
-        # the pointer re-renders exactly the stored pixels
-        rendered = render_file(lidc / meta["source_path"], window=row["window"])
+        # the pointer names no path (the IDC layout's folders are PatientID and UIDs) and re-renders the pixels
+        assert meta["source_path"].startswith("dicom-sop:") and "LIDC" not in row["metadata"]
+        rendered = render_file(resolve_sop_pointer(lidc, meta["source_path"]), window=row["window"])
         assert pixel_sha256(row["image"]["bytes"]) == pixel_sha256(_png(rendered.image))
     first = [r for r in rows if r["patient_id"] == pseudonym("LIDC-IDRI-0001", key=KEY)]
     # two readers: 6x6 and 4x4 squares at rows 3..8 / cols 6..11 on slice 2 (z order); their union is the 6x6
@@ -226,9 +229,11 @@ def test_bad_dicom_input_errors_or_is_counted(lidc: Path, tmp_path: Path, breake
     lenient = BuildOptions(min_pixels=1, min_size_mm=None, on_bad="skip")
     report = build_vgmed([("lidc-idri", lidc)], out=tmp_path / "lenient", options=lenient, deid_key=KEY)
     assert report["skip_counts"] == {f"lidc-idri: {reason}": 1}
-    # skips found while loading name the pseudonymous record; those found while listing, the file (source path)
-    record = report["skips"][0]["record"]
-    assert record.startswith("2.25.") if reason != "label not in map" else record.startswith("LIDC-IDRI-0001/")
+    # every skip names the pseudonymous record (a skipped series is named like a built one), never a path or UID
+    skip = report["skips"][0]
+    assert skip["record"].startswith("2.25.") and "LIDC-IDRI" not in json.dumps(skip), skip
+    first_series = str(pydicom.dcmread(sorted((lidc / "LIDC-IDRI-0001").glob("*/CT_*/*.dcm"))[0]).SeriesInstanceUID)
+    assert skip["record"] == replace_uid(first_series, key=KEY)
     assert report["samples"] > 0  # the other patient still built
 
 
