@@ -32,7 +32,7 @@ def parse_layers(text: str | None) -> tuple[int, ...] | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from vgmed_data.eval.runner import VGREFINE, EvalConfig, parse_methods, run_eval
+    from vgmed_data.eval.config import VGREFINE, EvalConfig, Task, parse_methods
     from vgmed_data.eval.vgrefine.cli import options_from_args
 
     methods = parse_methods(args.method)
@@ -45,10 +45,17 @@ def _run(args: argparse.Namespace) -> int:
                      batch_size=args.batch_size, dtype=args.dtype, device=args.device, max_pixels=args.max_pixels,
                      max_new_tokens=args.max_new_tokens, query=args.query, attention_prompt=args.attention_prompt,
                      overlays=args.overlays,
-                     on_bad_sample=args.on_bad_sample, progress=not args.no_progress,
+                     on_bad_sample=args.on_bad_sample, progress=not args.no_progress, overwrite=args.overwrite,
                      argv=("vgmed", *sys.argv[1:]) if sys.argv and "vgmed" in Path(sys.argv[0]).name else None)
-    summary = run_eval(cfg)
-    if summary is not None and cfg.task == "boxes":
+    if cfg.task == Task.BOXES:
+        from vgmed_data.eval.boxes.generate import run_boxes
+
+        summary: dict | None = run_boxes(cfg)
+    else:
+        from vgmed_data.eval.runner import run_eval
+
+        summary = run_eval(cfg)
+    if summary is not None and cfg.task == Task.BOXES:
         print(f"box scores: {cfg.out / 'summary.md'}; predictions: {cfg.out / 'predictions.jsonl'}")
     elif summary is not None:
         counts = summary["counts"]
@@ -74,6 +81,10 @@ def _tiny(args: argparse.Namespace) -> int:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    from vgmed_data.eval.adapters.base import AttentionPrompt
+    from vgmed_data.eval.config import Dtype, QueryMode, SkipPolicy, Task
+    from vgmed_data.eval.tiny import TINY_FAMILIES
+
     sub = parser.add_subparsers(dest="eval_command", metavar="SUBCOMMAND")
     run = sub.add_parser("run", help="evaluate a model on a grounding dataset (attention metrics + answers)")
     run.add_argument("--model", required=True, help="checkpoint folder or Hub id")
@@ -84,21 +95,24 @@ def register(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--layers", default="all", help="'all' (default), '10,16' or '8-12'")
     run.add_argument("--limit", type=int, default=None, help="first N rows of the split")
     run.add_argument("--batch-size", type=int, default=1)
-    run.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
+    run.add_argument("--dtype", default=Dtype.FLOAT32.value, choices=[d.value for d in Dtype])
     run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (under torchrun: cuda = LOCAL_RANK)")
     run.add_argument("--max-pixels", type=int, default=None,
                      help="Qwen pixel budget (default: the family's, 256*28*28 / 256*32*32; 0: checkpoint's)")
     run.add_argument("--max-new-tokens", type=int, default=16)
-    run.add_argument("--query", default="last", choices=("last", "question_mean"),
+    run.add_argument("--query", default=QueryMode.LAST.value, choices=[q.value for q in QueryMode],
                      help="attention query: the last prompt row (official) or the mean over the question rows")
-    run.add_argument("--attention-prompt", default="official", choices=("official", "answer"),
+    run.add_argument("--attention-prompt", default=AttentionPrompt.OFFICIAL.value,
+                     choices=[a.value for a in AttentionPrompt],
                      help="prompt the grounding metrics of closed questions are captured on: official (default: "
                           "the official open prompt, one more forward per closed question) or answer (the "
                           "lettered prompt the answer is generated from, no extra forward)")
     run.add_argument("--overlays", type=int, default=8, help="heat-map overlays for the first N samples")
-    run.add_argument("--on-bad-sample", default="skip", choices=("skip", "error"))
+    run.add_argument("--on-bad-sample", default=SkipPolicy.SKIP.value, choices=[p.value for p in SkipPolicy])
     run.add_argument("--no-progress", action="store_true")
-    run.add_argument("--task", default="grounding", choices=("grounding", "boxes"),
+    run.add_argument("--overwrite", action="store_true",
+                     help="start over in an --out folder that holds a run (its run files are removed first)")
+    run.add_argument("--task", default=Task.GROUNDING.value, choices=[t.value for t in Task],
                      help="grounding: attention metrics + answers (default); boxes: ask for boxes (sequences or "
                           "vgmed configuration), write predictions.jsonl and score them with the baselines")
     run.add_argument("--method", default="baseline",
@@ -117,7 +131,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     register_score(score)
     tiny = sub.add_parser("tiny", help="build a tiny random-weight checkpoint (tests, demos)")
-    tiny.add_argument("family", choices=("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava", "llava_next", "gemma3"))
+    tiny.add_argument("family", choices=TINY_FAMILIES)
     tiny.add_argument("--out", required=True)
     tiny.add_argument("--overwrite", action="store_true")
     tiny.set_defaults(func=_tiny)

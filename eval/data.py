@@ -36,7 +36,7 @@ class EvalSample:
                 return opened.convert("RGB")
         except Exception as error:  # PIL raises several unrelated types for bad bytes
             raise FileFormatError(f"the image cannot be decoded ({error})", record=self.id,
-                                  fix="re-encode the image as PNG in the dataset") from error
+                                  fix="re-encode the image as PNG in the dataset", reason="image not decodable") from error
 
 
 def _sample(index: int, row: dict[str, Any]) -> EvalSample:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from vgmed_data.eval.run_folder import Manifest, RunFolder, SampleRecord, write_json
 
 METRIC_NAMES = ("ar", "kl", "js", "pg", "epg")
 LOWER_IS_BETTER = {"kl", "js"}
@@ -18,62 +19,60 @@ def _mean(values: Sequence[float]) -> float | None:
     return round(float(np.mean(values)), 6) if len(values) else None
 
 
-def _group_stats(records: Sequence[dict[str, Any]], layers: Sequence[int]) -> dict[str, Any]:
-    answered = [r for r in records if r.get("status") == "ok"]
-    grounded = [r for r in answered if "metrics" in r]
-    per_layer = {name: [_mean([r["metrics"][name][i] for r in grounded]) for i in range(len(layers))]
+def _group_stats(records: Sequence[SampleRecord], layers: Sequence[int]) -> dict[str, Any]:
+    answered = [r for r in records if r.ok]
+    grounded = [r for r in answered if r.metrics is not None]
+    per_layer = {name: [_mean([r.metrics[name][i] for r in grounded]) for i in range(len(layers))]  # type: ignore[index]
                  for name in METRIC_NAMES}
     return {"n": len(records), "answered": len(answered), "grounded": len(grounded),
-            "accuracy": _mean([float(bool(r["correct"])) for r in answered if "correct" in r]),  # baseline answers
+            "accuracy": _mean([float(r.correct) for r in answered if r.correct is not None]),  # baseline answers
             "per_layer": per_layer}
 
 
-def vgrefine_summary(records: Sequence[dict[str, Any]], *, methods: Sequence[str]) -> dict[str, Any] | None:
+def vgrefine_summary(records: Sequence[SampleRecord], *, methods: Sequence[str]) -> dict[str, Any] | None:
     """VGRefine's part of the summary: its parameters, accuracy, blocked-token counts and, when the baseline ran
     too, :func:`vgmed_data.eval.vgrefine.compare.side_by_side` (accuracy in percent, both methods and the difference)."""
     from vgmed_data.eval.vgrefine.compare import side_by_side
 
-    refined = [r for r in records if r.get("status") == "ok" and "vgrefine" in r]
+    refined = [r for r in records if r.ok and r.vgrefine is not None]
     if "vgrefine" not in methods:
         return None
-    parts = [r["vgrefine"] for r in refined]
+    parts = [r.vgrefine for r in refined if r.vgrefine is not None]
     both = "baseline" in methods
     return {
-        "n": len(refined), "parameters": parts[0]["parameters"] if parts else None,
-        "accuracy": _mean([float(bool(p["correct"])) for p in parts]),
-        "mean_blocked": _mean([float(len(p["blocked"])) for p in parts]),
-        "mean_tokens": _mean([float(p["grid"][0] * p["grid"][1]) for p in parts]),
+        "n": len(refined), "parameters": dict(parts[0].parameters) if parts else None,
+        "accuracy": _mean([float(bool(p.correct)) for p in parts]),
+        "mean_blocked": _mean([float(len(p.blocked)) for p in parts]),
+        "mean_tokens": _mean([float(p.grid[0] * p.grid[1]) for p in parts]),
         "side_by_side": side_by_side(records) if both else None,
         # the fast path's own plain answer vs the batched baseline answer: should be 0 (numerics, ties otherwise)
-        "plain_differs_from_baseline": (sum(p.get("answer_without_vgrefine") != r.get("prediction")
+        "plain_differs_from_baseline": (sum(p.answer_without_vgrefine != r.prediction
                                             for p, r in zip(parts, refined)) if both else None),
     }
 
 
-def summarise(records: Sequence[dict[str, Any]], *, manifest: dict[str, Any], adapter: dict[str, Any]
-              ) -> dict[str, Any]:
-    ok = [r for r in records if r.get("status") == "ok"]
-    layers = ok[0]["layers"] if ok else list(manifest.get("layers") or [])
+def summarise(records: Sequence[SampleRecord], *, manifest: Manifest, adapter: dict[str, Any]) -> dict[str, Any]:
+    ok = [r for r in records if r.ok]
+    layers = list(ok[0].layers or ()) if ok else list(manifest.layers or [])
     skips: dict[str, int] = defaultdict(int)
-    for record in records:
-        if record.get("status") != "ok":
-            skips[f"{record.get('status')}: {record.get('skip_reason', '').split(':')[0][:60]}"] += 1
-        elif "grounding_skip" in record:
-            skips[f"grounding: {record['grounding_skip'].split(':')[0]}"] += 1
+    for record in records:  # counted by the reason each record carries (the error's category)
+        if not record.ok:
+            skips[f"{record.status}: {record.skip_reason}"] += 1
+        elif record.grounding_skip is not None:
+            skips[f"grounding: {record.grounding_skip}"] += 1
     overall = _group_stats(records, layers)
     ar = [v for v in overall["per_layer"]["ar"] if v is not None]
     best = layers[int(np.argmax(overall["per_layer"]["ar"]))] if ar and len(ar) == len(layers) else None
     groups: dict[str, dict[str, Any]] = {}
     for key in ("modality", "question_type"):
-        values = sorted({str(r.get(key)) for r in records})
-        groups[key] = {v: _group_stats([r for r in records if str(r.get(key)) == v], layers) for v in values}
-    methods = list(manifest.get("methods") or ["baseline"])
-    return {"model": manifest.get("model"), "dataset": manifest.get("dataset"), "adapter": adapter,
+        values = sorted({str(getattr(r, key)) for r in records})
+        groups[key] = {v: _group_stats([r for r in records if str(getattr(r, key)) == v], layers) for v in values}
+    methods = list(manifest.methods)
+    return {"model": manifest.model, "dataset": manifest.dataset, "adapter": adapter,
             "methods": methods, "vgrefine": vgrefine_summary(records, methods=methods),
-            "random_weights": (Path(str(manifest.get("model"))) / "tiny_checkpoint.json").exists(),
-            "query": manifest.get("query"),
-            # runs from before the option recorded none: they measured on the answer prompt
-            "attention_prompt": manifest.get("attention_prompt", "answer"), "layers": layers, "best_layer_by_ar": best,
+            "random_weights": (Path(manifest.model) / "tiny_checkpoint.json").exists(),
+            "query": manifest.query,
+            "attention_prompt": manifest.attention_prompt, "layers": layers, "best_layer_by_ar": best,
             "counts": {"samples": len(records), "answered": overall["answered"], "grounded": overall["grounded"],
                        "skipped": dict(sorted(skips.items()))},
             "overall": overall, "by": groups}
@@ -193,24 +192,20 @@ def overlay(image: Any, boxes: Sequence[Sequence[float]], attention_grid: np.nda
     return path
 
 
-def _overlays(root: Path, records: Sequence[dict[str, Any]], summary: dict[str, Any], count: int,
+def _overlays(folder: RunFolder, records: Sequence[SampleRecord], summary: dict[str, Any], count: int,
               dataset: str | None, config: str, split: str) -> list[str]:
     from vgmed_data.eval.data import iter_samples
     from vgmed_data.eval.metrics import normalised_map
     from vgmed_data.eval.vgrefine.evaluate import BLOCKED_KEY, TRIAGE_KEY
     from vgmed_data.geometry import Transform
 
-    chosen = [r for r in records if "metrics" in r][:count]
+    chosen = [r for r in records if r.metrics is not None][:count]
     if not chosen or dataset is None:
         return []
-    wanted = {r["id"]: r for r in chosen}
-    last = max(r["index"] for r in chosen)
-    arrays: dict[str, np.ndarray] = {}
-    for shard in sorted((root / "attention").glob("shard-*.npz")):
-        with np.load(shard) as data:
-            for key in data.files:
-                if key.split("__")[0] in wanted:
-                    arrays[key] = data[key]
+    root = folder.root
+    wanted = {r.id: r for r in chosen}
+    last = max(r.index for r in chosen)
+    arrays = dict(folder.attention(set(wanted)))
     out_dir = root / "overlays"
     out_dir.mkdir(exist_ok=True)
     written = []
@@ -223,34 +218,35 @@ def _overlays(root: Path, records: Sequence[dict[str, Any]], summary: dict[str, 
             continue
         q = arrays[f"{sample.id}__question"].astype(np.float64)[li]
         g = arrays[f"{sample.id}__general"].astype(np.float64)[li]
-        grid = normalised_map(q.mean(axis=0), g.mean(axis=0)).reshape(record["grid"])
+        grid = normalised_map(q.mean(axis=0), g.mean(axis=0)).reshape(record.grid)
         image = sample.image()
-        transform = Transform.from_dict(record["input_transform"])
+        transform = Transform.from_dict(record.input_transform)
         note = " (random model)" if summary.get("random_weights") else ""
-        title = f"{sample.id} layer {layer} AR {record['metrics']['ar'][li]:.2f}{note}\n{sample.question[:80]}"
+        title = f"{sample.id} layer {layer} AR {record.metrics['ar'][li]:.2f}{note}\n{sample.question[:80]}"
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in sample.id)
         written.append(str(overlay(image, sample.boxes, grid, transform, out_dir / f"{safe}.png", title=title)
                            .relative_to(root)))
         triage = arrays.get(f"{sample.id}__{TRIAGE_KEY}")
-        if triage is not None:  # VGRefine: the triage map S with the blocked tokens hatched
-            refine = record["vgrefine"]
-            title = (f"{sample.id} VGRefine triage, {len(refine['blocked'])} blocked (hatched){note}\n"
-                     f"answer {refine['answer'][:40]!r} vs baseline {str(record.get('prediction'))[:40]!r}")
+        if triage is not None and record.vgrefine is not None:  # VGRefine: the triage map, blocked tokens hatched
+            refine = record.vgrefine
+            title = (f"{sample.id} VGRefine triage, {len(refine.blocked)} blocked (hatched){note}\n"
+                     f"answer {refine.answer[:40]!r} vs baseline {str(record.prediction)[:40]!r}")
             written.append(str(overlay(image, sample.boxes, triage.astype(np.float64), transform,
                                        out_dir / f"{safe}__vgrefine.png", title=title,
                                        blocked=arrays[f"{sample.id}__{BLOCKED_KEY}"]).relative_to(root)))
     return written
 
 
-def write_reports(root: Path, records: Sequence[dict[str, Any]], *, manifest: dict[str, Any],
+def write_reports(folder: RunFolder, records: Sequence[SampleRecord], *, manifest: Manifest,
                   adapter: dict[str, Any], overlays: int, dataset: str | None, config: str, split: str
                   ) -> dict[str, Any]:
+    root = folder.root
     summary = summarise(records, manifest=manifest, adapter=adapter)
     plot = plot_layers(summary, root / "layers.png")
-    summary["files"] = {"samples": "samples.jsonl", "summary_md": "summary.md",
-                        "attention": sorted(str(p.relative_to(root)) for p in (root / "attention").glob("*.npz")),
+    summary["files"] = {"samples": folder.samples_path.name, "summary_md": "summary.md",
+                        "attention": sorted(str(p.relative_to(root)) for p in folder.attention_dir.glob("*.npz")),
                         "layers_plot": plot.name if plot else None,
-                        "overlays": _overlays(root, records, summary, overlays, dataset, config, split)}
-    (root / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+                        "overlays": _overlays(folder, records, summary, overlays, dataset, config, split)}
+    write_json(folder.summary_path, summary)
     (root / "summary.md").write_text(markdown(summary))
     return summary

@@ -8,10 +8,17 @@ does not know our hierarchy still behaves. The CLI prints ``str(error)`` as one 
 from __future__ import annotations
 
 from os import PathLike
+from typing import ClassVar
 
 
 class VgmedError(Exception):
-    """Base class. ``str()`` gives one line: ``<where>: <what>. Fix: <fix>``."""
+    """Base class. ``str()`` gives one line: ``<where>: <what>. Fix: <fix>``.
+
+    ``reason``: the short category a skip of this error is counted under ("missing file", "bad box"...), given
+    where the error is raised; callers read it from here, never from the message text. Default: the class's
+    ``default_reason``."""
+
+    default_reason: ClassVar[str] = "error"
 
     def __init__(
         self,
@@ -20,11 +27,13 @@ class VgmedError(Exception):
         path: str | PathLike[str] | None = None,
         record: str | None = None,
         fix: str | None = None,
+        reason: str | None = None,
     ) -> None:
         self.message = message
         self.path = None if path is None else str(path)
         self.record = record
         self.fix = fix
+        self.reason = reason or self.default_reason
         super().__init__(self.__str__())
 
     def __str__(self) -> str:
@@ -38,21 +47,31 @@ class VgmedError(Exception):
 class InvalidInputError(VgmedError, ValueError):
     """A value given by the user or read from a file is not acceptable."""
 
+    default_reason = "invalid input"
+
 
 class GeometryError(InvalidInputError):
     """A box, polygon, mask or transform is invalid (outside the image, inverted, empty...)."""
+
+    default_reason = "bad geometry"
 
 
 class SchemaError(InvalidInputError):
     """A sample or a dataset folder does not match the declared schema."""
 
+    default_reason = "schema mismatch"
+
 
 class FileFormatError(InvalidInputError):
     """A file is not what its name says (truncated DICOM, HTML saved as .nii.gz, 16-bit RGB PNG...)."""
 
+    default_reason = "corrupt file"
+
 
 class SourceNotFoundError(VgmedError, FileNotFoundError):
     """A file or folder that should exist does not."""
+
+    default_reason = "missing file"
 
 
 class MissingDependencyError(VgmedError, ImportError):

@@ -27,6 +27,7 @@ import string
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar
 
 import numpy as np
@@ -53,7 +54,14 @@ def question_prompt(question: str, options: Sequence[str] = ()) -> str:
     return "\n".join(lines + [OPTION_INSTRUCTION])
 
 
-ATTENTION_PROMPTS = ("official", "answer")
+PROCESSOR_REJECTED = "image rejected by the processor"  # the reason a sample the processor refuses is skipped
+
+
+class AttentionPrompt(StrEnum):
+    """``--attention-prompt``: the prompt a closed question's grounding attention is captured on."""
+
+    OFFICIAL = "official"
+    ANSWER = "answer"
 
 
 def attention_question_prompt(question: str, options: Sequence[str] = (), *, mode: str) -> str:
@@ -63,9 +71,9 @@ def attention_question_prompt(question: str, options: Sequence[str] = (), *, mod
     alike (the official code measures attention on it; closed questions are still answered with lettered
     options). ``"answer"``: the prompt the answer is generated from, ``question_prompt(question, options)``.
     The two differ only for closed questions."""
-    if mode not in ATTENTION_PROMPTS:
-        raise InvalidInputError(f"attention prompt {mode!r}", fix=f"use one of {', '.join(ATTENTION_PROMPTS)}")
-    return question_prompt(question) if mode == "official" else question_prompt(question, options)
+    if mode not in tuple(AttentionPrompt):
+        raise InvalidInputError(f"attention prompt {mode!r}", fix=f"use one of {', '.join(AttentionPrompt)}")
+    return question_prompt(question) if mode == AttentionPrompt.OFFICIAL else question_prompt(question, options)
 
 
 @dataclass(frozen=True)
@@ -229,7 +237,8 @@ class Adapter(ABC):
 
             ids = ", ".join(record_ids) or "?"
             raise FileFormatError(f"the {self.family} processor rejected the image(s) ({error})", record=ids,
-                                  fix="check the image size and mode (at least one patch per side)") from error
+                                  fix="check the image size and mode (at least one patch per side)",
+                                  reason=PROCESSOR_REJECTED) from error
         inputs = dict(inputs)
         input_ids = inputs["input_ids"]
         layouts = [self.layout(input_ids[row].tolist(), image.size, inputs, row, record=(record_ids or [""] * len(rgb))[row])
@@ -254,7 +263,8 @@ class Adapter(ABC):
             from vgmed_data.errors import FileFormatError
 
             raise FileFormatError(f"the {self.family} processor rejected the images ({error})",
-                                  record=record_id or None, fix="check the image sizes and modes") from error
+                                  record=record_id or None, fix="check the image sizes and modes",
+                                  reason=PROCESSOR_REJECTED) from error
         inputs = dict(inputs)
         return inputs, self.image_transforms([image.size for image in rgb], inputs)
 

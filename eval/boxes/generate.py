@@ -18,7 +18,6 @@ Batch size 1: prompts of several images differ too much in length to batch usefu
 from __future__ import annotations
 
 import io
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -31,9 +30,11 @@ from PIL import Image
 from vgmed_data.eval.adapters.base import inputs_on
 from vgmed_data.eval.boxes.formats import FAMILY_FORMATS
 from vgmed_data.eval.boxes.prompts import box_prompt, target_prompt
+from vgmed_data.eval.config import EvalConfig, Task
+from vgmed_data.eval.progress import progress_bar
+from vgmed_data.eval.run_folder import (BoxPrediction, BoxSampleRecord, RunFolder, Status, append_records,
+                                        read_records, resume_records, write_json, write_records)
 from vgmed_data.errors import InvalidInputError
-
-PREDICTIONS = "predictions.jsonl"
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def prompt_for(sample: BoxSample, *, fmt: str, transforms: list[Any]) -> str:
     return text
 
 
-def answer_one(adapter: Any, sample: BoxSample, *, fmt: str, device: str) -> dict[str, Any]:
+def answer_one(adapter: Any, sample: BoxSample, *, fmt: str, device: str) -> BoxPrediction:
     """Encode (twice: the transforms the prompt needs come from the processor), generate greedily, return the
     prediction line."""
     import torch
@@ -128,71 +129,70 @@ def answer_one(adapter: Any, sample: BoxSample, *, fmt: str, device: str) -> dic
         output = adapter.model.generate(**inputs, **adapter.generation_settings())
     new = output[0, inputs["input_ids"].shape[1]:]
     text = adapter.tokenizer.decode(new, skip_special_tokens=True).strip()
-    return {"id": sample.id, "output": text, "input_transforms": [t.to_dict() for t in transforms],
-            "prompt": prompt, "seconds": round(time.perf_counter() - start, 6)}
+    return BoxPrediction(id=sample.id, output=text, input_transforms=tuple(t.to_dict() for t in transforms),
+                         prompt=prompt, seconds=round(time.perf_counter() - start, 6))
 
 
-def run_boxes(cfg: Any, *, adapter: Any | None = None) -> dict[str, Any]:
-    """Generate (resuming) and score; ``cfg`` is an :class:`vgmed_data.eval.runner.EvalConfig` with ``task="boxes"``."""
+def run_boxes(cfg: EvalConfig, *, adapter: Any | None = None) -> dict[str, Any]:
+    """Generate (resuming) and score; ``cfg.task`` is ``boxes``. Nothing is written until the dataset and the
+    model have loaded and the family can answer the samples."""
     from vgmed_data.eval.adapters import AdapterOptions, load_adapter
     from vgmed_data.eval.data import rank_and_world
-    from vgmed_data.eval.runner import _check_manifest, _progress, _read_records
 
+    if cfg.task != Task.BOXES:
+        raise InvalidInputError(f"the boxes task was given --task {cfg.task}", fix="pass --task boxes")
     _, world = rank_and_world()
     if world > 1:
         raise InvalidInputError("--task boxes runs in one process", fix="launch it without torchrun")
-    _check_manifest(cfg, 1)
+    folder = RunFolder(cfg.out)
+    manifest = cfg.manifest(1)
+    folder.check_resume(manifest, overwrite=cfg.overwrite)
+    samples = list(iter_box_samples(cfg.dataset, config=cfg.config, split=cfg.split, limit=cfg.limit))
     options = AdapterOptions(max_pixels=cfg.max_pixels, max_new_tokens=cfg.max_new_tokens)
     if adapter is None:
         adapter = load_adapter(cfg.model, dtype=cfg.dtype, device=cfg.device, options=options)
     else:
         adapter.set_options(options)
     fmt = output_format_of(adapter.family)
-    samples = list(iter_box_samples(cfg.dataset, config=cfg.config, split=cfg.split, limit=cfg.limit))
     most = max((len(s.images) for s in samples), default=1)
     adapter.check_image_count(most)  # refuse before generating anything
-    path = cfg.out / PREDICTIONS
-    done = _read_records(path)
-    path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in done))  # drop a torn last line
-    finished = {r["id"] for r in done}
+    folder.start(manifest, overwrite=cfg.overwrite)  # the first write
+    finished = {r.id for r in resume_records(folder.predictions_path, BoxPrediction)}
     todo = [s for s in samples if s.id not in finished]
-    bar = _progress(len(todo), cfg.progress)
-    with path.open("a") as sink:
+    bar = progress_bar(len(todo), enabled=cfg.progress)
+    with folder.predictions_path.open("a") as sink:
         for sample in todo:
-            sink.write(json.dumps(answer_one(adapter, sample, fmt=fmt, device=cfg.device), sort_keys=True) + "\n")
-            sink.flush()
-            os.fsync(sink.fileno())
+            append_records(sink, [answer_one(adapter, sample, fmt=fmt, device=cfg.device)])
             bar.update(1)
     bar.close()
-    return write_box_reports(cfg.out, dataset=cfg.dataset, config=cfg.config, split=cfg.split, fmt=fmt,
+    return write_box_reports(folder, dataset=cfg.dataset, config=cfg.config, split=cfg.split, fmt=fmt,
                              adapter=adapter.describe(), model=cfg.model, order=[s.id for s in samples])
 
 
-def write_box_reports(out: Path, *, dataset: str, config: str, split: str, fmt: str, adapter: dict[str, Any],
-                      model: str, order: list[str]) -> dict[str, Any]:
+def write_box_reports(folder: RunFolder, *, dataset: str, config: str, split: str, fmt: str,
+                      adapter: dict[str, Any], model: str, order: list[str]) -> dict[str, Any]:
     """Score ``predictions.jsonl`` exactly as ``vgmed eval score`` does and write the run's reports."""
     from vgmed_data.eval.boxes.report import format_table, score_predictions, write_report
 
-    predictions = {r["id"]: r for r in (json.loads(line) for line in (out / PREDICTIONS).read_text().splitlines()
-                                        if line.strip())}
-    report = score_predictions(dataset, out / PREDICTIONS, fmt=fmt, config=config, split=split)
+    out = folder.root
+    predictions = {r.id: r for r in read_records(folder.predictions_path, BoxPrediction)}
+    report = score_predictions(dataset, folder.predictions_path, fmt=fmt, config=config, split=split)
     write_report(report, out / "scores")
     by_id = {s.id: s for s in report.samples}
-    with (out / "samples.jsonl").open("w") as sink:
-        for index, sample_id in enumerate(order):
-            line, scored = predictions[sample_id], by_id[sample_id]
-            sink.write(json.dumps({"index": index, "id": sample_id, "task": scored.task, "status": "ok",
-                                   "prompt": line["prompt"], "output": line["output"], "parse": str(scored.mode),
-                                   "iou": scored.iou, "image_correct": scored.image_correct,
-                                   "predicted_image_index": scored.predicted_image_index,
-                                   "box": None if scored.box is None else list(scored.box),
-                                   "notes": list(scored.notes), "timings": {"generate_s": line["seconds"]}},
-                                  sort_keys=True) + "\n")
+    records = []
+    for index, sample_id in enumerate(order):
+        line, scored = predictions[sample_id], by_id[sample_id]
+        records.append(BoxSampleRecord(
+            index=index, id=sample_id, task=scored.task, status=Status.OK, prompt=line.prompt, output=line.output,
+            parse=str(scored.mode), iou=scored.iou, image_correct=scored.image_correct,
+            predicted_image_index=scored.predicted_image_index, box=None if scored.box is None else tuple(scored.box),
+            notes=tuple(scored.notes), timings={"generate_s": line.seconds}))
+    write_records(folder.samples_path, records)
     summary = {"task": "boxes", "model": model, "dataset": dataset, "config": config, "split": split,
                "adapter": adapter, "format": fmt,
                "random_weights": (Path(model) / "tiny_checkpoint.json").exists(),
                "counts": {"samples": len(order)}, "boxes": report.to_dict()}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    write_json(folder.summary_path, summary)
     note = ("**This model has random weights: every number below is noise.**\n\n"
             if summary["random_weights"] else "")
     (out / "summary.md").write_text(

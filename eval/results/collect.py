@@ -1,7 +1,7 @@
 """Read a finished run folder (``vgmed eval run --out RUN_DIR``) into results rows.
 
-What is read (the runner's own outputs, see :mod:`vgmed_data.eval.runner`): ``run.json`` (model, dataset, settings
-fingerprint), ``samples.jsonl`` (answers, correctness, metrics per layer, grid, input transform), the attention
+What is read (through :mod:`vgmed_data.eval.run_folder`, which owns the layout): ``run.json`` (model, dataset,
+settings fingerprint), ``samples.jsonl`` (answers, correctness, metrics per layer, grid, input transform), the attention
 shards ``attention/*.npz`` (question and general maps per sample), ``summary.json`` (adapter description), and
 the dataset itself (for the images and boxes the viewer shows). Summary numbers are recomputed here from the
 per-sample records (means over answered / grounded samples), so every breakdown slice follows one rule.
@@ -21,19 +21,21 @@ import hashlib
 import json
 import os
 import shlex
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from vgmed_data.eval.config import BASELINE, VGREFINE, QueryMode, Task
 from vgmed_data.eval.provenance import describe_hardware, toolkit_version
 from vgmed_data.eval.results.schema import ALL, FORMAT_VERSION, METRICS
-from vgmed_data.errors import InvalidInputError, SourceNotFoundError
+from vgmed_data.eval.run_folder import (BoxSampleRecord, Manifest, RunFolder, SampleRecord, VGRefineRecord,
+                                        without_timings)
+from vgmed_data.errors import InvalidInputError
 
-BASELINE = "baseline"
-VGREFINE = "vgrefine"
+Record = SampleRecord | BoxSampleRecord
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,6 @@ class Provenance:
     dataset_revision: str = ""
     hardware: str = ""
     command: str = ""
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -103,16 +101,16 @@ def model_revision(model: str) -> str:
         return ""
 
 
-def reconstructed_command(manifest: Mapping[str, Any], *, config: str, split: str, methods: Sequence[str]) -> str:
-    """``vgmed eval run ...`` with the settings the run folder records (the runner does not store argv)."""
-    parts = ["vgmed", "eval", "run", "--model", str(manifest["model"]), "--dataset", str(manifest["dataset"]),
+def reconstructed_command(manifest: Manifest, *, config: str, split: str, methods: Sequence[str]) -> str:
+    """``vgmed eval run ...`` with the settings the run folder records (runs that did not store argv)."""
+    parts = ["vgmed", "eval", "run", "--model", manifest.model, "--dataset", manifest.dataset,
              "--config", config, "--split", split]
-    if manifest.get("layers"):
-        parts += ["--layers", ",".join(str(v) for v in manifest["layers"])]
-    if manifest.get("query") and manifest["query"] != "last":
-        parts += ["--query", str(manifest["query"])]
-    if manifest.get("attention_prompt", "answer") != "official":
-        parts += ["--attention-prompt", str(manifest.get("attention_prompt", "answer"))]
+    if manifest.layers:
+        parts += ["--layers", ",".join(str(v) for v in manifest.layers)]
+    if manifest.query != QueryMode.LAST:
+        parts += ["--query", manifest.query]
+    if manifest.attention_prompt != "official":
+        parts += ["--attention-prompt", manifest.attention_prompt]
     if list(methods) != [BASELINE]:
         parts += ["--method", ",".join(methods)]
     return shlex.join(parts)
@@ -131,48 +129,28 @@ def box_columns(boxes: Mapping[str, Any] | None) -> dict[str, float | None]:
             "box_full_image_miou": pick("full_image", "miou"), "box_mean_box_miou": pick("mean_box", "miou")}
 
 
-def run_id_of(manifest: Mapping[str, Any], records: Iterable[Mapping[str, Any]]) -> str:
-    from vgmed_data.eval.runner import strip_timings
-
-    digest = hashlib.sha256(str(manifest.get("fingerprint", "")).encode())
-    for record in strip_timings([dict(r) for r in records]):
-        digest.update(json.dumps(record, sort_keys=True).encode())
+def run_id_of(manifest: Manifest, records: Iterable[Record]) -> str:
+    digest = hashlib.sha256(manifest.fingerprint.encode())
+    for record in records:
+        digest.update(json.dumps(without_timings(record), sort_keys=True).encode())
     return digest.hexdigest()[:20]
 
 
-def _vgrefine(record: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A record's VGRefine result in one shape: prediction, correct, status, params, blocked_tokens, triage_map,
-    metrics. The triage map itself is read from the attention shards (``<id>__triage``). Reads
-    :meth:`vgmed_data.eval.vgrefine.result.VGRefineAnswer.record` fields (``answer``, ``parameters``,
-    ``blocked``) nested under ``record["vgrefine"]``; correctness is scored with the baseline's rule when the
-    record does not carry it."""
-    from vgmed_data.eval.answers import score_answer
-
-    part = record.get(VGREFINE)
-    if not isinstance(part, Mapping):
-        return None
-    prediction = part.get("prediction", part.get("answer"))
-    correct = part.get("correct")
-    if correct is None and prediction is not None:
-        correct = score_answer(str(prediction), answer=str(record.get("answer") or ""),
-                               options=record.get("options") or ())["correct"]
-    return {"prediction": prediction, "correct": correct, "status": part.get("status", record.get("status")),
-            "params": part.get("params", part.get("parameters")) or {},
-            "blocked_tokens": part.get("blocked_tokens", part.get("blocked")) or [],
-            "triage_map": part.get("triage_map") or [], "metrics": part.get("metrics")}
+def _refined(record: Record) -> VGRefineRecord | None:
+    return record.vgrefine if isinstance(record, SampleRecord) else None
 
 
-def _method_view(record: Mapping[str, Any], method: str) -> dict[str, Any] | None:
+def _method_view(record: Record, method: str) -> dict[str, Any] | None:
     """The fields a method's summary needs from one record (None: the record has no result for it)."""
     if method == BASELINE:
-        return {"status": record.get("status"),  # None: no baseline answer (--method vgrefine, --task boxes)
-                "correct": None if "correct" not in record else bool(record["correct"]),
-                "metrics": record.get("metrics")}
-    part = _vgrefine(record)
+        grounding = isinstance(record, SampleRecord)
+        return {"status": str(record.status),
+                "correct": record.correct if grounding else None,  # None: no baseline answer
+                "metrics": record.metrics if grounding else None}
+    part = _refined(record)
     if part is None:
         return None
-    return {"status": part.get("status", record.get("status")), "correct": bool(part.get("correct")),
-            "metrics": part.get("metrics")}
+    return {"status": str(record.status), "correct": bool(part.correct), "metrics": None}
 
 
 def _stats(views: Sequence[Mapping[str, Any]], n_layers: int, best: int | None) -> dict[str, Any]:
@@ -194,17 +172,24 @@ def _best_position(ar_per_layer: Sequence[float | None]) -> int | None:
     return int(np.argmax(ar_per_layer))
 
 
-def _breakdown(records: Sequence[Mapping[str, Any]], views: Sequence[Mapping[str, Any]], n_layers: int,
+def _facets(record: Record) -> tuple[str, str]:
+    """(modality, question type) of a record; box records have neither ("None", as such runs always showed)."""
+    if isinstance(record, SampleRecord):
+        return str(record.modality), str(record.question_type)
+    return "None", "None"
+
+
+def _breakdown(records: Sequence[Record], views: Sequence[Mapping[str, Any]], n_layers: int,
                best: int | None) -> list[dict[str, Any]]:
     """Slices for every (modality | all) x (question type | all) that has samples."""
-    keys = sorted({(str(r.get("modality")), str(r.get("question_type"))) for r in records})
+    keys = sorted({_facets(r) for r in records})
     modalities = [ALL, *sorted({m for m, _ in keys})]
     types = [ALL, *sorted({q for _, q in keys})]
     slices = []
     for modality in modalities:
         for question_type in types:
             chosen = [v for r, v in zip(records, views)
-                      if modality in (ALL, str(r.get("modality"))) and question_type in (ALL, str(r.get("question_type")))]
+                      if modality in (ALL, _facets(r)[0]) and question_type in (ALL, _facets(r)[1])]
             if not chosen:
                 continue
             stats = _stats(chosen, n_layers, best)
@@ -214,18 +199,11 @@ def _breakdown(records: Sequence[Mapping[str, Any]], views: Sequence[Mapping[str
     return slices
 
 
-def _attention(run_dir: Path) -> Iterator[tuple[str, np.ndarray]]:
-    for shard in sorted((run_dir / "attention").glob("shard-*.npz")):
-        with np.load(shard) as data:
-            for key in data.files:
-                yield key, data[key]
-
-
-def _map_frame(record: Mapping[str, Any], size: tuple[int, int]) -> list[float]:
+def _map_frame(record: SampleRecord, size: tuple[int, int]) -> list[float]:
     """Where the model's input frame (and so the token grid) lies on the stored image, xyxy."""
     from vgmed_data.geometry.transforms import Transform
 
-    data = record.get("input_transform")
+    data = record.input_transform
     if not data:
         return [0.0, 0.0, float(size[0]), float(size[1])]
     transform = Transform.from_dict(data)
@@ -234,20 +212,20 @@ def _map_frame(record: Mapping[str, Any], size: tuple[int, int]) -> list[float]:
     return [float(v) for v in corners.reshape(-1)]
 
 
-def _sample_rows(run_dir: Path, run_id: str, manifest: Mapping[str, Any], records: Sequence[Mapping[str, Any]],
+def _sample_rows(folder: RunFolder, run_id: str, manifest: Manifest, records: Sequence[SampleRecord],
                  *, config: str, split: str, best_layer_position: int | None) -> list[dict[str, Any]]:
     from vgmed_data.eval.data import iter_samples
     from vgmed_data.eval.metrics import normalised_map
 
-    dataset = {s.id: s for s in iter_samples(str(manifest["dataset"]), config=config, split=split)}
-    maps = dict(_attention(run_dir))
+    dataset = {s.id: s for s in iter_samples(manifest.dataset, config=config, split=split)}
+    maps = dict(folder.attention())
     rows = []
     for record in records:
-        sample = dataset.get(str(record["id"]))
+        sample = dataset.get(record.id)
         if sample is None:
-            raise InvalidInputError(f"sample {record['id']} of the run is not in {manifest['dataset']} ({split})",
-                                    path=run_dir, fix="publish from the dataset the run evaluated")
-        grid = [int(v) for v in record.get("grid") or (0, 0)]
+            raise InvalidInputError(f"sample {record.id} of the run is not in {manifest.dataset} ({split})",
+                                    path=folder.root, fix="publish from the dataset the run evaluated")
+        grid = [int(v) for v in record.grid or (0, 0)]
         position = best_layer_position
         baseline_map: list[float] = []
         question, general = maps.get(f"{sample.id}__question"), maps.get(f"{sample.id}__general")
@@ -255,28 +233,27 @@ def _sample_rows(run_dir: Path, run_id: str, manifest: Mapping[str, Any], record
             layer_map = normalised_map(question[position].astype(np.float64).mean(axis=0),
                                        general[position].astype(np.float64).mean(axis=0))
             baseline_map = [float(v) for v in layer_map]
-        metrics = record.get("metrics") or {}
-        refine = _vgrefine(record) or {}
+        metrics = record.metrics or {}
+        refine = record.vgrefine
+        triage = maps.get(f"{sample.id}__triage")
         image = sample.image()
         rows.append({
-            "run_id": run_id, "id": sample.id, "index": int(record["index"]), "modality": sample.modality,
+            "run_id": run_id, "id": sample.id, "index": record.index, "modality": sample.modality,
             "question_type": sample.question_type, "question": sample.question, "answer": sample.answer,
             "options": list(sample.options), "image": {"bytes": sample.image_bytes, "path": None},
             "width": image.width, "height": image.height, "boxes": [list(b) for b in sample.boxes],
             "grid": grid, "map_frame": _map_frame(record, image.size),
-            "best_layer": None if position is None else int(record["layers"][position]),
-            "baseline_prediction": record.get("prediction"),
-            "baseline_correct": bool(record.get("correct")) if record.get("status") == "ok" else None,
+            "best_layer": None if position is None or record.layers is None else int(record.layers[position]),
+            "baseline_prediction": record.prediction,
+            "baseline_correct": bool(record.correct) if record.ok else None,
             "baseline_map": baseline_map,
-            "vgrefine_prediction": refine.get("prediction"),
-            "vgrefine_correct": bool(refine["correct"]) if "correct" in refine else None,
-            "vgrefine_map": [float(v) for v in (refine.get("triage_map") or
-                                                (maps[f"{sample.id}__triage"].reshape(-1).tolist()
-                                                 if f"{sample.id}__triage" in maps else []))],
-            "blocked_tokens": [int(v) for v in refine.get("blocked_tokens") or refine.get("blocked") or []],
+            "vgrefine_prediction": None if refine is None else refine.answer,
+            "vgrefine_correct": None if refine is None or refine.correct is None else refine.correct,
+            "vgrefine_map": [] if triage is None else [float(v) for v in triage.reshape(-1).tolist()],
+            "blocked_tokens": [] if refine is None else [int(v) for v in refine.blocked],
             **{name: (metrics[name][position] if metrics and position is not None else None) for name in METRICS},
             "ar_per_layer": list(metrics.get("ar", [])),
-            "status": str(record.get("status")),
+            "status": str(record.status),
         })
     return rows
 
@@ -284,34 +261,34 @@ def _sample_rows(run_dir: Path, run_id: str, manifest: Mapping[str, Any], record
 def collect_run(run_dir: str | os.PathLike[str], *, provenance: Provenance = Provenance(),
                 config: str | None = None, split: str | None = None,
                 with_samples: bool = True) -> RunResults:
-    """The ``runs`` rows (one per method) and, if asked, the ``samples`` rows of a finished run folder."""
-    root = Path(run_dir)
-    for name in ("run.json", "samples.jsonl"):
-        if not (root / name).exists():
-            raise SourceNotFoundError(f"{name} is missing: not a finished run folder", path=root,
-                                      fix="run `vgmed eval run ... --out DIR` (or `vgmed eval merge`) first")
-    manifest = json.loads((root / "run.json").read_text())
-    summary = json.loads((root / "summary.json").read_text()) if (root / "summary.json").exists() else {}
-    records = _read_jsonl(root / "samples.jsonl")
-    config = config or str(manifest.get("config") or summary.get("config") or "vgmed")
-    split = split or str(manifest.get("split") or summary.get("split") or "test")
-    layers = [int(v) for v in (summary.get("layers") or next((r["layers"] for r in records if r.get("layers")), []))]
+    """The ``runs`` rows (one per method) and, if asked, the ``samples`` rows of a finished run folder.
+
+    Runs written by earlier versions read the same way (their missing fields take the meaning they had then);
+    a file that does not read as a run is refused with the file, the line and the fix."""
+    folder = RunFolder(run_dir)
+    manifest = folder.read_manifest()
+    boxes_run = manifest.task == Task.BOXES  # box scores only: no attention maps to view
+    records: list[Record] = list(folder.read_box_samples() if boxes_run else folder.read_samples())
+    summary = folder.read_summary()
+    config = config or manifest.config
+    split = split or manifest.split
+    grounding = [r for r in records if isinstance(r, SampleRecord)]
+    layers = [int(v) for v in (summary.get("layers") or next((r.layers for r in grounding if r.layers), []))]
     run_id = run_id_of(manifest, records)
-    methods = [BASELINE] + ([VGREFINE] if any(_vgrefine(r) for r in records) else [])
-    recorded = manifest.get("provenance") or {}
+    methods = [BASELINE] + ([VGREFINE] if any(r.vgrefine is not None for r in grounding) else [])
+    recorded = manifest.provenance
     finished = (dt.datetime.fromisoformat(recorded["date"]) if recorded.get("date") else
-                dt.datetime.fromtimestamp((root / "samples.jsonl").stat().st_mtime, tz=dt.UTC).replace(microsecond=0))
+                dt.datetime.fromtimestamp(folder.samples_path.stat().st_mtime, tz=dt.UTC).replace(microsecond=0))
     adapter = summary.get("adapter") or {}
     common = {
-        "run_id": run_id, "format_version": FORMAT_VERSION, "model": str(manifest["model"]),
-        "model_revision": provenance.model_revision or model_revision(str(manifest["model"])),
+        "run_id": run_id, "format_version": FORMAT_VERSION, "model": manifest.model,
+        "model_revision": provenance.model_revision or model_revision(manifest.model),
         "model_family": str(adapter.get("family", "")),
         "random_weights": bool(summary.get("random_weights", False)),
-        "dataset": str(manifest["dataset"]),
-        "dataset_revision": provenance.dataset_revision or dataset_revision(str(manifest["dataset"])),
-        "config": config, "split": split, "query": str(manifest.get("query") or "last"),
-        # runs made before the option existed measured closed questions on the lettered prompt
-        "attention_prompt": str(manifest.get("attention_prompt") or "answer"), "layers": layers,
+        "dataset": manifest.dataset,
+        "dataset_revision": provenance.dataset_revision or dataset_revision(manifest.dataset),
+        "config": config, "split": split, "query": manifest.query,
+        "attention_prompt": manifest.attention_prompt, "layers": layers,
         **box_columns(summary.get("boxes")),
         "toolkit_version": str(recorded.get("toolkit_version") or toolkit_version()),
         "hardware": provenance.hardware or str(recorded.get("hardware") or describe_hardware()),
@@ -326,7 +303,8 @@ def collect_run(run_dir: str | os.PathLike[str], *, provenance: Provenance = Pro
         pairs = [(r, v) for r in records if (v := _method_view(r, method)) is not None]
         kept, views = [p[0] for p in pairs], [p[1] for p in pairs]
         stats = _stats(views, len(layers), best)
-        params = next((dict(p) for r in kept if method == VGREFINE and (p := (_vgrefine(r) or {}).get("params"))), {})
+        params = next((dict(p.parameters) for r in kept if method == VGREFINE and (p := _refined(r)) is not None
+                       and p.parameters), {})
         runs.append({
             **common, "row_id": hashlib.sha256(f"{run_id}|{method}|{json.dumps(params, sort_keys=True)}".encode()
                                                ).hexdigest()[:20],
@@ -338,7 +316,6 @@ def collect_run(run_dir: str | os.PathLike[str], *, provenance: Provenance = Pro
             **{f"{name}_best": stats[name] for name in METRICS},
             "breakdown": _breakdown(kept, views, len(layers), best),
         })
-    boxes_run = manifest.get("task") == "boxes"  # box scores only: no attention maps to view
-    samples = _sample_rows(root, run_id, manifest, records, config=config, split=split,
+    samples = _sample_rows(folder, run_id, manifest, grounding, config=config, split=split,
                            best_layer_position=best) if with_samples and not boxes_run else []
     return RunResults(run_id=run_id, runs=runs, samples=samples)

@@ -13,36 +13,29 @@ resume and multi-GPU sharding unchanged.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from vgmed_data.eval.run_folder import RunFolder, SampleRecord
 from vgmed_data.errors import InvalidInputError
 
 HEAD_METRICS = ("ar", "kl", "js")  # order of the runner's <id>__head_metrics arrays
 LOWER_IS_BETTER = {"ar": False, "kl": True, "js": True}
 
 
-def _grounded_records(root: Path) -> list[dict[str, Any]]:
-    path = root / "samples.jsonl"
-    if not path.exists():
-        raise InvalidInputError("no samples.jsonl", path=root, fix="run `vgmed eval run` (or select) first")
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r for r in records if r.get("status") == "ok" and "metrics" in r]
+def _grounded_records(folder: RunFolder) -> list[SampleRecord]:
+    return [r for r in folder.read_samples() if r.grounded]
 
 
-def _head_metrics(root: Path, ids: set[str]) -> dict[str, np.ndarray]:
+def _head_metrics(folder: RunFolder, ids: set[str]) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
-    for shard in sorted((root / "attention").glob("shard-*.npz")):
-        with np.load(shard) as data:
-            for key in data.files:
-                sample_id, _, kind = key.partition("__")
-                if kind == "head_metrics" and sample_id in ids:
-                    out[sample_id] = data[key].astype(np.float64)
+    for key, array in folder.attention(ids):
+        sample_id, _, kind = key.partition("__")
+        if kind == "head_metrics":
+            out[sample_id] = array.astype(np.float64)
     return out
 
 
@@ -57,14 +50,16 @@ def select_from_run(run_dir: str | os.PathLike[str], *, k: int = 20, layer_metri
     """Top-``k`` heads (by mean head KL) and ``masked_layers`` layer(s) (by ``layer_metric``) from a run."""
     if layer_metric not in LOWER_IS_BETTER:
         raise InvalidInputError(f"unknown layer metric {layer_metric!r}", fix=f"use one of {HEAD_METRICS}")
-    root = Path(run_dir)
-    records = _grounded_records(root)
+    folder = RunFolder(run_dir)
+    root = folder.root
+    records = _grounded_records(folder)
     if not records:
         raise InvalidInputError("no sample with grounding metrics in this run", path=root,
                                 fix="select on a dataset whose samples have boxes")
-    layers = records[0]["layers"]
-    per_layer = {m: np.nanmean([r["metrics"][m] for r in records], axis=0) for m in HEAD_METRICS}
-    heads_by_sample = _head_metrics(root, {r["id"] for r in records})
+    layers = list(records[0].layers or ())
+    per_layer = {m: np.nanmean([r.metrics[m] for r in records if r.metrics is not None], axis=0)
+                 for m in HEAD_METRICS}
+    heads_by_sample = _head_metrics(folder, {r.id for r in records})
     if not heads_by_sample:
         raise InvalidInputError("no per-head metrics in the run's attention files", path=root)
     stacked = np.stack(list(heads_by_sample.values()))  # [samples, 3, L, H]

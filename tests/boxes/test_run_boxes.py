@@ -12,7 +12,8 @@ import pytest
 from vgmed_data.builders.sequences.cli import register as register_build
 from vgmed_data.eval.boxes.cli import register_score
 from vgmed_data.eval.boxes.formats import get_format
-from vgmed_data.eval.runner import EvalConfig, run_eval
+from vgmed_data.eval.boxes.generate import run_boxes
+from vgmed_data.eval.config import EvalConfig
 from vgmed_data.eval.tiny import build_tiny_checkpoint
 from tests.eval.data import write_tiny_dataset
 from tests.sequences.miniature import write_decathlon
@@ -67,7 +68,7 @@ def _check_run(out: Path, summary: dict, *, dataset: Path, config: str, fmt: str
 
 def test_sequences_on_qwen2_vl(sequences: Path, models: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "run"
-    summary = run_eval(EvalConfig(model=str(models["qwen2_vl"]), dataset=str(sequences), config="sequences",
+    summary = run_boxes(EvalConfig(model=str(models["qwen2_vl"]), dataset=str(sequences), config="sequences",
                                   out=out, task="boxes", max_new_tokens=6, limit=4, progress=False))
     assert summary is not None and summary["format"] == "qwen2_vl"
     predictions = _lines(out / "predictions.jsonl")
@@ -76,7 +77,7 @@ def test_sequences_on_qwen2_vl(sequences: Path, models: dict[str, Path], tmp_pat
     assert summary["boxes"]["summary"]["model"]["all"]["image_acc"] is not None  # multi-image samples scored
     _check_run(out, summary, dataset=sequences, config="sequences", fmt="qwen2_vl", tmp_path=tmp_path)
     # Resume: a second run with the same settings generates nothing new and gives the same scores.
-    again = run_eval(EvalConfig(model=str(models["qwen2_vl"]), dataset=str(sequences), config="sequences",
+    again = run_boxes(EvalConfig(model=str(models["qwen2_vl"]), dataset=str(sequences), config="sequences",
                                 out=out, task="boxes", max_new_tokens=6, limit=4, progress=False))
     assert again["boxes"] == summary["boxes"] and _lines(out / "predictions.jsonl") == predictions
 
@@ -84,7 +85,7 @@ def test_sequences_on_qwen2_vl(sequences: Path, models: dict[str, Path], tmp_pat
 def test_vgmed_targets_on_single_image_family(models: dict[str, Path], tmp_path: Path) -> None:
     dataset = write_tiny_dataset(tmp_path / "vgmed", 3, without_boxes=(1,))
     out = tmp_path / "run"
-    summary = run_eval(EvalConfig(model=str(models["llava"]), dataset=str(dataset), out=out, task="boxes",
+    summary = run_boxes(EvalConfig(model=str(models["llava"]), dataset=str(dataset), out=out, task="boxes",
                                   max_new_tokens=6, progress=False))
     samples = _lines(out / "samples.jsonl")
     assert [s["task"] for s in samples] == ["vgmed", "vgmed"]  # the row without boxes is not asked
@@ -94,10 +95,10 @@ def test_vgmed_targets_on_single_image_family(models: dict[str, Path], tmp_path:
 
 def test_refusals_name_the_family(sequences: Path, models: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="llava adapter takes at most 1 image"):
-        run_eval(EvalConfig(model=str(models["llava"]), dataset=str(sequences), config="sequences",
+        run_boxes(EvalConfig(model=str(models["llava"]), dataset=str(sequences), config="sequences",
                             out=tmp_path / "a", task="boxes", limit=2, progress=False))
     with pytest.raises(InvalidInputError, match="gemma3 family has no box output format"):
-        run_eval(EvalConfig(model=str(models["gemma3"]), dataset=str(sequences), config="sequences",
+        run_boxes(EvalConfig(model=str(models["gemma3"]), dataset=str(sequences), config="sequences",
                             out=tmp_path / "b", task="boxes", limit=2, progress=False))
     with pytest.raises(InvalidInputError, match="baseline method only"):
         EvalConfig(model="m", dataset="d", out=tmp_path, task="boxes", methods=("vgrefine",), vgrefine=None)

@@ -36,3 +36,15 @@ def tiny_samples(count: int, *, seed: int = 0, without_boxes: tuple[int, ...] = 
 def write_tiny_dataset(folder: Path, count: int, **kwargs: object) -> Path:
     write_config(folder, tiny_samples(count, **kwargs), config="vgmed")  # type: ignore[arg-type]
     return folder
+
+
+def record_dicts(path: Path) -> list[dict]:
+    """A run's JSON lines as written (read through the run folder's typed records: a torn last line is dropped)."""
+    from vgmed_data.eval.run_folder import SampleRecord, read_records
+
+    return [record.to_json() for record in read_records(path, SampleRecord, torn_tail=True)]
+
+
+def stripped_records(out: Path) -> list[dict]:
+    """A finished run's ``samples.jsonl`` without the wall-clock fields (what two runs must agree on)."""
+    return [{k: v for k, v in record.items() if k != "timings"} for record in record_dicts(out / "samples.jsonl")]

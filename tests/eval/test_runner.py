@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from vgmed_data.eval.runner import EvalConfig, _read_records, run_eval, strip_timings
+from vgmed_data.eval.runner import EvalConfig, run_eval
 from vgmed_data.eval.tiny import TINY_FAMILIES
-from tests.eval.data import tiny_samples, write_tiny_dataset
+from tests.eval.data import record_dicts, stripped_records, tiny_samples, write_tiny_dataset
 from vgmed_data.folder import write_config
 
 
@@ -25,7 +25,7 @@ def _cfg(model: Path, dataset: Path, out: Path, **kwargs: object) -> EvalConfig:
 
 
 def _records(out: Path) -> list[dict]:
-    return strip_timings(_read_records(out / "samples.jsonl"))
+    return stripped_records(out)
 
 
 def _close(a: list[dict], b: list[dict], tol: float = 1e-4) -> None:
@@ -86,7 +86,7 @@ def test_resume_after_kill_equals_uninterrupted(tiny_checkpoint, dataset: Path, 
     with pytest.raises(KeyboardInterrupt):
         run_eval(_cfg(model, dataset, tmp_path / "resumed", batch_size=2, max_new_tokens=4), adapter=adapter)
     handle.remove()
-    partial = _read_records(tmp_path / "resumed" / "ranks" / "rank-00000-of-00001" / "samples.jsonl")
+    partial = record_dicts(tmp_path / "resumed" / "ranks" / "rank-00000-of-00001" / "samples.jsonl")
     assert 0 < len(partial) < 6
     with (tmp_path / "resumed" / "ranks" / "rank-00000-of-00001" / "samples.jsonl").open("a") as sink:
         sink.write('{"index": 5, "id": "torn')  # killed mid-write
@@ -112,7 +112,7 @@ def test_ranks_shard_deterministically_and_merge_equals_single(tiny_checkpoint, 
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
     assert run_eval(_cfg(model, dataset, tmp_path / "multi", max_new_tokens=4, layers=(0, 2))) is None
-    rank1 = _read_records(tmp_path / "multi" / "ranks" / "rank-00001-of-00002" / "samples.jsonl")
+    rank1 = record_dicts(tmp_path / "multi" / "ranks" / "rank-00001-of-00002" / "samples.jsonl")
     assert [r["index"] for r in rank1] == [1, 3, 5]
     monkeypatch.setenv("RANK", "0")
     summary = run_eval(_cfg(model, dataset, tmp_path / "multi", max_new_tokens=4, layers=(0, 2)))
@@ -138,9 +138,11 @@ def test_bad_inputs_are_counted_skips(tiny_checkpoint, tmp_path: Path) -> None: 
     assert skipped["grounding: bad box"] == 1
     assert sum(v for k, v in skipped.items() if k.startswith("skipped")) == 1
     assert summary["counts"]["grounded"] == 1
+    assert skipped["skipped: image rejected by the processor"] == 1  # counted by the error's reason field
     records = _records(tmp_path / "out")
-    assert "outside" in records[0]["grounding_skip"] and records[1]["status"] == "skipped"
-    assert records[1]["id"] in records[1]["skip_reason"]
+    assert records[0]["grounding_skip"] == "bad box" and "outside" in records[0]["grounding_skip_detail"]
+    assert records[1]["status"] == "skipped" and records[1]["skip_reason"] == "image rejected by the processor"
+    assert records[1]["id"] in records[1]["skip_detail"]
     from vgmed_data.errors import GeometryError
 
     with pytest.raises(GeometryError, match=records[0]["id"]):

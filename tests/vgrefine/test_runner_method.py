@@ -10,11 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vgmed_data.eval.runner import EvalConfig, _read_records, run_eval, strip_timings
+from vgmed_data.eval.runner import EvalConfig, run_eval
 from vgmed_data.eval.tiny import build_tiny_checkpoint
 from vgmed_data.eval.vgrefine.options import VGRefineOptions
-from tests.eval.data import write_tiny_dataset
+from tests.eval.data import record_dicts, write_tiny_dataset
 from vgmed_data.errors import InvalidInputError
+
+def strip(records: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "timings"} for r in records]
+
 
 OPTIONS = VGRefineOptions(heads=((1, 0), (1, 2), (2, 1)), masked_layers=(2,), percentile=50.0)
 
@@ -48,7 +52,7 @@ def _percent(flags: list[bool]) -> float:
 
 def test_records_hold_both_answers_blocked_tokens_and_parameters(both: tuple[Path, dict]) -> None:
     out, _ = both
-    records = _read_records(out / "samples.jsonl")
+    records = record_dicts(out / "samples.jsonl")
     assert [r["status"] for r in records] == ["ok"] * 5
     with np.load(out / "attention" / "shard-00000-of-00001.npz") as data:
         arrays = {k: data[k] for k in data.files}
@@ -73,7 +77,7 @@ def test_records_hold_both_answers_blocked_tokens_and_parameters(both: tuple[Pat
 
 def test_summary_side_by_side_equals_recomputation(both: tuple[Path, dict]) -> None:
     out, summary = both
-    records = _read_records(out / "samples.jsonl")
+    records = record_dicts(out / "samples.jsonl")
     saved = json.loads((out / "summary.json").read_text())
     table = saved["vgrefine"]["side_by_side"]
     base = _percent([bool(r["correct"]) for r in records])
@@ -102,7 +106,7 @@ def test_runner_answers_equal_a_direct_fast_call(setup: tuple[Path, Path], both:
     from vgmed_data.eval.vgrefine import vgrefine_fast
 
     out, _ = both
-    records = _read_records(out / "samples.jsonl")
+    records = record_dicts(out / "samples.jsonl")
     adapter = load_adapter(setup[0])
     adapter.options = type(adapter.options)(max_new_tokens=3)
     for sample in list(iter_samples(setup[1]))[:2]:
@@ -116,7 +120,7 @@ def test_runner_answers_equal_a_direct_fast_call(setup: tuple[Path, Path], both:
 def test_batch_size_does_not_change_results(setup: tuple[Path, Path], both: tuple[Path, dict], tmp_path: Path) -> None:
     out, _ = both
     run_eval(_cfg(setup, tmp_path, batch_size=1, overlays=0))
-    one, two = strip_timings(_read_records(tmp_path / "samples.jsonl")), strip_timings(_read_records(out / "samples.jsonl"))
+    one, two = strip(record_dicts(tmp_path / "samples.jsonl")), strip(record_dicts(out / "samples.jsonl"))
     assert [(r["prediction"], r["vgrefine"]) for r in one] == [(r["prediction"], r["vgrefine"]) for r in two]
 
 
@@ -137,10 +141,10 @@ def test_resume_with_vgrefine_equals_uninterrupted(setup: tuple[Path, Path], bot
     with pytest.raises(KeyboardInterrupt):
         run_eval(_cfg(setup, tmp_path, batch_size=2), adapter=adapter)
     handle.remove()
-    partial = _read_records(tmp_path / "ranks" / "rank-00000-of-00001" / "samples.jsonl")
+    partial = record_dicts(tmp_path / "ranks" / "rank-00000-of-00001" / "samples.jsonl")
     assert 0 < len(partial) < 5
     run_eval(_cfg(setup, tmp_path, batch_size=2))
-    assert strip_timings(_read_records(tmp_path / "samples.jsonl")) == strip_timings(_read_records(out / "samples.jsonl"))
+    assert strip(record_dicts(tmp_path / "samples.jsonl")) == strip(record_dicts(out / "samples.jsonl"))
     assert json.loads((tmp_path / "summary.json").read_text())["vgrefine"] == json.loads(
         (out / "summary.json").read_text())["vgrefine"]
 
@@ -157,7 +161,7 @@ def test_resume_with_other_vgrefine_settings_is_refused(setup: tuple[Path, Path]
 def test_vgrefine_alone_has_no_baseline_answer(setup: tuple[Path, Path], tmp_path: Path) -> None:
     summary = run_eval(_cfg(setup, tmp_path, limit=2, overlays=0, methods=("vgrefine",)))
     assert summary is not None
-    records = _read_records(tmp_path / "samples.jsonl")
+    records = record_dicts(tmp_path / "samples.jsonl")
     assert all("prediction" not in r and "correct" not in r and "vgrefine" in r and "metrics" in r for r in records)
     assert "answer_without_vgrefine" not in records[0]["vgrefine"]
     assert summary["overall"]["accuracy"] is None and summary["vgrefine"]["side_by_side"] is None

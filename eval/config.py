@@ -1,0 +1,151 @@
+"""What an evaluation run depends on: :class:`EvalConfig` and the choices its options take, each defined once
+(the CLI's ``choices`` come from these enums).
+
+Below the tasks: the grounding runner (:mod:`vgmed_data.eval.runner`), the boxes task
+(:mod:`vgmed_data.eval.boxes.generate`) and head selection take an :class:`EvalConfig`; the run folder
+(:mod:`vgmed_data.eval.run_folder`) records its :meth:`EvalConfig.manifest`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from vgmed_data.eval.adapters.base import AttentionPrompt
+from vgmed_data.eval.provenance import run_provenance
+from vgmed_data.eval.run_folder import Manifest, settings_fingerprint
+from vgmed_data.eval.vgrefine.options import VGRefineOptions
+from vgmed_data.errors import InvalidInputError
+
+
+class Method(StrEnum):
+    """``--method``: the plain model (``baseline``) and/or VGRefine (docs/vgrefine.md), in this order."""
+
+    BASELINE = "baseline"
+    VGREFINE = "vgrefine"
+
+
+class Task(StrEnum):
+    """``--task``: attention grounding + answers, or box outputs (eval.boxes.generate)."""
+
+    GROUNDING = "grounding"
+    BOXES = "boxes"
+
+
+class QueryMode(StrEnum):
+    """``--query``: the attention query row: the last prompt row (official) or the mean over the question rows."""
+
+    LAST = "last"
+    QUESTION_MEAN = "question_mean"
+
+
+class SkipPolicy(StrEnum):
+    """``--on-bad-sample``: a bad sample becomes a counted skip, or stops the run."""
+
+    SKIP = "skip"
+    ERROR = "error"
+
+
+class Dtype(StrEnum):
+    """``--dtype``: the model's weights and activations."""
+
+    FLOAT32 = "float32"
+    BFLOAT16 = "bfloat16"
+    FLOAT16 = "float16"
+
+
+BASELINE, VGREFINE = Method.BASELINE.value, Method.VGREFINE.value
+
+
+def parse_methods(text: str) -> tuple[str, ...]:
+    """``"baseline"``, ``"vgrefine"`` or ``"baseline,vgrefine"`` -> the methods in canonical order."""
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    unknown = [name for name in names if name not in tuple(Method)]
+    if unknown or not names:
+        raise InvalidInputError(f"unknown method(s) {unknown or text!r}",
+                                fix=f"use one or more of {', '.join(Method)}, comma-separated")
+    return tuple(m.value for m in Method if m in names)
+
+
+def _check_choice(value: str, choices: type[StrEnum], what: str) -> None:
+    if value not in tuple(choices):
+        raise InvalidInputError(f"{what} {value!r}", fix=f"use one of {', '.join(choices)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvalConfig:
+    """Everything a run depends on; the CLI fills it from its flags (same names)."""
+
+    model: str
+    dataset: str
+    out: Path
+    config: str = "vgmed"
+    split: str = "test"
+    layers: tuple[int, ...] | None = None  # None: every decoder layer (the official protocol)
+    limit: int | None = None
+    batch_size: int = 1
+    dtype: str = Dtype.FLOAT32.value
+    device: str = "cpu"
+    max_pixels: int | None = None  # None: the family default (eval.adapters); 0: the checkpoint's own
+    max_new_tokens: int = 16
+    query: str = QueryMode.LAST.value  # "last" (official) or "question_mean" (mean over the rows after the image)
+    overlays: int = 8
+    on_bad_sample: str = SkipPolicy.SKIP.value
+    progress: bool = True
+    merge_timeout_s: float = 3600.0
+    methods: tuple[str, ...] = (BASELINE,)  # "baseline" and/or "vgrefine" (docs/vgrefine.md)
+    vgrefine: VGRefineOptions | None = None  # required when "vgrefine" is in methods
+    argv: tuple[str, ...] | None = None  # the command line recorded in run.json (None: this process's sys.argv)
+    task: str = Task.GROUNDING.value  # "grounding" (attention + answers) or "boxes" (eval.boxes.generate)
+    # the prompt the grounding metrics' attention is captured on for closed questions: "official" (the official
+    # open prompt, one more capture-only forward) or "answer" (the lettered prompt the answer is generated from)
+    attention_prompt: str = AttentionPrompt.OFFICIAL.value
+    overwrite: bool = False  # start over in a folder that holds another run (its run files are removed)
+
+    def __post_init__(self) -> None:
+        methods = tuple(self.methods)
+        if not methods or any(m not in tuple(Method) for m in methods) or len(set(methods)) != len(methods):
+            raise InvalidInputError(f"methods {methods!r}", fix=f"use one or more of {', '.join(Method)}, each once")
+        object.__setattr__(self, "methods", tuple(m.value for m in Method if m in methods))
+        _check_choice(self.task, Task, "task")
+        if self.task == Task.BOXES and methods != (BASELINE,):
+            raise InvalidInputError("--task boxes runs the baseline method only", fix="drop --method/--heads")
+        if (VGREFINE in methods) != (self.vgrefine is not None):
+            raise InvalidInputError("VGRefine options are needed exactly when the vgrefine method runs",
+                                    fix="pass --heads heads.json|PRESET with --method vgrefine or "
+                                        "baseline,vgrefine (and no --heads otherwise)")
+        if self.batch_size < 1:
+            raise InvalidInputError(f"batch size must be >= 1, got {self.batch_size}")
+        _check_choice(self.on_bad_sample, SkipPolicy, "on_bad_sample")
+        _check_choice(self.query, QueryMode, "query")
+        _check_choice(self.attention_prompt, AttentionPrompt, "attention prompt")
+        _check_choice(self.dtype, Dtype, "dtype")
+
+    def settings(self) -> dict[str, Any]:
+        """What must match for a resume: everything that changes results (not batch size, device, limit)."""
+        keys = ("model", "dataset", "config", "split", "layers", "dtype", "max_pixels", "max_new_tokens", "query",
+                "methods")
+        settings = {k: getattr(self, k) for k in keys}
+        if self.task != Task.GROUNDING:  # only box runs carry it
+            settings["task"] = self.task
+        elif self.attention_prompt != AttentionPrompt.ANSWER:
+            # Runs from before the option measured closed questions on the answer prompt: "answer" keeps their
+            # fingerprint (they resume with --attention-prompt answer), any other choice refuses to mix with them.
+            settings["attention_prompt"] = self.attention_prompt
+        settings["vgrefine"] = self.vgrefine.to_dict() if self.vgrefine is not None else None
+        return settings
+
+    def fingerprint(self) -> str:
+        return settings_fingerprint(self.settings())
+
+    def manifest(self, world: int) -> Manifest:
+        """The run's ``run.json``."""
+        return Manifest(fingerprint=self.fingerprint(), world=world, model=self.model, dataset=self.dataset,
+                        config=self.config, split=self.split, layers=self.layers, query=self.query, task=self.task,
+                        methods=self.methods, attention_prompt=self.attention_prompt,
+                        vgrefine=self.vgrefine.to_dict() if self.vgrefine is not None else None,
+                        provenance=run_provenance(device=self.device, config=self.config, split=self.split,
+                                                  argv=self.argv))
+
