@@ -218,3 +218,26 @@ def test_qwen25vl_release_goes_to_the_qwen2_5_vl_adapter(tmp_path: Path) -> None
     assert config["architectures"] == ["Qwen2_5_VLForConditionalGeneration"]
     adapter = load_adapter(folder)
     assert adapter.family == "qwen2_5_vl"
+
+
+@pytest.mark.parametrize(("size", "jaccard", "identical", "disjoint"), [
+    ((512, 384), 0.554, 0.033, 0.0), ((1024, 576), 0.233, 0.024, 0.4785), ((512, 512), 1.0, 1.0, 0.0)])
+def test_documented_agreement_of_the_two_mappings(size: tuple[int, int], jaccard: float, identical: float,
+                                                  disjoint: float) -> None:
+    """docs/evaluation.md: 2000 random 60 x 60 px boxes (seed 0) per image size, official vs true token sets."""
+    from vgmed_data.eval.metrics import boxes_to_token_mask, boxes_to_token_mask_padding_aware
+    from vgmed_data.geometry import Transform
+
+    rng = np.random.default_rng(0)
+    transform = Transform.identity(size).pad_to_square().resize(336, 336)
+    scores, same, apart = [], 0, 0
+    for _ in range(2000):
+        x, y = rng.uniform(0, size[0] - 60), rng.uniform(0, size[1] - 60)
+        box = [[x, y, x + 60, y + 60]]
+        official = boxes_to_token_mask(box, image_size=size, grid=(24, 24))
+        true = boxes_to_token_mask_padding_aware(box, transform=transform, grid=(24, 24))
+        scores.append((official & true).sum() / (official | true).sum())
+        same += bool((official == true).all())
+        apart += not (official & true).any()
+    assert round(float(np.mean(scores)), 3) == jaccard
+    assert same / 2000 == pytest.approx(identical) and apart / 2000 == pytest.approx(disjoint)
