@@ -11,6 +11,8 @@ import argparse
 import time
 from pathlib import Path
 
+from vgmed_data.progress import add_quiet_argument
+
 DEFAULT_WORKSPACE = Path("vgmed-annotation")
 
 
@@ -58,7 +60,8 @@ def _push(args: argparse.Namespace) -> int:
     connection = _connection(args)
     with open_state(args.workspace) as state:
         report = push_dataset(connection, state, dataset=args.dataset, project=args.project, mask_as=args.mask_as,
-                              annotators_per_task=args.annotators, batch_size=args.batch_size, split=args.split)
+                              annotators_per_task=args.annotators, batch_size=args.batch_size, split=args.split,
+                              quiet=args.quiet)
     print("\n".join(report.lines()))
     return 0
 
@@ -80,7 +83,8 @@ def _pull(args: argparse.Namespace) -> int:
 
     connection = _connection(args)
     with open_state(args.workspace) as state:
-        report = pull_project(connection, state, workspace=args.workspace, project=args.project, full=args.full)
+        report = pull_project(connection, state, workspace=args.workspace, project=args.project, full=args.full,
+                              quiet=args.quiet)
     print("\n".join(report.lines()))
     return 0
 
@@ -162,6 +166,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     push.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"tasks per import (default: {DEFAULT_BATCH})")
     push.add_argument("--mask-as", choices=MASK_AS, default="brush", help="how masks are pre-drawn (default: brush)")
     push.add_argument("--split", default=None, help="push one split only")
+    add_quiet_argument(push)
     push.set_defaults(func=_push)
 
     status = sub.add_parser("status", help="progress per project and annotator")
@@ -172,6 +177,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     pull = sub.add_parser("pull", help="pull what changed since the last pull (append-only)")
     pull.add_argument("--project", required=True)
     pull.add_argument("--full", action="store_true", help="pull every task again (still a new pull file)")
+    add_quiet_argument(pull)
     _common(pull, remote=True)
     pull.set_defaults(func=_pull)
 

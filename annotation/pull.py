@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vgmed_data.progress import progress
+
 from vgmed_data.annotation import config
 from vgmed_data.annotation.client import Connection, as_dict, remote_call, sdk_client
 from vgmed_data.annotation.regions import Region, ResultSkipped, region_from_result
@@ -212,8 +214,8 @@ def pull_dir(workspace: Path, project: str) -> Path:
     return Path(workspace) / "pulls" / project
 
 
-def pull_project(connection: Connection, state: State, *, workspace: Path, project: str, full: bool = False
-                 ) -> PullReport:
+def pull_project(connection: Connection, state: State, *, workspace: Path, project: str, full: bool = False,
+                 quiet: bool = False) -> PullReport:
     record = state.require_project(project)
     client = sdk_client(connection)
     report = PullReport(project=project)
@@ -226,7 +228,8 @@ def pull_project(connection: Connection, state: State, *, workspace: Path, proje
     exported = export_tasks(client, project_id=record.project_id, task_ids=changed, url=connection.url)
     users = user_emails(client, url=connection.url)
     pulled = [convert_task(task, fingerprint=fingerprints.get(int(task["id"]), ""), labels=record.labels,
-                           users=users, report=report) for task in exported]
+                           users=users, report=report)
+              for task in progress(exported, total=len(exported), desc=f"pull {project}", unit="task", quiet=quiet)]
     report.tasks_changed = len(pulled)
     write_pull(state, workspace=workspace, record=record, pulled=pulled, report=report)
     return report

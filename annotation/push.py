@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vgmed_data.errors import InvalidInputError, RemoteError, SourceNotFoundError
+from vgmed_data.folder import count_rows
+from vgmed_data.progress import progress
 
 from vgmed_data.annotation import config
 from vgmed_data.annotation.client import Connection, as_dict, remote_call, sdk_client
@@ -198,7 +200,8 @@ def import_batch(client: "LabelStudio", *, project_id: int, payloads: list[dict[
 def push_specs(connection: Connection, state: State, *, specs: Iterable[TaskSpec], project: str, dataset: str,
                labels: tuple[str, ...], kind: str = "review", parent: str | None = None,
                annotators_per_task: int = 2, batch_size: int = DEFAULT_BATCH,
-               after_import: Callable[[int, list[int]], None] | None = None) -> PushReport:
+               after_import: Callable[[int, list[int]], None] | None = None, total: int | None = None,
+               quiet: bool = False) -> PushReport:
     """Push task specs (the general entry, also used by adjudication). ``after_import(batch_number, task_ids)``
     runs after the server accepted a batch and before the state records it (tests use it to interrupt)."""
     if batch_size < 1 or annotators_per_task < 1:
@@ -224,6 +227,7 @@ def push_specs(connection: Connection, state: State, *, specs: Iterable[TaskSpec
                 continue
             yield spec
 
+    bar = progress(desc=f"push {project}", unit="task", total=total, quiet=quiet)  # tasks imported or already there
     for number, batch in enumerate(_batches(missing(), batch_size), start=1):
         payloads = []
         for spec in batch:
@@ -239,17 +243,21 @@ def push_specs(connection: Connection, state: State, *, specs: Iterable[TaskSpec
         state.add_tasks(project, zip([s.sample_id for s in batch], task_ids))
         report.imported += len(batch)
         report.batches = number
+        bar.update(report.imported + report.already_there - bar.n)
+    bar.update(report.imported + report.already_there - bar.n)
+    bar.close()
     return report
 
 
 def push_dataset(connection: Connection, state: State, *, dataset: Path, project: str, mask_as: str = "brush",
                  annotators_per_task: int = 2, batch_size: int = DEFAULT_BATCH, split: str | None = None,
-                 after_import: Callable[[int, list[int]], None] | None = None) -> PushReport:
+                 after_import: Callable[[int, list[int]], None] | None = None, quiet: bool = False) -> PushReport:
     folder = Path(dataset)
     if not folder.is_dir():
         raise SourceNotFoundError("dataset folder not found", path=folder, fix="pass a folder written by vgmed build")
     labels = dataset_labels(folder)
     return push_specs(connection, state, specs=iter_task_specs(folder, mask_as=mask_as, split=split),
                       project=project, dataset=str(folder.resolve()), labels=labels,
-                      annotators_per_task=annotators_per_task, batch_size=batch_size, after_import=after_import)
+                      annotators_per_task=annotators_per_task, batch_size=batch_size, after_import=after_import,
+                      total=count_rows(folder, config="vgmed", split=split), quiet=quiet)
 

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from vgmed_data.errors import InvalidInputError
+from vgmed_data.progress import add_quiet_argument
 
 BUILD_COMMANDS: dict[str, tuple[str, str]] = {
     "vgmed": ("build a VGMED-style dataset (localization + attribute questions) from downloaded sources",
@@ -32,6 +33,7 @@ def register_sources(parser: argparse.ArgumentParser) -> None:
     fetch = sub.add_parser("fetch", help="download a source (resume + checksum) or print the exact steps")
     fetch.add_argument("key")
     fetch.add_argument("--dest", required=True, type=Path)
+    add_quiet_argument(fetch)
     fetch.set_defaults(func=_sources_fetch)
     verify = sub.add_parser("verify", help="check a downloaded source's layout and checksums")
     verify.add_argument("key")
@@ -63,7 +65,7 @@ def _sources_fetch(args: argparse.Namespace) -> int:
     from vgmed_data.builders.entry import get_entry
     from vgmed_data.builders.fetch import fetch
 
-    fetch(get_entry(args.key), args.dest)
+    fetch(get_entry(args.key), args.dest, quiet=args.quiet)
     return 0
 
 
@@ -135,6 +137,7 @@ def register_build_vgmed(parser: argparse.ArgumentParser) -> None:
                              "out of shell history); required when a DICOM source is built; never written out")
     parser.add_argument("--paraphrase", default=None, metavar="HOOK",
                         help="optional: openai:BASE_URL:MODEL or transformers:PATH (never changes answers)")
+    add_quiet_argument(parser)
     parser.set_defaults(func=_build_vgmed)
 
 
@@ -148,7 +151,7 @@ def _build_vgmed(args: argparse.Namespace) -> int:
         max_per_target=args.max_per_target, splits=tuple(args.splits),
         question_kinds=tuple(k.strip() for k in args.question_kinds.split(",") if k.strip()),
         keep_masks=not args.no_masks, paraphrase=args.paraphrase)
-    report = build_vgmed(args.source, out=args.out, options=options, deid_key=args.deid_key)
+    report = build_vgmed(args.source, out=args.out, options=options, deid_key=args.deid_key, quiet=args.quiet)
     print(f"wrote {report['samples']} samples to {args.out} "
           f"({', '.join(f'{k}: {v}' for k, v in report['by_split'].items()) or 'no rows'})")
     if report["skips"]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from vgmed_data.errors import InvalidInputError, RemoteError
+from vgmed_data.progress import progress
 
 from vgmed_data.builders.entry import Download, SourceEntry
 
@@ -31,7 +32,7 @@ def check_download(download: Download, path: Path) -> bool | None:
     return file_checksum(path, algorithm) == expected.lower()
 
 
-def fetch(entry: SourceEntry, dest: Path, *, out: TextIO | None = None) -> list[Path]:
+def fetch(entry: SourceEntry, dest: Path, *, out: TextIO | None = None, quiet: bool = False) -> list[Path]:
     """Download every direct file of ``entry`` into ``dest`` (resuming partial files with HTTP Range), check the
     checksums; entries without direct downloads print their written steps and fetch nothing."""
     out = out or sys.stdout
@@ -50,9 +51,14 @@ def fetch(entry: SourceEntry, dest: Path, *, out: TextIO | None = None) -> list[
             try:
                 with urllib.request.urlopen(request, timeout=60) as response:
                     mode = "ab" if offset and response.status == 206 else "wb"
-                    with open(partial, mode) as handle:
+                    length = response.headers.get("Content-Length")
+                    total = int(length) + (offset if mode == "ab" else 0) if length and length.isdigit() else None
+                    with open(partial, mode) as handle, progress(
+                            desc=download.filename, unit="B", unit_scale=True, total=total, quiet=quiet) as bar:
+                        bar.update(offset if mode == "ab" else 0)
                         for block in iter(lambda: response.read(1 << 20), b""):
                             handle.write(block)
+                            bar.update(len(block))
             except OSError as error:
                 raise RemoteError(f"download failed ({error}); the partial file is kept for resuming",
                                   path=download.url, fix=f"run the command again, or follow: {entry.instructions}") from error

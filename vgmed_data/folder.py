@@ -140,6 +140,13 @@ def folder_configs(folder: str | os.PathLike[str]) -> dict[str, dict[str, list[s
     return found
 
 
+def count_rows(folder: str | os.PathLike[str], *, config: str, split: str | None = None) -> int:
+    """Rows of a configuration (or one split of it), from the shards' Parquet footers (no data read)."""
+    splits = folder_configs(folder).get(config, {})
+    return sum(pq.read_metadata(Path(folder) / shard).num_rows
+               for name, shards in splits.items() if split is None or name == split for shard in shards)
+
+
 def card_yaml(folder: str | os.PathLike[str], *, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The YAML header: ``configs`` with data files per split and ``dataset_info`` with the features."""
     configs = folder_configs(folder)

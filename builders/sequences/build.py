@@ -16,6 +16,7 @@ from typing import Any
 
 from vgmed_data.errors import InvalidInputError
 from vgmed_data.folder import write_config
+from vgmed_data.progress import progress
 from vgmed_data.schema import SequenceSample
 
 from vgmed_data.builders.sequences import (cross_modal, multi_view, non_registered_difference, object_tracking, referring,
@@ -46,12 +47,12 @@ def check_tasks(names: Iterable[str] | None) -> list[str]:
     return chosen
 
 
-def generate_samples(cases: Sequence[Case], *, settings: Settings, tasks: Iterable[str] | None = None
-                     ) -> tuple[list[SequenceSample], dict[str, TaskLog]]:
+def generate_samples(cases: Sequence[Case], *, settings: Settings, tasks: Iterable[str] | None = None,
+                     quiet: bool = False) -> tuple[list[SequenceSample], dict[str, TaskLog]]:
     """All samples of the requested tasks (sorted by id) and each task's log."""
     logs: dict[str, TaskLog] = {}
     samples: list[SequenceSample] = []
-    for name in check_tasks(tasks):
+    for name in progress(check_tasks(tasks), desc="build sequences", unit="task", quiet=quiet):
         logs[name] = TaskLog()
         samples.extend(TASKS[name](cases, settings=settings, log=logs[name]))
     samples.sort(key=lambda s: s.id)
@@ -74,8 +75,9 @@ def report(samples: Sequence[SequenceSample], logs: dict[str, TaskLog], *, setti
 
 
 def build_sequences(cases: Sequence[Case], out: str | os.PathLike[str], *, settings: Settings,
-                    tasks: Iterable[str] | None = None, load_skips: Sequence[dict[str, str]] = ()) -> dict[str, Any]:
-    samples, logs = generate_samples(cases, settings=settings, tasks=tasks)
+                    tasks: Iterable[str] | None = None, load_skips: Sequence[dict[str, str]] = (),
+                    quiet: bool = False) -> dict[str, Any]:
+    samples, logs = generate_samples(cases, settings=settings, tasks=tasks, quiet=quiet)
     if not samples:
         raise InvalidInputError("no sequence sample could be made from these sources",
                                 fix="check the sources have label masks; see the skips with --report")

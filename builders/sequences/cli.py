@@ -13,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+from vgmed_data.progress import add_quiet_argument
+
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", action="append", default=[], metavar="KEY=PATH",
@@ -29,15 +31,17 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images-root", default=None, help="folder MedSG image paths are relative to")
     parser.add_argument("--export-medsg", default=None, metavar="DIR",
                         help="after building (or, with no source, from --out), write MedSG-Bench JSON + PNGs here")
+    add_quiet_argument(parser)
     parser.set_defaults(func=run)
 
 
-def _cases(specs: list[str], *, on_bad: str) -> tuple[list, list[dict[str, str]]]:  # noqa: ANN001
+def _cases(specs: list[str], *, on_bad: str, quiet: bool = False) -> tuple[list, list[dict[str, str]]]:  # noqa: ANN001
     from vgmed_data.builders.entry import get_entry
     from vgmed_data.builders.policy import Skip, handle
     from vgmed_data.builders.sequences.inputs import cases_from_records
     from vgmed_data.errors import InvalidInputError, VgmedError
     from vgmed_data.imaging.windowing import parse_window
+    from vgmed_data.progress import progress
 
     cases, skips = [], []
     for spec in specs:
@@ -50,7 +54,7 @@ def _cases(specs: list[str], *, on_bad: str) -> tuple[list, list[dict[str, str]]
         by_case: dict[str, list] = {}
         for record in records:
             by_case.setdefault(record.case_id, []).append(record)
-        for case_id, group in sorted(by_case.items()):
+        for case_id, group in progress(sorted(by_case.items()), desc=f"read {key}", unit="case", quiet=quiet):
             try:
                 cases.extend(cases_from_records(group, license=entry.license, redistributable=entry.redistributable,
                                                 window=parse_window(entry.window) if entry.window else None))
@@ -73,8 +77,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"imported {len(samples)} MedSG samples into {args.out}: {summary.rows}")
     elif args.source:
         settings = Settings(seed=args.seed, size=args.size, box_width=args.box_width, fit_fraction=args.fit_fraction)
-        cases, skips = _cases(args.source, on_bad=args.on_bad)
-        report = build_sequences(cases, args.out, settings=settings, tasks=args.tasks, load_skips=skips)
+        cases, skips = _cases(args.source, on_bad=args.on_bad, quiet=args.quiet)
+        report = build_sequences(cases, args.out, settings=settings, tasks=args.tasks, load_skips=skips,
+                                 quiet=args.quiet)
         print(json.dumps({"samples": report["samples"], "splits": report["splits"],
                           "per_task": report["per_task"]}, indent=2))
     elif not args.export_medsg:

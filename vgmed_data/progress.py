@@ -1,0 +1,43 @@
+"""Progress bars for long commands, shown the way ``huggingface_hub`` and ``datasets`` show theirs: tqdm on stderr,
+so stdout stays clean for results and pipes.
+
+A bar is drawn only when stderr is a terminal: logs, CI and pipes get no carriage-return noise. ``--quiet`` on
+a command (:func:`add_quiet_argument`), ``quiet=True`` in the API, or ``VGMED_DISABLE_PROGRESS_BARS=1`` in the
+environment (like ``HF_HUB_DISABLE_PROGRESS_BARS``) turn it off on a terminal too. Used by ``build vgmed``,
+``build sequences``, ``sources fetch``, ``hydrate``, ``annotate push`` and ``annotate pull``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+DISABLE_VARIABLE = "VGMED_DISABLE_PROGRESS_BARS"
+T = TypeVar("T")
+
+
+def progress_enabled(*, quiet: bool = False) -> bool:
+    if quiet or os.environ.get(DISABLE_VARIABLE, "").strip().lower() in ("1", "true", "yes"):
+        return False
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # closed or replaced stderr
+        return False
+
+
+def progress(iterable: Iterable[T] | None = None, *, desc: str, unit: str, total: int | None = None,
+             quiet: bool = False, unit_scale: bool = False) -> Any:
+    """A tqdm bar over ``iterable`` (or a manual one with ``total`` and ``update``); a silent pass-through when
+    :func:`progress_enabled` says no."""
+    from tqdm.std import tqdm
+
+    return tqdm(iterable, desc=desc, unit=unit, total=total, disable=not progress_enabled(quiet=quiet),
+                file=sys.stderr, dynamic_ncols=True, unit_scale=unit_scale, unit_divisor=1024 if unit_scale else 1000)
+
+
+def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help=f"no progress bar (also off when stderr is not a terminal, or with {DISABLE_VARIABLE}=1)")
