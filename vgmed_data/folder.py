@@ -143,7 +143,7 @@ def folder_configs(folder: str | os.PathLike[str]) -> dict[str, dict[str, list[s
 def count_rows(folder: str | os.PathLike[str], *, config: str, split: str | None = None) -> int:
     """Rows of a configuration (or one split of it), from the shards' Parquet footers (no data read)."""
     splits = folder_configs(folder).get(config, {})
-    return sum(pq.read_metadata(Path(folder) / shard).num_rows
+    return sum(open_shard(Path(folder) / shard).metadata.num_rows
                for name, shards in splits.items() if split is None or name == split for shard in shards)
 
 

@@ -313,6 +313,20 @@ def _upload_to_staging(api: "HfApi", repo_id: str, operations: Sequence[Any], *,
         done += len(batch)
 
 
+@contextlib.contextmanager
+def _reaching(url: str) -> Iterator[None]:
+    """A server that cannot be reached at all (refused, no route, DNS, TLS) is a one-line :class:`RemoteError`
+    naming the URL; nothing has been uploaded at that point."""
+    import httpx2
+
+    try:
+        yield
+    except (httpx2.HTTPError, OSError) as error:
+        detail = " ".join(str(error).split())[:160] or type(error).__name__
+        raise RemoteError(f"could not reach the Hub at {url} ({type(error).__name__}: {detail}); nothing was uploaded",
+                          fix="check --endpoint / HF_ENDPOINT and the network, then run the command again") from None
+
+
 def validate_card(text: str, *, endpoint: str | None = None, token: str | None = None) -> None:
     """Size check here, then the Hub's own ``/api/validate-yaml``."""
     from huggingface_hub import get_session
@@ -323,9 +337,10 @@ def validate_card(text: str, *, endpoint: str | None = None, token: str | None =
         raise InvalidInputError(f"the dataset card would be {size} bytes, above the {MAX_CARD_BYTES} bytes the Hub "
                                 "accepts for README metadata", path="README.md",
                                 fix="shorten manifest.json (descriptions, citations) or the number of configurations")
-    response = get_session().post(f"{_endpoint(endpoint)}/api/validate-yaml",
-                                  json={"repoType": "dataset", "content": text},
-                                  headers=build_hf_headers(token=token))
+    with _reaching(_endpoint(endpoint)):
+        response = get_session().post(f"{_endpoint(endpoint)}/api/validate-yaml",
+                                      json={"repoType": "dataset", "content": text},
+                                      headers=build_hf_headers(token=token))
     if response.status_code == 413:
         raise InvalidInputError("the Hub refused the dataset card as too large (413)", path="README.md",
                                 fix="shorten manifest.json (descriptions, citations)")

@@ -34,7 +34,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,10 +41,12 @@ from typing import Any
 
 from PIL import Image
 
-from vgmed_data.errors import InvalidInputError, SourceNotFoundError, VgmedError
+from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFoundError, VgmedError
 from vgmed_data.folder import count_rows, folder_configs, iter_rows, write_config
 from vgmed_data.progress import add_quiet_argument, progress
+from vgmed_data.safepaths import PathEscapeError, resolve_inside
 from vgmed_data.schema import encode_png
+from vgmed_data.staging import staging_dir
 
 MAX_NAMED = 10
 
@@ -63,7 +64,7 @@ def _dump(metadata: Mapping[str, Any]) -> str:
 
 
 def _strip_row(row: dict[str, Any], *, config: str) -> dict[str, Any]:
-    metadata = json.loads(row["metadata"] or "{}")
+    metadata = _row_metadata(row)
     if config == "vgmed":
         for column, key in (("image", "image_sha256"), ("mask", "mask_sha256")):
             cell = row[column]
@@ -135,19 +136,28 @@ def _resolve(root: Path, relative: str) -> Path:
 
     if is_sop_pointer(relative):
         return resolve_sop_pointer(root, relative) or root / relative
-    return (root / relative).resolve()
+    return resolve_inside(root, relative, what="pointer")
 
 
 def _render(root: Path, pointer: _Pointer, *, record: str) -> bytes:
     from vgmed_data.geometry import Transform
     from vgmed_data.imaging.render import render_file
 
-    path = _resolve(root, pointer.relative)
+    if not isinstance(pointer.relative, str) or not pointer.relative:
+        raise InvalidInputError(f"pointer {pointer.relative!r} is not a relative path", record=record,
+                                fix="rebuild with a builder that writes the pointer convention")
+    try:
+        path = _resolve(root, pointer.relative)
+    except PathEscapeError as error:
+        raise PathEscapeError(error.message, record=record, fix=error.fix) from None
     if not path.is_relative_to(root.resolve()):
-        raise InvalidInputError(f"pointer {pointer.relative!r} leaves the source folder", record=record)
+        raise PathEscapeError(f"pointer {pointer.relative!r} leaves the source folder", record=record)
     if not path.exists():
         raise SourceNotFoundError(f"{pointer.relative} is missing from the local copy of {pointer.source}",
                                   path=root, record=record, fix="point --source at the root of a complete copy")
+    if not path.is_file():
+        raise InvalidInputError(f"pointer {pointer.relative!r} names a folder, not a file", path=root, record=record,
+                                fix="point --source at the root of the source's own layout")
     try:
         rendered = render_file(path, window=pointer.window or None, slice_index=pointer.slice_index,
                                plane=pointer.plane or "axial", frame=pointer.frame, channel=pointer.channel)
@@ -182,9 +192,31 @@ def _render(root: Path, pointer: _Pointer, *, record: str) -> bytes:
                             fix="use the same version of the source that the dataset was built from")
 
 
+def _row_metadata(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row's ``metadata`` JSON object; :class:`FileFormatError` naming the row when it is not one."""
+    try:
+        metadata = json.loads(row["metadata"] or "{}")
+    except (TypeError, ValueError, RecursionError):
+        raise FileFormatError("metadata is not JSON", record=str(row["id"]),
+                              fix="run `vgmed validate` on the folder; download or rebuild it") from None
+    if not isinstance(metadata, dict):
+        raise FileFormatError(f"metadata is a JSON {type(metadata).__name__}, not an object", record=str(row["id"]),
+                              fix="run `vgmed validate` on the folder; download or rebuild it")
+    return metadata
+
+
+def _whole(metadata: Mapping[str, Any], key: str, *, record: str) -> int:
+    """``metadata[key]`` as a whole number (0 when absent)."""
+    value = metadata.get(key) or 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"metadata.{key} is {value!r}, not a whole number", record=record,
+                                fix="rebuild with a builder that writes the pointer convention")
+    return value
+
+
 def _hydrate_row(row: dict[str, Any], *, config: str, sources: Mapping[str, Path],
                  report: HydrateReport) -> dict[str, Any]:
-    metadata = json.loads(row["metadata"] or "{}")
+    metadata = _row_metadata(row)
     record = row["id"]
     if config == "vgmed":
         if row["image"] and row["image"].get("bytes"):
@@ -197,8 +229,8 @@ def _hydrate_row(row: dict[str, Any], *, config: str, sources: Mapping[str, Path
             raise InvalidInputError("row has no metadata.source_path pointer", record=record,
                                     fix="rebuild with a builder that writes the pointer convention")
         pointer = _Pointer(source, metadata["source_path"], row["window"], row["plane"] or "", row["slice_index"],
-                           int(metadata.get("frame", 0)), metadata.get("image_sha256"),
-                           channel=int(metadata.get("channel") or 0))
+                           _whole(metadata, "frame", record=record), metadata.get("image_sha256"),
+                           channel=_whole(metadata, "channel", record=record))
         row["image"] = {"bytes": _render(sources[source], pointer, record=record), "path": None}
         if row["mask"] is None and metadata.get("mask_sha256"):
             if metadata.get("source_mask_path"):
@@ -247,13 +279,15 @@ def hydrate(folder: str | os.PathLike[str], *, sources: Mapping[str, str | os.Pa
         if not path.is_dir():
             raise SourceNotFoundError(f"the copy of source {key} is not a folder", path=path)
     report = HydrateReport()
-    staging = Path(tempfile.mkdtemp(prefix=".hydrate-", dir=root))
+    staging = staging_dir(root)
     try:
         for config in configs:
             rows = (_hydrate_row(row, config=config, sources=roots, report=report)
                     for row in progress(iter_rows(root, config=config), total=count_rows(root, config=config),
                                         desc=f"hydrate {config}", unit="row", quiet=quiet))
             write_config(staging, rows, config=config)
+        if not report.restored:  # nothing to put back: the folder stays exactly as it was
+            return report
         for config in configs:
             target = root / "data" / config
             old = staging / f"old-{config}"

@@ -7,14 +7,17 @@ the run used something other than the format's default preprocessing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from vgmed_data.eval.boxes.parsing import MAX_OUTPUT_CHARS
 from vgmed_data.eval.boxes.scoring import Target
-from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFoundError
+from vgmed_data.errors import FileFormatError, InvalidInputError, SchemaError, SourceNotFoundError, VgmedError
 from vgmed_data.folder import folder_configs, iter_rows
 from vgmed_data.geometry import Transform
 from vgmed_data.jsonl import json_lines
@@ -27,25 +30,48 @@ def available_splits(folder: str | os.PathLike[str], *, config: str) -> list[str
     return sorted(folder_configs(folder).get(config, {}))
 
 
+@contextlib.contextmanager
+def _naming_row(row: Mapping[str, Any]) -> Iterator[None]:
+    """A stored value that cannot be a target (a null size, a box that is not four numbers) names its row."""
+    try:
+        yield
+    except VgmedError:
+        raise
+    except (TypeError, ValueError, IndexError) as error:
+        raise SchemaError(f"the row cannot be scored: a size, image index or box is missing or malformed "
+                          f"({type(error).__name__}: {' '.join(str(error).split())[:120]})", record=str(row.get("id")),
+                          fix="run `vgmed validate` on the dataset folder") from None
+
+
 def iter_targets(folder: str | os.PathLike[str], *, config: str, split: str) -> Iterator[Target]:
     """Targets of one split of a ``sequences`` or ``vgmed`` configuration."""
     if config == "sequences":
         for row in iter_rows(folder, config=config, split=split, columns=SEQUENCE_COLUMNS):
-            yield Target(id=row["id"], task=row["task"], split=row["split"],
-                         image_sizes=tuple((int(w), int(h)) for w, h in row["image_sizes"]),
-                         answer_image_index=int(row["answer_image_index"]),
-                         answer_boxes=(tuple(float(v) for v in row["answer_box"]),),  # type: ignore[arg-type]
-                         image_stated=_image_stated(row["metadata"]))
+            with _naming_row(row):
+                target = sequence_target(row)
+            yield target
     elif config == "vgmed":
         for row in iter_rows(folder, config=config, split=split, columns=VGMED_COLUMNS):
             if not row["boxes"]:
                 continue
-            yield Target(id=row["id"], task="vgmed", split=row["split"],
-                         image_sizes=((int(row["width"]), int(row["height"])),), answer_image_index=None,
-                         answer_boxes=tuple(tuple(float(v) for v in b) for b in row["boxes"]))  # type: ignore[misc]
+            with _naming_row(row):
+                target = Target(id=row["id"], task="vgmed", split=row["split"],
+                                image_sizes=((int(row["width"]), int(row["height"])),), answer_image_index=None,
+                                answer_boxes=tuple(tuple(float(v) for v in b) for b in row["boxes"]))  # type: ignore[misc]
+            yield target
     else:
         raise InvalidInputError(f"box scoring supports the sequences and vgmed configurations, not {config!r}",
                                 fix="pass --config sequences or --config vgmed")
+
+
+def sequence_target(row: Mapping[str, Any]) -> Target:
+    """The scoring target of one ``sequences`` row (a dict with :data:`SEQUENCE_COLUMNS`); also used by the
+    lmms-eval task export, so a harness scores exactly as ``vgmed eval score`` does."""
+    return Target(id=row["id"], task=row["task"], split=row["split"],
+                  image_sizes=tuple((int(w), int(h)) for w, h in row["image_sizes"]),
+                  answer_image_index=int(row["answer_image_index"]),
+                  answer_boxes=(tuple(float(v) for v in row["answer_box"]),),  # type: ignore[arg-type]
+                  image_stated=_image_stated(row["metadata"]))
 
 
 def _image_stated(metadata: str | None) -> bool:
@@ -77,9 +103,29 @@ def read_predictions(path: str | os.PathLike[str]) -> dict[str, Prediction]:
         if data["id"] in predictions:
             raise FileFormatError(f"line {number} repeats id {data['id']!r}", path=file,
                                   fix="keep one prediction per sample")
+        if len(data["output"]) > MAX_OUTPUT_CHARS:
+            raise FileFormatError(f"line {number}: the output is {len(data['output'])} characters, above the "
+                                  f"{MAX_OUTPUT_CHARS} a model output may have", path=file,
+                                  fix="check the generation (a runaway output); scores are read from the first box")
         transforms = None
         if data.get("input_transforms") is not None:
-            transforms = tuple(Transform.from_json(t) if isinstance(t, str) else Transform.from_dict(t)
-                               for t in data["input_transforms"])
+            transforms = _transforms(data["input_transforms"], number=number, file=file)
         predictions[data["id"]] = Prediction(data["id"], data["output"], transforms)
     return predictions
+
+
+def _transforms(value: object, *, number: int, file: Path) -> tuple[Transform, ...]:
+    """``input_transforms`` of one line: a list of :class:`Transform` JSON strings or objects."""
+    fix = "write one Transform per image, as Transform.to_json() or Transform.to_dict() gives it"
+    if not isinstance(value, list):
+        raise FileFormatError(f'line {number}: "input_transforms" is a {type(value).__name__}, not a list', path=file,
+                              fix=fix)
+    transforms = []
+    for index, item in enumerate(value):
+        try:
+            transforms.append(Transform.from_json(item) if isinstance(item, str) else Transform.from_dict(item))
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError) as error:
+            detail = " ".join(str(error).split())[:120]
+            raise FileFormatError(f"line {number}: input transform {index} is not a transform "
+                                  f"({type(error).__name__}: {detail})", path=file, fix=fix) from None
+    return tuple(transforms)

@@ -19,11 +19,14 @@ before the first box; else the first mention after it; else ``None``. Several di
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from vgmed_data.errors import InvalidInputError
 
 ParseMode = Literal["strict", "lenient", "unparsed"]
 Numbers = tuple[float, float, float, float]
@@ -57,6 +60,12 @@ _TYPOGRAPHY = {"\u2212": "-", "\u2013": "-", "\uff0c": ",", "\uff08": "(", "\uff
                "\uff3d": "]", "\u3001": ","}
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 
+# Stated limits. An output longer than this is refused (a runaway generation; real box answers are a few hundred
+# characters); parsing is linear in the length up to it. JSON values nested deeper than MAX_JSON_DEPTH inside
+# text that is not JSON are not looked for.
+MAX_OUTPUT_CHARS = 1_000_000
+MAX_JSON_DEPTH = 16
+
 
 @dataclass(frozen=True)
 class FoundBox:
@@ -89,25 +98,66 @@ def find_syntax(text: str, syntax: str) -> list[FoundBox]:
     return [FoundBox(_numbers(m.groups()), m.start()) for m in SYNTAXES[syntax].finditer(text)]
 
 
+def _bracket_spans(chunk: str) -> list[tuple[int, int, int]]:
+    """``(start, end, depth)`` of every balanced ``[...]`` / ``{...}`` in ``chunk``, in order of ``start``.
+
+    One pass: brackets inside JSON strings (only inside an open bracket: quotes in prose do not count) are
+    skipped, a closing bracket that does not match the innermost open one closes nothing, and brackets never
+    closed yield no span."""
+    spans: list[tuple[int, int, int]] = []
+    stack: list[tuple[int, str]] = []
+    in_string = escaped = False
+    pairs = {"]": "[", "}": "{"}
+    for index, char in enumerate(chunk):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char in "[{":
+            stack.append((index, char))
+        elif char in "]}":
+            if stack and stack[-1][1] == pairs[char]:
+                start, _ = stack.pop()
+                spans.append((start, index + 1, len(stack)))
+        elif char == '"' and stack:
+            in_string = True
+    spans.sort()
+    return spans
+
+
 def _json_values(text: str) -> Iterator[tuple[Any, int]]:
-    """JSON documents in ``text`` (inside code fences or bare), with their start offsets."""
+    """JSON documents in ``text`` (inside code fences or bare), with their start offsets.
+
+    Linear in ``len(text)``: only balanced bracket spans are decoded (one pass finds them), a decoded value is
+    skipped over, and a span that is not JSON is retried only through the spans nested in it, at most
+    :data:`MAX_JSON_DEPTH` levels deep (deeper values are not looked for), so each character is decoded at most
+    ``MAX_JSON_DEPTH + 1`` times."""
     candidates: list[tuple[str, int]] = [(m.group(1), m.start(1)) for m in _FENCE.finditer(text)]
     candidates.append((text, 0))
     decoder = json.JSONDecoder()
     for chunk, offset in candidates:
         position = 0
-        while position < len(chunk):
-            starts = [i for i in (chunk.find("[", position), chunk.find("{", position)) if i != -1]
-            if not starts:
-                break
-            start = min(starts)
+        for start, end, depth in _bracket_spans(chunk):
+            if start < position or depth > MAX_JSON_DEPTH:
+                continue
             try:
-                value, end = decoder.raw_decode(chunk, start)
-            except json.JSONDecodeError:
-                position = start + 1
+                value, stop = decoder.raw_decode(chunk[start:end])
+            except (json.JSONDecodeError, RecursionError):
+                continue
+            if stop != end - start:
                 continue
             yield value, offset + start
             position = end
+
+
+@functools.lru_cache(maxsize=4)
+def _json_value_list(text: str) -> tuple[tuple[Any, int], ...]:
+    """:func:`_json_values` of ``text``, kept for the next call: the strict tier and each lenient JSON key read
+    the same text (callers only read the values)."""
+    return tuple(_json_values(text))
 
 
 def _walk(value: Any) -> Iterator[dict[str, Any]]:
@@ -145,7 +195,7 @@ def find_json_boxes(text: str, key: str) -> list[FoundBox]:
     """Boxes under ``key`` in JSON objects anywhere in ``text`` (code fences allowed)."""
     found: list[FoundBox] = []
     seen: set[int] = set()
-    for value, start in _json_values(text):
+    for value, start in _json_value_list(text):
         if start in seen:
             continue
         seen.add(start)
@@ -192,6 +242,9 @@ def _choose_index(text: str, boxes: Sequence[FoundBox], notes: list[str]) -> int
 def parse_output(text: str, *, syntaxes: Sequence[str], json_key: str | None, convention: str) -> ParsedOutput:
     """Parse ``text`` with a format's strict ``syntaxes`` (``"json"`` means JSON objects under ``json_key``),
     falling back to the lenient tier. ``convention`` names the format's number convention for the notes."""
+    if len(text) > MAX_OUTPUT_CHARS:
+        raise InvalidInputError(f"the model output is {len(text)} characters, above the {MAX_OUTPUT_CHARS} that are "
+                                "parsed", fix="check the generation (a runaway output); only the first box counts")
     notes: list[str] = []
     boxes = _strict(text, syntaxes, json_key)
     mode: ParseMode = "strict"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from vgmed_data.eval.boxes.dataset import available_splits, iter_targets, read_p
 from vgmed_data.eval.boxes.formats import get_format
 from vgmed_data.eval.boxes.scoring import SampleScore, check_unique, missing, score_output, summarise_by_task
 from vgmed_data.errors import InvalidInputError
+from vgmed_data.staging import staged_file, staged_folder
 
 FIT_SPLIT_ORDER = ("train", "validation", "test")
 
@@ -87,10 +89,15 @@ def format_table(report: ScoreReport) -> str:
 
 
 def write_report(report: ScoreReport, out: str | os.PathLike[str]) -> Path:
+    """``scores.jsonl`` and ``summary.json`` in ``out``; a new folder appears only once both are written."""
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "scores.jsonl", "w", encoding="utf-8") as handle:
-        for sample in report.samples:
-            handle.write(json.dumps(sample.to_dict(), sort_keys=True) + "\n")
-    (folder / "summary.json").write_text(json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n")
+    if folder.exists() and not folder.is_dir():
+        raise InvalidInputError("--out is a file", path=folder, fix="pass a folder for scores.jsonl and summary.json")
+    new = contextlib.nullcontext(folder) if folder.exists() else staged_folder(folder, what="score folder")
+    with new as target:
+        with staged_file(target / "scores.jsonl") as staged, open(staged, "w", encoding="utf-8") as handle:
+            for sample in report.samples:
+                handle.write(json.dumps(sample.to_dict(), sort_keys=True) + "\n")
+        with staged_file(target / "summary.json") as staged:
+            staged.write_text(json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n")
     return folder

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vgmed_data.errors import InvalidInputError, SourceNotFoundError
+
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="a DICOM, NIfTI (.nii/.nii.gz) or raster (PNG/JPEG/TIFF) file")
@@ -18,13 +20,32 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run)
 
 
+# Formats ``--out`` may name (Pillow picks the encoder from the suffix).
+OUT_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP"}
+
+
+def _out_format(out: Path) -> str:
+    if out.is_dir():
+        raise InvalidInputError("--out is a folder", path=out, fix="give an image file path such as slice.png")
+    image_format = OUT_SUFFIXES.get(out.suffix.lower())
+    if image_format is None:
+        raise InvalidInputError(f"--out must end in an image extension ({', '.join(OUT_SUFFIXES)})", path=out,
+                                fix="name the output e.g. slice.png")
+    return image_format
+
+
 def run(args: argparse.Namespace) -> int:
     from vgmed_data.imaging.render import render_file
+    from vgmed_data.staging import staged_file
 
+    image_format = _out_format(args.out)  # before any decoding: a bad --out fails at once
+    if not args.file.is_file():
+        raise SourceNotFoundError("is a folder, not an image file" if args.file.is_dir() else "file not found",
+                                  path=args.file, fix="pass a DICOM, NIfTI or raster file")
     rendered = render_file(args.file, window=args.window, slice_index=args.slice_index, plane=args.axis,
                            frame=args.frame, channel=args.channel)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    rendered.image.save(args.out)
+    with staged_file(args.out, what="rendered image") as staged:
+        rendered.image.save(staged, format=image_format)
     spacing = "unknown" if rendered.pixel_spacing_mm is None else "x".join(f"{v:g}" for v in rendered.pixel_spacing_mm)
     print(f"{args.out}: {rendered.kind} -> {rendered.image.mode} {rendered.image.width}x{rendered.image.height}, "
           f"window {rendered.window or 'n/a'}, pixel spacing {spacing} mm")

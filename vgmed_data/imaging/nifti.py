@@ -85,6 +85,9 @@ class Volume:
         count = self.data.shape[axis]
         if not 0 <= index < count:
             raise InvalidInputError(f"slice {index} is outside 0..{count - 1} for the {plane} plane", path=self.path)
+        if not 0 <= channel < self.channels:
+            raise InvalidInputError(f"channel {channel} does not exist ({self.channels} channel(s))", path=self.path,
+                                    fix=f"pass a channel between 0 and {self.channels - 1}")
         data = self.data if self.data.ndim == 3 else self.data[..., channel]
         return np.take(data, index, axis=axis).T[::-1, ::-1]
 

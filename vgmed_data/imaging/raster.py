@@ -62,9 +62,17 @@ def read_raster(path: str | os.PathLike[str]) -> NDArray[np.uint8] | NDArray[np.
                 raise FileFormatError("floating-point raster", path=file,
                                       fix="store it as 8/16-bit integers, or use NIfTI for float data")
             raise FileFormatError(f"unsupported image mode {mode}", path=file, fix="convert it to 8-bit PNG")
+    except FileFormatError:
+        raise
     except UnidentifiedImageError as error:
         raise FileFormatError("is not a readable image (truncated, or not an image at all)", path=file,
                               fix="re-download the file") from error
+    except Image.DecompressionBombError as error:
+        raise FileFormatError(f"is too large to decode safely ({error})", path=file,
+                              fix="downscale the image; rasters above Pillow's pixel limit are refused") from None
+    except (SyntaxError, ValueError, EOFError) as error:  # Pillow: "broken PNG file", bad tables, short data
+        raise FileFormatError(f"image cannot be decoded ({type(error).__name__}: {error})", path=file,
+                              fix="re-download the file") from None
     except OSError as error:
         raise FileFormatError(f"image is truncated or corrupt ({error})", path=file, fix="re-download the file") from error
 

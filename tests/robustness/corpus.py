@@ -1,0 +1,348 @@
+"""The bad-input corpus: one line per case, each a malformed input made from the demo dataset and the command
+line that reads it.
+
+Every case runs in its own folder holding fresh copies of the bases (:data:`BASES`): ``folder/`` (the demo
+dataset), ``stripped/`` (its annotations-only copy, for hydrate), ``images/`` + ``in.jsonl`` (a one-line VGMED
+release), ``preds.jsonl`` (a valid prediction for eval score). A case's ``make`` breaks one thing in there; the
+command line uses the placeholders of :data:`PLACES`. Adding a case is one line in :data:`CASES`:
+
+    Case("validate/shard-truncated", "validate {folder}", truncate(SHARD, 100), says=SHARD_NAME, exit=1),
+
+``says``: text the message must contain (the input's name, or the record); ``exit``: 1 for validate's list of
+problems, 2 for a command's one-line error.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+Make = Callable[[Path], None]
+
+SHARD = "folder/data/vgmed/test-00000-of-00001.parquet"
+SHARD_NAME = "test-00000-of-00001.parquet"
+STRIPPED_SHARD = "stripped/data/vgmed/test-00000-of-00001.parquet"
+FIRST_ID = "{first_id}"  # replaced by the id of the first row of SHARD
+UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens, the connection is refused at once
+
+PLACES = ("folder", "stripped", "images", "jsonl", "preds", "out", "file", "dir", "pydicom", "nifti")
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    command: str  # a vgmed command line with {placeholders}; split on spaces after formatting
+    make: Make | None = None
+    says: str = ""
+    exit: int = 2
+
+
+# ------------------------------------------------------------------------------------------------ input makers
+def write(relative: str, data: bytes | str) -> Make:
+    def make(case: Path) -> None:
+        path = case / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return make
+
+
+def remove(relative: str) -> Make:
+    def make(case: Path) -> None:
+        path = case / relative
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return make
+
+
+def mkdir(relative: str) -> Make:
+    def make(case: Path) -> None:
+        path = case / relative
+        if path.is_file():
+            path.unlink()
+        path.mkdir(parents=True, exist_ok=True)
+    return make
+
+
+def truncate(relative: str, keep: int) -> Make:
+    """Keep the first ``keep`` bytes (negative: drop that many from the end)."""
+    def make(case: Path) -> None:
+        path = case / relative
+        data = path.read_bytes()
+        path.write_bytes(data[:keep])
+    return make
+
+
+def copy(source: str, destination: str) -> Make:
+    def make(case: Path) -> None:
+        shutil.copyfile(case / source, case / destination)
+    return make
+
+
+def chain(*makers: Make) -> Make:
+    def make(case: Path) -> None:
+        for maker in makers:
+            maker(case)
+    return make
+
+
+def rows(relative: str, change: Callable[[dict[str, Any]], None]) -> Make:
+    """Rewrite a shard with ``change`` applied to its first row (schema and metadata kept, so only the value is
+    wrong)."""
+    def make(case: Path) -> None:
+        path = case / relative
+        table = pq.read_table(path)
+        data = table.to_pylist()
+        change(data[0])
+        pq.write_table(pa.Table.from_pylist(data, schema=table.schema), path)
+    return make
+
+
+def cell(column: str, value: Any, relative: str = SHARD) -> Make:
+    return rows(relative, lambda row: row.__setitem__(column, value))
+
+
+def metadata(change: Callable[[dict[str, Any]], None], relative: str = STRIPPED_SHARD) -> Make:
+    def edit(row: dict[str, Any]) -> None:
+        meta = json.loads(row["metadata"])
+        change(meta)
+        row["metadata"] = json.dumps(meta)
+    return rows(relative, edit)
+
+
+def jsonl(*lines: Any, relative: str = "in.jsonl") -> Make:
+    """Write JSON Lines: dicts/lists/numbers are dumped, bytes and str are written as given."""
+    def encode(line: Any) -> bytes:
+        if isinstance(line, bytes):
+            return line
+        return (line if isinstance(line, str) else json.dumps(line)).encode()
+    def make(case: Path) -> None:
+        text = b"\n".join(encode(line) for line in lines) + b"\n"
+        write(relative, text.replace(FIRST_ID.encode(), (case / "first_id").read_bytes()))(case)
+    return make
+
+
+def release_line(**changes: Any) -> dict[str, Any]:
+    line = {"image": "a.png", "question": "Where is the lesion?", "bbox": [[10, 10, 40, 40]]}
+    line.update(changes)
+    return {k: v for k, v in line.items() if v is not ...}
+
+
+def prediction(**changes: Any) -> dict[str, Any]:
+    line: dict[str, Any] = {"id": FIRST_ID, "output": "[27, 6, 84, 82]"}
+    line.update(changes)
+    return line
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header says ``width`` x ``height`` and whose pixels are all zero (1-bit grey: a 30000 x 30000
+    picture compresses to about 100 kB, a decompression bomb for anything that decodes it)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+    row = b"\x00" + b"\x00" * ((width + 7) // 8)
+    compressor = zlib.compressobj(9)
+    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([1, 0, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def corrupt_png() -> bytes:
+    """A PNG with a valid header and garbage pixel data (header-only checks pass, decoding fails)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", (128, 128), 7).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    start = data.index(b"IDAT") + 4
+    data[start:start + 20] = b"\xff" * 20
+    return bytes(data)
+
+
+BOMB = png_header_only(30000, 30000)
+DEEP = "[" * 100_000 + "]" * 100_000
+HUGE_NUMBER = "1" + "0" * 5000
+NOT_UTF8 = b'{"id": "\xff\xfe", "output": "x"}'
+
+# ------------------------------------------------------------------------------------------------------- cases
+IMPORT = "import vgmed-jsonl {jsonl} --images {images} --out {out}"
+EXPORT = "export vgmed-jsonl {folder} --out {out}/x.jsonl"
+SCORE = "eval score --dataset {folder} --predictions {preds} --format pixel_xyxy --config vgmed --out {out}"
+HYDRATE = "hydrate {stripped} --source pydicom-testdata={pydicom}"
+PUBLISH = f"publish {{folder}} --repo lab/vgmed --token hf_notreal --endpoint {UNREACHABLE}"
+
+CASES: list[Case] = [
+    # validate: shards, card, cells
+    Case("validate/shard-truncated", "validate {folder}", truncate(SHARD, 100), says=SHARD_NAME, exit=1),
+    Case("validate/shard-footer-cut", "validate {folder}", truncate(SHARD, -9), says=SHARD_NAME, exit=1),
+    Case("validate/shard-empty", "validate {folder}", truncate(SHARD, 0), says=SHARD_NAME, exit=1),
+    Case("validate/shard-is-text", "validate {folder}", write(SHARD, "id,question\n1,hello\n"), says=SHARD_NAME, exit=1),
+    Case("validate/shard-is-a-folder", "validate {folder}", mkdir("folder/data/vgmed/extra-00000-of-00001.parquet"),
+         says="extra-00000-of-00001.parquet", exit=1),
+    Case("validate/card-broken-yaml", "validate {folder}", write("folder/README.md", "---\nconfigs: [\n---\nbody\n"),
+         says="README.md", exit=1),
+    Case("validate/card-yaml-is-a-list", "validate {folder}", write("folder/README.md", "---\n- a\n- b\n---\n"),
+         says="README.md", exit=1),
+    Case("validate/card-yaml-is-a-scalar", "validate {folder}", write("folder/README.md", "---\n42\n---\n"),
+         says="README.md", exit=1),
+    Case("validate/card-configs-not-a-list", "validate {folder}",
+         write("folder/README.md", "---\nconfigs: 3\ndataset_info: {a: 1}\n---\n"), says="README.md", exit=1),
+    Case("validate/card-is-a-folder", "validate {folder}", mkdir("folder/README.md"), says="README.md", exit=1),
+    Case("validate/card-not-utf8", "validate {folder}", write("folder/README.md", b"---\nname: \xff\xfe\n---\n"),
+         says="README.md", exit=1),
+    Case("validate/card-missing", "validate {folder}", remove("folder/README.md"), says="README.md", exit=1),
+    Case("validate/image-undecodable", "validate {folder}", cell("image", {"bytes": corrupt_png(), "path": None}),
+         says=FIRST_ID, exit=1),
+    Case("validate/image-not-an-image", "validate {folder}", cell("image", {"bytes": b"hello", "path": None}),
+         says=FIRST_ID, exit=1),
+    Case("validate/image-bomb", "validate {folder}", cell("image", {"bytes": BOMB, "path": None}), says=FIRST_ID, exit=1),
+    Case("validate/mask-undecodable", "validate {folder}", cell("mask", {"bytes": b"\x89PNG\r\n\x1a\nxx", "path": None}),
+         says=FIRST_ID, exit=1),
+    Case("validate/metadata-not-json", "validate {folder}", cell("metadata", "{not json"), says=FIRST_ID, exit=1),
+    Case("validate/metadata-json-list", "validate {folder}", cell("metadata", "[1, 2]"), says=FIRST_ID, exit=1),
+    Case("validate/id-climbs-out", "validate {folder}", cell("id", "../../x"), says="../../x", exit=1),
+    Case("validate/id-has-newline", "validate {folder}", cell("id", "a\nb"), says="control characters", exit=1),
+    Case("validate/id-empty", "validate {folder}", cell("id", ""), says="id", exit=1),
+    Case("validate/width-null", "validate {folder}", cell("width", None), says=FIRST_ID, exit=1),
+    Case("validate/box-nan", "validate {folder}", cell("boxes", [[float("nan"), 1.0, 5.0, 5.0]]), says=FIRST_ID, exit=1),
+    Case("validate/box-inverted", "validate {folder}", cell("boxes", [[50.0, 50.0, 5.0, 5.0]]), says=FIRST_ID, exit=1),
+    Case("validate/split-null", "validate {folder}", cell("split", None), says=FIRST_ID, exit=1),
+    Case("validate/folder-missing", "validate {dir}/nope", says="nope"),
+    Case("validate/folder-is-a-file", "validate {file}", write("input.bin", "x"), says="input.bin"),
+    # import vgmed-jsonl
+    Case("import/bbox-strings", IMPORT, jsonl(release_line(bbox=["a", "b", "c", "d"])), says="line 1"),
+    Case("import/bbox-ragged", IMPORT, jsonl(release_line(bbox=[[1, 2, 3], [1, 2, 3, 4]])), says="line 1"),
+    Case("import/bbox-number", IMPORT, jsonl(release_line(bbox=5)), says="line 1"),
+    Case("import/bbox-dict", IMPORT, jsonl(release_line(bbox={"x": 1})), says="line 1"),
+    Case("import/bbox-string", IMPORT, jsonl(release_line(bbox="[1, 2, 3, 4]")), says="line 1"),
+    Case("import/bbox-nan", IMPORT, jsonl('{"image": "a.png", "question": "q?", "bbox": [NaN, 1, 5, 5]}'), says="line 1"),
+    Case("import/bbox-bool", IMPORT, jsonl(release_line(bbox=[True, 1, 5, 5])), says="line 1"),
+    Case("import/bbox-huge-number", IMPORT, jsonl(f'{{"image": "a.png", "question": "q?", "bbox": [{HUGE_NUMBER}, 1, 5, 5]}}'),
+         says="line 1"),
+    Case("import/bbox-inverted", IMPORT, jsonl(release_line(bbox=[[40, 40, 10, 10]])), says="line 1"),
+    Case("import/bbox-outside-image", IMPORT, jsonl(release_line(bbox=[[10, 10, 500, 40]])), says="line 1"),
+    Case("import/image-is-a-folder", IMPORT, chain(mkdir("images/d.png"), jsonl(release_line(image="d.png"))),
+         says="d.png"),
+    Case("import/image-not-an-image", IMPORT, chain(write("images/t.png", "text"), jsonl(release_line(image="t.png"))),
+         says="t.png"),
+    Case("import/image-bomb", IMPORT, chain(write("images/b.png", BOMB), jsonl(release_line(image="b.png"))),
+         says="b.png"),
+    Case("import/image-missing", IMPORT, jsonl(release_line(image="gone.png")), says="gone.png"),
+    Case("import/image-climbs-out", IMPORT, chain(copy("images/a.png", "outside.png"),
+                                                  jsonl(release_line(image="../outside.png"))), says="../outside.png"),
+    Case("import/image-absolute", IMPORT, jsonl(release_line(image="/etc/hostname")), says="/etc/hostname"),
+    Case("import/image-number", IMPORT, jsonl(release_line(image=7)), says="line 1"),
+    Case("import/image-empty", IMPORT, jsonl(release_line(image="")), says="line 1"),
+    Case("import/question-null", IMPORT, jsonl(release_line(question=None)), says="line 1"),
+    Case("import/question-dict", IMPORT, jsonl(release_line(question={"a": 1})), says="line 1"),
+    Case("import/question-empty", IMPORT, jsonl(release_line(question=" ")), says="line 1"),
+    Case("import/line-is-a-list", IMPORT, jsonl([1, 2, 3]), says="line 1"),
+    Case("import/line-lacks-bbox", IMPORT, jsonl(release_line(bbox=...)), says="line 1"),
+    Case("import/line-not-json", IMPORT, jsonl("{oops"), says="line 1"),
+    Case("import/line-not-utf8", IMPORT, jsonl(b'{"image": "a.png", "question": "\xff", "bbox": [1, 1, 5, 5]}'),
+         says="in.jsonl"),
+    Case("import/deeply-nested", IMPORT, jsonl(DEEP), says="line 1"),
+    Case("import/empty-file", IMPORT, write("in.jsonl", ""), says="in.jsonl"),
+    Case("import/file-missing", "import vgmed-jsonl {dir}/none.jsonl --images {images} --out {out}", says="none.jsonl"),
+    Case("import/file-is-a-folder", "import vgmed-jsonl {images} --images {images} --out {out}", says="images"),
+    Case("import/images-not-a-folder", "import vgmed-jsonl {jsonl} --images {file} --out {out}", write("input.bin", "x"),
+         says="input.bin"),
+    Case("import/out-is-a-file", "import vgmed-jsonl {jsonl} --images {images} --out {file}", write("input.bin", "x"),
+         says="input.bin"),
+    Case("import/second-line-bad", IMPORT, jsonl(release_line(), release_line(bbox="x")), says="line 2"),
+    # export vgmed-jsonl
+    Case("export/folder-missing", "export vgmed-jsonl {dir}/nope --out {out}/x.jsonl", says="nope"),
+    Case("export/shard-truncated", EXPORT, truncate(SHARD, 100), says=SHARD_NAME),
+    Case("export/shard-is-text", EXPORT, write(SHARD, "hello"), says=SHARD_NAME),
+    Case("export/metadata-not-json", EXPORT, cell("metadata", "{nope"), says=FIRST_ID),
+    Case("export/original-bbox-bad", EXPORT, cell("metadata", json.dumps({"vgmed_jsonl": {"image": "a.png", "bbox": "x"}})),
+         says=FIRST_ID),
+    Case("export/original-not-a-dict", EXPORT, cell("metadata", json.dumps({"vgmed_jsonl": [1]})), says=FIRST_ID),
+    Case("export/image-undecodable", EXPORT + " --images-dir {out}/img", cell("image", {"bytes": b"junk", "path": None}),
+         says=FIRST_ID),
+    Case("export/out-is-a-folder", "export vgmed-jsonl {folder} --out {images}", says="images"),
+    Case("export/out-parent-is-a-file", "export vgmed-jsonl {folder} --out {file}/x.jsonl", write("input.bin", "x"),
+         says="input.bin"),
+    # render
+    Case("render/a-folder", "render {images} --out {out}/x.png", says="images"),
+    Case("render/missing", "render {dir}/none.dcm --out {out}/x.png", says="none.dcm"),
+    Case("render/bomb", "render {dir}/input.png --out {out}/x.png", write("input.png", BOMB), says="input.png"),
+    Case("render/out-without-extension", "render {images}/a.png --out {out}/x", says="x"),
+    Case("render/out-unknown-extension", "render {images}/a.png --out {out}/x.xyz", says="x.xyz"),
+    Case("render/out-is-a-folder", "render {images}/a.png --out {images}", says="images"),
+    Case("render/text-as-dicom", "render {dir}/input.dcm --out {out}/x.png", write("input.dcm", "hello"), says="input.dcm"),
+    Case("render/dicom-truncated", "render {dir}/input.dcm --out {out}/x.png",
+         lambda case: (case / "input.dcm").write_bytes((Path(_pydicom_dir()) / "CT_small.dcm").read_bytes()[:2000]),
+         says="input.dcm"),
+    Case("render/nifti-empty", "render {dir}/input.nii.gz --out {out}/x.png", write("input.nii.gz", b""),
+         says="input.nii.gz"),
+    Case("render/html-as-nifti", "render {dir}/input.nii.gz --out {out}/x.png",
+         write("input.nii.gz", "<html><body>Not found</body></html>"), says="input.nii.gz"),
+    Case("render/png-truncated", "render {dir}/input.png --out {out}/x.png",
+         lambda case: (case / "input.png").write_bytes((case / "images" / "a.png").read_bytes()[:60]), says="input.png"),
+    Case("render/unknown-type", "render {file} --out {out}/x.png", write("input.bin", "hello"), says="input.bin"),
+    Case("render/frame-out-of-range", "render {pydicom}/CT_small.dcm --frame 5 --out {out}/x.png", says="CT_small.dcm"),
+    Case("render/slice-out-of-range", "render {nifti} --slice 9999 --out {out}/x.png", says="anatomical.nii"),
+    Case("render/slice-negative", "render {nifti} --slice -3 --out {out}/x.png", says="anatomical.nii"),
+    Case("render/channel-out-of-range", "render {nifti} --channel 4 --out {out}/x.png", says="anatomical.nii"),
+    Case("render/window-garbage", "render {pydicom}/CT_small.dcm --window 1,x --out {out}/x.png", says="1,x"),
+    # eval score
+    Case("score/transforms-a-number", SCORE, jsonl(prediction(input_transforms=5), relative="preds.jsonl"), says="line 1"),
+    Case("score/transforms-bad-dict", SCORE, jsonl(prediction(input_transforms=[{"a": 1}]), relative="preds.jsonl"),
+         says="line 1"),
+    Case("score/transforms-bad-json", SCORE, jsonl(prediction(input_transforms=["{nope"]), relative="preds.jsonl"),
+         says="line 1"),
+    Case("score/transforms-wrong-count", SCORE, jsonl(prediction(input_transforms=[]), relative="preds.jsonl"),
+         says=FIRST_ID),
+    Case("score/huge-number", SCORE, jsonl(f'{{"id": "{FIRST_ID}", "output": "x", "n": {HUGE_NUMBER}}}',
+                                           relative="preds.jsonl"), says="line 1"),
+    Case("score/not-utf8", SCORE, jsonl(NOT_UTF8, relative="preds.jsonl"), says="preds.jsonl"),
+    Case("score/deeply-nested", SCORE, jsonl(DEEP, relative="preds.jsonl"), says="line 1"),
+    Case("score/output-too-large", SCORE, jsonl(prediction(output="[" * 5_000_001), relative="preds.jsonl"),
+         says="line 1"),
+    Case("score/predictions-a-folder", "eval score --dataset {folder} --predictions {images} --format pixel_xyxy "
+         "--config vgmed", says="images"),
+    Case("score/predictions-missing", "eval score --dataset {folder} --predictions {dir}/none.jsonl --format "
+         "pixel_xyxy --config vgmed", says="none.jsonl"),
+    Case("score/dataset-missing", "eval score --dataset {dir}/nope --predictions {preds} --format pixel_xyxy "
+         "--config vgmed", says="nope"),
+    Case("score/shard-truncated", SCORE, truncate(SHARD, 100), says=SHARD_NAME),
+    Case("score/width-null", SCORE, cell("width", None), says=FIRST_ID),
+    Case("score/out-is-a-file", SCORE.replace("{out}", "{file}"), write("input.bin", "x"), says="input.bin"),
+    Case("score/id-not-a-string", SCORE, jsonl(prediction(id=5), relative="preds.jsonl"), says="line 1"),
+    # hydrate
+    Case("hydrate/metadata-not-json", HYDRATE, cell("metadata", "{nope", relative=STRIPPED_SHARD), says=FIRST_ID),
+    Case("hydrate/metadata-a-list", HYDRATE, cell("metadata", "[]", relative=STRIPPED_SHARD), says=FIRST_ID),
+    Case("hydrate/frame-not-a-number", HYDRATE, metadata(lambda m: m.__setitem__("frame", "x")), says=FIRST_ID),
+    Case("hydrate/source-path-climbs-out", HYDRATE, metadata(lambda m: m.__setitem__("source_path", "../../../etc/hostname")),
+         says=FIRST_ID),
+    Case("hydrate/source-path-absolute", HYDRATE, metadata(lambda m: m.__setitem__("source_path", "/etc/hostname")),
+         says=FIRST_ID),
+    Case("hydrate/source-path-a-number", HYDRATE, metadata(lambda m: m.__setitem__("source_path", 5)), says=FIRST_ID),
+    Case("hydrate/source-path-a-folder", HYDRATE, metadata(lambda m: m.__setitem__("source_path", ".")), says=FIRST_ID),
+    Case("hydrate/source-path-not-an-image", HYDRATE, metadata(lambda m: m.__setitem__("source_path", "__init__.py")),
+         says=FIRST_ID),
+    Case("hydrate/fingerprint-differs", HYDRATE, metadata(lambda m: m.__setitem__("image_sha256", "0" * 64)),
+         says=FIRST_ID),
+    Case("hydrate/shard-truncated", HYDRATE, truncate(STRIPPED_SHARD, 100), says=SHARD_NAME),
+    Case("hydrate/shard-is-text", HYDRATE, write(STRIPPED_SHARD, "hello"), says=SHARD_NAME),
+    Case("hydrate/folder-missing", "hydrate {dir}/nope --source pydicom-testdata={pydicom}", says="nope"),
+    Case("hydrate/source-missing", "hydrate {stripped} --source pydicom-testdata={dir}/nope", says="nope"),
+    Case("hydrate/source-without-equals", "hydrate {stripped} --source pydicom", says="pydicom"),
+    # publish
+    Case("publish/unreachable-endpoint", PUBLISH, says=UNREACHABLE),
+    Case("publish/shard-truncated", PUBLISH, truncate(SHARD, 100), says=SHARD_NAME),
+    Case("publish/image-undecodable", PUBLISH, cell("image", {"bytes": b"junk", "path": None}), says=FIRST_ID),
+]
+
+
+def _pydicom_dir() -> str:
+    import pydicom.data
+
+    return str(Path(pydicom.data.get_testdata_file("CT_small.dcm")).parent)
