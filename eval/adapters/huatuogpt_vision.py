@@ -48,7 +48,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from vgmed_data.eval.adapters.base import Adapter
 from vgmed_data.eval.adapters.llava import LlavaAdapter
 from vgmed_data.eval.adapters.llava_original import TEXT_MODEL_TYPES, load_original_llava, read_original_llava
 from vgmed_data.eval.adapters.registry import register
@@ -106,4 +105,4 @@ class HuatuoGPTVisionAdapter(LlavaAdapter):
         return self.default_template.format(image=self.image_placeholder, text=user_text.rstrip())
 
     def describe(self) -> dict[str, Any]:
-        return {**Adapter.describe(self), "checkpoint_layout": self.source_layout, "grid": self.grid_side}
+        return {**super().describe(), "checkpoint_layout": self.source_layout, "grid": self.grid_side}

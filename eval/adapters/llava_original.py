@@ -25,10 +25,10 @@ is a ``CLIPVisionModel``, whose transformers-4.x weights sit under ``vision_mode
 ``llava/model/multimodal_projector/builder.py`` l.39-46 (``mlp2x_gelu`` = ``Sequential(Linear, GELU, Linear)``,
 indices 0 and 2). Any missing or unexpected weight is refused, so a wrong name cannot load silently.
 
-Feature selection (``clip_encoder.py`` l.15-16, 39-47): hidden state ``mm_vision_select_layer`` of the tower,
-``patch`` drops the CLS token (transformers' ``vision_feature_select_strategy="default"``), ``cls_patch``
-keeps it (``"full"``). ``multimodal_encoder/builder.py`` l.6-14 resolves ``mm_vision_tower`` relative to the
-checkpoint folder.
+Feature selection (``clip_encoder.py`` l.15-16, 39-47): hidden state ``mm_vision_select_layer`` of the tower;
+``patch`` drops the CLS token (transformers' ``vision_feature_select_strategy="default"``); ``cls_patch`` (CLS
+kept, no square grid) is refused. ``multimodal_encoder/builder.py`` l.6-14 resolves ``mm_vision_tower`` relative
+to the checkpoint folder, else as a path or Hub id of its own.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 from vgmed_data.errors import FileFormatError, SchemaError, SourceNotFoundError, require
 
@@ -53,7 +54,6 @@ KEY_MAPPING = {
 # config.json keys of the LLaVA code that are not the language model's
 _LLAVA_KEYS = re.compile(r"^(mm_|image_|tokenizer_|tune_mm|use_mm|freeze_mm|_)|^(architectures|model_type|"
                          r"torch_dtype|dtype|transformers_version|use_cache)$")
-FEATURE_STRATEGY = {"patch": "default", "cls_patch": "full"}
 
 
 def read_json(source: str, filename: str) -> dict[str, Any]:
@@ -65,8 +65,10 @@ def read_json(source: str, filename: str) -> dict[str, Any]:
         raise SourceNotFoundError(f"cannot read {filename} ({error})", path=source,
                                   fix="pass a checkpoint folder or a Hub id you can reach") from error
     if path is None:
-        raise SourceNotFoundError(f"the checkpoint has no {filename}", path=source,
-                                  fix="pass the complete checkpoint folder (config, tokenizer, weights)")
+        where = ("the folder has no" if Path(source).is_dir() else
+                 "not a local folder, and no Hub repository (or cached copy) holds")
+        raise SourceNotFoundError(f"{where} {filename}", path=source,
+                                  fix="pass the complete checkpoint folder or Hub id (config, tokenizer, weights)")
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
@@ -87,9 +89,7 @@ class OriginalLlava:
     def grid_side(self) -> int:
         return int(self.vision["image_size"]) // int(self.vision["patch_size"])
 
-    @property
-    def feature_strategy(self) -> str:
-        return FEATURE_STRATEGY[self.config.get("mm_vision_select_feature", "patch")]
+    feature_strategy: ClassVar[str] = "default"  # 'patch' features: CLS dropped (the only layout accepted)
 
     def llava_config(self, *, image_token_id: int) -> Any:
         """The equivalent :class:`transformers.LlavaConfig` (text config of the wrapped type, CLIP vision)."""
@@ -98,9 +98,9 @@ class OriginalLlava:
         text = {k: v for k, v in self.config.items() if not _LLAVA_KEYS.search(k)}
         text.update(model_type=TEXT_MODEL_TYPES[self.config["model_type"]], use_cache=True)
         vision = {**self.vision, "model_type": "clip_vision_model"}
-        tokens = self.grid_side ** 2 + (1 if self.feature_strategy == "full" else 0)
         return transformers.LlavaConfig(
-            text_config=text, vision_config=vision, image_token_index=image_token_id, image_seq_length=tokens,
+            text_config=text, vision_config=vision, image_token_index=image_token_id,
+            image_seq_length=self.grid_side ** 2,
             vision_feature_layer=int(self.config.get("mm_vision_select_layer", -2)),
             vision_feature_select_strategy=self.feature_strategy, projector_hidden_act="gelu",
             multimodal_projector_bias=True, tie_word_embeddings=bool(self.config.get("tie_word_embeddings", False)))
@@ -132,8 +132,8 @@ def read_original_llava(source: str, *, family: str) -> OriginalLlava:
     checks = [
         ("mm_vision_tower", config.get("mm_vision_tower") is not None, "a vision tower path"),
         ("mm_projector_type", config.get("mm_projector_type", "linear") == "mlp2x_gelu", "'mlp2x_gelu'"),
-        ("mm_vision_select_feature", config.get("mm_vision_select_feature", "patch") in FEATURE_STRATEGY,
-         "'patch' or 'cls_patch'"),
+        ("mm_vision_select_feature", config.get("mm_vision_select_feature", "patch") == "patch",
+         "'patch' (CLS dropped: a square token grid)"),
         ("mm_patch_merge_type", config.get("mm_patch_merge_type", "flat") == "flat", "'flat'"),
         ("image_aspect_ratio", not str(config.get("image_aspect_ratio", "pad")).startswith("anyres"),
          "'pad' (one 336-pixel view; anyres tiling is another layout)"),
@@ -141,14 +141,25 @@ def read_original_llava(source: str, *, family: str) -> OriginalLlava:
     for key, ok, expected in checks:
         if not ok:
             refuse(f"config.json {key} is {config.get(key)!r}, expected {expected}")
-    tower = str(config["mm_vision_tower"]).removeprefix("./").rstrip("/")
-    vision = read_json(source, f"{tower}/config.json")
-    vision = vision.get("vision_config", vision) if vision.get("model_type") == "clip" else vision
-    preprocessor = read_json(source, f"{tower}/preprocessor_config.json")
+    vision, preprocessor = _tower_files(source, str(config["mm_vision_tower"]))
     if int(config.get("mm_hidden_size", vision.get("hidden_size", 0))) != int(vision.get("hidden_size", -1)):
         refuse(f"mm_hidden_size {config.get('mm_hidden_size')} differs from the tower's hidden_size "
                f"{vision.get('hidden_size')}")
     return OriginalLlava(source=source, config=config, vision=vision, preprocessor=preprocessor)
+
+
+def _tower_files(source: str, tower: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The tower's CLIP vision config and preprocessor config: ``mm_vision_tower`` inside the checkpoint, else
+    ``mm_vision_tower`` as a folder or Hub id of its own (``multimodal_encoder/builder.py`` l.6-14)."""
+    inside = tower.removeprefix("./").rstrip("/")
+    try:
+        vision = read_json(source, f"{inside}/config.json")
+        place, prefix = source, f"{inside}/"
+    except SourceNotFoundError:
+        vision = read_json(tower, "config.json")
+        place, prefix = tower, ""
+    vision = vision.get("vision_config", vision) if vision.get("model_type") == "clip" else vision
+    return vision, read_json(place, f"{prefix}preprocessor_config.json")
 
 
 def load_original_llava(layout: OriginalLlava, *, image_token_id: int, dtype: Any, attn_implementation: str,

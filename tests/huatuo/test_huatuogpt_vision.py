@@ -63,6 +63,16 @@ def test_checkpoint_is_in_the_original_layout_and_detected(huatuo, huatuo_dir: P
     assert isinstance(huatuo, HuatuoGPTVisionAdapter) and huatuo.family == "huatuogpt_vision"
 
 
+def test_cli_writes_the_tiny_original_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from vgmed_data.cli import main
+
+    assert main(["eval", "tiny", "huatuogpt_vision", "--out", str(tmp_path / "t")]) == 0
+    assert "RANDOM-WEIGHT huatuogpt_vision" in capsys.readouterr().out
+    config = json.loads((tmp_path / "t" / "config.json").read_text())
+    assert config["model_type"] == "llava_qwen2"
+    assert (tmp_path / "t" / "vit" / "clip_vit_tiny_patch14_56" / "preprocessor_config.json").exists()
+
+
 def test_prompt_is_the_authors_template(huatuo) -> None:  # noqa: ANN001
     assert huatuo.chat_text("What is this?  ") == "<|user|>\n<image>\nWhat is this?\n<|assistant|>\n"
     assert huatuo.chat_text("Is <s>it</s> <image>here?") == "<|user|>\n<image>\nIs it here?\n<|assistant|>\n"
@@ -89,13 +99,26 @@ def test_refuses_a_transformers_llava_checkpoint(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("key", "value"), [("mm_projector_type", "mlp3x_gelu"), ("image_aspect_ratio", "anyres"),
-                                            ("mm_patch_merge_type", "spatial_unpad")])
+                                            ("mm_patch_merge_type", "spatial_unpad"),
+                                            ("mm_vision_select_feature", "cls_patch")])
 def test_refuses_another_llava_code_layout(huatuo_dir: Path, tmp_path: Path, key: str, value: str) -> None:
     folder = _copy(huatuo_dir, tmp_path / "other")
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, key: value}))
     with pytest.raises(SchemaError, match=f"not a huatuogpt_vision checkpoint.*{key}"):
         load_adapter(folder)
+
+
+def test_vision_tower_outside_the_checkpoint(huatuo_dir: Path, tmp_path: Path, wide_image: Image.Image) -> None:
+    """``mm_vision_tower`` naming a folder of its own (builder.py's fallback) loads the same model."""
+    folder = _copy(huatuo_dir, tmp_path / "split")
+    tower = shutil.move(str(folder / "vit"), str(tmp_path / "tower")) + "/clip_vit_tiny_patch14_56"
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "mm_vision_tower": tower}))
+    split, whole = load_adapter(folder), load_adapter(huatuo_dir)
+    inputs = split.encode([wide_image], [QUESTION]).inputs
+    with torch.inference_mode():
+        torch.testing.assert_close(split.model(**inputs).logits, whole.model(**inputs).logits, rtol=0, atol=0)
 
 
 def test_refuses_weights_under_other_names(huatuo_dir: Path, tmp_path: Path) -> None:
