@@ -30,6 +30,10 @@ Facts and where they were confirmed (FreedomIntelligence/HuatuoGPT-Vision, commi
 * answers decoded with ``skip_special_tokens=True`` (l.283). The authors' chatbot samples (l.21-27); the
   project decodes greedily, as the official VGMED code does (shared/FACTS.md).
 
+Not reproduced, on purpose: the chatbot's sampling settings (above) and the truncation of the embedded
+sequence at ``tokenizer_model_max_length`` 4096 (``llava_arch.py`` l.424-428), which one-turn prompts of about
+600 tokens never reach.
+
 NOT confirmed at the source (inferred; no copy of the file was reachable): the weight names under
 ``model.vision_tower.vision_tower.vision_model.`` (from the module structure above; the Hub
 ``model.safetensors.index.json`` of commit 159f69d has 741 lines = 734 weights + 7 JSON lines, which is
