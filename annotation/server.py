@@ -16,15 +16,12 @@ to loopback unless told otherwise.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -32,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vgmed_data.errors import RemoteError, VgmedError
+from vgmed_data.venvs import cached_venv_path, ensure_venv
 
 LABEL_STUDIO_VERSION = "1.23.2"
-_MARKER = ".vgmed-complete"
 # Bare names that Label Studio's get_env also reads: they must not leak in from the user's shell.
 _LEAKY_NAMES = ("USERNAME", "PASSWORD", "HOST", "PORT", "DEBUG", "DJANGO_DB", "DATABASE_URL")
 
@@ -44,11 +41,7 @@ class ServerSetupError(VgmedError, RuntimeError):
 
 
 def server_venv_path(*, version: str = LABEL_STUDIO_VERSION) -> Path:
-    override = os.environ.get("VGMED_LABEL_STUDIO_VENV")
-    if override:
-        return Path(override)
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "vgmed" / f"label-studio-{version}"
+    return cached_venv_path(f"label-studio-{version}", override_env="VGMED_LABEL_STUDIO_VENV")
 
 
 def ensure_server_venv(*, version: str = LABEL_STUDIO_VERSION, python: str | None = None,
@@ -56,43 +49,9 @@ def ensure_server_venv(*, version: str = LABEL_STUDIO_VERSION, python: str | Non
     """The ``label-studio`` executable of the cached server environment, installing it on first use (~45 s)."""
     venv = server_venv_path(version=version)
     executable = venv / "bin" / "label-studio"
-    if (venv / _MARKER).exists() and executable.exists():
-        return executable
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = venv.parent / f"{venv.name}.lock"
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # waits while another process installs
-        try:
-            if (venv / _MARKER).exists() and executable.exists():
-                return executable
-            if venv.exists():  # an interrupted install: start over
-                shutil.rmtree(venv)
-            base = python or _base_python()
-            _run([base, "-m", "venv", str(venv)], what="create the Label Studio virtual environment")
-            pip = [str(venv / "bin" / "python"), "-m", "pip", "install", *(["-q"] if quiet else [])]
-            _run([*pip, "--upgrade", "pip"], what="upgrade pip in the Label Studio environment")
-            _run([*pip, f"label-studio=={version}"], what=f"pip install label-studio=={version}")
-            if not executable.exists():
-                raise ServerSetupError(f"{executable} is missing after the install", path=venv,
-                                       fix=f"delete {venv} and run the command again")
-            (venv / _MARKER).write_text(version + "\n")
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    ensure_venv(venv, installs=[[f"label-studio=={version}"]], marker=version, check=executable,
+                error=ServerSetupError, python=python, quiet=quiet)
     return executable
-
-
-def _base_python() -> str:
-    """A Python that is not inside a virtual environment's site-packages quirks: the interpreter's base."""
-    candidate = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
-    return str(candidate) if candidate.exists() else sys.executable
-
-
-def _run(command: list[str], *, what: str) -> None:
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise ServerSetupError(f"could not {what}: {tail[0]}", fix="check the network access to the package "
-                               "registry and the free disk space (~1 GB), then run the command again")
 
 
 def free_port(host: str = "127.0.0.1") -> int:

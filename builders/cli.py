@@ -167,14 +167,20 @@ def register_import(parser: argparse.ArgumentParser) -> None:
     jsonl.add_argument("file", type=Path)
     jsonl.add_argument("--images", required=True, type=Path, help="folder the JSONL image paths are relative to")
     jsonl.add_argument("--out", required=True, type=Path)
+    jsonl.add_argument("--on-bad", choices=("error", "warn", "skip"), default="error",
+                       help="a bad line: stop (default), or skip it, count it in OUT/import_report_vgmed.json and "
+                            "go on (warn also prints each)")
     jsonl.set_defaults(func=_import_jsonl)
 
 
 def _import_jsonl(args: argparse.Namespace) -> int:
     from vgmed_data.builders.interop import import_jsonl
 
-    count = import_jsonl(args.file, images=args.images, out=args.out)
-    print(f"imported {count} samples into {args.out}")
+    report = import_jsonl(args.file, images=args.images, out=args.out, on_bad=args.on_bad)
+    print(f"imported {report.imported} samples into {args.out}")
+    if report.skips:
+        print(f"skipped {len(report.skips)} line(s): " + "; ".join(f"{k} x{v}" for k, v in report.counts().items())
+              + f" (details in {args.out / 'import_report_vgmed.json'})", file=sys.stderr)
     return 0
 
 
@@ -186,6 +192,46 @@ def register_export(parser: argparse.ArgumentParser) -> None:
     jsonl.add_argument("--images-dir", type=Path, default=None,
                        help="also write each row's image under this folder (as images/<id>.png)")
     jsonl.set_defaults(func=_export_jsonl)
+    lmms = sub.add_parser("lmms-eval", help="an lmms-eval task (YAML + utils.py) per configuration")
+    lmms.add_argument("folder", type=Path)
+    lmms.add_argument("--out", required=True, type=Path, help="folder for the tasks (lmms-eval --include_path)")
+    lmms.add_argument("--name", default=None, help="task name (default: vgmed_<folder name>; sequences: +_sequences)")
+    lmms.add_argument("--box-format", default="pixel_xyxy",
+                      help="box output format of the models to evaluate on sequences (see docs/sequences.md)")
+    lmms.add_argument("--split", default=None, help="split lmms-eval evaluates (default: test, else the first)")
+    lmms.set_defaults(func=_export_lmms)
+    vlm = sub.add_parser("vlmevalkit", help="the closed questions as a VLMEvalKit custom multiple-choice TSV")
+    vlm.add_argument("folder", type=Path)
+    vlm.add_argument("--out", required=True, type=Path, help="FILE.tsv (VLMEvalKit reads $LMUData/<name>.tsv)")
+    vlm.add_argument("--split", default="test", help="split to export (default: test)")
+    vlm.set_defaults(func=_export_vlmevalkit)
+
+
+def _existing_folder(folder: Path) -> Path:
+    if not folder.is_dir():
+        raise InvalidInputError("dataset folder not found", path=folder)
+    return folder
+
+
+def _export_lmms(args: argparse.Namespace) -> int:
+    from vgmed_data.builders.lmms_eval_export import export_lmms_eval
+
+    written = export_lmms_eval(_existing_folder(args.folder), out=args.out, name=args.name,
+                               box_format=args.box_format, split=args.split)
+    tasks = ", ".join(path.stem for path in written)
+    print(f"wrote lmms-eval task(s) {tasks} to {args.out} (run: lmms-eval --tasks {tasks.split(', ')[0]} "
+          f"--include_path {args.out} ...; utils.py imports vgmed_data)")
+    return 0
+
+
+def _export_vlmevalkit(args: argparse.Namespace) -> int:
+    from vgmed_data.builders.vlmevalkit_export import export_vlmevalkit
+
+    report = export_vlmevalkit(_existing_folder(args.folder), out=args.out, split=args.split)
+    print(f"wrote {report.rows} multiple-choice rows to {report.path}")
+    for reason, count in sorted(report.not_exported.items()):
+        print(f"not exported: {count} row(s): {reason}", file=sys.stderr)
+    return 0
 
 
 def _export_jsonl(args: argparse.Namespace) -> int:

@@ -51,6 +51,8 @@ def skip_reason(error: VgmedError) -> str:
         return "inconsistent geometry"
     if "identifying" in text:
         return "identifying data"
+    if isinstance(error, FileFormatError) and "segmentation type" in text:
+        return "unsupported segmentation"
     if isinstance(error, FileFormatError) and ("shape" in text or "affine" in text or "size" in text):
         return "shape mismatch"
     if isinstance(error, FileFormatError):

@@ -52,8 +52,12 @@ if TYPE_CHECKING:
     from vgmed_data.builders.entry import SourceEntry
 
 SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
+# Label Map Segmentation Storage (DICOM Supplement 243, in the standard since 2024c; highdicom >= 0.24 writes it
+# with segmentation_type="LABELMAP"): same Segmentation IOD, one frame per plane, pixel value = segment number.
+LABELMAP_SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.7"
+SEG_CLASSES = (SEG_SOP_CLASS, LABELMAP_SEG_SOP_CLASS)
 RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
-ANNOTATION_CLASSES = {SEG_SOP_CLASS: "SEG", RTSTRUCT_SOP_CLASS: "RTSTRUCT"}
+ANNOTATION_CLASSES = {SEG_SOP_CLASS: "SEG", LABELMAP_SEG_SOP_CLASS: "SEG", RTSTRUCT_SOP_CLASS: "RTSTRUCT"}
 LABEL_SOURCES = ("property", "segment_label")
 
 
@@ -73,7 +77,7 @@ def referenced_series(ds: Dataset, *, path: str) -> str:
 
 def annotation_labels(ds: Dataset, *, label_from: str) -> list[tuple[int, str]]:
     """(SegmentNumber or ROINumber, label) of every segment/ROI, in file order."""
-    if str(ds.SOPClassUID) == SEG_SOP_CLASS:
+    if str(ds.SOPClassUID) in SEG_CLASSES:
         labels = []
         for segment in ds.get("SegmentSequence", []):
             if label_from == "property" and segment.get("SegmentedPropertyTypeCodeSequence"):

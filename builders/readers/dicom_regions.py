@@ -5,7 +5,11 @@ SegmentIdentificationSequence, per frame or shared) and lies on one source slice
 ReferencedSOPInstanceUID of its DerivationImageSequence -> SourceImageSequence, or, when a frame has no
 derivation reference, its PlanePositionSequence ImagePositionPatient matched to a slice position. BINARY frames:
 foreground = non-zero; FRACTIONAL frames (probability or occupancy): foreground = value >= half of
-MaximumFractionalValue.
+MaximumFractionalValue. LABELMAP (Label Map Segmentation Storage, SOP Class 1.2.840.10008.5.1.4.1.1.66.7,
+DICOM Supplement 243 / 2024c, written by highdicom >= 0.24): a frame holds every segment of its plane, pixel
+value = SegmentNumber (background = PixelPaddingValue, never a segment number), so segment n = pixels equal to n;
+frames are placed on slices as above. A MONOCHROME2 label map is read; a PALETTE COLOR one, or any other
+SegmentationType, is refused with an error the build counts (``unsupported segmentation``).
 
 **RTSTRUCT** (PS3.3 C.8.8.6): each ROI's ContourSequence holds CLOSED_PLANAR polygons in patient mm. A contour
 lies on the slice named by its ContourImageSequence ReferencedSOPInstanceUID or, without one, on the slice whose
@@ -31,7 +35,7 @@ from vgmed_data.errors import FileFormatError, GeometryError
 from vgmed_data.geometry import rasterize
 from vgmed_data.imaging.dicom import read_dicom, read_header
 
-from vgmed_data.builders.readers.dicom import RTSTRUCT_SOP_CLASS, SEG_SOP_CLASS, SeriesGeometry
+from vgmed_data.builders.readers.dicom import RTSTRUCT_SOP_CLASS, SEG_CLASSES, SeriesGeometry
 
 SliceMasks = dict[int, NDArray[np.bool_]]  # slice index -> (rows, columns) mask
 
@@ -42,7 +46,7 @@ def annotation_masks(path: str, geometry: SeriesGeometry, numbers: Iterable[int]
     ds = read_header(path)
     wanted = sorted(set(numbers))
     sop_class = str(ds.get("SOPClassUID", ""))
-    if sop_class == SEG_SOP_CLASS:
+    if sop_class in SEG_CLASSES:
         masks = _seg_masks(path, geometry, wanted)
     elif sop_class == RTSTRUCT_SOP_CLASS:
         masks = _rtstruct_masks(ds, path, geometry, wanted)
@@ -50,7 +54,7 @@ def annotation_masks(path: str, geometry: SeriesGeometry, numbers: Iterable[int]
         raise FileFormatError(f"is neither a DICOM-SEG nor an RTSTRUCT (SOP Class {sop_class})", path=path)
     for number in wanted:
         if not any(mask.any() for mask in masks.get(number, {}).values()):
-            kind = "segment" if sop_class == SEG_SOP_CLASS else "ROI"
+            kind = "segment" if sop_class in SEG_CLASSES else "ROI"
             raise GeometryError(f"{kind} {number} is empty (no foreground on any slice of the series)", path=path,
                                 fix="check the annotation, or run with --on-bad skip to count it in the report")
     return masks
@@ -68,23 +72,51 @@ def _frame_item(ds: Dataset, index: int, keyword: str) -> Dataset | None:
     return None
 
 
-def _seg_frames(ds: Dataset, pixels: NDArray[np.float64]) -> NDArray[np.bool_]:
-    if str(ds.get("SegmentationType", "BINARY")).upper() == "FRACTIONAL":
+SEGMENTATION_TYPES = ("BINARY", "FRACTIONAL", "LABELMAP")
+
+
+def segmentation_type(ds: Dataset, path: str) -> str:
+    """BINARY, FRACTIONAL or a readable LABELMAP; anything else is refused (``unsupported segmentation``)."""
+    kind = str(ds.get("SegmentationType", "BINARY")).upper()
+    if kind not in SEGMENTATION_TYPES:
+        raise FileFormatError(f"segmentation type {kind!r} is not one of {', '.join(SEGMENTATION_TYPES)}",
+                              path=path, fix="re-export the segmentation as BINARY or LABELMAP, or use --on-bad skip")
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+    if kind == "LABELMAP" and photometric != "MONOCHROME2":
+        raise FileFormatError(f"segmentation type LABELMAP with {photometric} pixels is not read (only MONOCHROME2 "
+                              "label maps are)", path=path,
+                              fix="re-export the label map as MONOCHROME2 or BINARY, or use --on-bad skip")
+    return kind
+
+
+def _seg_frames(kind: str, ds: Dataset, pixels: NDArray[np.float64]) -> NDArray[np.bool_] | NDArray[np.int64]:
+    """Per-frame foreground (BINARY, FRACTIONAL) or per-frame segment numbers (LABELMAP)."""
+    if kind == "LABELMAP":
+        return np.rint(pixels).astype(np.int64)
+    if kind == "FRACTIONAL":
         top = float(ds.get("MaximumFractionalValue", 255) or 255)
         return pixels.astype(np.float64) >= 0.5 * top
     return pixels > 0
 
 
 def _seg_masks(path: str, geometry: SeriesGeometry, wanted: list[int]) -> dict[int, SliceMasks]:
+    kind = segmentation_type(read_header(path), path)
     decoded = read_dicom(path)  # frames as (frames, rows, columns); SEG has no modality LUT
     ds = decoded.header
     if (int(ds.Rows), int(ds.Columns)) != geometry.shape:
         raise FileFormatError(f"segmentation frame size {(int(ds.Rows), int(ds.Columns))} differs from the image "
                               f"series' {geometry.shape} (rows, columns)", path=path,
                               fix="pair the SEG with the series it was drawn on")
-    frames = _seg_frames(ds, decoded.values)
+    frames = _seg_frames(kind, ds, decoded.values)
     masks: dict[int, SliceMasks] = {number: {} for number in wanted}
     for index in range(frames.shape[0]):
+        if kind == "LABELMAP":
+            slice_index = _seg_slice(ds, index, path, geometry)
+            for number in wanted:
+                previous = masks[number].get(slice_index)
+                found = frames[index] == number
+                masks[number][slice_index] = found if previous is None else (previous | found)
+            continue
         identification = _frame_item(ds, index, "SegmentIdentificationSequence")
         if identification is None:
             raise FileFormatError(f"frame {index + 1} has no ReferencedSegmentNumber", path=path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
@@ -251,6 +252,7 @@ def write_slake(root: Path, images: dict[str, dict], *, size: tuple[int, int] = 
 # <Modality>_<SeriesInstanceUID>/<crdc_instance_uuid>.dcm (see the lidc-idri entry's layout_confirmed_at).
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
+LABELMAP_SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
 RTSTRUCT_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
 
 
@@ -327,23 +329,16 @@ def write_ct_series(study_folder: Path, *, patient_id: str, z: tuple[float, ...]
     return CtSeries(folder, study_uid, series_uid, frame_of_reference, tuple(sop_uids), tuple(z), origin_xy, spacing)
 
 
-def write_seg(series: CtSeries, *, patient_id: str, segments: dict[int, tuple[str, str]],
-              frames: list[tuple[int, int, np.ndarray]], fractional: bool = False, reference: str = "sop",
-              size: int = 16, name: str = "seg") -> Path:
-    """A DICOM-SEG on ``series``: ``segments`` number -> (SegmentLabel, property CodeMeaning); ``frames``:
-    (segment number, slice index, mask). ``reference``: "sop" (DerivationImageSequence) or "position"
-    (PlanePositionSequence only). BINARY frames are bit-packed; FRACTIONAL frames are 8-bit with max 255."""
+def _seg_header(series: CtSeries, *, patient_id: str, segments: dict[int, tuple[str, str]], name: str,
+                sop_class: str) -> tuple[Any, str, str]:
+    """The Segmentation IOD attributes a BINARY, FRACTIONAL and LABELMAP SEG share: (dataset, series UID, SOP UID)."""
     from pydicom.dataset import Dataset
-    from pydicom.pixels import pack_bits
     from pydicom.sequence import Sequence
 
     seg_series = _uid("segseries", series.series_uid, name)
     sop = _uid("seg", series.series_uid, name)
-    ds = _base(SEG_STORAGE, sop, "SEG", patient_id=patient_id, study_uid=series.study_uid, series_uid=seg_series,
+    ds = _base(sop_class, sop, "SEG", patient_id=patient_id, study_uid=series.study_uid, series_uid=seg_series,
                frame_of_reference=series.frame_of_reference)
-    ds.SegmentationType = "FRACTIONAL" if fractional else "BINARY"
-    if fractional:
-        ds.SegmentationFractionalType, ds.MaximumFractionalValue = "PROBABILITY", 255
     items = []
     for number, (label, meaning) in segments.items():
         item = Dataset()
@@ -357,23 +352,55 @@ def write_seg(series: CtSeries, *, patient_id: str, segments: dict[int, tuple[st
     referenced.SeriesInstanceUID = series.series_uid
     referenced.ReferencedInstanceSequence = Sequence()
     ds.ReferencedSeriesSequence = Sequence([referenced])
-    per_frame = []
-    for number, index, _mask in frames:
-        group = Dataset()
+    return ds, seg_series, sop
+
+
+def _seg_frame_group(series: CtSeries, index: int, *, reference: str, segment: int | None) -> Any:
+    """One PerFrameFunctionalGroupsSequence item: the segment (not in LABELMAP frames) and the slice."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    group = Dataset()
+    if segment is not None:
         identification = Dataset()
-        identification.ReferencedSegmentNumber = number
+        identification.ReferencedSegmentNumber = segment
         group.SegmentIdentificationSequence = Sequence([identification])
-        position = Dataset()
-        position.ImagePositionPatient = [series.origin_xy[0], series.origin_xy[1], series.z[index]]
-        group.PlanePositionSequence = Sequence([position])
-        if reference == "sop":
-            source = Dataset()
-            source.ReferencedSOPClassUID, source.ReferencedSOPInstanceUID = CT_IMAGE_STORAGE, series.sop_uids[index]
-            derivation = Dataset()
-            derivation.SourceImageSequence = Sequence([source])
-            group.DerivationImageSequence = Sequence([derivation])
-        per_frame.append(group)
-    ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame)
+    position = Dataset()
+    position.ImagePositionPatient = [series.origin_xy[0], series.origin_xy[1], series.z[index]]
+    group.PlanePositionSequence = Sequence([position])
+    if reference == "sop":
+        source = Dataset()
+        source.ReferencedSOPClassUID, source.ReferencedSOPInstanceUID = CT_IMAGE_STORAGE, series.sop_uids[index]
+        derivation = Dataset()
+        derivation.SourceImageSequence = Sequence([source])
+        group.DerivationImageSequence = Sequence([derivation])
+    return group
+
+
+def _save_seg(ds: Any, series: CtSeries, seg_series: str, sop: str) -> Path:
+    folder = series.folder.parent / f"SEG_{seg_series}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / _file_name(sop)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def write_seg(series: CtSeries, *, patient_id: str, segments: dict[int, tuple[str, str]],
+              frames: list[tuple[int, int, np.ndarray]], fractional: bool = False, reference: str = "sop",
+              size: int = 16, name: str = "seg") -> Path:
+    """A DICOM-SEG on ``series``: ``segments`` number -> (SegmentLabel, property CodeMeaning); ``frames``:
+    (segment number, slice index, mask). ``reference``: "sop" (DerivationImageSequence) or "position"
+    (PlanePositionSequence only). BINARY frames are bit-packed; FRACTIONAL frames are 8-bit with max 255."""
+    from pydicom.pixels import pack_bits
+    from pydicom.sequence import Sequence
+
+    ds, seg_series, sop = _seg_header(series, patient_id=patient_id, segments=segments, name=name,
+                                      sop_class=SEG_STORAGE)
+    ds.SegmentationType = "FRACTIONAL" if fractional else "BINARY"
+    if fractional:
+        ds.SegmentationFractionalType, ds.MaximumFractionalValue = "PROBABILITY", 255
+    ds.PerFrameFunctionalGroupsSequence = Sequence(
+        [_seg_frame_group(series, index, reference=reference, segment=number) for number, index, _ in frames])
     ds.NumberOfFrames, ds.Rows, ds.Columns = len(frames), size, size
     ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PixelRepresentation = 1, "MONOCHROME2", 0
     stack = np.stack([mask for _, _, mask in frames])
@@ -383,11 +410,27 @@ def write_seg(series: CtSeries, *, patient_id: str, segments: dict[int, tuple[st
     else:
         ds.BitsAllocated, ds.BitsStored, ds.HighBit = 1, 1, 0
         ds.PixelData = pack_bits(stack.astype(np.uint8))
-    folder = series.folder.parent / f"SEG_{seg_series}"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / _file_name(sop)
-    ds.save_as(path, enforce_file_format=True)
-    return path
+    return _save_seg(ds, series, seg_series, sop)
+
+
+def write_labelmap_seg(series: CtSeries, *, patient_id: str, segments: dict[int, tuple[str, str]],
+                       frames: list[tuple[int, np.ndarray]], reference: str = "sop", size: int = 16,
+                       bits: int = 8, segmentation_type: str = "LABELMAP", name: str = "labelmap") -> Path:
+    """A Label Map Segmentation (SOP Class 1.2.840.10008.5.1.4.1.1.66.7, DICOM Supplement 243) on ``series``:
+    ``frames``: (slice index, label array whose values are segment numbers, 0 = background); 8- or 16-bit
+    MONOCHROME2, PixelPaddingValue 0, no SegmentIdentificationSequence in the frames."""
+    from pydicom.sequence import Sequence
+
+    ds, seg_series, sop = _seg_header(series, patient_id=patient_id, segments=segments, name=name,
+                                      sop_class=LABELMAP_SEG_STORAGE)
+    ds.SegmentationType, ds.SegmentsOverlap, ds.PixelPaddingValue = segmentation_type, "NO", 0
+    ds.PerFrameFunctionalGroupsSequence = Sequence(
+        [_seg_frame_group(series, index, reference=reference, segment=None) for index, _ in frames])
+    ds.NumberOfFrames, ds.Rows, ds.Columns = len(frames), size, size
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PixelRepresentation = 1, "MONOCHROME2", 0
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = bits, bits, bits - 1
+    ds.PixelData = np.stack([labels for _, labels in frames]).astype(np.uint8 if bits == 8 else np.uint16).tobytes()
+    return _save_seg(ds, series, seg_series, sop)
 
 
 def write_rtstruct(series: CtSeries, *, patient_id: str, rois: dict[int, str],

@@ -69,6 +69,52 @@ def test_binary_seg_by_sop_reference_and_fractional_seg_by_position(tmp_path: Pa
     assert not masks[1][2].any()  # 100/255 < 0.5
 
 
+@pytest.mark.parametrize("bits, reference", [(8, "sop"), (16, "position")])
+def test_labelmap_seg_gives_each_segment_the_pixels_equal_to_its_number(tmp_path: Path, bits: int,
+                                                                         reference: str) -> None:
+    series = mini.write_ct_series(tmp_path, patient_id="P1", z=mini.LIDC_Z)
+    first = np.zeros((16, 16), np.uint16)
+    first[2:6, 3:9] = 7  # segment numbers need not start at 1 (Supplement 243)
+    first[10:14, 10:12] = 300 if bits == 16 else 30
+    second = np.zeros((16, 16), np.uint16)
+    second[8:9, 0:16] = 7
+    big = 300 if bits == 16 else 30
+    path = mini.write_labelmap_seg(series, patient_id="P1", segments={7: ("liver", "Liver"), big: ("cyst", "Cyst")},
+                                   frames=[(1, first), (3, second)], bits=bits, reference=reference)
+    assert str(pydicom.dcmread(path).SOPClassUID) == "1.2.840.10008.5.1.4.1.1.66.7"
+    masks = annotation_masks(str(path), series_geometry(_pairs(series)), [7, big])
+    assert set(masks[7]) == {1, 3} and set(masks[big]) == {1, 3}
+    expected = np.zeros((16, 16), bool)
+    expected[2:6, 3:9] = True
+    assert np.array_equal(masks[7][1], expected)
+    expected = np.zeros((16, 16), bool)
+    expected[8, :] = True
+    assert np.array_equal(masks[7][3], expected)
+    assert int(masks[big][1].sum()) == 8 and not masks[big][3].any()
+
+
+def _labelmap(lidc: Path, *, segmentation_type: str = "LABELMAP") -> None:
+    """Replace patient 1's two reader SEGs by one LABELMAP SEG with the same nodule (segment 1)."""
+    for path in _seg_of(lidc, "LIDC-IDRI-0001"):
+        shutil.rmtree(path.parent)
+    ct = sorted((lidc / "LIDC-IDRI-0001").glob("*/CT_*"))[0]
+    sample = pydicom.dcmread(sorted(ct.glob("*.dcm"))[0], stop_before_pixels=True)
+    geometry = series_geometry(tuple((str(p), p.name) for p in sorted(ct.glob("*.dcm"))))
+    series = mini.CtSeries(ct, str(sample.StudyInstanceUID), str(sample.SeriesInstanceUID),
+                           str(sample.FrameOfReferenceUID), tuple(geometry.sop_uids), mini.LIDC_Z, (-15.0, -15.0), 2.0)
+    mini.write_labelmap_seg(series, patient_id="LIDC-IDRI-0001", segments={1: ("Nodule 1", "Nodule")},
+                            frames=[(k, mini.lidc_nodule((6, 9), 3 if k == 2 else 1)) for k in (1, 2, 3)],
+                            segmentation_type=segmentation_type)
+
+
+def test_a_labelmap_seg_is_found_and_built_like_a_binary_one(lidc: Path, tmp_path: Path) -> None:
+    _labelmap(lidc)
+    report = build_vgmed([("lidc-idri", lidc)], out=tmp_path / "out", options=SMALL, deid_key=KEY)
+    assert report["records"] == {"lidc-idri": 2} and report["skips"] == []
+    rows = list(iter_rows(tmp_path / "out", config="vgmed"))
+    assert len({r["patient_id"] for r in rows}) == 2  # patient 1's nodule came from the label map
+
+
 def test_real_liver_seg_lands_on_its_source_slice(tmp_path: Path) -> None:
     seg_path = get_testdata_file("liver_1frame.dcm")
     seg = pydicom.dcmread(seg_path)
@@ -220,6 +266,7 @@ def _unknown_label(lidc: Path) -> None:
     (_break_geometry, FileFormatError, "inconsistent geometry"),
     (_burn_in, InvalidInputError, "identifying data"),
     (_unknown_label, InvalidInputError, "label not in map"),
+    (lambda lidc: _labelmap(lidc, segmentation_type="HEIGHTMAP"), FileFormatError, "unsupported segmentation"),
 ])
 def test_bad_dicom_input_errors_or_is_counted(lidc: Path, tmp_path: Path, breaker, error: type,  # noqa: ANN001
                                               reason: str) -> None:
