@@ -135,6 +135,11 @@ def register_build_vgmed(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deid-key", default=None, metavar="KEY",
                         help="secret key for pseudonymising DICOM sources (default: $VGMED_DEID_KEY, which keeps it "
                              "out of shell history); required when a DICOM source is built; never written out")
+    parser.add_argument("--burned-in-check", choices=("off", "header", "pixels"), default=defaults.burned_in_check,
+                        help="DICOM slices that may have text burned into the pixels are withheld and listed under "
+                             "'review' in build_report.json: 'header' (default) when ImageType, SOP class or "
+                             "modality suggest it, 'pixels' also looks for text in the image border; "
+                             "BurnedInAnnotation=YES is always refused")
     parser.add_argument("--paraphrase", default=None, metavar="HOOK",
                         help="optional: openai:BASE_URL:MODEL or transformers:PATH (never changes answers)")
     add_quiet_argument(parser)
@@ -150,13 +155,16 @@ def _build_vgmed(args: argparse.Namespace) -> int:
         max_per_source=args.max_per_source, max_per_modality=args.max_per_modality,
         max_per_target=args.max_per_target, splits=tuple(args.splits),
         question_kinds=tuple(k.strip() for k in args.question_kinds.split(",") if k.strip()),
-        keep_masks=not args.no_masks, paraphrase=args.paraphrase)
+        keep_masks=not args.no_masks, paraphrase=args.paraphrase, burned_in_check=args.burned_in_check)
     report = build_vgmed(args.source, out=args.out, options=options, deid_key=args.deid_key, quiet=args.quiet)
     print(f"wrote {report['samples']} samples to {args.out} "
           f"({', '.join(f'{k}: {v}' for k, v in report['by_split'].items()) or 'no rows'})")
     if report["skips"]:
         print(f"skipped {len(report['skips'])} item(s): " +
               "; ".join(f"{k} x{v}" for k, v in report["skip_counts"].items()), file=sys.stderr)
+    if report.get("review"):
+        print(f"withheld {len(report['review'])} DICOM slice(s) for review (possible burned-in text); "
+              f"see 'review' in {args.out / 'build_report.json'}", file=sys.stderr)
     return 0
 
 

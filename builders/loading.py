@@ -93,6 +93,7 @@ class View:
     focus: tuple[str, ...] = ()  # targets this view was picked for (volumes); empty: every target
     source_path: str = ""  # the file this view was rendered from, when not the record's (a DICOM series' slice)
     metadata: dict[str, Any] = field(default_factory=dict)  # extra row metadata (safe DICOM tags)
+    review: tuple[str, ...] = ()  # why a person must look at it before it is published (possible burned-in text)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -273,9 +274,13 @@ def _dicom_header_metadata(header: Any, *, key: str, path: str) -> dict[str, Any
 
 
 def dicom_series_views(record: SourceRecord, *, window: str | None, slices_per_target: int, min_pixels: int,
-                       deid_key: str, dropped: list[str] | None = None) -> Iterator[View]:
+                       deid_key: str, dropped: list[str] | None = None,
+                       burned_in_check: str = "header") -> Iterator[View]:
     """Views of a DICOM series record: one per picked slice, rendered with ``window`` (the entry's preset; the
-    file's own window when None), its metadata the safe tags of the de-identified slice header."""
+    file's own window when None), its metadata the safe tags of the de-identified slice header. ``review`` holds
+    the reasons :mod:`vgmed_data.imaging.burned_in` gives at level ``burned_in_check``."""
+    from vgmed_data.imaging.burned_in import header_risks, pixel_risks
+
     from vgmed_data.builders.readers.dicom import series_geometry
     from vgmed_data.builders.readers.dicom_regions import annotation_masks
     from vgmed_data.imaging.dicom import read_dicom
@@ -311,7 +316,11 @@ def dicom_series_views(record: SourceRecord, *, window: str | None, slices_per_t
         if dicom.is_color or dicom.values.shape[1:] != geometry.shape:
             raise FileFormatError(f"slice pixels {dicom.values.shape[1:]} do not match the series size "
                                   f"{geometry.shape}", path=path, fix="use --on-bad skip")
-        view = View(record=record, image=dicom.render(window=window), window=dicom.window_label(window),
+        image = dicom.render(window=window)
+        review = header_risks(dicom.header) if burned_in_check != "off" else []
+        if burned_in_check == "pixels":
+            review += pixel_risks(np.asarray(image))
+        view = View(record=record, image=image, window=dicom.window_label(window), review=tuple(review),
                     spacing_mm=dicom.pixel_spacing_mm, plane=geometry.plane, slice_index=index,
                     laterality_known=record.laterality_known and geometry.radiological,
                     image_origin="dicom-deidentified", source_path=geometry.source_paths[index],

@@ -35,6 +35,7 @@ from vgmed_data.errors import InvalidInputError, SourceNotFoundError, VgmedError
 from vgmed_data.folder import write_config
 from vgmed_data.manifest import Manifest, ManifestSource, write_manifest
 from vgmed_data.progress import progress
+from vgmed_data.imaging.burned_in import CHECKS as BURNED_IN_CHECKS
 from vgmed_data.imaging.deid import PROFILE_TEXT
 from vgmed_data.schema import SPLITS, GroundingSample, Provenance, encode_png, make_sample_id
 
@@ -70,6 +71,7 @@ class BuildOptions:
     keep_masks: bool = True
     paraphrase: str | None = None
     shard_rows: int = 500
+    burned_in_check: str = "header"  # DICOM slices: off | header | pixels (vgmed_data.imaging.burned_in)
 
     def __post_init__(self) -> None:
         check_policy(self.on_bad)
@@ -80,6 +82,9 @@ class BuildOptions:
             raise InvalidInputError(f"bad splits {self.splits}", fix=f"use names from {', '.join(SPLITS)}, each once")
         if abs(sum(f for _, f in self.splits) - 1.0) > 1e-9 or any(f < 0 for _, f in self.splits):
             raise InvalidInputError(f"split fractions {self.splits} must be >= 0 and sum to 1")
+        if self.burned_in_check not in BURNED_IN_CHECKS:
+            raise InvalidInputError(f"unknown burned-in check {self.burned_in_check!r}",
+                                    fix=f"use one of: {', '.join(BURNED_IN_CHECKS)}")
         unknown = set(self.question_kinds) - set(QUESTION_KINDS)
         if unknown:
             raise InvalidInputError(f"unknown question kinds {sorted(unknown)}", fix=f"use: {', '.join(QUESTION_KINDS)}")
@@ -124,6 +129,7 @@ class RecordResult:
     skips: list[Skip] = field(default_factory=list)
     filtered: Counter[str] = field(default_factory=Counter)
     inputs: list[tuple[str, str]] = field(default_factory=list)  # (source path, sha256)
+    review: list[dict[str, Any]] = field(default_factory=list)  # slices withheld for a person to look at
 
 
 # ----------------------------------------------------------------------------------------------- worker side
@@ -146,7 +152,8 @@ def _views(record: SourceRecord, entry: SourceEntry, options: BuildOptions, resu
     elif record.image.series:
         dropped = []
         yield from dicom_series_views(record, window=entry.window, slices_per_target=options.slices_per_target,
-                                      min_pixels=options.min_pixels, deid_key=_WORKER["deid_key"], dropped=dropped)
+                                      min_pixels=options.min_pixels, deid_key=_WORKER["deid_key"], dropped=dropped,
+                                      burned_in_check=options.burned_in_check)
         for target in dropped:
             result.filtered[f"{record.source}: {target} below minimum size"] += 1
     else:
@@ -220,6 +227,10 @@ def process_record(record: SourceRecord) -> RecordResult:
         paths = [(s, p) for p, s in record.image.series] or [(record.image.source_path, record.image.path)]
         paths += sorted({(r.mask_source_path or "", r.mask_path) for r in record.regions if r.mask_path})
         for view in _views(record, entry, options, result):
+            if view.review:  # possible burned-in text: withheld, listed in the report
+                result.review.append({"source": record.source, "record": record.record_id,
+                                      "slice_index": view.slice_index, "reasons": list(view.review)})
+                continue
             try:
                 rows = _view_rows(view, entry, options, _WORKER["paraphraser"], result, split)
             except VgmedError as error:
@@ -249,6 +260,7 @@ class BuildReport:
     skips: list[Skip] = field(default_factory=list)
     filtered: Counter[str] = field(default_factory=Counter)
     inputs: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    review: list[dict[str, Any]] = field(default_factory=list)
 
     def count(self, row: dict[str, Any]) -> None:
         self.samples += 1
@@ -268,6 +280,7 @@ class BuildReport:
             "skip_counts": dict(sorted(Counter(f"{s.source}: {s.reason}" for s in self.skips).items())),
             "skips": [s.to_dict() for s in self.skips],
             "filtered": dict(sorted(self.filtered.items())),
+            "review": self.review,
         }
 
 
@@ -315,6 +328,7 @@ def _rows(records: list[SourceRecord], options: BuildOptions, report: BuildRepor
         report.records[result.source] += 1
         report.skips.extend(result.skips)
         report.filtered.update(result.filtered)
+        report.review.extend(result.review)
         report.inputs.setdefault(result.source, []).extend(result.inputs)
         for image in result.images:
             owner = seen.setdefault(image.digest, f"{result.source}:{result.record_id}")

@@ -142,3 +142,24 @@ def test_no_written_file_holds_a_source_identifier(outputs: tuple[Path, Path, se
     skips = json.loads((out / "build" / "build_report.json").read_text())["skips"]
     assert sorted(s["record"].split(".")[0] if s["record"][0].isdigit() else s["record"].split(":")[0]
                   for s in skips) == ["2", "dicom-file"]  # the pseudonymous record id, the file's listing place
+
+
+def _ids(folder: Path) -> list[tuple[str, str, str]]:
+    from vgmed_data.folder import iter_rows
+
+    return sorted((r["patient_id"], r["source_id"], json.loads(r["metadata"])["case_id"])
+                  for r in iter_rows(folder, config="vgmed"))
+
+
+def test_builds_with_one_key_agree_and_another_key_shares_no_pseudonym(tmp_path: Path) -> None:
+    from vgmed_data.imaging.deid import pseudonym
+
+    lidc, _originals = write_identified_source(tmp_path / "idc")
+    small = BuildOptions(min_pixels=1, min_size_mm=None)
+    for name, key in (("a", KEY), ("b", KEY), ("c", KEY + "-other")):
+        build_vgmed([("lidc-idri", lidc)], out=tmp_path / name, options=small, deid_key=key)
+    a, b, c = (_ids(tmp_path / name) for name in "abc")
+    assert a == b and {p for p, _, _ in a} == {pseudonym(_identifiers(n)["PatientID"], key=KEY) for n in (1, 2)}
+    assert not {v for row in a for v in row} & {v for row in c for v in row}
+    for name in "abc":  # the key is stored nowhere
+        assert scan(tmp_path / name, {KEY}) == []
