@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from vgmed_data.errors import VgmedError
@@ -77,6 +78,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in args_list if not a.startswith("-")), None)
     debug = "--debug" in args_list
+    with warnings.catch_warnings():
+        if not debug:  # a library's warning is one line too, without the source line Python would print
+            warnings.showwarning = _one_line_warning
+        return _run(args_list, command=command, debug=debug)
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      file: object = None, line: str | None = None) -> None:
+    print(f"vgmed: warning: {one_line(str(message))} ({category.__name__})", file=sys.stderr)
+
+
+def _run(args_list: list[str], *, command: str | None, debug: bool) -> int:
     try:
         parser = build_parser(command if command in COMMANDS else None)
         args = parser.parse_args(args_list)

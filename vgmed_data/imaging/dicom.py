@@ -184,16 +184,26 @@ def read_dicom(path: str | os.PathLike[str]) -> DicomImage:
     try:
         raw = ds.pixel_array
     except (RuntimeError, NotImplementedError) as error:
+        plugins = _installed_decoders(syntax)
+        if plugins:  # a decoder is installed and failed: the file, not the installation, is the problem
+            raise FileFormatError(f"pixel data could not be decoded by the installed decoders ({', '.join(plugins)}): "
+                                  f"{_one_line(error)}", path=path,
+                                  fix="the compressed data is corrupt or an unsupported variant; re-export or "
+                                  "re-download the file") from None
         package = next((hint for prefix, hint in _DECODER_HINTS.items() if syntax.startswith(prefix)), None)
         if package is None and "plugin" not in str(error).lower():
-            raise FileFormatError(f"pixel data could not be decoded ({error})", path=path) from error
+            raise FileFormatError(f"pixel data could not be decoded ({_one_line(error)})", path=path) from error
         raise MissingDependencyError(
             f"no installed decoder for transfer syntax {syntax} ({getattr(ds.file_meta.TransferSyntaxUID, 'name', '')})",
             path=path, fix=f"pip install {package or 'pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle'}",
         ) from error
     except (ValueError, EOFError) as error:
-        raise FileFormatError(f"pixel data is truncated or inconsistent with the header ({error})", path=path,
-                              fix="re-download or re-export the file") from error
+        raise FileFormatError(f"pixel data is truncated or inconsistent with the header ({_one_line(error)})",
+                              path=path, fix="re-download or re-export the file") from error
+    except (AttributeError, KeyError, TypeError, IndexError) as error:  # pydicom: a required element is missing
+        raise FileFormatError(f"the header cannot describe its pixel data ({_one_line(error)})", path=path,
+                              fix="repair the file's image pixel module (e.g. BitsAllocated, TransferSyntaxUID) "
+                              "with a DICOM tool, or re-export it") from None
     photometric = str(_value(ds, "PhotometricInterpretation", "MONOCHROME2"))
     frames = int(_value(ds, "NumberOfFrames", 1) or 1)
     samples = int(_value(ds, "SamplesPerPixel", 1))
@@ -209,6 +219,20 @@ def read_dicom(path: str | os.PathLike[str]) -> DicomImage:
         path=str(path), values=values, photometric=photometric, modality=str(_value(ds, "Modality", "")),
         pixel_spacing_mm=_spacing(ds), file_window=_file_window(ds), header=ds,
     )
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())[:300]
+
+
+def _installed_decoders(syntax: str) -> tuple[str, ...]:
+    """Names of the installed pydicom decoder plugins for transfer syntax ``syntax`` (empty: none)."""
+    from pydicom.pixels.decoders.base import get_decoder
+
+    try:
+        return tuple(get_decoder(syntax).available_plugins)
+    except (NotImplementedError, ValueError, KeyError):  # an unknown or uncompressed transfer syntax
+        return ()
 
 
 def _to_rgb(ds: Dataset, raw: NDArray[Any], photometric: str) -> NDArray[np.uint8]:

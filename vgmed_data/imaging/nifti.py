@@ -148,6 +148,9 @@ def read_nifti(path: str | os.PathLike[str], *, volume_index: int | None = None)
     except (gzip.BadGzipFile, EOFError, OSError, nib.filebasedimages.ImageFileError, ValueError) as error:
         raise FileFormatError(f"could not be read as NIfTI ({type(error).__name__}: {error})", path=file,
                               fix="re-download the file; check it opens in a NIfTI viewer") from error
+    if getattr(image, "affine", None) is None:  # e.g. a CIFTI-2 file (.dconn.nii): a matrix, not a volume
+        raise FileFormatError(f"is a {type(image).__name__}, not a NIfTI volume with an affine", path=file,
+                              fix="render a NIfTI-1/2 image volume (.nii/.nii.gz)")
     # The same maths as nibabel.as_closest_canonical, applied to the array directly (no second image object).
     orientation = _orientation(np.asarray(image.affine, dtype=np.float64))
     zooms = np.asarray(image.header.get_zooms()[:3], dtype=np.float64)

@@ -107,7 +107,7 @@ def apply_window(values: ArrayLike, window: Window) -> NDArray[np.uint8]:
     else:
         out = ((x - (c - 0.5)) / (w - 1) + 0.5) * 255.0
         out = np.where(x <= low, 0.0, np.where(x > high, 255.0, out))
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(np.nan_to_num(out, nan=0.0)), 0, 255).astype(np.uint8)  # NaN voxels shown black
 
 
 def resolve_window(value: str | Window | tuple[float, float] | None, values: ArrayLike) -> Window | None:
