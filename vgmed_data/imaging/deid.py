@@ -34,7 +34,7 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from vgmed_data.imaging.deid_table import SHIFT, profile_table
+from vgmed_data.imaging.deid_table import profile_table
 
 PROFILE_TEXT = "PS3.15 E basic profile + options 113107, 113108 (vgmed-data)"
 KEEP_UID_PREFIX = "1.2.840.10008"
