@@ -12,6 +12,7 @@ from typing import Any
 from PIL import Image
 
 from vgmed_data.errors import FileFormatError, InvalidInputError, require
+from vgmed_data.locations import hub_error, local_or_hub
 
 
 @dataclass(frozen=True)
@@ -59,20 +60,30 @@ def iter_samples(dataset: str | os.PathLike[str], *, config: str = "vgmed", spli
     if config != "vgmed":
         raise InvalidInputError(f"the attention evaluator reads the 'vgmed' configuration, not {config!r}",
                                 fix="use eval.boxes for the sequences configuration")
-    path = Path(dataset)
-    if path.is_dir():
+    location = local_or_hub(dataset, what="dataset folder")
+    if isinstance(location, Path):
         from vgmed_data.folder import iter_rows
 
-        rows: Iterator[dict[str, Any]] = iter_rows(path, config=config, split=split)
+        if not location.is_dir():
+            raise InvalidInputError("is a file, not a dataset folder", path=location,
+                                    fix="pass the folder that holds README.md and data/")
+        rows: Iterator[dict[str, Any]] = iter_rows(location, config=config, split=split)
     else:
-        datasets = require("datasets", extra="eval", purpose="reading a Hub dataset")
-        table = datasets.load_dataset(str(dataset), config, split=split)
-        table = table.cast_column("image", datasets.Image(decode=False))
-        rows = iter(table)
+        rows = _hub_rows(location, config=config, split=split)
     for index, row in enumerate(rows):
         if limit is not None and index >= limit:
             break
         yield _sample(index, row)
+
+
+def _hub_rows(repo_id: str, *, config: str, split: str) -> Iterator[dict[str, Any]]:
+    datasets = require("datasets", extra="eval", purpose="reading a Hub dataset")
+    try:
+        table = datasets.load_dataset(repo_id, config, split=split)
+    except (OSError, ConnectionError) as error:  # DatasetNotFoundError is a FileNotFoundError
+        raise hub_error(error, repo_id=repo_id, repo_type="dataset") from error
+    table = table.cast_column("image", datasets.Image(decode=False))
+    return iter(table)
 
 
 def rank_and_world() -> tuple[int, int]:
