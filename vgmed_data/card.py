@@ -162,20 +162,25 @@ def card_header(folder: str | os.PathLike[str], facts: CardFacts, *, options: Ca
 
 
 def with_split_sizes(header: dict[str, Any], folder: str | os.PathLike[str]) -> dict[str, Any]:
-    """Add ``splits: [{name, num_examples}]`` (rows in the split's Parquet footers, the files the ``configs``
-    entry names) and ``download_size`` (bytes of those shards, what a client downloads) to each
-    ``dataset_info`` entry. ``datasets`` checks ``num_examples`` against what it loads
-    (``verify_splits``), so a wrong count fails the load instead of passing silently. ``num_bytes`` and
-    ``dataset_size`` (Arrow sizes) are left out: knowing them means decoding every shard, and a guess would be
-    presented as a measurement."""
+    """Add ``splits: [{name, num_bytes, num_examples}]`` (rows in the split's Parquet footers, the files the
+    ``configs`` entry names) and ``download_size`` (bytes of those shards, what a client downloads) to each
+    ``dataset_info`` entry. ``datasets`` checks ``num_examples`` against what it loads (``verify_splits``), so
+    a wrong count fails the load instead of passing silently. ``num_bytes`` is the split's Arrow size (the sum of
+    ``Table.nbytes`` over the shards' row groups, read one at a time; images are stored bytes, not decoded),
+    the figure ``Dataset.push_to_hub`` records (up to a few bytes of buffer layout): without it ``datasets`` warns on every load that the ``splits``
+    field is malformed (``SplitDict._from_yaml_list`` requires name, num_bytes and num_examples)."""
     import pyarrow.parquet as pq
+
+    def arrow_bytes(path: Path) -> int:
+        shard = pq.ParquetFile(path)
+        return sum(shard.read_row_group(index).nbytes for index in range(shard.num_row_groups))
 
     root = Path(folder)
     configs = folder_configs(root)
     for entry in header.get("dataset_info", []):
         splits = configs.get(entry["config_name"], {})
-        entry["splits"] = [{"name": split, "num_examples": sum(pq.read_metadata(root / shard).num_rows
-                                                               for shard in shards)}
+        entry["splits"] = [{"name": split, "num_bytes": sum(arrow_bytes(root / shard) for shard in shards),
+                            "num_examples": sum(pq.read_metadata(root / shard).num_rows for shard in shards)}
                            for split, shards in sorted(splits.items())]
         entry["download_size"] = sum((root / shard).stat().st_size for shards in splits.values() for shard in shards)
     return header

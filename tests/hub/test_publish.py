@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +76,12 @@ def test_publish_then_load_dataset_gives_identical_features_and_values(
     assert {c["config_name"] for c in header["dataset_info"]} == {"vgmed", "sequences"}
     info = {c["config_name"]: c for c in header["dataset_info"]}
     # grounding_rows(count=5) puts even indices in test, odd ones in validation; sequence_rows: 2 in test
-    assert info["vgmed"]["splits"] == [{"name": "test", "num_examples": 3}, {"name": "validation", "num_examples": 2}]
-    assert info["sequences"]["splits"] == [{"name": "test", "num_examples": 2}]
+    assert [(s["name"], s["num_examples"]) for s in info["vgmed"]["splits"]] == [("test", 3), ("validation", 2)]
+    assert [(s["name"], s["num_examples"]) for s in info["sequences"]["splits"]] == [("test", 2)]
+    for config, splits in (("vgmed", ("test", "validation")), ("sequences", ("test",))):  # Arrow bytes, as loaded
+        for entry, split in zip(info[config]["splits"], splits):  # (up to buffer layout: row group by row group)
+            assert entry["num_bytes"] == pytest.approx(load_dataset(str(open_folder), config, split=split).data.nbytes,
+                                                       rel=0.01)
     for config in ("vgmed", "sequences"):
         assert info[config]["download_size"] == sum(len(files[p]) for p in files if p.startswith(f"data/{config}/"))
     assert not any(key.startswith("extra_gated") for key in header)
@@ -241,12 +246,15 @@ def test_server_refuses_lfs_content_that_does_not_match_its_sha256(hub_server: H
 
 
 def test_declared_split_sizes_are_what_load_dataset_checks(
-        open_folder: Path, hub_server: HubServer, hub_token: str, hub_repo_id: str) -> None:
+        open_folder: Path, hub_server: HubServer, hub_token: str, hub_repo_id: str,
+        caplog: pytest.LogCaptureFixture) -> None:
     from datasets import load_dataset_builder
     from datasets.exceptions import NonMatchingSplitsSizesError
 
     publish_dataset(open_folder, repo_id=hub_repo_id, token=hub_token, revision="v1")
-    builder = load_dataset_builder(hub_repo_id, "vgmed", revision="v1")
+    with caplog.at_level(logging.WARNING, logger="datasets"):
+        builder = load_dataset_builder(hub_repo_id, "vgmed", revision="v1")
+    assert "Ignoring part of dataset_info" not in caplog.text  # the card's split entries are well formed
     assert builder.info.features == VGMED_FEATURES
     assert {name: split.num_examples for name, split in builder.info.splits.items()} == {"test": 3, "validation": 2}
     assert load_dataset(hub_repo_id, "vgmed", revision="v1")["validation"].num_rows == 2
