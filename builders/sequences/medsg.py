@@ -80,8 +80,9 @@ def export_medsg(folder: str | os.PathLike[str], out: str | os.PathLike[str], *,
             question = question.replace(phrase, _tokens(row["reference_box"]))
         item: dict[str, Any] = {"task": key, "images": paths, "question": question,
                                 "answer": [float(v) for v in row["answer_box"]]}
-        if key == "multi_view":
-            item["size"] = [int(v) for v in row["image_sizes"][row["answer_image_index"]]]
+        if key == "multi_view":  # an imported item keeps its own size; ours: the answer image's [w, h]
+            kept = json.loads(row["metadata"] or "{}").get("medsg_size")
+            item["size"] = kept or [int(v) for v in row["image_sizes"][row["answer_image_index"]]]
         item["id"] = row["id"]
         item["answer_image"] = int(row["answer_image_index"]) + 1
         items.append(item)

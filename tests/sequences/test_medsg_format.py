@@ -43,7 +43,7 @@ ITEMS: list[tuple[dict, int, str]] = [
     ({"task": "multi_view", "images": ["Task3/LUNA16_front.png", "Task3/LUNA16_top.png", "Task3/LUNA16_side.png"],
       "question": MV_Q.format("second"), "answer": [119, 0, 173, 55], "size": [336, 336]}, 2, "question"),
     ({"task": "multi_view", "images": ["Task3/MyoPS_front.png", "Task3/MyoPS_top.png", "Task3/MyoPS_side.png"],
-      "question": MV_Q.format("third"), "answer": [186, 4, 299, 54], "size": [336, 336]}, 3, "question"),
+      "question": MV_Q.format("third"), "answer": [186, 4, 299, 54], "size": [512, 512]}, 3, "question"),
     ({"task": "object_tracking", "images": [f"Task4/KiTS_slice_{k}.png" for k in range(5)],
       "question": ("The object marked with red bounding box in the first image(<|box_start|>(40,50),(90,110)"
                    "<|box_end|>) also appears in the following images. Locate it in the fourth image."),
@@ -148,7 +148,7 @@ def test_export_is_selected_and_parsed_by_the_benchmark_code(medsg_file: Path, t
     for item in test_data:
         original = originals[json.dumps([int(v) for v in item["answer"]])]
         assert item["task"] == original["task"] and item["question"] == original["question"]
-        assert ("size" in item) == (item["task"] == "multi_view")
+        assert item.get("size") == original.get("size")  # multi_view only, the item's own value kept
         x1, y1, x2, y2 = (int(v) for v in item["answer"])
         reply = f"<|box_start|>({x1},{y1}),({x2},{y2})<|box_end|>"  # a perfect Qwen-style reply
         assert medsg_calculate_iou(item["answer"], medsg_extract_bbox_strong(reply)) == pytest.approx(1.0)
