@@ -49,6 +49,9 @@ def _cases(specs: list[str], *, on_bad: str, quiet: bool = False) -> tuple[list,
         if not sep or not key or not path:
             raise InvalidInputError(f"--source {spec!r} is not KEY=PATH", fix="write e.g. --source msd-heart=/data/Task02_Heart")
         entry = get_entry(key)
+        if getattr(entry.reader, "needs_deid_key", False):  # its records carry original patient ids and UIDs
+            raise InvalidInputError(f"source {key} is DICOM, which the sequence builder does not read",
+                                    fix="use a NIfTI or raster source; DICOM series go through `vgmed build vgmed`")
         found: list[Skip] = []
         records = list(entry.reader.records(entry, Path(path), on_bad=on_bad, skips=found))
         by_case: dict[str, list] = {}

@@ -163,3 +163,16 @@ def test_builds_with_one_key_agree_and_another_key_shares_no_pseudonym(tmp_path:
     assert not {v for row in a for v in row} & {v for row in c for v in row}
     for name in "abc":  # the key is stored nowhere
         assert scan(tmp_path / name, {KEY}) == []
+
+
+def test_build_sequences_refuses_a_dicom_source_before_reading_it(tmp_path: Path) -> None:
+    """Its records would carry the original PatientID and StudyInstanceUID (as case ids in skips and rows)."""
+    import subprocess
+    import sys
+
+    lidc, _originals = write_identified_source(tmp_path / "idc")
+    done = subprocess.run([sys.executable, "-m", "vgmed_data.cli", "build", "sequences", "--source",
+                           f"lidc-idri={lidc}", "--out", str(tmp_path / "seq"), "--on-bad", "skip"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode != 0 and "lidc-idri is DICOM" in done.stderr and not (tmp_path / "seq").exists()
+    assert "Traceback" not in done.stderr
