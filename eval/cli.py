@@ -31,11 +31,30 @@ def parse_layers(text: str | None) -> tuple[int, ...] | None:
     return tuple(sorted(layers))
 
 
+DEFAULT_MAX_NEW_TOKENS = 16
+
+
+def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--protocol`` and ``--min-pixels`` (``vgmed eval run`` and ``vgmed eval select``)."""
+    from vgmed_data.eval.protocol import Protocol
+
+    parser.add_argument("--protocol", default=Protocol.DEFAULT.value, choices=[p.value for p in Protocol],
+                        help="default: the project's settings; official: every measurement and VGRefine setting as "
+                             "the official VGMED code sets it for the model's family (pixel budgets, answer suffix, "
+                             "generation length, percentile 80, boxes clipped; docs/evaluation.md)")
+    parser.add_argument("--min-pixels", type=int, default=None,
+                        help="Qwen minimum pixel budget (default: the family's, 4*28*28 / 4*32*32; 0: checkpoint's)")
+
+
 def _run(args: argparse.Namespace) -> int:
     from vgmed_data.eval.config import VGREFINE, EvalConfig, Task, parse_methods
     from vgmed_data.eval.vgrefine.cli import options_from_args
 
+    from vgmed_data.eval.protocol import refuse_fixed_flags
+
     methods = parse_methods(args.method)
+    refuse_fixed_flags(args.protocol, {"--max-new-tokens": args.max_new_tokens,
+                                       "--percentile": getattr(args, "percentile", None)})
     if VGREFINE not in methods and args.heads:
         raise InvalidInputError("--heads is given but --method does not include vgrefine",
                                 fix="add --method baseline,vgrefine (or drop --heads)")
@@ -43,7 +62,9 @@ def _run(args: argparse.Namespace) -> int:
                      model=args.model, dataset=args.dataset, out=Path(args.out), config=args.config,
                      split=args.split, layers=parse_layers(args.layers), limit=args.limit,
                      batch_size=args.batch_size, dtype=args.dtype, device=args.device, max_pixels=args.max_pixels,
-                     max_new_tokens=args.max_new_tokens, query=args.query, attention_prompt=args.attention_prompt,
+                     max_new_tokens=DEFAULT_MAX_NEW_TOKENS if args.max_new_tokens is None else args.max_new_tokens,
+                     min_pixels=args.min_pixels, protocol=args.protocol,
+                     query=args.query, attention_prompt=args.attention_prompt,
                      overlays=args.overlays,
                      on_bad_sample=args.on_bad_sample, progress=not args.no_progress, overwrite=args.overwrite,
                      argv=("vgmed", *sys.argv[1:]) if sys.argv and "vgmed" in Path(sys.argv[0]).name else None)
@@ -99,7 +120,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (under torchrun: cuda = LOCAL_RANK)")
     run.add_argument("--max-pixels", type=int, default=None,
                      help="Qwen pixel budget (default: the family's, 256*28*28 / 256*32*32; 0: checkpoint's)")
-    run.add_argument("--max-new-tokens", type=int, default=16)
+    add_protocol_arguments(run)
+    run.add_argument("--max-new-tokens", type=int, default=None,
+                     help=f"answer length (default {DEFAULT_MAX_NEW_TOKENS}; --protocol official sets it per family)")
     run.add_argument("--query", default=QueryMode.LAST.value, choices=[q.value for q in QueryMode],
                      help="attention query: the last prompt row (official) or the mean over the question rows")
     run.add_argument("--attention-prompt", default=AttentionPrompt.OFFICIAL.value,

@@ -8,12 +8,13 @@ Below the tasks: the grounding runner (:mod:`vgmed_data.eval.runner`), the boxes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from vgmed_data.eval.adapters.base import AttentionPrompt
+from vgmed_data.eval.protocol import OFFICIAL_PERCENTILE, Protocol, refuse_fixed_flags
 from vgmed_data.eval.provenance import run_provenance
 from vgmed_data.eval.run_folder import Manifest, settings_fingerprint
 from vgmed_data.eval.vgrefine.options import VGRefineOptions
@@ -103,6 +104,9 @@ class EvalConfig:
     # open prompt, one more capture-only forward) or "answer" (the lettered prompt the answer is generated from)
     attention_prompt: str = AttentionPrompt.OFFICIAL.value
     overwrite: bool = False  # start over in a folder that holds another run (its run files are removed)
+    # "default" (the project's settings) or "official" (the official VGMED code's, per family: eval.protocol)
+    protocol: str = Protocol.DEFAULT.value
+    min_pixels: int | None = None  # None: the family default (eval.adapters); 0: the checkpoint's own
 
     def __post_init__(self) -> None:
         methods = tuple(self.methods)
@@ -122,6 +126,11 @@ class EvalConfig:
         _check_choice(self.query, QueryMode, "query")
         _check_choice(self.attention_prompt, AttentionPrompt, "attention prompt")
         _check_choice(self.dtype, Dtype, "dtype")
+        _check_choice(self.protocol, Protocol, "protocol")
+        refuse_fixed_flags(self.protocol, {"--max-pixels": self.max_pixels, "--min-pixels": self.min_pixels})
+        if self.protocol == Protocol.OFFICIAL:
+            if self.vgrefine is not None and self.vgrefine.threshold is None:
+                object.__setattr__(self, "vgrefine", replace(self.vgrefine, percentile=OFFICIAL_PERCENTILE))
 
     def settings(self) -> dict[str, Any]:
         """What must match for a resume: everything that changes results (not batch size, device, limit)."""
@@ -135,6 +144,10 @@ class EvalConfig:
             # fingerprint (they resume with --attention-prompt answer), any other choice refuses to mix with them.
             settings["attention_prompt"] = self.attention_prompt
         settings["vgrefine"] = self.vgrefine.to_dict() if self.vgrefine is not None else None
+        if self.protocol != Protocol.DEFAULT:  # absent for default runs: their older fingerprints still match
+            settings["protocol"] = self.protocol
+        if self.min_pixels is not None:
+            settings["min_pixels"] = self.min_pixels
         return settings
 
     def fingerprint(self) -> str:
@@ -147,5 +160,7 @@ class EvalConfig:
                         methods=self.methods, attention_prompt=self.attention_prompt,
                         vgrefine=self.vgrefine.to_dict() if self.vgrefine is not None else None,
                         provenance=run_provenance(device=self.device, config=self.config, split=self.split,
-                                                  argv=self.argv))
+                                                  argv=self.argv),
+                        extra={"protocol": self.protocol, "min_pixels": self.min_pixels,
+                               "max_pixels": self.max_pixels})
 

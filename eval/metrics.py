@@ -123,13 +123,16 @@ def _grid(grid: Sequence[int]) -> tuple[int, int]:
     return rows, cols
 
 
-def boxes_to_token_mask(boxes_xyxy: ArrayLike, *, image_size: Sequence[float], grid: Sequence[int]
-                        ) -> NDArray[np.bool_]:
+def boxes_to_token_mask(boxes_xyxy: ArrayLike, *, image_size: Sequence[float], grid: Sequence[int],
+                        clip: bool = False) -> NDArray[np.bool_]:
     """Official box -> token-cell rule: the ``(rows, cols)`` mask of cells any box overlaps.
 
     ``boxes_xyxy``: internal pixel xyxy in the frame of ``image_size`` = (width, height), the image the
     ``grid`` = (rows, cols) tiles (the official code scales boxes to the model input first; scaling the cell
-    size instead is the same map). Boxes outside the image raise :class:`GeometryError`.
+    size instead is the same map). Boxes outside the image, empty or inverted raise :class:`GeometryError`;
+    with ``clip`` (the official protocol) nothing is refused: each box's cell range is clamped to the grid
+    as measure_attention.py ``get_tokens_covering_bbox`` does, so a box outside the image adds no cell (the
+    caller decides what an empty mask means; the official code raises).
     """
     rows, cols = _grid(grid)
     width, height = (float(v) for v in image_size)
@@ -139,18 +142,20 @@ def boxes_to_token_mask(boxes_xyxy: ArrayLike, *, image_size: Sequence[float], g
     mask = np.zeros((rows, cols), dtype=bool)
     tol = 1e-6
     for x1, y1, x2, y2 in boxes:
-        if x2 <= x1 or y2 <= y1:
+        if not clip and (x2 <= x1 or y2 <= y1):
             raise GeometryError(f"box {[x1, y1, x2, y2]} is empty or inverted", fix="use xyxy with x2 > x1, y2 > y1")
-        if x1 < -tol or y1 < -tol or x2 > width + tol or y2 > height + tol:
+        if not clip and (x1 < -tol or y1 < -tol or x2 > width + tol or y2 > height + tol):
             raise GeometryError(f"box {[x1, y1, x2, y2]} lies outside the {width:g}x{height:g} image",
-                                fix="clip or repair the box in the dataset (vgmed validate lists them)")
+                                fix="clip or repair the box in the dataset (vgmed validate lists them), or "
+                                    "use --protocol official (boxes clipped to the image)")
         tw, th = width / cols, height / rows
         # Round before floor/ceil so a box edge exactly on a cell edge is not pushed by float error.
         c0 = max(math.floor(round(x1 / tw, 9)), 0)
         r0 = max(math.floor(round(y1 / th, 9)), 0)
         c1 = min(math.ceil(round(x2 / tw, 9)), cols)
         r1 = min(math.ceil(round(y2 / th, 9)), rows)
-        mask[r0:r1, c0:c1] = True
+        if r1 > r0 and c1 > c0:
+            mask[r0:r1, c0:c1] = True
     return mask
 
 

@@ -23,12 +23,15 @@ metrics (``metrics.grounding_metrics``), the triage rule and the knockout rows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vgmed_data.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from vgmed_data.eval.adapters.base import AdapterOptions
 
 OFFICIAL_REPO = "Guimeng-Leo-Liu/Medical-MLLMs-Fail"
 
@@ -97,7 +100,9 @@ class ProtocolSettings:
     """Every setting a protocol fixes, for one model family.
 
     ``measure_pixels``: processor pixel budget of the grounding-metric passes (question, attention and general
-    prompts). ``answer_pixels``: pixel budget of the passes that answer: the baseline answer and all of
+    prompts). ``measure_pre_resize``: those passes first resize the image as ``qwen_vl_utils.process_vision_info``
+    does (the official measurement scripts call it; the processor's budget then applies to that image; the
+    answer paths hand the processor the image itself). ``answer_pixels``: pixel budget of the passes that answer: the baseline answer and all of
     VGRefine's passes (triage, knockout, decoding); when it differs from ``measure_pixels`` the baseline answer
     gets its own generating pass. ``answer_suffix``: append
     ``" Answer the question using a single word or phrase."`` to closed (lettered) answer prompts, as
@@ -112,6 +117,7 @@ class ProtocolSettings:
     family: str
     path: OfficialPath | None
     measure_pixels: PixelBudget
+    measure_pre_resize: bool
     answer_pixels: PixelBudget
     answer_suffix: bool
     max_new_tokens: int | None
@@ -126,7 +132,8 @@ class ProtocolSettings:
         """What ``run.json``, every record and the summary carry about the protocol."""
         return {"protocol": self.protocol.value, "family": self.family,
                 "official_path": self.path.value if self.path else None,
-                "measure_pixels": self.measure_pixels.to_dict(), "answer_pixels": self.answer_pixels.to_dict(),
+                "measure_pixels": self.measure_pixels.to_dict(), "measure_pre_resize": self.measure_pre_resize,
+                "answer_pixels": self.answer_pixels.to_dict(),
                 "answer_suffix": self.answer_suffix, "max_new_tokens": self.max_new_tokens,
                 "min_new_tokens": self.min_new_tokens, "generation": self.generation.value,
                 "percentile": self.percentile, "clip_boxes": self.clip_boxes, "box_mapping": self.box_mapping.value}
@@ -151,6 +158,8 @@ _SOURCES = {
         **_SOURCES_COMMON,
         "measure_pixels": "measure_attention.py load_backend (processor.image_processor.max_pixels = 50176, "
                           "min_pixels = 784)",
+        "measure_pre_resize": "measure_attention.py process_input_image_and_qs_qwen (qwen_vl_utils."
+                              "process_vision_info before the processor)",
         "answer_pixels": "eval_utils.py qwen3_vl_inference / VGRefine (the caller's processor: checkpoint "
                          "defaults)",
         "generation": "eval_utils.py qwen3_vl_inference (model.generate(**inputs, max_new_tokens=64): the "
@@ -181,7 +190,7 @@ def protocol_settings(protocol: Protocol | str, family: str) -> ProtocolSettings
     protocol = parse_protocol(protocol)
     if protocol is Protocol.DEFAULT:
         return ProtocolSettings(
-            protocol=protocol, family=family, path=None, measure_pixels=PixelBudget(),
+            protocol=protocol, family=family, path=None, measure_pixels=PixelBudget(), measure_pre_resize=False,
             answer_pixels=PixelBudget(), answer_suffix=False, max_new_tokens=None, min_new_tokens=None,
             generation=GenerationSource.GREEDY, percentile=DEFAULT_PERCENTILE, clip_boxes=False,
             box_mapping=BoxMapping.INPUT_SCALE)
@@ -189,11 +198,12 @@ def protocol_settings(protocol: Protocol | str, family: str) -> ProtocolSettings
     if path is OfficialPath.QWEN:
         return ProtocolSettings(
             protocol=protocol, family=family, path=path, measure_pixels=OFFICIAL_MEASURE_PIXELS,
-            answer_pixels=CHECKPOINT_PIXELS, answer_suffix=True, max_new_tokens=64, min_new_tokens=None,
+            measure_pre_resize=True, answer_pixels=CHECKPOINT_PIXELS, answer_suffix=True, max_new_tokens=64,
+            min_new_tokens=None,
             generation=GenerationSource.CHECKPOINT, percentile=OFFICIAL_PERCENTILE, clip_boxes=True,
             box_mapping=BoxMapping.INPUT_SCALE, sources=_SOURCES[path])
     return ProtocolSettings(
-        protocol=protocol, family=family, path=path, measure_pixels=CHECKPOINT_PIXELS,
+        protocol=protocol, family=family, path=path, measure_pixels=CHECKPOINT_PIXELS, measure_pre_resize=False,
         answer_pixels=CHECKPOINT_PIXELS, answer_suffix=True, max_new_tokens=1, min_new_tokens=1,
         generation=GenerationSource.GREEDY, percentile=OFFICIAL_PERCENTILE, clip_boxes=True,
         box_mapping=BoxMapping.INPUT_SCALE, sources=_SOURCES[path])
@@ -208,3 +218,42 @@ def parse_protocol(value: Protocol | str) -> Protocol:
     except ValueError:
         raise InvalidInputError(f"unknown protocol {value!r}",
                                 fix=f"use one of: {', '.join(p.value for p in Protocol)}") from None
+
+
+def adapter_options(settings: ProtocolSettings, *, answers: bool, max_pixels: int | None = None,
+                    min_pixels: int | None = None, max_new_tokens: int = 16) -> AdapterOptions:
+    """The adapter options of the measurement passes (``answers=False``) or of the answering passes (baseline
+    answer, VGRefine) under ``settings``. ``max_pixels``/``min_pixels``/``max_new_tokens``: the run's flags,
+    used under the default protocol (the official one fixes them; the CLI refuses them there)."""
+    from vgmed_data.eval.adapters.base import AdapterOptions
+
+    if settings.protocol is Protocol.DEFAULT:
+        return AdapterOptions(max_pixels=max_pixels, min_pixels=min_pixels, max_new_tokens=max_new_tokens)
+    budget = settings.answer_pixels if answers else settings.measure_pixels
+    return AdapterOptions(max_pixels=budget.max_pixels, min_pixels=budget.min_pixels,
+                          pre_resize=settings.measure_pre_resize and not answers,
+                          max_new_tokens=settings.max_new_tokens or max_new_tokens,
+                          min_new_tokens=settings.min_new_tokens,
+                          checkpoint_generation=settings.generation is GenerationSource.CHECKPOINT)
+
+
+def answer_prompt(question: str, options: Sequence[str], settings: ProtocolSettings) -> str:
+    """The user text an answer is generated from: ``question_prompt`` (official text for open questions,
+    lettered options for closed ones); with ``answer_suffix`` (official) a closed prompt also ends with
+    " Answer the question using a single word or phrase.", since ``eval_utils.VGRefine`` appends it to whatever
+    text it is given (an open prompt already ends with it)."""
+    from vgmed_data.eval.adapters.base import SHORT_ANSWER, question_prompt
+
+    text = question_prompt(question, options)
+    return f"{text} {SHORT_ANSWER}" if settings.answer_suffix and options else text
+
+
+def refuse_fixed_flags(protocol: Protocol | str, flags: Mapping[str, object]) -> None:
+    """Under the official protocol, raise if any of ``flags`` (``"--max-pixels": value``, ...) was given (not
+    None): the protocol sets them itself, and a run that overrides them would not be the official one."""
+    given = [flag for flag, value in flags.items() if value is not None]
+    if parse_protocol(protocol) is Protocol.OFFICIAL and given:
+        raise InvalidInputError(f"--protocol official sets {', '.join(given)} itself; it cannot be combined with "
+                                f"{'it' if len(given) == 1 else 'them'}",
+                                fix="drop the flag(s), or use --protocol default (docs/evaluation.md lists the "
+                                    "official values)")

@@ -73,9 +73,20 @@ def summarise(records: Sequence[SampleRecord], *, manifest: Manifest, adapter: d
             "random_weights": (Path(manifest.model) / "tiny_checkpoint.json").exists(),
             "query": manifest.query,
             "attention_prompt": manifest.attention_prompt, "layers": layers, "best_layer_by_ar": best,
+            "protocol": manifest.extra.get("protocol", "default"), "protocol_settings": adapter.get("protocol"),
+            "grids": _grid_counts(ok),
             "counts": {"samples": len(records), "answered": overall["answered"], "grounded": overall["grounded"],
                        "skipped": dict(sorted(skips.items()))},
             "overall": overall, "by": groups}
+
+
+def _grid_counts(records: Sequence[SampleRecord]) -> dict[str, int]:
+    """How many answered samples had each image-token grid (``"rows x cols"``), most common first."""
+    counts: dict[str, int] = defaultdict(int)
+    for record in records:
+        if record.grid is not None:
+            counts[f"{record.grid[0]}x{record.grid[1]}"] += 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def _fmt(value: float | None) -> str:
@@ -93,7 +104,9 @@ def markdown(summary: dict[str, Any]) -> str:
     counts = summary["counts"]
     lines += [f"Dataset: `{summary['dataset']}`. Samples: {counts['samples']}, answered {counts['answered']}, "
               f"with grounding metrics {counts['grounded']}. Query row: {summary['query']}. "
-              f"Attention prompt: {summary.get('attention_prompt', 'answer')}.", ""]
+              f"Attention prompt: {summary.get('attention_prompt', 'answer')}. "
+              f"Protocol: {summary.get('protocol', 'default')}. Image-token grids (rows x cols: samples): "
+              f"{', '.join(f'{k}: {v}' for k, v in summary.get('grids', {}).items()) or '-'}.", ""]
     if counts["skipped"]:
         lines += ["Skipped (counted):", ""] + [f"- {k}: {v}" for k, v in counts["skipped"].items()] + [""]
     refine = summary.get("vgrefine")

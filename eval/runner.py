@@ -7,6 +7,11 @@ the image-token grid, the official metrics per layer and per head, and the answe
 its maps come from one more capture-only forward on the official open prompt, as the official code measures
 them; ``"answer"`` keeps the lettered prompt's capture. Open questions need no extra pass.
 
+``cfg.protocol`` (:mod:`vgmed_data.eval.protocol`): ``official`` sets the processor, prompts, generation and box
+rules to the official VGMED code's per family; where its answers use other processor settings than its
+measurement (the Qwen path) the baseline answers get one more, generating, pass and VGRefine runs on the answer
+settings. Every record carries ``protocol`` and ``grid`` (and ``answer_grid`` when the answers' grid is another).
+
 Outputs under ``--out`` (see docs/evaluation.md):
 
 * ``samples.jsonl``: one record per sample, dataset order (answer, correctness, metrics per layer, timings,
@@ -27,7 +32,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -39,6 +45,7 @@ from vgmed_data.eval.config import BASELINE, VGREFINE, EvalConfig, QueryMode, Sk
 from vgmed_data.eval.data import EvalSample, in_shard, iter_samples, rank_and_world
 from vgmed_data.eval.metrics import boxes_to_token_mask, boxes_to_token_mask_padding_aware, grounding_metrics
 from vgmed_data.eval.progress import progress_bar
+from vgmed_data.eval.protocol import ProtocolSettings, adapter_options, answer_prompt, protocol_settings
 from vgmed_data.eval.run_folder import RunFolder, SampleRecord, Status
 from vgmed_data.eval.vgrefine.options import VGRefineOptions
 from vgmed_data.errors import FileFormatError, GeometryError, InvalidInputError, VgmedError
@@ -73,9 +80,7 @@ def _capture_pass(adapter: Any, encoded: Any, layers: Sequence[int], *, generate
     replies: list[str] = []
     with torch.inference_mode(), capture_attention(model, layers=layers, row_weights=weights) as plan:
         if generate:
-            output = model.generate(**inputs, **adapter.generation_settings())
-            new = output[:, inputs["input_ids"].shape[1]:]
-            replies = [text.strip() for text in adapter.tokenizer.batch_decode(new, skip_special_tokens=True)]
+            replies = _generate(adapter, inputs)
         else:
             model(**inputs)
     missing = [layer for layer in layers if layer not in plan.maps]
@@ -86,6 +91,21 @@ def _capture_pass(adapter: Any, encoded: Any, layers: Sequence[int], *, generate
     return maps, replies
 
 
+def _generate(adapter: Any, inputs: dict[str, Any]) -> list[str]:
+    """The decoded replies of ``generate`` with the adapter's settings (call under inference mode)."""
+    output = adapter.model.generate(**inputs, **adapter.generation_settings())
+    new = output[:, inputs["input_ids"].shape[1]:]
+    return [text.strip() for text in adapter.tokenizer.batch_decode(new, skip_special_tokens=True)]
+
+
+def _answer_pass(adapter: Any, encoded: Any, *, device: str) -> list[str]:
+    """Generate the answers of a batch, no capture (the answer pass of the official Qwen protocol)."""
+    import torch
+
+    with torch.inference_mode():
+        return _generate(adapter, encoded.on(device, dtype=adapter.model.dtype).inputs)
+
+
 def _is_oom(error: BaseException) -> bool:
     """Out of memory, by type: torch's (CUDA and other accelerators) or Python's (CPU allocations)."""
     import torch
@@ -93,8 +113,9 @@ def _is_oom(error: BaseException) -> bool:
     return isinstance(error, (torch.OutOfMemoryError, MemoryError))
 
 
-def _gt_masks(sample: EvalSample, layout: Any, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
-    official = boxes_to_token_mask(sample.boxes, image_size=size, grid=layout.grid).reshape(-1)
+def _gt_masks(sample: EvalSample, layout: Any, size: tuple[int, int], *, clip: bool = False
+              ) -> tuple[np.ndarray, np.ndarray | None]:
+    official = boxes_to_token_mask(sample.boxes, image_size=size, grid=layout.grid, clip=clip).reshape(-1)
     pure_resize = all(step.kind == "resize" for step in layout.transform.steps)
     padded = None if pure_resize else boxes_to_token_mask_padding_aware(
         sample.boxes, transform=layout.transform, grid=layout.grid).reshape(-1)
@@ -151,11 +172,16 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
     prompt, capture only), a capture-only pass on the attention prompt for the rows whose attention prompt is
     not the one the question pass ran (closed questions with ``attention_prompt="official"``), the general pass.
     """
-    from vgmed_data.eval.adapters import GENERAL_PROMPT, question_prompt
+    from vgmed_data.eval.adapters import GENERAL_PROMPT
     from vgmed_data.eval.adapters.base import attention_question_prompt
 
+    settings = protocol_settings(cfg.protocol, adapter.family)
+    measure_options = adapter.options
+    answer_options = adapter_options(settings, answers=True, max_pixels=cfg.max_pixels, min_pixels=cfg.min_pixels,
+                                     max_new_tokens=cfg.max_new_tokens)
+
     def answer_text(sample: EvalSample) -> str:
-        return question_prompt(sample.question, sample.options)
+        return answer_prompt(sample.question, sample.options, settings)
 
     def attention_text(sample: EvalSample) -> str:
         return attention_question_prompt(sample.question, sample.options, mode=cfg.attention_prompt)
@@ -175,14 +201,17 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
                 raise
             records.append(_skipped(sample, error))
     answer_baseline = BASELINE in cfg.methods  # --method vgrefine alone: the question pass only captures
-    first_text = answer_text if answer_baseline else attention_text
+    # Official Qwen protocol: the answers see the checkpoint's processor, the measurement another pixel budget,
+    # so the baseline answers get their own generating pass and the question pass only captures.
+    separate_answers = answer_baseline and answer_options != measure_options
+    first_text = answer_text if answer_baseline and not separate_answers else attention_text
     start = time.perf_counter()
     ready, encoded_q = _encode_rows(adapter, ready, first_text, cfg, records)
     if encoded_q is None:
         records.sort(key=lambda r: r.index)
         return records, arrays
-    q_maps, replies = _capture_pass(adapter, encoded_q, layers, generate=answer_baseline, query=cfg.query,
-                                    device=cfg.device)
+    q_maps, replies = _capture_pass(adapter, encoded_q, layers, generate=answer_baseline and not separate_answers,
+                                    query=cfg.query, device=cfg.device)
     t_question = time.perf_counter() - start
     images = [image for _, image in ready]
     # Where each row's metric maps come from: (encoded batch, its maps, row in it).
@@ -200,6 +229,14 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
     encoded_g = adapter.encode(images, [GENERAL_PROMPT] * len(ready), record_ids=[s.id for s, _ in ready])
     g_maps, _ = _capture_pass(adapter, encoded_g, layers, generate=False, query=cfg.query, device=cfg.device)
     t_general = time.perf_counter() - start
+    answer_grids: list[tuple[int, int]] = []
+    if separate_answers:
+        start = time.perf_counter()
+        with options_applied(adapter, answer_options):
+            encoded_r = adapter.encode(images, [answer_text(s) for s, _ in ready], record_ids=[s.id for s, _ in ready])
+            replies = _answer_pass(adapter, encoded_r, device=cfg.device)
+        answer_grids = [tuple(layout.grid) for layout in encoded_r.layouts]
+        t_question += time.perf_counter() - start
     per = len(ready)
     for row, (sample, image) in enumerate(ready):
         source, source_maps, at = sources[row]
@@ -214,11 +251,15 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
             "attention_prompt": cfg.attention_prompt, "attention_text": source.texts[at],
             "grid": tuple(layout_a.grid), "input_transform": layout_a.transform.to_dict(), "layers": tuple(layers),
         }
+        extra: dict[str, Any] = {"protocol": settings.protocol.value}
+        if answer_grids:  # the grid the answer was generated on, where it is not the measured one
+            extra["answer_grid"] = list(answer_grids[row])
         if answer_baseline:
             fields.update(prediction=replies[row],
                           score=score_answer(replies[row], answer=sample.answer, options=sample.options))
         if cfg.vgrefine is not None:
-            refined = _vgrefine_sample(adapter, sample, image, cfg, cfg.vgrefine)
+            with options_applied(adapter, answer_options):
+                refined = _vgrefine_sample(adapter, sample, image, cfg, cfg.vgrefine, settings)
             fields["vgrefine"] = refined.record
             timings["vgrefine_s"] = round(refined.seconds, 6)
             arrays.update(refined.arrays)
@@ -228,12 +269,17 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
             fields["grounding_skip"] = "no boxes"
         else:
             try:
-                official, padded = _gt_masks(sample, layout_a, image.size)
+                official, padded = _gt_masks(sample, layout_a, image.size, clip=settings.clip_boxes)
             except GeometryError as error:
                 if cfg.on_bad_sample == SkipPolicy.ERROR:
                     raise GeometryError(error.message, record=sample.id, fix=error.fix) from error
                 fields.update(grounding_skip="bad box", grounding_skip_detail=error.message)
             else:
+                if not official.any():  # official protocol, every box clipped away (the official code raises)
+                    fields.update(grounding_skip="bad box",
+                                  grounding_skip_detail="no image token overlaps the boxes clipped to the image")
+                    records.append(SampleRecord(**fields, timings=timings, extra=extra))
+                    continue
                 result = grounding_metrics(q, g, official)
                 fields["gt_tokens"] = int(official.sum())
                 fields["metrics"] = _metric_lists(result)
@@ -241,20 +287,33 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
                     [result["head"][k] for k in ("ar", "kl", "js")]).astype(np.float32)
                 if padded is not None and padded.any():
                     fields["metrics_padding_aware"] = _metric_lists(grounding_metrics(q, g, padded))
-        records.append(SampleRecord(**fields, timings=timings))
+        records.append(SampleRecord(**fields, timings=timings, extra=extra))
     records.sort(key=lambda r: r.index)
     return records, arrays
 
 
-def _vgrefine_sample(adapter: Any, sample: EvalSample, image: Any, cfg: EvalConfig, options: VGRefineOptions
-                     ) -> Any:
+@contextmanager
+def options_applied(adapter: Any, options: Any) -> Iterator[None]:
+    """``adapter`` with ``options`` (processor budget, generation settings) inside the block, restored after."""
+    before = adapter.options
+    if options == before:
+        yield
+        return
+    adapter.set_options(options)
+    try:
+        yield
+    finally:
+        adapter.set_options(before)
+
+
+def _vgrefine_sample(adapter: Any, sample: EvalSample, image: Any, cfg: EvalConfig, options: VGRefineOptions,
+                     settings: ProtocolSettings) -> Any:
     """VGRefine on one sample (fast path, batch size 1); with the baseline, the plain answer is decoded too."""
-    from vgmed_data.eval.adapters import question_prompt
     from vgmed_data.eval.vgrefine.evaluate import evaluate_sample
 
-    return evaluate_sample(adapter, image=image, user_text=question_prompt(sample.question, sample.options),
+    return evaluate_sample(adapter, image=image, user_text=answer_prompt(sample.question, sample.options, settings),
                            sample_id=sample.id, answer=sample.answer, options=sample.options,
-                           method_options=options, max_new_tokens=cfg.max_new_tokens,
+                           method_options=options, max_new_tokens=adapter.options.max_new_tokens,
                            with_plain=BASELINE in cfg.methods)
 
 
@@ -305,13 +364,16 @@ def run_rank(cfg: EvalConfig, *, rank: int, world: int, adapter: Any | None = No
     folder.check_resume(manifest, overwrite=cfg.overwrite)  # refuse before loading anything
     samples = [s for s in iter_samples(cfg.dataset, config=cfg.config, split=cfg.split, limit=cfg.limit)
                if in_shard(s.index, rank=rank, world=world)]
-    options = AdapterOptions(max_pixels=cfg.max_pixels, max_new_tokens=cfg.max_new_tokens)
+    options = AdapterOptions(max_pixels=cfg.max_pixels, min_pixels=cfg.min_pixels, max_new_tokens=cfg.max_new_tokens)
     if adapter is not None:
         adapter.set_options(options)
     else:
         if cfg.device == "cuda" and world > 1:
             cfg = replace(cfg, device=f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}")
         adapter = load_adapter(cfg.model, dtype=cfg.dtype, device=cfg.device, options=options)
+    settings = protocol_settings(cfg.protocol, adapter.family)  # the family is known once the model is loaded
+    adapter.set_options(adapter_options(settings, answers=False, max_pixels=cfg.max_pixels,
+                                        min_pixels=cfg.min_pixels, max_new_tokens=cfg.max_new_tokens))
     layers = list(cfg.layers) if cfg.layers is not None else list(range(adapter.num_layers))
     if cfg.vgrefine is not None:  # fail before the first sample, not inside it
         cfg.vgrefine.check_model(layers=adapter.num_layers, heads=adapter.num_heads)
@@ -327,7 +389,7 @@ def run_rank(cfg: EvalConfig, *, rank: int, world: int, adapter: Any | None = No
             paths.append(sink, records, arrays, part=batch[0].index)
             bar.update(len(batch))
     bar.close()
-    paths.finish(adapter.describe())
+    paths.finish({**adapter.describe(), "protocol": settings.to_dict()})
     return paths.dir
 
 

@@ -112,6 +112,13 @@ class AdapterOptions:
     min_pixels: int | None = None
     use_chat_template: bool = True
     max_new_tokens: int = 16
+    min_new_tokens: int | None = None  # the official HuatuoGPT-Vision bot asks for 1 (cli_new.py gen_kwargs)
+    # Qwen families: resize the image as qwen_vl_utils.process_vision_info does before the processor sees it
+    # (the official measurement scripts; eval.protocol)
+    pre_resize: bool = False
+    # True: pass only the lengths to ``generate`` and let the checkpoint's generation_config decide the rest
+    # (the official Qwen path, eval_utils.py qwen3_vl_inference); False: greedy, sampling settings off.
+    checkpoint_generation: bool = False
 
 
 @dataclass
@@ -218,16 +225,23 @@ class Adapter(ABC):
     nest_images: ClassVar[bool] = False  # processor wants one list of images per text
 
     def generation_settings(self) -> dict[str, Any]:
-        """Greedy decoding; the exact keyword arguments passed to ``generate`` (snapshot-tested)."""
-        return {"do_sample": False, "num_beams": 1, "max_new_tokens": self.options.max_new_tokens,
-                "temperature": None, "top_p": None, "top_k": None}
+        """The exact keyword arguments passed to ``generate`` (snapshot-tested): greedy decoding, or with
+        :attr:`AdapterOptions.checkpoint_generation` only the lengths (the checkpoint's generation config)."""
+        settings: dict[str, Any] = {"max_new_tokens": self.options.max_new_tokens}
+        if not self.options.checkpoint_generation:
+            settings = {"do_sample": False, "num_beams": 1, **settings, "temperature": None, "top_p": None,
+                        "top_k": None}
+        if self.options.min_new_tokens is not None:
+            settings["min_new_tokens"] = self.options.min_new_tokens
+        return settings
 
     # ---- encoding ----------------------------------------------------------------------------------------
     def encode(self, images: Sequence[Image.Image], user_texts: Sequence[str], *, record_ids: Sequence[str] = ()
                ) -> Encoded:
         """Left-padded model inputs for ``(image, user text)`` pairs and each row's :class:`ImageLayout`."""
         texts = [self.chat_text(t) for t in user_texts]
-        rgb = [image.convert("RGB") for image in images]
+        stored = [image.convert("RGB") for image in images]
+        rgb = [self.prepare_image(image) for image in stored]
         try:
             batch_images: list[Any] = [[image] for image in rgb] if self.nest_images else rgb
             inputs = self.processor(images=batch_images, text=texts, return_tensors="pt", padding=True,
@@ -242,9 +256,14 @@ class Adapter(ABC):
         inputs = dict(inputs)
         input_ids = inputs["input_ids"]
         layouts = [self.layout(input_ids[row].tolist(), image.size, inputs, row, record=(record_ids or [""] * len(rgb))[row])
-                   for row, image in enumerate(rgb)]
+                   for row, image in enumerate(stored)]
         lengths = [int(v) for v in inputs["attention_mask"].sum(dim=1)]
         return Encoded(inputs=inputs, layouts=layouts, texts=texts, prompt_lengths=lengths)
+
+    def prepare_image(self, image: Image.Image) -> Image.Image:
+        """The image handed to the processor (an RGB copy of the stored one). Families whose official pipeline
+        resizes before the processor override this; the layout still maps from the stored image."""
+        return image
 
     def encode_images(self, images: Sequence[Image.Image], user_text: str, *, record_id: str = ""
                       ) -> tuple[dict[str, Any], list[Transform]]:

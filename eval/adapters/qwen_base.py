@@ -12,8 +12,11 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 
+from PIL import Image
+
 from vgmed_data.eval.adapters.base import Adapter, ImageLayout
 from vgmed_data.eval.adapters.qwen_processors import qwen_processor_class
+from vgmed_data.eval.boxes.model_input import smart_resize
 from vgmed_data.errors import SchemaError
 from vgmed_data.geometry import Transform
 
@@ -32,7 +35,9 @@ class QwenAdapter(Adapter):
 
     def configure_processor(self) -> None:
         image_processor = self.processor.image_processor
-        size = dict(image_processor.size) if image_processor.size else {}
+        if not hasattr(self, "_checkpoint_size"):  # what "0: keep the checkpoint's" returns to on later calls
+            self._checkpoint_size = dict(image_processor.size) if image_processor.size else {}
+        size = dict(self._checkpoint_size)
         for key, option, default in (("longest_edge", self.options.max_pixels, self.default_max_pixels),
                                      ("shortest_edge", self.options.min_pixels, self.default_min_pixels)):
             if option == 0:
@@ -41,6 +46,18 @@ class QwenAdapter(Adapter):
             if value is not None:
                 size[key] = int(value)
         image_processor.size = size
+
+    def prepare_image(self, image: Image.Image) -> Image.Image:
+        """With :attr:`AdapterOptions.pre_resize`, the official measurement scripts' first resize: qwen_vl_utils
+        ``fetch_image`` (QwenLM/Qwen3-VL qwen-vl-utils/src/qwen_vl_utils/vision_process.py) smart-resizes to
+        multiples of ``patch * merge`` within 4 and 16384 tokens with PIL's default (bicubic) resampling; the
+        processor then applies its own budget to that image."""
+        if not self.options.pre_resize:
+            return image
+        factor = self.patch * self.merge
+        width, height = smart_resize(image.width, image.height, factor=factor, min_pixels=4 * factor * factor,
+                                     max_pixels=16384 * factor * factor)
+        return image if (width, height) == image.size else image.resize((width, height), Image.Resampling.BICUBIC)
 
     @property
     def merge(self) -> int:

@@ -21,7 +21,8 @@ def _select(args: argparse.Namespace) -> int:
     work = Path(args.work) if args.work else out.with_name(out.stem + "-run")
     cfg = EvalConfig(model=args.model, dataset=args.dataset, out=work, config=args.config, split=args.split,
                      limit=args.limit, batch_size=args.batch_size, dtype=args.dtype, device=args.device,
-                     max_pixels=args.max_pixels, max_new_tokens=1, progress=not args.no_progress)
+                     max_pixels=args.max_pixels, min_pixels=args.min_pixels, protocol=args.protocol,
+                     max_new_tokens=1, progress=not args.no_progress)
     chosen = select_heads(cfg, k=args.k, layer_metric=args.layer_metric, masked_layers=args.num_masked_layers)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(chosen, indent=2) + "\n")
@@ -48,6 +49,9 @@ def register_select(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--max-pixels", type=int, default=None)
+    from vgmed_data.eval.cli import add_protocol_arguments
+
+    add_protocol_arguments(parser)
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(func=_select)
 

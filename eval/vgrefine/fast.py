@@ -160,19 +160,48 @@ def _keep_heads(values: np.ndarray, heads: list[int]) -> np.ndarray:
 
 
 class _Greedy:
-    """Greedy decoding from a filled cache, one token at a time, the way ``generate`` does it."""
+    """Greedy decoding from a filled cache, one token at a time, the way ``generate`` does it.
 
-    def __init__(self, adapter: Adapter, *, max_new_tokens: int) -> None:
-        eos = adapter.model.generation_config.eos_token_id
+    ``min_new_tokens`` (adapter options) keeps end-of-sequence tokens out until that many tokens exist, as
+    ``generate``'s min-new-tokens processor does. With ``checkpoint_generation`` the checkpoint's repetition
+    penalty is applied over the prompt and the tokens so far (transformers' own processor) before the arg-max:
+    with the top-k = 1 sampling settings Qwen chat checkpoints ship, that is what ``generate`` picks; a
+    checkpoint that really samples (top-k > 1) is decoded greedily here."""
+
+    def __init__(self, adapter: Adapter, *, max_new_tokens: int, prompt_ids: Any = None) -> None:
+        config = adapter.model.generation_config
+        eos = config.eos_token_id
         self.adapter = adapter
         self.eos = set(eos if isinstance(eos, list) else [eos]) - {None}
         self.max_new_tokens = max_new_tokens
+        self.min_new_tokens = adapter.options.min_new_tokens or 0
+        penalty = getattr(config, "repetition_penalty", None) if adapter.options.checkpoint_generation else None
+        self.penalty = None
+        if penalty is not None and float(penalty) != 1.0 and prompt_ids is not None:
+            from transformers import RepetitionPenaltyLogitsProcessor
+
+            self.penalty = RepetitionPenaltyLogitsProcessor(float(penalty))
+        self.prompt_ids = prompt_ids
+
+    def _choose(self, logits: Any, tokens: list[int]) -> int:
+        import torch
+
+        if self.penalty is None and len(tokens) >= self.min_new_tokens:
+            return int(logits.argmax())
+        scores = logits.float()[None].clone()
+        if self.penalty is not None:
+            seen = torch.cat([self.prompt_ids.reshape(-1).to(scores.device),
+                              torch.tensor(tokens, dtype=torch.long, device=scores.device)])
+            scores = self.penalty(seen[None], scores)
+        if len(tokens) < self.min_new_tokens and self.eos:
+            scores[0, sorted(self.eos)] = -float("inf")
+        return int(scores[0].argmax())
 
     def __call__(self, first_logits: Any, cache: Any, *, total: int, next_position: Any) -> Answer:
         import torch
 
         model = self.adapter.model
-        token = int(first_logits.argmax())
+        token = self._choose(first_logits, [])
         tokens = [token]
         while token not in self.eos and len(tokens) < self.max_new_tokens:
             step = len(tokens)
@@ -180,7 +209,7 @@ class _Greedy:
             out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1,
                         attention_mask=torch.ones(1, total + step, dtype=torch.long, device=model.device),
                         position_ids=next_position + step - 1)
-            token = int(out.logits[0, -1].argmax())
+            token = self._choose(out.logits[0, -1], tokens)
             tokens.append(token)
         text = self.adapter.tokenizer.decode(tokens, skip_special_tokens=True).strip()
         return Answer(tokens=tokens, text=text, first_logits=first_logits.float().cpu())
@@ -196,7 +225,8 @@ def vgrefine_fast(adapter: Adapter, image: Image.Image, user_text: str, *, optio
 
     options.check_model(layers=adapter.num_layers, heads=adapter.num_heads)
     pair = encode_pair(adapter, image, user_text, record_id=record_id)
-    greedy = _Greedy(adapter, max_new_tokens=max_new_tokens or adapter.options.max_new_tokens)
+    greedy = _Greedy(adapter, max_new_tokens=max_new_tokens or adapter.options.max_new_tokens,
+                     prompt_ids=pair.question.inputs["input_ids"])
     timings: dict[str, float] = {}
     # One switch to the planned attention function for every pass (an empty plan is plain SDPA); the passes
     # then only swap plans instead of re-walking the model's modules each time.

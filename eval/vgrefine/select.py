@@ -2,7 +2,9 @@
 
 As in the paper: run the evaluator (question and general passes, every layer) over a grounding dataset, then
 rank heads by their mean KL(gt || normalised head map) over the samples (lower = attention closer to the
-ground-truth region) and take the top K; choose the masked layer(s) by the per-layer metrics (default: lowest
+ground-truth region) and take the top K. The head map is the official head script's (measure_attention_head.py):
+each head of the question prompt over the SAME head of the general prompt (``metrics.layer_and_head_maps``).
+Choose the masked layer(s) by the per-layer metrics (default: lowest
 mean KL; ``ar``: highest mean Attention Ratio). The paper ranked heads on natural images so that no medical
 test data leaks into the method; any folder in our schema works (pass a natural-image or a held-out split).
 
@@ -73,7 +75,7 @@ def select_from_run(run_dir: str | os.PathLike[str], *, k: int = 20, layer_metri
     return {
         "heads": heads,
         "masked_layers": sorted(int(layers[i]) for i in layer_rank),
-        "chosen_by": {"heads": "lowest mean head KL(gt || question/general-mean)",
+        "chosen_by": {"heads": "lowest mean head KL(gt || question[l, h] / general[l, h])",
                       "masked_layers": f"{'lowest' if LOWER_IS_BETTER[layer_metric] else 'highest'} mean "
                                        f"layer {layer_metric}"},
         "head_figures": [{"layer": h[0], "head": h[1], **{m: round(float(per_head[m][layers.index(h[0]), h[1]]), 6)

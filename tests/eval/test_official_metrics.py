@@ -147,3 +147,19 @@ def test_tiny_model_maps_and_runner_records_equal_the_official_code(tiny_checkpo
         for i, name in enumerate(("ar", "kl", "js")):
             np.testing.assert_allclose(record["metrics"][name], layer[name], atol=2e-6, rtol=0)
             np.testing.assert_allclose(stored[f"{sample.id}__head_metrics"][i], head[name], atol=2e-6, rtol=1e-6)
+
+
+def test_boxes_outside_the_image_are_clipped_under_the_official_rule() -> None:
+    from vgmed_data.errors import GeometryError
+    from vgmed_data.eval.metrics import boxes_to_token_mask
+
+    size, grid = (330, 190), (6, 10)
+    for box in ([-20.0, 150.0, 120.0, 230.0], [300.0, -5.0, 400.0, 50.0], [400.0, 10.0, 500.0, 40.0]):
+        mask = boxes_to_token_mask([box], image_size=size, grid=grid, clip=True).reshape(-1)
+        expected = np.zeros(60, bool)
+        for x, y in official_cells(box, size, (280, 168), grid):
+            expected[y * 10 + x] = True
+        np.testing.assert_array_equal(mask, expected)
+        with pytest.raises(GeometryError, match="outside"):
+            boxes_to_token_mask([box], image_size=size, grid=grid)
+    assert not boxes_to_token_mask([[400.0, 10.0, 500.0, 40.0]], image_size=size, grid=grid, clip=True).any()
