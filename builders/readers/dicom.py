@@ -20,7 +20,8 @@ their :mod:`~vgmed_data.imaging.sop_pointer` (``ImageRef.series``, ``RegionRef.m
 ``source_path``), never by their path, which in the IDC/TCIA layouts holds the PatientID and the UIDs; a file
 whose header cannot be read is called ``dicom-file:N-of-M`` (its place in the sorted listing). Skips recorded
 while listing use those names (:func:`~vgmed_data.builders.deid.redact_skip`); a skipped series is named by its
-SeriesInstanceUID, which the build then pseudonymises like record ids.
+SeriesInstanceUID, which the build then pseudonymises like record ids, and an unmapped label (ROI names and
+segment labels are free text, which Table E.1-1 empties) is written as ``<unmapped label>``.
 
 Geometry (:class:`SeriesGeometry`, read when a worker loads the record): slices sorted by
 ImagePositionPatient projected on the slice normal (the cross product of the ImageOrientationPatient cosines),
@@ -123,9 +124,10 @@ class DicomSeriesReader:
         headers: dict[Path, Dataset] = {}
         names: dict[str, str] = {}  # absolute and relative path, file name -> the file's pointer
 
-        def skip(error: VgmedError, *, record: str, reason: str) -> None:
+        def skip(error: VgmedError, *, record: str, reason: str, free_text: tuple[str, ...] = ()) -> None:
             handle(error, policy=on_bad, source=entry.key, record=record, reason=reason, log=skips)
-            skips[-1] = redact_skip(skips[-1], names=names)
+            hidden = {text: "<unmapped label>" for text in free_text if text}
+            skips[-1] = redact_skip(skips[-1], names={**names, **hidden})
 
         for number, path in enumerate(files, start=1):
             try:
@@ -166,7 +168,10 @@ class DicomSeriesReader:
             try:
                 regions = self._regions(entry, annotations[uid], headers, root, names)
             except VgmedError as error:
-                skip(error, record=uid, reason="label not in map")
+                unmapped = tuple(name for path in annotations[uid]
+                                 for _, name in annotation_labels(headers[path], label_from=self.label_from)
+                                 if name not in entry.labels)  # ROI names and segment labels are free text
+                skip(error, record=uid, reason="label not in map", free_text=unmapped)
                 continue
             header = headers[first]
             yield SourceRecord(

@@ -38,11 +38,19 @@ def _identifiers(patient: int) -> dict[str, str]:
             "DeviceSerialNumber": "SN5512399QX", "StudyDescription": f"CHEST Kowalczyk visit {patient}"}
 
 
-def write_identified_source(root: Path) -> tuple[Path, set[str]]:
-    """The IDC miniature with identifiers in headers and folders; returns (source root, every original value)."""
+def write_identified_source(root: Path, *, unmapped_label: str | None = None) -> tuple[Path, set[str]]:
+    """The IDC miniature with identifiers in headers and folders; returns (source root, every original value).
+    ``unmapped_label``: a third patient whose SEG names its segment so (not in the lidc-idri label map)."""
     lidc = mini.write_lidc_idc(root)
+    patients = [(1, "LIDC-IDRI-0001"), (2, "LIDC-IDRI-0002")]
+    if unmapped_label is not None:
+        third = mini.write_ct_series(lidc / "LIDC-IDRI-0003" / "study", patient_id="LIDC-IDRI-0003", z=mini.LIDC_Z,
+                                     seed=3)
+        mini.write_seg(third, patient_id="LIDC-IDRI-0003", segments={1: (unmapped_label, unmapped_label)},
+                       frames=[(1, 2, mini.lidc_nodule((8, 8), 3))])
+        patients.append((3, "LIDC-IDRI-0003"))
     originals: set[str] = set()
-    for patient, old in ((1, "LIDC-IDRI-0001"), (2, "LIDC-IDRI-0002")):
+    for patient, old in patients:
         values = _identifiers(patient)
         for path in sorted((lidc / old).rglob("*.dcm")):
             ds = pydicom.dcmread(path)
@@ -101,13 +109,14 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, set[s
     from vgmed_data.pointers import hydrate, strip_images
 
     tmp = tmp_path_factory.mktemp("deid-scan")
-    lidc, originals = write_identified_source(tmp / "idc")
+    lidc, originals = write_identified_source(tmp / "idc", unmapped_label="Kowalczyk contour by Strangelove")
     _break(lidc)
     out = tmp / "written"
     build = out / "build"
     report = build_vgmed([("lidc-idri", lidc)], out=build, options=OPTIONS, deid_key=KEY)
     assert report["samples"] > 0
-    assert report["skip_counts"] == {"lidc-idri: corrupt file": 1, "lidc-idri: missing slice": 1}
+    assert report["skip_counts"] == {"lidc-idri: corrupt file": 1, "lidc-idri: label not in map": 1,
+                                     "lidc-idri: missing slice": 1}
     stripped = strip_images(build, out / "annotations-only")
     assert sum(hydrate(stripped, sources={"lidc-idri": lidc}).restored.values()) > 0  # pointers resolve
     prepare_review_files(build, out=out / "review")
@@ -141,7 +150,8 @@ def test_no_written_file_holds_a_source_identifier(outputs: tuple[Path, Path, se
     assert scan(out, originals) == []
     skips = json.loads((out / "build" / "build_report.json").read_text())["skips"]
     assert sorted(s["record"].split(".")[0] if s["record"][0].isdigit() else s["record"].split(":")[0]
-                  for s in skips) == ["2", "dicom-file"]  # the pseudonymous record id, the file's listing place
+                  for s in skips) == ["2", "2", "dicom-file"]  # pseudonymous record ids, the file's listing place
+    assert any("<unmapped label>" in s["detail"] for s in skips)
 
 
 def _ids(folder: Path) -> list[tuple[str, str, str]]:
