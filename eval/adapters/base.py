@@ -273,7 +273,8 @@ class Adapter(ABC):
         if len(images) == 1:
             encoded = self.encode(images, [user_text], record_ids=[record_id] if record_id else [])
             return encoded.inputs, [encoded.layouts[0].transform]
-        rgb = [image.convert("RGB") for image in images]
+        stored = [image.convert("RGB") for image in images]
+        rgb = [self.prepare_image(image) for image in stored]
         try:
             inputs = self.processor(images=[rgb] if self.nest_images else rgb,
                                     text=[self.chat_text(user_text, images=len(rgb))], return_tensors="pt",
@@ -285,7 +286,7 @@ class Adapter(ABC):
                                   record=record_id or None, fix="check the image sizes and modes",
                                   reason=PROCESSOR_REJECTED) from error
         inputs = dict(inputs)
-        return inputs, self.image_transforms([image.size for image in rgb], inputs)
+        return inputs, self.image_transforms([image.size for image in stored], inputs)
 
     def image_transforms(self, sizes: Sequence[tuple[int, int]], inputs: dict[str, Any]) -> list[Transform]:
         """Transforms of several images of one prompt (families with :attr:`max_images` > 1 implement it)."""

@@ -93,4 +93,5 @@ def select_heads(cfg: Any, *, k: int = 20, layer_metric: str = "kl", masked_laye
     cfg = replace(cfg, layers=None, overlays=0)
     run_eval(cfg)
     chosen = select_from_run(cfg.out, k=k, layer_metric=layer_metric, masked_layers=masked_layers)
-    return {"model": cfg.model, "dataset": cfg.dataset, "config": cfg.config, "split": cfg.split, **chosen}
+    return {"model": cfg.model, "dataset": cfg.dataset, "config": cfg.config, "split": cfg.split,
+            "protocol": cfg.protocol, **chosen}
