@@ -25,7 +25,8 @@ from vgmed_data.builders import lmms_task_utils
 from vgmed_data.errors import InvalidInputError
 from vgmed_data.eval.boxes.formats import FORMATS
 from vgmed_data.eval.boxes.scoring import THRESHOLDS
-from vgmed_data.folder import folder_configs
+from vgmed_data.folder import folder_configs, open_shard
+from vgmed_data.staging import staged_file
 
 GENERATION = {"vgmed": 64, "sequences": 128}  # max_new_tokens: a short answer / one box with an image number
 
@@ -85,17 +86,25 @@ def export_lmms_eval(folder: str | Path, *, out: str | Path, name: str | None = 
                                 fix="pass a dataset folder written by vgmed build / vgmed import")
     base = task_name(root, name)
     target = Path(out)
-    target.mkdir(parents=True, exist_ok=True)
-    (target / "utils.py").write_text(_utils_source(box_format))
-    written = []
+    texts: dict[str, str] = {"utils.py": _utils_source(box_format)}
     for config, splits in configs.items():
         chosen = split or ("test" if "test" in splits else sorted(splits)[0])
         if chosen not in splits:
             raise InvalidInputError(f"no split {chosen!r} in the {config} configuration", path=root,
                                     fix=f"pass --split, one of {', '.join(sorted(splits))}")
+        for paths in splits.values():  # a task must not point at a shard that cannot be read
+            for relative in paths:
+                open_shard(root / relative)
         files = {s: [str((root / p).resolve()) for p in paths] for s, paths in splits.items()}
         task = base if config == "vgmed" else f"{base}_sequences"
-        path = target / f"{task}.yaml"
-        path.write_text(_yaml(config, task=task, files=files, split=chosen))
-        written.append(path)
+        texts[f"{task}.yaml"] = _yaml(config, task=task, files=files, split=chosen)
+    if target.exists() and not target.is_dir():
+        raise InvalidInputError("--out is a file", path=target, fix="pass a folder for the task files")
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for file_name, text in texts.items():
+        with staged_file(target / file_name) as staged:
+            staged.write_text(text)
+        if file_name.endswith(".yaml"):
+            written.append(target / file_name)
     return written

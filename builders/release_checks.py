@@ -43,17 +43,18 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def release_boxes(raw: Any, *, where: str, path: Path | str | None, record: str | None = None) -> list[list[float]]:
+def release_boxes(raw: Any, *, where: str, path: Path | str | None, record: str | None = None,
+                  fix: str = BBOX_FIX) -> list[list[float]]:
     """``bbox`` as a list of 4-number boxes; a single box is wrapped, an empty list means no box."""
     if not isinstance(raw, list):
         raise SchemaError(f"{where}: bbox is a {type(raw).__name__}, not a list", path=path, record=record,
-                          fix=BBOX_FIX)
+                          fix=fix)
     boxes = [raw] if raw and not isinstance(raw[0], list) else raw
     for box in boxes:
         if not isinstance(box, list) or len(box) != 4 or not all(_number(v) for v in box):
             shown = json.dumps(box)[:80] if isinstance(box, (list, dict, str, int, float, type(None))) else repr(box)
             raise SchemaError(f"{where}: bbox entry {shown} is not four finite numbers", path=path, record=record,
-                              fix=BBOX_FIX)
+                              fix=fix)
     return [[float(v) for v in box] for box in boxes]
 
 

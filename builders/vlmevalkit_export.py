@@ -23,6 +23,8 @@ from pathlib import Path
 from vgmed_data.errors import InvalidInputError, SchemaError
 from vgmed_data.eval.answers import normalise
 from vgmed_data.folder import iter_rows
+from vgmed_data.imaging.decode import decode_bytes
+from vgmed_data.staging import staged_file
 
 
 @dataclass
@@ -60,6 +62,7 @@ def export_vlmevalkit(folder: str | Path, *, out: str | Path, split: str | None 
         if not row["image"] or not row["image"].get("bytes"):
             report.not_exported["no image"] = report.not_exported.get("no image", 0) + 1
             continue
+        decode_bytes(row["image"]["bytes"], record=row["id"]).close()  # a TSV of undecodable images scores nothing
         record = {"index": len(records), "image": base64.b64encode(row["image"]["bytes"]).decode("ascii"),
                   "question": row["question"]}
         record.update(dict(zip(string.ascii_uppercase, options)))
@@ -73,7 +76,7 @@ def export_vlmevalkit(folder: str | Path, *, out: str | Path, split: str | None 
                                     "closed questions, or pass --split")
     letters = [c for c in string.ascii_uppercase if any(c in r for r in records)]
     columns = ["index", "image", "question", *letters, "answer", "category", "vgmed_id"]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame.from_records(records, columns=columns).to_csv(target, sep="\t", index=False)
+    with staged_file(target, what="TSV") as staged:
+        pd.DataFrame.from_records(records, columns=columns).to_csv(staged, sep="\t", index=False)
     report.rows = len(records)
     return report

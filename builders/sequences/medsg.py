@@ -18,7 +18,6 @@ written in the question as ``<|box_start|>(x1,y1),(x2,y2)<|box_end|>`` in pixels
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -27,15 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from vgmed_data.builders.sequences.medsg_tasks import (GIVEN, INTERNAL_TO_BENCHMARK, UNSTATED, UNSTATED_NOTE,
                                                        AnswerImage, answer_image, internal_task)
-from vgmed_data.errors import FileFormatError, SchemaError, SourceNotFoundError
+from vgmed_data.builders.release_checks import release_boxes
+from vgmed_data.errors import FileFormatError, InvalidInputError, SchemaError, SourceNotFoundError
 from vgmed_data.folder import iter_rows
 from vgmed_data.geometry import box_text
+from vgmed_data.imaging.decode import decode_bytes
 from vgmed_data.safepaths import filename_for_id, resolve_inside, unsafe_id_reason
 from vgmed_data.schema import Provenance, SequenceImage, SequenceSample, make_sample_id
+from vgmed_data.staging import staged_folder
 
 _TOKENS = re.compile(r"<\|box_start\|>\(\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\)\s*,\s*\(\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\)"
                      r"<\|box_end\|>")
@@ -58,8 +58,21 @@ def _tokens(box: list[float]) -> str:
 
 def export_medsg(folder: str | os.PathLike[str], out: str | os.PathLike[str], *,
                  split: str | None = None) -> MedsgExport:
-    """Write ``out/medsg.json`` and ``out/images/*.png`` from a dataset folder's ``sequences`` configuration."""
+    """Write ``out/medsg.json`` and ``out/images/*.png`` from a dataset folder's ``sequences`` configuration; a
+    new ``out`` appears only when the export succeeded."""
     target = Path(out)
+    if target.exists():
+        report = _export_medsg(folder, target, split=split)
+    else:
+        with staged_folder(target, what="MedSG export folder") as building:
+            report = _export_medsg(folder, building, split=split)
+    report.path = target / "medsg.json"
+    return report
+
+
+def _export_medsg(folder: str | os.PathLike[str], target: Path, *, split: str | None) -> MedsgExport:
+    if not target.is_dir():
+        raise InvalidInputError("the export folder is a file", path=target, fix="pass a folder")
     (target / "images").mkdir(parents=True, exist_ok=True)
     report = MedsgExport(path=target / "medsg.json")
     items: list[dict[str, Any]] = []
@@ -70,6 +83,9 @@ def export_medsg(folder: str | os.PathLike[str], out: str | os.PathLike[str], *,
             continue
         paths = []
         for index, cell in enumerate(row["images"]):
+            if not cell or not cell.get("bytes"):
+                raise SchemaError(f"image {index + 1} has no bytes (an annotations-only folder?)", record=row["id"],
+                                  fix="run `vgmed hydrate` on the folder first")
             name = "images/" + filename_for_id(row["id"], suffix=f".img{index + 1}.png")
             (target / name).write_bytes(cell["bytes"])
             paths.append(name)
@@ -81,7 +97,7 @@ def export_medsg(folder: str | os.PathLike[str], out: str | os.PathLike[str], *,
         item: dict[str, Any] = {"task": key, "images": paths, "question": question,
                                 "answer": [float(v) for v in row["answer_box"]]}
         if key == "multi_view":  # an imported item keeps its own size; ours: the answer image's [w, h]
-            kept = json.loads(row["metadata"] or "{}").get("medsg_size")
+            kept = _metadata(row).get("medsg_size")
             item["size"] = kept or [int(v) for v in row["image_sizes"][row["answer_image_index"]]]
         item["id"] = row["id"]
         item["answer_image"] = int(row["answer_image_index"]) + 1
@@ -91,18 +107,34 @@ def export_medsg(folder: str | os.PathLike[str], out: str | os.PathLike[str], *,
     return report
 
 
+def _metadata(row: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(row["metadata"] or "{}")
+    except (TypeError, ValueError, RecursionError):
+        raise FileFormatError("metadata is not JSON", record=row["id"], fix="run `vgmed validate` on the folder") from None
+    if not isinstance(data, dict):
+        raise FileFormatError("metadata is not a JSON object", record=row["id"], fix="run `vgmed validate` on the folder")
+    return data
+
+
 def import_medsg(path: str | os.PathLike[str], *, images_root: str | os.PathLike[str] | None = None,
                  license: str = "LicenseRef-MedSG-Bench", redistributable: bool = False,
                  modality: str = "OTHER", split: str = "test") -> Iterator[SequenceSample]:
-    """MedSG-Bench JSON -> samples (images read from disk: absolute paths as given, relative ones inside
-    ``images_root`` or the JSON's folder)."""
+    """MedSG-Bench JSON -> samples (images read from disk, paths relative to ``images_root`` or the JSON's
+    folder; a path that leaves that folder, absolute or through ``..``, is refused)."""
     file = Path(path)
-    if not file.exists():
-        raise SourceNotFoundError("MedSG JSON not found", path=file)
+    if not file.is_file():
+        raise SourceNotFoundError("MedSG JSON not found" if not file.exists() else "MedSG JSON is a folder",
+                                  path=file, fix="pass the MedSG-Bench JSON file")
     try:
-        items = json.loads(file.read_text())
+        items = json.loads(file.read_bytes().decode("utf-8"))
     except json.JSONDecodeError as error:
         raise FileFormatError(f"is not JSON ({error.msg})", path=file) from error
+    except UnicodeDecodeError as error:
+        raise FileFormatError(f"is not UTF-8 text (byte {error.start})", path=file, fix="save it as UTF-8") from None
+    except (ValueError, RecursionError) as error:  # a number over 4300 digits; nesting deeper than the stack
+        reason = "nested too deeply" if isinstance(error, RecursionError) else " ".join(str(error).split())[:120]
+        raise FileFormatError(f"cannot be read as JSON ({reason})", path=file) from None
     if not isinstance(items, list):
         raise FileFormatError("is not a JSON list of MedSG items", path=file)
     root = Path(images_root) if images_root is not None else file.parent
@@ -116,14 +148,13 @@ def import_medsg(path: str | os.PathLike[str], *, images_root: str | os.PathLike
 def _image_bytes(relative: Any, *, root: Path, file: Path, record: str, number: int) -> bytes:
     if not isinstance(relative, str) or not relative:
         raise SchemaError(f"image {number + 1} is not a path", path=file, record=record)
-    image_path = Path(relative) if os.path.isabs(relative) else \
-        resolve_inside(root, relative, what=f"image {number + 1} of item {record}")
-    if not image_path.exists():
-        raise SourceNotFoundError("MedSG image not found", path=image_path, record=record,
+    image_path = resolve_inside(root, relative, what=f"{file}: image {number + 1} of item {record}")
+    if not image_path.is_file():
+        raise SourceNotFoundError("MedSG image not found" if not image_path.exists() else "MedSG image is a folder",
+                                  path=image_path, record=record,
                                   fix="pass images_root= the folder the image paths are relative to")
     data = image_path.read_bytes()
-    with Image.open(io.BytesIO(data)) as opened:
-        opened.verify()
+    decode_bytes(data, what=f"image {number + 1}", path=image_path, record=record).close()
     return data
 
 
@@ -146,6 +177,11 @@ def _sample(item: dict[str, Any], number: int, *, root: Path, file: Path, licens
     if "id" in item and unsafe_id_reason(str(item["id"])):
         raise SchemaError(f"id {item['id']!r} cannot be used: {unsafe_id_reason(str(item['id']))}", path=file,
                           record=record, fix="give the item an id without '.'/'..' segments or control characters")
+    if not isinstance(item["question"], str) or not item["question"].strip():
+        raise SchemaError("question is not a non-empty string", path=file, record=record)
+    if "size" in item and not (isinstance(item["size"], list) and len(item["size"]) == 2
+                               and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in item["size"])):
+        raise SchemaError(f"size {item['size']!r} is not [width, height] in whole pixels", path=file, record=record)
     if not isinstance(item["images"], list) or not item["images"]:
         raise SchemaError("'images' is not a non-empty list of paths", path=file, record=record)
     images = [SequenceImage(image=_image_bytes(relative, root=root, file=file, record=record, number=index),
@@ -157,7 +193,11 @@ def _sample(item: dict[str, Any], number: int, *, root: Path, file: Path, licens
         metadata["answer_image_note"] = UNSTATED_NOTE
     if "size" in item:
         metadata["medsg_size"] = list(item["size"])
-    answer = item["answer"][0] if item["answer"] and isinstance(item["answer"][0], list) else item["answer"]
+    boxes = release_boxes(item["answer"], where="answer", path=file, record=record,
+                          fix="write the answer as [x1, y1, x2, y2] in pixels of the image")
+    if not boxes:
+        raise SchemaError("answer has no box", path=file, record=record, fix="write the answer as [x1, y1, x2, y2]")
+    answer = boxes[0]
     reference = _TOKENS.search(str(item["question"]))
     reference_box = [float(v) for v in reference.groups()] if reference else None
     return SequenceSample(

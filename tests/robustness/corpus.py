@@ -170,11 +170,27 @@ DEEP = "[" * 100_000 + "]" * 100_000
 HUGE_NUMBER = "1" + "0" * 5000
 NOT_UTF8 = b'{"id": "\xff\xfe", "output": "x"}'
 
+def medsg_item(**changes: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {"task": "Registered_Diff", "images": ["a.png", "a.png"],
+                            "question": "Which image shows the change? Answer with the box.", "answer": [10, 10, 40, 40]}
+    item.update(changes)
+    return {k: v for k, v in item.items() if v is not ...}
+
+
+def medsg(*items: Any) -> Make:
+    """Write ``ms.json``: a list of the given items (bytes and str are written as the whole file)."""
+    if len(items) == 1 and isinstance(items[0], (bytes, str)):
+        return write("ms.json", items[0])
+    return write("ms.json", json.dumps(list(items)))
+
+
 # ------------------------------------------------------------------------------------------------------- cases
 IMPORT = "import vgmed-jsonl {jsonl} --images {images} --out {out}"
 EXPORT = "export vgmed-jsonl {folder} --out {out}/x.jsonl"
 SCORE = "eval score --dataset {folder} --predictions {preds} --format pixel_xyxy --config vgmed --out {out}"
 HYDRATE = "hydrate {stripped} --source pydicom-testdata={pydicom}"
+MEDSG = "build sequences --from-medsg {dir}/ms.json --images-root {images} --out {out}"
+BUILD = "build vgmed --out {out} --source"
 PUBLISH = f"publish {{folder}} --repo lab/vgmed --token hf_notreal --endpoint {UNREACHABLE}"
 
 CASES: list[Case] = [
@@ -335,6 +351,49 @@ CASES: list[Case] = [
     Case("hydrate/folder-missing", "hydrate {dir}/nope --source pydicom-testdata={pydicom}", says="nope"),
     Case("hydrate/source-missing", "hydrate {stripped} --source pydicom-testdata={dir}/nope", says="nope"),
     Case("hydrate/source-without-equals", "hydrate {stripped} --source pydicom", says="pydicom"),
+    # build sequences --from-medsg (MedSG-Bench JSON import)
+    Case("medsg/not-json", MEDSG, medsg("{nope"), says="ms.json"),
+    Case("medsg/not-utf8", MEDSG, medsg(b'[{"task": "\xff"}]'), says="ms.json"),
+    Case("medsg/huge-number", MEDSG, medsg(f"[{HUGE_NUMBER}]"), says="ms.json"),
+    Case("medsg/deeply-nested", MEDSG, medsg(DEEP), says="ms.json"),
+    Case("medsg/not-a-list", MEDSG, medsg('{"task": "x"}'), says="ms.json"),
+    Case("medsg/item-a-string", MEDSG, medsg("x"), says="ms.json"),
+    Case("medsg/file-missing", MEDSG.replace("{dir}/ms.json", "{dir}/none.json"), says="none.json"),
+    Case("medsg/file-a-folder", MEDSG.replace("{dir}/ms.json", "{images}"), says="images"),
+    Case("medsg/image-climbs-out", MEDSG, chain(copy("images/a.png", "outside.png"),
+                                                medsg(medsg_item(images=["a.png", "../outside.png"]))),
+         says="../outside.png"),
+    Case("medsg/image-absolute", MEDSG, medsg(medsg_item(images=["a.png", "/etc/hostname"])), says="/etc/hostname"),
+    Case("medsg/image-not-an-image", MEDSG, chain(write("images/t.png", "text"), medsg(medsg_item(images=["t.png"]))),
+         says="t.png"),
+    Case("medsg/image-a-folder", MEDSG, chain(mkdir("images/d.png"), medsg(medsg_item(images=["d.png"]))),
+         says="d.png"),
+    Case("medsg/image-a-number", MEDSG, medsg(medsg_item(images=[5])), says="ms.json"),
+    Case("medsg/images-empty", MEDSG, medsg(medsg_item(images=[])), says="ms.json"),
+    Case("medsg/answer-strings", MEDSG, medsg(medsg_item(answer=["a", "b", "c", "d"])), says="ms.json"),
+    Case("medsg/answer-a-number", MEDSG, medsg(medsg_item(answer=5)), says="ms.json"),
+    Case("medsg/answer-empty", MEDSG, medsg(medsg_item(answer=[])), says="ms.json"),
+    Case("medsg/size-a-number", MEDSG, medsg(medsg_item(size=5)), says="ms.json"),
+    Case("medsg/task-missing", MEDSG, medsg(medsg_item(task=...)), says="ms.json"),
+    Case("medsg/task-unknown", MEDSG, medsg(medsg_item(task="nope")), says="nope"),
+    Case("medsg/answer-image-zero", MEDSG, medsg(medsg_item(answer_image=0)), says="ms.json"),
+    Case("medsg/id-climbs-out", MEDSG, medsg(medsg_item(id="../../x")), says="../../x"),
+    Case("medsg/question-null", MEDSG, medsg(medsg_item(question=None)), says="ms.json"),
+    # the other exports and builds
+    Case("export/lmms-eval-shard-truncated", "export lmms-eval {folder} --out {out}", truncate(SHARD, 100),
+         says=SHARD_NAME),
+    Case("export/lmms-eval-folder-missing", "export lmms-eval {dir}/nope --out {out}", says="nope"),
+    Case("export/vlmevalkit-shard-truncated", "export vlmevalkit {folder} --out {out}/x.tsv", truncate(SHARD, 100),
+         says=SHARD_NAME),
+    Case("export/vlmevalkit-image-undecodable", "export vlmevalkit {folder} --out {out}/x.tsv",
+         cell("image", {"bytes": b"junk", "path": None}), says=FIRST_ID),
+    Case("export/medsg-no-sequences", "build sequences --out {folder} --export-medsg {out}", says="sequences"),
+    Case("build/source-missing", BUILD + " kvasir-seg={dir}/nope", says="nope"),
+    Case("build/source-a-file", BUILD + " kvasir-seg={file}", write("input.bin", "x"), says="input.bin"),
+    Case("build/source-wrong-layout", BUILD + " kvasir-seg={images}", says="images"),
+    Case("build/source-unknown", BUILD + " no-such-source={images}", says="no-such-source"),
+    Case("score/config-missing", "eval score --dataset {folder} --predictions {preds} --format pixel_xyxy "
+         "--config sequences", says="sequences"),
     # publish
     Case("publish/unreachable-endpoint", PUBLISH, says=UNREACHABLE),
     Case("publish/shard-truncated", PUBLISH, truncate(SHARD, 100), says=SHARD_NAME),
