@@ -31,6 +31,7 @@ from PIL import Image as PILImage
 
 from vgmed_data.errors import InvalidInputError, SchemaError
 from vgmed_data.folder import iter_rows, write_config
+from vgmed_data.manifest import copy_build_records
 from vgmed_data.schema import GroundingSample, Provenance, Review
 
 from vgmed_data.annotation import config
@@ -221,6 +222,7 @@ def finalize(state: State, *, project: str, out: Path, threshold: float = DEFAUL
             yield sample
 
     write_config(out, samples(), config="vgmed")
+    copy_build_records(record.dataset, out)  # the reviewed release's card still names its build and sources
     (out / "review_report.json").write_text(json.dumps(report.to_json(), indent=1))
     return report
 

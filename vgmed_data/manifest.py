@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Any
 from vgmed_data.errors import FileFormatError
 
 MANIFEST_NAME = "manifest.json"
+BUILD_REPORT_NAME = "build_report.json"  # written beside it by `vgmed build vgmed`
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,6 +101,18 @@ def write_manifest(folder: str | os.PathLike[str], manifest: Manifest) -> Path:
     path = Path(folder) / MANIFEST_NAME
     path.write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n")
     return path
+
+
+def copy_build_records(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Carry ``manifest.json`` (checked through :class:`Manifest`) and ``build_report.json`` from a built folder
+    to a folder derived from it (reviewed by ``annotate finalize``, stripped for an annotations-only release), so
+    the card of the derived release still says how its rows were built."""
+    manifest = read_manifest(source)
+    if manifest is not None:
+        write_manifest(target, manifest)
+    report = Path(source) / BUILD_REPORT_NAME
+    if report.exists():
+        shutil.copy2(report, Path(target) / BUILD_REPORT_NAME)
 
 
 def read_manifest(folder: str | os.PathLike[str]) -> Manifest | None:

@@ -43,6 +43,7 @@ from PIL import Image
 
 from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFoundError, VgmedError
 from vgmed_data.folder import count_rows, folder_configs, iter_rows, write_config
+from vgmed_data.manifest import copy_build_records
 from vgmed_data.progress import add_quiet_argument, progress
 from vgmed_data.safepaths import PathEscapeError, resolve_inside
 from vgmed_data.schema import encode_png
@@ -90,9 +91,7 @@ def strip_images(folder: str | os.PathLike[str], destination: str | os.PathLike[
     source, target = Path(folder), Path(destination)
     for config in folder_configs(source):
         write_config(target, _stripped_rows(source, config), config=config)
-    for name in ("manifest.json", "build_report.json"):
-        if (source / name).exists():
-            shutil.copy2(source / name, target / name)
+    copy_build_records(source, target)
     return target
 
 

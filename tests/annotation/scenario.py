@@ -16,12 +16,15 @@ A, B, ADJ = ANNOTATORS
 POLYGON_PX = [(4.0, 4.0), (20.0, 4.0), (12.0, 16.0)]
 
 
-def rect(x: float, y: float, w: float, h: float, *, label: str = "liver", rotation: float = 0.0) -> dict:
-    """A rectangle result given in PIXELS of the 64x40 image, written in percent as Label Studio stores it."""
-    return {"from_name": "box", "to_name": "image", "type": "rectanglelabels", "original_width": WIDTH,
-            "original_height": HEIGHT, "image_rotation": 0,
-            "value": {"x": x / WIDTH * 100, "y": y / HEIGHT * 100, "width": w / WIDTH * 100,
-                      "height": h / HEIGHT * 100, "rotation": rotation, "rectanglelabels": [label]}}
+def rect(x: float, y: float, w: float, h: float, *, label: str = "liver", rotation: float = 0.0,
+         size: tuple[int, int] = (WIDTH, HEIGHT)) -> dict:
+    """A rectangle result given in PIXELS of an image of ``size`` (width, height; default the 64x40 tasks),
+    written in percent as Label Studio stores it."""
+    width, height = size
+    return {"from_name": "box", "to_name": "image", "type": "rectanglelabels", "original_width": width,
+            "original_height": height, "image_rotation": 0,
+            "value": {"x": x / width * 100, "y": y / height * 100, "width": w / width * 100,
+                      "height": h / height * 100, "rotation": rotation, "rectanglelabels": [label]}}
 
 
 def verdict(value: str) -> dict:
