@@ -1,28 +1,18 @@
-"""Fixtures for the results / leaderboard tests: real tiny-model runs, and a real headless chromium.
+"""Fixtures for the results / leaderboard tests: real tiny-model runs (the headless chromium, ``browser``, is in
+tests/fixtures/chromium.py, shared with the Label Studio page tests).
 
 ``eval_runs`` builds a tiny dataset (the demo's CT and MR samples, all in the test split), two tiny random-weight
 checkpoints of different families, and runs the real evaluator on both (once per session, ~30 s on 2 cores).
-``browser`` installs Debian's chromium + chromium-driver when missing (scripts/install_chromium.sh) and drives
-it with Selenium through /usr/bin/chromedriver (no browser download; closed-network flags; fresh profile).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--window-size=1360,1500", "--force-device-scale-factor=1")
 FAMILIES = ("qwen2_vl", "llava")
 
 
@@ -56,31 +46,3 @@ def eval_runs(tmp_path_factory: pytest.TempPathFactory) -> EvalRuns:
                             methods=("baseline", "vgrefine") if refine else ("baseline",), vgrefine=refine))
         runs[family] = out
     return EvalRuns(dataset=dataset, runs=runs)
-
-
-def _ensure_chromium() -> None:
-    if CHROMIUM.exists() and CHROMEDRIVER.exists():
-        return
-    result = subprocess.run(["bash", str(ROOT / "scripts" / "install_chromium.sh")], capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.fail(f"could not install Debian chromium + chromium-driver: {result.stderr[-2000:]}")
-
-
-@pytest.fixture(scope="session")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    _ensure_chromium()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(60)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
