@@ -162,6 +162,8 @@ def test_every_table_row_gets_its_action_and_no_original_value_survives() -> Non
     assert leaks == []
     assert days is not None and clean.LongitudinalTemporalInformationModified == "MODIFIED"
     assert [c.CodeValue for c in clean.DeidentificationMethodCodeSequence] == ["113100", "113107", "113108"]
+    method = str(clean.DeidentificationMethod)
+    assert TABLE["edition"] in method and len(method) <= 64  # LO; names the table's edition
     assert covered == len(ROWS) == 621  # every row of the 2024b table (stated in docs/building.md)
     conftest.SUMMARY.append(f"DICOM PS3.15 Table E.1-1 ({TABLE['edition']}): {covered} of {len(ROWS)} rows "
                             f"covered ({len(LISTED)} attributes written, 3 repeating groups, private attributes)")

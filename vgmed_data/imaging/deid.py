@@ -36,7 +36,7 @@ from pydicom.sequence import Sequence
 
 from vgmed_data.imaging.deid_table import profile_table
 
-PROFILE_TEXT = "PS3.15 E basic profile + options 113107, 113108 (vgmed-data)"
+PROFILE_TEXT = "PS3.15 Table E.1-1 2024b basic profile, options 113107 113108"  # LO: <= 64 characters
 KEEP_UID_PREFIX = "1.2.840.10008"
 DUMMY_TEXT = "ANONYMIZED"
 PROFILE_CODES = (("113100", "Basic Application Confidentiality Profile"),
