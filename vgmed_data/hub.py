@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from vgmed_data.errors import (InvalidInputError, PublishRefusedError, RemoteError, SchemaError, SourceNotFoundError,
                                VgmedError)
+from vgmed_data.progress import add_quiet_argument
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -450,6 +451,7 @@ def register_publish(parser: argparse.ArgumentParser) -> None:
                              f"{DEFAULT_MAX_COMMIT_BYTES}); re-running after an interruption skips staged shards")
     parser.add_argument("--token", help="a write token (default: HF_TOKEN or the saved login); never stored")
     parser.add_argument("--endpoint", help="the Hub URL (default: HF_ENDPOINT or https://huggingface.co)")
+    add_quiet_argument(parser)
     parser.set_defaults(func=run_publish)
 
 
@@ -464,9 +466,12 @@ def _positive_int(text: str) -> int:
 
 
 def run_publish(args: argparse.Namespace) -> int:
-    result = publish_dataset(args.folder, repo_id=args.repo, token=args.token, endpoint=args.endpoint,
-                             private=args.private, revision=args.revision, annotations_only=args.annotations_only,
-                             max_commit_bytes=args.max_commit_bytes)
+    from vgmed_data.progress import hub_progress
+
+    with hub_progress(quiet=args.quiet):  # upload bars on a terminal only, as for the other long commands
+        result = publish_dataset(args.folder, repo_id=args.repo, token=args.token, endpoint=args.endpoint,
+                                 private=args.private, revision=args.revision,
+                                 annotations_only=args.annotations_only, max_commit_bytes=args.max_commit_bytes)
     print(f"published {result.commit.repo_id} at commit {result.commit.commit_oid}"
           + (f", tagged {result.commit.tag}" if result.commit.tag else "")
           + (" (gated: access requests are reviewed)" if result.gated else ""))

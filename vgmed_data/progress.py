@@ -4,15 +4,17 @@ so stdout stays clean for results and pipes.
 A bar is drawn only when stderr is a terminal: logs, CI and pipes get no carriage-return noise. ``--quiet`` on
 a command (:func:`add_quiet_argument`), ``quiet=True`` in the API, or ``VGMED_DISABLE_PROGRESS_BARS=1`` in the
 environment (like ``HF_HUB_DISABLE_PROGRESS_BARS``) turn it off on a terminal too. Used by ``build vgmed``,
-``build sequences``, ``sources fetch``, ``hydrate``, ``annotate push`` and ``annotate pull``.
+``build sequences``, ``sources fetch``, ``hydrate``, ``annotate push`` and ``annotate pull``; ``publish`` applies
+the same rule to huggingface_hub's upload bars (:func:`hub_progress`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
 DISABLE_VARIABLE = "VGMED_DISABLE_PROGRESS_BARS"
@@ -36,6 +38,23 @@ def progress(iterable: Iterable[T] | None = None, *, desc: str, unit: str, total
 
     return tqdm(iterable, desc=desc, unit=unit, total=total, disable=not progress_enabled(quiet=quiet),
                 file=sys.stderr, dynamic_ncols=True, unit_scale=unit_scale, unit_divisor=1024 if unit_scale else 1000)
+
+
+@contextlib.contextmanager
+def hub_progress(*, quiet: bool = False) -> Iterator[None]:
+    """huggingface_hub's own bars (uploads, downloads) under the same rule: off unless :func:`progress_enabled`."""
+    if progress_enabled(quiet=quiet):
+        yield
+        return
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    was_disabled = are_progress_bars_disabled()
+    disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_disabled:
+            enable_progress_bars()
 
 
 def add_quiet_argument(parser: argparse.ArgumentParser) -> None:

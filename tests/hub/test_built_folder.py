@@ -5,6 +5,9 @@ crashed with ``'list' object has no attribute 'get'`` on every built folder)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +17,7 @@ from datasets import load_dataset
 from tests.builders import miniatures as mini
 from tests.fixtures.hub_server import HubServer
 from tests.hub.test_publish import card_of, rows_of
+from tests.terminal import run_on_terminal
 from vgmed_data.builders.vgmed import BuildOptions, build_vgmed
 from vgmed_data.cli import main
 from vgmed_data.errors import FileFormatError
@@ -75,3 +79,16 @@ def test_manifest_round_trip_and_a_foreign_layout_is_a_one_line_error(tmp_path: 
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(FileFormatError, match="not valid JSON"):
         read_manifest(tmp_path)
+
+
+@pytest.mark.hub
+def test_publish_shows_upload_bars_on_a_terminal_only(built: Path, hub_server: HubServer, hub_token: str,
+                                                      hub_repo_id: str) -> None:
+    env = {**{k: v for k, v in os.environ.items() if k != "VGMED_DISABLE_PROGRESS_BARS"}, "HF_TOKEN": hub_token}
+    command = [sys.executable, "-m", "vgmed_data.cli", "publish", str(built), "--repo", hub_repo_id]
+    piped = subprocess.run([*command, "--revision", "v1"], capture_output=True, text=True, env=env, timeout=300)
+    assert piped.returncode == 0, piped.stderr
+    assert "%|" not in piped.stderr  # no carriage-return bars in logs and pipes
+    code, out, shown = run_on_terminal([*command, "--revision", "v2"], env=env)
+    assert code == 0 and "tagged v2" in out
+    assert "Upload 0 LFS files" in shown and "it/s" in shown  # huggingface_hub's bar (the shards are stored already)
