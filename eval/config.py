@@ -129,6 +129,13 @@ class EvalConfig:
         _check_choice(self.protocol, Protocol, "protocol")
         refuse_fixed_flags(self.protocol, {"--max-pixels": self.max_pixels, "--min-pixels": self.min_pixels})
         if self.protocol == Protocol.OFFICIAL:
+            unofficial = [flag for flag, value, official in (
+                ("--attention-prompt", self.attention_prompt, AttentionPrompt.OFFICIAL),
+                ("--query", self.query, QueryMode.LAST)) if value != official]
+            if unofficial:
+                raise InvalidInputError(f"--protocol official measures on the official prompt and the last prompt "
+                                        f"row; {', '.join(unofficial)} chooses otherwise",
+                                        fix="drop the flag(s), or use --protocol default")
             if self.vgrefine is not None and self.vgrefine.threshold is None:
                 object.__setattr__(self, "vgrefine", replace(self.vgrefine, percentile=OFFICIAL_PERCENTILE))
 
