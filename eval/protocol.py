@@ -2,7 +2,7 @@
 
 ``Protocol.DEFAULT`` is what ``vgmed eval run`` / ``vgmed eval select`` do unless told otherwise;
 ``Protocol.OFFICIAL`` sets every measurement and VGRefine setting to the value the official VGMED code uses
-(repository Guimeng-Leo-Liu/Medical-MLLMs-Fail, files ``measure_attention.py``, ``measure_attention_head.py``,
+(repository Guimeng-Leo-Liu/Medical-MLLMs-Fail at commit c7263dd, files ``measure_attention.py``, ``measure_attention_head.py``,
 ``eval_utils.py``, ``cli_new.py``; shared/FACTS.md "VGMED"). One lookup answers every question:
 
     >>> from vgmed_data.eval.protocol import Protocol, protocol_settings
@@ -18,7 +18,10 @@ computes, families it never ran) keep the project's values under both protocols.
 
 Settings that are NOT protocol choices because the project already follows the official code: the prompts of
 the measurement passes, the query row (last prompt row), the per-layer and per-head normalisation of the
-metrics (``metrics.grounding_metrics``), the triage rule and the knockout rows.
+metrics (``metrics.grounding_metrics``), the triage rule and the knockout rows. The project's options that
+depart from them (``--query question_mean``, ``--attention-prompt answer``) and the flags the official protocol
+sets (:func:`refuse_fixed_flags`) are refused under ``official`` (``eval.config.EvalConfig``, ``eval.cli``).
+The model dtype is not set by the protocol (the official code runs bfloat16; docs/evaluation.md).
 """
 
 from __future__ import annotations

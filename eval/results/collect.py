@@ -111,6 +111,10 @@ def reconstructed_command(manifest: Manifest, *, config: str, split: str, method
         parts += ["--query", manifest.query]
     if manifest.attention_prompt != "official":
         parts += ["--attention-prompt", manifest.attention_prompt]
+    for flag in ("protocol", "max_pixels", "min_pixels"):  # run.json extras (absent in older runs)
+        value = manifest.extra.get(flag)
+        if value is not None and value != "default":
+            parts += [f"--{flag.replace('_', '-')}", str(value)]
     if list(methods) != [BASELINE]:
         parts += ["--method", ",".join(methods)]
     return shlex.join(parts)

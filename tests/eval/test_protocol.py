@@ -78,3 +78,21 @@ def test_min_pixels_and_returning_to_the_checkpoint_budget(tiny_adapters) -> Non
         assert adapter.encode([image], ["x"]).layouts[0].grid == (2, 2)
     finally:
         adapter.set_options(before)
+
+
+def test_reconstructed_command_names_the_protocol() -> None:
+    import shlex
+
+    from vgmed_data.eval.results.collect import reconstructed_command
+    from vgmed_data.eval.run_folder import Manifest
+
+    official = Manifest(fingerprint="f", world=1, model="m", dataset="d", attention_prompt="official",
+                        extra={"protocol": "official", "max_pixels": None, "min_pixels": None})
+    words = shlex.split(reconstructed_command(official, config="vgmed", split="test", methods=["baseline"]))
+    assert words[words.index("--protocol") + 1] == "official" and "--max-pixels" not in words
+    default = Manifest(fingerprint="f", world=1, model="m", dataset="d", attention_prompt="official",
+                       extra={"protocol": "default", "max_pixels": 50176})
+    words = shlex.split(reconstructed_command(default, config="vgmed", split="test", methods=["baseline"]))
+    assert "--protocol" not in words and words[words.index("--max-pixels") + 1] == "50176"
+    legacy = Manifest(fingerprint="f", world=1, model="m", dataset="d")  # run.json from before the option
+    assert "--protocol" not in reconstructed_command(legacy, config="vgmed", split="test", methods=["baseline"])
