@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vgmed_data.jsonl import json_lines
 from vgmed_data.progress import progress
 
 from vgmed_data.annotation import config
@@ -252,10 +253,8 @@ def write_pull(state: State, *, workspace: Path, record: ProjectRecord, pulled: 
 
 
 def iter_pull_file(path: Path) -> Iterator[PulledTask]:
-    with open(path) as handle:
-        for line in handle:
-            if line.strip():
-                yield PulledTask.from_json(json.loads(line))
+    for _, data in json_lines(path, fix="pull files are written by `vgmed annotate pull`; pull again"):
+        yield PulledTask.from_json(data)
 
 
 def current_tasks(state: State, project: str) -> dict[int, PulledTask]:

@@ -42,7 +42,7 @@ def register_sources(parser: argparse.ArgumentParser) -> None:
 
 
 def _sources_list(args: argparse.Namespace) -> int:
-    from vgmed_data.builders.entry import all_entries
+    from vgmed_data.builders.sources import all_entries
 
     entries = all_entries()
     if args.json:
@@ -62,7 +62,7 @@ def _sources_list(args: argparse.Namespace) -> int:
 
 
 def _sources_fetch(args: argparse.Namespace) -> int:
-    from vgmed_data.builders.entry import get_entry
+    from vgmed_data.builders.sources import get_entry
     from vgmed_data.builders.fetch import fetch
 
     fetch(get_entry(args.key), args.dest, quiet=args.quiet)
@@ -70,7 +70,7 @@ def _sources_fetch(args: argparse.Namespace) -> int:
 
 
 def _sources_verify(args: argparse.Namespace) -> int:
-    from vgmed_data.builders.entry import get_entry
+    from vgmed_data.builders.sources import get_entry
     from vgmed_data.builders.fetch import verify
 
     entry = get_entry(args.key)

@@ -4,13 +4,13 @@ A :class:`SourceEntry` says everything the toolkit needs to know about one publi
 under which licence (SPDX id where one exists, and the URL where it is stated), whether its images may be
 redistributed (``False`` unless the licence clearly allows it), how to get it (direct downloads with checksums,
 or written steps), its modality, its on-disk layout (and where that layout was confirmed), its label map, and the
-generic reader that understands the layout. Entries live in :mod:`vgmed_data.builders.sources`; the registry refuses
-duplicate keys.
+generic reader that understands the layout. Entries live in :mod:`vgmed_data.builders.sources`, which collects
+them into its registry; the registry refuses duplicate keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -130,21 +130,10 @@ class Registry:
     def __len__(self) -> int:
         return len(self.entries)
 
-
-REGISTRY = Registry()
-
-
-def register(entry: SourceEntry) -> SourceEntry:
-    return REGISTRY.add(entry)
-
-
-def get_entry(key: str) -> SourceEntry:
-    import vgmed_data.builders.sources  # noqa: F401 - registers the entries
-
-    return REGISTRY.get(key)
-
-
-def all_entries() -> list[SourceEntry]:
-    import vgmed_data.builders.sources  # noqa: F401
-
-    return list(REGISTRY)
+    @classmethod
+    def of(cls, entries: Iterable[SourceEntry]) -> Registry:
+        """A registry holding ``entries`` (a key given twice is refused)."""
+        registry = cls()
+        for entry in entries:
+            registry.add(entry)
+        return registry

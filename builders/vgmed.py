@@ -39,7 +39,8 @@ from vgmed_data.imaging.burned_in import CHECKS as BURNED_IN_CHECKS
 from vgmed_data.imaging.deid import PROFILE_TEXT
 from vgmed_data.schema import SPLITS, GroundingSample, Provenance, encode_png, make_sample_id
 
-from vgmed_data.builders.entry import SourceEntry, get_entry
+from vgmed_data.builders.entry import SourceEntry
+from vgmed_data.builders.sources import get_entry
 from vgmed_data.builders.deid import pseudonymise, record_names, redact_skip, require_key, resolve_key
 from vgmed_data.builders.loading import View, dicom_series_views, raster_view, skip_reason, volume_views
 from vgmed_data.builders.measure import measure

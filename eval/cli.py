@@ -34,18 +34,6 @@ def parse_layers(text: str | None) -> tuple[int, ...] | None:
 DEFAULT_MAX_NEW_TOKENS = 16
 
 
-def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--protocol`` and ``--min-pixels`` (``vgmed eval run`` and ``vgmed eval select``)."""
-    from vgmed_data.eval.protocol import Protocol
-
-    parser.add_argument("--protocol", default=Protocol.DEFAULT.value, choices=[p.value for p in Protocol],
-                        help="default: the project's settings; official: every measurement and VGRefine setting as "
-                             "the official VGMED code sets it for the model's family (pixel budgets, answer suffix, "
-                             "generation length, percentile 80, boxes clipped; docs/evaluation.md)")
-    parser.add_argument("--min-pixels", type=int, default=None,
-                        help="Qwen minimum pixel budget (default: the family's, 4*28*28 / 4*32*32; 0: checkpoint's)")
-
-
 def _run(args: argparse.Namespace) -> int:
     from vgmed_data.eval.config import VGREFINE, EvalConfig, Task, parse_methods
     from vgmed_data.eval.vgrefine.cli import options_from_args
@@ -103,6 +91,7 @@ def _tiny(args: argparse.Namespace) -> int:
 
 def register(parser: argparse.ArgumentParser) -> None:
     from vgmed_data.eval.adapters.base import AttentionPrompt
+    from vgmed_data.eval.arguments import add_protocol_arguments
     from vgmed_data.eval.config import Dtype, QueryMode, SkipPolicy, Task
     from vgmed_data.eval.tiny import TINY_FAMILIES
 

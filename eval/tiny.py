@@ -5,7 +5,7 @@ weights (real transformers model classes), with a byte-level tokenizer built in 
 special tokens, and saved with ``save_pretrained``. Loading the result by path goes through exactly the code
 path a real checkpoint takes (:func:`vgmed_data.eval.adapters.load_model`).
 
-    >>> from eval.tiny import build_tiny_checkpoint
+    >>> from vgmed_data.eval.tiny import build_tiny_checkpoint
     >>> path = build_tiny_checkpoint("qwen2_vl", "/tmp/tiny-qwen2vl")   # doctest: +SKIP
 
 The models are **random**: their answers and attention are noise. They exist to exercise shapes, token layouts,
@@ -23,7 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vgmed_data.errors import InvalidInputError, require
+from vgmed_data.errors import InvalidInputError
+from vgmed_data.eval.tiny_text import TEXT_DIMS, byte_level_tokenizer
 
 TINY_FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava", "llava_next", "gemma3", "huatuogpt_vision")
 
@@ -33,31 +34,6 @@ _QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start
 _LLAVA_SPECIALS = ["<unk>", "<s>", "</s>", "<pad>", "<image>"]
 _GEMMA_SPECIALS = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>", "<start_of_image>",
                    "<end_of_image>", "<image_soft_token>"]
-
-TEXT_DIMS: dict[str, Any] = {
-    "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 3, "num_attention_heads": 4,
-    "num_key_value_heads": 2, "max_position_embeddings": 8192,
-}
-
-
-def byte_level_tokenizer(specials: list[str], **token_roles: str):  # noqa: ANN201 - PreTrainedTokenizerFast
-    """A byte-level BPE whose vocabulary is the 256 byte symbols (no merges) plus ``specials``.
-
-    ``token_roles`` maps tokenizer roles (``bos_token``, ``eos_token``, ``pad_token``, ``unk_token``) to
-    members of ``specials``. Every text round-trips; one byte is one token, so prompts stay short but real.
-    """
-    tokenizers = require("tokenizers", extra="eval", purpose="building a tiny tokenizer")
-    transformers = require("transformers", extra="eval", purpose="building a tiny tokenizer")
-    from tokenizers import decoders, models, pre_tokenizers
-
-    alphabet = pre_tokenizers.ByteLevel.alphabet()
-    vocab = {symbol: index for index, symbol in enumerate(sorted(alphabet))}
-    backend = tokenizers.Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
-    backend.decoder = decoders.ByteLevel()
-    backend.add_special_tokens([tokenizers.AddedToken(t, special=True, normalized=False) for t in specials])
-    return transformers.PreTrainedTokenizerFast(tokenizer_object=backend, **token_roles)
-
 
 def _token_ids(tokenizer: Any, names: list[str]) -> dict[str, int]:
     return {name: int(tokenizer.convert_tokens_to_ids(name)) for name in names}

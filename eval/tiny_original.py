@@ -32,7 +32,7 @@ CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 
 
 def original_config(*, vocab_size: int, eos: int) -> dict[str, Any]:
-    from vgmed_data.eval.tiny import TEXT_DIMS
+    from vgmed_data.eval.tiny_text import TEXT_DIMS
 
     return {
         "_name_or_path": "HuatuoGPT-Vision-7B-tiny", "architectures": ["LlavaQwen2ForCausalLM"],
@@ -78,7 +78,7 @@ def build_huatuogpt_vision(out: Path) -> None:
     """Write the tiny original-layout checkpoint into ``out``."""
     from safetensors.torch import save_file
 
-    from vgmed_data.eval.tiny import byte_level_tokenizer
+    from vgmed_data.eval.tiny_text import byte_level_tokenizer
 
     tokenizer = byte_level_tokenizer(QWEN_ADDED, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
     eos = int(tokenizer.convert_tokens_to_ids("<|endoftext|>"))

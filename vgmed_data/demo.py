@@ -216,14 +216,20 @@ def run_demo(out: Path, *, with_eval: bool = True) -> dict[str, object]:
     return result
 
 
+# The stages other packages add to the demo, named as the `vgmed` command table names them ("module:function",
+# imported when the stage runs): vgmed_data does not depend on the packages above it.
+LATER_STAGES = {"annotation": "vgmed_data.annotation.dryrun:prepare_review_files",
+                "eval": "vgmed_data.eval.runner:run_demo_eval"}
+
+
 def _later_stages(dataset_dir: Path, out: Path) -> dict[str, object]:
-    """The stages other packages add to the demo (imported lazily: vgmed_data does not depend on them)."""
+    """The annotation dry run and the evaluation with a tiny random model (each skipped without its extra)."""
     from vgmed_data.errors import MissingDependencyError
+    from vgmed_data.lazy import load_target
 
     stages: dict[str, object] = {}
     try:
-        from vgmed_data.annotation.dryrun import prepare_review_files
-
+        prepare_review_files = load_target(LATER_STAGES["annotation"])
         review = prepare_review_files(dataset_dir, out=out / "annotation-dry-run")
         print(f"[+] annotation dry run (no server): {review.tasks} Label Studio tasks with pre-drawn regions in "
               f"{review.tasks_json}, labelling interface in {review.label_config}")
@@ -231,7 +237,7 @@ def _later_stages(dataset_dir: Path, out: Path) -> dict[str, object]:
     except (ImportError, MissingDependencyError) as error:
         print(f"[+] annotation dry run skipped ({error}); install with: {install_command('annotation')}")
     try:
-        from vgmed_data.eval.runner import run_demo_eval
+        run_demo_eval = load_target(LATER_STAGES["eval"])
     except (ImportError, MissingDependencyError) as error:
         print(f"[+] evaluation skipped ({error}); install with: {install_command('eval')}")
         return stages

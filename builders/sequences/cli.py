@@ -36,7 +36,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _cases(specs: list[str], *, on_bad: str, quiet: bool = False) -> tuple[list, list[dict[str, str]]]:  # noqa: ANN001
-    from vgmed_data.builders.entry import get_entry
+    from vgmed_data.builders.sources import get_entry
     from vgmed_data.builders.policy import Skip, handle
     from vgmed_data.builders.sequences.inputs import cases_from_records
     from vgmed_data.errors import InvalidInputError, VgmedError

@@ -1,6 +1,25 @@
-"""The source catalogue: importing this package registers every entry in :data:`vgmed_data.builders.entry.REGISTRY`.
+"""The source catalogue: every entry of every module below, collected here explicitly into :data:`REGISTRY`.
 
-One module per family of sources; each entry is a short declaration on a generic reader.
+One module per family of sources; each entry is a short declaration on a generic reader, and each module lists
+its entries in ``ENTRIES``. Nothing registers itself as a side effect of an import: this package imports the
+modules and builds the registry from their lists (duplicate keys are refused).
 """
 
-from vgmed_data.builders.sources import ct_collections, decathlon, dicom_collections, images_2d, tables  # noqa: F401
+from vgmed_data.builders.entry import Registry, SourceEntry
+from vgmed_data.builders.sources import ct_collections, decathlon, dicom_collections, images_2d, tables
+
+MODULES = (ct_collections, decathlon, dicom_collections, images_2d, tables)
+REGISTRY = Registry.of(entry for module in MODULES for entry in module.ENTRIES)
+
+
+def get_entry(key: str) -> SourceEntry:
+    """The entry ``key`` (an unknown key names the closest one and the known keys)."""
+    return REGISTRY.get(key)
+
+
+def all_entries() -> list[SourceEntry]:
+    """Every entry, by key."""
+    return list(REGISTRY)
+
+
+__all__ = ["REGISTRY", "all_entries", "get_entry"]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from vgmed_data.builders.entry import Label, SourceEntry, register
+from vgmed_data.builders.entry import Label, SourceEntry
 from vgmed_data.builders.readers.nifti import CaseFolderReader, StructureFolderReader
 
-KITS23 = register(SourceEntry(
+KITS23 = SourceEntry(
     key="kits23", name="KiTS23: Kidney and Kidney Tumor Segmentation Challenge 2023",
     homepage="https://kits-challenge.org/kits23/",
     citation="Heller N. et al. The KiTS21 Challenge. arXiv:2307.01984 (2023)",
@@ -30,9 +30,9 @@ KITS23 = register(SourceEntry(
     instructions="git clone https://github.com/neheller/kits23 && cd kits23 && pip install -e . && "
                  "kits23_download_data  (downloads the images into kits23/dataset/); then "
                  "--source kits23=/path/kits23/dataset",
-))
+)
 
-TOTALSEGMENTATOR = register(SourceEntry(
+TOTALSEGMENTATOR = SourceEntry(
     key="totalsegmentator", name="TotalSegmentator dataset v2 (1228 CTs, 117 structures)",
     homepage="https://github.com/wasserth/TotalSegmentator",
     citation="Wasserthal J. et al. TotalSegmentator: robust segmentation of 104 anatomic structures in CT images. "
@@ -59,4 +59,7 @@ TOTALSEGMENTATOR = register(SourceEntry(
     instructions="Download Totalsegmentator_dataset_v201.zip from https://zenodo.org/records/10047292, unzip, and "
                  "pass the folder holding s0000/, s0001/...: --source totalsegmentator=/data/Totalsegmentator_dataset_v201",
     notes="The label map picks 12 of the 117 structures as targets; other structure files are not read.",
-))
+)
+
+# The entries this module declares (collected by vgmed_data.builders.sources).
+ENTRIES = (KITS23, TOTALSEGMENTATOR,)

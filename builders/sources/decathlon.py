@@ -9,7 +9,7 @@ macOS ``._*`` files, which the reader ignores. Licence: CC BY-SA 4.0, stated on 
 
 from __future__ import annotations
 
-from vgmed_data.builders.entry import Download, Label, SourceEntry, register
+from vgmed_data.builders.entry import Download, Label, SourceEntry
 from vgmed_data.builders.readers.nifti import DecathlonReader
 
 HOMEPAGE = "http://medicaldecathlon.com/"
@@ -46,7 +46,7 @@ def _task(*, key: str, task: str, md5: str, modality: str, body_part: str, label
               + (" (4D: one volume per sequence)" if channels is not None else "")
               + f", {task}/labelsTr/<case>.nii.gz (integer labels: "
               + ", ".join(f"{v}={lab.target}" for v, lab in labels.items()) + ")")
-    return register(SourceEntry(
+    return SourceEntry(
         key=key, name=f"Medical Segmentation Decathlon {task}", homepage=HOMEPAGE, citation=CITATION,
         license="CC-BY-SA-4.0", license_url=HOMEPAGE, redistributable=True, modality=modality, body_part=body_part,
         size=size, layout=layout,
@@ -56,7 +56,7 @@ def _task(*, key: str, task: str, md5: str, modality: str, body_part: str, label
         downloads=(Download(url=f"https://msd-for-monai.s3-us-west-2.amazonaws.com/{task}.tar", filename=f"{task}.tar",
                             checksum=f"md5:{md5}", checksum_source=MONAI_MD5),),
         instructions=f"Extract {task}.tar and pass the {task}/ folder: --source {key}=/data/{task}",
-    ))
+    )
 
 
 BRAIN_TUMOUR = _task(
@@ -94,3 +94,6 @@ PANCREAS = _task(
 SPLEEN = _task(
     key="msd-spleen", task="Task09_Spleen", md5="410d4a301da4e5b2f6f86ec3ddba524e", modality="CT",
     body_part="abdomen", size="1.5 GB", window="abdomen", labels={"1": Label(target="spleen", body_part="abdomen")})
+
+# The entries this module declares (collected by vgmed_data.builders.sources).
+ENTRIES = (BRAIN_TUMOUR, HEART, LIVER, HIPPOCAMPUS, PROSTATE, LUNG, PANCREAS, SPLEEN,)

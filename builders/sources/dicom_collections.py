@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from vgmed_data.builders.entry import Label, SourceEntry, register
+from vgmed_data.builders.entry import Label, SourceEntry
 from vgmed_data.builders.readers.dicom import DicomSeriesReader
 
 IDC_LAYOUT_SOURCE = ("ImagingDataCommons/idc-index: idc_index/index.py (IDCClient.DOWNLOAD_HIERARCHY_DEFAULT = "
                      "%collection_id/%PatientID/%StudyInstanceUID/%Modality_%SeriesInstanceUID; files named "
                      "<crdc_instance_uuid>.dcm)")
 
-LIDC_IDRI = register(SourceEntry(
+LIDC_IDRI = SourceEntry(
     key="lidc-idri", name="LIDC-IDRI lung nodules (CT, DICOM-SEG conversion of the reader annotations, via IDC)",
     homepage="https://www.cancerimagingarchive.net/collection/lidc-idri/",
     citation="Armato SG III et al. The Lung Image Database Consortium (LIDC) and Image Database Resource Initiative "
@@ -40,4 +40,7 @@ LIDC_IDRI = register(SourceEntry(
         "VGMED_DEID_KEY=<your team's secret> vgmed build vgmed --source lidc-idri=/data/idc/lidc_idri --out DIR"),
     notes="Each LIDC nodule is annotated by up to four readers, one SEG per reader; the regions of one series are "
           "united per target (a voxel marked by any reader is nodule). The X-ray (CR/DX) series are not used.",
-))
+)
+
+# The entries this module declares (collected by vgmed_data.builders.sources).
+ENTRIES = (LIDC_IDRI,)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from vgmed_data.builders.entry import Download, Label, SourceEntry, register
+from vgmed_data.builders.entry import Download, Label, SourceEntry
 from vgmed_data.builders.readers.image_mask import ImageMaskReader, MaskFile
 
-KVASIR_SEG = register(SourceEntry(
+KVASIR_SEG = SourceEntry(
     key="kvasir-seg", name="Kvasir-SEG: segmented polyp dataset", homepage="https://datasets.simula.no/kvasir-seg/",
     citation="Jha D. et al. Kvasir-SEG: A Segmented Polyp Dataset. MMM 2020. doi:10.1007/978-3-030-37734-2_37",
     license="LicenseRef-Kvasir-SEG-research-education", license_url=(
@@ -26,9 +26,9 @@ KVASIR_SEG = register(SourceEntry(
     downloads=(Download(url="https://datasets.simula.no/downloads/kvasir-seg.zip", filename="kvasir-seg.zip"),),
     instructions="unzip kvasir-seg.zip; --source kvasir-seg=/data/Kvasir-SEG. Use is restricted to research and "
                  "education; images may not be redistributed (publish annotations only).",
-))
+)
 
-ISIC2018 = register(SourceEntry(
+ISIC2018 = SourceEntry(
     key="isic2018-task1", name="ISIC 2018 Task 1: lesion boundary segmentation",
     homepage="https://challenge.isic-archive.com/data/#2018",
     citation="Codella N. et al. Skin Lesion Analysis Toward Melanoma Detection 2018. arXiv:1902.03368; "
@@ -53,9 +53,9 @@ ISIC2018 = register(SourceEntry(
     instructions="unzip both archives into one folder; --source isic2018-task1=/data/isic2018",
     notes="ISIC images carry no patient id in this layout; each image is its own patient for splitting. "
           "Marked not redistributable until the licence is confirmed at the ISIC challenge site.",
-))
+)
 
-BUSI = register(SourceEntry(
+BUSI = SourceEntry(
     key="busi", name="BUSI: Breast Ultrasound Images Dataset",
     homepage="https://scholar.cu.edu.eg/?q=afahmy/pages/dataset",
     citation="Al-Dhabyani W. et al. Dataset of breast ultrasound images. Data in Brief 28, 104863 (2020). "
@@ -80,10 +80,10 @@ BUSI = register(SourceEntry(
     instructions="Download Dataset_BUSI_with_GT from the homepage (or its Kaggle mirror 'breast-ultrasound-images-"
                  "dataset'); --source busi=/data/Dataset_BUSI_with_GT. The licence is not stated by the authors: "
                  "images are treated as not redistributable.",
-))
+)
 
 _IDRID_GT = "2. All Segmentation Groundtruths/*"
-IDRID = register(SourceEntry(
+IDRID = SourceEntry(
     key="idrid-seg", name="IDRiD: Indian Diabetic Retinopathy Image Dataset, segmentation part",
     homepage="https://ieee-dataport.org/open-access/indian-diabetic-retinopathy-image-dataset-idrid",
     citation="Porwal P. et al. Indian Diabetic Retinopathy Image Dataset (IDRiD). Data 3(3), 25 (2018). "
@@ -112,9 +112,9 @@ IDRID = register(SourceEntry(
                                          ("OD", "5. Optic Disc")))),
     instructions="Register at IEEE DataPort, download 'A. Segmentation.zip', unzip; "
                  "--source idrid-seg='/data/A. Segmentation'",
-))
+)
 
-MONTGOMERY = register(SourceEntry(
+MONTGOMERY = SourceEntry(
     key="montgomery", name="Montgomery County chest X-ray set (lung masks)",
     homepage="https://lhncbc.nlm.nih.gov/LHC-publications/pubs/TuberculosisChestXrayImageDataSets.html",
     citation="Jaeger S. et al. Two public chest X-ray datasets for computer-aided screening of pulmonary diseases. "
@@ -140,4 +140,7 @@ MONTGOMERY = register(SourceEntry(
                         filename="NLM-MontgomeryCXRSet.zip"),),
     instructions="unzip NLM-MontgomeryCXRSet.zip; --source montgomery=/data/MontgomerySet",
     notes="Pixel spacing 0.0875 mm as stated in the set's README (NLM).",
-))
+)
+
+# The entries this module declares (collected by vgmed_data.builders.sources).
+ENTRIES = (KVASIR_SEG, ISIC2018, BUSI, IDRID, MONTGOMERY,)

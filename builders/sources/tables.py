@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from vgmed_data.builders.entry import Label, SourceEntry, register
+from vgmed_data.builders.entry import Label, SourceEntry
 from vgmed_data.builders.readers.box_table import BoxTableReader
 from vgmed_data.builders.readers.vqa import VqaBoxesReader
 
 _FINDINGS = ("Atelectasis", "Cardiomegaly", "Effusion", "Infiltrate", "Mass", "Nodule", "Pneumonia", "Pneumothorax")
 
-NIH_CXR14 = register(SourceEntry(
+NIH_CXR14 = SourceEntry(
     key="nih-cxr14-bbox", name="NIH ChestX-ray14 bounding boxes (BBox_List_2017.csv, 984 images)",
     homepage="https://nihcc.app.box.com/v/ChestXray-NIHCC",
     citation="Wang X. et al. ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks. CVPR 2017",
@@ -32,7 +32,7 @@ NIH_CXR14 = register(SourceEntry(
     instructions="From https://nihcc.app.box.com/v/ChestXray-NIHCC download BBox_List_2017.csv and the images_*.tar.gz "
                  "archives (the batch_download_zips.py script there lists direct links); extract all archives into "
                  "one folder (each creates images/); --source nih-cxr14-bbox=/data/ChestX-ray14",
-))
+)
 
 # Names of the 39 structures in SLAKE's mask.txt (grey value in mask.png -> name; BoKelvin/SLAKE@644f170:mask.txt),
 # plus names that may appear only in detection.json (chest X-ray findings: "Atelectasis" is seen in a copy of
@@ -63,7 +63,7 @@ _SLAKE_LABELS = {
         ("Kidney", "abdomen", "organ"), ("Lung", "chest", "organ"), ("Pancreas", "abdomen", "organ"),
         ("Prostate", "pelvis", "organ"), ("Brain", "head", "organ"), ("Brain Tumor", "head", "lesion"))}
 
-SLAKE = register(SourceEntry(
+SLAKE = SourceEntry(
     key="slake", name="SLAKE: semantically-labeled knowledge-enhanced medical VQA (English part; organ boxes)",
     homepage="https://www.med-vqa.com/slake/",
     citation="Liu B. et al. SLAKE: A Semantically-Labeled Knowledge-Enhanced Dataset for Medical Visual Question "
@@ -100,4 +100,7 @@ SLAKE = register(SourceEntry(
     notes="Regions come from detection.json boxes; mask.png (grey values per mask.txt) is not read yet. The "
           "detection.json name list is not documented; names outside the label map are bad input (counted under "
           "--on-bad skip). Each image is treated as its own patient.",
-))
+)
+
+# The entries this module declares (collected by vgmed_data.builders.sources).
+ENTRIES = (NIH_CXR14, SLAKE,)

@@ -3,36 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
 import tempfile
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
-from vgmed_data.errors import InvalidInputError, SourceNotFoundError
+from vgmed_data.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from vgmed_data.eval.results.collect import Provenance
-
-SPACE_APP = Path(__file__).resolve().parents[2] / "space" / "app.py"
-
-
-def load_space_app(path: Path = SPACE_APP) -> ModuleType:
-    """The page app (``space/app.py``) as a module. It lives beside the package, not inside it, so that the folder
-    deploys as a Space on its own; it is found in a source checkout or an editable install."""
-    if not path.exists():
-        raise SourceNotFoundError("the leaderboard app (space/app.py) is not here", path=path,
-                                  fix="run from a vgmed-data checkout (pip install -e .), or run space/app.py")
-    if "vgmed_space_app" in sys.modules:
-        return sys.modules["vgmed_space_app"]
-    spec = importlib.util.spec_from_file_location("vgmed_space_app", path)
-    if spec is None or spec.loader is None:
-        raise SourceNotFoundError("cannot import the leaderboard app", path=path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is created
-    spec.loader.exec_module(module)
-    return module
 
 
 def _provenance(args: argparse.Namespace) -> "Provenance":
@@ -79,7 +57,8 @@ def resolve_results(source: str) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    app = load_space_app()
+    from vgmed_data.eval.results.page import app  # the packaged page: nothing is read from a checkout
+
     results = app.load_results(resolve_results(args.results), token=args.token)
     server = app.make_server(results, host=args.host, port=args.port)
     print(f"VGMED leaderboard: {len(results.runs)} rows on http://{args.host}:{server.server_address[1]}/ "

@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from vgmed_data.eval.vgrefine.options import DEFAULT_PERCENTILE, OFFICIAL_PERCENTILE, VGRefineOptions
+from vgmed_data.eval.vgrefine.options import DEFAULT_PERCENTILE, OFFICIAL_PERCENTILE, ROWS, VGRefineOptions
 from vgmed_data.errors import InvalidInputError
 
 PRESET_PREFIX = "preset:"
@@ -32,6 +32,9 @@ def _select(args: argparse.Namespace) -> int:
 
 
 def register_select(parser: argparse.ArgumentParser) -> None:
+    from vgmed_data.eval.config import Dtype
+    from vgmed_data.eval.vgrefine.select import HEAD_METRICS
+
     parser.description = ("Rank heads by KL on a grounding dataset you choose (the paper used natural images, to "
                           "keep medical test data out of the method) and write the top-K heads and the masked "
                           "layer(s) with the figures that chose them.")
@@ -43,13 +46,13 @@ def register_select(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--k", type=int, default=20, help="number of triage heads (paper: 20)")
-    parser.add_argument("--layer-metric", default="kl", choices=("kl", "ar", "js"))
+    parser.add_argument("--layer-metric", default="kl", choices=HEAD_METRICS)
     parser.add_argument("--num-masked-layers", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=1)
-    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
+    parser.add_argument("--dtype", default=Dtype.FLOAT32.value, choices=[d.value for d in Dtype])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--max-pixels", type=int, default=None)
-    from vgmed_data.eval.cli import add_protocol_arguments
+    from vgmed_data.eval.arguments import add_protocol_arguments
 
     add_protocol_arguments(parser)
     parser.add_argument("--no-progress", action="store_true")
@@ -67,7 +70,7 @@ def add_method_arguments(parser: argparse.ArgumentParser) -> None:
                              f"{OFFICIAL_PERCENTILE:g} = official code)")
     parser.add_argument("--threshold", type=float, default=None, help="min-max threshold t instead of a percentile")
     parser.add_argument("--no-normalise", action="store_true", help="triage on raw maps (no general prompt)")
-    parser.add_argument("--vgrefine-rows", default=None, choices=("last", "question"),
+    parser.add_argument("--vgrefine-rows", default=None, choices=ROWS,
                         help="triage rows: last prompt row (official) or mean over the question rows")
 
 

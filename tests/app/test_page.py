@@ -21,13 +21,12 @@ WAIT_S = 30
 @pytest.fixture(scope="module")
 def page_url(eval_runs: EvalRuns, hub_server: Any, hub_token: str, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[str]:
-    from vgmed_data.eval.results.cli import load_space_app
+    from vgmed_data.eval.results.page import app
     from vgmed_data.eval.results.publish import publish_run
 
     repo_id = "vgmed-test/leaderboard-page"
     for run_dir in eval_runs.runs.values():
         publish_run(run_dir, repo_id=repo_id, token=hub_token)
-    app = load_space_app()
     results = app.load_results(repo_id, token=hub_token, cache_dir=str(tmp_path_factory.mktemp("space-cache")))
     server = app.serve_in_thread(results, port=0)
     try:

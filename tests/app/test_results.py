@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ import pytest
 
 from tests.app import expected
 from tests.app.conftest import EvalRuns
+from tests.fixtures.http import free_port, wait_until_up
 
 pytestmark = pytest.mark.hub
 
@@ -112,29 +111,14 @@ def test_concurrent_publishes_lose_no_row(eval_runs: EvalRuns, hub_server: Any, 
     assert hub_token not in "".join(out + err for out, err in outputs)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_vgmed_eval_serve_a_run_folder(eval_runs: EvalRuns) -> None:
     run_dir = eval_runs.runs["llava"]
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "vgmed_data.cli", "eval", "serve", str(run_dir),
                                 "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                env={**os.environ, "HF_HUB_OFFLINE": "1"})
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/runs", timeout=5) as response:
-                    data = json.loads(response.read())
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(process.stdout.read().decode() if process.stdout else "serve died")
-                time.sleep(0.5)
+        data = json.loads(wait_until_up(f"http://127.0.0.1:{port}/api/runs", process, timeout_s=90))
         (row,) = data["runs"]
         assert row["accuracy"] == pytest.approx(expected.slice_numbers(run_dir)["accuracy"])
         assert data["facets"] == {"modality": ["CT", "MR"], "question_type": ["attribute", "localization"],

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 from vgmed_data.builders.sequences.common import reference_phrase as builder_phrase
 from vgmed_data.eval.boxes.formats import FORMATS
 from vgmed_data.eval.boxes.prompts import box_prompt, reference_phrase, target_prompt
+from tests.snapshots import check_snapshot
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "prompts.json"
 QUESTION = ("Images 1 to 3 are axial slices of one scan, in order. The red box {ref} in Image 1 marks a liver. "
@@ -29,10 +28,7 @@ def current() -> dict[str, dict[str, str]]:
 
 
 def test_prompts_match_snapshot() -> None:
-    prompts = current()
-    if os.environ.get("VGMED_UPDATE_SNAPSHOTS") == "1" or not SNAPSHOT.exists():
-        SNAPSHOT.write_text(json.dumps(prompts, indent=2, sort_keys=True) + "\n")
-    assert prompts == json.loads(SNAPSHOT.read_text())
+    check_snapshot(SNAPSHOT, current())
 
 
 def test_reference_box_in_each_models_convention() -> None:

@@ -294,7 +294,8 @@ def test_real_rtstruct_is_listed_with_its_series(tmp_path: Path) -> None:
     """The reader finds pydicom's rtstruct.dcm (no DICM preamble), its series, and keeps only mapped ROIs."""
     import dataclasses
 
-    from vgmed_data.builders.entry import Label, get_entry
+    from vgmed_data.builders.entry import Label
+    from vgmed_data.builders.sources import get_entry
     from vgmed_data.builders.readers.dicom import DicomSeriesReader
 
     rt = pydicom.dcmread(get_testdata_file("rtstruct.dcm"), force=True)

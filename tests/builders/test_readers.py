@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vgmed_data.builders.entry import get_entry
+from vgmed_data.builders.sources import get_entry
 from vgmed_data.builders.loading import raster_view, volume_views
 from vgmed_data.builders.records import SourceRecord
 from tests.builders.golden import axial_display_slices, box_of

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vgmed_data.builders.entry import REGISTRY, Download, Label, Registry, all_entries, get_entry
+from vgmed_data.builders.entry import Download, Label, Registry
+from vgmed_data.builders.sources import REGISTRY, all_entries, get_entry
 from vgmed_data.builders.fetch import fetch, verify
 from vgmed_data.cli import main
 from vgmed_data.errors import InvalidInputError, SourceNotFoundError

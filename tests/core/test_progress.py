@@ -88,7 +88,7 @@ def test_sources_fetch_shows_bytes(file_server: tuple[str, bytes], tmp_path: Pat
     script = (  # `sources fetch` on an entry whose download points at the loopback server (same code path)
         "import dataclasses, sys\n"
         "from pathlib import Path\n"
-        "from vgmed_data.builders.entry import Download, get_entry\n"
+        "from vgmed_data.builders.entry import Download\nfrom vgmed_data.builders.sources import get_entry\n"
         "from vgmed_data.builders.fetch import fetch\n"
         f"entry = dataclasses.replace(get_entry('msd-hippocampus'), downloads=(Download(url={url!r}, "
         f"filename='Task04_Hippocampus.tar', checksum='sha256:{hashlib.sha256(payload).hexdigest()}'),))\n"

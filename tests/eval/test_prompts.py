@@ -6,8 +6,6 @@ A silent prompt change moves every score. Update after an intended change with
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import pytest
@@ -15,9 +13,9 @@ import pytest
 from vgmed_data.eval.adapters import GENERAL_PROMPT, question_prompt
 from vgmed_data.eval.adapters.base import attention_question_prompt
 from vgmed_data.eval.tiny import TINY_FAMILIES
+from tests.snapshots import check_snapshot
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-UPDATE = os.environ.get("VGMED_UPDATE_SNAPSHOTS") == "1"
 
 
 def test_official_prompt_text() -> None:
@@ -40,10 +38,4 @@ def test_prompt_snapshot(family: str, tiny_adapters) -> None:  # noqa: ANN001
         "generation": adapter.generation_settings(),
         "adapter": adapter.describe(),
     }
-    path = SNAPSHOTS / f"{family}.json"
-    if UPDATE or not path.exists():
-        SNAPSHOTS.mkdir(exist_ok=True)
-        path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
-        if not UPDATE:
-            pytest.fail(f"snapshot {path.name} was missing and has been written; re-run")
-    assert current == json.loads(path.read_text())
+    check_snapshot(SNAPSHOTS / f"{family}.json", current)

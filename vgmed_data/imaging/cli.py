@@ -6,13 +6,14 @@ import argparse
 from pathlib import Path
 
 from vgmed_data.errors import InvalidInputError, SourceNotFoundError
+from vgmed_data.imaging.windowing import WindowPreset
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="a DICOM, NIfTI (.nii/.nii.gz) or raster (PNG/JPEG/TIFF) file")
     parser.add_argument("--out", type=Path, required=True, help="output PNG")
-    parser.add_argument("--window", help="preset (lung, mediastinum, soft_tissue, abdomen, liver, bone, brain, "
-                                         "subdural, stroke) or CENTER,WIDTH; default: the file's own window")
+    parser.add_argument("--window", help=f"preset ({', '.join(WindowPreset)}) or CENTER,WIDTH; default: the "
+                                         "file's own window")
     parser.add_argument("--slice", type=int, dest="slice_index", help="NIfTI slice index (default: middle)")
     parser.add_argument("--axis", default="axial", choices=("axial", "coronal", "sagittal"), help="NIfTI plane")
     parser.add_argument("--frame", type=int, default=0, help="DICOM frame (multi-frame files)")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -40,19 +41,28 @@ class Window:
         return self.name or f"{self.center:g},{self.width:g}"
 
 
+class WindowPreset(StrEnum):
+    """The named windows ``--window`` and source entries accept (besides ``CENTER,WIDTH`` and derived labels)."""
+
+    LUNG = "lung"
+    MEDIASTINUM = "mediastinum"
+    SOFT_TISSUE = "soft_tissue"
+    ABDOMEN = "abdomen"
+    LIVER = "liver"
+    BONE = "bone"
+    BRAIN = "brain"
+    SUBDURAL = "subdural"
+    STROKE = "stroke"
+
+
 # Common radiology presets (centre, width) in Hounsfield units for CT; "brain" is also used for MR only when
 # the user asks for it explicitly.
-PRESETS: dict[str, Window] = {
-    "lung": Window(-600, 1500, "lung"),
-    "mediastinum": Window(50, 350, "mediastinum"),
-    "soft_tissue": Window(40, 400, "soft_tissue"),
-    "abdomen": Window(50, 400, "abdomen"),
-    "liver": Window(60, 160, "liver"),
-    "bone": Window(400, 1800, "bone"),
-    "brain": Window(40, 80, "brain"),
-    "subdural": Window(75, 215, "subdural"),
-    "stroke": Window(32, 8, "stroke"),
-}
+_CENTRE_WIDTH = {WindowPreset.LUNG: (-600, 1500), WindowPreset.MEDIASTINUM: (50, 350),
+                 WindowPreset.SOFT_TISSUE: (40, 400), WindowPreset.ABDOMEN: (50, 400), WindowPreset.LIVER: (60, 160),
+                 WindowPreset.BONE: (400, 1800), WindowPreset.BRAIN: (40, 80), WindowPreset.SUBDURAL: (75, 215),
+                 WindowPreset.STROKE: (32, 8)}
+PRESETS: dict[str, Window] = {preset.value: Window(centre, width, preset.value)
+                              for preset, (centre, width) in _CENTRE_WIDTH.items()}
 
 
 DERIVED_LABELS = ("file", "voi_lut", "min-max")

@@ -11,10 +11,11 @@ Reads a results dataset (``vgmed eval publish`` layout: configurations ``runs`` 
   ``/api/sample?run_id=&id=``: one sample's details; ``/api/overlay.png?run_id=&id=&method=``: the image with
   the boxes and that method's map drawn where the token grid lies on the stored image.
 
-Dependencies: the standard library, ``datasets``, ``numpy`` and ``pillow`` (requirements.txt); it does not
-import vgmed-data, so this folder deploys as a Hub Space on its own (README.md, Dockerfile). Run:
-``python app.py --results ORG/NAME [--host 0.0.0.0 --port 7860]`` (``RESULTS`` / ``HF_TOKEN`` from the
-environment on a Space), or ``vgmed eval serve RESULTS`` from the toolkit.
+Dependencies: the standard library, ``datasets``, ``numpy`` and ``pillow`` (space/requirements.txt); it does
+not import vgmed-data. It ships inside the package (``vgmed_data.eval.results.page``, used by ``vgmed eval
+serve RESULTS``) and, copied beside the Space files by ``scripts/space_bundle.py``, deploys as a Hub Space on its
+own. Run: ``python app.py --results ORG/NAME [--host 0.0.0.0 --port 7860]`` (``RESULTS`` / ``HF_TOKEN`` from
+the environment on a Space).
 """
 
 from __future__ import annotations
