@@ -1,6 +1,6 @@
 """Model adapters, one module per family, registered by name and detected from the model config.
 
-    >>> from eval.adapters import load_adapter
+    >>> from vgmed_data.eval.adapters import load_adapter
     >>> adapter = load_adapter("Qwen/Qwen2.5-VL-7B-Instruct", dtype="bfloat16", device="cuda")  # doctest: +SKIP
 
 Registered families: ``qwen2_vl``, ``qwen2_5_vl``, ``qwen3_vl``, ``llava``, ``llava_next``, ``gemma3``,

@@ -1,6 +1,6 @@
 """VGRefine: attention triage and knockout at inference time, for every supported family.
 
-    >>> from eval.vgrefine import VGRefineOptions, vgrefine_fast       # doctest: +SKIP
+    >>> from vgmed_data.eval.vgrefine import VGRefineOptions, vgrefine_fast       # doctest: +SKIP
     >>> options = VGRefineOptions(heads=[(15, 4), (16, 5)], masked_layers=[16])
     >>> result = vgrefine_fast(adapter, image, question_prompt("Is there a fracture?"), options=options)
 
