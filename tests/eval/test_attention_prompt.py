@@ -18,8 +18,8 @@ import torch
 
 from vgmed_data.eval.cli import register
 from vgmed_data.eval.data import EvalSample, iter_samples
-from vgmed_data.eval.runner import EvalConfig, _read_records, run_eval
-from tests.eval.data import write_tiny_dataset
+from vgmed_data.eval.runner import EvalConfig, run_eval
+from tests.eval.data import record_dicts, write_tiny_dataset
 from tests.eval.test_metrics import ref_ar, ref_js, ref_kl, ref_mask
 from vgmed_data.errors import InvalidInputError
 
@@ -42,7 +42,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _run(model: Path, dataset: Path, out: Path, **kwargs: object) -> list[dict]:
     run_eval(EvalConfig(model=str(model), dataset=str(dataset), out=out, progress=False, overlays=1,
                         max_new_tokens=3, **kwargs))  # type: ignore[arg-type]
-    return _read_records(out / "samples.jsonl")
+    return record_dicts(out / "samples.jsonl")
 
 
 def _eager_maps(eager, image, user_text: str) -> tuple[np.ndarray, object]:  # noqa: ANN001
