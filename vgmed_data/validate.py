@@ -107,6 +107,8 @@ def _check_sequence_row(row: dict, add: Add, checks: _Checks) -> None:
     images = row["images"] or []
     if len(sizes) != len(images):
         add(f"{len(images)} images but {len(sizes)} image sizes")
+    if len(row["image_provenance"] or []) != len(images):
+        add(f"{len(images)} images but {len(row['image_provenance'] or [])} image_provenance entries")
     for index, cell in enumerate(images):
         actual = _image_size(cell, what=f"image {index}", add=add, checks=checks)
         if actual is not None and index < len(sizes) and actual != sizes[index]:

@@ -87,6 +87,7 @@ def _export_medsg(folder: str | os.PathLike[str], target: Path, *, split: str | 
                 raise SchemaError(f"image {index + 1} has no bytes (an annotations-only folder?)", record=row["id"],
                                   fix="run `vgmed hydrate` on the folder first")
             name = "images/" + filename_for_id(row["id"], suffix=f".img{index + 1}.png")
+            decode_bytes(cell["bytes"], what=f"image {index + 1}", record=row["id"]).close()
             (target / name).write_bytes(cell["bytes"])
             paths.append(name)
         question = row["question"]

@@ -34,7 +34,9 @@ STRIPPED_SHARD = "stripped/data/vgmed/test-00000-of-00001.parquet"
 FIRST_ID = "{first_id}"  # replaced by the id of the first row of SHARD
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens, the connection is refused at once
 
-PLACES = ("folder", "stripped", "images", "jsonl", "preds", "out", "file", "dir", "pydicom", "nifti")
+SEQ_SHARD = "seq/data/sequences/test-00000-of-00001.parquet"
+
+PLACES = ("folder", "stripped", "seq", "images", "jsonl", "preds", "out", "file", "dir", "pydicom", "nifti")
 
 
 @dataclass(frozen=True)
@@ -351,6 +353,25 @@ CASES: list[Case] = [
     Case("hydrate/folder-missing", "hydrate {dir}/nope --source pydicom-testdata={pydicom}", says="nope"),
     Case("hydrate/source-missing", "hydrate {stripped} --source pydicom-testdata={dir}/nope", says="nope"),
     Case("hydrate/source-without-equals", "hydrate {stripped} --source pydicom", says="pydicom"),
+    # a sequences folder
+    Case("validate/seq-image-undecodable", "validate {seq}", cell("images", [{"bytes": b"junk", "path": None}] * 2,
+                                                                  SEQ_SHARD), says="image 0", exit=1),
+    Case("validate/seq-size-null", "validate {seq}", cell("image_sizes", [None, [120, 100]], SEQ_SHARD),
+         says="image sizes", exit=1),
+    Case("validate/seq-answer-index-out", "validate {seq}", cell("answer_image_index", 7, SEQ_SHARD),
+         says="answer_image_index", exit=1),
+    Case("validate/seq-metadata-not-json", "validate {seq}", cell("metadata", "{x", SEQ_SHARD), says="metadata",
+         exit=1),
+    Case("validate/seq-provenance-null", "validate {seq}", cell("image_provenance", None, SEQ_SHARD),
+         says="image_provenance", exit=1),
+    Case("score/seq-answer-box-null", "eval score --dataset {seq} --predictions {dir}/p.jsonl --format pixel_xyxy",
+         chain(cell("answer_box", None, SEQ_SHARD), jsonl({"id": "x", "output": "[1, 2, 3, 4]"}, relative="p.jsonl")),
+         says="cannot be scored"),
+    Case("score/seq-size-null", "eval score --dataset {seq} --predictions {dir}/p.jsonl --format pixel_xyxy",
+         chain(cell("image_sizes", [None, [120, 100]], SEQ_SHARD),
+               jsonl({"id": "x", "output": "[1, 2, 3, 4]"}, relative="p.jsonl")), says="cannot be scored"),
+    Case("export/medsg-image-undecodable", "build sequences --out {seq} --export-medsg {out}",
+         cell("images", [{"bytes": b"junk", "path": None}] * 2, SEQ_SHARD), says="image"),
     # build sequences --from-medsg (MedSG-Bench JSON import)
     Case("medsg/not-json", MEDSG, medsg("{nope"), says="ms.json"),
     Case("medsg/not-utf8", MEDSG, medsg(b'[{"task": "\xff"}]'), says="ms.json"),

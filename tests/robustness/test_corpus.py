@@ -43,7 +43,8 @@ def tree_state(root: Path) -> dict[str, str]:
 
 
 def _bases(root: Path) -> Path:
-    """The demo dataset, its annotations-only copy, a one-line release JSONL with its image, a prediction."""
+    """The demo dataset, its annotations-only copy, a one-line release JSONL with its image, a prediction, a
+    one-row ``sequences`` folder (imported from a MedSG-Bench item)."""
     from vgmed_data.demo import demo_samples
     from vgmed_data.folder import write_config
     from vgmed_data.pointers import strip_images
@@ -58,6 +59,14 @@ def _bases(root: Path) -> Path:
     first = pq.read_table(base / SHARD.replace("folder/", "folder/", 1), columns=["id"]).column("id")[0].as_py()
     (base / "preds.jsonl").write_text(json.dumps({"id": first, "output": "[27, 6, 84, 82]"}) + "\n")
     (base / "first_id").write_text(first)
+    from vgmed_data.builders.sequences.medsg import import_medsg
+
+    item = {"task": "Registered_Diff", "images": ["a.png", "a.png"], "question": "Which image changed?",
+            "answer": [10, 10, 40, 40], "answer_image": 2}
+    (base / "medsg-base.json").write_text(json.dumps([item]))
+    write_config(base / "seq", import_medsg(base / "medsg-base.json", images_root=base / "images"),
+                 config="sequences")
+    (base / "medsg-base.json").unlink()
     return base
 
 
@@ -69,7 +78,7 @@ def _places(case_dir: Path, first_id: str) -> dict[str, str]:
             "images": str(case_dir / "images"), "jsonl": str(case_dir / "in.jsonl"),
             "preds": str(case_dir / "preds.jsonl"), "out": str(case_dir / "out"),
             "file": str(case_dir / "input.bin"), "dir": str(case_dir), "pydicom": _pydicom_dir(),
-            "nifti": str(nifti), "first_id": first_id}
+            "nifti": str(nifti), "first_id": first_id, "seq": str(case_dir / "seq")}
 
 
 def _prepare(case: Case, base: Path, root: Path, first_id: str) -> dict[str, Any]:
