@@ -14,6 +14,7 @@ it. ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 import warnings
@@ -115,13 +116,15 @@ def _run(args_list: list[str], *, command: str | None, debug: bool) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as error:
-        # The machine, not the data: a full disk, a permission, a path that is a folder. Only errors that name
-        # their file are the user's to fix; any other OSError is a bug and falls through to the handler below.
-        if debug or error.filename is None:
-            if debug:
-                raise
+        # The machine, not the data: a full disk, a permission, a path that is a folder. Errors that name their
+        # file, or whose errno is about the machine (a write to a full disk names no file), are the user's to
+        # fix; any other OSError is a bug and goes to the internal-error line.
+        if debug:
+            raise
+        if error.filename is None and error.errno not in _MACHINE_ERRNOS:
             return _internal_error(error)
-        print(f"vgmed: error: {error.filename}: {one_line(error.strerror or str(error))}. "
+        where = f"{error.filename}: " if error.filename is not None else ""
+        print(f"vgmed: error: {where}{one_line(error.strerror or str(error))}. "
               "Fix: check the path, its permissions and the free disk space", file=sys.stderr)
         return 2
     except MemoryError:
@@ -135,6 +138,8 @@ def _run(args_list: list[str], *, command: str | None, debug: bool) -> int:
         return _internal_error(error)
 
 
+_MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EMFILE,
+                             errno.ENFILE, errno.EIO})
 INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE (sysexits.h): distinct from 1 (findings) and 2 (user errors)
 
 

@@ -23,6 +23,14 @@ def _disk(args: argparse.Namespace) -> int:
     raise OSError(28, "No space left on device", "/data/out/shard.parquet")
 
 
+def register_full(parser: argparse.ArgumentParser) -> None:
+    parser.set_defaults(func=_full)
+
+
+def _full(args: argparse.Namespace) -> int:
+    raise OSError(28, "No space left on device")  # what a write() on a full disk raises: no file named
+
+
 def register_warning(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=_warning)
 

@@ -415,6 +415,11 @@ CASES: list[Case] = [
     Case("build/source-unknown", BUILD + " no-such-source={images}", says="no-such-source"),
     Case("score/config-missing", "eval score --dataset {folder} --predictions {preds} --format pixel_xyxy "
          "--config sequences", says="sequences"),
+    Case("sources/verify-missing", "sources verify kvasir-seg {dir}/nope", says="nope", exit=1),
+    Case("eval-publish/run-missing", f"eval publish {{dir}}/nope --repo lab/r --token hf_x --endpoint {UNREACHABLE}",
+         says="nope"),
+    Case("eval-publish/run-json-broken", f"eval publish {{dir}}/run --repo lab/r --token hf_x --endpoint {UNREACHABLE}",
+         write("run/run.json", "{x"), says="run"),
     # publish
     Case("publish/unreachable-endpoint", PUBLISH, says=UNREACHABLE),
     Case("publish/shard-truncated", PUBLISH, truncate(SHARD, 100), says=SHARD_NAME),

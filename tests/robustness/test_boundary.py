@@ -9,7 +9,7 @@ import pytest
 from vgmed_data import cli
 
 TEST_COMMANDS = {name: (f"test command {name}", f"tests.robustness.boundary_commands:register_{name}")
-                 for name in ("bug", "disk", "warning")}
+                 for name in ("bug", "disk", "full", "warning")}
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +34,11 @@ def test_an_os_error_naming_a_file_is_a_user_error(capsys: pytest.CaptureFixture
     err = capsys.readouterr().err
     assert err == ("vgmed: error: /data/out/shard.parquet: No space left on device. "
                    "Fix: check the path, its permissions and the free disk space\n")
+
+
+def test_a_full_disk_without_a_file_name_is_a_user_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["full"]) == 2
+    assert capsys.readouterr().err.startswith("vgmed: error: No space left on device. Fix: ")
 
 
 def test_a_warning_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
