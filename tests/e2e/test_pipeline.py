@@ -6,7 +6,8 @@ MR sequences), a 2D image/mask source (IDRiD), a DICOM CT series with DICOM-SEG 
 ``--deid-key``) and a box table (NIH ChestX-ray14's BBox_List_2017.csv, whose licence forbids publishing images).
 
 1. ``sources verify`` each; ``build vgmed`` over all four; ``build sequences`` from the MSD task; ``validate`` both.
-2. Review in the session's real Label Studio: ``annotate push``; two experts submit through the Label Studio API
+2. Review in the session's real Label Studio: ``annotate push`` (and the first ``pull``) on a pseudo-terminal, where
+   their progress bars show; two experts submit through the Label Studio API
    (one disagrees on one sample); ``pull``; ``agreement``; ``adjudicate``; the adjudicator submits; ``pull``;
    ``finalize``; ``validate``.
 3. Publishing to the Hub-compatible server: the reviewed folder is refused with images (NIH's licence), goes out
@@ -41,6 +42,7 @@ from tests.annotation.scenario import A, ADJ, B, rect, verdict
 from tests.builders import miniatures as mini
 from tests.fixtures.hub import HUB_ORG
 from tests.hub.test_publish import card_of, rows_of
+from tests.terminal import run_on_terminal
 from vgmed_data.annotation.client import sdk_client
 from vgmed_data.folder import iter_rows
 from vgmed_data.schema import SEQUENCES_FEATURES, VGMED_FEATURES
@@ -66,6 +68,13 @@ class Cli:
         assert done.returncode == expect, f"vgmed {' '.join(map(str, args))} -> {done.returncode}\n{done.stderr[-4000:]}"
         assert "Traceback" not in done.stderr, done.stderr[-4000:]
         return done.stdout if expect == 0 else done.stderr
+
+    def on_terminal(self, *args: object) -> tuple[str, str]:
+        """(stdout, what an interactive terminal showed on stderr: the progress bars)."""
+        code, out, shown = run_on_terminal([sys.executable, "-m", "vgmed_data.cli", *map(str, args)], cwd=self.cwd,
+                                           env=self.env)
+        assert code == 0, shown[-4000:]
+        return out, shown
 
 
 def write_sources(root: Path) -> dict[str, Path]:
@@ -134,9 +143,10 @@ def review(cli: Cli, built: Path, reviewed: Path, *, ls: Any, connection: Any, u
     went to the adjudicator."""
     server = ["--workspace", workspace, "--url", ls.url, "--token", ls.settings.token,
               "--document-root", ls.settings.document_root]
-    out = cli("annotate", "push", built, "--project", PROJECT, "--batch-size", "4", *server)
+    out, shown = cli.on_terminal("annotate", "push", built, "--project", PROJECT, "--batch-size", "4", *server)
     candidates = rows_by_id(built)
     assert f"{len(candidates)} task(s) imported" in out
+    assert f"push {PROJECT}: 100%" in shown and f"{len(candidates)}/{len(candidates)}" in shown
     client = sdk_client(connection)
     tasks = project_tasks(client, PROJECT)
     assert set(tasks) == set(candidates)
@@ -147,7 +157,8 @@ def review(cli: Cli, built: Path, reviewed: Path, *, ls: Any, connection: Any, u
         client.annotations.create(id=task, result=[*expert_boxes(row, moved=sample_id == disputed),  # B disagrees
                                                    verdict("accept")],
                                   completed_by=users[B])
-    cli("annotate", "pull", "--project", PROJECT, *server[:6])
+    _out, shown = cli.on_terminal("annotate", "pull", "--project", PROJECT, *server[:6])
+    assert f"pull {PROJECT}: 100%" in shown
     agreement = cli("annotate", "agreement", "--project", PROJECT, "--workspace", workspace)
     assert A in agreement and B in agreement
     cli("annotate", "adjudicate", "--project", PROJECT, "--threshold", "0.7", *server)
