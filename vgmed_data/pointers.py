@@ -41,7 +41,7 @@ from typing import Any
 
 from PIL import Image
 
-from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFoundError, VgmedError
+from vgmed_data.errors import FileFormatError, InvalidInputError, PublishRefusedError, SourceNotFoundError, VgmedError
 from vgmed_data.folder import count_rows, folder_configs, iter_rows, write_config
 from vgmed_data.manifest import copy_build_records
 from vgmed_data.progress import add_quiet_argument, progress
@@ -85,10 +85,38 @@ def _stripped_rows(folder: Path, config: str) -> Iterator[dict[str, Any]]:
         yield _strip_row(row, config=config)
 
 
+def rows_without_pointers(folder: str | os.PathLike[str]) -> list[str]:
+    """``config/id`` of rows whose images could not be put back after stripping: a ``vgmed`` row without
+    ``metadata.source_path``, a ``sequences`` row with fewer ``metadata.source_paths`` than images (the sequence
+    builders draw, edit and crop their images, so their rows carry no pointers)."""
+    missing = []
+    for config in folder_configs(folder):
+        columns = ["id", "metadata"] + (["image_provenance"] if config != "vgmed" else [])
+        for row in iter_rows(folder, config=config, columns=columns):
+            metadata = json.loads(row["metadata"] or "{}")
+            if config == "vgmed":
+                ok = bool(metadata.get("source_path"))
+            else:
+                ok = len(metadata.get("source_paths") or []) >= len(row["image_provenance"] or [])
+            if not ok:
+                missing.append(f"{config}/{row['id']}")
+    return missing
+
+
 def strip_images(folder: str | os.PathLike[str], destination: str | os.PathLike[str]) -> Path:
     """Write an annotations-only copy of ``folder`` into ``destination``: no image or mask bytes, fingerprints
-    and pointers in ``metadata``; ``manifest.json`` and ``build_report.json`` are copied."""
+    and pointers in ``metadata``; ``manifest.json`` and ``build_report.json`` are copied. Refused
+    (:class:`PublishRefusedError`, naming the rows) when a row has no pointer: its images would be lost for good."""
     source, target = Path(folder), Path(destination)
+    missing = rows_without_pointers(source)
+    if missing:
+        named = ", ".join(missing[:MAX_NAMED]) + (f" and {len(missing) - MAX_NAMED} more" if len(missing) > MAX_NAMED
+                                                  else "")
+        raise PublishRefusedError(
+            f"{len(missing)} row(s) have no pointer to their source files, so an annotations-only release of them "
+            f"could never be hydrated: {named}", path=source,
+            fix="publish this configuration with its images (without --annotations-only; `vgmed sources list` "
+                "says which sources allow it), or leave it out of the annotations-only release")
     for config in folder_configs(source):
         write_config(target, _stripped_rows(source, config), config=config)
     copy_build_records(source, target)

@@ -92,3 +92,18 @@ def test_publish_shows_upload_bars_on_a_terminal_only(built: Path, hub_server: H
     code, out, shown = run_on_terminal([*command, "--revision", "v2"], env=env)
     assert code == 0 and "tagged v2" in out
     assert "Upload 0 LFS files" in shown and "it/s" in shown  # huggingface_hub's bar (the shards are stored already)
+
+
+def test_rows_that_could_never_be_hydrated_are_not_stripped(built: Path, tmp_path: Path) -> None:
+    """`build sequences` draws, edits and crops its images and writes no pointers: an annotations-only release of
+    them would lose the images for good, so stripping (publish --annotations-only) refuses and names the rows."""
+    from vgmed_data.errors import PublishRefusedError
+    from vgmed_data.pointers import strip_images
+
+    msd = built.parent / "msd" / "Task09_Spleen"
+    assert main(["build", "sequences", "--source", f"msd-spleen={msd}", "--out", str(tmp_path / "seq"),
+                 "--tasks", "referring", "--quiet"]) == 0
+    with pytest.raises(PublishRefusedError, match=r"row\(s\) have no pointer .* sequences/msd-spleen-") as refused:
+        strip_images(tmp_path / "seq", tmp_path / "stripped")
+    assert "without --annotations-only" in str(refused.value) and not (tmp_path / "stripped").exists()
+    strip_images(built, tmp_path / "stripped-vgmed")  # the vgmed builder's rows all carry their pointer
