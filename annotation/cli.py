@@ -23,7 +23,21 @@ def _connection(args: argparse.Namespace):  # noqa: ANN202 - Connection, importe
                               document_root=getattr(args, "document_root", None))
 
 
+class _Stopped(Exception):
+    """Ctrl+C, SIGTERM or SIGHUP arrived: stop the server and exit 0."""
+
+
+def _stop_on(signum: int, frame: object) -> None:
+    import signal
+
+    for other in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a second signal must not cut the stop short
+        signal.signal(other, signal.SIG_IGN)
+    raise _Stopped(signum)
+
+
 def _serve(args: argparse.Namespace) -> int:
+    import signal
+
     from vgmed_data.annotation.client import server_dir
     from vgmed_data.annotation.server import ServerSettings, load_settings, save_settings, start_server
 
@@ -37,20 +51,28 @@ def _serve(args: argparse.Namespace) -> int:
 
         settings = replace(settings, port=args.port)
         save_settings(settings)
-    print("starting Label Studio (the first run installs it into its own environment, ~1 minute)...", flush=True)
-    server = start_server(settings)
+    # Ctrl+C, SIGTERM (kill, systemd, docker stop) and SIGHUP (the terminal closed) all stop the server: it runs
+    # in its own process group, so without this it would outlive us.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop_on)
     # flush: the lines are read by whoever started us (a terminal, a pipe, a log collector) while we keep running
-    print(f"Label Studio is running at {settings.url} (pid {server.pid})", flush=True)
-    print(f"log in as {settings.username}; password and API token are in {data_dir / 'vgmed-server.json'} "
-          "(owner-readable only)", flush=True)
-    print(f"other commands with --workspace {args.workspace} use this server; stop it with Ctrl+C", flush=True)
+    print("starting Label Studio (the first run installs it into its own environment, ~1 minute)...", flush=True)
+    server = None
     try:
+        server = start_server(settings, progress=lambda line: print(line, flush=True))
+        print(f"Label Studio is running at {settings.url} (pid {server.pid})", flush=True)
+        print(f"log in as {settings.username}; password and API token are in {data_dir / 'vgmed-server.json'} "
+              "(owner-readable only)", flush=True)
+        print(f"other commands with --workspace {args.workspace} use this server; stop it with Ctrl+C", flush=True)
         while server.process.poll() is None:
-            time.sleep(1.0)
-    except KeyboardInterrupt:
-        server.stop()
-        print("stopped")
-    return 0
+            time.sleep(0.5)
+        print(f"Label Studio exited with code {server.process.returncode}; see {server.log_path}", flush=True)
+        return 1
+    except (KeyboardInterrupt, _Stopped):  # KeyboardInterrupt: a Ctrl+C before the handlers were installed
+        if server is not None:  # start_server stops what it started when interrupted while waiting
+            server.stop()
+        print("stopped", flush=True)
+        return 0
 
 
 def _push(args: argparse.Namespace) -> int:
@@ -72,8 +94,11 @@ def _status(args: argparse.Namespace) -> int:
 
     connection = _connection(args)
     with open_state(args.workspace) as state:
-        for status in all_status(connection, state, projects=args.project or None):
-            print("\n".join(status.lines()))
+        statuses = all_status(connection, state, projects=args.project or None)
+    for status in statuses:
+        print("\n".join(status.lines()))
+    if not statuses:
+        print(f"{connection.url}: connected; no project in {args.workspace} yet (vgmed annotate push creates one)")
     return 0
 
 

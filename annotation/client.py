@@ -64,6 +64,12 @@ def sdk_client(connection: Connection, *, timeout: float = 120.0) -> "LabelStudi
     return sdk.LabelStudio(base_url=connection.url, api_key=connection.token, timeout=timeout)
 
 
+def check_connection(client: "LabelStudio", *, url: str) -> None:
+    """One authenticated request, so a wrong token or an unreachable URL fails here with a one-line error."""
+    with remote_call(url=url, action="connect"):
+        client.users.whoami()
+
+
 def describe_failure(error: BaseException, *, url: str, action: str) -> RemoteError:
     """A one-line :class:`RemoteError` for a failed call: naming the URL, the action and the fix."""
     status = getattr(error, "status_code", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from vgmed_data.annotation.client import Connection, sdk_client
+from vgmed_data.annotation.client import Connection, check_connection, sdk_client
 from vgmed_data.annotation.pull import export_tasks, user_emails
 from vgmed_data.annotation.state import State
 
@@ -55,4 +55,7 @@ def project_status(connection: Connection, state: State, *, project: str) -> Pro
 
 
 def all_status(connection: Connection, state: State, *, projects: list[str] | None = None) -> list[ProjectStatus]:
+    """Every project's status; the connection is checked first, so a wrong token or an unreachable server is an
+    error even when the workspace has no project yet."""
+    check_connection(sdk_client(connection), url=connection.url)
     return [project_status(connection, state, project=name) for name in (projects or state.project_names())]
