@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from vgmed_data.errors import InvalidInputError, SourceNotFoundError
+from vgmed_data.manifest import ManifestSource
 from vgmed_data.schema import MODALITIES
 
 from vgmed_data.builders.records import REGION_KINDS, SourceRecord
@@ -102,6 +103,13 @@ class SourceEntry:
                 path=path, record=record,
                 fix="check the file is from this source, add the label to the entry, or use --on-bad skip",
             ) from None
+
+
+def manifest_source(entry: SourceEntry, *, files: int = 0, inputs_sha256: str = "") -> ManifestSource:
+    """What ``manifest.json`` (and so the dataset card) records about a source a build read."""
+    return ManifestSource(key=entry.key, name=entry.name, homepage=entry.homepage, citation=entry.citation,
+                          license=entry.license, redistributable=entry.redistributable, files=files,
+                          inputs_sha256=inputs_sha256)
 
 
 @dataclass

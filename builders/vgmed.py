@@ -33,13 +33,13 @@ from PIL import Image
 
 from vgmed_data.errors import InvalidInputError, SourceNotFoundError, VgmedError
 from vgmed_data.folder import write_config
-from vgmed_data.manifest import Manifest, ManifestSource, write_manifest
+from vgmed_data.manifest import Manifest, toolkit_version, write_manifest
 from vgmed_data.progress import progress
 from vgmed_data.imaging.burned_in import CHECKS as BURNED_IN_CHECKS
 from vgmed_data.imaging.deid import PROFILE_TEXT
 from vgmed_data.schema import SPLITS, GroundingSample, Provenance, encode_png, make_sample_id
 
-from vgmed_data.builders.entry import SourceEntry
+from vgmed_data.builders.entry import SourceEntry, manifest_source
 from vgmed_data.builders.sources import get_entry
 from vgmed_data.builders.deid import pseudonymise, record_names, redact_skip, require_key, resolve_key
 from vgmed_data.builders.loading import View, dicom_series_views, raster_view, skip_reason, volume_views
@@ -350,15 +350,6 @@ def _rows(records: list[SourceRecord], options: BuildOptions, report: BuildRepor
                 yield row
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("vgmed-data")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def _card_body(sources: Sequence[tuple[SourceEntry, Path]]) -> str:
     lines = ["# VGMED-style grounding dataset", "",
              "Built with `vgmed build vgmed` (vgmed-data). Questions name their target; answers are computed from "
@@ -406,14 +397,12 @@ def build_vgmed(sources: Sequence[tuple[str, str | Path]], *, out: str | Path,
         files = sorted(set(report.inputs.get(entry.key, [])))
         digest = hashlib.sha256("".join(f"{sha}  {path}\n" for path, sha in files).encode()).hexdigest()
         checksum_lines += [f"{sha}  {entry.key}/{path}" for path, sha in files]
-        manifest_sources.append(ManifestSource(
-            key=entry.key, name=entry.name, homepage=entry.homepage, citation=entry.citation,
-            license=entry.license, redistributable=entry.redistributable, files=len(files), inputs_sha256=digest))
+        manifest_sources.append(manifest_source(entry, files=len(files), inputs_sha256=digest))
     import numpy
     import pyarrow
 
     write_manifest(out_dir, Manifest(
-        command="build vgmed", version=_version(), seed=options.seed, options=asdict(options),
+        command="build vgmed", version=toolkit_version(), seed=options.seed, options=asdict(options),
         sources=tuple(manifest_sources),
         deidentification=({"profile": PROFILE_TEXT, "sources": dicom_sources,
                            "key": "supplied by the user; not recorded"} if dicom_sources else None),

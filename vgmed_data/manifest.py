@@ -97,6 +97,16 @@ class Manifest:
                                   fix=fix) from None
 
 
+def toolkit_version() -> str:
+    """The installed vgmed-data version (``unknown`` when run from a tree that is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vgmed-data")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def write_manifest(folder: str | os.PathLike[str], manifest: Manifest) -> Path:
     path = Path(folder) / MANIFEST_NAME
     path.write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n")

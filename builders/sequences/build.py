@@ -16,6 +16,7 @@ from typing import Any
 
 from vgmed_data.errors import InvalidInputError
 from vgmed_data.folder import write_config
+from vgmed_data.manifest import Manifest, ManifestSource, toolkit_version, write_manifest
 from vgmed_data.progress import progress
 from vgmed_data.schema import SequenceSample
 
@@ -76,7 +77,9 @@ def report(samples: Sequence[SequenceSample], logs: dict[str, TaskLog], *, setti
 
 def build_sequences(cases: Sequence[Case], out: str | os.PathLike[str], *, settings: Settings,
                     tasks: Iterable[str] | None = None, load_skips: Sequence[dict[str, str]] = (),
-                    quiet: bool = False) -> dict[str, Any]:
+                    quiet: bool = False, sources: Sequence[ManifestSource] = ()) -> dict[str, Any]:
+    """Write the ``sequences`` configuration, its report and ``manifest.json`` (``sources``: what the card
+    names and cites)."""
     samples, logs = generate_samples(cases, settings=settings, tasks=tasks, quiet=quiet)
     if not samples:
         raise InvalidInputError("no sequence sample could be made from these sources",
@@ -84,4 +87,6 @@ def build_sequences(cases: Sequence[Case], out: str | os.PathLike[str], *, setti
     write_config(out, samples, config="sequences")
     summary = report(samples, logs, settings=settings, load_skips=load_skips)
     (Path(out) / REPORT_NAME).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    write_manifest(out, Manifest(command="build sequences", version=toolkit_version(), seed=settings.seed,
+                                 options={**asdict(settings), "tasks": check_tasks(tasks)}, sources=tuple(sources)))
     return summary

@@ -68,7 +68,9 @@ def _cases(specs: list[str], *, on_bad: str, quiet: bool = False) -> tuple[list,
 
 
 def run(args: argparse.Namespace) -> int:
+    from vgmed_data.builders.entry import manifest_source
     from vgmed_data.builders.sequences.build import build_sequences
+    from vgmed_data.builders.sources import get_entry
     from vgmed_data.builders.sequences.common import Settings
     from vgmed_data.builders.sequences.medsg import export_medsg, import_medsg
     from vgmed_data.errors import InvalidInputError
@@ -81,8 +83,9 @@ def run(args: argparse.Namespace) -> int:
     elif args.source:
         settings = Settings(seed=args.seed, size=args.size, box_width=args.box_width, fit_fraction=args.fit_fraction)
         cases, skips = _cases(args.source, on_bad=args.on_bad, quiet=args.quiet)
+        keys = dict.fromkeys(spec.partition("=")[0] for spec in args.source)
         report = build_sequences(cases, args.out, settings=settings, tasks=args.tasks, load_skips=skips,
-                                 quiet=args.quiet)
+                                 quiet=args.quiet, sources=[manifest_source(get_entry(key)) for key in keys])
         print(json.dumps({"samples": report["samples"], "splits": report["splits"],
                           "per_task": report["per_task"]}, indent=2))
     elif not args.export_medsg:

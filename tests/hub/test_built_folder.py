@@ -103,6 +103,10 @@ def test_rows_that_could_never_be_hydrated_are_not_stripped(built: Path, tmp_pat
     msd = built.parent / "msd" / "Task09_Spleen"
     assert main(["build", "sequences", "--source", f"msd-spleen={msd}", "--out", str(tmp_path / "seq"),
                  "--tasks", "referring", "--quiet"]) == 0
+    manifest = read_manifest(tmp_path / "seq")  # the sequences builder writes the same typed manifest
+    assert manifest is not None and manifest.command == "build sequences" and manifest.options["tasks"] == ["referring"]
+    assert [(s.key, s.license) for s in manifest.sources] == [("msd-spleen", "CC-BY-SA-4.0")]
+    assert "Medical Segmentation Decathlon" in (manifest.sources[0].name + manifest.sources[0].citation)
     with pytest.raises(PublishRefusedError, match=r"row\(s\) have no pointer .* sequences/msd-spleen-") as refused:
         strip_images(tmp_path / "seq", tmp_path / "stripped")
     assert "without --annotations-only" in str(refused.value) and not (tmp_path / "stripped").exists()
