@@ -32,7 +32,7 @@ from PIL import Image as PILImage
 from vgmed_data.errors import InvalidInputError, SchemaError
 from vgmed_data.folder import iter_rows, write_config
 from vgmed_data.manifest import copy_build_records
-from vgmed_data.schema import GroundingSample, Provenance, Review
+from vgmed_data.schema import GroundingSample, Provenance, Review, row_metadata
 
 from vgmed_data.annotation import config
 from vgmed_data.annotation.adjudicate import adjudication_name, needs_adjudication
@@ -169,7 +169,7 @@ def reviewed_sample(row: Mapping[str, Any], decision: Decision) -> GroundingSamp
                                 record=str(row["id"]), fix="pass a decision from decide() that kept an annotation")
     size = (int(row["width"]), int(row["height"]))
     boxes, labels, mask = final_regions(decision.annotation, target=row["target"], image_size=size)
-    metadata = json.loads(row.get("metadata") or "{}")
+    metadata = row_metadata(row)
     review = Review(status=decision.status, verdicts=decision.verdicts, annotators=decision.annotators,
                     agreement=decision.agreement, adjudicator=decision.adjudicator, notes=decision.notes)
     provenance = Provenance(modality=row["modality"], body_part=row["body_part"], source=row["source"],

@@ -4,7 +4,6 @@ builder's regions as predictions (rectangles for boxes; the mask as a brush RLE 
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from PIL import Image as PILImage
 from vgmed_data.errors import SchemaError
 from vgmed_data.folder import iter_rows
 from vgmed_data.geometry import mask_to_polygons
+from vgmed_data.schema import row_metadata
 
 from vgmed_data.annotation import config, regions
 from vgmed_data.annotation.defaults import MASK_AS
@@ -114,7 +114,7 @@ def task_spec(row: Mapping[str, Any], *, mask_as: str, dataset: str) -> TaskSpec
     if not image.get("bytes"):
         raise SchemaError("the sample has no embedded image", record=sample_id,
                           fix="push a dataset folder whose images are embedded (redistributable build)")
-    metadata = json.loads(row.get("metadata") or "{}")
+    metadata = row_metadata(row)
     data = {
         "sample_id": sample_id, "dataset": dataset, "question": row["question"], "answer": row["answer"],
         "target": row["target"], "question_type": row["question_type"], "options": list(row.get("options") or []),

@@ -163,7 +163,7 @@ def export_jsonl(folder: str | Path, *, out: str | Path, images_dir: str | Path 
         images = stack.enter_context(_ImageWriter(Path(images_dir))) if images_dir is not None else None
         with open(staged, "w", encoding="utf-8") as handle:
             for row in iter_rows(folder, config="vgmed"):
-                original = original_line(row["metadata"], record=row["id"])
+                original = original_line(row)
                 if original is not None:  # metadata is stored with sorted keys: restore the line's own order
                     order = json.loads(row["metadata"]).get("vgmed_jsonl_keys") or []
                     original = {**{k: original[k] for k in order if k in original}, **original}

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vgmed_data.errors import FileFormatError, SchemaError
+from vgmed_data.errors import SchemaError
 from vgmed_data.safepaths import resolve_inside
+from vgmed_data.schema import row_metadata
 
 BBOX_FIX = "write bbox as [x1, y1, x2, y2] (or [x, y, w, h] for Slake images), or a list of such boxes"
 
@@ -80,17 +82,11 @@ def release_line(number: int, item: Any, *, path: Path, images: Path) -> Release
     return ReleaseLine(name, image_path, question, release_boxes(item[key], where=where, path=path), key)
 
 
-def original_line(metadata: Any, *, record: str) -> dict[str, Any] | None:
-    """The release line an imported row came from (``metadata["vgmed_jsonl"]``), checked; ``None`` for rows
-    built by vgmed. ``metadata`` is the row's JSON text."""
-    try:
-        data = json.loads(metadata or "{}")
-    except (TypeError, ValueError, RecursionError):
-        raise FileFormatError("metadata is not JSON", record=record,
-                              fix="run `vgmed validate` on the folder and rebuild the row") from None
-    if not isinstance(data, dict):
-        raise FileFormatError("metadata is not a JSON object", record=record, fix="rebuild the row")
-    original = data.get("vgmed_jsonl")
+def original_line(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The release line a stored row was imported from (``metadata["vgmed_jsonl"]``), checked; ``None`` for
+    rows built by vgmed."""
+    record = str(row.get("id"))
+    original = row_metadata(row).get("vgmed_jsonl")
     if original is None:
         return None
     if not isinstance(original, dict) or not isinstance(original.get("image"), str):

@@ -46,7 +46,7 @@ from vgmed_data.folder import count_rows, folder_configs, iter_rows, write_confi
 from vgmed_data.manifest import copy_build_records
 from vgmed_data.progress import add_quiet_argument, progress
 from vgmed_data.safepaths import PathEscapeError, resolve_inside
-from vgmed_data.schema import encode_png
+from vgmed_data.schema import encode_png, row_metadata
 from vgmed_data.staging import staging_dir
 
 MAX_NAMED = 10
@@ -65,7 +65,7 @@ def _dump(metadata: Mapping[str, Any]) -> str:
 
 
 def _strip_row(row: dict[str, Any], *, config: str) -> dict[str, Any]:
-    metadata = _row_metadata(row)
+    metadata = row_metadata(row)
     if config == "vgmed":
         for column, key in (("image", "image_sha256"), ("mask", "mask_sha256")):
             cell = row[column]
@@ -219,19 +219,6 @@ def _render(root: Path, pointer: _Pointer, *, record: str) -> bytes:
                             fix="use the same version of the source that the dataset was built from")
 
 
-def _row_metadata(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A row's ``metadata`` JSON object; :class:`FileFormatError` naming the row when it is not one."""
-    try:
-        metadata = json.loads(row["metadata"] or "{}")
-    except (TypeError, ValueError, RecursionError):
-        raise FileFormatError("metadata is not JSON", record=str(row["id"]),
-                              fix="run `vgmed validate` on the folder; download or rebuild it") from None
-    if not isinstance(metadata, dict):
-        raise FileFormatError(f"metadata is a JSON {type(metadata).__name__}, not an object", record=str(row["id"]),
-                              fix="run `vgmed validate` on the folder; download or rebuild it")
-    return metadata
-
-
 def _whole(metadata: Mapping[str, Any], key: str, *, record: str) -> int:
     """``metadata[key]`` as a whole number (0 when absent)."""
     value = metadata.get(key) or 0
@@ -243,7 +230,7 @@ def _whole(metadata: Mapping[str, Any], key: str, *, record: str) -> int:
 
 def _hydrate_row(row: dict[str, Any], *, config: str, sources: Mapping[str, Path],
                  report: HydrateReport) -> dict[str, Any]:
-    metadata = _row_metadata(row)
+    metadata = row_metadata(row)
     record = row["id"]
     if config == "vgmed":
         if row["image"] and row["image"].get("bytes"):

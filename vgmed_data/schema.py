@@ -24,7 +24,7 @@ import numpy as np
 from datasets import Features, Image, List, Value
 from PIL import Image as PILImage
 
-from vgmed_data.errors import SchemaError
+from vgmed_data.errors import FileFormatError, SchemaError
 from vgmed_data.geometry.boxes import as_boxes, validate_boxes
 
 CONFIGS = ("vgmed", "sequences")
@@ -122,6 +122,21 @@ def features_for(config: str) -> Features:
     if config not in FEATURES:
         raise SchemaError(f"unknown configuration {config!r}", fix=f"use one of: {', '.join(CONFIGS)}")
     return FEATURES[config]
+
+
+def row_metadata(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored row's ``metadata`` column (JSON text) as a dict, ``{}`` when empty; :class:`FileFormatError`
+    naming the row when the text is not a JSON object."""
+    try:
+        value = json.loads(row.get("metadata") or "{}")
+    except (TypeError, ValueError, RecursionError) as error:
+        detail = " ".join(str(error).split())[:120]
+        raise FileFormatError(f"metadata is not JSON ({detail})", record=str(row.get("id")),
+                              fix="run `vgmed validate` on the folder; rebuild or download it again") from None
+    if not isinstance(value, dict):
+        raise FileFormatError(f"metadata is JSON but a {type(value).__name__}, not an object", record=str(row.get("id")),
+                              fix="run `vgmed validate` on the folder; rebuild or download it again")
+    return value
 
 
 def make_sample_id(source: str, source_id: str, *parts: object) -> str:

@@ -12,7 +12,6 @@ must be usable as file names (:func:`vgmed_data.safepaths.unsafe_id_reason`).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from collections import defaultdict
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from vgmed_data.geometry.boxes import validate_boxes
 from vgmed_data.imaging.decode import decode_bytes
 from vgmed_data.safepaths import unsafe_id_reason
 from vgmed_data.schema import (IMAGE_ORIGINS, MODALITIES, QUESTION_TYPES, REVIEW_STATUSES, SEQUENCE_TASKS, SPLITS,
-                               features_for)
+                               features_for, row_metadata)
 
 MAX_LISTED = 200
 
@@ -127,16 +126,6 @@ def _check_sequence_row(row: dict, add: Add, checks: _Checks) -> None:
             add(f"{prefix}_box: {error.message}")
 
 
-def _metadata_problem(text: object) -> str | None:
-    if text is None or text == "":
-        return None
-    try:
-        value = json.loads(text)  # type: ignore[arg-type]
-    except (TypeError, ValueError, RecursionError) as error:
-        return f"metadata is not JSON ({' '.join(str(error).split())[:120]})"
-    return None if isinstance(value, dict) else f"metadata is JSON but a {type(value).__name__}, not an object"
-
-
 def _card_problems(root: Path, configs: dict[str, dict[str, list[str]]]) -> list[Problem]:
     try:
         card = read_card(root)
@@ -214,9 +203,10 @@ def _check_row(row: dict[str, Any], *, config: str, split: str, add: Add, checks
     for key in ("source", "source_id", "license", "patient_id"):
         if not row[key]:
             add(f"{key} is empty")
-    problem = _metadata_problem(row["metadata"])
-    if problem:
-        add(problem)
+    try:
+        row_metadata(row)
+    except FileFormatError as error:
+        add(error.message)
     (_check_vgmed_row if config == "vgmed" else _check_sequence_row)(row, add, checks)
 
 

@@ -34,7 +34,7 @@ from vgmed_data.folder import iter_rows
 from vgmed_data.geometry import box_text
 from vgmed_data.imaging.decode import decode_bytes
 from vgmed_data.safepaths import filename_for_id, resolve_inside, unsafe_id_reason
-from vgmed_data.schema import Provenance, SequenceImage, SequenceSample, make_sample_id
+from vgmed_data.schema import Provenance, SequenceImage, SequenceSample, make_sample_id, row_metadata
 from vgmed_data.staging import staged_folder
 
 _TOKENS = re.compile(r"<\|box_start\|>\(\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\)\s*,\s*\(\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\)"
@@ -98,7 +98,7 @@ def _export_medsg(folder: str | os.PathLike[str], target: Path, *, split: str | 
         item: dict[str, Any] = {"task": key, "images": paths, "question": question,
                                 "answer": [float(v) for v in row["answer_box"]]}
         if key == "multi_view":  # an imported item keeps its own size; ours: the answer image's [w, h]
-            kept = _metadata(row).get("medsg_size")
+            kept = row_metadata(row).get("medsg_size")
             item["size"] = kept or [int(v) for v in row["image_sizes"][row["answer_image_index"]]]
         item["id"] = row["id"]
         item["answer_image"] = int(row["answer_image_index"]) + 1
@@ -106,16 +106,6 @@ def _export_medsg(folder: str | os.PathLike[str], target: Path, *, split: str | 
     report.path.write_text(json.dumps(items, indent=2) + "\n")
     report.items = len(items)
     return report
-
-
-def _metadata(row: dict[str, Any]) -> dict[str, Any]:
-    try:
-        data = json.loads(row["metadata"] or "{}")
-    except (TypeError, ValueError, RecursionError):
-        raise FileFormatError("metadata is not JSON", record=row["id"], fix="run `vgmed validate` on the folder") from None
-    if not isinstance(data, dict):
-        raise FileFormatError("metadata is not a JSON object", record=row["id"], fix="run `vgmed validate` on the folder")
-    return data
 
 
 def import_medsg(path: str | os.PathLike[str], *, images_root: str | os.PathLike[str] | None = None,
