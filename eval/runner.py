@@ -251,9 +251,9 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
             "attention_prompt": cfg.attention_prompt, "attention_text": source.texts[at],
             "grid": tuple(layout_a.grid), "input_transform": layout_a.transform.to_dict(), "layers": tuple(layers),
         }
-        extra: dict[str, Any] = {"protocol": settings.protocol.value}
+        record_extra: dict[str, Any] = {"protocol": settings.protocol.value}  # not `extra`: the rows list above
         if answer_grids:  # the grid the answer was generated on, where it is not the measured one
-            extra["answer_grid"] = list(answer_grids[row])
+            record_extra["answer_grid"] = list(answer_grids[row])
         if answer_baseline:
             fields.update(prediction=replies[row],
                           score=score_answer(replies[row], answer=sample.answer, options=sample.options))
@@ -278,7 +278,7 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
                 if not official.any():  # official protocol, every box clipped away (the official code raises)
                     fields.update(grounding_skip="bad box",
                                   grounding_skip_detail="no image token overlaps the boxes clipped to the image")
-                    records.append(SampleRecord(**fields, timings=timings, extra=extra))
+                    records.append(SampleRecord(**fields, timings=timings, extra=record_extra))
                     continue
                 result = grounding_metrics(q, g, official)
                 fields["gt_tokens"] = int(official.sum())
@@ -287,7 +287,7 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
                     [result["head"][k] for k in ("ar", "kl", "js")]).astype(np.float32)
                 if padded is not None and padded.any():
                     fields["metrics_padding_aware"] = _metric_lists(grounding_metrics(q, g, padded))
-        records.append(SampleRecord(**fields, timings=timings, extra=extra))
+        records.append(SampleRecord(**fields, timings=timings, extra=record_extra))
     records.sort(key=lambda r: r.index)
     return records, arrays
 
