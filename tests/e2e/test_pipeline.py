@@ -247,8 +247,9 @@ def test_the_pipeline_end_to_end(tmp_path: Path, hub_server: Any, hub_token: str
     subprocess.run([str(Path(sys.executable).with_name("hf")), "download", gated_repo, "--repo-type", "dataset",
                     "--revision", "v1", "--local-dir", str(download)], env=cli.env, check=True, capture_output=True,
                    timeout=300)
+    assert "valid" in cli("validate", download)
     out = cli("hydrate", download, *source_args(sources, tuple(sources)))
-    assert f"restored {len(final)} image(s)" in out
+    assert f"restored {len(final)} image(s)" in out and "valid" in cli("validate", download)
     hydrated = rows_by_id(download)
     for sample_id, row in final.items():
         assert np.array_equal(pixels(hydrated[sample_id]["image"]), pixels(row["image"])), sample_id
@@ -267,6 +268,7 @@ def test_the_pipeline_end_to_end(tmp_path: Path, hub_server: Any, hub_token: str
     for sample_id, row in shared.items():
         assert np.array_equal(pixels(hydrated[sample_id]["image"]), pixels(row["image"])), sample_id
     cli("publish", sequences, "--repo", seq_repo, "--revision", "v1")
+    assert "command: `vgmed build sequences`" in card_of(hub_server, seq_repo, "v1")[1]
     remote_sequences = load_dataset(seq_repo, "sequences", revision="v1")
     assert remote_sequences["test"].features == SEQUENCES_FEATURES
     assert rows_of(remote_sequences["test"]) == rows_of(load_dataset(str(sequences), "sequences")["test"])
