@@ -507,6 +507,9 @@ class RunFolder:
     def check_resume(self, manifest: Manifest, *, overwrite: bool = False) -> None:
         """Refuse a folder that holds a run with other settings (or another world size); writes nothing.
         With ``overwrite`` the old run is accepted (:meth:`start` removes it)."""
+        if self.root.exists() and not self.root.is_dir():
+            raise InvalidInputError("--out is a file, not a run folder", path=self.root,
+                                    fix="pass a folder for the run (a new one, or a run to resume)")
         if overwrite or not self.has_manifest():
             return
         old = self.read_manifest()

@@ -36,7 +36,7 @@ UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens, the con
 
 SEQ_SHARD = "seq/data/sequences/test-00000-of-00001.parquet"
 
-PLACES = ("folder", "stripped", "seq", "images", "jsonl", "preds", "out", "file", "dir", "pydicom", "nifti")
+PLACES = ("folder", "stripped", "seq", "images", "jsonl", "preds", "out", "file", "dir", "pydicom", "nifti", "tiny")
 
 
 @dataclass(frozen=True)
@@ -420,6 +420,12 @@ CASES: list[Case] = [
          says="nope"),
     Case("eval-publish/run-json-broken", f"eval publish {{dir}}/run --repo lab/r --token hf_x --endpoint {UNREACHABLE}",
          write("run/run.json", "{x"), says="run"),
+    # eval run (a tiny random-weight LLaVA)
+    Case("eval-run/shard-truncated", "eval run --model {tiny} --dataset {folder} --out {out}", truncate(SHARD, 100),
+         says=SHARD_NAME),
+    Case("eval-run/dataset-missing", "eval run --model {tiny} --dataset {dir}/nope --out {out}", says="nope"),
+    Case("eval-run/out-is-a-file", "eval run --model {tiny} --dataset {folder} --out {file}", write("input.bin", "x"),
+         says="input.bin"),
     # publish
     Case("publish/unreachable-endpoint", PUBLISH, says=UNREACHABLE),
     Case("publish/shard-truncated", PUBLISH, truncate(SHARD, 100), says=SHARD_NAME),

@@ -70,6 +70,14 @@ def _bases(root: Path) -> Path:
     return base
 
 
+def _tiny_model(root: Path) -> Path:
+    """A tiny random-weight LLaVA checkpoint for the ``eval run`` cases (outside the per-case copies)."""
+    out = root / "tiny-llava"
+    subprocess.run([sys.executable, "-m", "vgmed_data.cli", "eval", "tiny", "llava", "--out", str(out)], check=True,
+                   capture_output=True, timeout=600, cwd=REPO)
+    return out
+
+
 def _places(case_dir: Path, first_id: str) -> dict[str, str]:
     import nibabel
 
@@ -78,7 +86,8 @@ def _places(case_dir: Path, first_id: str) -> dict[str, str]:
             "images": str(case_dir / "images"), "jsonl": str(case_dir / "in.jsonl"),
             "preds": str(case_dir / "preds.jsonl"), "out": str(case_dir / "out"),
             "file": str(case_dir / "input.bin"), "dir": str(case_dir), "pydicom": _pydicom_dir(),
-            "nifti": str(nifti), "first_id": first_id, "seq": str(case_dir / "seq")}
+            "nifti": str(nifti), "first_id": first_id, "seq": str(case_dir / "seq"),
+            "tiny": str(case_dir.parent.parent / "tiny-llava")}
 
 
 def _prepare(case: Case, base: Path, root: Path, first_id: str) -> dict[str, Any]:
@@ -112,6 +121,7 @@ def _run_batch(batch: list[dict[str, Any]], folder: Path, index: int) -> list[di
 def corpus_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     root = tmp_path_factory.mktemp("corpus")
     base = _bases(root)
+    _tiny_model(root)
     first_id = (base / "first_id").read_text()
     prepared = [_prepare(case, base, root / "cases", first_id) for case in CASES]
     batches = [prepared[i::WORKERS] for i in range(WORKERS)]
