@@ -45,7 +45,7 @@ from vgmed_data.eval.config import BASELINE, VGREFINE, EvalConfig, QueryMode, Sk
 from vgmed_data.eval.data import EvalSample, in_shard, iter_samples, rank_and_world
 from vgmed_data.eval.metrics import boxes_to_token_mask, boxes_to_token_mask_padding_aware, grounding_metrics
 from vgmed_data.eval.progress import progress_bar
-from vgmed_data.eval.protocol import ProtocolSettings, adapter_options, answer_prompt, protocol_settings
+from vgmed_data.eval.protocol import Protocol, ProtocolSettings, adapter_options, answer_prompt, protocol_settings
 from vgmed_data.eval.run_folder import RunFolder, SampleRecord, Status
 from vgmed_data.eval.vgrefine.options import VGRefineOptions
 from vgmed_data.errors import FileFormatError, GeometryError, InvalidInputError, VgmedError
@@ -176,9 +176,9 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
     from vgmed_data.eval.adapters.base import attention_question_prompt
 
     settings = protocol_settings(cfg.protocol, adapter.family)
-    measure_options = adapter.options
-    answer_options = adapter_options(settings, answers=True, max_pixels=cfg.max_pixels, min_pixels=cfg.min_pixels,
-                                     max_new_tokens=cfg.max_new_tokens)
+    measure_options = adapter.options  # what run_rank set for the protocol (default: the run's flags)
+    answer_options = measure_options if settings.protocol is Protocol.DEFAULT else adapter_options(
+        settings, answers=True, max_new_tokens=cfg.max_new_tokens)
 
     def answer_text(sample: EvalSample) -> str:
         return answer_prompt(sample.question, sample.options, settings)
