@@ -107,6 +107,7 @@ class EvalConfig:
     # "default" (the project's settings) or "official" (the official VGMED code's, per family: eval.protocol)
     protocol: str = Protocol.DEFAULT.value
     min_pixels: int | None = None  # None: the family default (eval.adapters); 0: the checkpoint's own
+    answers: bool = True  # False: measure only, no answer is generated (vgmed eval select --protocol official)
 
     def __post_init__(self) -> None:
         methods = tuple(self.methods)
@@ -155,6 +156,8 @@ class EvalConfig:
             settings["protocol"] = self.protocol
         if self.min_pixels is not None:
             settings["min_pixels"] = self.min_pixels
+        if not self.answers:
+            settings["answers"] = False
         return settings
 
     def fingerprint(self) -> str:

@@ -200,7 +200,8 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
             if cfg.on_bad_sample == SkipPolicy.ERROR:
                 raise
             records.append(_skipped(sample, error))
-    answer_baseline = BASELINE in cfg.methods  # --method vgrefine alone: the question pass only captures
+    # --method vgrefine alone, or a measure-only run (cfg.answers False): the question pass only captures
+    answer_baseline = BASELINE in cfg.methods and cfg.answers
     # Official Qwen protocol: the answers see the checkpoint's processor, the measurement another pixel budget,
     # so the baseline answers get their own generating pass and the question pass only captures.
     separate_answers = answer_baseline and answer_options != measure_options

@@ -22,7 +22,10 @@ def _select(args: argparse.Namespace) -> int:
     cfg = EvalConfig(model=args.model, dataset=args.dataset, out=work, config=args.config, split=args.split,
                      limit=args.limit, batch_size=args.batch_size, dtype=args.dtype, device=args.device,
                      max_pixels=args.max_pixels, min_pixels=args.min_pixels, protocol=args.protocol,
-                     max_new_tokens=1, progress=not args.no_progress)
+                     max_new_tokens=1, progress=not args.no_progress,
+                     # the official measurement scripts generate nothing (and its answers would be 64 tokens on
+                     # the checkpoint's processor); default runs keep their 1-token answers (and fingerprint)
+                     answers=args.protocol != "official")
     chosen = select_heads(cfg, k=args.k, layer_metric=args.layer_metric, masked_layers=args.num_masked_layers)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(chosen, indent=2) + "\n")

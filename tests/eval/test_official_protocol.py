@@ -263,3 +263,17 @@ def test_official_protocol_refuses_the_flags_it_sets(inputs, capsys) -> None:  #
                      "--protocol", "official", *flag])
         assert code == 2
         assert "--protocol official" in capsys.readouterr().err
+
+
+def test_select_under_the_official_protocol_measures_only(inputs) -> None:  # noqa: ANN001
+    from vgmed_data.cli import main
+
+    model, data, _, root = inputs
+    out = root / "select" / "heads.json"
+    assert main(["eval", "select", "--model", str(model), "--dataset", str(data), "--out", str(out), "--k", "3",
+                 "--protocol", "official", "--no-progress"]) in (0, None)
+    chosen = json.loads(out.read_text())
+    assert chosen["protocol"] == "official" and len(chosen["heads"]) == 3
+    records = [json.loads(line) for line in (root / "select" / "heads-run" / "samples.jsonl").read_text().splitlines()]
+    assert records[0]["grid"] == [6, 10]  # the official measurement budget
+    assert all("prediction" not in r and r["protocol"] == "official" for r in records)  # nothing generated
