@@ -188,7 +188,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     _common(push, remote=True)
     _document_root(push)
     push.add_argument("--annotators", type=int, default=2, help="annotators per task (default: 2)")
-    push.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"tasks per import (default: {DEFAULT_BATCH})")
+    push.add_argument("--batch-size", type=int, default=DEFAULT_BATCH,
+                      help=f"tasks per import (default: {DEFAULT_BATCH})")
     push.add_argument("--mask-as", choices=MASK_AS, default="brush", help="how masks are pre-drawn (default: brush)")
     push.add_argument("--split", default=None, help="push one split only")
     add_quiet_argument(push)

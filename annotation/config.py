@@ -69,7 +69,9 @@ def build_label_config(labels: Iterable[str]) -> LabelConfig:
     brush tools for ``labels``, verdict, "not answerable", corrections and a comment."""
     names = target_labels(labels)
     verdicts = "\n".join(f"      <Choice value={quoteattr(value)} hotkey=\"{key}\"/>" for value, key in VERDICTS)
-    # Hotkeys go on the rectangle labels only: the same key on two controls would select both.
+    # Hotkeys go on the rectangle labels only: the same key on two controls would select both. Label Studio then
+    # numbers the labels without one itself, continuing after ours (seen in the browser test: with two labels the
+    # outline labels get 3 and 4, the mask labels 5 and 6).
     xml = f"""<View>
   <View style="display: flex; gap: 1em; align-items: flex-start;">
     <View style="flex: 3;">

@@ -38,8 +38,8 @@ class ResultSkipped(InvalidInputError):
     """One exported result cannot be converted; ``reason`` is the short key counted in the pull report."""
 
     def __init__(self, reason: str, message: str, **kwargs: Any) -> None:
-        self.reason = reason
         super().__init__(message, **kwargs)
+        self.reason = reason  # after the base class, which sets its own default reason
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,10 +19,10 @@ whose process is gone (a killed run) and stops a server a killed run left runnin
 must then be free: Label Studio itself silently moves to the next free port when its port is taken
 (label_studio/server.py, ``_get_free_port``), which would leave the saved URL pointing at someone else. Ready means
 the authenticated API answers with the saved token, not only ``/health``. The first start on an empty database
-applies ~200 migrations: 26 s on an idle 2-core machine, several minutes with both cores busy (measured; see
-docs/annotation.md), so the wait is long (:data:`START_TIMEOUT`) and reports progress; a start that fails ends as
-soon as the process exits. :meth:`RunningServer.stop` sends SIGTERM to the process group, then SIGKILL after
-:data:`STOP_GRACE` seconds.
+applies the migrations: ~26 s on a quiet 2-core machine, 95 s with both cores busy, up to 164 s seen under
+heavier load (bench/label_studio_start.py; docs/annotation.md), so the wait is long (:data:`START_TIMEOUT`) and
+reports progress; a start that fails ends as soon as the process exits. :meth:`RunningServer.stop` sends SIGTERM
+to the process group, then SIGKILL after :data:`STOP_GRACE` seconds.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from vgmed_data.errors import RemoteError, VgmedError
 from vgmed_data.venvs import cached_venv_path, ensure_venv
 
 LABEL_STUDIO_VERSION = "1.23.2"
-START_TIMEOUT = 900.0  # seconds; the slowest first start measured was ~4x shorter (both cores busy)
+START_TIMEOUT = 900.0  # seconds; 5x the slowest first start measured (164 s, 2 cores, load average ~8)
 PROGRESS_EVERY = 15.0  # seconds between "still starting" lines
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL (Label Studio exits on SIGTERM in well under a second)
 PID_FILE = "label-studio.pid"

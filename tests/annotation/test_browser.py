@@ -161,6 +161,12 @@ def test_annotator_moves_an_edge_draws_an_outline_and_submits(tmp_path: Path, la
         assert_close(pixels_of(regions[f"box-{index}"]), box, within=1e-6)
     assert regions["mask-0"]["type"] == "brushregion"
     keep_screenshot(page, tmp_path, "annotation-page.png")
+    # The guideline is the project's instructions: the Instructions button opens it over the page.
+    title = config.guideline_markdown().splitlines()[0].lstrip("# ")
+    page.browser.find_element(By.XPATH, "//button[normalize-space()='Instructions']").click()
+    page.wait(lambda b: title in page.script("return document.body.innerText"))
+    page.press(Keys.ESCAPE)
+    page.wait(lambda b: title not in page.script("return document.body.innerText"))
 
     # Select the first box: its transformer's anchors sit on the box's edges on screen.
     x1, y1, x2, y2 = sample.boxes[0]
