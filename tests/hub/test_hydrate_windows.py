@@ -4,7 +4,7 @@ Rows record the window of their image: presets (``lung``), a DICOM file's own wi
 percentiles (``p0.5-p99.5``, MR volumes without a preset), the latter two once refused as ``unknown window``.
 Each test builds with the real builders (the demo on files that ship with pydicom/nibabel; ``build vgmed`` on
 miniature MSD brain tumour and LIDC-IDRI sources), strips the images as an annotations-only release does, hydrates
-from the same files and compares the decoded pixels with the built ones.
+from the same files and compares the decoded pixels and the PNG bytes with the built ones.
 """
 
 from __future__ import annotations
@@ -56,8 +56,9 @@ def test_demo_rows_with_file_and_percentile_windows_hydrate_to_identical_pixels(
     assert {"file", "p0.5-p99.5", "soft_tissue", "bone"} <= windows  # MR DICOM, MR NIfTI, CT presets
     hydrated = strip_and_hydrate(built, tmp_path / "release", sources)
     assert hydrated.keys() == expected.keys()
-    for sample_id, (pixels, _row) in expected.items():
+    for sample_id, (pixels, row) in expected.items():
         assert np.array_equal(hydrated[sample_id][0], pixels), sample_id
+        assert hydrated[sample_id][1]["image"]["bytes"] == row["image"]["bytes"], sample_id  # the same PNG bytes
 
 
 def test_built_mr_channels_and_ct_dicom_rows_hydrate_to_identical_pixels(tmp_path: Path) -> None:
@@ -79,8 +80,9 @@ def test_built_mr_channels_and_ct_dicom_rows_hydrate_to_identical_pixels(tmp_pat
     assert {row["window"] for row in rows} == {"p0.5-p99.5", "lung"}
     assert any(json.loads(row["metadata"]).get("channel", 0) > 0 for row in rows)  # not only the first sequence
     hydrated = strip_and_hydrate(built, tmp_path / "release", roots)
-    for sample_id, (pixels, _row) in expected.items():
+    for sample_id, (pixels, row) in expected.items():
         assert np.array_equal(hydrated[sample_id][0], pixels), sample_id
+        assert hydrated[sample_id][1]["image"]["bytes"] == row["image"]["bytes"], sample_id  # the same PNG bytes
 
 
 def test_a_window_that_cannot_be_rendered_names_the_record(tmp_path: Path) -> None:
