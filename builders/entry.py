@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from vgmed_data.errors import InvalidInputError, SourceNotFoundError
+from vgmed_data.errors import InvalidInputError, SkipReason, SourceNotFoundError
 from vgmed_data.manifest import ManifestSource
 from vgmed_data.schema import MODALITIES
 
@@ -102,6 +102,7 @@ class SourceEntry:
                 f"label {source_label!r} is not in the {self.key} label map (known: {', '.join(self.labels)})",
                 path=path, record=record,
                 fix="check the file is from this source, add the label to the entry, or use --on-bad skip",
+                reason=SkipReason.LABEL_NOT_IN_MAP,
             ) from None
 
 

@@ -29,7 +29,7 @@ from vgmed_data.errors import (
     FileFormatError,
     GeometryError,
     InvalidInputError,
-    SourceNotFoundError,
+    SkipReason,
     VgmedError,
 )
 from vgmed_data.geometry import clip_boxes
@@ -42,26 +42,10 @@ from vgmed_data.builders.records import RegionRef, SourceRecord
 
 
 def skip_reason(error: VgmedError) -> str:
-    text = str(error)
-    if isinstance(error, SourceNotFoundError):
-        return "missing file"
-    if isinstance(error, FileFormatError) and "not in the image series" in text:
-        return "missing slice"
-    if isinstance(error, FileFormatError) and "inconsistent series geometry" in text:
-        return "inconsistent geometry"
-    if "identifying" in text:
-        return "identifying data"
-    if isinstance(error, FileFormatError) and "segmentation type" in text:
-        return "unsupported segmentation"
-    if isinstance(error, FileFormatError) and ("shape" in text or "affine" in text or "size" in text):
-        return "shape mismatch"
-    if isinstance(error, FileFormatError):
-        return "corrupt file"
-    if "label map" in text:
-        return "label not in map"
-    if isinstance(error, GeometryError) and "empty" in text:
-        return "empty mask"
-    return type(error).__name__
+    """The category a bad record is counted under: the reason the error was raised with (a
+    :class:`~vgmed_data.errors.SkipReason` set where it is raised, else the class's default: "missing file",
+    "corrupt file", or the class name). Never read from the message text."""
+    return error.reason
 
 
 @dataclass
@@ -115,7 +99,8 @@ def _read_mask(region: RegionRef, shape: tuple[int, int]) -> NDArray[np.bool_]:
         values = values.max(axis=2)
     if values.shape != shape:
         raise FileFormatError(f"mask size {values.shape[::-1]} differs from its image's {shape[::-1]} (w, h)",
-                              path=region.mask_path, fix="pair each mask with the image it was drawn on")
+                              path=region.mask_path, fix="pair each mask with the image it was drawn on",
+                              reason=SkipReason.SHAPE_MISMATCH)
     if region.mask_value is not None:
         return values == region.mask_value
     return values > (region.mask_threshold or 0)
@@ -146,7 +131,8 @@ def raster_view(record: SourceRecord) -> View:
             if not union.any():
                 raise GeometryError(f"the {target} mask is empty (no foreground pixel)", record=record.record_id,
                                     path=regions[0].mask_path,
-                                    fix="check the mask file, or run with --on-bad skip to count it in the report")
+                                    fix="check the mask file, or run with --on-bad skip to count it in the report",
+                                    reason=SkipReason.EMPTY_MASK)
             geometry.mask = union
             geometry.mask_source_paths = tuple(r.mask_source_path or "" for r in regions)
         view.targets[target] = geometry
@@ -182,7 +168,8 @@ def _check_values(labels: Volume, regions: list[RegionRef], record: SourceRecord
     if unknown:
         raise InvalidInputError(f"label value(s) {unknown} are not in the {record.source} label map "
                                 f"(known: {sorted(known)})", path=labels.path, record=record.record_id,
-                                fix="check the label file belongs to this source, or use --on-bad skip")
+                                fix="check the label file belongs to this source, or use --on-bad skip",
+                                reason=SkipReason.LABEL_NOT_IN_MAP)
 
 
 def volume_views(record: SourceRecord, *, window: str | None, planes: tuple[str, ...], slices_per_target: int,
@@ -192,7 +179,7 @@ def volume_views(record: SourceRecord, *, window: str | None, planes: tuple[str,
     image = read_nifti(record.image.path, volume_index=record.image.channel)
     if image.data.ndim != 3:
         raise FileFormatError(f"expected a 3D volume, got shape {image.shape}", path=record.image.path,
-                              fix="name the sequence (channel) to use in the source entry")
+                              fix="name the sequence (channel) to use in the source entry", reason=SkipReason.SHAPE_MISMATCH)
     chosen_window = parse_window(window) if window else volume_window(image.data)
     by_file: dict[str, list[RegionRef]] = defaultdict(list)
     for region in record.regions:
@@ -225,7 +212,8 @@ def volume_views(record: SourceRecord, *, window: str | None, planes: tuple[str,
     if not any_foreground:
         raise GeometryError("every label of this case is empty (no foreground voxel)", record=record.record_id,
                             path=files[0] if files else None,
-                            fix="check the label file, or run with --on-bad skip to count it in the report")
+                            fix="check the label file, or run with --on-bad skip to count it in the report",
+                            reason=SkipReason.EMPTY_MASK)
     # pass 2: cut every target's mask on every picked slice
     masks: dict[tuple[str, int], dict[str, NDArray[np.bool_]]] = defaultdict(dict)
     sources: dict[str, list[str]] = defaultdict(list)
@@ -269,7 +257,8 @@ def _dicom_header_metadata(header: Any, *, key: str, path: str) -> dict[str, Any
     findings = phi_findings(clean)
     if findings:
         raise InvalidInputError(f"still carries identifying data after de-identification: {', '.join(findings)}",
-                                path=path, fix="leave this series out of the build, or use --on-bad skip")
+                                path=path, fix="leave this series out of the build, or use --on-bad skip",
+                                reason=SkipReason.IDENTIFYING_DATA)
     return safe_metadata(clean)
 
 
@@ -315,7 +304,7 @@ def dicom_series_views(record: SourceRecord, *, window: str | None, slices_per_t
         dicom = read_dicom(path)
         if dicom.is_color or dicom.values.shape[1:] != geometry.shape:
             raise FileFormatError(f"slice pixels {dicom.values.shape[1:]} do not match the series size "
-                                  f"{geometry.shape}", path=path, fix="use --on-bad skip")
+                                  f"{geometry.shape}", path=path, fix="use --on-bad skip", reason=SkipReason.SHAPE_MISMATCH)
         image = dicom.render(window=window)
         review = header_risks(dicom.header) if burned_in_check != "off" else []
         if burned_in_check == "pixels":

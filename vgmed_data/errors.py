@@ -8,17 +8,32 @@ does not know our hierarchy still behaves. The CLI prints ``str(error)`` as one 
 from __future__ import annotations
 
 from os import PathLike
+from enum import StrEnum
 from typing import ClassVar
+
+
+class SkipReason(StrEnum):
+    """The categories a builder counts skipped records under (the build report's ``skip_counts``)."""
+
+    MISSING_FILE = "missing file"
+    CORRUPT_FILE = "corrupt file"
+    MISSING_SLICE = "missing slice"
+    INCONSISTENT_GEOMETRY = "inconsistent geometry"
+    IDENTIFYING_DATA = "identifying data"
+    UNSUPPORTED_SEGMENTATION = "unsupported segmentation"
+    SHAPE_MISMATCH = "shape mismatch"
+    LABEL_NOT_IN_MAP = "label not in map"
+    EMPTY_MASK = "empty mask"
 
 
 class VgmedError(Exception):
     """Base class. ``str()`` gives one line: ``<where>: <what>. Fix: <fix>``.
 
-    ``reason``: the short category a skip of this error is counted under ("missing file", "bad box"...), given
-    where the error is raised; callers read it from here, never from the message text. Default: the class's
-    ``default_reason``."""
+    ``reason``: the short category a skip of this error is counted under (a :class:`SkipReason` or another short
+    phrase), given where the error is raised; callers read it from here, never from the message text. Default:
+    the class's ``default_reason``, else the class name."""
 
-    default_reason: ClassVar[str] = "error"
+    default_reason: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -33,7 +48,7 @@ class VgmedError(Exception):
         self.path = None if path is None else str(path)
         self.record = record
         self.fix = fix
-        self.reason = reason or self.default_reason
+        self.reason = str(reason or self.default_reason or type(self).__name__)
         super().__init__(self.__str__())
 
     def __str__(self) -> str:
@@ -47,31 +62,25 @@ class VgmedError(Exception):
 class InvalidInputError(VgmedError, ValueError):
     """A value given by the user or read from a file is not acceptable."""
 
-    default_reason = "invalid input"
-
 
 class GeometryError(InvalidInputError):
     """A box, polygon, mask or transform is invalid (outside the image, inverted, empty...)."""
-
-    default_reason = "bad geometry"
 
 
 class SchemaError(InvalidInputError):
     """A sample or a dataset folder does not match the declared schema."""
 
-    default_reason = "schema mismatch"
-
 
 class FileFormatError(InvalidInputError):
     """A file is not what its name says (truncated DICOM, HTML saved as .nii.gz, 16-bit RGB PNG...)."""
 
-    default_reason = "corrupt file"
+    default_reason = "corrupt file"  # SkipReason.CORRUPT_FILE
 
 
 class SourceNotFoundError(VgmedError, FileNotFoundError):
     """A file or folder that should exist does not."""
 
-    default_reason = "missing file"
+    default_reason = "missing file"  # SkipReason.MISSING_FILE
 
 
 class MissingDependencyError(VgmedError, ImportError):

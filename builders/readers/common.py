@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vgmed_data.errors import SourceNotFoundError, VgmedError
+from vgmed_data.errors import SkipReason, SourceNotFoundError, VgmedError
 from vgmed_data.geometry import convert_boxes
 
 from vgmed_data.builders.records import RegionRef
@@ -49,6 +49,7 @@ def box_region(entry: "SourceEntry", name: str, values: Sequence[float], *, box_
 
 
 def skip_reason(error: VgmedError, *, other: str) -> str:
-    """The reason a bad record is counted under: missing file, label not in map, or ``other``."""
-    return ("missing file" if isinstance(error, SourceNotFoundError) else
-            "label not in map" if "label map" in str(error) else other)
+    """The reason a bad record is counted under: missing file, label not in map (the error's own reason), or
+    ``other``."""
+    kept = (SkipReason.MISSING_FILE, SkipReason.LABEL_NOT_IN_MAP)
+    return error.reason if error.reason in kept else other

@@ -40,7 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 
-from vgmed_data.errors import FileFormatError, SourceNotFoundError, VgmedError
+from vgmed_data.errors import FileFormatError, SkipReason, SourceNotFoundError, VgmedError
 from vgmed_data.imaging.dicom import read_header
 from vgmed_data.imaging.sop_pointer import sop_pointer
 
@@ -291,7 +291,8 @@ def series_geometry(series: Sequence[tuple[str, str]]) -> SeriesGeometry:
                 f"inconsistent series geometry: orientation {other.tolist()}, spacing {other_spacing.tolist()}, "
                 f"size {other_shape} differ from {Path(ref_path).name}'s {orientation.tolist()}, "
                 f"{spacing.tolist()}, {shape}", path=path,
-                fix="the series mixes acquisitions (e.g. a localiser); remove the odd files or use --on-bad skip")
+                fix="the series mixes acquisitions (e.g. a localiser); remove the odd files or use --on-bad skip",
+                reason=SkipReason.INCONSISTENT_GEOMETRY)
     row_cosine, column_cosine = orientation[:3], orientation[3:]
     normal = np.cross(row_cosine, column_cosine)
     positions: NDArray[np.float64] | None = None

@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 from shapely.geometry import Polygon
 
-from vgmed_data.errors import FileFormatError, GeometryError
+from vgmed_data.errors import FileFormatError, GeometryError, SkipReason
 from vgmed_data.geometry import rasterize
 from vgmed_data.imaging.dicom import read_dicom, read_header
 
@@ -56,7 +56,8 @@ def annotation_masks(path: str, geometry: SeriesGeometry, numbers: Iterable[int]
         if not any(mask.any() for mask in masks.get(number, {}).values()):
             kind = "segment" if sop_class in SEG_CLASSES else "ROI"
             raise GeometryError(f"{kind} {number} is empty (no foreground on any slice of the series)", path=path,
-                                fix="check the annotation, or run with --on-bad skip to count it in the report")
+                                fix="check the annotation, or run with --on-bad skip to count it in the report",
+                                reason=SkipReason.EMPTY_MASK)
     return masks
 
 
@@ -80,12 +81,14 @@ def segmentation_type(ds: Dataset, path: str) -> str:
     kind = str(ds.get("SegmentationType", "BINARY")).upper()
     if kind not in SEGMENTATION_TYPES:
         raise FileFormatError(f"segmentation type {kind!r} is not one of {', '.join(SEGMENTATION_TYPES)}",
-                              path=path, fix="re-export the segmentation as BINARY or LABELMAP, or use --on-bad skip")
+                              path=path, fix="re-export the segmentation as BINARY or LABELMAP, or use --on-bad skip",
+                              reason=SkipReason.UNSUPPORTED_SEGMENTATION)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
     if kind == "LABELMAP" and photometric != "MONOCHROME2":
         raise FileFormatError(f"segmentation type LABELMAP with {photometric} pixels is not read (only MONOCHROME2 "
                               "label maps are)", path=path,
-                              fix="re-export the label map as MONOCHROME2 or BINARY, or use --on-bad skip")
+                              fix="re-export the label map as MONOCHROME2 or BINARY, or use --on-bad skip",
+                              reason=SkipReason.UNSUPPORTED_SEGMENTATION)
     return kind
 
 
@@ -106,7 +109,7 @@ def _seg_masks(path: str, geometry: SeriesGeometry, wanted: list[int]) -> dict[i
     if (int(ds.Rows), int(ds.Columns)) != geometry.shape:
         raise FileFormatError(f"segmentation frame size {(int(ds.Rows), int(ds.Columns))} differs from the image "
                               f"series' {geometry.shape} (rows, columns)", path=path,
-                              fix="pair the SEG with the series it was drawn on")
+                              fix="pair the SEG with the series it was drawn on", reason=SkipReason.SHAPE_MISMATCH)
     frames = _seg_frames(kind, ds, decoded.values)
     masks: dict[int, SliceMasks] = {number: {} for number in wanted}
     for index in range(frames.shape[0]):
@@ -136,7 +139,8 @@ def _seg_slice(ds: Dataset, index: int, path: str, geometry: SeriesGeometry) -> 
         found = geometry.index_of_sop(uid)
         if found is None:
             raise FileFormatError(f"frame {index + 1} references slice {uid}, which is not in the image series",
-                                  path=path, fix="download the complete series, or use --on-bad skip")
+                                  path=path, fix="download the complete series, or use --on-bad skip",
+                                  reason=SkipReason.MISSING_SLICE)
         return found
     position = _frame_item(ds, index, "PlanePositionSequence")
     if position is not None and "ImagePositionPatient" in position:
@@ -157,7 +161,8 @@ def _contour_slice(contour: Dataset, points: NDArray[np.float64], path: str, geo
         found = geometry.index_of_sop(uid)
         if found is None:
             raise FileFormatError(f"a contour references slice {uid}, which is not in the image series", path=path,
-                                  fix="download the complete series, or use --on-bad skip")
+                                  fix="download the complete series, or use --on-bad skip",
+                                  reason=SkipReason.MISSING_SLICE)
         return found
     found = geometry.index_at(points.mean(axis=0))
     if found is None:

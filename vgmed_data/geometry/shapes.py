@@ -18,7 +18,7 @@ from scipy import ndimage
 from shapely.geometry import MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-from vgmed_data.errors import GeometryError
+from vgmed_data.errors import GeometryError, SkipReason
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,8 @@ def check_mask(mask: ArrayLike, *, record: str | None = None, path: str | None =
     array = array.astype(bool)
     if not array.any():
         raise GeometryError("mask is empty (no foreground pixel)", record=record, path=path,
-                            fix="drop this region, or run the builder with --on-bad skip to count it in the report")
+                            fix="drop this region, or run the builder with --on-bad skip to count it in the report",
+                            reason=SkipReason.EMPTY_MASK)
     return array
 
 

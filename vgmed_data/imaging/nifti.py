@@ -25,7 +25,7 @@ import nibabel as nib
 import numpy as np
 from numpy.typing import NDArray
 
-from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFoundError
+from vgmed_data.errors import FileFormatError, InvalidInputError, SkipReason, SourceNotFoundError
 
 AXES = {"sagittal": 0, "coronal": 1, "axial": 2}
 
@@ -150,7 +150,7 @@ def read_nifti(path: str | os.PathLike[str], *, volume_index: int | None = None)
                               fix="re-download the file; check it opens in a NIfTI viewer") from error
     if getattr(image, "affine", None) is None:  # e.g. a CIFTI-2 file (.dconn.nii): a matrix, not a volume
         raise FileFormatError(f"is a {type(image).__name__}, not a NIfTI volume with an affine", path=file,
-                              fix="render a NIfTI-1/2 image volume (.nii/.nii.gz)")
+                              fix="render a NIfTI-1/2 image volume (.nii/.nii.gz)", reason=SkipReason.SHAPE_MISMATCH)
     # The same maths as nibabel.as_closest_canonical, applied to the array directly (no second image object).
     orientation = _orientation(np.asarray(image.affine, dtype=np.float64))
     zooms = np.asarray(image.header.get_zooms()[:3], dtype=np.float64)
@@ -164,7 +164,8 @@ def read_nifti(path: str | os.PathLike[str], *, volume_index: int | None = None)
             raise InvalidInputError(f"volume {volume_index} is outside 0..{data.shape[3] - 1}", path=file)
         data = data[..., volume_index]
     if data.ndim not in (3, 4):
-        raise FileFormatError(f"expected a 3D or 4D volume, got shape {data.shape}", path=file)
+        raise FileFormatError(f"expected a 3D or 4D volume, got shape {data.shape}", path=file,
+                              reason=SkipReason.SHAPE_MISMATCH)
     codes = _axis_codes(orientation)
     return Volume(str(file), data, affine, (float(zooms[0]), float(zooms[1]), float(zooms[2])), codes)
 
@@ -175,9 +176,10 @@ def read_label_volume(path: str | os.PathLike[str], *, image: Volume, atol: floa
     if labels.shape[:3] != image.shape[:3]:
         raise FileFormatError(
             f"label volume shape {labels.shape[:3]} differs from its image's {image.shape[:3]} ({image.path})",
-            path=path, fix="pair each label file with the image it was drawn on, or resample it onto that image")
+            path=path, fix="pair each label file with the image it was drawn on, or resample it onto that image",
+            reason=SkipReason.SHAPE_MISMATCH)
     if not np.allclose(labels.affine, image.affine, atol=atol):
         raise FileFormatError(f"label volume affine differs from its image's ({image.path})", path=path,
-                              fix="resample the labels onto the image grid")
+                              fix="resample the labels onto the image grid", reason=SkipReason.SHAPE_MISMATCH)
     data = np.rint(labels.data).astype(np.int32) if labels.data.dtype.kind == "f" else labels.data.astype(np.int32)
     return Volume(labels.path, data, labels.affine, labels.spacing_mm, labels.original_orientation)
