@@ -6,12 +6,12 @@ import argparse
 
 
 def register_score(parser: argparse.ArgumentParser) -> None:
-    from vgmed_data.eval.boxes.formats import FORMATS
+    from vgmed_data.eval.boxes.formats import OutputFormatName
 
     parser.add_argument("--dataset", required=True, help="dataset folder (sequences or vgmed configuration)")
     parser.add_argument("--predictions", required=True,
                         help='JSONL, one {"id": ..., "output": "<raw model text>"} per line')
-    parser.add_argument("--format", required=True, choices=sorted(FORMATS),
+    parser.add_argument("--format", required=True, choices=sorted(f.value for f in OutputFormatName),
                         help="the box output format the model speaks (see docs/sequences.md)")
     parser.add_argument("--config", default="sequences", choices=("sequences", "vgmed"))
     parser.add_argument("--split", default="test", help="split to score (default: test)")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 from numpy.typing import NDArray
@@ -71,6 +72,18 @@ class OutputFormat:
         return convert_boxes(on_input, src=BoxFormat.XYXY, dst=self.numbers, image_size=transform.dst_size)[0]
 
 
+class OutputFormatName(StrEnum):
+    """The built-in output formats (``vgmed eval score --format``); more can be added with :func:`register_format`."""
+
+    QWEN2_VL = "qwen2_vl"
+    QWEN2_5_VL = "qwen2_5_vl"
+    QWEN3_VL = "qwen3_vl"
+    LLAVA = "llava"
+    LLAVA_NEXT = "llava_next"
+    GEMINI = "gemini"
+    PIXEL_XYXY = "pixel_xyxy"
+
+
 FORMATS: dict[str, OutputFormat] = {}
 
 
@@ -94,25 +107,27 @@ _QWEN3 = InputPolicy(kind="smart_resize", factor=32, min_pixels=64 * 64, max_pix
 _IDENTITY = InputPolicy(kind="identity")
 
 register_format(OutputFormat(
-    name="qwen2_vl", family="qwen2_vl", numbers=BoxFormat.XYXY_1000, syntaxes=("box_tokens", "point_pairs"),
+    name=OutputFormatName.QWEN2_VL.value, family="qwen2_vl", numbers=BoxFormat.XYXY_1000, syntaxes=("box_tokens", "point_pairs"),
     policy=_QWEN2))
 register_format(OutputFormat(
-    name="qwen2_5_vl", family="qwen2_5_vl", numbers=BoxFormat.INPUT_XYXY, syntaxes=("json", "list4"),
+    name=OutputFormatName.QWEN2_5_VL.value, family="qwen2_5_vl", numbers=BoxFormat.INPUT_XYXY, syntaxes=("json", "list4"),
     json_key="bbox_2d", policy=_QWEN2))
 register_format(OutputFormat(
-    name="qwen3_vl", family="qwen3_vl", numbers=BoxFormat.XYXY_1000, syntaxes=("json", "list4"),
+    name=OutputFormatName.QWEN3_VL.value, family="qwen3_vl", numbers=BoxFormat.XYXY_1000, syntaxes=("json", "list4"),
     json_key="bbox_2d", policy=_QWEN3))
 register_format(OutputFormat(
-    name="llava", family="llava", numbers=BoxFormat.XYXY_NORM, syntaxes=("list4",),
+    name=OutputFormatName.LLAVA.value, family="llava", numbers=BoxFormat.XYXY_NORM, syntaxes=("list4",),
     policy=InputPolicy(kind="square_resize", size=336)))
 register_format(OutputFormat(
-    name="llava_next", family="llava_next", numbers=BoxFormat.XYXY_NORM, syntaxes=("list4",), policy=_IDENTITY))
+    name=OutputFormatName.LLAVA_NEXT.value, family="llava_next", numbers=BoxFormat.XYXY_NORM, syntaxes=("list4",), policy=_IDENTITY))
 register_format(OutputFormat(
-    name="gemini", family="gemini", numbers=BoxFormat.YXYX_1000, syntaxes=("json", "list4"), json_key="box_2d",
+    name=OutputFormatName.GEMINI.value, family="gemini", numbers=BoxFormat.YXYX_1000, syntaxes=("json", "list4"), json_key="box_2d",
     policy=_IDENTITY))
 register_format(OutputFormat(
-    name="pixel_xyxy", family="any", numbers=BoxFormat.XYXY, syntaxes=("list4", "box_tokens", "point_pairs"),
+    name=OutputFormatName.PIXEL_XYXY.value, family="any", numbers=BoxFormat.XYXY, syntaxes=("list4", "box_tokens", "point_pairs"),
     policy=_IDENTITY))
 
-FAMILY_FORMATS: dict[str, str] = {"qwen2_vl": "qwen2_vl", "qwen2_5_vl": "qwen2_5_vl", "qwen3_vl": "qwen3_vl",
-                                  "llava": "llava", "llava_next": "llava_next"}
+# model family -> the output format it speaks (--task boxes); each of these families' format has its name
+FAMILY_FORMATS: dict[str, str] = {name.value: name.value for name in (
+    OutputFormatName.QWEN2_VL, OutputFormatName.QWEN2_5_VL, OutputFormatName.QWEN3_VL, OutputFormatName.LLAVA,
+    OutputFormatName.LLAVA_NEXT)}
