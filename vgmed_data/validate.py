@@ -102,7 +102,10 @@ def _check_vgmed_row(row: dict, add: Add, checks: _Checks) -> None:
 
 
 def _check_sequence_row(row: dict, add: Add, checks: _Checks) -> None:
-    sizes = [tuple(s) for s in row["image_sizes"] or [] if s is not None]
+    raw_sizes = row["image_sizes"] or []
+    if any(size is None for size in raw_sizes):
+        add("image_sizes has a null entry")
+    sizes = [tuple(size) for size in raw_sizes if size is not None]
     images = row["images"] or []
     if len(sizes) != len(images):
         add(f"{len(images)} images but {len(sizes)} image sizes")

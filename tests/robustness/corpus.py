@@ -357,7 +357,7 @@ CASES: list[Case] = [
     Case("validate/seq-image-undecodable", "validate {seq}", cell("images", [{"bytes": b"junk", "path": None}] * 2,
                                                                   SEQ_SHARD), says="image 0", exit=1),
     Case("validate/seq-size-null", "validate {seq}", cell("image_sizes", [None, [120, 100]], SEQ_SHARD),
-         says="image sizes", exit=1),
+         says="image_sizes has a null entry", exit=1),
     Case("validate/seq-answer-index-out", "validate {seq}", cell("answer_image_index", 7, SEQ_SHARD),
          says="answer_image_index", exit=1),
     Case("validate/seq-metadata-not-json", "validate {seq}", cell("metadata", "{x", SEQ_SHARD), says="metadata",
