@@ -49,16 +49,18 @@ class FinalizeReport:
     out: Path
     kept: dict[str, int] = field(default_factory=dict)  # status -> count
     left_out: list[dict[str, str]] = field(default_factory=list)  # {"id", "reason"}
+    left_out_counts: dict[str, int] = field(default_factory=dict)  # category -> count (the Decision's category)
 
     def to_json(self) -> dict[str, Any]:
         return {"out": str(self.out), "kept": self.kept, "left_out": self.left_out}
 
+    def leave_out(self, sample_id: str, *, reason: str, category: str) -> None:
+        self.left_out.append({"id": sample_id, "reason": reason})
+        self.left_out_counts[category] = self.left_out_counts.get(category, 0) + 1
+
     def lines(self) -> list[str]:
         kept = ", ".join(f"{status} {count}" for status, count in sorted(self.kept.items())) or "none"
-        reasons: dict[str, int] = {}
-        for item in self.left_out:
-            key = item["reason"].split(":")[0]
-            reasons[key] = reasons.get(key, 0) + 1
+        reasons = self.left_out_counts
         text = [f"wrote {sum(self.kept.values())} reviewed sample(s) to {self.out} ({kept})"]
         if self.left_out:
             text.append(f"left out {len(self.left_out)}: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
@@ -78,6 +80,7 @@ class Decision:
     corrected_question: str = ""
     corrected_answer: str = ""
     reason: str = ""  # why the sample is left out ("" when kept)
+    category: str = ""  # the short category the reason is counted under ("adjudicator", "rejected", ...)
 
 
 def _notes(annotations: Sequence[ExpertAnnotation]) -> str:
@@ -86,6 +89,12 @@ def _notes(annotations: Sequence[ExpertAnnotation]) -> str:
 
 def _first(annotations: Sequence[ExpertAnnotation], attribute: str) -> str:
     return next((getattr(a, attribute) for a in annotations if getattr(a, attribute)), "")
+
+
+def _rejection_category(annotation: ExpertAnnotation) -> str:
+    """What :func:`_rejection` says, without the comment: the category it is counted under."""
+    reason = _rejection(annotation)
+    return "rejected" if annotation.verdict == config.REJECT and not annotation.not_answerable else reason
 
 
 def _rejection(annotation: ExpertAnnotation) -> str:
@@ -120,20 +129,26 @@ def decide(review: PulledTask | None, adjudication: PulledTask | None, *, thresh
         reason = _rejection(final)
         return Decision(annotation=final, status="rejected" if reason else "adjudicated", adjudicator=final.annotator,
                         notes=_notes([*annotations, final]), corrected_question=final.corrected_question,
-                        corrected_answer=final.corrected_answer, reason=reason and f"adjudicator: {reason}", **base)
+                        corrected_answer=final.corrected_answer, reason=reason and f"adjudicator: {reason}",
+                        category="adjudicator" if reason else "", **base)
     if not annotations:
-        return Decision(annotation=None, status="unreviewed", reason="not reviewed yet", **base)
+        return Decision(annotation=None, status="unreviewed", reason="not reviewed yet", category="not reviewed yet",
+                        **base)
     if agreement is None and not single_annotator:
-        return Decision(annotation=None, status="unreviewed", reason="waiting for a second annotator", **base)
+        return Decision(annotation=None, status="unreviewed", reason="waiting for a second annotator",
+                        category="waiting for a second annotator", **base)
     if agreement is not None and needs_adjudication(agreement, threshold=threshold):
         return Decision(annotation=None, status="unreviewed", reason=f"awaiting adjudication (box IoU "
-                        f"{agreement.box_iou:.3f}, verdicts {', '.join(verdicts)})", **base)
+                        f"{agreement.box_iou:.3f}, verdicts {', '.join(verdicts)})", category="awaiting adjudication",
+                        **base)
     chosen = medoid(annotations)
-    reason = _rejection(chosen) or next((_rejection(a) for a in annotations if _rejection(a)), "")
+    rejecting = next((a for a in (chosen, *annotations) if _rejection(a)), None)
+    reason = _rejection(rejecting) if rejecting is not None else ""
     status = "rejected" if reason else _STATUS.get(str(chosen.verdict), "corrected")
     return Decision(annotation=chosen, status=status, notes=_notes(annotations),
                     corrected_question=_first(annotations, "corrected_question"),
-                    corrected_answer=_first(annotations, "corrected_answer"), reason=reason, **base)
+                    corrected_answer=_first(annotations, "corrected_answer"), reason=reason,
+                    category=_rejection_category(rejecting) if rejecting is not None else "", **base)
 
 
 def final_regions(annotation: ExpertAnnotation, *, target: str, image_size: tuple[int, int]
@@ -209,14 +224,15 @@ def finalize(state: State, *, project: str, out: Path, threshold: float = DEFAUL
             decision = decide(review_tasks.get(row["id"]), adjudicated.get(row["id"]), threshold=threshold,
                               single_annotator=single)
             if not decision.reason and decision.annotation is not None and not decision.annotation.regions:
-                decision = Decision(**{**decision.__dict__, "reason": "no region after review"})
+                decision = Decision(**{**decision.__dict__, "reason": "no region after review",
+                                       "category": "no region after review"})
             if decision.reason:
-                report.left_out.append({"id": row["id"], "reason": decision.reason})
+                report.leave_out(row["id"], reason=decision.reason, category=decision.category)
                 continue
             try:
                 sample = reviewed_sample(row, decision)
             except SchemaError as error:
-                report.left_out.append({"id": row["id"], "reason": f"invalid after review: {error}"})
+                report.leave_out(row["id"], reason=f"invalid after review: {error}", category="invalid after review")
                 continue
             report.kept[decision.status] = report.kept.get(decision.status, 0) + 1
             yield sample
