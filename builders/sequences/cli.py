@@ -29,6 +29,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--on-bad", default="error", choices=("error", "warn", "skip"))
     parser.add_argument("--from-medsg", default=None, help="import a MedSG-Bench JSON file instead of sources")
     parser.add_argument("--images-root", default=None, help="folder MedSG image paths are relative to")
+    parser.add_argument("--strip-prefix", default=None, metavar="PREFIX",
+                        help="leading part of absolute MedSG image paths to drop (the published JSON holds the "
+                             "authors' paths, e.g. /root/autodl-tmp/); the rest is read under --images-root")
     parser.add_argument("--export-medsg", default=None, metavar="DIR",
                         help="after building (or, with no source, from --out), write MedSG-Bench JSON + PNGs here")
     add_quiet_argument(parser)
@@ -77,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     from vgmed_data.folder import write_config
 
     if args.from_medsg:
-        samples = sorted(import_medsg(args.from_medsg, images_root=args.images_root), key=lambda s: s.id)
+        samples = sorted(import_medsg(args.from_medsg, images_root=args.images_root,
+                                              strip_prefix=args.strip_prefix), key=lambda s: s.id)
         summary = write_config(args.out, samples, config="sequences")
         print(f"imported {len(samples)} MedSG samples into {args.out}: {summary.rows}")
     elif args.source:

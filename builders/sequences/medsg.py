@@ -33,7 +33,7 @@ from vgmed_data.errors import FileFormatError, InvalidInputError, SchemaError, S
 from vgmed_data.folder import iter_rows
 from vgmed_data.geometry import box_text
 from vgmed_data.imaging.decode import decode_bytes
-from vgmed_data.safepaths import filename_for_id, resolve_inside, unsafe_id_reason
+from vgmed_data.safepaths import PathEscapeError, filename_for_id, resolve_inside, unsafe_id_reason
 from vgmed_data.schema import Provenance, SequenceImage, SequenceSample, make_sample_id, row_metadata
 from vgmed_data.staging import staged_folder
 
@@ -109,10 +109,12 @@ def _export_medsg(folder: str | os.PathLike[str], target: Path, *, split: str | 
 
 
 def import_medsg(path: str | os.PathLike[str], *, images_root: str | os.PathLike[str] | None = None,
-                 license: str = "LicenseRef-MedSG-Bench", redistributable: bool = False,
+                 strip_prefix: str | None = None, license: str = "LicenseRef-MedSG-Bench", redistributable: bool = False,
                  modality: str = "OTHER", split: str = "test") -> Iterator[SequenceSample]:
     """MedSG-Bench JSON -> samples (images read from disk, paths relative to ``images_root`` or the JSON's
-    folder; a path that leaves that folder, absolute or through ``..``, is refused)."""
+    folder; a path that leaves that folder, absolute or through ``..``, is refused). MedSG-Bench's published JSON
+    holds absolute paths of the authors' machine (``/root/autodl-tmp/...``): ``strip_prefix`` removes that leading
+    part, and what is left is read inside ``images_root``."""
     file = Path(path)
     if not file.is_file():
         raise SourceNotFoundError("MedSG JSON not found" if not file.exists() else "MedSG JSON is a folder",
@@ -132,13 +134,20 @@ def import_medsg(path: str | os.PathLike[str], *, images_root: str | os.PathLike
     for number, item in enumerate(items):
         if not isinstance(item, dict):
             raise SchemaError(f"item {number} is not a JSON object", path=file)
-        yield _sample(item, number, root=root, file=file, license=license, redistributable=redistributable,
+        yield _sample(item, number, root=root, strip_prefix=strip_prefix, file=file, license=license, redistributable=redistributable,
                       modality=modality, split=split)
 
 
-def _image_bytes(relative: Any, *, root: Path, file: Path, record: str, number: int) -> bytes:
+def _image_bytes(relative: Any, *, root: Path, strip_prefix: str | None, file: Path, record: str, number: int
+                 ) -> bytes:
     if not isinstance(relative, str) or not relative:
         raise SchemaError(f"image {number + 1} is not a path", path=file, record=record)
+    if strip_prefix and relative.startswith(strip_prefix):
+        relative = relative[len(strip_prefix):].lstrip("/")
+    elif os.path.isabs(relative):
+        raise PathEscapeError(f"image {number + 1} {relative!r} is an absolute path", path=file, record=record,
+                              fix="pass --strip-prefix with the leading part to drop (e.g. the authors' "
+                                  "'/root/autodl-tmp/') and --images-root with the folder the rest is under")
     image_path = resolve_inside(root, relative, what=f"{file}: image {number + 1} of item {record}")
     if not image_path.is_file():
         raise SourceNotFoundError("MedSG image not found" if not image_path.exists() else "MedSG image is a folder",
@@ -158,7 +167,7 @@ def _answer_image(item: dict[str, Any], *, count: int, record: str, file: Path) 
     return AnswerImage(value - 1, GIVEN)
 
 
-def _sample(item: dict[str, Any], number: int, *, root: Path, file: Path, license: str, redistributable: bool,
+def _sample(item: dict[str, Any], number: int, *, root: Path, strip_prefix: str | None, file: Path, license: str, redistributable: bool,
             modality: str, split: str) -> SequenceSample:
     record = str(item.get("id", number))
     for key in ("task", "images", "question", "answer"):
@@ -175,7 +184,8 @@ def _sample(item: dict[str, Any], number: int, *, root: Path, file: Path, licens
         raise SchemaError(f"size {item['size']!r} is not [width, height] in whole pixels", path=file, record=record)
     if not isinstance(item["images"], list) or not item["images"]:
         raise SchemaError("'images' is not a non-empty list of paths", path=file, record=record)
-    images = [SequenceImage(image=_image_bytes(relative, root=root, file=file, record=record, number=index),
+    images = [SequenceImage(image=_image_bytes(relative, root=root, strip_prefix=strip_prefix, file=file, record=record,
+                                                 number=index),
                             source="medsg-bench", source_id=str(relative))
               for index, relative in enumerate(item["images"])]
     chosen = _answer_image(item, count=len(images), record=record, file=file)

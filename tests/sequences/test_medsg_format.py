@@ -9,8 +9,11 @@ answer images are read off each question by hand (not computed by the code under
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -199,3 +202,28 @@ def test_unknown_task_key_and_out_of_range_image_are_refused(tmp_path: Path, med
         bad.write_text(json.dumps([{**item, **change}]))
         with pytest.raises(SchemaError, match=message):
             list(import_medsg(bad, images_root=medsg_file.parent))
+
+
+def test_absolute_author_paths_import_with_strip_prefix_and_are_refused_without(medsg_file: Path,
+                                                                                  tmp_path: Path) -> None:
+    """The published JSON holds the authors' absolute paths; they are read under --images-root once the stated
+    prefix is dropped, and refused (naming --strip-prefix) without it, through the real CLI."""
+    prefix = "/root/autodl-tmp/MedSG-Bench/"
+    items = [dict(item, images=[prefix + p for p in item["images"]]) for item, _, _ in ITEMS[:3]]
+    absolute = tmp_path / "absolute.json"
+    absolute.write_text(json.dumps(items))
+    vgmed = [sys.executable, "-c", "import sys; from vgmed_data.cli import main; sys.exit(main())"]
+    refused = subprocess.run([*vgmed, "build", "sequences", "--from-medsg", str(absolute), "--images-root",
+                              str(medsg_file.parent), "--out", str(tmp_path / "refused")],
+                             capture_output=True, text=True)
+    assert refused.returncode == 2 and "--strip-prefix" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "refused").exists()
+    done = subprocess.run([*vgmed, "build", "sequences", "--from-medsg", str(absolute), "--images-root",
+                           str(medsg_file.parent), "--strip-prefix", prefix, "--out", str(tmp_path / "ok")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rows = list(iter_rows(tmp_path / "ok", config="sequences"))
+    expected = {item["images"][0] for item, _, _ in ITEMS[:3]}
+    assert len(rows) == 3
+    first_images = {Image.open(io.BytesIO(r["images"][0]["bytes"])).tobytes() for r in rows}
+    assert first_images == {Image.open(medsg_file.parent / p).tobytes() for p in expected}
