@@ -24,11 +24,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -40,6 +37,7 @@ from PIL import Image
 
 from tests.annotation.scenario import A, ADJ, B, rect, verdict
 from tests.builders import miniatures as mini
+from tests.fixtures.http import free_port, wait_until_up
 from tests.fixtures.hub import HUB_ORG
 from tests.hub.test_publish import card_of, rows_of
 from tests.terminal import run_on_terminal
@@ -181,26 +179,13 @@ def review(cli: Cli, built: Path, reviewed: Path, *, ls: Any, connection: Any, u
 
 # -------------------------------------------------------------------------------------------------------- serve
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def served_runs(cli: Cli, results: str) -> dict[str, Any]:
+    """What ``vgmed eval serve RESULTS`` answers on ``/api/runs``."""
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "vgmed_data.cli", "eval", "serve", results, "--port", str(port)],
                                cwd=cli.cwd, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/runs", timeout=10) as response:
-                    return json.loads(response.read())
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(process.stdout.read().decode() if process.stdout else "serve died") from None
-                time.sleep(0.5)
+        return json.loads(wait_until_up(f"http://127.0.0.1:{port}/api/runs", process, timeout_s=180))
     finally:
         process.terminate()
         process.wait(timeout=30)
