@@ -177,6 +177,13 @@ def review(cli: Cli, built: Path, reviewed: Path, *, ls: Any, connection: Any, u
     return disputed
 
 
+def hf_download(cli: Cli, repo: str, folder: Path) -> None:
+    """``hf download`` of a release's v1 tag, as the dataset card tells users to."""
+    subprocess.run([str(Path(sys.executable).with_name("hf")), "download", repo, "--repo-type", "dataset",
+                    "--revision", "v1", "--local-dir", str(folder)], env=cli.env, check=True, capture_output=True,
+                   timeout=300)
+
+
 # -------------------------------------------------------------------------------------------------------- serve
 
 def served_runs(cli: Cli, results: str) -> dict[str, Any]:
@@ -229,9 +236,7 @@ def test_the_pipeline_end_to_end(tmp_path: Path, hub_server: Any, hub_token: str
 
     # 3b. hydrate the downloaded annotations-only release from local copies of the sources
     download = tmp_path / "download"
-    subprocess.run([str(Path(sys.executable).with_name("hf")), "download", gated_repo, "--repo-type", "dataset",
-                    "--revision", "v1", "--local-dir", str(download)], env=cli.env, check=True, capture_output=True,
-                   timeout=300)
+    hf_download(cli, gated_repo, download)
     assert "valid" in cli("validate", download)
     out = cli("hydrate", download, *source_args(sources, tuple(sources)))
     assert f"restored {len(final)} image(s)" in out and "valid" in cli("validate", download)
@@ -269,9 +274,7 @@ def test_the_pipeline_end_to_end(tmp_path: Path, hub_server: Any, hub_token: str
     grounding = json.loads((runs / "grounding" / "summary.json").read_text())
     assert grounding["counts"]["samples"] == 4
     downloaded_sequences = tmp_path / "download-sequences"
-    subprocess.run([str(Path(sys.executable).with_name("hf")), "download", seq_repo, "--repo-type", "dataset",
-                    "--revision", "v1", "--local-dir", str(downloaded_sequences)], env=cli.env, check=True,
-                   capture_output=True, timeout=300)
+    hf_download(cli, seq_repo, downloaded_sequences)
     cli("eval", "run", "--model", tiny, "--dataset", downloaded_sequences, "--config", "sequences", "--task",
         "boxes", "--out", runs / "boxes", "--limit", "4", "--max-new-tokens", "8", "--no-progress")
     assert (runs / "boxes" / "predictions.jsonl").read_text().count("\n") == 4
