@@ -12,6 +12,7 @@ import importlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from vgmed_data.errors import InvalidInputError
 from vgmed_data.progress import add_quiet_argument
@@ -43,17 +44,28 @@ def register_sources(parser: argparse.ArgumentParser) -> None:
 
 def _sources_list(args: argparse.Namespace) -> int:
     from vgmed_data.builders.sources import all_entries
+    from vgmed_data.guards import allows_image_redistribution
 
     entries = all_entries()
+    publishable = {e.key: allows_image_redistribution(license=e.license, redistributable=e.redistributable)
+                   for e in entries}
     if args.json:
         print(json.dumps([{"key": e.key, "name": e.name, "modality": e.modality, "license": e.license,
-                           "license_url": e.license_url, "redistributable": e.redistributable, "size": e.size,
+                           "license_url": e.license_url, "redistributable": e.redistributable,
+                           "images_publishable": publishable[e.key], "size": e.size,
                            "homepage": e.homepage, "layout_confirmed_at": e.layout_confirmed_at}
                           for e in entries], indent=2))
         return 0
-    rows = [("KEY", "MODALITY", "LICENCE", "REDISTRIBUTABLE", "SIZE")]
-    rows += [(e.key, e.modality, e.license, "yes" if e.redistributable else "no", e.size) for e in entries]
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+
+    def images(entry: Any) -> str:  # what `vgmed publish` will do with this source's images
+        if publishable[entry.key]:
+            return "yes"
+        return "no (licence not on the guard's list)" if entry.redistributable else "no"
+
+    rows = [("KEY", "MODALITY", "LICENCE", "REDISTRIBUTABLE", "IMAGES PUBLISHED", "SIZE")]
+    rows += [(e.key, e.modality, e.license, "yes" if e.redistributable else "no", images(e), e.size)
+             for e in entries]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     modalities = sorted({e.modality for e in entries})

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+import re
+
 import dataclasses
 import hashlib
 from pathlib import Path
@@ -42,6 +45,20 @@ def test_sources_list_cli(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "msd-spleen" in out and "CC-BY-SA-4.0" in out and "kvasir-seg" in out
     assert "17 sources" in out or "sources, modalities" in out
+    cells = {line.split()[0]: re.split(r"\s{2,}", line.strip()) for line in out.splitlines() if line.strip()}
+    # the column says what `vgmed publish` will do: the guard refuses LicenseRef-* licences even where the source
+    # entry says it may be redistributed (NIH ChestX-ray14), and publishes CC-BY-SA MSD images
+    column = cells["KEY"].index("IMAGES PUBLISHED")
+    assert cells["nih-cxr14-bbox"][column] == "no (licence not on the guard's list)"
+    assert cells["msd-spleen"][column] == "yes" and cells["busi"][column] == "no"
+
+
+def test_sources_list_json_states_what_publish_does(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sources", "list", "--json"]) == 0
+    entries = {e["key"]: e for e in json.loads(capsys.readouterr().out)}
+    assert entries["nih-cxr14-bbox"]["redistributable"] is True
+    assert entries["nih-cxr14-bbox"]["images_publishable"] is False
+    assert entries["msd-spleen"]["images_publishable"] is True
 
 
 def test_verify_names_what_is_missing(sources: dict[str, Path], tmp_path: Path,
