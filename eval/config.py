@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vgmed_data.eval.adapters.base import AttentionPrompt
-from vgmed_data.eval.protocol import OFFICIAL_PERCENTILE, Protocol, refuse_fixed_flags
+from vgmed_data.eval.protocol import OFFICIAL_PERCENTILE, BoxMapping, Protocol, box_mapping, refuse_fixed_flags
 from vgmed_data.eval.provenance import run_provenance
 from vgmed_data.eval.run_folder import Manifest, settings_fingerprint
 from vgmed_data.eval.vgrefine.options import VGRefineOptions
@@ -140,8 +140,14 @@ class EvalConfig:
             if self.vgrefine is not None and self.vgrefine.threshold is None:
                 object.__setattr__(self, "vgrefine", replace(self.vgrefine, percentile=OFFICIAL_PERCENTILE))
 
-    def settings(self) -> dict[str, Any]:
-        """What must match for a resume: everything that changes results (not batch size, device, limit)."""
+    @property
+    def box_mapping(self) -> BoxMapping | None:
+        """How boxes reach the token grid in this run's metrics (grounding runs; ``eval.protocol.BoxMapping``)."""
+        return box_mapping(self.protocol) if self.task == Task.GROUNDING else None
+
+    def settings(self, *, with_mapping: bool = True) -> dict[str, Any]:
+        """What must match for a resume: everything that changes results (not batch size, device, limit).
+        ``with_mapping=False``: without the box mapping, as runs written before it was recorded had them."""
         keys = ("model", "dataset", "config", "split", "layers", "dtype", "max_pixels", "max_new_tokens", "query",
                 "methods")
         settings = {k: getattr(self, k) for k in keys}
@@ -158,10 +164,17 @@ class EvalConfig:
             settings["min_pixels"] = self.min_pixels
         if not self.answers:
             settings["answers"] = False
+        # input_scale (official) was every earlier run's mapping: absent then, so those fingerprints still match
+        if with_mapping and self.box_mapping not in (None, BoxMapping.INPUT_SCALE):
+            settings["box_mapping"] = str(self.box_mapping)
         return settings
 
     def fingerprint(self) -> str:
         return settings_fingerprint(self.settings())
+
+    def unmapped_fingerprint(self) -> str:
+        """The fingerprint a run with these settings had before the box mapping was recorded (resume check)."""
+        return settings_fingerprint(self.settings(with_mapping=False))
 
     def manifest(self, world: int) -> Manifest:
         """The run's ``run.json``."""
@@ -169,6 +182,7 @@ class EvalConfig:
                         config=self.config, split=self.split, layers=self.layers, query=self.query, task=self.task,
                         methods=self.methods, attention_prompt=self.attention_prompt,
                         vgrefine=self.vgrefine.to_dict() if self.vgrefine is not None else None,
+                        box_mapping=None if self.box_mapping is None else str(self.box_mapping),
                         provenance=run_provenance(device=self.device, config=self.config, split=self.split,
                                                   argv=self.argv),
                         extra={"protocol": self.protocol, "min_pixels": self.min_pixels,

@@ -56,13 +56,15 @@ class OfficialPath(StrEnum):
 class BoxMapping(StrEnum):
     """How stored boxes reach the model's token grid.
 
-    ``input_scale`` (official, measure_attention.py ``convert_bbox_after_resize``): scale the box from the
-    stored image size to the model input size, ignoring any padding (wrong for square-padded models such as
-    HuatuoGPT-Vision; identical to ``padding_aware`` for the Qwen families, which never pad).
-    ``padding_aware`` (addition): through the model's real input transform, square padding included
-    (``metrics.boxes_to_token_mask_padding_aware``). The record's ``metrics`` use the protocol's mapping; under
-    both protocols today that is ``input_scale``, and ``metrics_padding_aware`` is added wherever the input
-    transform pads or crops."""
+    ``input_scale`` (the official protocol; measure_attention.py ``convert_bbox_after_resize``): scale the box
+    from the stored image size to the model input size, ignoring any padding (wrong for square-padded models
+    such as HuatuoGPT-Vision; identical to ``padding_aware`` for the Qwen families, which never pad).
+    ``padding_aware`` (the default protocol): through the model's real input transform, square padding and
+    crops included (``metrics.boxes_to_token_mask_padding_aware``). A record's ``metrics`` (and ``gt_tokens``,
+    the head metrics) use its protocol's mapping and the record says which (``box_mapping``); where the input
+    transform is not a pure resize, so the two mappings differ, the other one's layer metrics are added as
+    ``metrics_<other mapping>`` (``metrics_padding_aware`` under ``official``, ``metrics_input_scale`` under
+    ``default``)."""
 
     PADDING_AWARE = "padding_aware"
     INPUT_SCALE = "input_scale"
@@ -179,6 +181,26 @@ _SOURCES = {
 }
 
 
+PROTOCOL_BOX_MAPPING: dict[Protocol, BoxMapping] = {Protocol.DEFAULT: BoxMapping.PADDING_AWARE,
+                                                   Protocol.OFFICIAL: BoxMapping.INPUT_SCALE}
+
+
+def box_mapping(protocol: Protocol | str) -> BoxMapping:
+    """The box mapping of ``protocol`` (the same for every family; :class:`BoxMapping`)."""
+    return PROTOCOL_BOX_MAPPING[parse_protocol(protocol)]
+
+
+# Families whose stored image -> input transform is always a pure resize (no padding, no crop): the Qwen families
+# (smart resize) and Gemma 3 (fixed square, eval/adapters/gemma3.py). LLaVA pads or crops, LLaVA-NeXT crops its
+# base view, HuatuoGPT-Vision pads to square.
+PURE_RESIZE_FAMILIES = frozenset({"qwen2_vl", "qwen2_5_vl", "qwen3_vl", "gemma3"})
+
+
+def mappings_agree(family: str) -> bool:
+    """True where both box mappings give the same cells whatever the image (:data:`PURE_RESIZE_FAMILIES`)."""
+    return family in PURE_RESIZE_FAMILIES
+
+
 def official_path(family: str) -> OfficialPath:
     """The official code path a family follows; an unknown family raises with the known ones."""
     if family not in OFFICIAL_PATH:
@@ -196,7 +218,7 @@ def protocol_settings(protocol: Protocol | str, family: str) -> ProtocolSettings
             protocol=protocol, family=family, path=None, measure_pixels=PixelBudget(), measure_pre_resize=False,
             answer_pixels=PixelBudget(), answer_suffix=False, max_new_tokens=None, min_new_tokens=None,
             generation=GenerationSource.GREEDY, percentile=DEFAULT_PERCENTILE, clip_boxes=False,
-            box_mapping=BoxMapping.INPUT_SCALE)
+            box_mapping=box_mapping(protocol))
     path = official_path(family)
     if path is OfficialPath.QWEN:
         return ProtocolSettings(
@@ -204,12 +226,12 @@ def protocol_settings(protocol: Protocol | str, family: str) -> ProtocolSettings
             measure_pre_resize=True, answer_pixels=CHECKPOINT_PIXELS, answer_suffix=True, max_new_tokens=64,
             min_new_tokens=None,
             generation=GenerationSource.CHECKPOINT, percentile=OFFICIAL_PERCENTILE, clip_boxes=True,
-            box_mapping=BoxMapping.INPUT_SCALE, sources=_SOURCES[path])
+            box_mapping=box_mapping(protocol), sources=_SOURCES[path])
     return ProtocolSettings(
         protocol=protocol, family=family, path=path, measure_pixels=CHECKPOINT_PIXELS, measure_pre_resize=False,
         answer_pixels=CHECKPOINT_PIXELS, answer_suffix=True, max_new_tokens=1, min_new_tokens=1,
         generation=GenerationSource.GREEDY, percentile=OFFICIAL_PERCENTILE, clip_boxes=True,
-        box_mapping=BoxMapping.INPUT_SCALE, sources=_SOURCES[path])
+        box_mapping=box_mapping(protocol), sources=_SOURCES[path])
 
 
 def parse_protocol(value: Protocol | str) -> Protocol:

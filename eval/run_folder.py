@@ -49,6 +49,8 @@ RUN_FOLDERS = (ATTENTION, RANKS, "overlays", "scores")
 # Keys of eval.answers.score_answer, stored flat beside the answer they score.
 SCORE_KEYS = ("kind", "correct", "chosen", "rule", "exact", "recall")
 LEGACY_FIX = "re-run it with this version of vgmed-data (`vgmed eval run ... --out NEW_DIR`)"
+# What runs and records written before the box mapping was recorded used for `metrics` (eval.protocol.BoxMapping).
+LEGACY_BOX_MAPPING = "input_scale"
 
 
 class Status(StrEnum):
@@ -138,8 +140,10 @@ class SampleRecord:
     Every record names its sample (index in the split, id, modality, question type, question, answer, options)
     and its ``status``; a skipped one has ``skip_reason``. An answered one has the prompts, the token grid, the
     input transform, the layers and ``timings``; with the baseline, ``prediction`` and ``score``; with VGRefine,
-    ``vgrefine``; with boxes, ``gt_tokens`` and ``metrics`` (metric -> one value per layer), and
-    ``metrics_padding_aware`` when the processor pads; else ``grounding_skip``."""
+    ``vgrefine``; with boxes, ``gt_tokens`` and ``metrics`` (metric -> one value per layer) on the cells of the
+    record's ``box_mapping`` (``eval.protocol.BoxMapping``; absent in records written before it was recorded,
+    whose metrics are input-scale: :attr:`mapping`), and where the input transform pads or crops the other
+    mapping's metrics too (``metrics_padding_aware`` or ``metrics_input_scale``); else ``grounding_skip``."""
 
     index: int
     id: str
@@ -166,11 +170,27 @@ class SampleRecord:
     gt_tokens: int | None = None
     metrics: Mapping[str, tuple[float, ...]] | None = None
     metrics_padding_aware: Mapping[str, tuple[float, ...]] | None = None
+    metrics_input_scale: Mapping[str, tuple[float, ...]] | None = None
+    box_mapping: str | None = None  # as written; None: a record from before the field (see `mapping`)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.status == Status.OK
+
+    @property
+    def mapping(self) -> str:
+        """The box mapping ``metrics`` were computed with: ``box_mapping``, or ``"input_scale"`` for a record
+        written before the field existed (every run then used the input-scale mapping for ``metrics``)."""
+        return self.box_mapping or LEGACY_BOX_MAPPING
+
+    def metrics_by(self, mapping: str) -> Mapping[str, tuple[float, ...]] | None:
+        """The layer metrics on the cells of ``mapping`` (``"input_scale"``/``"padding_aware"``): ``metrics``
+        when that is the record's own mapping, else the extra field; None where the record has no such
+        metrics (also where the mappings agree: then ``metrics`` holds both)."""
+        if mapping == self.mapping:
+            return self.metrics
+        return {"padding_aware": self.metrics_padding_aware, "input_scale": self.metrics_input_scale}.get(mapping)
 
     @property
     def correct(self) -> bool | None:
@@ -195,7 +215,8 @@ class SampleRecord:
                     "grounding_skip": self.grounding_skip, "grounding_skip_detail": self.grounding_skip_detail,
                     "gt_tokens": self.gt_tokens,
                     "metrics": _metrics_json(self.metrics),
-                    "metrics_padding_aware": _metrics_json(self.metrics_padding_aware)}
+                    "metrics_padding_aware": _metrics_json(self.metrics_padding_aware),
+                    "metrics_input_scale": _metrics_json(self.metrics_input_scale), "box_mapping": self.box_mapping}
         out.update({k: v for k, v in optional.items() if v is not None})
         return {**out, **(self.score or {}), **self.extra}
 
@@ -223,7 +244,9 @@ class SampleRecord:
                    grounding_skip=known.get("grounding_skip"), grounding_skip_detail=known.get("grounding_skip_detail"),
                    gt_tokens=known.get("gt_tokens"),
                    metrics=_metrics_of(known.get("metrics")),
-                   metrics_padding_aware=_metrics_of(known.get("metrics_padding_aware")), extra=extra)
+                   metrics_padding_aware=_metrics_of(known.get("metrics_padding_aware")),
+                   metrics_input_scale=_metrics_of(known.get("metrics_input_scale")),
+                   box_mapping=known.get("box_mapping"), extra=extra)
 
 
 def _metrics_json(metrics: Mapping[str, Sequence[float]] | None) -> dict[str, list[float]] | None:
@@ -329,15 +352,22 @@ class Manifest:
     methods: tuple[str, ...] = ("baseline",)
     attention_prompt: str = "answer"
     vgrefine: Mapping[str, Any] | None = None
+    box_mapping: str | None = None  # grounding runs; None: written before it was recorded (see `mapping`)
     provenance: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def mapping(self) -> str:
+        """The box mapping of the run's ``metrics`` (runs from before the field: ``"input_scale"``)."""
+        return self.box_mapping or LEGACY_BOX_MAPPING
+
     def to_json(self) -> dict[str, Any]:
+        mapping = {} if self.box_mapping is None else {"box_mapping": self.box_mapping}
         return {"fingerprint": self.fingerprint, "world": self.world, "model": self.model, "dataset": self.dataset,
                 "config": self.config, "split": self.split,
                 "layers": None if self.layers is None else list(self.layers), "query": self.query,
                 "task": self.task, "methods": list(self.methods), "attention_prompt": self.attention_prompt,
-                "vgrefine": None if self.vgrefine is None else dict(self.vgrefine), **self.extra,
+                "vgrefine": None if self.vgrefine is None else dict(self.vgrefine), **mapping, **self.extra,
                 "provenance": dict(self.provenance)}
 
     @classmethod
@@ -504,24 +534,43 @@ class RunFolder:
         except (json.JSONDecodeError, FileFormatError, TypeError, ValueError) as error:
             raise FileFormatError(f"{MANIFEST} cannot be read ({error})", path=self.root, fix=LEGACY_FIX) from error
 
-    def check_resume(self, manifest: Manifest, *, overwrite: bool = False) -> None:
+    def check_resume(self, manifest: Manifest, *, overwrite: bool = False, unmapped_fingerprint: str | None = None,
+                     mappings_agree: bool | None = None) -> None:
         """Refuse a folder that holds a run with other settings (or another world size); writes nothing.
-        With ``overwrite`` the old run is accepted (:meth:`start` removes it)."""
+        With ``overwrite`` the old run is accepted (:meth:`start` removes it).
+
+        A run written before the box mapping was recorded (its ``run.json`` has none: input-scale metrics) has
+        the fingerprint of the settings without the mapping (``unmapped_fingerprint``). It resumes under another
+        mapping only where both mappings give the same cells (``mappings_agree``, known once the model's family
+        is: None accepts for now, the caller checks again with the family); otherwise the refusal says so."""
         if self.root.exists() and not self.root.is_dir():
             raise InvalidInputError("--out is a file, not a run folder", path=self.root,
                                     fix="pass a folder for the run (a new one, or a run to resume)")
         if overwrite or not self.has_manifest():
             return
         old = self.read_manifest()
+        legacy = (old.box_mapping is None and unmapped_fingerprint is not None and old.world == manifest.world
+                  and old.fingerprint == unmapped_fingerprint and manifest.mapping != old.mapping)
+        if legacy and mappings_agree is not False:
+            return
+        if legacy:
+            raise InvalidInputError(
+                f"{self.root} holds a run made before the box mapping was recorded: its metrics map boxes by "
+                f"{old.mapping}, this run by {manifest.mapping}, and on this model's padded or cropped input "
+                "they differ", path=self.root,
+                fix="add --overwrite to redo the run, or use a new --out folder (docs/evaluation.md: box mapping)")
         if old.fingerprint != manifest.fingerprint or old.world != manifest.world:
             raise InvalidInputError(
                 f"{self.root} holds a run with other settings ({old.model}, world {old.world})", path=self.root,
                 fix="use a new --out folder, the same arguments and number of ranks to resume, or --overwrite")
 
-    def start(self, manifest: Manifest, *, overwrite: bool = False) -> None:
+    def start(self, manifest: Manifest, *, overwrite: bool = False, unmapped_fingerprint: str | None = None,
+              mappings_agree: bool | None = None) -> None:
         """Begin (or resume) a run: its first write. ``overwrite`` starts over: it first removes the run files a
-        previous run left, whatever its settings (only those: other files in the folder stay)."""
-        self.check_resume(manifest, overwrite=overwrite)
+        previous run left, whatever its settings (only those: other files in the folder stay). The other
+        options: :meth:`check_resume`."""
+        self.check_resume(manifest, overwrite=overwrite, unmapped_fingerprint=unmapped_fingerprint,
+                          mappings_agree=mappings_agree)
         if overwrite:
             self.remove_run_files()
         if self.has_manifest():

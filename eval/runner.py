@@ -45,7 +45,8 @@ from vgmed_data.eval.config import BASELINE, VGREFINE, EvalConfig, QueryMode, Sk
 from vgmed_data.eval.data import EvalSample, in_shard, iter_samples, rank_and_world
 from vgmed_data.eval.metrics import boxes_to_token_mask, boxes_to_token_mask_padding_aware, grounding_metrics
 from vgmed_data.eval.progress import progress_bar
-from vgmed_data.eval.protocol import Protocol, ProtocolSettings, adapter_options, answer_prompt, protocol_settings
+from vgmed_data.eval.protocol import (BoxMapping, Protocol, ProtocolSettings, adapter_options, answer_prompt,
+                                      mappings_agree, protocol_settings)
 from vgmed_data.eval.run_folder import RunFolder, SampleRecord, Status
 from vgmed_data.eval.vgrefine.options import VGRefineOptions
 from vgmed_data.errors import FileFormatError, GeometryError, InvalidInputError, VgmedError
@@ -113,13 +114,15 @@ def _is_oom(error: BaseException) -> bool:
     return isinstance(error, (torch.OutOfMemoryError, MemoryError))
 
 
-def _gt_masks(sample: EvalSample, layout: Any, size: tuple[int, int], *, clip: bool = False
+def _gt_masks(sample: EvalSample, layout: Any, size: tuple[int, int], *, mapping: BoxMapping, clip: bool = False
               ) -> tuple[np.ndarray, np.ndarray | None]:
-    official = boxes_to_token_mask(sample.boxes, image_size=size, grid=layout.grid, clip=clip).reshape(-1)
-    pure_resize = all(step.kind == "resize" for step in layout.transform.steps)
-    padded = None if pure_resize else boxes_to_token_mask_padding_aware(
-        sample.boxes, transform=layout.transform, grid=layout.grid).reshape(-1)
-    return official, padded
+    """``(mask of `mapping`, mask of the other mapping or None)``, flat over the grid. The other is None where
+    the input transform is a pure resize: then both mappings give the same cells."""
+    scaled = boxes_to_token_mask(sample.boxes, image_size=size, grid=layout.grid, clip=clip).reshape(-1)
+    if all(step.kind == "resize" for step in layout.transform.steps):
+        return scaled, None
+    aware = boxes_to_token_mask_padding_aware(sample.boxes, transform=layout.transform, grid=layout.grid).reshape(-1)
+    return (aware, scaled) if mapping is BoxMapping.PADDING_AWARE else (scaled, aware)
 
 
 def _metric_lists(result: dict[str, Any]) -> dict[str, tuple[float, ...]]:
@@ -252,6 +255,7 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
             "attention_prompt": cfg.attention_prompt, "attention_text": source.texts[at],
             "grid": tuple(layout_a.grid), "input_transform": layout_a.transform.to_dict(), "layers": tuple(layers),
         }
+        fields["box_mapping"] = settings.box_mapping.value
         record_extra: dict[str, Any] = {"protocol": settings.protocol.value}  # not `extra`: the rows list above
         if answer_grids:  # the grid the answer was generated on, where it is not the measured one
             record_extra["answer_grid"] = list(answer_grids[row])
@@ -270,24 +274,27 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
             fields["grounding_skip"] = "no boxes"
         else:
             try:
-                official, padded = _gt_masks(sample, layout_a, image.size, clip=settings.clip_boxes)
+                mask, other = _gt_masks(sample, layout_a, image.size, mapping=settings.box_mapping,
+                                        clip=settings.clip_boxes)
             except GeometryError as error:
                 if cfg.on_bad_sample == SkipPolicy.ERROR:
                     raise GeometryError(error.message, record=sample.id, fix=error.fix) from error
                 fields.update(grounding_skip="bad box", grounding_skip_detail=error.message)
             else:
-                if not official.any():  # official protocol, every box clipped away (the official code raises)
+                if not mask.any():  # official protocol, every box clipped away (the official code raises)
                     fields.update(grounding_skip="bad box",
                                   grounding_skip_detail="no image token overlaps the boxes clipped to the image")
                     records.append(SampleRecord(**fields, timings=timings, extra=record_extra))
                     continue
-                result = grounding_metrics(q, g, official)
-                fields["gt_tokens"] = int(official.sum())
+                result = grounding_metrics(q, g, mask)
+                fields["gt_tokens"] = int(mask.sum())
                 fields["metrics"] = _metric_lists(result)
                 arrays[f"{sample.id}__head_metrics"] = np.stack(
                     [result["head"][k] for k in ("ar", "kl", "js")]).astype(np.float32)
-                if padded is not None and padded.any():
-                    fields["metrics_padding_aware"] = _metric_lists(grounding_metrics(q, g, padded))
+                if other is not None and other.any():  # the other mapping: metrics_padding_aware / _input_scale
+                    other_name = ("metrics_input_scale" if settings.box_mapping is BoxMapping.PADDING_AWARE
+                                  else "metrics_padding_aware")
+                    fields[other_name] = _metric_lists(grounding_metrics(q, g, other))
         records.append(SampleRecord(**fields, timings=timings, extra=record_extra))
     records.sort(key=lambda r: r.index)
     return records, arrays
@@ -362,7 +369,8 @@ def run_rank(cfg: EvalConfig, *, rank: int, world: int, adapter: Any | None = No
                                 path=cfg.out, fix="empty the folder first, or use a new --out")
     folder = RunFolder(cfg.out)
     manifest = cfg.manifest(world)
-    folder.check_resume(manifest, overwrite=cfg.overwrite)  # refuse before loading anything
+    unmapped = cfg.unmapped_fingerprint()  # runs written before the box mapping was recorded
+    folder.check_resume(manifest, overwrite=cfg.overwrite, unmapped_fingerprint=unmapped)  # before loading anything
     samples = [s for s in iter_samples(cfg.dataset, config=cfg.config, split=cfg.split, limit=cfg.limit)
                if in_shard(s.index, rank=rank, world=world)]
     options = AdapterOptions(max_pixels=cfg.max_pixels, min_pixels=cfg.min_pixels, max_new_tokens=cfg.max_new_tokens)
@@ -378,7 +386,8 @@ def run_rank(cfg: EvalConfig, *, rank: int, world: int, adapter: Any | None = No
     layers = list(cfg.layers) if cfg.layers is not None else list(range(adapter.num_layers))
     if cfg.vgrefine is not None:  # fail before the first sample, not inside it
         cfg.vgrefine.check_model(layers=adapter.num_layers, heads=adapter.num_heads)
-    folder.start(manifest, overwrite=cfg.overwrite)  # the first write
+    folder.start(manifest, overwrite=cfg.overwrite, unmapped_fingerprint=unmapped,
+                 mappings_agree=mappings_agree(adapter.family))  # the first write
     paths = folder.rank(rank, world)
     finished = {r.id for r in paths.resume()}
     todo = [s for s in samples if s.id not in finished]

@@ -293,6 +293,7 @@ def collect_run(run_dir: str | os.PathLike[str], *, provenance: Provenance = Pro
         "dataset_revision": provenance.dataset_revision or dataset_revision(manifest.dataset),
         "config": config, "split": split, "query": manifest.query,
         "attention_prompt": manifest.attention_prompt, "layers": layers,
+        "protocol": str(manifest.extra.get("protocol") or "default"), "box_mapping": manifest.mapping,
         **box_columns(summary.get("boxes")),
         "toolkit_version": str(recorded.get("toolkit_version") or toolkit_version()),
         "hardware": provenance.hardware or str(recorded.get("hardware") or describe_hardware()),

@@ -57,6 +57,8 @@ RUN_FEATURES = Features({
     "method_params": Value("string"),  # JSON, sorted keys ("{}" for the baseline)
     "query": Value("string"),
     "attention_prompt": Value("string"),  # which prompt the grounding metrics of closed questions came from
+    "protocol": Value("string"),  # "default" or "official" (eval.protocol; runs from before it: "default")
+    "box_mapping": Value("string"),  # the metrics' box mapping: "padding_aware"/"input_scale" (older: input_scale)
     "layers": List(Value("int32")),
     "n_samples": Value("int32"),
     "n_answered": Value("int32"),

@@ -34,6 +34,9 @@ def test_rows_match_the_run_files(eval_runs: EvalRuns) -> None:
         manifest = json.loads((run_dir / "run.json").read_text())
         assert row["command"] == manifest["provenance"]["command"] and row["hardware"] == manifest["provenance"]["hardware"]
         assert row["attention_prompt"] == manifest["attention_prompt"] == "official"  # the runner's default
+        # the protocol and the box mapping of the metrics, so rows can be filtered by protocol (default runs)
+        assert (row["protocol"], row["box_mapping"]) == (manifest["protocol"], manifest["box_mapping"]) == (
+            "default", "padding_aware")
         if "vgrefine" in manifest["methods"]:  # the Qwen2-VL run: a second row for VGRefine, from its answers
             refine = results.runs[1]
             assert [r["method"] for r in results.runs] == ["baseline", "vgrefine"]

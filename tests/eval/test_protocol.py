@@ -31,7 +31,7 @@ def test_official_huatuo_values() -> None:
 def test_default_keeps_project_values() -> None:
     s = protocol_settings(Protocol.DEFAULT, "anything")
     assert (s.percentile, s.clip_boxes, s.answer_suffix, s.max_new_tokens) == (50.0, False, False, None)
-    assert s.box_mapping is BoxMapping.INPUT_SCALE  # + metrics_padding_aware where the input pads
+    assert s.box_mapping is BoxMapping.PADDING_AWARE  # through the real transform (+ metrics_input_scale where it pads)
     assert s.to_dict()["protocol"] == "default"
 
 
