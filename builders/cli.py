@@ -2,7 +2,8 @@
 
 ``vgmed build`` has one sub-command per assembler, registered in :data:`BUILD_COMMANDS` as
 ``name -> (help, "module:function")`` (the function adds its arguments to the sub-parser and sets ``func``).
-Issue 9 adds ``sequences`` with one line there.
+Issue 9 adds ``sequences`` with one line there. ``vgmed export`` formats are registered the same way in
+:data:`EXPORT_COMMANDS`; the evaluation-harness formats point into ``vgmed_data.eval.harness``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vgmed_data.errors import InvalidInputError
+from vgmed_data.lazy import load_target
 from vgmed_data.progress import add_quiet_argument
 
 BUILD_COMMANDS: dict[str, tuple[str, str]] = {
@@ -22,6 +24,16 @@ BUILD_COMMANDS: dict[str, tuple[str, str]] = {
               "vgmed_data.builders.cli:register_build_vgmed"),
     "sequences": ("build MedSG-style multi-image grounding tasks (or import/export MedSG-Bench JSON)",
                   "vgmed_data.builders.sequences.cli:register"),
+}
+
+# ``vgmed export`` formats, the same way. The harness exports score as ``vgmed eval`` does, so they live in eval;
+# this table names them by string (builders never import eval; docs/architecture.md).
+EXPORT_COMMANDS: dict[str, tuple[str, str]] = {
+    "vgmed-jsonl": ("write the official VGMED release JSONL", "vgmed_data.builders.cli:register_export_jsonl"),
+    "lmms-eval": ("an lmms-eval task (YAML + utils.py) per configuration",
+                  "vgmed_data.eval.harness.cli:register_lmms_eval"),
+    "vlmevalkit": ("the closed questions as a VLMEvalKit custom multiple-choice TSV",
+                   "vgmed_data.eval.harness.cli:register_vlmevalkit"),
 }
 
 
@@ -206,52 +218,17 @@ def _import_jsonl(args: argparse.Namespace) -> int:
 
 def register_export(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="export_format", metavar="FORMAT", required=True)
-    jsonl = sub.add_parser("vgmed-jsonl", help="write the official VGMED release JSONL")
-    jsonl.add_argument("folder", type=Path)
-    jsonl.add_argument("--out", required=True, type=Path, help="JSONL file to write")
-    jsonl.add_argument("--images-dir", type=Path, default=None,
-                       help="also write each row's image under this folder (as images/<id>.png)")
-    jsonl.set_defaults(func=_export_jsonl)
-    lmms = sub.add_parser("lmms-eval", help="an lmms-eval task (YAML + utils.py) per configuration")
-    lmms.add_argument("folder", type=Path)
-    lmms.add_argument("--out", required=True, type=Path, help="folder for the tasks (lmms-eval --include_path)")
-    lmms.add_argument("--name", default=None, help="task name (default: vgmed_<folder name>; sequences: +_sequences)")
-    lmms.add_argument("--box-format", default="pixel_xyxy",
-                      help="box output format of the models to evaluate on sequences (see docs/sequences.md)")
-    lmms.add_argument("--split", default=None, help="split lmms-eval evaluates (default: test, else the first)")
-    lmms.set_defaults(func=_export_lmms)
-    vlm = sub.add_parser("vlmevalkit", help="the closed questions as a VLMEvalKit custom multiple-choice TSV")
-    vlm.add_argument("folder", type=Path)
-    vlm.add_argument("--out", required=True, type=Path, help="FILE.tsv (VLMEvalKit reads $LMUData/<name>.tsv)")
-    vlm.add_argument("--split", default="test", help="split to export (default: test)")
-    vlm.set_defaults(func=_export_vlmevalkit)
+    for name, (help_text, target) in EXPORT_COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        load_target(target)(command)
 
 
-def _existing_folder(folder: Path) -> Path:
-    if not folder.is_dir():
-        raise InvalidInputError("dataset folder not found", path=folder)
-    return folder
-
-
-def _export_lmms(args: argparse.Namespace) -> int:
-    from vgmed_data.builders.lmms_eval_export import export_lmms_eval
-
-    written = export_lmms_eval(_existing_folder(args.folder), out=args.out, name=args.name,
-                               box_format=args.box_format, split=args.split)
-    tasks = ", ".join(path.stem for path in written)
-    print(f"wrote lmms-eval task(s) {tasks} to {args.out} (run: lmms-eval --tasks {tasks.split(', ')[0]} "
-          f"--include_path {args.out} ...; utils.py imports vgmed_data)")
-    return 0
-
-
-def _export_vlmevalkit(args: argparse.Namespace) -> int:
-    from vgmed_data.builders.vlmevalkit_export import export_vlmevalkit
-
-    report = export_vlmevalkit(_existing_folder(args.folder), out=args.out, split=args.split)
-    print(f"wrote {report.rows} multiple-choice rows to {report.path}")
-    for reason, count in sorted(report.not_exported.items()):
-        print(f"not exported: {count} row(s): {reason}", file=sys.stderr)
-    return 0
+def register_export_jsonl(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--out", required=True, type=Path, help="JSONL file to write")
+    parser.add_argument("--images-dir", type=Path, default=None,
+                        help="also write each row's image under this folder (as images/<id>.png)")
+    parser.set_defaults(func=_export_jsonl)
 
 
 def _export_jsonl(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sources": ("list, download and verify the public sources the builders know", "vgmed_data.builders.cli:register_sources"),
     "build": ("build a dataset configuration (vgmed, ...) from downloaded sources", "vgmed_data.builders.cli:register_build"),
     "import": ("import another dataset format (vgmed-jsonl) into a dataset folder", "vgmed_data.builders.cli:register_import"),
-    "export": ("export a dataset folder to another format (vgmed-jsonl)", "vgmed_data.builders.cli:register_export"),
+    "export": ("export a dataset folder to another format (vgmed-jsonl, lmms-eval, vlmevalkit)", "vgmed_data.builders.cli:register_export"),
     "validate": ("check a dataset folder: schema, boxes, unique ids, patient-level splits",
                  "vgmed_data.validate:register"),
     "publish": ("publish a dataset folder to the Hugging Face Hub (validated, licence/PHI guards, card, tag)",

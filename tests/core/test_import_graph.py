@@ -139,3 +139,21 @@ def test_the_core_imports_no_package_above_it() -> None:
     edges = _edges()
     upward = [f"{m} -> {t}" for m in MODULES if not m.startswith(UPPER) for t in sorted(edges[m]) if t.startswith(UPPER)]
     assert upward == []
+
+
+def _package_of(module: str) -> str | None:
+    return next((p for p in UPPER if module == p or module.startswith(p + ".")), None)
+
+
+def test_builders_annotation_and_eval_do_not_import_each_other() -> None:
+    """Each of the three imports only the core; a command that hands work to another names it by string in a
+    CLI wiring table (e.g. ``builders/cli.py`` ``EXPORT_COMMANDS`` -> ``vgmed_data.eval.harness.cli``)."""
+    edges = _edges()
+    across = [f"{m} -> {t}" for m in MODULES if _package_of(m) for t in sorted(edges[m])
+              if _package_of(t) not in (None, _package_of(m))]
+    assert across == []
+
+
+def test_function_level_imports_are_edges() -> None:
+    """The checks see imports inside functions: the harness CLI imports its exporters only when a command runs."""
+    assert "vgmed_data.eval.harness.lmms_eval_export" in _edges()["vgmed_data.eval.harness.cli"]

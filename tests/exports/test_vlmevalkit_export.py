@@ -41,7 +41,7 @@ def test_tsv_in_vlmevalkit_mcq_layout(tmp_path: Path, capsys) -> None:
 
 
 def test_a_folder_without_closed_questions_is_refused(tmp_path: Path) -> None:
-    from vgmed_data.builders.vlmevalkit_export import export_vlmevalkit
+    from vgmed_data.eval.harness.vlmevalkit_export import export_vlmevalkit
     from vgmed_data.folder import write_config
     from tests.exports.data import grounding
 

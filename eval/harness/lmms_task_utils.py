@@ -1,4 +1,4 @@
-"""The ``utils.py`` of an exported lmms-eval task (copied by :mod:`vgmed_data.builders.lmms_eval_export`).
+"""The ``utils.py`` of an exported lmms-eval task (copied by :mod:`vgmed_data.eval.harness.lmms_eval_export`).
 
 lmms-eval calls these from the task YAML (``doc_to_visual``, ``doc_to_text``, ``process_results``, and the
 ``aggregation`` of ``image_acc``); the conventions are lmms-eval 0.7.3's ``ConfigurableTask`` (``api/task.py``:

@@ -6,7 +6,7 @@ lmms-eval (0.7.3) indexes every ``*.yaml`` under ``--include_path`` that has a `
 ``parquet`` builder on the folder's own shards, absolute paths, so nothing is copied or downloaded);
 ``doc_to_visual`` / ``doc_to_text`` / ``process_results`` / metric ``aggregation`` name functions with
 ``!function utils.<name>``, resolved relative to the YAML's folder. ``utils.py`` is
-:mod:`vgmed_data.builders.lmms_task_utils` with the chosen box format written in.
+:mod:`vgmed_data.eval.harness.lmms_task_utils` with the chosen box format written in.
 
     vgmed export lmms-eval DATA --out tasks/       # then: lmms-eval --tasks vgmed_data --include_path tasks/ ...
 
@@ -21,7 +21,7 @@ import inspect
 import re
 from pathlib import Path
 
-from vgmed_data.builders import lmms_task_utils
+from vgmed_data.eval.harness import lmms_task_utils
 from vgmed_data.errors import InvalidInputError
 from vgmed_data.eval.boxes.formats import FORMATS
 from vgmed_data.eval.boxes.scoring import THRESHOLDS

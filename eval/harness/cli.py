@@ -1,0 +1,58 @@
+"""``vgmed export lmms-eval`` and ``vgmed export vlmevalkit``: their arguments and what they run.
+
+Registered by name from :data:`vgmed_data.builders.cli.EXPORT_COMMANDS`; the exporters are imported when the
+command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from vgmed_data.errors import InvalidInputError
+
+
+def register_lmms_eval(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--out", required=True, type=Path, help="folder for the tasks (lmms-eval --include_path)")
+    parser.add_argument("--name", default=None,
+                        help="task name (default: vgmed_<folder name>; sequences: +_sequences)")
+    parser.add_argument("--box-format", default="pixel_xyxy",
+                        help="box output format of the models to evaluate on sequences (see docs/sequences.md)")
+    parser.add_argument("--split", default=None, help="split lmms-eval evaluates (default: test, else the first)")
+    parser.set_defaults(func=_export_lmms)
+
+
+def register_vlmevalkit(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--out", required=True, type=Path, help="FILE.tsv (VLMEvalKit reads $LMUData/<name>.tsv)")
+    parser.add_argument("--split", default="test", help="split to export (default: test)")
+    parser.set_defaults(func=_export_vlmevalkit)
+
+
+def _existing_folder(folder: Path) -> Path:
+    if not folder.is_dir():
+        raise InvalidInputError("dataset folder not found", path=folder)
+    return folder
+
+
+def _export_lmms(args: argparse.Namespace) -> int:
+    from vgmed_data.eval.harness.lmms_eval_export import export_lmms_eval
+
+    written = export_lmms_eval(_existing_folder(args.folder), out=args.out, name=args.name,
+                               box_format=args.box_format, split=args.split)
+    tasks = ", ".join(path.stem for path in written)
+    print(f"wrote lmms-eval task(s) {tasks} to {args.out} (run: lmms-eval --tasks {tasks.split(', ')[0]} "
+          f"--include_path {args.out} ...; utils.py imports vgmed_data)")
+    return 0
+
+
+def _export_vlmevalkit(args: argparse.Namespace) -> int:
+    from vgmed_data.eval.harness.vlmevalkit_export import export_vlmevalkit
+
+    report = export_vlmevalkit(_existing_folder(args.folder), out=args.out, split=args.split)
+    print(f"wrote {report.rows} multiple-choice rows to {report.path}")
+    for reason, count in sorted(report.not_exported.items()):
+        print(f"not exported: {count} row(s): {reason}", file=sys.stderr)
+    return 0
