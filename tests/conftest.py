@@ -1,5 +1,5 @@
 """Shared test setup. Service fixtures (real Label Studio, the Hub-compatible server, chromium) live in
-tests/fixtures/ (hub, label_studio, chromium) and are registered in ``pytest_plugins``; each starts once per test
+tests/fixtures/ (hub, label_studio, chromium, wheel) and are registered in ``pytest_plugins``; each starts once per test
 session and cleans up.
 
 The Hugging Face environment is made hermetic here, at import time, because huggingface_hub and datasets read
@@ -20,4 +20,5 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ.pop("HF_TOKEN", None)
 os.environ.pop("HUGGING_FACE_HUB_TOKEN", None)
 
-pytest_plugins: list[str] = ["tests.fixtures.hub", "tests.fixtures.label_studio", "tests.fixtures.chromium"]
+pytest_plugins: list[str] = ["tests.fixtures.hub", "tests.fixtures.label_studio", "tests.fixtures.chromium",
+                             "tests.fixtures.wheel"]

@@ -10,10 +10,7 @@ names every folder with an ``__init__.py`` (the card's folders mapped under ``vg
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 import tomllib
 import zipfile
 from dataclasses import dataclass
@@ -22,13 +19,12 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.http import free_port, get, wait_until_up
+from tests.fixtures.wheel import SOURCE_FOLDERS, clean_env
 from vgmed_data.venvs import base_python
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-SOURCE_FOLDERS = {"vgmed_data": "vgmed_data", "builders": "vgmed_data.builders",
-                  "annotation": "vgmed_data.annotation", "eval": "vgmed_data.eval"}
 # Files commands read at run time, as they must appear in the wheel.
 RUNTIME_FILES = ("vgmed_data/annotation/guideline.md", "vgmed_data/imaging/ps3_15_e1_1.json",
                  "vgmed_data/eval/results/page/app.py", "vgmed_data/eval/results/page/static/index.html",
@@ -50,18 +46,9 @@ class Installed:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installed:
     root = tmp_path_factory.mktemp("packaging")
-    clone = root / "src"  # a copy, so no build folders land in the working tree
-    clone.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, clone / name)
-    for folder in SOURCE_FOLDERS:
-        shutil.copytree(ROOT / folder, clone / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(root / "dist"),
-          str(clone)], cwd=root, env=env)
-    (wheel,) = (root / "dist").glob("vgmed_data-*.whl")
+    env = clean_env()
     venv = root / "venv"
     _run([base_python(), "-m", "venv", str(venv)], cwd=root, env=env)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-compile"]  # no .pyc: ~1 min less
