@@ -60,30 +60,66 @@ def iter_samples(dataset: str | os.PathLike[str], *, config: str = "vgmed", spli
     if config != "vgmed":
         raise InvalidInputError(f"the attention evaluator reads the 'vgmed' configuration, not {config!r}",
                                 fix="use eval.boxes for the sequences configuration")
-    location = local_or_hub(dataset, what="dataset folder")
-    if isinstance(location, Path):
-        from vgmed_data.folder import iter_rows
-
-        if not location.is_dir():
-            raise InvalidInputError("is a file, not a dataset folder", path=location,
-                                    fix="pass the folder that holds README.md and data/")
-        rows: Iterator[dict[str, Any]] = iter_rows(location, config=config, split=split)
-    else:
-        rows = _hub_rows(location, config=config, split=split)
-    for index, row in enumerate(rows):
+    for index, row in enumerate(iter_dataset_rows(dataset, config=config, split=split)):
         if limit is not None and index >= limit:
             break
         yield _sample(index, row)
 
 
-def _hub_rows(repo_id: str, *, config: str, split: str) -> Iterator[dict[str, Any]]:
+def _location(dataset: str | os.PathLike[str]) -> Path | str:
+    location = local_or_hub(dataset, what="dataset folder")
+    if isinstance(location, Path) and not location.is_dir():
+        raise InvalidInputError("is a file, not a dataset folder", path=location,
+                                fix="pass the folder that holds README.md and data/")
+    return location
+
+
+def iter_dataset_rows(dataset: str | os.PathLike[str], *, config: str, split: str,
+                      columns: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Rows of one split in stored order, from a local dataset folder or a Hub dataset id (``org/name``, read with
+    ``datasets.load_dataset`` and cached); images stay undecoded (``{"bytes", "path"}``) either way. The one
+    reader of evaluation rows: the grounding task, the boxes task and box scoring use it."""
+    location = _location(dataset)
+    if isinstance(location, Path):
+        from vgmed_data.folder import iter_rows
+
+        return iter_rows(location, config=config, split=split, columns=columns)
+    return _hub_rows(location, config=config, split=split, columns=columns)
+
+
+def dataset_splits(dataset: str | os.PathLike[str], *, config: str) -> list[str]:
+    """The splits of ``config`` in a local dataset folder or a Hub dataset, sorted."""
+    location = _location(dataset)
+    if isinstance(location, Path):
+        from vgmed_data.folder import folder_configs
+
+        return sorted(folder_configs(location).get(config, {}))
+    datasets = require("datasets", extra="eval", purpose="reading a Hub dataset")
+    try:
+        return sorted(datasets.get_dataset_split_names(location, config))
+    except (OSError, ConnectionError) as error:
+        raise hub_error(error, repo_id=location, repo_type="dataset") from error
+
+
+def _hub_rows(repo_id: str, *, config: str, split: str, columns: list[str] | None) -> Iterator[dict[str, Any]]:
     datasets = require("datasets", extra="eval", purpose="reading a Hub dataset")
     try:
         table = datasets.load_dataset(repo_id, config, split=split)
     except (OSError, ConnectionError) as error:  # DatasetNotFoundError is a FileNotFoundError
         raise hub_error(error, repo_id=repo_id, repo_type="dataset") from error
-    table = table.cast_column("image", datasets.Image(decode=False))
-    return iter(table)
+    if columns is not None:
+        table = table.select_columns(columns)
+    return iter(table.cast(datasets.Features({name: _undecoded(feature, datasets)
+                                              for name, feature in table.features.items()})))
+
+
+def _undecoded(feature: Any, datasets: Any) -> Any:
+    """``feature`` with every image in it (``image``, the ``images`` list of sequences) left as stored bytes."""
+    if isinstance(feature, datasets.Image):
+        return datasets.Image(decode=False)
+    if isinstance(feature, datasets.List):
+        return datasets.List(_undecoded(feature.feature, datasets), length=feature.length)
+    return feature
 
 
 def rank_and_world() -> tuple[int, int]:

@@ -44,10 +44,18 @@ def hub_error(error: BaseException, *, repo_id: str, repo_type: str) -> VgmedErr
                                                      "repository needs a token (HF_TOKEN)")
     if isinstance(error, OfflineModeIsEnabled):
         return RemoteError(f"{repo_id} is not a local folder and HF_HUB_OFFLINE is set ({detail})", path=repo_id,
-                           fix="download it while online, or pass a local folder")
+                           fix=f"download it while online (`{download_command(repo_id, repo_type=repo_type)}`) "
+                               "and pass the folder")
     return RemoteError(f"{repo_id} is not a local folder and the Hub could not be reached at {where} "
                        f"({type(error).__name__}: {detail})", path=repo_id,
                        fix="check the connection (with a cached copy, set HF_HUB_OFFLINE=1), or pass a local folder")
+
+
+def download_command(repo_id: str, *, repo_type: str) -> str:
+    """The command that copies a Hub repository into a local folder (huggingface_hub's ``hf`` CLI; the older
+    ``huggingface-cli download`` is deprecated)."""
+    kind = "" if repo_type == "model" else f" --repo-type {repo_type}"
+    return f"hf download {repo_id}{kind} --local-dir DIR"
 
 
 def _status(error: BaseException) -> int | None:

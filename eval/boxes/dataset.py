@@ -17,8 +17,8 @@ from typing import Any
 
 from vgmed_data.eval.boxes.parsing import MAX_OUTPUT_CHARS
 from vgmed_data.eval.boxes.scoring import Target
+from vgmed_data.eval.data import dataset_splits, iter_dataset_rows
 from vgmed_data.errors import FileFormatError, InvalidInputError, SchemaError, SourceNotFoundError, VgmedError
-from vgmed_data.folder import folder_configs, iter_rows
 from vgmed_data.geometry import Transform
 from vgmed_data.jsonl import json_lines
 
@@ -26,8 +26,9 @@ SEQUENCE_COLUMNS = ["id", "task", "split", "image_sizes", "answer_image_index", 
 VGMED_COLUMNS = ["id", "split", "width", "height", "boxes"]
 
 
-def available_splits(folder: str | os.PathLike[str], *, config: str) -> list[str]:
-    return sorted(folder_configs(folder).get(config, {}))
+def available_splits(dataset: str | os.PathLike[str], *, config: str) -> list[str]:
+    """The splits of ``config`` in a local dataset folder or a Hub dataset id."""
+    return dataset_splits(dataset, config=config)
 
 
 @contextlib.contextmanager
@@ -43,15 +44,15 @@ def _naming_row(row: Mapping[str, Any]) -> Iterator[None]:
                           fix="run `vgmed validate` on the dataset folder") from None
 
 
-def iter_targets(folder: str | os.PathLike[str], *, config: str, split: str) -> Iterator[Target]:
-    """Targets of one split of a ``sequences`` or ``vgmed`` configuration."""
+def iter_targets(dataset: str | os.PathLike[str], *, config: str, split: str) -> Iterator[Target]:
+    """Targets of one split of a ``sequences`` or ``vgmed`` configuration (a local folder or a Hub dataset id)."""
     if config == "sequences":
-        for row in iter_rows(folder, config=config, split=split, columns=SEQUENCE_COLUMNS):
+        for row in iter_dataset_rows(dataset, config=config, split=split, columns=SEQUENCE_COLUMNS):
             with _naming_row(row):
                 target = sequence_target(row)
             yield target
     elif config == "vgmed":
-        for row in iter_rows(folder, config=config, split=split, columns=VGMED_COLUMNS):
+        for row in iter_dataset_rows(dataset, config=config, split=split, columns=VGMED_COLUMNS):
             if not row["boxes"]:
                 continue
             with _naming_row(row):

@@ -67,18 +67,14 @@ def _bytes(image: Any) -> bytes:
 
 def iter_box_samples(dataset: str | os.PathLike[str], *, config: str, split: str, limit: int | None
                      ) -> Iterator[BoxSample]:
-    """The samples of a local dataset folder that can be asked for a box (``vgmed`` rows need boxes)."""
-    from vgmed_data.folder import iter_rows
+    """The samples of a local dataset folder or a Hub dataset id that can be asked for a box (``vgmed`` rows need
+    boxes)."""
+    from vgmed_data.eval.data import iter_dataset_rows
 
-    folder = Path(dataset)
-    if not folder.is_dir():
-        raise InvalidInputError("--task boxes reads a local dataset folder", path=folder,
-                                fix="download the dataset (e.g. `huggingface-cli download --repo-type dataset`) "
-                                    "and pass the folder")
     if config not in ("sequences", "vgmed"):
         raise InvalidInputError(f"--task boxes reads the sequences or vgmed configuration, not {config!r}")
     index = 0
-    for row in iter_rows(folder, config=config, split=split):
+    for row in iter_dataset_rows(dataset, config=config, split=split):
         if limit is not None and index >= limit:
             break
         if config == "sequences":

@@ -102,3 +102,47 @@ def test_refusals_name_the_family(sequences: Path, models: dict[str, Path], tmp_
                             out=tmp_path / "b", task="boxes", limit=2, progress=False))
     with pytest.raises(InvalidInputError, match="baseline method only"):
         EvalConfig(model="m", dataset="d", out=tmp_path, task="boxes", methods=("vgrefine",), vgrefine=None)
+
+
+def test_a_hub_dataset_id_runs_as_the_same_folder_does(sequences: Path, models: dict[str, Path], tmp_path: Path,
+                                                       hub_server: object, hub_token: str, hub_repo_id: str,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """``vgmed eval run --task boxes --dataset ORG/NAME`` reads the published release through the Hub-compatible
+    test server: the run records the repo id, and its prompts, outputs and scores equal a run on the folder."""
+    from vgmed_data.cli import main
+
+    assert main(["publish", str(sequences), "--repo", hub_repo_id, "--token", hub_token]) == 0
+    runs = {}
+    for name, dataset in (("hub", hub_repo_id), ("folder", str(sequences))):
+        assert main(["eval", "run", "--task", "boxes", "--model", str(models["qwen2_vl"]), "--dataset", dataset,
+                     "--config", "sequences", "--out", str(tmp_path / name), "--limit", "3", "--max-new-tokens", "6",
+                     "--no-progress"]) == 0, capsys.readouterr().err
+        runs[name] = json.loads((tmp_path / name / "summary.json").read_text())
+    assert runs["hub"]["dataset"] == hub_repo_id
+    assert json.loads((tmp_path / "hub" / "run.json").read_text())["dataset"] == hub_repo_id
+    assert runs["hub"]["boxes"] == runs["folder"]["boxes"]
+    hub_lines, folder_lines = (_lines(tmp_path / name / "samples.jsonl") for name in ("hub", "folder"))
+    assert len(hub_lines) == 3
+    assert [(s["id"], s["prompt"], s["output"]) for s in hub_lines] == \
+        [(s["id"], s["prompt"], s["output"]) for s in folder_lines]
+    # An id that is not on the Hub is refused in one line naming it; nothing is written.
+    capsys.readouterr()
+    missing = hub_repo_id + "-missing"
+    assert main(["eval", "run", "--task", "boxes", "--model", str(models["qwen2_vl"]), "--dataset", missing,
+                 "--config", "sequences", "--out", str(tmp_path / "missing"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and missing in err and "no dataset" in err
+    assert not (tmp_path / "missing").exists()
+
+
+def test_offline_the_hint_is_the_current_download_command() -> None:
+    """huggingface_hub's CLI is ``hf`` (``hf download REPO --repo-type dataset --local-dir DIR``); the hint used to
+    name the deprecated ``huggingface-cli download``."""
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    from vgmed_data.locations import hub_error
+
+    error = hub_error(OfflineModeIsEnabled("offline"), repo_id="org/data", repo_type="dataset")
+    assert "`hf download org/data --repo-type dataset --local-dir DIR`" in (error.fix or "")
+    model = hub_error(OfflineModeIsEnabled("offline"), repo_id="org/model", repo_type="model")
+    assert "`hf download org/model --local-dir DIR`" in (model.fix or "")
