@@ -41,7 +41,7 @@ from typing import Any
 
 from PIL import Image
 
-from vgmed_data.errors import FileFormatError, InvalidInputError, PublishRefusedError, SourceNotFoundError, VgmedError
+from vgmed_data.errors import InvalidInputError, PublishRefusedError, SourceNotFoundError, VgmedError
 from vgmed_data.folder import count_rows, folder_configs, iter_rows, write_config
 from vgmed_data.manifest import copy_build_records
 from vgmed_data.progress import add_quiet_argument, progress
