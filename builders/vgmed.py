@@ -34,6 +34,7 @@ from PIL import Image
 from vgmed_data.errors import InvalidInputError, SourceNotFoundError, VgmedError
 from vgmed_data.folder import write_config
 from vgmed_data.manifest import Manifest, toolkit_version, write_manifest
+from vgmed_data.staging import new_folder_or_existing
 from vgmed_data.progress import progress
 from vgmed_data.imaging.burned_in import CHECKS as BURNED_IN_CHECKS
 from vgmed_data.imaging.deid import PROFILE_TEXT
@@ -385,7 +386,14 @@ def build_vgmed(sources: Sequence[tuple[str, str | Path]], *, out: str | Path,
         require_key(deid_key, sources=dicom_sources)  # before any listing or writing
     report = BuildReport()
     records = _ordered_records(resolved, options, report, deid_key=deid_key)
-    out_dir = Path(out)
+    with new_folder_or_existing(Path(out), what="dataset folder") as out_dir:  # appears with report + manifest
+        _write_build(out_dir, resolved, records, options, report, deid_key=deid_key, dicom_sources=dicom_sources,
+                     quiet=quiet)
+    return report.to_dict()
+
+
+def _write_build(out_dir: Path, resolved: list[tuple[SourceEntry, Path]], records: Any, options: BuildOptions,
+                 report: BuildReport, *, deid_key: str | None, dicom_sources: list[str], quiet: bool) -> None:
     write_config(out_dir, _rows(records, options, report, deid_key, quiet=quiet), config="vgmed",
                  shard_rows=options.shard_rows,
                  card_body=_card_body(resolved))
@@ -409,4 +417,3 @@ def build_vgmed(sources: Sequence[tuple[str, str | Path]], *, out: str | Path,
         environment={"python": platform.python_version(), "numpy": numpy.__version__,
                      "pyarrow": pyarrow.__version__}))
     (out_dir / "inputs.sha256").write_text("\n".join(checksum_lines) + ("\n" if checksum_lines else ""))
-    return data

@@ -2,6 +2,8 @@
 
 * :func:`staged_folder`: a new output folder is built as ``.vgmed-staging-<name>-<pid>-<random>`` beside it and
   renamed to its name at the end; on any failure the sibling is removed and nothing is left.
+* :func:`new_folder_or_existing`: :func:`staged_folder` for a new folder, the folder itself when it exists (a
+  builder adding a configuration to a dataset folder), so a new build appears with its report and manifest.
 * :func:`staged_file`: the same for one file (``os.replace``, atomic on one file system).
 * :func:`staging_dir`: a scratch folder inside an existing output folder (a dataset folder whose configuration
   is being replaced), named the same way.
@@ -122,6 +124,18 @@ def staged_folder(target: str | os.PathLike[str], *, what: str = "output folder"
         shutil.rmtree(staging, ignore_errors=True)
         _remove_created(created)
         raise
+
+
+@contextlib.contextmanager
+def new_folder_or_existing(target: str | os.PathLike[str], *, what: str = "output folder") -> Iterator[Path]:
+    """A new ``target`` is built in a staged sibling (everything written inside the block appears together, or
+    nothing does); an existing folder is yielded as it is (the caller stages what it replaces there)."""
+    final = Path(target)
+    if final.is_dir():
+        yield final
+        return
+    with staged_folder(final, what=what) as building:
+        yield building
 
 
 @contextlib.contextmanager

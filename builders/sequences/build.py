@@ -17,6 +17,7 @@ from typing import Any
 from vgmed_data.errors import InvalidInputError
 from vgmed_data.folder import write_config
 from vgmed_data.manifest import Manifest, ManifestSource, toolkit_version, write_manifest
+from vgmed_data.staging import new_folder_or_existing
 from vgmed_data.progress import progress
 from vgmed_data.schema import SequenceSample
 
@@ -84,9 +85,11 @@ def build_sequences(cases: Sequence[Case], out: str | os.PathLike[str], *, setti
     if not samples:
         raise InvalidInputError("no sequence sample could be made from these sources",
                                 fix="check the sources have label masks; see the skips with --report")
-    write_config(out, samples, config="sequences")
     summary = report(samples, logs, settings=settings, load_skips=load_skips)
-    (Path(out) / REPORT_NAME).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    write_manifest(out, Manifest(command="build sequences", version=toolkit_version(), seed=settings.seed,
-                                 options={**asdict(settings), "tasks": check_tasks(tasks)}, sources=tuple(sources)))
+    with new_folder_or_existing(Path(out), what="dataset folder") as folder:  # appears with report + manifest
+        write_config(folder, samples, config="sequences")
+        (folder / REPORT_NAME).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        write_manifest(folder, Manifest(command="build sequences", version=toolkit_version(), seed=settings.seed,
+                                        options={**asdict(settings), "tasks": check_tasks(tasks)},
+                                        sources=tuple(sources)))
     return summary

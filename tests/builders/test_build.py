@@ -202,3 +202,24 @@ def test_build_cli(sources: dict[str, Path], tmp_path: Path, capsys: pytest.Capt
     assert {json.loads(r["metadata"])["question_kind"] for r in rows} <= {"location", "size"}
     assert main(["build", "vgmed", "--source", "nope=/x", "--out", str(tmp_path / "o2")]) == 2
     assert "unknown source 'nope'" in capsys.readouterr().err
+
+
+def test_a_build_that_fails_after_its_rows_leaves_no_folder(sources: dict[str, Path], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new build folder appears with its rows, build report and manifest together, or not at all: the
+    manifest step fails here (the standard library's version lookup raises, as a full disk would on writing),
+    after every Parquet shard and the report are written."""
+    import platform
+
+    def failing() -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(platform, "python_version", failing)
+    out = tmp_path / "vgmed"
+    with pytest.raises(OSError):
+        build_vgmed([("msd-spleen", sources["msd-spleen"])], out=out, options=BuildOptions(seed=3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # neither the folder nor a staging sibling
+    monkeypatch.undo()
+    build_vgmed([("msd-spleen", sources["msd-spleen"])], out=out, options=BuildOptions(seed=3))
+    assert {"README.md", "manifest.json", "build_report.json", "inputs.sha256", "data"} <= {
+        p.name for p in out.iterdir()}
