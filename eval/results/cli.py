@@ -21,16 +21,20 @@ def _provenance(args: argparse.Namespace) -> "Provenance":
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from vgmed_data.eval.results.publish import publish_run, save_run
+    from vgmed_data.eval.results.publish import migrate_folder, publish_run, save_run
 
     if bool(args.repo) == bool(args.folder):
         raise InvalidInputError("give exactly one of --repo ORG/NAME and --folder DIR")
     if args.folder:
+        if line := migrate_folder(args.folder).describe(str(args.folder)):
+            print(line)
         path = save_run(args.run_dir, args.folder, with_samples=not args.no_samples, provenance=_provenance(args))
         print(f"wrote {path}")
         return 0
     result = publish_run(args.run_dir, repo_id=args.repo, token=args.token, endpoint=args.endpoint,
                          private=args.private, with_samples=not args.no_samples, provenance=_provenance(args))
+    if line := result.migration.describe(result.repo_id):
+        print(line)
     if result.already_present:
         print(f"run {result.run_id} is already in {result.repo_id}: nothing to publish")
     else:

@@ -10,6 +10,10 @@ Appending safely, with the generic one-commit publisher (:func:`vgmed_data.hub.p
   nothing is duplicated, whatever the interleaving.
 
 ``--folder DIR`` writes the same layout to a local folder instead (what ``vgmed eval serve`` can read too).
+
+A repository (or folder) written in an older results format is upgraded in the same commit as the new run: its old
+``runs`` files are rewritten with the columns added since and the card records the current version
+(:mod:`vgmed_data.eval.results.migrate`), so ``load_dataset`` reads old and new rows together.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 
 from vgmed_data.eval.results.collect import Provenance, RunResults, collect_run
 from vgmed_data.eval.results.folder import shard_path, write_run_files
+from vgmed_data.eval.results.migrate import Migration, upgraded_runs_files
 from vgmed_data.eval.results.schema import RUNS
 from vgmed_data.errors import RemoteError
 
@@ -37,6 +42,7 @@ class PublishedRun:
     rows: int
     sample_rows: int
     attempts: int
+    migration: Migration = Migration(files={}, from_version=None)  # old-format files rewritten in the commit
 
     @property
     def already_present(self) -> bool:
@@ -60,6 +66,21 @@ def _remote_files(repo_id: str, *, token: str | None, endpoint: str | None) -> t
     return info.sha, {s.rfilename for s in info.siblings or []}
 
 
+def _remote_migration(repo_id: str, *, head: str, present: set[str], token: str | None, endpoint: str | None,
+                      staging: Path) -> Migration:
+    """The old-format ``runs`` files at ``head``, rewritten in the current format under ``staging``."""
+    from huggingface_hub import hf_hub_download
+
+    from vgmed_data.hub import resolve_token
+
+    def fetch(path: str) -> Path:
+        return Path(hf_hub_download(repo_id, path, repo_type="dataset", revision=head, token=resolve_token(token),
+                                    endpoint=endpoint, cache_dir=staging / "cache"))
+
+    card = fetch("README.md").read_text(encoding="utf-8") if "README.md" in present else None
+    return upgraded_runs_files(present, card=card, fetch=fetch, staging=staging / head)
+
+
 def publish_results(results: RunResults, *, repo_id: str, token: str | None = None, endpoint: str | None = None,
                     private: bool = False, attempts: int = DEFAULT_ATTEMPTS) -> PublishedRun:
     """Append ``results`` to the results dataset ``repo_id`` (created if needed)."""
@@ -76,11 +97,15 @@ def publish_results(results: RunResults, *, repo_id: str, token: str | None = No
             if marker in present:
                 return PublishedRun(run_id=results.run_id, repo_id=repo_id, commit_oid=None, rows=0,
                                     sample_rows=0, attempts=attempt)
+            migration = _remote_migration(repo_id, head=head, present=present, token=token, endpoint=endpoint,
+                                          staging=Path(staging)) if head else Migration(files={}, from_version=None)
             try:
                 commit = publish_files(
-                    repo_id=repo_id, files={path: str(local) for path, local in files.items()}, token=token,
+                    repo_id=repo_id, files={path: str(local) for path, local in {**migration.files, **files}.items()},
+                    token=token,
                     endpoint=endpoint, private=private, parent_commit=head,
-                    message=f"Add evaluation run {results.run_id} ({len(results.runs)} rows) with vgmed-data")
+                    message=f"Add evaluation run {results.run_id} ({len(results.runs)} rows) with vgmed-data"
+                            + (f"; {migration.describe('the dataset')}" if migration.files else ""))
             except RemoteError:
                 now, _ = _remote_files(repo_id, token=token, endpoint=endpoint)
                 if now == head or attempt == attempts:  # not a concurrent commit, or out of attempts
@@ -91,7 +116,8 @@ def publish_results(results: RunResults, *, repo_id: str, token: str | None = No
                 return PublishedRun(run_id=results.run_id, repo_id=repo_id, commit_oid=None, rows=0,
                                     sample_rows=0, attempts=attempt)
             return PublishedRun(run_id=results.run_id, repo_id=repo_id, commit_oid=commit.commit_oid,
-                                rows=len(results.runs), sample_rows=len(results.samples), attempts=attempt)
+                                rows=len(results.runs), sample_rows=len(results.samples), attempts=attempt,
+                                migration=migration)
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
@@ -107,5 +133,26 @@ def save_run(run_dir: str | os.PathLike[str], folder: str | os.PathLike[str], *,
              provenance: Provenance = Provenance()) -> Path:
     """Append a run to a local results folder (same layout as the Hub dataset); returns the runs file."""
     results = collect_run(run_dir, provenance=provenance, with_samples=with_samples)
+    migrate_folder(folder)
     written = write_run_files(results, folder)
     return written[shard_path(RUNS, results.run_id)]
+
+
+def migrate_folder(folder: str | os.PathLike[str]) -> Migration:
+    """Upgrade a local results folder written in an older results format in place (its old ``runs`` files and
+    the card); nothing happens to a folder already in the current format or without a card."""
+    from vgmed_data.eval.results.folder import results_card
+
+    root = Path(folder)
+    card = root / "README.md"
+    if not card.exists():
+        return Migration(files={}, from_version=None)
+    with tempfile.TemporaryDirectory(prefix="vgmed-results-", dir=root) as staging:
+        paths = {p.relative_to(root).as_posix() for p in (root / "data" / RUNS).glob("*.parquet")}
+        migration = upgraded_runs_files(paths, card=card.read_text(encoding="utf-8"), fetch=lambda p: root / p,
+                                        staging=Path(staging))
+        for path, local in migration.files.items():
+            os.replace(local, root / path)
+        if migration.files:
+            card.write_text(results_card())
+    return Migration(files={path: root / path for path in migration.files}, from_version=migration.from_version)

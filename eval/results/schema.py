@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datasets import Features, Image, List, Value
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: runs gained protocol and box_mapping (older datasets are upgraded: eval.results.migrate)
 RUNS = "runs"
 SAMPLES = "samples"
 RESULT_CONFIGS = (RUNS, SAMPLES)
