@@ -14,8 +14,8 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
+from tests.eager import eager_last_rows
 from vgmed_data.eval.metrics import grounding_metrics
 from vgmed_data.eval.runner import EvalConfig, run_eval
 
@@ -97,16 +97,8 @@ def test_head_rule_is_same_head_not_layer_mean() -> None:
 # ---- a tiny model's real maps -----------------------------------------------------------------------------------
 def _eager_image_rows(adapter, image, text: str) -> np.ndarray:  # noqa: ANN001
     """``[layers, heads, N]`` last-row attention over the image tokens, from eager ``output_attentions``."""
-    encoded = adapter.encode([image], [text])
-    positions = np.asarray(encoded.layouts[0].positions)
-    model = adapter.model
-    model.set_attn_implementation({"text_config": "eager"})
-    try:
-        with torch.inference_mode():
-            out = model(**encoded.inputs, output_attentions=True)
-    finally:
-        model.set_attn_implementation({"text_config": "sdpa"})
-    return np.stack([a[0, :, -1, positions].double().numpy() for a in out.attentions])
+    rows, positions = eager_last_rows(adapter, image, text)
+    return np.stack([layer[:, positions] for layer in rows])
 
 
 def test_tiny_model_maps_and_runner_records_equal_the_official_code(tiny_checkpoint, tmp_path) -> None:  # noqa: ANN001

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
+from tests.eager import eager_last_rows
 from vgmed_data.eval.adapters import GENERAL_PROMPT, question_prompt
 from vgmed_data.eval.tiny import TINY_FAMILIES
 from vgmed_data.eval.vgrefine import VGRefineOptions, vgrefine_fast, vgrefine_naive
@@ -14,26 +14,13 @@ from vgmed_data.eval.vgrefine import VGRefineOptions, vgrefine_fast, vgrefine_na
 HEADS = [(0, 0), (0, 3), (1, 2), (2, 1)]
 
 
-def _last_rows(adapter, image, text: str) -> tuple[list[np.ndarray], np.ndarray]:  # noqa: ANN001
-    """Per layer ``[heads, T]`` last-row attention (eager, full ``output_attentions``) and the image positions."""
-    model = adapter.model
-    encoded = adapter.encode([image], [text])
-    model.set_attn_implementation({"text_config": "eager"})
-    try:
-        with torch.inference_mode():
-            out = model(**encoded.inputs, output_attentions=True)
-    finally:
-        model.set_attn_implementation({"text_config": "sdpa"})
-    return [a[0, :, -1, :].double().numpy() for a in out.attentions], np.asarray(encoded.layouts[0].positions)
-
-
 @pytest.mark.parametrize("percentile", [50.0, 80.0])
 @pytest.mark.parametrize("family", TINY_FAMILIES)
 def test_blocked_set_matches_the_definition(tiny_adapter, image, family: str, percentile: float) -> None:  # noqa: ANN001
     adapter = tiny_adapter(family)
     question_text = question_prompt("Is the lesion in the left lobe?")
-    question, positions = _last_rows(adapter, image, question_text)
-    general, general_positions = _last_rows(adapter, image, GENERAL_PROMPT)
+    question, positions = eager_last_rows(adapter, image, question_text)
+    general, general_positions = eager_last_rows(adapter, image, GENERAL_PROMPT)
     assert np.array_equal(positions, general_positions)
 
     # FACTS.md, step I: each head's last row over the image tokens / its layer's head-mean general map
