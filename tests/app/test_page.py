@@ -3,6 +3,7 @@ server, the page reading that results dataset, the numbers checked against the r
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,6 +102,13 @@ def test_leaderboard_numbers_filters_sorting_and_viewer(browser: Any, page_url: 
     _wait(browser, lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true")
     assert not browser.find_element(By.TAG_NAME, "body").get_attribute("data-error")
     assert len(_rows(browser)) == 3  # two baseline rows and the Qwen2-VL run's VGRefine row
+    # The protocol filter offers the protocols the runs recorded (run.json, read here independently of the page).
+    protocols = {json.loads((run_dir / "run.json").read_text())["protocol"] for run_dir in eval_runs.runs.values()}
+    options = [o.get_attribute("value") for o in browser.find_elements(By.CSS_SELECTOR, "#filter-protocol option")]
+    assert options == ["all", *sorted(protocols)] and protocols == {"default"}
+    _select(browser, "#filter-protocol", "default")
+    assert len(_rows(browser)) == 3
+    _select(browser, "#filter-protocol", "all")
     _select(browser, "#filter-method", "baseline")
     rows = _rows(browser)
     assert len(rows) == 2

@@ -125,7 +125,8 @@ def test_vgmed_eval_serve_a_run_folder(eval_runs: EvalRuns) -> None:
         (row,) = data["runs"]
         assert row["accuracy"] == pytest.approx(expected.slice_numbers(run_dir)["accuracy"])
         assert data["facets"] == {"modality": ["CT", "MR"], "question_type": ["attribute", "localization"],
-                                  "method": ["baseline"]}
+                                  "method": ["baseline"],
+                                  "protocol": [json.loads((run_dir / "run.json").read_text())["protocol"]]}
     finally:
         process.terminate()
         process.wait(timeout=30)

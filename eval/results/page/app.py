@@ -74,7 +74,8 @@ class Results:
         slices = [s for run in self.runs for s in run["breakdown"]]
         return {"modality": sorted({s["modality"] for s in slices} - {"all"}),
                 "question_type": sorted({s["question_type"] for s in slices} - {"all"}),
-                "method": sorted({run["method"] for run in self.runs})}
+                "method": sorted({run["method"] for run in self.runs}),
+                "protocol": sorted({run.get("protocol") or "default" for run in self.runs})}
 
     def samples_of(self, run_id: str) -> list[dict[str, Any]]:
         rows = [row for (rid, _), row in self.samples.items() if rid == run_id]

@@ -35,9 +35,11 @@ function tableRows() {
   const modality = $("#filter-modality").value;
   const questionType = $("#filter-question-type").value;
   const method = $("#filter-method").value;
+  const protocol = $("#filter-protocol").value;
   const rows = [];
   for (const run of state.runs) {
     if (method !== "all" && run.method !== method) continue;
+    if (protocol !== "all" && (run.protocol || "default") !== protocol) continue;
     const slice = sliceOf(run, modality, questionType);
     if (!slice) continue;
     let base = null;
@@ -196,7 +198,8 @@ async function init() {
   for (const m of data.facets.modality) option($("#filter-modality"), m);
   for (const q of data.facets.question_type) option($("#filter-question-type"), q);
   for (const m of data.facets.method) option($("#filter-method"), m);
-  for (const id of ["#filter-modality", "#filter-question-type", "#filter-method"]) {
+  for (const p of data.facets.protocol) option($("#filter-protocol"), p);
+  for (const id of ["#filter-modality", "#filter-question-type", "#filter-method", "#filter-protocol"]) {
     $(id).addEventListener("change", renderTable);
   }
   for (const th of document.querySelectorAll("#leaderboard th")) {
