@@ -10,6 +10,24 @@ from typing import Any
 from vgmed_data.errors import FileFormatError, SourceNotFoundError
 
 
+def parse_json(data: bytes, *, path: Path, where: str = "", fix: str | None = None) -> Any:
+    """One JSON value from ``data`` (a whole file, or one line with ``where="line N "``); every way it can fail
+    (not UTF-8, not JSON, a number over 4300 digits, nesting deeper than Python's stack) is a
+    :class:`FileFormatError` naming ``path`` and ``where``."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise FileFormatError(f"{where}is not UTF-8 text (byte {error.start})", path=path,
+                              fix="save the file as UTF-8") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise FileFormatError(f"{where}is not JSON ({error.msg})", path=path, fix=fix) from error
+    except (ValueError, RecursionError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else " ".join(str(error).split())[:120]
+        raise FileFormatError(f"{where}cannot be read as JSON ({reason})", path=path, fix=fix) from None
+
+
 def json_lines(path: Path, *, fix: str | None = None, torn_tail: bool = False,
                bad_line: Callable[[int, FileFormatError], None] | None = None) -> Iterator[tuple[int, Any]]:
     """``(line number, value)`` for each non-blank line; :class:`FileFormatError` (with ``fix``) on bad JSON.
@@ -25,32 +43,15 @@ def json_lines(path: Path, *, fix: str | None = None, torn_tail: bool = False,
         raise SourceNotFoundError("file not found", path=file, fix="check the path")
     with open(file, "rb") as handle:  # bytes: a line that is not UTF-8 is named like any other bad line
         for number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                failure = FileFormatError(f"line {number} is not UTF-8 text (byte {error.start})", path=file,
-                                          fix="save the file as UTF-8")
-                if bad_line is None:
-                    raise failure from None
-                bad_line(number, failure)
-                continue
-            if not line.strip():
+            if not raw.decode("utf-8", "replace").strip():  # blank, as text (an undecodable line is not)
                 continue
             try:
-                value = json.loads(line)
-            except json.JSONDecodeError as error:
-                if torn_tail and not line.endswith("\n"):
+                value = parse_json(raw, path=file, where=f"line {number} ", fix=fix)
+            except FileFormatError as failure:
+                if torn_tail and not raw.endswith(b"\n") and isinstance(failure.__cause__, json.JSONDecodeError):
                     return
-                failure = FileFormatError(f"line {number} is not JSON ({error.msg})", path=file, fix=fix)
                 if bad_line is None:
-                    raise failure from error
-                bad_line(number, failure)
-                continue
-            except (ValueError, RecursionError) as error:  # a number over 4300 digits; nesting deeper than Python's stack
-                reason = "nested too deeply" if isinstance(error, RecursionError) else " ".join(str(error).split())[:120]
-                failure = FileFormatError(f"line {number} cannot be read as JSON ({reason})", path=file, fix=fix)
-                if bad_line is None:
-                    raise failure from None
+                    raise
                 bad_line(number, failure)
                 continue
             yield number, value

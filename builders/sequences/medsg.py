@@ -33,6 +33,7 @@ from vgmed_data.errors import FileFormatError, InvalidInputError, SchemaError, S
 from vgmed_data.folder import iter_rows
 from vgmed_data.geometry import box_text
 from vgmed_data.imaging.decode import decode_bytes
+from vgmed_data.jsonl import parse_json
 from vgmed_data.safepaths import PathEscapeError, filename_for_id, resolve_inside, unsafe_id_reason
 from vgmed_data.schema import Provenance, SequenceImage, SequenceSample, make_sample_id, row_metadata
 from vgmed_data.staging import staged_folder
@@ -119,15 +120,7 @@ def import_medsg(path: str | os.PathLike[str], *, images_root: str | os.PathLike
     if not file.is_file():
         raise SourceNotFoundError("MedSG JSON not found" if not file.exists() else "MedSG JSON is a folder",
                                   path=file, fix="pass the MedSG-Bench JSON file")
-    try:
-        items = json.loads(file.read_bytes().decode("utf-8"))
-    except json.JSONDecodeError as error:
-        raise FileFormatError(f"is not JSON ({error.msg})", path=file) from error
-    except UnicodeDecodeError as error:
-        raise FileFormatError(f"is not UTF-8 text (byte {error.start})", path=file, fix="save it as UTF-8") from None
-    except (ValueError, RecursionError) as error:  # a number over 4300 digits; nesting deeper than the stack
-        reason = "nested too deeply" if isinstance(error, RecursionError) else " ".join(str(error).split())[:120]
-        raise FileFormatError(f"cannot be read as JSON ({reason})", path=file) from None
+    items = parse_json(file.read_bytes(), path=file)
     if not isinstance(items, list):
         raise FileFormatError("is not a JSON list of MedSG items", path=file)
     root = Path(images_root) if images_root is not None else file.parent
