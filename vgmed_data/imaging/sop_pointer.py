@@ -21,6 +21,7 @@ from pathlib import Path
 
 PREFIX = "dicom-sop:"
 _INDEX: dict[Path, dict[str, Path]] = {}
+_REREAD: set[Path] = set()  # roots already re-read after a miss (a partial copy must not be re-read per row)
 
 
 def sop_pointer(sop_instance_uid: str) -> str:
@@ -58,8 +59,12 @@ def sop_index(root: Path, *, refresh: bool = False) -> dict[str, Path]:
 
 def resolve_sop_pointer(root: Path, pointer: str) -> Path | None:
     """The file under ``root`` whose SOPInstanceUID gives ``pointer``; None when there is none. A miss or a
-    file gone since the index was built re-reads the folder once (the copy may have changed)."""
+    file gone since the index was built re-reads the folder (the copy has changed); a pointer the index never
+    held re-reads it once per folder and process (a copy that lacks many slices is not re-read for each)."""
     path = sop_index(root).get(pointer)
-    if path is None or not path.is_file():
+    key = root.resolve()
+    stale = path is not None and not path.is_file()
+    if stale or (path is None and key not in _REREAD):
+        _REREAD.add(key)
         path = sop_index(root, refresh=True).get(pointer)
     return path
