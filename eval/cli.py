@@ -82,6 +82,9 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _tiny(args: argparse.Namespace) -> int:
+    from vgmed_data.errors import require_extra
+
+    require_extra("eval")
     from vgmed_data.eval.tiny import build_tiny_checkpoint
 
     path = build_tiny_checkpoint(args.family, args.out, overwrite=args.overwrite)

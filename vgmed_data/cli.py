@@ -107,6 +107,16 @@ def _run(args_list: list[str], *, command: str | None, debug: bool) -> int:
             raise
         print(f"vgmed: error: {one_line(str(error))}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as error:
+        # An optional extra that is not installed (torch, transformers, matplotlib, label-studio-sdk): the user's
+        # to fix with one install line. A module of no extra is a bug and falls through to the internal error.
+        if debug:
+            raise
+        missing = _missing_extra(error, command=command)
+        if missing is None:
+            return _internal_error(error)
+        print(f"vgmed: error: {missing}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("vgmed: interrupted", file=sys.stderr)
         return 130
@@ -136,6 +146,16 @@ def _run(args_list: list[str], *, command: str | None, debug: bool) -> int:
         if debug:
             raise
         return _internal_error(error)
+
+
+def _missing_extra(error: ModuleNotFoundError, *, command: str | None) -> str | None:
+    from vgmed_data.extras import extra_providing, install_command
+
+    extra = extra_providing(error.name or "", command=command) if error.name else None
+    if extra is None:
+        return None
+    return (f"'vgmed {command}' needs the '{error.name.split('.')[0]}' package of the [{extra}] extra, which is not "
+            f"installed. Fix: {install_command(extra)}")
 
 
 _MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EMFILE,

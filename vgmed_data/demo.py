@@ -223,12 +223,14 @@ LATER_STAGES = {"annotation": "vgmed_data.annotation.dryrun:prepare_review_files
 
 
 def _later_stages(dataset_dir: Path, out: Path) -> dict[str, object]:
-    """The annotation dry run and the evaluation with a tiny random model (each skipped without its extra)."""
-    from vgmed_data.errors import MissingDependencyError
+    """The annotation dry run and the evaluation with a tiny random model (each skipped, in one line naming the
+    install, when its extra is not installed)."""
+    from vgmed_data.errors import MissingDependencyError, require_extra
     from vgmed_data.lazy import load_target
 
     stages: dict[str, object] = {}
     try:
+        require_extra("annotation")
         prepare_review_files = load_target(LATER_STAGES["annotation"])
         review = prepare_review_files(dataset_dir, out=out / "annotation-dry-run")
         print(f"[+] annotation dry run (no server): {review.tasks} Label Studio tasks with pre-drawn regions in "
@@ -237,6 +239,7 @@ def _later_stages(dataset_dir: Path, out: Path) -> dict[str, object]:
     except (ImportError, MissingDependencyError) as error:
         print(f"[+] annotation dry run skipped ({error}); install with: {install_command('annotation')}")
     try:
+        require_extra("eval")
         run_demo_eval = load_target(LATER_STAGES["eval"])
     except (ImportError, MissingDependencyError) as error:
         print(f"[+] evaluation skipped ({error}); install with: {install_command('eval')}")

@@ -108,3 +108,14 @@ def require(module: str, *, extra: str, purpose: str):  # noqa: ANN201 - returns
             f"{purpose} needs the '{module}' package ({error})",
             fix=install_command(extra),
         ) from error
+
+
+def require_extra(extra: str) -> None:
+    """Raise :class:`MissingDependencyError` before any work starts when a package of ``extra`` is not installed
+    (checked without importing it), naming the packages and the install line."""
+    from vgmed_data.extras import install_command, missing_packages
+
+    missing = missing_packages(extra)
+    if missing:
+        raise MissingDependencyError(f"the [{extra}] extra is not installed (missing: {', '.join(missing)})",
+                                     fix=install_command(extra))
