@@ -103,6 +103,11 @@ def dataset_splits(dataset: str | os.PathLike[str], *, config: str) -> list[str]
 
 def _hub_rows(repo_id: str, *, config: str, split: str, columns: list[str] | None) -> Iterator[dict[str, Any]]:
     datasets = require("datasets", extra="eval", purpose="reading a Hub dataset")
+    splits = dataset_splits(repo_id, config=config)
+    if split not in splits:
+        have = ", ".join(splits) or "none"
+        raise InvalidInputError(f"{repo_id}: the '{config}' configuration has no '{split}' split (splits: {have})",
+                                fix=f"pass --split with one of: {have}")
     try:
         table = datasets.load_dataset(repo_id, config, split=split)
     except (OSError, ConnectionError) as error:  # DatasetNotFoundError is a FileNotFoundError

@@ -231,14 +231,23 @@ def default_body(folder: str | os.PathLike[str]) -> str:
 
 def iter_rows(folder: str | os.PathLike[str], *, config: str, split: str | None = None,
               columns: list[str] | None = None) -> Iterator[dict[str, Any]]:
-    """Rows as plain Python values straight from Parquet (images stay as ``{"bytes", "path"}``)."""
+    """Rows as plain Python values straight from Parquet (images stay as ``{"bytes", "path"}``). An unknown
+    configuration or split is refused here, before the first row is asked for, naming the ones the folder has."""
     configs = folder_configs(folder)
     if config not in configs:
         raise SourceNotFoundError(f"no '{config}' configuration in this folder (found: {', '.join(configs) or 'none'})",
                                   path=folder, fix="check the folder path, or build the configuration first")
-    for name, files in sorted(configs[config].items()):
-        if split is not None and name != split:
-            continue
+    if split is not None and split not in configs[config]:
+        have = ", ".join(sorted(configs[config])) or "none"
+        raise InvalidInputError(f"the '{config}' configuration has no '{split}' split (splits: {have})", path=folder,
+                                fix=f"pass --split with one of: {have}")
+    return _shard_rows(folder, [files for name, files in sorted(configs[config].items())
+                                if split is None or name == split], columns=columns)
+
+
+def _shard_rows(folder: str | os.PathLike[str], shard_lists: list[list[str]], *,
+                columns: list[str] | None) -> Iterator[dict[str, Any]]:
+    for files in shard_lists:
         for relative in files:
             path = Path(folder) / relative
             parquet = open_shard(path)

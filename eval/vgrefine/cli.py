@@ -22,7 +22,7 @@ def _select(args: argparse.Namespace) -> int:
     cfg = EvalConfig(model=args.model, dataset=args.dataset, out=work, config=args.config, split=args.split,
                      limit=args.limit, batch_size=args.batch_size, dtype=args.dtype, device=args.device,
                      max_pixels=args.max_pixels, min_pixels=args.min_pixels, protocol=args.protocol,
-                     max_new_tokens=1, progress=not args.no_progress,
+                     max_new_tokens=1, progress=not args.no_progress, overwrite=args.overwrite,
                      # the official measurement scripts generate nothing (and its answers would be 64 tokens on
                      # the checkpoint's processor); default runs keep their 1-token answers (and fingerprint)
                      answers=args.protocol != "official")
@@ -45,16 +45,23 @@ def register_select(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="dataset folder or Hub id in our schema (boxes needed)")
     parser.add_argument("--out", required=True, help="heads.json to write")
     parser.add_argument("--work", default=None, help="evaluator output folder (default: <out>-run/; resumable)")
-    parser.add_argument("--config", default="vgmed")
-    parser.add_argument("--split", default="test")
-    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--config", default="vgmed", help="dataset configuration (default: vgmed)")
+    parser.add_argument("--split", default="validation",
+                        help="split to rank heads on (default: validation; never the split you report on, "
+                             "docs/vgrefine.md)")
+    parser.add_argument("--limit", type=int, default=None, help="first N rows of the split (default: all)")
     parser.add_argument("--k", type=int, default=20, help="number of triage heads (paper: 20)")
-    parser.add_argument("--layer-metric", default="kl", choices=HEAD_METRICS)
-    parser.add_argument("--num-masked-layers", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=1)
-    parser.add_argument("--dtype", default=Dtype.FLOAT32.value, choices=[d.value for d in Dtype])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--max-pixels", type=int, default=None)
+    parser.add_argument("--layer-metric", default="kl", choices=HEAD_METRICS,
+                        help="layer metric that chooses the masked layer(s) (default: kl)")
+    parser.add_argument("--num-masked-layers", type=int, default=1, help="how many masked layers (default: 1)")
+    parser.add_argument("--batch-size", type=int, default=1, help="samples per forward pass (default: 1)")
+    parser.add_argument("--dtype", default=Dtype.FLOAT32.value, choices=[d.value for d in Dtype],
+                        help="model dtype (default: float32)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    parser.add_argument("--max-pixels", type=int, default=None,
+                        help="Qwen pixel budget (default: the family's; 0: the checkpoint's)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start the work folder's run over when it holds a run with other settings")
     from vgmed_data.eval.arguments import add_protocol_arguments
 
     add_protocol_arguments(parser)

@@ -116,3 +116,27 @@ def test_other_settings_refused_then_overwrite_starts_over(inputs: tuple[Path, P
     assert manifest["fingerprint"] != first and manifest["query"] == "question_mean"
     records = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert len(records) == 1 and (out / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("task", ["grounding", "boxes"])
+def test_a_split_the_dataset_lacks_is_refused_before_anything_is_written(
+        inputs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], task: str) -> None:
+    """Issue 32: `--split train` on a test-only folder exited 0 with "0 samples" and left a run folder that refused
+    the corrected command (the boxes task raised but left run.json)."""
+    model, dataset = inputs
+    out = tmp_path / "run"
+    code, err = _run(capsys, "--model", str(model), "--dataset", str(dataset), "--out", str(out), "--split", "train",
+                     "--task", task)
+    line = _one_line_error(err)
+    assert code == 2 and "no 'train' split (splits: test)" in line and "--split with one of: test" in line
+    assert not out.exists()
+
+
+def test_eval_select_defaults_to_the_validation_split_and_names_the_splits_the_folder_has(
+        inputs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model, dataset = inputs
+    code = main(["eval", "select", "--model", str(model), "--dataset", str(dataset), "--out",
+                 str(tmp_path / "heads.json"), "--no-progress"])
+    line = _one_line_error(capsys.readouterr().err.strip())
+    assert code == 2 and "no 'validation' split (splits: test)" in line
+    assert not (tmp_path / "heads-run").exists() and not (tmp_path / "heads.json").exists()
