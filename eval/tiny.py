@@ -59,14 +59,29 @@ def _qwen_tokenizer():  # noqa: ANN202
                                 bos_token=None)
 
 
+# Qwen2-VL's chat layout (a default system turn; an image part is its vision run, text parts as written), so
+# processors that build prompts with ``apply_chat_template`` (lmms-eval's qwen2_vl / qwen2_5_vl) can use the
+# checkpoint; a string ``content`` (lmms-eval's system turn) is written as is.
+QWEN2_CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}<|im_start|>system\n"
+    "You are a helpful assistant.<|im_end|>\n{% endif %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+    "{% for part in message['content'] %}{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif part['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
 def _qwen_image_processor(t: Any) -> Any:
     return t.Qwen2VLImageProcessorPil(patch_size=14, merge_size=2, temporal_patch_size=2, min_pixels=28 * 28 * 4,
                                       max_pixels=28 * 28 * 64)
 
 
 def _save_qwen(out: Path, *, family: str, config_class: Any, model_class: Any, vision: dict[str, Any],
-               image_processor: Callable[[Any], Any] = _qwen_image_processor, mrope_interleaved: bool = False) -> None:
-    """A tiny checkpoint of one Qwen-VL generation: the shared text config and tokenizer, the given vision tower."""
+               image_processor: Callable[[Any], Any] = _qwen_image_processor, mrope_interleaved: bool = False,
+               chat_template: str | None = None) -> None:
+    """A tiny checkpoint of one Qwen-VL generation: the shared text config and tokenizer, the given vision tower.
+    With ``chat_template`` it also gets the files ``AutoProcessor`` needs (see :func:`_write_video_config`)."""
     import transformers as t
 
     from vgmed_data.eval.adapters.qwen_processors import qwen_processor_class
@@ -78,7 +93,21 @@ def _save_qwen(out: Path, *, family: str, config_class: Any, model_class: Any, v
         text["rope_parameters"]["mrope_interleaved"] = True
     config = config_class(text_config=text, vision_config=vision, **_qwen_ids(ids))
     _save(out, model_class, config, tokenizer,
-          lambda: qwen_processor_class(family)(image_processor=image_processor(t), tokenizer=tokenizer))
+          lambda: qwen_processor_class(family)(image_processor=image_processor(t), tokenizer=tokenizer,
+                                              chat_template=chat_template))
+    if chat_template is not None:
+        _write_video_config(out, image_processor(t))
+
+
+def _write_video_config(out: Path, images: Any) -> None:
+    """``video_preprocessor_config.json``: transformers' ``AutoProcessor`` (as lmms-eval's Qwen models call it)
+    loads a Qwen2-VL processor only with a video processor config; its sizes mirror the image processor's. (The
+    video processor class itself needs torchvision where it is loaded: docs/evaluation.md, lmms-eval export.)"""
+    settings = {"video_processor_type": "Qwen2VLVideoProcessor", "processor_class": "Qwen2VLProcessor",
+                "patch_size": images.patch_size, "merge_size": images.merge_size,
+                "temporal_patch_size": images.temporal_patch_size, "size": dict(images.size),
+                "image_mean": list(images.image_mean), "image_std": list(images.image_std)}
+    (out / "video_preprocessor_config.json").write_text(json.dumps(settings, indent=2) + "\n")
 
 
 def _build_qwen2_vl(out: Path) -> None:
@@ -86,7 +115,8 @@ def _build_qwen2_vl(out: Path) -> None:
 
     _save_qwen(out, family="qwen2_vl", config_class=t.Qwen2VLConfig, model_class=t.Qwen2VLForConditionalGeneration,
                vision={"depth": 2, "embed_dim": 32, "num_heads": 2, "hidden_size": 64, "mlp_ratio": 2,
-                       "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2})
+                       "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2},
+               chat_template=QWEN2_CHAT_TEMPLATE)
 
 
 def _build_qwen2_5_vl(out: Path) -> None:
