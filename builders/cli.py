@@ -42,6 +42,8 @@ def register_sources(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="sources_command", metavar="SUBCOMMAND", required=True)
     listing = sub.add_parser("list", help="table of the known sources")
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.add_argument("--markdown", action="store_true",
+                         help="print the catalogue as Markdown (the generated part of docs/sources.md)")
     listing.set_defaults(func=_sources_list)
     fetch = sub.add_parser("fetch", help="download a source (resume + checksum) or print the exact steps")
     fetch.add_argument("key")
@@ -59,30 +61,46 @@ def _sources_list(args: argparse.Namespace) -> int:
     from vgmed_data.guards import allows_image_redistribution
 
     entries = all_entries()
-    publishable = {e.key: allows_image_redistribution(license=e.license, redistributable=e.redistributable)
-                   for e in entries}
+    if args.markdown:
+        from vgmed_data.builders.catalogue import render_markdown
+
+        print(render_markdown(entries), end="")
+        return 0
     if args.json:
-        print(json.dumps([{"key": e.key, "name": e.name, "modality": e.modality, "license": e.license,
-                           "license_url": e.license_url, "redistributable": e.redistributable,
-                           "images_publishable": publishable[e.key], "size": e.size,
-                           "homepage": e.homepage, "layout_confirmed_at": e.layout_confirmed_at}
+        print(json.dumps([{"key": e.key, "name": e.name, "modality": e.modality, "body_part": e.body_part,
+                           "license": e.license, "license_status": e.license_status, "license_url": e.license_url,
+                           "redistributable": e.redistributable, "images_publishable": e.redistributable,
+                           "split_unit": e.split_unit, "split_units": list(e.split_units), "size": e.size,
+                           "access": "download" if e.downloads else "steps", "homepage": e.homepage,
+                           "layout_confirmed_at": e.layout_confirmed_at}
                           for e in entries], indent=2))
         return 0
 
     def images(entry: Any) -> str:  # what `vgmed publish` will do with this source's images
-        if publishable[entry.key]:
+        if entry.redistributable:
             return "yes"
-        return "no (licence not on the guard's list)" if entry.redistributable else "no"
+        if entry.license_status in ("conflicting", "unknown"):
+            return f"no (licence {entry.license_status})"
+        if not allows_image_redistribution(license=entry.license, redistributable=True):
+            return "no (licence not on the guard's list)"
+        return f"no (licence {entry.license_status}: not read at the source)"
 
-    rows = [("KEY", "MODALITY", "LICENCE", "REDISTRIBUTABLE", "IMAGES PUBLISHED", "SIZE")]
-    rows += [(e.key, e.modality, e.license, "yes" if e.redistributable else "no", images(e), e.size)
+    rows = [("KEY", "MODALITY", "LICENCE", "STATUS", "LICENCE READ AT", "IMAGES PUBLISHED", "SPLIT UNIT", "SIZE")]
+    rows += [(e.key, e.modality, e.license, e.license_status, _where(e.license_url), images(e), e.split_unit, e.size)
              for e in entries]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     modalities = sorted({e.modality for e in entries})
-    print(f"\n{len(entries)} sources, modalities: {', '.join(modalities)}")
+    print(f"\n{len(entries)} sources, modalities: {', '.join(modalities)}"
+          "\n(where each licence was read, in full: vgmed sources list --json, key license_url)")
     return 0
+
+
+def _where(text: str, *, width: int = 48) -> str:
+    """The first reference of a 'where read' text (a URL or repo@commit:path), cut to ``width`` for the table."""
+    head = text.split(" (", 1)[0].split()[0] if text.strip() else "-"
+    return head if len(head) <= width else head[: width - 3] + "..."
 
 
 def _sources_fetch(args: argparse.Namespace) -> int:
@@ -153,6 +171,9 @@ def register_build_vgmed(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-per-target", type=int, default=None, help="sample quota per (modality, target)")
     parser.add_argument("--splits", type=_splits, default=defaults.splits,
                         help="patient-level split fractions (default train=0.7,validation=0.1,test=0.2)")
+    parser.add_argument("--split-unit", action="append", type=_source_pair, default=[], metavar="KEY=UNIT",
+                        help="split source KEY by UNIT instead of its own subject unit (e.g. polypgen=centre); "
+                             "`vgmed sources list --json` lists each source's split_units")
     parser.add_argument("--question-kinds", default=",".join(QUESTION_KINDS),
                         help=f"comma-separated subset of: {', '.join(QUESTION_KINDS)}")
     parser.add_argument("--no-masks", action="store_true", help="do not store target masks")
@@ -177,7 +198,7 @@ def _build_vgmed(args: argparse.Namespace) -> int:
         seed=args.seed, on_bad=args.on_bad, num_proc=args.num_proc, slices_per_target=args.slices_per_target,
         min_pixels=args.min_pixels, min_size_mm=args.min_size_mm, max_records_per_source=args.max_records_per_source,
         max_per_source=args.max_per_source, max_per_modality=args.max_per_modality,
-        max_per_target=args.max_per_target, splits=tuple(args.splits),
+        max_per_target=args.max_per_target, splits=tuple(args.splits), split_units=tuple(args.split_unit),
         question_kinds=tuple(k.strip() for k in args.question_kinds.split(",") if k.strip()),
         keep_masks=not args.no_masks, paraphrase=args.paraphrase, burned_in_check=args.burned_in_check)
     report = build_vgmed(args.source, out=args.out, options=options, deid_key=args.deid_key, quiet=args.quiet)

@@ -1,10 +1,12 @@
 """Declarative source entries and the registry that holds them.
 
 A :class:`SourceEntry` says everything the toolkit needs to know about one public dataset: who publishes it,
-under which licence (SPDX id where one exists, and the URL where it is stated), whether its images may be
-redistributed (``False`` unless the licence clearly allows it), how to get it (direct downloads with checksums,
-or written steps), its modality, its on-disk layout (and where that layout was confirmed), its label map, and the
-generic reader that understands the layout. Entries live in :mod:`vgmed_data.builders.sources`, which collects
+under which licence (SPDX id where one exists), where that licence was read and how sure that reading is
+(``license_status``: stated / secondary / conflicting / unknown), how to get it (direct downloads with
+checksums, or written steps), its modality, its on-disk layout (and where that layout was confirmed), what the
+source calls a subject (``split_unit``: the unit no split may divide), its label map, and the generic reader that
+understands the layout. Whether its images may be redistributed is not declared: ``redistributable`` follows from
+the licence and its status through :func:`vgmed_data.guards.licence_permits_redistribution`. Entries live in :mod:`vgmed_data.builders.sources`, which collects
 them into its registry; the registry refuses duplicate keys.
 """
 
@@ -17,9 +19,10 @@ from typing import TYPE_CHECKING, Protocol
 
 from vgmed_data.errors import InvalidInputError, SkipReason, SourceNotFoundError
 from vgmed_data.manifest import ManifestSource
+from vgmed_data.guards import LICENSE_STATUSES, licence_permits_redistribution
 from vgmed_data.schema import MODALITIES
 
-from vgmed_data.builders.records import REGION_KINDS, SourceRecord
+from vgmed_data.builders.records import REGION_KINDS, SPLIT_UNITS, SourceRecord
 
 if TYPE_CHECKING:
     from vgmed_data.builders.policy import Skip
@@ -68,8 +71,9 @@ class SourceEntry:
     homepage: str
     citation: str
     license: str  # SPDX id, or LicenseRef-... when the licence has none
-    license_url: str
-    redistributable: bool
+    license_url: str  # where the licence was read (URL or repo@commit:path, with what it says there)
+    license_status: str  # stated | secondary | conflicting | unknown (vgmed_data.guards.LICENSE_STATUSES)
+    split_unit: str  # what the reader's patient_id stands for: one of records.SPLIT_UNITS
     modality: str  # one of vgmed_data.schema.MODALITIES, or "mixed" (per-record modality)
     body_part: str
     size: str  # approximate download size, for `vgmed sources list`
@@ -82,9 +86,29 @@ class SourceEntry:
     window: str | None = None  # intensity window preset for CT volumes (None: volume percentiles)
     planes: tuple[str, ...] = ("axial",)
     laterality_known: bool = False  # image left = patient right (radiological display / PA radiographs)
+    other_split_units: tuple[str, ...] = ()  # units the reader also records (SourceRecord.groups), e.g. centre
     notes: str = ""
 
+    @property
+    def redistributable(self) -> bool:
+        """Whether the source's images may be redistributed: from the licence and its status, never by hand."""
+        return licence_permits_redistribution(license=self.license, status=self.license_status)
+
+    @property
+    def split_units(self) -> tuple[str, ...]:
+        """The units a build may split this source by; the first is the default."""
+        return (self.split_unit, *self.other_split_units)
+
     def __post_init__(self) -> None:
+        if self.license_status not in LICENSE_STATUSES:
+            raise InvalidInputError(f"licence status {self.license_status!r} is not one of "
+                                    f"{', '.join(LICENSE_STATUSES)}", record=self.key)
+        for unit in self.split_units:
+            if unit not in SPLIT_UNITS:
+                raise InvalidInputError(f"split unit {unit!r} is not one of {', '.join(SPLIT_UNITS)}",
+                                        record=self.key)
+        if len(set(self.split_units)) != len(self.split_units):
+            raise InvalidInputError(f"split unit listed twice in {self.split_units}", record=self.key)
         if self.modality != "mixed" and self.modality not in MODALITIES:
             raise InvalidInputError(f"modality {self.modality!r} is not one of {', '.join(MODALITIES)}",
                                     record=self.key)
@@ -106,11 +130,14 @@ class SourceEntry:
             ) from None
 
 
-def manifest_source(entry: SourceEntry, *, files: int = 0, inputs_sha256: str = "") -> ManifestSource:
-    """What ``manifest.json`` (and so the dataset card) records about a source a build read."""
+def manifest_source(entry: SourceEntry, *, files: int = 0, inputs_sha256: str = "",
+                    split_unit: str | None = None) -> ManifestSource:
+    """What ``manifest.json`` (and so the dataset card) records about a source a build read (``split_unit``: the
+    unit the build split it by, default the entry's own)."""
     return ManifestSource(key=entry.key, name=entry.name, homepage=entry.homepage, citation=entry.citation,
-                          license=entry.license, redistributable=entry.redistributable, files=files,
-                          inputs_sha256=inputs_sha256)
+                          license=entry.license, license_status=entry.license_status,
+                          license_read_at=entry.license_url, redistributable=entry.redistributable,
+                          split_unit=split_unit or entry.split_unit, files=files, inputs_sha256=inputs_sha256)
 
 
 @dataclass

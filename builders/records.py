@@ -10,7 +10,9 @@ pixels and masks when a worker processes it (one volume at a time).
   pixels are: a label image + value (``mask_path``/``mask_value``; ``mask_value=None`` means "any non-zero
   voxel", as in one-file-per-structure folders; for DICOM series: a SEG or RTSTRUCT file + its SegmentNumber
   or ROINumber), or a box in internal pixel ``xyxy`` (box tables, VQA sets).
-* ``patient_id``/``case_id``: the patient (used for patient-level splits) and the case within the source.
+* ``patient_id``/``case_id``: the subject (the unit the entry's ``split_unit`` names: a patient, or a volume,
+  image or video where the source links nothing across them; used for splits) and the case within the source.
+  ``groups`` holds the ids of coarser units a build may split by instead (``{"centre": "C3"}``).
 * ``spacing_mm``: voxel/pixel spacing when known; ``view``: "axial"/"PA"/... when known.
 
 Coordinates follow the project's one convention: pixel ``xyxy`` floats, x2/y2 exclusive, in the frame of the
@@ -27,6 +29,9 @@ from vgmed_data.errors import InvalidInputError
 
 IMAGE_KINDS = ("nifti", "raster", "dicom")
 REGION_KINDS = ("organ", "lesion", "device", "other")
+# What a source calls a subject, i.e. the unit no split may divide: a patient, a study, a volume or an image (when
+# the source links nothing across them), a video (endoscopy sequences), or an acquisition centre.
+SPLIT_UNITS = ("patient", "study", "volume", "image", "video", "centre")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,6 +94,8 @@ class SourceRecord:
     view: str = ""
     laterality_known: bool = False  # True when image left/right maps to patient right/left
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    # ids of the other split units this record belongs to ({"centre": "C3"}), for the entry's other_split_units
+    groups: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_volume(self) -> bool:

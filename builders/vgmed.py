@@ -13,7 +13,10 @@ Order of work (everything deterministic given the inputs, the options and the se
 4. ``build_report.json`` (counts, every skip with its reason, filtered regions), ``manifest.json`` (inputs with
    checksums, versions, seed, options) and ``inputs.sha256`` are written beside the data.
 
-Splits are by patient: ``hash(seed, source, patient_id)`` picks the split, so no patient is in two splits.
+Splits are by subject: ``hash(seed, source, unit id)`` picks the split, where the unit is what the source calls a
+subject (the entry's ``split_unit``: patient, volume, image...; the record's ``patient_id``) or, when the build
+asks for it (``split_units``), a coarser unit the reader records in ``SourceRecord.groups`` (e.g. the acquisition
+centre). No unit is in two splits; the unit each source was split by is recorded in the manifest and the card.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ class BuildOptions:
     max_per_modality: int | None = None
     max_per_target: int | None = None  # per (modality, target)
     splits: tuple[tuple[str, float], ...] = DEFAULT_SPLITS
+    split_units: tuple[tuple[str, str], ...] = ()  # (source key, unit) where not the entry's own split_unit
     question_kinds: tuple[str, ...] = QUESTION_KINDS
     keep_masks: bool = True
     paraphrase: str | None = None
@@ -101,6 +105,22 @@ def split_for(*, source: str, patient_id: str, seed: int, splits: Sequence[tuple
         if u < total:
             return name
     return splits[-1][0]
+
+
+def split_unit_for(entry: SourceEntry, options: BuildOptions) -> str:
+    """The unit ``entry`` is split by in this build: the one asked for in ``options.split_units``, else the
+    entry's own."""
+    return dict(options.split_units).get(entry.key, entry.split_unit)
+
+
+def split_key(record: SourceRecord, *, unit: str, entry: SourceEntry) -> str:
+    """The id of ``record``'s ``unit`` (its ``patient_id`` for the entry's own unit, else from ``groups``)."""
+    if unit == entry.split_unit:
+        return record.patient_id
+    if unit not in record.groups:
+        raise InvalidInputError(f"the record does not say which {unit} it belongs to", record=record.record_id,
+                                fix=f"split {entry.key} by {entry.split_unit} (drop --split-unit {entry.key}={unit})")
+    return f"{unit}:{record.groups[unit]}"
 
 
 def image_digest(image: Image.Image) -> str:
@@ -224,8 +244,9 @@ def process_record(record: SourceRecord) -> RecordResult:
     options: BuildOptions = _WORKER["options"]
     entry = get_entry(record.source)
     result = RecordResult(record.source, record.record_id)
-    split = split_for(source=record.source, patient_id=record.patient_id, seed=options.seed, splits=options.splits)
     try:
+        subject = split_key(record, unit=split_unit_for(entry, options), entry=entry)
+        split = split_for(source=record.source, patient_id=subject, seed=options.seed, splits=options.splits)
         paths = [(s, p) for p, s in record.image.series] or [(record.image.source_path, record.image.path)]
         paths += sorted({(r.mask_source_path or "", r.mask_path) for r in record.regions if r.mask_path})
         for view in _views(record, entry, options, result):
@@ -306,6 +327,17 @@ def _ordered_records(sources: Sequence[tuple[SourceEntry, Path]], options: Build
     return ordered
 
 
+def _check_split_units(resolved: Sequence[tuple[SourceEntry, Path]], options: BuildOptions) -> None:
+    entries = {entry.key: entry for entry, _ in resolved}
+    for key, unit in options.split_units:
+        if key not in entries:
+            raise InvalidInputError(f"--split-unit names {key}, which is not a --source of this build",
+                                    fix=f"use one of: {', '.join(entries)}")
+        if unit not in entries[key].split_units:
+            raise InvalidInputError(f"{key} cannot be split by {unit!r}",
+                                    fix=f"use one of: {', '.join(entries[key].split_units)}")
+
+
 def _needs_key(entry: SourceEntry) -> bool:
     return bool(getattr(entry.reader, "needs_deid_key", False))
 
@@ -351,14 +383,14 @@ def _rows(records: list[SourceRecord], options: BuildOptions, report: BuildRepor
                 yield row
 
 
-def _card_body(sources: Sequence[tuple[SourceEntry, Path]]) -> str:
+def _card_body(sources: Sequence[tuple[SourceEntry, str]]) -> str:
     lines = ["# VGMED-style grounding dataset", "",
              "Built with `vgmed build vgmed` (vgmed-data). Questions name their target; answers are computed from "
              "the regions' geometry. See build_report.json and manifest.json.", "",
-             "| source | modality | licence | images redistributable |", "|---|---|---|---|"]
-    for entry, _root in sources:
-        lines.append(f"| [{entry.name}]({entry.homepage}) | {entry.modality} | {entry.license} | "
-                     f"{'yes' if entry.redistributable else 'no'} |")
+             "| source | modality | licence (status) | images redistributable | split unit |", "|---|---|---|---|---|"]
+    for entry, unit in sources:
+        lines.append(f"| [{entry.name}]({entry.homepage}) | {entry.modality} | {entry.license} "
+                     f"({entry.license_status}) | {'yes' if entry.redistributable else 'no'} | {unit} |")
     return "\n".join(lines) + "\n"
 
 
@@ -380,6 +412,7 @@ def build_vgmed(sources: Sequence[tuple[str, str | Path]], *, out: str | Path,
         resolved.append((entry, path))
     if len({e.key for e, _ in resolved}) != len(resolved):
         raise InvalidInputError("a source is given twice", fix="pass each --source KEY=PATH once")
+    _check_split_units(resolved, options)
     deid_key = resolve_key(deid_key)
     dicom_sources = [entry.key for entry, _ in resolved if _needs_key(entry)]
     if dicom_sources:
@@ -396,7 +429,7 @@ def _write_build(out_dir: Path, resolved: list[tuple[SourceEntry, Path]], record
                  report: BuildReport, *, deid_key: str | None, dicom_sources: list[str], quiet: bool) -> None:
     write_config(out_dir, _rows(records, options, report, deid_key, quiet=quiet), config="vgmed",
                  shard_rows=options.shard_rows,
-                 card_body=_card_body(resolved))
+                 card_body=_card_body([(entry, split_unit_for(entry, options)) for entry, _ in resolved]))
     data = report.to_dict()
     (out_dir / "build_report.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     manifest_sources = []
@@ -405,7 +438,8 @@ def _write_build(out_dir: Path, resolved: list[tuple[SourceEntry, Path]], record
         files = sorted(set(report.inputs.get(entry.key, [])))
         digest = hashlib.sha256("".join(f"{sha}  {path}\n" for path, sha in files).encode()).hexdigest()
         checksum_lines += [f"{sha}  {entry.key}/{path}" for path, sha in files]
-        manifest_sources.append(manifest_source(entry, files=len(files), inputs_sha256=digest))
+        manifest_sources.append(manifest_source(entry, files=len(files), inputs_sha256=digest,
+                                                split_unit=split_unit_for(entry, options)))
     import numpy
     import pyarrow
 

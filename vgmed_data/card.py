@@ -216,8 +216,8 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
     out += ["- built with vgmed-data from the public sources below; sample ids are derived "
             "deterministically from source, record, region and question type.", ""]
 
-    out += ["## Sources", "", "| source | licence | images in this release | rows | citation | how to obtain |",
-            "|---|---|---|---|---|---|"]
+    out += ["## Sources", "", "| source | licence | licence status (where read) | images in this release | split unit "
+            "| rows | citation | how to obtain |", "|---|---|---|---|---|---|---|---|"]
     for source, rows in sorted(facts.sources.items()):
         meta = manifest.source(source) if manifest else None
         restricted = report.restricted_rows.get(source, 0)
@@ -226,8 +226,11 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
         label = f"{meta.name} (`{source}`)" if meta and meta.name else f"`{source}`"
         how = (meta and (meta.access or meta.homepage)) or "see the source's homepage"
         citation = (meta and meta.citation) or "not recorded in manifest.json"
-        out.append(f"| {_cell(label)} | {_cell(', '.join(sorted(facts.source_licenses[source])))} | {images} | "
-                   f"{rows} | {_cell(citation)} | {_cell(how)} |")
+        status = (f"{meta.license_status} ({meta.license_read_at or 'where read not recorded'})"
+                  if meta and meta.license_status else "not recorded in manifest.json")
+        unit = (meta and meta.split_unit) or "patient"
+        out.append(f"| {_cell(label)} | {_cell(', '.join(sorted(facts.source_licenses[source])))} | {_cell(status)} | "
+                   f"{images} | {unit} | {rows} | {_cell(citation)} | {_cell(how)} |")
     out += [""]
 
     if options.annotations_only:
@@ -247,7 +250,7 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
         out += [f"| `{key}` | {_cell(_describe(value))} |" for key, value in features_for(config).items()]
         out += [""]
     out += [BOX_NOTE, "Provenance on every row: `source`, `source_id`, `license` (SPDX id), `redistributable`, "
-            "`patient_id` (pseudonymous), `split` (patient-level), `metadata` (JSON).", ""]
+            "`patient_id` (pseudonymous), `split` (by the source's split unit), `metadata` (JSON).", ""]
 
     reviewed = sum(n for status, n in facts.review_status.items() if status != "unreviewed")
     if reviewed:
@@ -275,7 +278,9 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
             "(grounding, visual question answering). Not for clinical decisions.",
             "- Boxes are derived from the sources' masks or boxes; questions are generated from templates and "
             "reviewed where the Review section says so. Unreviewed rows may contain errors.",
-            "- Splits are patient-level within each source; the same patient never appears in two splits.",
+            "- Splits are by subject within each source, the unit in the Sources table (patient, or volume, image, "
+            "video or centre where the source defines its subjects so): no unit appears in two splits. A source "
+            "split by image or volume may hold the same patient in two splits where it does not link them.",
             "- Coverage follows the public sources: modalities, body parts, populations and scanners are not "
             "balanced, and results may not transfer to other sites.",
             "- Images are rendered 8-bit views (windowed for CT/MR); intensities are not the original units.",

@@ -84,6 +84,23 @@ def hub_license_id(license: str) -> str | None:
     return None if spdx is None else {**REDISTRIBUTABLE_LICENSES, **OTHER_KNOWN_LICENSES}[spdx]
 
 
+# How sure we are of a source's licence: ``stated`` (read at the source itself: its page, repository, data record or
+# paper), ``secondary`` (read only at a mirror, aggregator or loader; nothing at the source says otherwise),
+# ``conflicting`` (two places state different terms, or a mirror states one and the source none), ``unknown`` (no
+# licence could be read). Only a ``stated`` licence lets a source's images be redistributed: a catalogue's word
+# for a licence is a lead to follow to the source, not a grant.
+LICENSE_STATUSES = ("stated", "secondary", "conflicting", "unknown")
+
+
+def licence_permits_redistribution(*, license: str, status: str) -> bool:
+    """Whether a source's images may be redistributed, from its licence alone: a licence on
+    :data:`REDISTRIBUTABLE_LICENSES`, read at the source itself (status ``stated``). Source entries derive their
+    ``redistributable`` flag from this, so no entry can claim more than its licence grants."""
+    if status not in LICENSE_STATUSES:
+        raise ValueError(f"licence status {status!r} is not one of {', '.join(LICENSE_STATUSES)}")
+    return status == "stated" and allows_image_redistribution(license=license, redistributable=True)
+
+
 def allows_image_redistribution(*, license: str, redistributable: bool) -> bool:
     """The licence rule: the row's own flag and a licence known to allow redistributing derived images."""
     spdx = canonical_license(license)

@@ -10,7 +10,8 @@ key. Layout (JSON object)::
 
     toolkit, version, command, seed            who built it, with which options
     options                                    the builder's options (JSON values)
-    sources: [{key, name, homepage, license, redistributable, citation, access, files, inputs_sha256}, ...]
+    sources: [{key, name, homepage, license, license_status, license_read_at, redistributable, split_unit,
+               citation, access, files, inputs_sha256}, ...]
     deidentification (optional), environment (optional), name, description, created (optional)
 """
 
@@ -37,6 +38,9 @@ class ManifestSource:
     key: str
     license: str
     redistributable: bool
+    license_status: str = ""  # stated | secondary | conflicting | unknown (vgmed_data.guards.LICENSE_STATUSES)
+    license_read_at: str = ""  # where the licence was read
+    split_unit: str = ""  # the unit no split divides: patient, study, volume, image, video or centre
     name: str = ""
     homepage: str = ""
     citation: str = ""

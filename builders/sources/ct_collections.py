@@ -13,7 +13,7 @@ KITS23 = SourceEntry(
         "https://github.com/neheller/kits23 (README 'License and Attribution', @063d4c00afd383fc68145a00c0aa6a4e2a3c0f50: "
         "data under 'CC BY-NC-SA', version not given there; code MIT. Version 4.0 is stated for the same data "
         "series at https://kits-challenge.org/kits21/participate)"),
-    redistributable=True, modality="CT", body_part="abdomen", size="29 GB",
+    license_status="stated", split_unit="patient", modality="CT", body_part="abdomen", size="29 GB",
     layout="dataset/case_XXXXX/imaging.nii.gz + dataset/case_XXXXX/segmentation.nii.gz "
            "(0=background, 1=kidney, 2=tumor, 3=cyst) + dataset/case_XXXXX/instances/"
            "<kidney|tumor|cyst>_instance-N_annotation-M.nii.gz (not read); pass the dataset/ folder",
@@ -38,7 +38,7 @@ TOTALSEGMENTATOR = SourceEntry(
     citation="Wasserthal J. et al. TotalSegmentator: robust segmentation of 104 anatomic structures in CT images. "
              "Radiology: Artificial Intelligence 5(5) (2023). doi:10.1148/ryai.230024",
     license="CC-BY-4.0", license_url="https://zenodo.org/records/10047292",
-    redistributable=True, modality="CT", body_part="whole body", size="23.6 GB",
+    license_status="stated", split_unit="volume", modality="CT", body_part="whole body", size="23.6 GB",
     layout="sXXXX/ct.nii.gz + sXXXX/segmentations/<structure>.nii.gz (one binary file per structure) + meta.csv",
     layout_confirmed_at="wasserth/TotalSegmentator@4cb664c1507782a7e503a203cd619406fbb06abe:resources/"
                         "convert_dataset_to_nnunet.py (the dataset author's script: meta.csv read with sep=';', "

@@ -16,6 +16,8 @@ HOMEPAGE = "http://medicaldecathlon.com/"
 CITATION = ("Antonelli M. et al. The Medical Segmentation Decathlon. Nature Communications 13, 4128 (2022). "
             "doi:10.1038/s41467-022-30695-9")
 LAYOUT_SOURCE = "Project-MONAI/MONAI:monai/apps/datasets.py (DecathlonDataset); arXiv:1902.09063 Table 1"
+LICENSE_READ_AT = (HOMEPAGE + " ('All data will be made available online with a permissive copyright-license "
+                   "(CC-BY-SA 4.0)')")
 MONAI_MD5 = "Project-MONAI/MONAI:monai/apps/datasets.py (DecathlonDataset.md5)"
 
 
@@ -48,7 +50,7 @@ def _task(*, key: str, task: str, md5: str, modality: str, body_part: str, label
               + ", ".join(f"{v}={lab.target}" for v, lab in labels.items()) + ")")
     return SourceEntry(
         key=key, name=f"Medical Segmentation Decathlon {task}", homepage=HOMEPAGE, citation=CITATION,
-        license="CC-BY-SA-4.0", license_url=HOMEPAGE, redistributable=True, modality=modality, body_part=body_part,
+        license="CC-BY-SA-4.0", license_url=LICENSE_READ_AT, license_status="stated", split_unit="volume", modality=modality, body_part=body_part,
         size=size, layout=layout,
         layout_confirmed_at=LAYOUT_SOURCE + (f"; labels {LABELS_SOURCE[task]}" if task in LABELS_SOURCE else ""),
         labels=labels,

@@ -19,7 +19,7 @@ LIDC_IDRI = SourceEntry(
     license="CC-BY-3.0",
     license_url="https://www.cancerimagingarchive.net/collection/lidc-idri/ (TCIA: CC BY 3.0; also stated in "
                 "MONAI's lung_nodule_ct_detection bundle docs/data_license.txt)",
-    redistributable=True, modality="CT", body_part="chest", size="~125 GB (CT) + SEG",
+    license_status="stated", split_unit="patient", modality="CT", body_part="chest", size="~125 GB (CT) + SEG",
     layout="lidc_idri/<PatientID>/<StudyInstanceUID>/CT_<SeriesInstanceUID>/<uuid>.dcm and, beside it, one "
            "SEG_<SeriesInstanceUID>/<uuid>.dcm per reader annotation (one segment each, SegmentedPropertyType "
            "'Nodule'); pass the lidc_idri/ folder",

@@ -12,7 +12,7 @@ KVASIR_SEG = SourceEntry(
         "https://github.com/DebeshJha/Kvasir-SEG (authors' README @1a281486b26c4652af8218c5ffc8962ad5b69004: no "
         "prior permission needed for academic and research use, prior permission needed for commercial use; "
         "redistribution of the images is not addressed)"),
-    redistributable=False, modality="ENDOSCOPY", body_part="colon", size="46 MB",
+    license_status="stated", split_unit="image", modality="ENDOSCOPY", body_part="colon", size="46 MB",
     layout="Kvasir-SEG/images/<id>.jpg + Kvasir-SEG/masks/<id>.jpg (same name; JPEG, polyp white) + "
            "kavsir_bboxes.json; pass the Kvasir-SEG/ folder",
     layout_confirmed_at="DebeshJha/Kvasir-SEG@1a281486b26c4652af8218c5ffc8962ad5b69004:README.md (images and masks in "
@@ -36,7 +36,7 @@ ISIC2018 = SourceEntry(
     license="CC-BY-NC-4.0", license_url=(
         "https://challenge.isic-archive.com/data/#2018 (not confirmed: the licence text on this page could not be "
         "read; CC BY-NC 4.0 is what the secondary catalogue datasetninja.com/isic-challenge-2018 states)"),
-    redistributable=False, modality="DERMOSCOPY", body_part="skin", size="11 GB",
+    license_status="secondary", split_unit="image", modality="DERMOSCOPY", body_part="skin", size="11 GB",
     layout="ISIC2018_Task1-2_{Training,Validation,Test}_Input/ISIC_XXXXXXX.jpg + "
            "ISIC2018_Task1_{Training,Validation,Test}_GroundTruth/ISIC_XXXXXXX_segmentation.png (0/255)",
     layout_confirmed_at="kovmartin/DD2424VT191_Group90 DOWNLOAD_DATASET.md; JiaxinZhuang/Skin-Lesion-Recognition."
@@ -64,7 +64,7 @@ BUSI = SourceEntry(
         "https://scholar.cu.edu.eg/?q=afahmy/pages/dataset (not confirmed: no dataset licence found; the Data in "
         "Brief article's open-access licence, doi:10.1016/j.dib.2019.104863, covers the article, not the images, "
         "and was not read; mirrors' labels (Kaggle 'CC0', Hugging Face 'other') are set by re-uploaders)"),
-    redistributable=False, modality="US", body_part="breast", size="200 MB",
+    license_status="conflicting", split_unit="image", modality="US", body_part="breast", size="200 MB",
     layout="Dataset_BUSI_with_GT/{benign,malignant,normal}/<class> (N).png + <class> (N)_mask.png "
            "(+ <class> (N)_mask_1.png... when there are several lesions); normal/ has empty masks and is not read",
     layout_confirmed_at="GitHub code search: BUSI loaders reading Dataset_BUSI_with_GT/<grade>/'<grade> (*).png' "
@@ -89,7 +89,7 @@ IDRID = SourceEntry(
     citation="Porwal P. et al. Indian Diabetic Retinopathy Image Dataset (IDRiD). Data 3(3), 25 (2018). "
              "doi:10.3390/data3030025",
     license="CC-BY-4.0", license_url="https://ieee-dataport.org/open-access/indian-diabetic-retinopathy-image-dataset-idrid",
-    redistributable=True, modality="FUNDUS", body_part="eye", size="420 MB",
+    license_status="stated", split_unit="image", modality="FUNDUS", body_part="eye", size="420 MB",
     layout="A. Segmentation/1. Original Images/{a. Training Set,b. Testing Set}/IDRiD_NN.jpg + "
            "A. Segmentation/2. All Segmentation Groundtruths/<set>/{1. Microaneurysms/IDRiD_NN_MA.tif, "
            "2. Haemorrhages/IDRiD_NN_HE.tif, 3. Hard Exudates/IDRiD_NN_EX.tif, 4. Soft Exudates/IDRiD_NN_SE.tif, "
@@ -123,7 +123,7 @@ MONTGOMERY = SourceEntry(
         "https://data.lhncbc.nlm.nih.gov/public/Tuberculosis-Chest-X-ray-Datasets/Montgomery-County-CXR-Set/"
         "MontgomerySet/index.html (not confirmed: no licence or redistribution terms could be read from NLM pages; "
         "the set is described as made available by NLM in Jaeger et al. 2014, QIMS 4(6))"),
-    redistributable=False, modality="XR", body_part="chest", size="600 MB",
+    license_status="unknown", split_unit="patient", modality="XR", body_part="chest", size="600 MB",
     layout="MontgomerySet/CXR_png/MCUCXR_NNNN_L.png + MontgomerySet/ManualMask/{leftMask,rightMask}/<same name> "
            "(patient's left/right lung) + ClinicalReadings/*.txt; pass MontgomerySet/",
     layout_confirmed_at="GitHub code search: loaders joining MontgomerySet/CXR_png, ManualMask/leftMask, "

@@ -17,7 +17,8 @@ NIH_CXR14 = SourceEntry(
         "no restrictions on the use of the NIH chest x-ray images; link to https://nihcc.app.box.com/v/ChestXray-NIHCC, "
         "cite the CVPR 2017 paper, acknowledge the NIH Clinical Center as data provider). The NIH Box README itself "
         "was not read (not confirmed there)"),
-    redistributable=True, modality="XR", body_part="chest", size="45 GB (images) + 90 KB (table)",
+    license_status="secondary", split_unit="patient", modality="XR", body_part="chest",
+    size="45 GB (images) + 90 KB (table)",
     layout="BBox_List_2017.csv (header 'Image Index,Finding Label,Bbox [x,y,w,h],,,'; x,y,w,h pixels of the "
            "1024x1024 PNG) + images/NNNNNNNN_NNN.png (from images_001..012.tar.gz); patient = first 8 digits",
     layout_confirmed_at="GitHub code: loaders reading columns 'Bbox [x','y','w','h]' of BBox_List_2017.csv and "
@@ -70,7 +71,7 @@ SLAKE = SourceEntry(
              "Answering. ISBI 2021. arXiv:2102.09542",
     license="CC-BY-4.0", license_url="https://huggingface.co/datasets/BoKelvin/SLAKE (card front matter 'license: "
     "cc-by-4.0'; the card links the project page and names Bo Liu, first author, as contact)",
-    redistributable=True, modality="mixed", body_part="", size="210 MB",
+    license_status="stated", split_unit="image", modality="mixed", body_part="", size="210 MB",
     layout="imgs/xmlabN/{source.jpg, mask.png, detection.json, question.json} + train.json, validate.json "
            "(renamed validation.json on the authors' Hugging Face copy), test.json, mask.txt, KG.zip; QA files are "
            "lists of {img_id, img_name ('xmlabN/source.jpg'), question, answer, q_lang ('en'/'zh'), location, "

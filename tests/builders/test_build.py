@@ -202,6 +202,18 @@ def test_build_cli(sources: dict[str, Path], tmp_path: Path, capsys: pytest.Capt
     assert {json.loads(r["metadata"])["question_kind"] for r in rows} <= {"location", "size"}
     assert main(["build", "vgmed", "--source", "nope=/x", "--out", str(tmp_path / "o2")]) == 2
     assert "unknown source 'nope'" in capsys.readouterr().err
+    # the manifest and the card record each source's licence status, where it was read, and its split unit
+    manifest = {s["key"]: s for s in json.loads((tmp_path / "out" / "manifest.json").read_text())["sources"]}
+    assert (manifest["msd-spleen"]["license_status"], manifest["msd-spleen"]["split_unit"]) == ("stated", "volume")
+    assert manifest["kvasir-seg"]["license_read_at"].startswith("https://github.com/DebeshJha/Kvasir-SEG")
+    assert manifest["kvasir-seg"]["split_unit"] == "image" and manifest["kvasir-seg"]["redistributable"] is False
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "| CC-BY-SA-4.0 (stated) | yes | volume |" in card
+    # a split unit the source does not record is refused with one line naming the units it has
+    assert main(["build", "vgmed", "--source", f"msd-spleen={sources['msd-spleen']}", "--out",
+                 str(tmp_path / "o3"), "--split-unit", "msd-spleen=centre"]) == 2
+    err = capsys.readouterr().err
+    assert "msd-spleen cannot be split by 'centre'" in err and "volume" in err and not (tmp_path / "o3").exists()
 
 
 def test_a_build_that_fails_after_its_rows_leaves_no_folder(sources: dict[str, Path], tmp_path: Path,

@@ -46,19 +46,49 @@ def test_sources_list_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert "msd-spleen" in out and "CC-BY-SA-4.0" in out and "kvasir-seg" in out
     assert "17 sources" in out or "sources, modalities" in out
     cells = {line.split()[0]: re.split(r"\s{2,}", line.strip()) for line in out.splitlines() if line.strip()}
-    # the column says what `vgmed publish` will do: the guard refuses LicenseRef-* licences even where the source
-    # entry says it may be redistributed (NIH ChestX-ray14), and publishes CC-BY-SA MSD images
+    # the column says what `vgmed publish` will do: the guard refuses LicenseRef-* licences (NIH ChestX-ray14),
+    # licences read only at a catalogue (ISIC 2018: CC BY-NC at dataset-ninja) and conflicting ones (BUSI), and
+    # publishes CC-BY-SA MSD images; each row names the licence status and where the licence was read
     column = cells["KEY"].index("IMAGES PUBLISHED")
     assert cells["nih-cxr14-bbox"][column] == "no (licence not on the guard's list)"
-    assert cells["msd-spleen"][column] == "yes" and cells["busi"][column] == "no"
+    assert cells["isic2018-task1"][column] == "no (licence secondary: not read at the source)"
+    assert cells["msd-spleen"][column] == "yes" and cells["busi"][column] == "no (licence conflicting)"
+    status, read_at = cells["KEY"].index("STATUS"), cells["KEY"].index("LICENCE READ AT")
+    assert (cells["msd-spleen"][status], cells["msd-spleen"][read_at]) == ("stated", "http://medicaldecathlon.com/")
+    assert cells["montgomery"][status] == "unknown"
+    assert cells["kits23"][cells["KEY"].index("SPLIT UNIT")] == "patient"
 
 
 def test_sources_list_json_states_what_publish_does(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sources", "list", "--json"]) == 0
     entries = {e["key"]: e for e in json.loads(capsys.readouterr().out)}
-    assert entries["nih-cxr14-bbox"]["redistributable"] is True
+    assert entries["nih-cxr14-bbox"]["redistributable"] is False
     assert entries["nih-cxr14-bbox"]["images_publishable"] is False
     assert entries["msd-spleen"]["images_publishable"] is True
+    assert entries["msd-spleen"]["license_status"] == "stated"
+    assert "CC-BY-SA 4.0" in entries["msd-spleen"]["license_url"]
+    assert entries["msd-spleen"]["split_units"] == ["volume"]
+    for entry in entries.values():
+        assert entry["license_status"] in ("stated", "secondary", "conflicting", "unknown")
+        assert entry["split_unit"] in ("patient", "study", "volume", "image", "video", "centre")
+
+
+@pytest.mark.parametrize(("license", "status", "expected"), [
+    ("CC-BY-4.0", "stated", True), ("CC-BY-NC-SA-4.0", "stated", True),
+    ("CC-BY-4.0", "secondary", False), ("CC-BY-4.0", "conflicting", False), ("CC0-1.0", "unknown", False),
+    ("CC-BY-NC-ND-4.0", "stated", False), ("LicenseRef-terms-of-use", "stated", False)])
+def test_redistributable_follows_the_licence_and_its_status(license: str, status: str, expected: bool) -> None:
+    entry = dataclasses.replace(get_entry("msd-spleen"), license=license, license_status=status)
+    assert entry.redistributable is expected
+    with pytest.raises(TypeError):  # no entry can declare it by hand
+        dataclasses.replace(get_entry("msd-spleen"), redistributable=True)
+
+
+def test_entries_refuse_unknown_licence_status_and_split_unit() -> None:
+    with pytest.raises(InvalidInputError, match="licence status 'cc-by' is not one of stated, secondary"):
+        dataclasses.replace(get_entry("msd-spleen"), license_status="cc-by")
+    with pytest.raises(InvalidInputError, match="split unit 'hospital' is not one of patient"):
+        dataclasses.replace(get_entry("msd-spleen"), other_split_units=("hospital",))
 
 
 def test_verify_names_what_is_missing(sources: dict[str, Path], tmp_path: Path,
@@ -90,3 +120,17 @@ def test_fetch_downloads_and_checks_checksums(tmp_path: Path) -> None:
 def test_fetch_prints_steps_when_registration_is_needed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["sources", "fetch", "nih-cxr14-bbox", "--dest", str(tmp_path)]) == 0
     assert "BBox_List_2017.csv" in capsys.readouterr().out
+
+
+def test_docs_sources_page_holds_the_generated_catalogue(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/sources.md carries `vgmed sources list --markdown` verbatim (regenerate it after adding an entry)."""
+    from vgmed_data.builders.catalogue import BEGIN, END
+
+    assert main(["sources", "list", "--markdown"]) == 0
+    generated = capsys.readouterr().out
+    page = (Path(__file__).resolve().parents[2] / "docs" / "sources.md").read_text()
+    start = page.index(BEGIN)
+    assert page[start: page.index(END) + len(END) + 1] == generated, (
+        "docs/sources.md is stale: replace its catalogue part with `vgmed sources list --markdown`")
+    for entry in all_entries():
+        assert f"### `{entry.key}`" in generated and f"({entry.license_status}), read at" in generated
