@@ -201,20 +201,20 @@ def register(parser: argparse.ArgumentParser) -> None:
     status.set_defaults(func=_status)
 
     pull = sub.add_parser("pull", help="pull what changed since the last pull (append-only)")
-    pull.add_argument("--project", required=True)
+    pull.add_argument("--project", required=True, help="Label Studio project title, as given to `vgmed annotate push`")
     pull.add_argument("--full", action="store_true", help="pull every task again (still a new pull file)")
     add_quiet_argument(pull)
     _common(pull, remote=True)
     pull.set_defaults(func=_pull)
 
     agreement = sub.add_parser("agreement", help="box IoU, mask Dice and verdict agreement; table and PNG")
-    agreement.add_argument("--project", required=True)
+    agreement.add_argument("--project", required=True, help="Label Studio project title, as given to `vgmed annotate push`")
     agreement.add_argument("--out", type=Path, default=None, help="folder (default: WORKSPACE/agreement/PROJECT)")
     _common(agreement, remote=False)
     agreement.set_defaults(func=_agreement)
 
     adjudication = sub.add_parser("adjudicate", help="send disagreeing tasks to an adjudication project")
-    adjudication.add_argument("--project", required=True)
+    adjudication.add_argument("--project", required=True, help="Label Studio project title, as given to `vgmed annotate push`")
     adjudication.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
                               help=f"box IoU under which a task is adjudicated (default: {DEFAULT_THRESHOLD})")
     adjudication.add_argument("--into", default=None, help="adjudication project (default: PROJECT-adjudication)")
@@ -223,14 +223,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     adjudication.set_defaults(func=_adjudicate)
 
     final = sub.add_parser("finalize", help="write the reviewed dataset folder")
-    final.add_argument("--project", required=True)
-    final.add_argument("--out", type=Path, required=True)
-    final.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    final.add_argument("--project", required=True, help="Label Studio project title, as given to `vgmed annotate push`")
+    final.add_argument("--out", type=Path, required=True,
+                       help="dataset folder to write with the reviewed regions and verdicts")
+    final.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                       help="box IoU under which two annotators disagree and the sample awaits adjudication")
     _common(final, remote=False)
     final.set_defaults(func=_finalize)
 
     dry = sub.add_parser("dry-run", help="write the label config, guideline and task JSON without a server")
-    dry.add_argument("dataset", type=Path)
-    dry.add_argument("--out", type=Path, required=True)
-    dry.add_argument("--mask-as", choices=MASK_AS, default="brush")
+    dry.add_argument("dataset", type=Path, help="dataset folder (vgmed configuration)")
+    dry.add_argument("--out", type=Path, required=True, help="folder for the tasks JSON and the labelling config")
+    dry.add_argument("--mask-as", choices=MASK_AS, default="brush", help="how masks are pre-drawn")
     dry.set_defaults(func=_dry_run)

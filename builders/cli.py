@@ -46,13 +46,14 @@ def register_sources(parser: argparse.ArgumentParser) -> None:
                          help="print the catalogue as Markdown (the generated part of docs/sources.md)")
     listing.set_defaults(func=_sources_list)
     fetch = sub.add_parser("fetch", help="download a source (resume + checksum) or print the exact steps")
-    fetch.add_argument("key")
-    fetch.add_argument("--dest", required=True, type=Path)
+    fetch.add_argument("key", help="source key from `vgmed sources list`")
+    fetch.add_argument("--dest", required=True, type=Path, help="folder to download into (created; resumed)")
     add_quiet_argument(fetch)
     fetch.set_defaults(func=_sources_fetch)
     verify = sub.add_parser("verify", help="check a downloaded source's layout and checksums")
-    verify.add_argument("key")
-    verify.add_argument("path", type=Path)
+    verify.add_argument("key", help="source key from `vgmed sources list`")
+    verify.add_argument("path", type=Path,
+                        help="the downloaded source: its extracted folder, the archive, or the folder holding both")
     verify.set_defaults(func=_sources_verify)
 
 
@@ -132,7 +133,7 @@ def register_build(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="build_command", metavar="SUBCOMMAND", required=True)
     for name, (help_text, target) in BUILD_COMMANDS.items():
         module_name, function_name = target.split(":")
-        command = sub.add_parser(name, help=help_text, description=help_text)
+        command = sub.add_parser(name, help=help_text)
         getattr(importlib.import_module(module_name), function_name)(command)
 
 
@@ -159,13 +160,18 @@ def register_build_vgmed(parser: argparse.ArgumentParser) -> None:
                         help="a downloaded source (repeat for several); keys from `vgmed sources list`")
     parser.add_argument("--out", required=True, type=Path, help="output dataset folder")
     parser.add_argument("--num-proc", type=int, default=defaults.num_proc, help="worker processes")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--seed", type=int, default=defaults.seed,
+                        help="seed of the split assignment and of question sampling (same seed: same bytes)")
     parser.add_argument("--on-bad", choices=("error", "warn", "skip"), default=defaults.on_bad,
                         help="bad input: stop (default), or count it in the build report and go on")
-    parser.add_argument("--slices-per-target", type=int, default=defaults.slices_per_target)
-    parser.add_argument("--min-pixels", type=int, default=defaults.min_pixels)
-    parser.add_argument("--min-size-mm", type=float, default=defaults.min_size_mm)
-    parser.add_argument("--max-records-per-source", type=int, default=None)
+    parser.add_argument("--slices-per-target", type=int, default=defaults.slices_per_target,
+                        help="volumes: slices per target and plane (the largest first, then evenly spaced)")
+    parser.add_argument("--min-pixels", type=int, default=defaults.min_pixels,
+                        help="connected regions smaller than this many pixels are not targets")
+    parser.add_argument("--min-size-mm", type=float, default=defaults.min_size_mm,
+                        help="nor those whose larger side is under this many mm (when the pixel spacing is known)")
+    parser.add_argument("--max-records-per-source", type=int, default=None,
+                        help="read at most this many records (cases, images) of each source (default: all)")
     parser.add_argument("--max-per-source", type=int, default=None, help="sample quota per source")
     parser.add_argument("--max-per-modality", type=int, default=None, help="sample quota per modality")
     parser.add_argument("--max-per-target", type=int, default=None, help="sample quota per (modality, target)")
@@ -217,9 +223,9 @@ def _build_vgmed(args: argparse.Namespace) -> int:
 def register_import(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="import_format", metavar="FORMAT", required=True)
     jsonl = sub.add_parser("vgmed-jsonl", help="the official VGMED release JSONL (image, question, bbox)")
-    jsonl.add_argument("file", type=Path)
+    jsonl.add_argument("file", type=Path, help="the release's JSONL file")
     jsonl.add_argument("--images", required=True, type=Path, help="folder the JSONL image paths are relative to")
-    jsonl.add_argument("--out", required=True, type=Path)
+    jsonl.add_argument("--out", required=True, type=Path, help="dataset folder to write")
     jsonl.add_argument("--on-bad", choices=("error", "warn", "skip"), default="error",
                        help="a bad line: stop (default), or skip it, count it in OUT/import_report_vgmed.json and "
                             "go on (warn also prints each)")
@@ -240,15 +246,16 @@ def _import_jsonl(args: argparse.Namespace) -> int:
 def register_export(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="export_format", metavar="FORMAT", required=True)
     for name, (help_text, target) in EXPORT_COMMANDS.items():
-        command = sub.add_parser(name, help=help_text, description=help_text)
+        command = sub.add_parser(name, help=help_text)
         load_target(target)(command)
 
 
 def register_export_jsonl(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("folder", type=Path)
+    parser.add_argument("folder", type=Path, help="dataset folder (vgmed configuration)")
     parser.add_argument("--out", required=True, type=Path, help="JSONL file to write")
     parser.add_argument("--images-dir", type=Path, default=None,
-                        help="also write each row's image under this folder (as images/<id>.png)")
+                        help="also write each row's image under this folder, as images/<id>-<hash>.png (the name "
+                             "the JSONL gives; the hash keeps ids that differ only in case or punctuation apart)")
     parser.set_defaults(func=_export_jsonl)
 
 

@@ -54,7 +54,7 @@ def _run(args: argparse.Namespace) -> int:
                      min_pixels=args.min_pixels, protocol=args.protocol,
                      query=args.query, attention_prompt=args.attention_prompt,
                      overlays=args.overlays,
-                     on_bad_sample=args.on_bad_sample, progress=not args.no_progress, overwrite=args.overwrite,
+                     on_bad_sample=args.on_bad_sample, progress=not args.quiet, overwrite=args.overwrite,
                      argv=("vgmed", *sys.argv[1:]) if sys.argv and "vgmed" in Path(sys.argv[0]).name else None)
     if cfg.task == Task.BOXES:
         from vgmed_data.eval.boxes.generate import run_boxes
@@ -97,18 +97,21 @@ def register(parser: argparse.ArgumentParser) -> None:
     from vgmed_data.eval.arguments import add_protocol_arguments
     from vgmed_data.eval.config import Dtype, QueryMode, SkipPolicy, Task
     from vgmed_data.eval.tiny import TINY_FAMILIES
+    from vgmed_data.progress import add_quiet_argument
 
     sub = parser.add_subparsers(dest="eval_command", metavar="SUBCOMMAND")
     run = sub.add_parser("run", help="evaluate a model on a grounding dataset (attention metrics + answers)")
     run.add_argument("--model", required=True, help="checkpoint folder or Hub id")
     run.add_argument("--dataset", required=True, help="dataset folder or Hub dataset id")
     run.add_argument("--out", required=True, help="output folder (re-run with the same arguments to resume)")
-    run.add_argument("--config", default="vgmed")
-    run.add_argument("--split", default="test")
+    run.add_argument("--config", default="vgmed",
+                     help="dataset configuration: vgmed, or sequences (with --task boxes)")
+    run.add_argument("--split", default="test", help="split to evaluate")
     run.add_argument("--layers", default="all", help="'all' (default), '10,16' or '8-12'")
     run.add_argument("--limit", type=int, default=None, help="first N rows of the split")
-    run.add_argument("--batch-size", type=int, default=1)
-    run.add_argument("--dtype", default=Dtype.FLOAT32.value, choices=[d.value for d in Dtype])
+    run.add_argument("--batch-size", type=int, default=1, help="samples per forward pass")
+    run.add_argument("--dtype", default=Dtype.FLOAT32.value, choices=[d.value for d in Dtype],
+                     help="model dtype (attention is captured in float32 either way)")
     run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (under torchrun: cuda = LOCAL_RANK)")
     run.add_argument("--max-pixels", type=int, default=None,
                      help="Qwen pixel budget (default: the family's, 256*28*28 / 256*32*32; 0: checkpoint's)")
@@ -123,8 +126,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                           "the official open prompt, one more forward per closed question) or answer (the "
                           "lettered prompt the answer is generated from, no extra forward)")
     run.add_argument("--overlays", type=int, default=8, help="heat-map overlays for the first N samples")
-    run.add_argument("--on-bad-sample", default=SkipPolicy.SKIP.value, choices=[p.value for p in SkipPolicy])
-    run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--on-bad-sample", default=SkipPolicy.SKIP.value, choices=[p.value for p in SkipPolicy],
+                     help="a sample that cannot be evaluated: skip (counted in the report by reason) or error")
+    add_quiet_argument(run)
     run.add_argument("--overwrite", action="store_true",
                      help="start over in an --out folder that holds a run (its run files are removed first)")
     run.add_argument("--task", default=Task.GROUNDING.value, choices=[t.value for t in Task],
@@ -138,17 +142,17 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_method_arguments(run)
     run.set_defaults(func=_run)
     merge = sub.add_parser("merge", help="merge the rank outputs of a multi-GPU run into the final report")
-    merge.add_argument("--out", required=True)
-    merge.add_argument("--overlays", type=int, default=8)
+    merge.add_argument("--out", required=True, help="the run folder the ranks wrote into")
+    merge.add_argument("--overlays", type=int, default=8, help="heat-map overlays for the first N samples")
     merge.set_defaults(func=_merge)
     score = sub.add_parser("score", help="score box predictions (JSONL of raw model outputs) against a dataset")
     from vgmed_data.eval.boxes.cli import register_score
 
     register_score(score)
     tiny = sub.add_parser("tiny", help="build a tiny random-weight checkpoint (tests, demos)")
-    tiny.add_argument("family", choices=TINY_FAMILIES)
-    tiny.add_argument("--out", required=True)
-    tiny.add_argument("--overwrite", action="store_true")
+    tiny.add_argument("family", choices=TINY_FAMILIES, help="model family of the checkpoint")
+    tiny.add_argument("--out", required=True, help="checkpoint folder to write")
+    tiny.add_argument("--overwrite", action="store_true", help="replace a checkpoint already in --out")
     tiny.set_defaults(func=_tiny)
     from vgmed_data.eval.results.cli import register_publish, register_serve
 

@@ -59,7 +59,7 @@ def iter_samples(dataset: str | os.PathLike[str], *, config: str = "vgmed", spli
     """Samples of ``split`` in stored order, from a local folder (Parquet shards) or a Hub dataset id."""
     if config != "vgmed":
         raise InvalidInputError(f"the attention evaluator reads the 'vgmed' configuration, not {config!r}",
-                                fix="use eval.boxes for the sequences configuration")
+                                fix="evaluate the sequences configuration with `vgmed eval run --task boxes`")
     for index, row in enumerate(iter_dataset_rows(dataset, config=config, split=split)):
         if limit is not None and index >= limit:
             break

@@ -1,13 +1,12 @@
-"""The progress bar of a run, on stderr (tqdm; off with ``--no-progress``)."""
+"""The progress bar of a run: the one rule of :mod:`vgmed_data.progress` (stderr, only on a terminal, off with
+``--quiet``/``--no-progress`` or ``VGMED_DISABLE_PROGRESS_BARS=1``)."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
+
+from vgmed_data.progress import progress
 
 
 def progress_bar(total: int, *, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="sample", disable=not enabled, file=sys.stderr, dynamic_ncols=True,
-                desc="vgmed eval")
+    return progress(total=total, desc="vgmed eval", unit="sample", quiet=not enabled)

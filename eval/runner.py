@@ -363,7 +363,7 @@ def run_rank(cfg: EvalConfig, *, rank: int, world: int, adapter: Any | None = No
 
     if cfg.task != Task.GROUNDING:
         raise InvalidInputError(f"the grounding runner was given --task {cfg.task}",
-                                fix="run box tasks with vgmed_data.eval.boxes.generate.run_boxes")
+                                fix="run box tasks with `vgmed eval run --task boxes`")
     if cfg.overwrite and world > 1:
         raise InvalidInputError("--overwrite cannot be used under torchrun (the ranks would race)",
                                 path=cfg.out, fix="empty the folder first, or use a new --out")

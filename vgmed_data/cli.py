@@ -68,11 +68,44 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     # A private dest: a command's own options (e.g. `eval publish --command`) must not overwrite it.
     sub = parser.add_subparsers(dest="_vgmed_command", metavar="COMMAND")
     for name, (help_text, target) in COMMANDS.items():
-        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        command_parser = sub.add_parser(name, help=help_text, description=sentence(help_text))
         if name == command:
             module_name, function_name = target.split(":")
             getattr(importlib.import_module(module_name), function_name)(command_parser)
+            complete_help(command_parser)
     return parser
+
+
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, tuple[str | None, argparse.ArgumentParser]]:
+    """``parser``'s sub-commands: name -> (the one-line help given to ``add_parser``, the sub-parser)."""
+    found: dict[str, tuple[str | None, argparse.ArgumentParser]] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, sub in action.choices.items():
+                found[name] = (helps.get(name), sub)
+    return found
+
+
+def complete_help(parser: argparse.ArgumentParser) -> None:
+    """Every sub-command's ``--help`` opens with the sentence its parent lists it with (unless it has its own
+    description), and every option with a default states it, once, in its help. Applied to the whole tree below
+    ``parser`` so that no command module has to repeat its defaults by hand."""
+    for action in parser._actions:
+        if action.option_strings and action.help not in (None, argparse.SUPPRESS):
+            default = action.default
+            if default not in (None, False, argparse.SUPPRESS) and "default" not in action.help.lower():
+                shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+                action.help = f"{action.help} (default: {str(shown).replace('%', '%%')})"
+    for help_text, sub in subcommands(parser).values():
+        if not sub.description and help_text:
+            sub.description = sentence(help_text)
+        complete_help(sub)
+
+
+def sentence(text: str) -> str:
+    """A one-line help (``"list the sources"``) as the sentence a help page opens with (``"List the sources."``)."""
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,9 +2,10 @@
 so stdout stays clean for results and pipes.
 
 A bar is drawn only when stderr is a terminal: logs, CI and pipes get no carriage-return noise. ``--quiet`` on
-a command (:func:`add_quiet_argument`), ``quiet=True`` in the API, or ``VGMED_DISABLE_PROGRESS_BARS=1`` in the
+a command (:func:`add_quiet_argument`; ``--no-progress`` is the same switch, every command takes both), ``quiet=True`` in the API, or ``VGMED_DISABLE_PROGRESS_BARS=1`` in the
 environment (like ``HF_HUB_DISABLE_PROGRESS_BARS``) turn it off on a terminal too. Used by ``build vgmed``,
-``build sequences``, ``sources fetch``, ``hydrate``, ``annotate push`` and ``annotate pull``; ``publish`` applies
+``build sequences``, ``sources fetch``, ``hydrate``, ``annotate push``, ``annotate pull``, ``eval run`` and
+``eval select``; ``publish`` applies
 the same rule to huggingface_hub's upload bars (:func:`hub_progress`).
 """
 
@@ -58,5 +59,6 @@ def hub_progress(*, quiet: bool = False) -> Iterator[None]:
 
 
 def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quiet", "-q", action="store_true",
-                        help=f"no progress bar (also off when stderr is not a terminal, or with {DISABLE_VARIABLE}=1)")
+    parser.add_argument("--quiet", "-q", "--no-progress", dest="quiet", action="store_true",
+                        help=f"no progress bar (also off when stderr is not a terminal, or with {DISABLE_VARIABLE}=1; "
+                             "--no-progress is the same switch)")

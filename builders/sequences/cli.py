@@ -21,12 +21,14 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="a registered source and its root folder (repeatable; see `vgmed sources list`)")
     parser.add_argument("--out", required=True, help="dataset folder to write (or to export from)")
     parser.add_argument("--tasks", nargs="+", default=None, help="tasks to build (default: all 8)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the task sampling and split assignment (same seed: same bytes)")
     parser.add_argument("--size", type=int, default=336, help="images are padded to square and resized to this")
     parser.add_argument("--box-width", type=int, default=2, help="red reference box line width in pixels")
     parser.add_argument("--fit-fraction", type=float, default=0.2,
                         help="fraction of patients in the 'train' split (fits the mean-box baseline)")
-    parser.add_argument("--on-bad", default="error", choices=("error", "warn", "skip"))
+    parser.add_argument("--on-bad", default="error", choices=("error", "warn", "skip"),
+                        help="bad input: stop (default), or count it in the build report and go on (warn also prints)")
     parser.add_argument("--from-medsg", default=None, help="import a MedSG-Bench JSON file instead of sources")
     parser.add_argument("--images-root", default=None, help="folder MedSG image paths are relative to")
     parser.add_argument("--strip-prefix", default=None, metavar="PREFIX",

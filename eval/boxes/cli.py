@@ -13,7 +13,8 @@ def register_score(parser: argparse.ArgumentParser) -> None:
                         help='JSONL, one {"id": ..., "output": "<raw model text>"} per line')
     parser.add_argument("--format", required=True, choices=sorted(f.value for f in OutputFormatName),
                         help="the box output format the model speaks (see docs/sequences.md)")
-    parser.add_argument("--config", default="sequences", choices=("sequences", "vgmed"))
+    parser.add_argument("--config", default="sequences", choices=("sequences", "vgmed"),
+                        help="dataset configuration the predictions answer")
     parser.add_argument("--split", default="test", help="split to score (default: test)")
     parser.add_argument("--baseline-split", default=None,
                         help="split the mean-box baseline is fitted on (default: train, else validation)")

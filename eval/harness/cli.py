@@ -14,7 +14,7 @@ from vgmed_data.errors import InvalidInputError
 
 
 def register_lmms_eval(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("folder", type=Path)
+    parser.add_argument("folder", type=Path, help="dataset folder to export")
     parser.add_argument("--out", required=True, type=Path, help="folder for the tasks (lmms-eval --include_path)")
     parser.add_argument("--name", default=None,
                         help="task name (default: vgmed_<folder name>; sequences: +_sequences)")
@@ -25,7 +25,7 @@ def register_lmms_eval(parser: argparse.ArgumentParser) -> None:
 
 
 def register_vlmevalkit(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("folder", type=Path)
+    parser.add_argument("folder", type=Path, help="dataset folder to export (vgmed configuration)")
     parser.add_argument("--out", required=True, type=Path, help="FILE.tsv (VLMEvalKit reads $LMUData/<name>.tsv)")
     parser.add_argument("--split", default="test", help="split to export (default: test)")
     parser.set_defaults(func=_export_vlmevalkit)

@@ -89,7 +89,7 @@ def register_publish(parser: argparse.ArgumentParser) -> None:
 
 def register_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", help="a results dataset (Hub id ORG/NAME or folder) or a run folder")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback only by default)")
+    parser.add_argument("--port", type=int, default=7860, help="TCP port, 1-65535")
     parser.add_argument("--token", help="a read token for a private or gated results dataset")
     parser.set_defaults(func=_serve)

@@ -22,7 +22,7 @@ def _select(args: argparse.Namespace) -> int:
     cfg = EvalConfig(model=args.model, dataset=args.dataset, out=work, config=args.config, split=args.split,
                      limit=args.limit, batch_size=args.batch_size, dtype=args.dtype, device=args.device,
                      max_pixels=args.max_pixels, min_pixels=args.min_pixels, protocol=args.protocol,
-                     max_new_tokens=1, progress=not args.no_progress, overwrite=args.overwrite,
+                     max_new_tokens=1, progress=not args.quiet, overwrite=args.overwrite,
                      # the official measurement scripts generate nothing (and its answers would be 64 tokens on
                      # the checkpoint's processor); default runs keep their 1-token answers (and fingerprint)
                      answers=args.protocol != "official")
@@ -37,6 +37,7 @@ def _select(args: argparse.Namespace) -> int:
 def register_select(parser: argparse.ArgumentParser) -> None:
     from vgmed_data.eval.config import Dtype
     from vgmed_data.eval.vgrefine.select import HEAD_METRICS
+    from vgmed_data.progress import add_quiet_argument
 
     parser.description = ("Rank heads by KL on a grounding dataset you choose (the paper used natural images, to "
                           "keep medical test data out of the method) and write the top-K heads and the masked "
@@ -65,7 +66,7 @@ def register_select(parser: argparse.ArgumentParser) -> None:
     from vgmed_data.eval.arguments import add_protocol_arguments
 
     add_protocol_arguments(parser)
-    parser.add_argument("--no-progress", action="store_true")
+    add_quiet_argument(parser)
     parser.set_defaults(func=_select)
 
 
