@@ -9,13 +9,16 @@ never written to the manifest, the report or the rows (all of which get publishe
 
 Reports name DICOM files and records the same way: a skip's record is the pseudonymised record id (or the file's
 :mod:`~vgmed_data.imaging.sop_pointer`), and its detail text has every file path replaced by that pointer and
-every UID replaced by its keyed replacement (:func:`redact_skip`). The terminal still shows the real paths
+every UID (``2.25.<n>`` included) replaced by its keyed replacement (:func:`redact_skip`). That redaction is the second net:
+the messages the DICOM readers raise never quote header values in the first place (no UID, code meaning, segment
+label or segmentation type; slices and files are named by pointer, segments by number). The terminal still shows the real paths
 (``--on-bad warn`` and the ``error`` policy print the original error), so the user can find the file.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from collections.abc import Collection, Mapping
@@ -54,8 +57,9 @@ def pseudonymise(record: SourceRecord, *, key: str) -> SourceRecord:
                                record_id=replace_uid(record.record_id, key=key))
 
 
-# A UID in free text: dotted decimal with at least four components (version numbers have three at most).
-_UID = re.compile(r"(?<![\d.])[0-9]+(?:\.[0-9]+){3,}(?![\d.])")
+# A UID in free text: dotted decimal with at least four components (version numbers have three at most), or any
+# UID under the UUID-derived root 2.25 (three components: ``2.25.<up to 39 digits>``).
+_UID = re.compile(r"(?<![\d.])(?:2\.25\.[0-9]+|[0-9]+(?:\.[0-9]+){3,})(?![\d.])")
 
 
 def record_names(record: SourceRecord) -> dict[str, str]:
@@ -67,12 +71,18 @@ def record_names(record: SourceRecord) -> dict[str, str]:
     return names
 
 
+def _spellings(text: str) -> set[str]:
+    """``text`` as a message may quote it: as is, escaped by ``repr`` (a TAB becomes ``\\t``) and by JSON."""
+    return {text, repr(text)[1:-1], json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]} - {""}
+
+
 def redact_text(text: str, *, names: Mapping[str, str], key: str | None = None,
                 keep: Collection[str] = ()) -> str:
     """``text`` with each of ``names`` (longest first) replaced by its pointer and, with ``key``, every UID not
     in ``keep`` (already pseudonymous ids) by its keyed replacement."""
-    for original in sorted(names, key=len, reverse=True):
-        text = text.replace(original, names[original])
+    spellings = {form: names[original] for original in names for form in _spellings(original)}
+    for original in sorted(spellings, key=len, reverse=True):
+        text = text.replace(original, spellings[original])
     if key is not None:
         text = _UID.sub(lambda m: m.group(0) if m.group(0) in keep else replace_uid(m.group(0), key=key), text)
     return text

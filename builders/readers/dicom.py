@@ -21,7 +21,8 @@ their :mod:`~vgmed_data.imaging.sop_pointer` (``ImageRef.series``, ``RegionRef.m
 whose header cannot be read is called ``dicom-file:N-of-M`` (its place in the sorted listing). Skips recorded
 while listing use those names (:func:`~vgmed_data.builders.deid.redact_skip`); a skipped series is named by its
 SeriesInstanceUID, which the build then pseudonymises like record ids, and an unmapped label (ROI names and
-segment labels are free text, which Table E.1-1 empties) is written as ``<unmapped label>``.
+segment labels are free text, which Table E.1-1 empties) is named by its segment/ROI number, never quoted
+(and, as a second net, any spelling of it left in a message is written as ``<unmapped label>``).
 
 Geometry (:class:`SeriesGeometry`, read when a worker loads the record): slices sorted by
 ImagePositionPatient projected on the slice normal (the cross product of the ImageOrientationPatient cosines),
@@ -40,7 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 
-from vgmed_data.errors import FileFormatError, SkipReason, SourceNotFoundError, VgmedError
+from vgmed_data.errors import FileFormatError, InvalidInputError, SkipReason, SourceNotFoundError, VgmedError
 from vgmed_data.imaging.dicom import read_header
 from vgmed_data.imaging.sop_pointer import sop_pointer
 
@@ -187,9 +188,14 @@ class DicomSeriesReader:
         regions = []
         for path in sorted(paths):
             for number, name in annotation_labels(headers[path], label_from=self.label_from):
-                if self.ignore_unmapped and name not in entry.labels:
-                    continue
-                label = entry.label(name, path=relative(path, root))
+                if name not in entry.labels:
+                    if self.ignore_unmapped:
+                        continue
+                    raise InvalidInputError(  # the label is header free text: named by number, never quoted
+                        f"segment/ROI {number}'s label is not in the {entry.key} label map (known: "
+                        f"{', '.join(entry.labels)})", path=relative(path, root), reason=SkipReason.LABEL_NOT_IN_MAP,
+                        fix="check the file is from this source, add the label to the entry, or use --on-bad skip")
+                label = entry.labels[name]
                 regions.append(RegionRef(label=name, target=label.target, body_part=label.body_part,
                                          kind=label.kind, mask_path=str(path),
                                          mask_source_path=names[str(path)], mask_value=number))

@@ -18,7 +18,8 @@ ImageOrientationPatient and PixelSpacing (IPP is the centre of the first pixel),
 :func:`vgmed_data.geometry.rasterize` (pixels whose centre is inside). Several contours of one ROI on one slice
 combine by even-odd (XOR), so a contour inside another is a hole. POINT/OPEN contours are not regions.
 
-Errors name the annotation file: a reference to a slice that is not in the series, a frame size that is not the
+Errors name the annotation file and never quote a header value (the report may be published; the slice a
+frame references is missing, so it has no pointer to name it by): a reference to a slice that is not in the series, a frame size that is not the
 series' size, a segment/ROI with no foreground or no closed contour (``empty``).
 """
 
@@ -51,7 +52,7 @@ def annotation_masks(path: str, geometry: SeriesGeometry, numbers: Iterable[int]
     elif sop_class == RTSTRUCT_SOP_CLASS:
         masks = _rtstruct_masks(ds, path, geometry, wanted)
     else:
-        raise FileFormatError(f"is neither a DICOM-SEG nor an RTSTRUCT (SOP Class {sop_class})", path=path)
+        raise FileFormatError("is neither a DICOM-SEG nor an RTSTRUCT (its SOP Class is another)", path=path)
     for number in wanted:
         if not any(mask.any() for mask in masks.get(number, {}).values()):
             kind = "segment" if sop_class in SEG_CLASSES else "ROI"
@@ -80,13 +81,13 @@ def segmentation_type(ds: Dataset, path: str) -> str:
     """BINARY, FRACTIONAL or a readable LABELMAP; anything else is refused (``unsupported segmentation``)."""
     kind = str(ds.get("SegmentationType", "BINARY")).upper()
     if kind not in SEGMENTATION_TYPES:
-        raise FileFormatError(f"segmentation type {kind!r} is not one of {', '.join(SEGMENTATION_TYPES)}",
+        raise FileFormatError(f"its SegmentationType is not one of {', '.join(SEGMENTATION_TYPES)}",
                               path=path, fix="re-export the segmentation as BINARY or LABELMAP, or use --on-bad skip",
                               reason=SkipReason.UNSUPPORTED_SEGMENTATION)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
     if kind == "LABELMAP" and photometric != "MONOCHROME2":
-        raise FileFormatError(f"segmentation type LABELMAP with {photometric} pixels is not read (only MONOCHROME2 "
-                              "label maps are)", path=path,
+        raise FileFormatError("a LABELMAP segmentation whose PhotometricInterpretation is not MONOCHROME2 is not "
+                              "read", path=path,
                               fix="re-export the label map as MONOCHROME2 or BINARY, or use --on-bad skip",
                               reason=SkipReason.UNSUPPORTED_SEGMENTATION)
     return kind
@@ -138,7 +139,7 @@ def _seg_slice(ds: Dataset, index: int, path: str, geometry: SeriesGeometry) -> 
         uid = str(derivation.SourceImageSequence[0].ReferencedSOPInstanceUID)
         found = geometry.index_of_sop(uid)
         if found is None:
-            raise FileFormatError(f"frame {index + 1} references slice {uid}, which is not in the image series",
+            raise FileFormatError(f"frame {index + 1} references a slice that is not in the image series",
                                   path=path, fix="download the complete series, or use --on-bad skip",
                                   reason=SkipReason.MISSING_SLICE)
         return found
@@ -160,7 +161,7 @@ def _contour_slice(contour: Dataset, points: NDArray[np.float64], path: str, geo
         uid = str(images[0].ReferencedSOPInstanceUID)
         found = geometry.index_of_sop(uid)
         if found is None:
-            raise FileFormatError(f"a contour references slice {uid}, which is not in the image series", path=path,
+            raise FileFormatError("a contour references a slice that is not in the image series", path=path,
                                   fix="download the complete series, or use --on-bad skip",
                                   reason=SkipReason.MISSING_SLICE)
         return found

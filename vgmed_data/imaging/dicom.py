@@ -9,7 +9,9 @@ when one is missing the error names it.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,22 +249,71 @@ def _to_rgb(ds: Dataset, raw: NDArray[Any], photometric: str) -> NDArray[np.uint
     return array
 
 
-# Tags kept in dataset metadata (never identifying).
-SAFE_TAGS = ("Modality", "BodyPartExamined", "PhotometricInterpretation", "Rows", "Columns", "NumberOfFrames",
-             "PixelSpacing", "SliceThickness", "RescaleSlope", "RescaleIntercept", "WindowCenter", "WindowWidth",
-             "SOPClassUID", "ImageType", "PatientIdentityRemoved")
+# What rows may carry from a DICOM header: an explicit allow-list of coded and numeric attributes, each value
+# checked, so a header cannot smuggle text into a row through them. Free text stays out: BodyPartExamined (a CS
+# that sites fill with anything), ImageType beyond its two enumerated values, descriptions, code meanings. The
+# profile does not claim Clean Descriptors (PS3.15 E.3.5, 113105), so none of them is ever copied.
+# Modality: the defined terms of PS3.3 C.7.3.1.1.1 (2024b, retired terms included).
+DICOM_UID_ROOT = "1.2.840.10008."  # UIDs the standard defines (SOP classes, transfer syntaxes)
+MODALITIES = frozenset((
+    "AR", "ASMT", "AU", "BDUS", "BI", "BMD", "CFM", "CR", "CT", "CTPROTOCOL", "DG", "DOC", "DX", "ECG", "EEG",
+    "EMG", "EOG", "EPS", "ES", "FID", "GM", "HC", "HD", "IO", "IOL", "IVOCT", "IVUS", "KER", "KO", "LEN", "LS",
+    "MG", "MR", "M3D", "NM", "OAM", "OCT", "OP", "OPM", "OPT", "OPTBSV", "OPTENF", "OPV", "OSS", "OT", "PLAN",
+    "POS", "PR", "PT", "PX", "REG", "RESP", "RF", "RG", "RTDOSE", "RTIMAGE", "RTINTENT", "RTPLAN", "RTRAD",
+    "RTRECORD", "RTSEGANN", "RTSTRUCT", "RWV", "SEG", "SM", "SMR", "SR", "SRF", "STAIN", "TEXTUREMAP", "TG", "US",
+    "VA", "XA", "XAPROTOCOL", "XC", "CD", "DD", "DM", "DS", "EC", "FA", "FS", "LP", "MA", "MS", "OPR", "ST", "VF"))
+# Enumerated values: PhotometricInterpretation (PS3.3 C.7.6.3.1.2), ImageType values 1 and 2 (C.7.6.1.1.2).
+CODED_TAGS: dict[str, frozenset[str]] = {
+    "Modality": MODALITIES,
+    "PhotometricInterpretation": frozenset(("MONOCHROME1", "MONOCHROME2", "PALETTE COLOR", "RGB", "YBR_FULL",
+                                            "YBR_FULL_422", "YBR_PARTIAL_422", "YBR_PARTIAL_420", "YBR_ICT",
+                                            "YBR_RCT", "XYB")),
+    "PatientIdentityRemoved": frozenset(("YES", "NO")),
+}
+IMAGE_TYPE_VALUES = (frozenset(("ORIGINAL", "DERIVED")), frozenset(("PRIMARY", "SECONDARY")))
+NUMERIC_TAGS = ("Rows", "Columns", "NumberOfFrames", "PixelSpacing", "SliceThickness", "RescaleSlope",
+                "RescaleIntercept", "WindowCenter", "WindowWidth")
+SAFE_TAGS = (*CODED_TAGS, *NUMERIC_TAGS, "SOPClassUID", "ImageType")  # what safe_metadata may return
+
+
+def _values(ds: Dataset, keyword: str) -> list[Any]:
+    value = ds[_tag(keyword)].value
+    return list(value) if isinstance(value, pydicom.multival.MultiValue) else [value]
+
+
+def _number(value: Any) -> int | float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(number):
+        return None
+    return int(number) if isinstance(value, int) else number
 
 
 def safe_metadata(ds: Dataset) -> dict[str, Any]:
-    """Key non-identifying tags as JSON-ready values."""
+    """The allow-listed attributes of ``ds`` as JSON-ready values (see :data:`SAFE_TAGS`): a coded attribute only
+    when its value is one of the standard's terms, a numeric one only when every value is a finite number, the
+    SOP class only when it is a DICOM-defined UID, ImageType only as its enumerated values 1 and 2. Anything else
+    is left out, never cleaned."""
     out: dict[str, Any] = {}
     for keyword in SAFE_TAGS:
-        tag = _tag(keyword)
-        if tag in ds:
-            value = ds[tag].value
-            if isinstance(value, pydicom.multival.MultiValue):
-                value = [v if isinstance(v, (int, float)) else str(v) for v in value]
-            elif not isinstance(value, (int, float)):
-                value = str(value)
-            out[keyword] = value
+        if _tag(keyword) not in ds or ds[_tag(keyword)].value in (None, ""):
+            continue
+        values = _values(ds, keyword)
+        if keyword in CODED_TAGS:
+            if len(values) == 1 and str(values[0]) in CODED_TAGS[keyword]:
+                out[keyword] = str(values[0])
+        elif keyword == "SOPClassUID":
+            if str(values[0]).startswith(DICOM_UID_ROOT) and re.fullmatch(r"[0-9.]{1,64}", str(values[0])):
+                out[keyword] = str(values[0])
+        elif keyword == "ImageType":
+            coded = [str(v) for v in values[:2]]
+            if len(coded) == 2 and all(v in allowed for v, allowed in zip(coded, IMAGE_TYPE_VALUES)):
+                out[keyword] = coded
+        else:
+            numbers = [_number(v) for v in values]
+            if numbers and all(n is not None for n in numbers):
+                out[keyword] = numbers if isinstance(ds[_tag(keyword)].value, pydicom.multival.MultiValue) \
+                    else numbers[0]
     return out
