@@ -13,7 +13,7 @@
 The official code has two model paths (``eval_utils.VGRefine``): the Qwen path (``qwen2_5vl``, ``qwen3vl``;
 ``measure_attention.infer_model_type`` also sends ``qwen2`` checkpoints there) and the HuatuoGPT-Vision bot
 (``cli_new.HuatuoChatbot``, a LLaVA architecture; ``VGRefine`` sends ``backend="llava"`` there too). Each family
-here maps to one of them (:data:`OFFICIAL_PATH`). Settings the official code does not have (metrics it never
+here maps to one of them (its descriptor's ``official_route``, :func:`official_path`). Settings the official code does not have (metrics it never
 computes, families it never ran) keep the project's values under both protocols.
 
 Settings that are NOT protocol choices because the project already follows the official code: the prompts of
@@ -32,6 +32,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from vgmed_data.errors import InvalidInputError
+from vgmed_data.eval.adapters.family import OfficialRoute
 
 if TYPE_CHECKING:
     from vgmed_data.eval.adapters.base import AdapterOptions
@@ -46,11 +47,10 @@ class Protocol(StrEnum):
     OFFICIAL = "official"
 
 
-class OfficialPath(StrEnum):
-    """The two model paths of the official code."""
-
-    QWEN = "qwen"  # measure_attention.load_backend (qwen2_5vl/qwen3vl), eval_utils.qwen3_vl_inference
-    HUATUO = "huatuo"  # cli_new.HuatuoChatbot (LLaVA architecture), eval_utils.attention_*_huatuo
+# The two model paths of the official code: ``qwen`` (measure_attention.load_backend (qwen2_5vl/qwen3vl),
+# eval_utils.qwen3_vl_inference) and ``huatuo`` (cli_new.HuatuoChatbot (LLaVA architecture),
+# eval_utils.attention_*_huatuo). Each family's descriptor names its route.
+OfficialPath = OfficialRoute
 
 
 class BoxMapping(StrEnum):
@@ -144,15 +144,6 @@ class ProtocolSettings:
                 "percentile": self.percentile, "clip_boxes": self.clip_boxes, "box_mapping": self.box_mapping.value}
 
 
-# Family -> official model path. Qwen families: the Qwen path. LLaVA-architecture families: the HuatuoGPT-Vision
-# bot (eval_utils.VGRefine treats backend "llava" as "huatuo"). gemma3 has no official path of its own; it is a
-# single-image, fixed-grid model like LLaVA, so it follows the bot's settings.
-OFFICIAL_PATH: dict[str, OfficialPath] = {
-    "qwen2_vl": OfficialPath.QWEN, "qwen2_5_vl": OfficialPath.QWEN, "qwen3_vl": OfficialPath.QWEN,
-    "llava": OfficialPath.HUATUO, "llava_next": OfficialPath.HUATUO, "gemma3": OfficialPath.HUATUO,
-    "huatuogpt_vision": OfficialPath.HUATUO,
-}
-
 _SOURCES_COMMON = {
     "percentile": "eval_utils.py VGRefine(percentile=80)",
     "clip_boxes": "measure_attention.py get_tokens_covering_bbox (cell range clamped to the grid)",
@@ -190,24 +181,27 @@ def box_mapping(protocol: Protocol | str) -> BoxMapping:
     return PROTOCOL_BOX_MAPPING[parse_protocol(protocol)]
 
 
-# Families whose stored image -> input transform is always a pure resize (no padding, no crop): the Qwen families
-# (smart resize) and Gemma 3 (fixed square, eval/adapters/gemma3.py). LLaVA pads or crops, LLaVA-NeXT crops its
-# base view, HuatuoGPT-Vision pads to square.
-PURE_RESIZE_FAMILIES = frozenset({"qwen2_vl", "qwen2_5_vl", "qwen3_vl", "gemma3"})
-
-
 def mappings_agree(family: str) -> bool:
-    """True where both box mappings give the same cells whatever the image (:data:`PURE_RESIZE_FAMILIES`)."""
-    return family in PURE_RESIZE_FAMILIES
+    """True where both box mappings give the same cells whatever the image: the family's input is a pure resize
+    (its descriptor's ``input_rule``: the Qwen families' smart resize, Gemma 3's fixed square). LLaVA pads or
+    crops, LLaVA-NeXT crops its base view, HuatuoGPT-Vision pads to square."""
+    from vgmed_data.eval.adapters import descriptor, registered_families
+
+    return family in registered_families() and descriptor(family).pure_resize
 
 
 def official_path(family: str) -> OfficialPath:
-    """The official code path a family follows; an unknown family raises with the known ones."""
-    if family not in OFFICIAL_PATH:
+    """The official code path a family follows (its descriptor's ``official_route``: the Qwen path, or the
+    HuatuoGPT-Vision bot for LLaVA-architecture families, which ``eval_utils.VGRefine`` treats as "huatuo");
+    an unknown family raises with the known ones."""
+    from vgmed_data.eval.adapters import descriptor, registered_families
+
+    known = registered_families()
+    if family not in known:
         raise InvalidInputError(f"the official protocol has no setting for the model family {family!r}",
-                                fix=f"use --protocol default, or add the family to eval/protocol.py OFFICIAL_PATH "
-                                    f"(known: {', '.join(sorted(OFFICIAL_PATH))})")
-    return OFFICIAL_PATH[family]
+                                fix=f"use --protocol default, or register the family's descriptor "
+                                    f"(eval/adapters; known: {', '.join(known)})")
+    return descriptor(family).official_route
 
 
 def protocol_settings(protocol: Protocol | str, family: str) -> ProtocolSettings:

@@ -26,8 +26,6 @@ from typing import Any
 from vgmed_data.errors import InvalidInputError
 from vgmed_data.eval.tiny_text import TEXT_DIMS, byte_level_tokenizer
 
-TINY_FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava", "llava_next", "gemma3", "huatuogpt_vision")
-
 # Special tokens per family: the processor looks these up by text.
 _QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
                   "<|image_pad|>", "<|video_pad|>", "<|box_start|>", "<|box_end|>"]
@@ -110,7 +108,7 @@ def _write_video_config(out: Path, images: Any) -> None:
     (out / "video_preprocessor_config.json").write_text(json.dumps(settings, indent=2) + "\n")
 
 
-def _build_qwen2_vl(out: Path) -> None:
+def write_qwen2_vl(out: Path) -> None:
     import transformers as t
 
     _save_qwen(out, family="qwen2_vl", config_class=t.Qwen2VLConfig, model_class=t.Qwen2VLForConditionalGeneration,
@@ -119,7 +117,7 @@ def _build_qwen2_vl(out: Path) -> None:
                chat_template=QWEN2_CHAT_TEMPLATE)
 
 
-def _build_qwen2_5_vl(out: Path) -> None:
+def write_qwen2_5_vl(out: Path) -> None:
     import transformers as t
 
     _save_qwen(out, family="qwen2_5_vl", config_class=t.Qwen2_5_VLConfig,
@@ -129,7 +127,7 @@ def _build_qwen2_5_vl(out: Path) -> None:
                        "fullatt_block_indexes": [1]})
 
 
-def _build_qwen3_vl(out: Path) -> None:
+def write_qwen3_vl(out: Path) -> None:
     import transformers as t
 
     _save_qwen(out, family="qwen3_vl", config_class=t.Qwen3VLConfig, model_class=t.Qwen3VLForConditionalGeneration,
@@ -157,7 +155,7 @@ def _llava_tokenizer():  # noqa: ANN202
                                 unk_token="<unk>")
 
 
-def _build_llava(out: Path) -> None:
+def write_llava(out: Path) -> None:
     import transformers as t
 
     tokenizer = _llava_tokenizer()
@@ -174,7 +172,7 @@ def _build_llava(out: Path) -> None:
               vision_feature_select_strategy="default"))
 
 
-def _build_llava_next(out: Path) -> None:
+def write_llava_next(out: Path) -> None:
     import transformers as t
 
     tokenizer = _llava_tokenizer()
@@ -193,7 +191,7 @@ def _build_llava_next(out: Path) -> None:
               vision_feature_select_strategy="default"))
 
 
-def _build_gemma3(out: Path) -> None:
+def write_gemma3(out: Path) -> None:
     import transformers as t
 
     tokenizer = byte_level_tokenizer(
@@ -216,19 +214,6 @@ def _build_gemma3(out: Path) -> None:
               tokenizer=tokenizer, image_seq_length=4))
 
 
-def _build_huatuogpt_vision(out: Path) -> None:
-    from vgmed_data.eval.tiny_original import build_huatuogpt_vision
-
-    build_huatuogpt_vision(out)  # the authors' original LLaVA-code layout, not save_pretrained
-
-
-_BUILDERS: dict[str, Callable[[Path], None]] = {
-    "qwen2_vl": _build_qwen2_vl, "qwen2_5_vl": _build_qwen2_5_vl, "qwen3_vl": _build_qwen3_vl,
-    "llava": _build_llava, "llava_next": _build_llava_next, "gemma3": _build_gemma3,
-    "huatuogpt_vision": _build_huatuogpt_vision,
-}
-
-
 def _save(out: Path, model_class: Any, config: Any, tokenizer: Any, processor: Callable[[], Any]) -> None:
     import torch
 
@@ -246,22 +231,40 @@ def _save(out: Path, model_class: Any, config: Any, tokenizer: Any, processor: C
     tokenizer.save_pretrained(out)
 
 
-def build_tiny_checkpoint(family: str, out_dir: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-    """Build a tiny random-weight checkpoint of ``family`` (one of :data:`TINY_FAMILIES`) into ``out_dir``.
+def tiny_writers() -> dict[str, str]:
+    """``vgmed eval tiny`` name -> ``"module:function"`` writer: every registered family (its descriptor's
+    ``tiny``) and every published checkpoint a family lists (a tiny copy of that published layout)."""
+    from vgmed_data.eval.adapters import families
 
-    The folder then holds ``config.json``, ``model.safetensors``, the tokenizer and the processor files, and
-    loads by path with :func:`vgmed_data.eval.adapters.load_model` exactly like a downloaded checkpoint. Weights are drawn
-    from a fixed seed (0), so two builds are identical. An existing complete checkpoint is reused unless
-    ``overwrite``. Returns the folder.
+    writers: dict[str, str] = {}
+    for family in families():
+        writers[family.name] = family.tiny
+        writers.update({checkpoint.name: checkpoint.tiny for checkpoint in family.checkpoints})
+    return writers
+
+
+def build_tiny_checkpoint(family: str, out_dir: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Build a tiny random-weight checkpoint of ``family`` (a family or published checkpoint name,
+    :data:`TINY_FAMILIES`) into ``out_dir``.
+
+    The folder then holds what the family's (or the published checkpoint's) files are: config, weights, tokenizer
+    and processor files, and loads by path with :func:`vgmed_data.eval.adapters.load_adapter` exactly like a
+    downloaded checkpoint. Weights are drawn from a fixed seed (0), so two builds are identical. An existing
+    complete checkpoint is reused unless ``overwrite``. Returns the folder.
     """
-    if family not in _BUILDERS:
-        raise InvalidInputError(f"no tiny checkpoint for family {family!r}",
-                                fix=f"use one of: {', '.join(TINY_FAMILIES)}")
+    from vgmed_data.lazy import load_target
+
+    writers = tiny_writers()
+    if family not in writers:
+        raise InvalidInputError(f"no tiny checkpoint for {family!r}", fix=f"use one of: {', '.join(writers)}")
     out = Path(out_dir)
     marker = out / "tiny_checkpoint.json"
     if marker.exists() and not overwrite:
         return out
     out.mkdir(parents=True, exist_ok=True)
-    _BUILDERS[family](out)
+    load_target(writers[family])(out)
     marker.write_text(json.dumps({"family": family, "random_weights": True, "seed": 0}) + "\n")
     return out
+
+
+TINY_FAMILIES: tuple[str, ...] = tuple(tiny_writers())

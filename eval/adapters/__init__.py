@@ -29,7 +29,16 @@ from vgmed_data.eval.adapters.base import (
     question_prompt,
 )
 from vgmed_data.eval.adapters.loading import load_adapter
-from vgmed_data.eval.adapters.registry import adapter_class, adapter_for_config, register, registered_families
+from vgmed_data.eval.adapters.family import Checkpoint, Family, InputRule, OfficialRoute
+from vgmed_data.eval.adapters.registry import (
+    adapter_class,
+    adapter_for_config,
+    descriptor,
+    families,
+    register,
+    registered_families,
+)
 
-__all__ = ["GENERAL_PROMPT", "Adapter", "AdapterOptions", "Encoded", "ImageLayout", "adapter_class",
-           "adapter_for_config", "load_adapter", "question_prompt", "register", "registered_families"]
+__all__ = ["GENERAL_PROMPT", "Adapter", "AdapterOptions", "Checkpoint", "Encoded", "Family", "ImageLayout",
+           "InputRule", "OfficialRoute", "adapter_class", "adapter_for_config", "descriptor", "families", "load_adapter",
+           "question_prompt", "register", "registered_families"]

@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from vgmed_data.errors import InvalidInputError
+from vgmed_data.eval.adapters.family import Family
 from vgmed_data.geometry import BoxFormat, Transform
 
 SHORT_ANSWER = "Answer the question using a single word or phrase."
@@ -148,8 +149,11 @@ def inputs_on(inputs: dict[str, Any], device: Any, *, dtype: Any) -> dict[str, A
 
 
 class Adapter(ABC):
-    """Base class of the per-family adapters. Subclasses set the class attributes and implement the layout."""
+    """Base class of the per-family adapters. A subclass sets ``descriptor`` (its family's facts,
+    :class:`~vgmed_data.eval.adapters.family.Family`) and implements the layout; the class attributes below are
+    read from the descriptor when the subclass is defined."""
 
+    descriptor: ClassVar[Family]
     family: ClassVar[str]
     model_types: ClassVar[tuple[str, ...]]  # config.model_type values this adapter handles
     box_format: ClassVar[BoxFormat]  # the box convention the family speaks in text
@@ -157,6 +161,14 @@ class Adapter(ABC):
     image_placeholder: ClassVar[str]  # what the processor expands into the image tokens
     default_max_pixels: ClassVar[int | None] = None
     default_min_pixels: ClassVar[int | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        descriptor = cls.__dict__.get("descriptor")
+        if descriptor is not None:
+            cls.family, cls.model_types, cls.box_format = descriptor.name, descriptor.model_types, descriptor.box_format
+            cls.default_template = descriptor.template
+            cls.default_max_pixels, cls.default_min_pixels = descriptor.max_pixels, descriptor.min_pixels
 
     def __init__(self, model: Any, processor: Any, *, options: AdapterOptions | None = None) -> None:
         self.model = model

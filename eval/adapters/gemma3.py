@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 from vgmed_data.eval.adapters.base import Adapter, ImageLayout
+from vgmed_data.eval.adapters.family import Family, InputRule, OfficialRoute
 from vgmed_data.eval.adapters.registry import register
 from vgmed_data.errors import SchemaError
 from vgmed_data.geometry import BoxFormat, Transform
@@ -15,10 +16,11 @@ from vgmed_data.geometry import BoxFormat, Transform
 
 @register
 class Gemma3Adapter(Adapter):
-    family = "gemma3"
-    model_types = ("gemma3",)
-    box_format = BoxFormat.YXYX_1000
-    default_template = "<bos><start_of_turn>user\n{image}{text}<end_of_turn>\n<start_of_turn>model\n"
+    # no official path of its own: a single-image, fixed-grid model like LLaVA, so it follows the bot's settings
+    descriptor = Family(
+        name="gemma3", model_types=("gemma3",), box_format=BoxFormat.YXYX_1000,
+        template="<bos><start_of_turn>user\n{image}{text}<end_of_turn>\n<start_of_turn>model\n",
+        input_rule=InputRule.RESIZE, official_route=OfficialRoute.HUATUO, tiny="vgmed_data.eval.tiny:write_gemma3")
     image_placeholder = "<start_of_image>"
     prepend_bos = True
     nest_images = True

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from vgmed_data.eval.adapters.family import Family, InputRule, OfficialRoute
 from vgmed_data.eval.adapters.llava import LlavaAdapter
 from vgmed_data.eval.adapters.llava_original import TEXT_MODEL_TYPES, load_original_llava, read_original_llava
 from vgmed_data.eval.adapters.registry import register
@@ -63,10 +64,10 @@ _MODERATED = ("<image>", "<s>", "</s>")  # cli.py input_moderation
 
 @register
 class HuatuoGPTVisionAdapter(LlavaAdapter):
-    family = "huatuogpt_vision"
-    model_types = ("llava_qwen2",)
-    box_format = BoxFormat.XYXY_NORM
-    default_template = "<|user|>\n{image}\n{text}\n<|assistant|>\n"
+    descriptor = Family(
+        name="huatuogpt_vision", model_types=("llava_qwen2",), box_format=BoxFormat.XYXY_NORM,
+        template="<|user|>\n{image}\n{text}\n<|assistant|>\n", input_rule=InputRule.PAD,
+        official_route=OfficialRoute.HUATUO, tiny="vgmed_data.eval.tiny_original:build_huatuogpt_vision")
     image_placeholder = IMAGE_TOKEN
     prepend_bos = False
     source_layout: ClassVar[str] = "llava_qwen2 (original LLaVA code)"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from vgmed_data.eval.adapters.base import Adapter, ImageLayout
+from vgmed_data.eval.adapters.family import Family, InputRule, OfficialRoute
 from vgmed_data.eval.adapters.registry import register
 from vgmed_data.errors import SchemaError
 from vgmed_data.geometry import BoxFormat, Transform
@@ -30,10 +31,10 @@ def shortest_edge_then_crop(image_size: tuple[int, int], shortest: int, crop: tu
 
 @register
 class LlavaAdapter(Adapter):
-    family = "llava"
-    model_types = ("llava",)
-    box_format = BoxFormat.XYXY_NORM
-    default_template = "USER: {image}\n{text} ASSISTANT:"
+    descriptor = Family(
+        name="llava", model_types=("llava",), box_format=BoxFormat.XYXY_NORM,
+        template="USER: {image}\n{text} ASSISTANT:", input_rule=InputRule.CROP, official_route=OfficialRoute.HUATUO,
+        output_format="llava", tiny="vgmed_data.eval.tiny:write_llava")
     image_placeholder = "<image>"
     prepend_bos = True
 

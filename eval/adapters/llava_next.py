@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from vgmed_data.eval.adapters.base import ImageLayout
+from vgmed_data.eval.adapters.family import Family, InputRule, OfficialRoute
 from vgmed_data.eval.adapters.llava import LlavaAdapter
 from vgmed_data.eval.adapters.registry import register
 from vgmed_data.geometry import BoxFormat, Transform
@@ -15,10 +16,10 @@ from vgmed_data.geometry import BoxFormat, Transform
 
 @register
 class LlavaNextAdapter(LlavaAdapter):
-    family = "llava_next"
-    model_types = ("llava_next",)
-    box_format = BoxFormat.XYXY_NORM
-    default_template = "[INST] {image}\n{text} [/INST]"
+    descriptor = Family(
+        name="llava_next", model_types=("llava_next",), box_format=BoxFormat.XYXY_NORM,
+        template="[INST] {image}\n{text} [/INST]", input_rule=InputRule.CROP, official_route=OfficialRoute.HUATUO,
+        output_format="llava_next", tiny="vgmed_data.eval.tiny:write_llava_next")
 
     def input_transform(self, image_size: tuple[int, int]) -> Transform:
         processor = self.processor.image_processor

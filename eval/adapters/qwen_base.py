@@ -26,7 +26,6 @@ QWEN_TEMPLATE = ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
 
 class QwenAdapter(Adapter):
     image_placeholder: ClassVar[str] = "<|vision_start|><|image_pad|><|vision_end|>"
-    default_template: ClassVar[str] = QWEN_TEMPLATE
     unit: ClassVar[int] = 28  # patch * merge: the resize multiple
 
     @classmethod

@@ -1,15 +1,20 @@
 """The adapter registry: explicit, collision-checked, detected from the model config.
 
-``@register`` adds an adapter class under its ``family`` name and each of its ``model_types``; a second
-registration of a name or model type raises. :func:`adapter_for_config` maps a transformers config
-(``config.model_type``) to its adapter; an unknown type lists the registered families.
+``@register`` adds an adapter class under its descriptor's family name and each of its ``model_types``
+(:class:`~vgmed_data.eval.adapters.family.Family`); a second registration of a name, a model type or a published
+checkpoint name raises. :func:`adapter_for_config` maps a transformers config (``config.model_type``) to its
+adapter; an unknown type lists the registered families. :func:`descriptor` returns a family's descriptor and
+:func:`families` all of them.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vgmed_data.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from vgmed_data.eval.adapters.family import Family
 
 _BY_FAMILY: dict[str, type] = {}
 _BY_MODEL_TYPE: dict[str, type] = {}
@@ -19,10 +24,15 @@ A = TypeVar("A", bound=type)
 
 def register(cls: A) -> A:
     """Register an :class:`~vgmed_data.eval.adapters.base.Adapter` subclass (decorator)."""
-    family = getattr(cls, "family", None)
-    model_types = tuple(getattr(cls, "model_types", ()))
-    if not family or not model_types:
-        raise InvalidInputError(f"adapter {cls.__name__} needs a family name and at least one model type")
+    descriptor = cls.__dict__.get("descriptor")
+    if descriptor is None:
+        raise InvalidInputError(f"adapter {cls.__name__} needs its own descriptor (a Family)")
+    family, model_types = descriptor.name, descriptor.model_types
+    taken = {c.name: f for f, owner in _BY_FAMILY.items() if owner is not cls for c in owner.descriptor.checkpoints}
+    for name in [c.name for c in descriptor.checkpoints] + [family]:
+        if name in taken or (name != family and name in _BY_FAMILY):
+            raise InvalidInputError(f"checkpoint name {name!r} is already used (family {taken.get(name, name)})",
+                                    fix="choose another name")
     if family in _BY_FAMILY and _BY_FAMILY[family] is not cls:
         raise InvalidInputError(f"adapter family {family!r} is already registered by {_BY_FAMILY[family].__name__}",
                                 fix="choose another family name")
@@ -46,6 +56,16 @@ def unregister(family: str) -> None:
 
 def registered_families() -> list[str]:
     return sorted(_BY_FAMILY)
+
+
+def descriptor(name: str) -> Family:
+    """The descriptor of the registered family ``name``."""
+    return adapter_class(name).descriptor
+
+
+def families() -> list[Family]:
+    """Every registered family's descriptor, by name."""
+    return [_BY_FAMILY[name].descriptor for name in registered_families()]
 
 
 def adapter_class(family: str) -> type:

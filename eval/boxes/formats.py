@@ -126,8 +126,3 @@ register_format(OutputFormat(
 register_format(OutputFormat(
     name=OutputFormatName.PIXEL_XYXY.value, family="any", numbers=BoxFormat.XYXY, syntaxes=("list4", "box_tokens", "point_pairs"),
     policy=_IDENTITY))
-
-# model family -> the output format it speaks (--task boxes); each of these families' format has its name
-FAMILY_FORMATS: dict[str, str] = {name.value: name.value for name in (
-    OutputFormatName.QWEN2_VL, OutputFormatName.QWEN2_5_VL, OutputFormatName.QWEN3_VL, OutputFormatName.LLAVA,
-    OutputFormatName.LLAVA_NEXT)}

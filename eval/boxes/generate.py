@@ -4,7 +4,7 @@ reads, and score them with the baselines beside the model.
 Samples: the ``sequences`` configuration (several images per prompt, the reference box re-expressed in the
 family's convention by :func:`vgmed_data.eval.boxes.prompts.box_prompt`) or ``vgmed`` rows with boxes (one image, "Locate
 the <target>" by :func:`vgmed_data.eval.boxes.prompts.target_prompt`). The output format is the family's
-(:data:`vgmed_data.eval.boxes.formats.FAMILY_FORMATS`); a family without one, or one whose adapter takes one image per
+(its descriptor's ``output_format``, :mod:`vgmed_data.eval.adapters.family`); a family without one, or one whose adapter takes one image per
 prompt given a multi-image sample, is refused with the reason.
 
 Outputs under ``--out``: ``predictions.jsonl`` (``{"id", "output", "input_transforms"}``: the raw model text and
@@ -28,7 +28,6 @@ from typing import Any
 from PIL import Image
 
 from vgmed_data.eval.adapters.base import inputs_on
-from vgmed_data.eval.boxes.formats import FAMILY_FORMATS
 from vgmed_data.eval.boxes.prompts import box_prompt, target_prompt
 from vgmed_data.eval.config import EvalConfig, Task
 from vgmed_data.eval.progress import progress_bar
@@ -95,10 +94,15 @@ def iter_box_samples(dataset: str | os.PathLike[str], *, config: str, split: str
 
 
 def output_format_of(family: str) -> str:
-    if family not in FAMILY_FORMATS:
+    """The output format the family's descriptor names for ``--task boxes``; a family without one is refused."""
+    from vgmed_data.eval.adapters import descriptor, families
+
+    fmt = descriptor(family).output_format
+    if fmt is None:
+        supported = ", ".join(f.name for f in families() if f.output_format)
         raise InvalidInputError(f"the {family} family has no box output format",
-                                fix=f"--task boxes supports: {', '.join(sorted(FAMILY_FORMATS))}")
-    return FAMILY_FORMATS[family]
+                                fix=f"--task boxes supports: {supported}")
+    return fmt
 
 
 def prompt_for(sample: BoxSample, *, fmt: str, transforms: list[Any]) -> str:

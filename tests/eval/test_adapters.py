@@ -25,23 +25,40 @@ def test_every_family_is_registered_and_unknown_lists_them() -> None:
 
 
 def test_registry_refuses_collisions() -> None:
+    from dataclasses import replace
+
+    from vgmed_data.eval.adapters.family import Checkpoint
     from vgmed_data.eval.adapters.qwen2_vl import Qwen2VLAdapter
 
+    base = Qwen2VLAdapter.descriptor
+
     class Clash(Qwen2VLAdapter):
-        family = "qwen2_vl_clash"
-        model_types = ("qwen2_vl",)
+        descriptor = replace(base, name="qwen2_vl_clash")
 
     with pytest.raises(InvalidInputError, match="already handled"):
         register(Clash)
 
     class SameName(Qwen2VLAdapter):
-        family = "qwen2_vl"
-        model_types = ("something_else",)
+        descriptor = replace(base, model_types=("something_else",))
 
     with pytest.raises(InvalidInputError, match="already registered"):
         register(SameName)
+
+    class CheckpointClash(Qwen2VLAdapter):
+        descriptor = replace(base, name="other", model_types=("other",), checkpoints=(
+            Checkpoint(name="llava", repo="x/y", commit="0", tiny="m:f"),))
+
+    with pytest.raises(InvalidInputError, match="already used"):
+        register(CheckpointClash)
+
+    class NoDescriptor(Qwen2VLAdapter):
+        pass
+
+    with pytest.raises(InvalidInputError, match="descriptor"):
+        register(NoDescriptor)
     unregister("qwen2_vl_clash")
-    assert "qwen2_vl_clash" not in registered_families()
+    assert "qwen2_vl_clash" not in registered_families() and "other" not in registered_families()
+    assert Clash.family == "qwen2_vl_clash" and Qwen2VLAdapter.family == "qwen2_vl"  # read from the descriptor
 
 
 @pytest.mark.parametrize("family", TINY_FAMILIES)
