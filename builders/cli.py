@@ -48,6 +48,9 @@ def register_sources(parser: argparse.ArgumentParser) -> None:
     fetch = sub.add_parser("fetch", help="download a source (resume + checksum) or print the exact steps")
     fetch.add_argument("key", help="source key from `vgmed sources list`")
     fetch.add_argument("--dest", required=True, type=Path, help="folder to download into (created; resumed)")
+    fetch.add_argument("--patients", type=int, default=None, help="idc:<collection> only: the first N patients")
+    fetch.add_argument("--modality", action="append", default=[],
+                       help="idc:<collection> only: image modality to take with the annotations (repeatable)")
     add_quiet_argument(fetch)
     fetch.set_defaults(func=_sources_fetch)
     verify = sub.add_parser("verify", help="check a downloaded source's layout and checksums")
@@ -55,6 +58,12 @@ def register_sources(parser: argparse.ArgumentParser) -> None:
     verify.add_argument("path", type=Path,
                         help="the downloaded source: its extracted folder, the archive, or the folder holding both")
     verify.set_defaults(func=_sources_verify)
+    idc = sub.add_parser("idc", help="IDC collections with SEG/RTSTRUCT series, from the installed IDC index")
+    idc.add_argument("--modality", default=None, help="only collections with a series of this modality")
+    idc.add_argument("--body-part", default=None, help="only collections with this BodyPartExamined")
+    idc.add_argument("--license", default=None, help="only collections with a series under this licence")
+    idc.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    idc.set_defaults(func=_sources_idc)
 
 
 def _sources_list(args: argparse.Namespace) -> int:
@@ -108,6 +117,13 @@ def _sources_fetch(args: argparse.Namespace) -> int:
     from vgmed_data.builders.sources import get_entry
     from vgmed_data.builders.fetch import fetch
 
+    if args.key.startswith("idc:"):
+        from vgmed_data.builders.sources.idc import fetch_selection
+
+        return fetch_selection(args.key.removeprefix("idc:"), args.dest, patients=args.patients,
+                               modalities=args.modality, quiet=args.quiet)
+    if args.patients is not None or args.modality:
+        raise InvalidInputError("--patients and --modality apply to idc:<collection> only")
     fetch(get_entry(args.key), args.dest, quiet=args.quiet)
     return 0
 
@@ -126,6 +142,31 @@ def _sources_verify(args: argparse.Namespace) -> int:
         return 1
     print(f"{args.key}: layout ok" + ("" if result.ok else " (but a checksum does not match)"))
     return 0 if result.ok else 1
+
+
+def _sources_idc(args: argparse.Namespace) -> int:
+    from vgmed_data.builders.idc import catalogue, catalogue_json, index_version
+
+    summaries = catalogue(modality=args.modality, body_part=args.body_part, license=args.license)
+    if args.json:
+        print(json.dumps(catalogue_json(summaries), indent=2))
+        return 0
+    rows = [("COLLECTION", "SEG series/patients", "RTSTRUCT series/patients", "OTHER MODALITIES", "SIZE GB",
+             "LICENCES", "BODY PARTS")]
+    for s in summaries:
+        cells = []
+        for modality in ("SEG", "RTSTRUCT"):
+            count = s.count(modality)
+            cells.append(f"{count.series}/{count.patients}" if count else "-")
+        others = ",".join(m.modality for m in s.modalities if m.modality not in ("SEG", "RTSTRUCT"))
+        rows.append((s.collection_id, *cells, others, f"{s.size_mb / 1000:.1f}", "; ".join(s.licenses),
+                     ",".join(s.body_parts)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print(f"\n{len(summaries)} collections, {sum(s.annotation_series for s in summaries)} SEG/RTSTRUCT series "
+          f"(idc-index-data {index_version()}); fetch one with `vgmed sources fetch idc:<collection> --dest DIR`")
+    return 0
 
 
 # -------------------------------------------------------------------------------------------------------- build

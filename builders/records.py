@@ -96,6 +96,9 @@ class SourceRecord:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     # ids of the other split units this record belongs to ({"centre": "C3"}), for the entry's other_split_units
     groups: Mapping[str, str] = field(default_factory=dict)
+    # the record's own licence where a source's series differ (IDC); empty / None: the source entry's
+    license: str = ""
+    redistributable: bool | None = None
 
     @property
     def is_volume(self) -> bool:

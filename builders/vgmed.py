@@ -232,8 +232,11 @@ def _view_rows(view: View, entry: SourceEntry, options: BuildOptions, paraphrase
                 box_labels=[target] * len(m.boxes), mask=mask_png, pixel_spacing_mm=view.spacing_mm,
                 plane=view.plane, slice_index=view.slice_index, window=view.window, image_origin=view.image_origin,
                 provenance=Provenance(modality=record.modality, body_part=geometry.body_part or record.body_part,
-                                      source=record.source, source_id=record.record_id, license=entry.license,
-                                      redistributable=entry.redistributable, patient_id=record.patient_id,
+                                      source=record.source, source_id=record.record_id,
+                                      license=record.license or entry.license,
+                                      redistributable=(entry.redistributable if record.redistributable is None
+                                                       else record.redistributable),
+                                      patient_id=record.patient_id,
                                       split=split, metadata=metadata),
             )
             rows.append(sample.to_row())
@@ -394,6 +397,16 @@ def _card_body(sources: Sequence[tuple[SourceEntry, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _per_record_licences(resolved: Sequence[tuple[SourceEntry, Path]]) -> str:
+    """The card section of sources whose licence is per record (IDC): their reader's ``card_lines``."""
+    lines = []
+    for entry, root in resolved:
+        card_lines = getattr(entry.reader, "card_lines", None)
+        if card_lines is not None:
+            lines += ["", *card_lines(root)]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
 def build_vgmed(sources: Sequence[tuple[str, str | Path]], *, out: str | Path,
                 options: BuildOptions = BuildOptions(), deid_key: str | None = None,
                 quiet: bool = False) -> dict[str, Any]:
@@ -429,7 +442,8 @@ def _write_build(out_dir: Path, resolved: list[tuple[SourceEntry, Path]], record
                  report: BuildReport, *, deid_key: str | None, dicom_sources: list[str], quiet: bool) -> None:
     write_config(out_dir, _rows(records, options, report, deid_key, quiet=quiet), config="vgmed",
                  shard_rows=options.shard_rows,
-                 card_body=_card_body([(entry, split_unit_for(entry, options)) for entry, _ in resolved]))
+                 card_body=_card_body([(entry, split_unit_for(entry, options)) for entry, _ in resolved])
+                 + _per_record_licences(resolved))
     data = report.to_dict()
     (out_dir / "build_report.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     manifest_sources = []

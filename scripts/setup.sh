@@ -9,5 +9,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[annotation,eval,test]"
+.venv/bin/python -m pip install -q -e ".[annotation,eval,idc,test]"
 echo "setup: .venv ready ($(.venv/bin/python -c 'import vgmed_data, sys; print(sys.version.split()[0])'))"

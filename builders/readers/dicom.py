@@ -10,7 +10,8 @@ series that at least one annotation object references; its regions are the segme
 SegmentNumber or ROINumber). The image series' instance files travel in ``ImageRef.series``.
 
 Which annotation label names a region: for SEG the CodeMeaning of the segment's SegmentedPropertyTypeCodeSequence
-(``label_from="property"``, e.g. "Nodule" in the LIDC-IDRI conversions) or its SegmentLabel
+(``label_from="property"``, e.g. "Nodule" in the LIDC-IDRI conversions), the coded concept itself
+(``label_from="code"``: ``CodingSchemeDesignator:CodeValue``, e.g. "SCT:10200004") or its SegmentLabel
 (``label_from="segment_label"``); for RTSTRUCT the ROIName. A label not in the entry's map is bad input, unless
 ``ignore_unmapped`` (RT structure sets carry many planning structures; the map then picks the targets).
 
@@ -60,7 +61,7 @@ LABELMAP_SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.7"
 SEG_CLASSES = (SEG_SOP_CLASS, LABELMAP_SEG_SOP_CLASS)
 RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
 ANNOTATION_CLASSES = {SEG_SOP_CLASS: "SEG", LABELMAP_SEG_SOP_CLASS: "SEG", RTSTRUCT_SOP_CLASS: "RTSTRUCT"}
-LABEL_SOURCES = ("property", "segment_label")
+LABEL_SOURCES = ("property", "segment_label", "code")
 
 
 # ------------------------------------------------------------------------------------------------- annotations
@@ -82,8 +83,11 @@ def annotation_labels(ds: Dataset, *, label_from: str) -> list[tuple[int, str]]:
     if str(ds.SOPClassUID) in SEG_CLASSES:
         labels = []
         for segment in ds.get("SegmentSequence", []):
-            if label_from == "property" and segment.get("SegmentedPropertyTypeCodeSequence"):
-                name = str(segment.SegmentedPropertyTypeCodeSequence[0].CodeMeaning)
+            code = (segment.get("SegmentedPropertyTypeCodeSequence") or [None])[0]
+            if label_from == "code":  # the coded concept itself, e.g. "SCT:10200004" (Liver)
+                name = "" if code is None else f"{code.get('CodingSchemeDesignator', '')}:{code.get('CodeValue', '')}"
+            elif label_from == "property" and code is not None:
+                name = str(code.CodeMeaning)
             else:
                 name = str(segment.get("SegmentLabel", ""))
             labels.append((int(segment.SegmentNumber), name))
@@ -168,6 +172,7 @@ class DicomSeriesReader:
             first = instances[0].path
             try:
                 regions = self._regions(entry, annotations[uid], headers, root, names)
+                skips.extend(self.unmapped_skips(entry, uid, [headers[p] for p in sorted(annotations[uid])]))
             except VgmedError as error:
                 unmapped = tuple(name for path in annotations[uid]
                                  for _, name in annotation_labels(headers[path], label_from=self.label_from)
@@ -182,6 +187,11 @@ class DicomSeriesReader:
                                series=tuple((str(i.path), names[str(i.path)]) for i in instances)),
                 regions=regions, laterality_known=entry.laterality_known,
             )
+
+    def unmapped_skips(self, entry: "SourceEntry", uid: str, annotations: list[Dataset]) -> list[Skip]:
+        """Skips to report for the segments/ROIs of a record that its regions left out (a hook: none here, where
+        ``ignore_unmapped`` means the map deliberately picks a few targets)."""
+        return []
 
     def _regions(self, entry: "SourceEntry", paths: list[Path], headers: dict[Path, Dataset],
                  root: Path, names: dict[str, str]) -> tuple[RegionRef, ...]:

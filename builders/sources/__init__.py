@@ -6,9 +6,9 @@ modules and builds the registry from their lists (duplicate keys are refused).
 """
 
 from vgmed_data.builders.entry import Registry, SourceEntry
-from vgmed_data.builders.sources import ct_collections, decathlon, dicom_collections, images_2d, tables
+from vgmed_data.builders.sources import ct_collections, decathlon, dicom_collections, idc, images_2d, tables
 
-MODULES = (ct_collections, decathlon, dicom_collections, images_2d, tables)
+MODULES = (ct_collections, decathlon, dicom_collections, idc, images_2d, tables)
 REGISTRY = Registry.of(entry for module in MODULES for entry in module.ENTRIES)
 
 
