@@ -217,6 +217,10 @@ def finalize(state: State, *, project: str, out: Path, threshold: float = DEFAUL
     if out.resolve() == Path(record.dataset).resolve():
         raise InvalidInputError("the output folder is the pushed dataset", path=out,
                                 fix="write the reviewed dataset to a new folder")
+    if not any(task.annotations for task in review_tasks.values()):  # else the next step finds an empty folder
+        raise InvalidInputError(f"project {project!r} has no submitted review pulled yet",
+                                fix=f"let the annotators submit, run `vgmed annotate pull --project {project}`, "
+                                    "then finalize")
     report = FinalizeReport(out=out)
 
     def samples() -> Iterator[GroundingSample]:
@@ -236,6 +240,10 @@ def finalize(state: State, *, project: str, out: Path, threshold: float = DEFAUL
                 continue
             report.kept[decision.status] = report.kept.get(decision.status, 0) + 1
             yield sample
+        if not report.kept:  # raised inside the write: a new folder does not appear
+            raise InvalidInputError(f"no sample of project {project!r} can be kept yet ("
+                                    + "; ".join(f"{k}: {v}" for k, v in sorted(report.left_out_counts.items()))
+                                    + ")", fix="finish the reviews (and adjudication), pull, then finalize")
 
     write_config(out, samples(), config="vgmed")
     copy_build_records(record.dataset, out)  # the reviewed release's card still names its build and sources

@@ -134,8 +134,15 @@ def _sources_verify(args: argparse.Namespace) -> int:
 
     entry = get_entry(args.key)
     result = verify(entry, args.path)
-    for name, verdict in sorted(result.checksums.items()):
-        print(f"{name}: {verdict}")
+    for path, verdict in sorted(result.checksums.items()):
+        print(f"checksum of {path}: {verdict}")
+    if not result.checksums:
+        names = ", ".join(d.filename for d in entry.downloads)
+        print(f"no archive checked ({names} not found in {args.path} or beside it)" if names else
+              f"no archive checked ({args.key} has no direct download with a published file)")
+    if not result.layout_checked:
+        print(f"{args.key}: layout not checked (pass the extracted folder to check it)")
+        return 0 if result.ok else 1
     if result.missing:
         print(f"{args.key}: layout problems in {args.path}: missing " + ", ".join(result.missing))
         print(f"expected layout: {entry.layout}")

@@ -60,7 +60,9 @@ def fetch(entry: SourceEntry, dest: Path, *, out: TextIO | None = None, quiet: b
                             handle.write(block)
                             bar.update(len(block))
             except OSError as error:
-                raise RemoteError(f"download failed ({error}); the partial file is kept for resuming",
+                kept = ("the partial file is kept for resuming" if partial.exists() and partial.stat().st_size
+                        else "nothing was written")
+                raise RemoteError(f"download failed ({error}); {kept}",
                                   path=download.url, fix=f"run the command again, or follow: {entry.instructions}") from error
             partial.rename(target)
         verdict = check_download(download, target)
@@ -76,7 +78,8 @@ def fetch(entry: SourceEntry, dest: Path, *, out: TextIO | None = None, quiet: b
 @dataclass
 class VerifyResult:
     missing: list[str] = field(default_factory=list)
-    checksums: dict[str, str] = field(default_factory=dict)  # archive -> ok | MISMATCH | no published checksum
+    checksums: dict[str, str] = field(default_factory=dict)  # archive path -> ok | MISMATCH | no published checksum
+    layout_checked: bool = True  # False when given the archive itself
 
     @property
     def ok(self) -> bool:
@@ -84,9 +87,16 @@ class VerifyResult:
 
 
 def verify(entry: SourceEntry, root: Path) -> VerifyResult:
-    """Check the layout (every required path or glob matches something) and the checksum of any downloaded
-    archive found in ``root``."""
+    """Check the layout of the extracted folder ``root`` (every required path or glob matches something) and the
+    checksum of each of the entry's archives found in ``root`` or beside it (``fetch --dest DIR`` leaves the archive
+    in DIR and its extracted folder inside DIR). ``root`` may also be an archive itself: then only its checksum is
+    checked. ``checksums`` is keyed by the path checked, so the user sees which file it was."""
     result = VerifyResult()
+    archives = {download.filename: download for download in entry.downloads}
+    if root.is_file() and root.name in archives:
+        result.checksums[str(root)] = _verdict(archives[root.name], root)
+        result.layout_checked = False
+        return result
     if not root.is_dir():
         result.missing.append(str(root))
         return result
@@ -94,9 +104,14 @@ def verify(entry: SourceEntry, root: Path) -> VerifyResult:
         if not any(True for _ in root.glob(pattern)) and not (root / pattern).exists():
             result.missing.append(pattern)
     for download in entry.downloads:
-        path = root / download.filename
-        if path.exists():
-            verdict = check_download(download, path)
-            result.checksums[download.filename] = ("no published checksum" if verdict is None else
-                                                   "ok" if verdict else "MISMATCH")
+        for folder in (root, root.parent):
+            path = folder / download.filename
+            if path.is_file():
+                result.checksums[str(path)] = _verdict(download, path)
+                break
     return result
+
+
+def _verdict(download: Download, path: Path) -> str:
+    verdict = check_download(download, path)
+    return "no published checksum" if verdict is None else "ok" if verdict else "MISMATCH"

@@ -40,7 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--image", default=DEFAULT_IMAGE, help="a CUDA PyTorch Docker image")
     parser.add_argument("--flavor", default=DEFAULT_FLAVOR, help="Jobs hardware, e.g. a10g-small, a100-large")
     parser.add_argument("--timeout", default="6h")
-    parser.add_argument("--toolkit", default=DEFAULT_TOOLKIT, help="pip requirement that installs vgmed-data")
+    parser.add_argument("--toolkit", default=DEFAULT_TOOLKIT, help="pip requirement that installs vgmed-data with its eval extra inside the job (the default is a "
+                             "placeholder: --submit refuses it)")
     parser.add_argument("--namespace", help="run the job under this organisation (default: your user)")
     parser.add_argument("--endpoint", help="the Hub URL (default: HF_ENDPOINT or https://huggingface.co)")
     parser.add_argument("--submit", action="store_true", help="start the job (default: print it only)")
@@ -60,6 +61,8 @@ def _run(args: argparse.Namespace) -> int:
                       flavor=args.flavor, timeout=args.timeout, toolkit=args.toolkit, heads=args.heads)
     for line in describe(spec):
         print(line)
+    if args.toolkit == DEFAULT_TOOLKIT:
+        print("note: --toolkit is a placeholder; --submit needs the pip requirement of your copy of vgmed-data")
     if not args.submit:
         print("dry run: add --submit to start it")
         return 0

@@ -289,6 +289,12 @@ def hydrate(folder: str | os.PathLike[str], *, sources: Mapping[str, str | os.Pa
     if not configs:
         raise SourceNotFoundError("no dataset configurations found (expected data/<config>/*.parquet)", path=root)
     roots = {key: Path(path) for key, path in sources.items()}
+    held = sorted({row["source"] for config in configs for row in iter_rows(root, config=config, columns=["source"])})
+    unknown = sorted(set(roots) - set(held))
+    if unknown:  # a typo would otherwise restore nothing and exit 0
+        raise InvalidInputError(f"no row of this folder comes from source {', '.join(unknown)} (its sources: "
+                                f"{', '.join(held) or 'none'})", path=root,
+                                fix="pass --source with one of the folder's source keys")
     for key, path in roots.items():
         if not path.is_dir():
             raise SourceNotFoundError(f"the copy of source {key} is not a folder", path=path)

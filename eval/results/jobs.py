@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 DEFAULT_IMAGE = "pytorch/pytorch:2.6.0-cuda12.4-cudnn9-runtime"
 DEFAULT_FLAVOR = "a10g-small"
-DEFAULT_TOOLKIT = "vgmed-data[eval] @ git+https://github.com/vgmed/vgmed-data"
+DEFAULT_TOOLKIT = "vgmed-data[eval] @ git+https://github.com/vgmed/vgmed-data"  # a placeholder: submit refuses it
 RUN_DIR = "/tmp/vgmed-run"
 HEADS_FILE = "/tmp/vgmed-heads.json"  # a local heads.json travels inside the command and is written here
 
@@ -120,6 +120,10 @@ def submit_job(spec: HubJobSpec, *, token: str | None = None, endpoint: str | No
 
     from vgmed_data.hub import resolve_token
 
+    if spec.toolkit == DEFAULT_TOOLKIT:  # the job would fail at its first step, after the hardware is booked
+        raise InvalidInputError("--toolkit is still the placeholder requirement, which installs nothing",
+                                fix="pass --toolkit with a pip requirement that installs your copy of vgmed-data with "
+                                    "its eval extra (a Git URL with a commit, or a wheel URL)")
     secret = resolve_token(token)
     api = HfApi(endpoint=(endpoint or constants.ENDPOINT).rstrip("/"), token=secret)
     return api.run_job(image=spec.image, command=job_command(spec), flavor=spec.flavor, timeout=spec.timeout,

@@ -15,18 +15,19 @@ from typing import Any
 
 import pytest
 
-from vgmed_data.eval.results.jobs import HEADS_FILE
+from vgmed_data.eval.results.jobs import DEFAULT_TOOLKIT, HEADS_FILE
 from vgmed_data.eval.vgrefine.cli import load_heads
 
 pytestmark = pytest.mark.hub
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "hub_job.py"
+TOOLKIT = "vgmed-data[eval] @ https://files.example.org/vgmed_data-0.1.0-py3-none-any.whl"
 HEADS = {"heads": [[2, 1], [0, 3]], "masked_layers": [1], "percentile": 50.0, "layers": "chosen 'by' $KL"}
 
 
 def hub_job(*args: str, server: Any, token: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HF_TOKEN": token}
     return subprocess.run([sys.executable, str(SCRIPT), "--model", "org/model", "--dataset", "org/VGMED",
-                           "--results", "vgmed-test/results", "--endpoint", server.url, *args],
+                           "--results", "vgmed-test/results", "--endpoint", server.url, "--toolkit", TOOLKIT, *args],
                           capture_output=True, text=True, env=env, timeout=120)
 
 
@@ -58,3 +59,11 @@ def test_a_local_heads_file_reaches_the_job_intact(hub_server: Any, hub_token: s
     assert written.read_text() == heads.read_text()
     assert load_heads(str(written)) == load_heads(str(heads))
     assert load_heads(str(written)).heads == ((2, 1), (0, 3))
+
+
+def test_submit_with_the_placeholder_toolkit_is_refused(hub_server: Any, hub_token: str) -> None:
+    """Issue 32: --submit without --toolkit started a job whose first step installs nothing."""
+    done = hub_job("--toolkit", DEFAULT_TOOLKIT, "--submit", server=hub_server, token=hub_token)
+    assert done.returncode == 2 and "placeholder" in done.stderr and "started job" not in done.stdout
+    dry = hub_job("--toolkit", DEFAULT_TOOLKIT, server=hub_server, token=hub_token)
+    assert dry.returncode == 0 and "note: --toolkit is a placeholder" in dry.stdout

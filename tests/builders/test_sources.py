@@ -5,6 +5,7 @@ import re
 
 import dataclasses
 import hashlib
+import shutil
 from pathlib import Path
 
 import pytest
@@ -111,7 +112,8 @@ def test_fetch_downloads_and_checks_checksums(tmp_path: Path) -> None:
         Download(url=payload.as_uri(), filename="Task09_Spleen.tar", checksum=f"sha256:{good}"),))
     [path] = fetch(entry, tmp_path / "dest", out=open("/dev/null", "w"))
     assert path.read_bytes() == payload.read_bytes()
-    assert verify(entry, tmp_path / "dest").checksums == {"Task09_Spleen.tar": "ok"}
+    archive = str(tmp_path / "dest" / "Task09_Spleen.tar")
+    assert verify(entry, tmp_path / "dest").checksums == {archive: "ok"}
     bad = dataclasses.replace(entry, downloads=(dataclasses.replace(entry.downloads[0], checksum="md5:" + "0" * 32),))
     with pytest.raises(InvalidInputError, match="checksum mismatch"):
         fetch(bad, tmp_path / "dest", out=open("/dev/null", "w"))
@@ -134,3 +136,27 @@ def test_docs_sources_page_holds_the_generated_catalogue(capsys: pytest.CaptureF
         "docs/sources.md is stale: replace its catalogue part with `vgmed sources list --markdown`")
     for entry in all_entries():
         assert f"### `{entry.key}`" in generated and f"({entry.license_status}), read at" in generated
+
+
+def test_verify_checks_the_archive_beside_the_extracted_folder_and_says_which(
+        sources: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 32 item 5: `fetch --dest DIR` leaves the archive in DIR and the README verifies DIR/Task09_Spleen, so
+    the archive one level up was never checked. Now it is, given the folder or the archive, and named."""
+    extracted = tmp_path / "dest" / "Task09_Spleen"
+    shutil.copytree(sources["msd-spleen"], extracted)
+    archive = tmp_path / "dest" / "Task09_Spleen.tar"
+    archive.write_bytes(b"miniature archive" * 100)
+    good = hashlib.sha256(archive.read_bytes()).hexdigest()
+    entry = dataclasses.replace(get_entry("msd-spleen"), downloads=(
+        Download(url="https://example.org/Task09_Spleen.tar", filename="Task09_Spleen.tar", checksum=f"sha256:{good}"),))
+    assert verify(entry, extracted).checksums == {str(archive): "ok"} and verify(entry, extracted).ok
+    given_archive = verify(entry, archive)
+    assert given_archive.checksums == {str(archive): "ok"} and not given_archive.layout_checked
+    archive.write_bytes(b"damaged")
+    assert verify(entry, extracted).checksums == {str(archive): "MISMATCH"} and not verify(entry, extracted).ok
+    assert main(["sources", "verify", "msd-spleen", str(archive)]) == 1  # the real entry's checksum: mismatch too
+    out = capsys.readouterr().out
+    assert f"checksum of {archive}: MISMATCH" in out and "layout not checked" in out
+    archive.unlink()
+    assert main(["sources", "verify", "msd-spleen", str(extracted)]) == 0
+    assert "no archive checked (Task09_Spleen.tar not found in" in capsys.readouterr().out

@@ -112,3 +112,19 @@ def test_derived_window_labels() -> None:
     assert np.asarray(to_display(ramp, window="min-max")).tolist() == [[0, 64, 128, 255]]
     with pytest.raises(InvalidInputError, match="only for DICOM"):
         to_display(ramp, window="file")
+
+
+def test_a_source_key_the_folder_does_not_hold_is_refused_naming_its_keys(tmp_path: Path) -> None:
+    """Issue 32: `vgmed hydrate --source KEY=PATH` with a mistyped key exited 0 and restored nothing."""
+    from vgmed_data.cli import main
+
+    built = tmp_path / "built"
+    write_config(built, demo_samples(), config="vgmed")
+    strip_images(built, tmp_path / "release")
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in (tmp_path / "release").rglob("*"))
+    nibabel_root = Path(os.path.dirname(nibabel.__file__)) / "tests" / "data"
+    with pytest.raises(InvalidInputError) as refused:
+        hydrate(tmp_path / "release", sources={"nibabel-testdta": nibabel_root})
+    assert "nibabel-testdta" in str(refused.value) and "nibabel-testdata, pydicom-testdata" in str(refused.value)
+    assert main(["hydrate", str(tmp_path / "release"), "--source", f"pydicom-testdat={nibabel_root}"]) == 2
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in (tmp_path / "release").rglob("*")) == before
