@@ -92,16 +92,49 @@ def _by_target(regions: tuple[RegionRef, ...]) -> dict[str, list[RegionRef]]:
 
 
 # ----------------------------------------------------------------------------------------------------- 2D rasters
-def _read_mask(region: RegionRef, shape: tuple[int, int]) -> NDArray[np.bool_]:
+def _packed_rgb(values: NDArray[np.generic]) -> NDArray[np.int64]:
+    """(H, W, 3) colours as one integer per pixel (0xRRGGBB)."""
+    rgb = values.astype(np.int64)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+def _check_palette(found: NDArray[np.int64], known: set[int], region: RegionRef, *, colour: bool) -> None:
+    """A label image holds only background (0 / black) and the values or colours declared for it."""
+    unknown = sorted({int(v) for v in np.unique(found)} - known - {0})
+    if unknown:
+        shown = [f"#{v:06x}" if colour else str(v) for v in unknown[:5]]
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise InvalidInputError(f"{'colour' if colour else 'value'}(s) {', '.join(shown)}{more} are not in the "
+                                f"label map", path=region.mask_path,
+                                fix="check the mask belongs to this source, or use --on-bad skip",
+                                reason=SkipReason.LABEL_NOT_IN_MAP)
+
+
+def _read_mask(region: RegionRef, shape: tuple[int, int],
+               cache: dict[str, NDArray[np.generic]] | None = None) -> NDArray[np.bool_]:
+    """The region's mask; ``cache`` keeps files already read for this view (one label image, many labels)."""
     assert region.mask_path is not None
-    values = read_raster(region.mask_path)
-    if values.ndim == 3:
-        values = values.max(axis=2)
-    if values.shape != shape:
-        raise FileFormatError(f"mask size {values.shape[::-1]} differs from its image's {shape[::-1]} (w, h)",
+    values = cache.get(region.mask_path) if cache is not None else None
+    if values is None:
+        values = read_raster(region.mask_path)
+        if cache is not None:
+            cache[region.mask_path] = values
+    if values.shape[:2] != shape:
+        raise FileFormatError(f"mask size {values.shape[1::-1]} differs from its image's {shape[::-1]} (w, h)",
                               path=region.mask_path, fix="pair each mask with the image it was drawn on",
                               reason=SkipReason.SHAPE_MISMATCH)
+    if region.mask_colour is not None:
+        if values.ndim != 3:
+            raise FileFormatError("is a grey image, but the source's masks are RGB label images",
+                                  path=region.mask_path, fix="use the source's original mask files")
+        packed = _packed_rgb(values)
+        _check_palette(packed, {int(_packed_rgb(np.array(c))) for c in region.mask_palette}, region, colour=True)
+        return packed == int(_packed_rgb(np.array(region.mask_colour)))
+    if values.ndim == 3:
+        values = values.max(axis=2)
     if region.mask_value is not None:
+        if region.mask_palette:
+            _check_palette(values, {int(v) for v in region.mask_palette}, region, colour=False)  # type: ignore[arg-type]
         return values == region.mask_value
     return values > (region.mask_threshold or 0)
 
@@ -113,6 +146,7 @@ def raster_view(record: SourceRecord) -> View:
     view = View(record=record, image=image, window="" if pixels.ndim == 3 or pixels.dtype == np.uint8 else "min-max",
                 spacing_mm=None if record.spacing_mm is None else (record.spacing_mm[0], record.spacing_mm[1]),
                 laterality_known=record.laterality_known)
+    cache: dict[str, NDArray[np.generic]] = {}
     for target, regions in _by_target(record.regions).items():
         first = regions[0]
         geometry = TargetGeometry(target=target, kind=first.kind, body_part=first.body_part,
@@ -127,8 +161,10 @@ def raster_view(record: SourceRecord) -> View:
         else:
             union = np.zeros(shape, dtype=bool)
             for region in regions:
-                union |= _read_mask(region, shape)
+                union |= _read_mask(region, shape, cache)
             if not union.any():
+                if all(r.may_be_absent for r in regions):
+                    continue  # one label of a multi-label file, not drawn on this image
                 raise GeometryError(f"the {target} mask is empty (no foreground pixel)", record=record.record_id,
                                     path=regions[0].mask_path,
                                     fix="check the mask file, or run with --on-bad skip to count it in the report",
@@ -136,6 +172,11 @@ def raster_view(record: SourceRecord) -> View:
             geometry.mask = union
             geometry.mask_source_paths = tuple(r.mask_source_path or "" for r in regions)
         view.targets[target] = geometry
+    if record.regions and not view.targets:
+        raise GeometryError("no labelled structure is drawn on this image (every label is absent)",
+                            record=record.record_id, path=record.regions[0].mask_path,
+                            fix="check the mask file, or run with --on-bad skip to count it in the report",
+                            reason=SkipReason.EMPTY_MASK)
     return view
 
 

@@ -67,6 +67,13 @@ class RegionRef:
     mask_source_path: str | None = None
     mask_value: int | None = None  # None: any non-zero value of mask_path
     mask_threshold: int | None = None  # for lossy (JPEG) masks: foreground is value > threshold
+    mask_colour: tuple[int, int, int] | None = None  # RGB label images: this structure's colour
+    # every grey value or colour the mask file may hold (the labels declared for it; 0 / black is background):
+    # anything else in the file is a label the entry does not know
+    mask_palette: tuple[int, ...] | tuple[tuple[int, int, int], ...] = ()
+    # a label of a file holding several labels may be absent from one image (m2caiSeg has no liver on some frames):
+    # the target is then left out of that image, where a dedicated mask file with no foreground is an error
+    may_be_absent: bool = False
     box: tuple[float, float, float, float] | None = None  # internal xyxy (box sources)
 
     def __post_init__(self) -> None:

@@ -6,9 +6,22 @@ modules and builds the registry from their lists (duplicate keys are refused).
 """
 
 from vgmed_data.builders.entry import Registry, SourceEntry
-from vgmed_data.builders.sources import ct_collections, decathlon, dicom_collections, idc, images_2d, tables
+from vgmed_data.builders.sources import (
+    chest_xray,
+    ct_collections,
+    decathlon,
+    dermoscopy,
+    dicom_collections,
+    endoscopy,
+    idc,
+    images_2d,
+    microscopy,
+    ophthalmology,
+    tables,
+)
 
-MODULES = (ct_collections, decathlon, dicom_collections, idc, images_2d, tables)
+MODULES = (ct_collections, decathlon, dicom_collections, idc, images_2d, tables, chest_xray, dermoscopy, endoscopy,
+           microscopy, ophthalmology)
 REGISTRY = Registry.of(entry for module in MODULES for entry in module.ENTRIES)
 
 

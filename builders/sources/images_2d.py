@@ -63,7 +63,10 @@ BUSI = SourceEntry(
     license="LicenseRef-BUSI-unspecified", license_url=(
         "https://scholar.cu.edu.eg/?q=afahmy/pages/dataset (not confirmed: no dataset licence found; the Data in "
         "Brief article's open-access licence, doi:10.1016/j.dib.2019.104863, covers the article, not the images, "
-        "and was not read; mirrors' labels (Kaggle 'CC0', Hugging Face 'other') are set by re-uploaders)"),
+        "and was not read; mirrors' labels (Kaggle 'CC0', Hugging Face 'other') are set by re-uploaders, and "
+        "zekikus/MedSegBench@54fde021831ca89ab770096b9c2bec7de1c91957:medsegbench/info.py repeats the Kaggle "
+        "mirror's 'CC0: Public Domain' (reference kaggle.com/datasets/aryashah2k/breast-ultrasound-images-dataset): "
+        "a mirror's CC0 against nothing at the source)"),
     license_status="conflicting", split_unit="image", modality="US", body_part="breast", size="200 MB",
     layout="Dataset_BUSI_with_GT/{benign,malignant,normal}/<class> (N).png + <class> (N)_mask.png "
            "(+ <class> (N)_mask_1.png... when there are several lesions); normal/ has empty masks and is not read",

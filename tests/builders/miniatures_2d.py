@@ -1,0 +1,244 @@
+"""Miniatures of the 2D sources added for issue 26, each in its published on-disk layout.
+
+Folder and file names follow what each entry's ``layout_confirmed_at`` cites (repeated beside each writer); pixel
+content is synthetic. Every structure is an axis-aligned rectangle given as ``(x1, y1, x2, y2)`` (pixels, x2/y2
+exclusive), so a test's expected box is the rectangle itself, written down independently of the builder. JPEG
+masks use rectangles on 8-pixel block edges, which thresholding at 127 gives back exactly.
+
+Each writer returns ``(root, expected)``: the folder to pass as ``--source KEY=root`` and
+``{source_id: {target: {box, ...}}}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+Rect = tuple[int, int, int, int]
+Expected = dict[str, dict[str, set[tuple[float, float, float, float]]]]
+
+
+def _box(rect: Rect) -> tuple[float, float, float, float]:
+    return tuple(float(v) for v in rect)  # type: ignore[return-value]
+
+
+def _canvas(shape: tuple[int, int], rects: list[Rect], value: int | tuple[int, int, int] = 255,
+            base: np.ndarray | None = None) -> np.ndarray:
+    out = base.copy() if base is not None else np.zeros(shape if isinstance(value, int) else (*shape, 3), np.uint8)
+    for x1, y1, x2, y2 in rects:
+        out[y1:y2, x1:x2] = value
+    return out
+
+
+def _noise(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 255, size=shape, dtype=np.uint8)
+
+
+def save(path: Path, array: np.ndarray, **kwargs: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, **kwargs)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------- endoscopy
+def write_hyperkvasir(root: Path) -> tuple[Path, Expected]:
+    """simula/hyper-kvasir README (segmented-images/{images,masks}/<id>.jpg, boxes in JSON) and dataset-ninja's
+    convert.py (bounding-boxes.json keyed by id, 'bbox' items with xmin..ymax; inclusive maxima: 'outermost
+    pixels')."""
+    folder = root / "segmented-images"
+    polyps = {"cju0qkwl35piu0993l0dewei2": [(16, 8, 40, 32), (48, 24, 60, 44)],
+              "cju0qoxqj9q6s0835b43399p4": [(8, 16, 56, 40)]}
+    boxes: dict[str, object] = {}
+    expected: Expected = {}
+    for index, (key, rects) in enumerate(polyps.items()):
+        save(folder / "images" / f"{key}.jpg", _noise((48, 64, 3), index), quality=90)
+        save(folder / "masks" / f"{key}.jpg", _canvas((48, 64), rects), quality=90)
+        boxes[key] = {"height": 48, "width": 64, "bbox": [
+            {"label": "polyp", "xmin": x1, "ymin": y1, "xmax": x2 - 1, "ymax": y2 - 1} for x1, y1, x2, y2 in rects]}
+        expected[key] = {"polyp": {_box(r) for r in rects}}
+    (folder / "bounding-boxes.json").write_text(json.dumps(boxes))
+    return folder, expected
+
+
+def write_polypgen(root: Path) -> tuple[Path, Expected]:
+    """dataset-ninja/polypgen convert.py (root PolypGen2021_MultiCenterData_v3) and GitHub loaders/audit:
+    data_C<n>/images_C<n>/<stem>.jpg + masks_C<n>/<stem>_mask.jpg; C3_EndoCV2021_00489_.jpg's mask drops the '_'."""
+    folder = root / "PolypGen2021_MultiCenterData_v3"
+    frames = {("C1", "C1_100H0050"): (8, 8, 32, 24), ("C1", "C1_100H0055"): (24, 16, 56, 40),
+              ("C3", "C3_EndoCV2021_00489_"): (16, 16, 48, 40), ("C3", "C3_EndoCV2021_00490"): (8, 24, 40, 40)}
+    expected: Expected = {}
+    for index, ((centre, stem), rect) in enumerate(frames.items()):
+        image = folder / f"data_{centre}" / f"images_{centre}" / f"{stem}.jpg"
+        save(image, _noise((48, 64, 3), 40 + index), quality=90)
+        save(folder / f"data_{centre}" / f"masks_{centre}" / f"{stem.rstrip('_')}_mask.jpg", _canvas((48, 64), [rect]),
+              quality=90)
+        (folder / f"data_{centre}" / f"bbox_{centre}").mkdir(exist_ok=True)
+        (folder / f"data_{centre}" / f"bbox_{centre}" / f"{stem}.txt").write_text("polyp 8 8 31 23\n")
+        expected[image.relative_to(folder).as_posix()] = {"polyp": {_box(rect)}}
+    save(folder / "sequenceData" / "negativeOnly" / "seq1_neg" / "C1_seq1_neg_0001.jpg", _noise((48, 64, 3), 9),
+          quality=90)
+    return folder, expected
+
+
+M2CAI_LIVER, M2CAI_GRASPER, M2CAI_HOOK_ALT = (85, 170, 0), (0, 85, 170), (0, 170, 85)
+
+
+def write_m2caiseg(root: Path) -> tuple[Path, Expected]:
+    """torch-em m2caiseg.py ('m2caiSeg dataset'/<split>/{images/*.jpg, groundtruth/*.png}, colour map) and a public
+    notebook (mask name '<id>_gt.png'); train/ repeats frames of trainval/ and is not read."""
+    folder = root / "m2caiSeg dataset"
+    frames = {("trainval", "1"): [("liver", (4, 4, 40, 30), M2CAI_LIVER), ("grasper", (44, 10, 60, 40), M2CAI_GRASPER)],
+              ("test", "7"): [("hook", (10, 20, 30, 44), M2CAI_HOOK_ALT)]}
+    expected: Expected = {}
+    for index, ((split, stem), parts) in enumerate(frames.items()):
+        image = folder / split / "images" / f"{stem}.jpg"
+        save(image, _noise((48, 64, 3), 50 + index), quality=90)
+        mask = np.zeros((48, 64, 3), np.uint8)
+        for _, rect, colour in parts:
+            mask = _canvas((48, 64), [rect], colour, base=mask)
+        save(folder / split / "groundtruth" / f"{stem}_gt.png", mask)
+        expected[image.relative_to(folder).as_posix()] = {target: {_box(rect)} for target, rect, _ in parts}
+    save(folder / "train" / "images" / "1.jpg", _noise((48, 64, 3), 50), quality=90)
+    return folder, expected
+
+
+# ------------------------------------------------------------------------------------------------- ophthalmology
+def write_drive(root: Path) -> tuple[Path, Expected]:
+    """torch-em drive.py (training/images/*.tif, training/1st_manual/*.gif) and NN_manual1.gif naming."""
+    folder = root / "DRIVE"
+    expected: Expected = {}
+    for index, (number, rects) in enumerate({"21": [(4, 4, 10, 40)], "22": [(20, 6, 56, 12), (20, 30, 56, 36)]}.items()):
+        image = folder / "training" / "images" / f"{number}_training.tif"
+        save(image, _noise((48, 64, 3), 60 + index))
+        save(folder / "training" / "1st_manual" / f"{number}_manual1.gif", _canvas((48, 64), rects))
+        save(folder / "training" / "mask" / f"{number}_training_mask.gif", _canvas((48, 64), [(0, 0, 64, 48)]))
+        expected[image.relative_to(folder).as_posix()] = {"retinal vessels": {_box(r) for r in rects}}
+    save(folder / "test" / "images" / "01_test.tif", _noise((48, 64, 3), 69))  # no public manual: not read
+    return folder, expected
+
+
+def write_chase(root: Path) -> tuple[Path, Expected]:
+    """dataset-ninja/chase-db1 convert.py and loaders: Image_NN{L,R}.jpg beside _1stHO.png and _2ndHO.png."""
+    folder = root / "CHASEDB1"
+    expected: Expected = {}
+    for index, (stem, rect) in enumerate({"Image_01L": (8, 8, 24, 40), "Image_01R": (40, 8, 56, 40),
+                                          "Image_02L": (16, 16, 48, 24)}.items()):
+        save(folder / f"{stem}.jpg", _noise((48, 64, 3), 70 + index), quality=90)
+        save(folder / f"{stem}_1stHO.png", _canvas((48, 64), [rect]))
+        save(folder / f"{stem}_2ndHO.png", _canvas((48, 64), [(0, 0, 4, 4)]))
+        expected[f"{stem}.jpg"] = {"retinal vessels": {_box(rect)}}
+    return folder, expected
+
+
+def write_oct_cystoid(root: Path) -> tuple[Path, Expected]:
+    """dataset-ninja convert.py / torch-em intraretinal_cystoid_fluid.py: 2021-training-data-ZA/2021-training-data-ZA/
+    <sample>/images/<sample>.jpeg + <sample>/masks/<one mask>."""
+    folder = root / "2021-training-data-ZA" / "2021-training-data-ZA"
+    expected: Expected = {}
+    for index, (sample, mask_name, rect) in enumerate((("511DME_A", "MASK-DME511.png", (16, 8, 40, 24)),
+                                                       ("812DME_C", "812DME_C_mask.png", (8, 24, 56, 40)))):
+        image = folder / sample / "images" / f"{sample}.jpeg"
+        save(image, _noise((48, 64), 80 + index), quality=90)
+        save(folder / sample / "masks" / mask_name, _canvas((48, 64), [rect]))
+        expected[image.relative_to(folder).as_posix()] = {"intraretinal cystoid fluid": {_box(rect)}}
+    return folder, expected
+
+
+# ---------------------------------------------------------------------------------------------------- microscopy
+def write_tnbc(root: Path) -> tuple[Path, Expected]:
+    """torch-em tnbc.py: TNBC_NucleiSegmentation/Slide_NN/NN_M.png (RGBA) + GT_NN/NN_M.png; __MACOSX beside."""
+    folder = root / "TNBC_NucleiSegmentation"
+    expected: Expected = {}
+    for index, (slide, tile, rects) in enumerate((("01", 1, [(4, 4, 20, 20), (30, 30, 44, 44)]),
+                                                  ("01", 2, [(10, 10, 30, 26)]), ("02", 1, [(20, 4, 40, 24)]))):
+        image = folder / f"Slide_{slide}" / f"{slide}_{tile}.png"
+        rgba = np.dstack([_noise((48, 48, 3), 90 + index), np.full((48, 48), 255, np.uint8)])
+        save(image, rgba)
+        save(folder / f"GT_{slide}" / f"{slide}_{tile}.png", _canvas((48, 48), rects))
+        expected[image.relative_to(folder).as_posix()] = {"cell nuclei": {_box(r) for r in rects}}
+    (root / "__MACOSX").mkdir(exist_ok=True)
+    return folder, expected
+
+
+def write_dsb2018(root: Path) -> tuple[Path, Expected]:
+    """torch-em dsb.py and loaders: stage1_train/<id>/images/<id>.png (RGBA) + stage1_train/<id>/masks/<mask id>.png,
+    one binary file per nucleus."""
+    folder = root / "dsb2018"
+    cases = {"0a7d30b252359a10fd298b638b90cb9ada3acced4e0c0e5a3692013f432ee4e9": [(4, 4, 16, 16), (30, 20, 44, 36)],
+             "0acd2c223d300ea55d0546797713851e818e5c697d073b7f4091b96ce0f3d2fe": [(10, 24, 40, 40)]}
+    expected: Expected = {}
+    for index, (case, rects) in enumerate(cases.items()):
+        image = folder / "stage1_train" / case / "images" / f"{case}.png"
+        save(image, np.dstack([_noise((48, 48, 3), 100 + index), np.full((48, 48), 255, np.uint8)]))
+        for number, rect in enumerate(rects):
+            save(folder / "stage1_train" / case / "masks" / f"{number:04x}{case[:12]}.png", _canvas((48, 48), [rect]))
+        expected[image.relative_to(folder).as_posix()] = {"cell nuclei": {_box(r) for r in rects}}
+    return folder, expected
+
+
+def write_wbc(root: Path) -> tuple[Path, Expected]:
+    """zxaoyou/segmentation_WBC: Dataset 1/NNN.bmp + NNN.png (255 nucleus, 128 cytoplasm, 0 background), Dataset 2
+    alike; Class Labels of Dataset N.csv beside."""
+    folder = root / "segmentation_WBC-fa9c01622f52bccb9aeb8a6f2628f564e377767d"
+    expected: Expected = {}
+    for index, (dataset, number) in enumerate((("Dataset 1", "001"), ("Dataset 1", "002"), ("Dataset 2", "001"))):
+        cell, nucleus = (8 + 4 * index, 8, 40, 40), (16 + 4 * index, 16, 32, 32)
+        image = folder / dataset / f"{number}.bmp"
+        save(image, _noise((48, 48, 3), 110 + index))
+        label = _canvas((48, 48), [cell], 128)
+        label = _canvas((48, 48), [nucleus], 255, base=label)
+        save(folder / dataset / f"{number}.png", label)
+        # the cytoplasm is the cell minus the nucleus: one ring-shaped component whose box is the cell's
+        expected[image.relative_to(folder).as_posix()] = {"white blood cell nucleus": {_box(nucleus)},
+                                                          "white blood cell cytoplasm": {_box(cell)}}
+    for dataset in ("Dataset 1", "Dataset 2"):
+        (folder / f"Class Labels of {dataset}.csv").write_text("image ID,class label\n1,2\n2,1\n")
+    return folder, expected
+
+
+# ---------------------------------------------------------------------------------------- chest X-ray, dermoscopy
+def write_covid_qu_ex(root: Path) -> tuple[Path, Expected]:
+    """torch-em covid_qu_ex.py: 'Infection Segmentation Data/Infection Segmentation Data'/<Split>/<class>/
+    {images,lung masks,infection masks}/<name>.png, same name across the three folders."""
+    folder = root / "covidqu"
+    base = folder / "Infection Segmentation Data" / "Infection Segmentation Data"
+    expected: Expected = {}
+    for index, (split, name) in enumerate((("Train", "covid_1.png"), ("Test", "covid_1579.png"))):
+        lungs, infection = [(4, 8, 28, 56), (36, 8, 60, 56)], (8, 30, 24, 50)
+        image = base / split / "COVID-19" / "images" / name
+        save(image, _noise((64, 64), 120 + index))
+        save(base / split / "COVID-19" / "lung masks" / name, _canvas((64, 64), lungs))
+        save(base / split / "COVID-19" / "infection masks" / name, _canvas((64, 64), [infection]))
+        expected[image.relative_to(folder).as_posix()] = {"lungs": {_box(r) for r in lungs},
+                                                          "COVID-19 infection": {_box(infection)}}
+    normal = base / "Train" / "Normal"  # not read (empty infection masks)
+    save(normal / "images" / "normal_1.png", _noise((64, 64), 129))
+    save(normal / "infection masks" / "normal_1.png", np.zeros((64, 64), np.uint8))
+    return folder, expected
+
+
+def write_isic2016(root: Path) -> tuple[Path, Expected]:
+    """The ISIC 2016 data description (ISIC_<7 digits>.jpg; ISIC_<id>_Segmentation.png, 0/255, same size) and
+    loaders' folder names ISBI2016_ISIC_Part1_{Training,Test}_{Data,GroundTruth}."""
+    folder = root / "isic2016"
+    expected: Expected = {}
+    for index, (part, image_id, rect) in enumerate((("Training", "ISIC_0000000", (10, 8, 50, 40)),
+                                                    ("Test", "ISIC_0000003", (4, 4, 30, 20)))):
+        image = folder / f"ISBI2016_ISIC_Part1_{part}_Data" / f"{image_id}.jpg"
+        save(image, _noise((48, 64, 3), 130 + index), quality=90)
+        save(folder / f"ISBI2016_ISIC_Part1_{part}_GroundTruth" / f"{image_id}_Segmentation.png",
+              _canvas((48, 64), [rect]))
+        expected[image.relative_to(folder).as_posix()] = {"skin lesion": {_box(rect)}}
+    return folder, expected
+
+
+WRITERS: dict[str, Callable[[Path], tuple[Path, Expected]]] = {
+    "hyperkvasir-seg": write_hyperkvasir, "polypgen": write_polypgen, "m2caiseg": write_m2caiseg,
+    "drive": write_drive, "chase-db1": write_chase, "oct-cystoid-fluid": write_oct_cystoid,
+    "tnbc-nuclei": write_tnbc, "dsb2018-nuclei": write_dsb2018, "wbc-seg": write_wbc,
+    "covid-qu-ex": write_covid_qu_ex, "isic2016-part1": write_isic2016,
+}
