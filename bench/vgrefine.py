@@ -4,7 +4,8 @@
     python bench/vgrefine.py --device cuda --real-size --dtype bfloat16   # Qwen2.5-VL-7B language-model shape
                                                                           # (random weights)
 
-One "answer" is what a user waits for: encoding the prompt(s), the vision tower, prefill(s) and greedy decoding
+The model is Qwen2.5-VL-shaped, not HuatuoGPT-Vision-7B: that model's base is Qwen2-7B with a CLIP tower, and
+only the decoder dimensions agree (see ``text_dims``). One "answer" is what a user waits for: encoding the prompt(s), the vision tower, prefill(s) and greedy decoding
 of ``--new-tokens`` tokens (eos disabled so every path decodes the same number of tokens). The image is
 ``--side`` pixels square with the pixel budget set so the model sees ``(side / 28)^2`` image tokens (1008 px ->
 1296 tokens). Heads: the published HuatuoGPT-Vision-7B preset (K = 20, masked layer 16) at the real size; on the
@@ -44,7 +45,10 @@ QUESTION = question_prompt("Is there an abnormality in the left lower lobe of th
 
 
 def text_dims(*, real_size: bool, layers: int | None) -> dict[str, Any]:
-    if real_size:  # Qwen2.5-VL-7B (HuatuoGPT-Vision-7B's base) language model
+    # Qwen2.5-VL-7B's language model. HuatuoGPT-Vision-7B's base is Qwen2-7B (not Qwen2.5-VL), whose decoder has
+    # the same dimensions (28 layers x 28 heads, 4 KV heads, hidden 3584, vocab 152064), so the published heads
+    # fit; the vision tower (Qwen's ViT, not CLIP) and the 3D M-RoPE positions are Qwen2.5-VL's.
+    if real_size:
         dims = {"hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28, "num_attention_heads": 28,
                 "num_key_value_heads": 4, "vocab_size": 152064,
                 "rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]}}

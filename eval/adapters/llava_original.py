@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -148,16 +149,28 @@ def read_original_llava(source: str, *, family: str) -> OriginalLlava:
     return OriginalLlava(source=source, config=config, vision=vision, preprocessor=preprocessor)
 
 
+# the tower the authors' builder loads when mm_vision_tower is neither a folder nor an ``openai/`` id
+# (FreedomIntelligence/HuatuoGPT-Vision, commit c3b5706, llava/model/multimodal_encoder/builder.py l.13-14)
+FALLBACK_TOWER = "openai/clip-vit-large-patch14-336"
+
+
 def _tower_files(source: str, tower: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The tower's CLIP vision config and preprocessor config: ``mm_vision_tower`` inside the checkpoint, else
-    ``mm_vision_tower`` as a folder or Hub id of its own (``multimodal_encoder/builder.py`` l.6-14)."""
+    ``mm_vision_tower`` as a folder or an ``openai/`` Hub id of its own, else (such as HuatuoGPT-Vision's
+    ``./vit/...`` in a copy without ``vit/``) :data:`FALLBACK_TOWER`, as the authors' builder does
+    (``multimodal_encoder/builder.py`` l.6-14), with a one-line warning."""
     inside = tower.removeprefix("./").rstrip("/")
     try:
         vision = read_json(source, f"{inside}/config.json")
         place, prefix = source, f"{inside}/"
     except SourceNotFoundError:
-        vision = read_json(tower, "config.json")
         place, prefix = tower, ""
+        if not Path(tower).is_dir() and not tower.startswith("openai"):  # builder.py l.11
+            warnings.warn(f"{source}: the vision tower {tower} is not in the checkpoint; using {FALLBACK_TOWER} "
+                          "for its config and preprocessing, as the authors' builder does (its weights still come "
+                          "from the checkpoint's shards)", UserWarning, stacklevel=2)
+            place = FALLBACK_TOWER
+        vision = read_json(place, "config.json")
     vision = vision.get("vision_config", vision) if vision.get("model_type") == "clip" else vision
     return vision, read_json(place, f"{prefix}preprocessor_config.json")
 

@@ -20,7 +20,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from tests.huatuo import reference
-from vgmed_data.errors import SchemaError
+from vgmed_data.errors import SchemaError, SourceNotFoundError
 from vgmed_data.eval.adapters import adapter_for_config, load_adapter, question_prompt
 from vgmed_data.eval.adapters.huatuogpt_vision import HuatuoGPTVisionAdapter
 from vgmed_data.eval.tiny import build_tiny_checkpoint
@@ -264,3 +264,31 @@ def test_documented_agreement_of_the_two_mappings(size: tuple[int, int], jaccard
         apart += not (official & true).any()
     assert round(float(np.mean(scores)), 3) == jaccard
     assert same / 2000 == pytest.approx(identical) and apart / 2000 == pytest.approx(disjoint)
+
+
+def test_missing_vit_folder_falls_back_to_the_openai_tower(huatuo_dir: Path, tmp_path: Path, wide_image: Image.Image,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without ``vit/`` the authors' builder loads openai/clip-vit-large-patch14-336 (builder.py l.13-14): here too,
+    with a one-line warning, the tower's files read from the Hub cache (offline), the weights from the shards."""
+    import huggingface_hub.constants as hub
+
+    from vgmed_data.eval.adapters.llava_original import FALLBACK_TOWER
+
+    folder = _copy(huatuo_dir, tmp_path / "no-vit")
+    cache = tmp_path / "hub-cache"
+    repo = cache / f"models--{FALLBACK_TOWER.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    shutil.move(str(folder / "vit" / "clip_vit_tiny_patch14_56"), str(repo / "snapshots" / ("0" * 40)))
+    shutil.rmtree(folder / "vit")
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", True)
+    with pytest.warns(UserWarning, match=f"not in the checkpoint; using {FALLBACK_TOWER}"):
+        fallback = load_adapter(folder)
+    inputs = fallback.encode([wide_image], [QUESTION]).inputs
+    with torch.inference_mode():
+        torch.testing.assert_close(fallback.model(**inputs).logits, load_adapter(huatuo_dir).model(**inputs).logits,
+                                   rtol=0, atol=0)
+    shutil.rmtree(repo)  # nothing anywhere: one typed error naming the fallback, not a repo-id complaint
+    with pytest.warns(UserWarning), pytest.raises(SourceNotFoundError, match=FALLBACK_TOWER):
+        load_adapter(folder)
