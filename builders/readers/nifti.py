@@ -4,7 +4,11 @@
   training pairs (``"training": [{"image": "./imagesTr/x.nii.gz", "label": "./labelsTr/x.nii.gz"}]``), the label
   values (``"labels": {"0": "background", ...}``) and, for multi-sequence tasks, the channels of the 4D image
   (``"modality": {"0": "FLAIR", ...}``). One record per case and chosen channel.
-* :class:`CaseFolderReader`: one folder per case with an image file and one multi-valued label file (KiTS).
+* :class:`CaseFolderReader`: one folder per case with an image file and one multi-valued label file (KiTS;
+  ``case_glob`` may go deeper, e.g. autoPET's ``PETCT_*/<study>``: the first folder is then the patient).
+* :class:`PairedFileReader`: image and label files side by side, the label named by a suffix of the image's name
+  (ACDC ``patientNNN_frameNN.nii.gz`` + ``patientNNN_frameNN_gt.nii.gz``, RibFrac ``<id>-image.nii.gz`` +
+  ``<id>-label.nii.gz``).
 * :class:`StructureFolderReader`: one folder per case with the image and a folder holding one binary file per
   structure (TotalSegmentator's ``segmentations/<structure>.nii.gz``). Structures not in the entry's label map
   are ignored (the map chooses the targets).
@@ -15,6 +19,7 @@ Labels are read from the file when a worker loads the record; values not in the 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +33,9 @@ from vgmed_data.builders.records import ImageRef, RegionRef, SourceRecord
 
 if TYPE_CHECKING:
     from vgmed_data.builders.entry import SourceEntry
+
+
+NO_IMAGE = "no image in the release"
 
 
 def _value_regions(entry: "SourceEntry", label_path: Path, root: Path) -> tuple[RegionRef, ...]:
@@ -49,8 +57,9 @@ def _case_dirs(entry: "SourceEntry", root: Path, case_glob: str) -> list[Path]:
 
 def _case_record(entry: "SourceEntry", case_dir: Path, image: Path, root: Path,
                  regions: tuple[RegionRef, ...]) -> SourceRecord:
+    case = relative(case_dir, root)  # "case_00000", or "PETCT_0011f3deaf/<study>" for nested cases
     return SourceRecord(
-        source=entry.key, record_id=case_dir.name, patient_id=case_dir.name, case_id=case_dir.name,
+        source=entry.key, record_id=case, patient_id=case.split("/")[0], case_id=case,
         modality=entry.modality, body_part=entry.body_part,
         image=ImageRef(path=str(image), source_path=relative(image, root), kind="nifti"),
         regions=regions, laterality_known=entry.laterality_known,
@@ -60,10 +69,14 @@ def _case_record(entry: "SourceEntry", case_dir: Path, image: Path, root: Path,
 @dataclass(frozen=True, kw_only=True)
 class DecathlonReader:
     """``dataset.json`` + ``imagesTr/`` + ``labelsTr/``. ``channels``: volume indices of a 4D image to use
-    (``None``: 3D images)."""
+    (``None``: 3D images). ``lists``: the ``dataset.json`` lists of image/label pairs to read (AMOS adds a
+    ``validation`` list with ``imagesVa``/``labelsVa``). ``case_pattern``: a regular expression the case name must
+    match in full (AMOS keeps CT and MR in one folder, told apart by the case number)."""
 
     channels: tuple[int, ...] | None = None
     index_file: str = "dataset.json"
+    lists: tuple[str, ...] = ("training",)
+    case_pattern: str | None = None
 
     def required_paths(self, entry: "SourceEntry") -> tuple[str, ...]:
         return (self.index_file, "imagesTr", "labelsTr")
@@ -72,15 +85,19 @@ class DecathlonReader:
         index_path = require(root, self.index_file, source=entry.key)
         try:
             index = json.loads(index_path.read_text())
-            pairs = index["training"]
+            pairs = [pair for name in self.lists for pair in index[name]]
+            pairs.sort(key=lambda p: p["image"])
         except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise FileFormatError(f"is not a Decathlon dataset.json with a 'training' list ({error})",
+            raise FileFormatError(f"is not a Decathlon dataset.json with the list(s) {', '.join(self.lists)} of "
+                                  f"image/label pairs ({error})",
                                   path=index_path, fix="re-extract the task archive") from error
         sequences = {int(k): str(v) for k, v in (index.get("modality") or {}).items()}
-        for pair in sorted(pairs, key=lambda p: p["image"]):
+        for pair in pairs:
             image = root / pair["image"].removeprefix("./")
             label = root / pair["label"].removeprefix("./")
             case = nifti_stem(image.name)
+            if self.case_pattern is not None and not re.fullmatch(self.case_pattern, case):
+                continue  # another entry's cases (AMOS: CT and MR share one dataset.json)
             missing = [p for p in (image, label) if not p.exists()]
             if missing:
                 handle(SourceNotFoundError(f"listed in {self.index_file} but missing", path=missing[0],
@@ -108,6 +125,9 @@ class CaseFolderReader:
     case_glob: str
     image_name: str
     label_name: str
+    # the source ships some cases as labels only (AbdomenAtlas 1.1 Mini): those are listed in the build report as
+    # skipped ("no image in the release") whatever the bad-input policy, not treated as bad input
+    image_optional: bool = False
 
     def required_paths(self, entry: "SourceEntry") -> tuple[str, ...]:
         return (f"{self.case_glob}/{self.image_name}", f"{self.case_glob}/{self.label_name}")
@@ -115,6 +135,10 @@ class CaseFolderReader:
     def records(self, entry: "SourceEntry", root: Path, *, on_bad: str, skips: list[Skip]) -> Iterator[SourceRecord]:
         for case_dir in _case_dirs(entry, root, self.case_glob):
             image, label = case_dir / self.image_name, case_dir / self.label_name
+            if self.image_optional and not image.exists() and label.exists():
+                skips.append(Skip(source=entry.key, record=relative(case_dir, root), reason=NO_IMAGE,
+                                  detail=f"{relative(label, root)} has no {self.image_name} beside it"))
+                continue
             missing = [p for p in (image, label) if not p.exists()]
             if missing:
                 handle(SourceNotFoundError("missing", path=missing[0], fix="re-download the case, or use --on-bad skip"),
@@ -155,3 +179,50 @@ class StructureFolderReader:
                 handle(error, policy=on_bad, source=entry.key, record=case_dir.name, reason="missing file", log=skips)
                 continue
             yield _case_record(entry, case_dir, image, root, tuple(regions))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PairedFileReader:
+    """Images matching ``image_glob`` (relative to the root, ``**`` allowed), each with its label file beside it:
+    the image's name with ``image_suffix`` replaced by ``label_suffix``. ``patient_regex``: the patient is group
+    1 of this expression on the file name (default: the case itself). ``any_value_label``: a label-map key that
+    every non-zero voxel belongs to (instance-numbered label files such as RibFrac's), instead of one region per
+    label value."""
+
+    image_glob: str
+    image_suffix: str
+    label_suffix: str
+    patient_regex: str | None = None
+    any_value_label: str | None = None
+
+    def required_paths(self, entry: "SourceEntry") -> tuple[str, ...]:
+        return (self.image_glob,)
+
+    def records(self, entry: "SourceEntry", root: Path, *, on_bad: str, skips: list[Skip]) -> Iterator[SourceRecord]:
+        images = sorted(p for p in visible(list(root.glob(self.image_glob)))
+                        if p.name.endswith(self.image_suffix) and not p.name.endswith(self.label_suffix))
+        if not images:
+            raise SourceNotFoundError(f"no images matching {self.image_glob}", path=root,
+                                      fix=f"point --source {entry.key}=PATH at the extracted folder")
+        for image in images:
+            base = image.name[: -len(self.image_suffix)]
+            case = relative(image.with_name(base), root)
+            label = image.with_name(base + self.label_suffix)
+            if not label.exists():
+                handle(SourceNotFoundError(f"has no label file {label.name} beside it", path=image,
+                                           fix="extract the label archive into the same folder, or use --on-bad skip"),
+                       policy=on_bad, source=entry.key, record=case, reason="missing file", log=skips)
+                continue
+            match = re.search(self.patient_regex, image.name) if self.patient_regex else None
+            yield SourceRecord(
+                source=entry.key, record_id=case, patient_id=match.group(1) if match else case, case_id=case,
+                modality=entry.modality, body_part=entry.body_part,
+                image=ImageRef(path=str(image), source_path=relative(image, root), kind="nifti"),
+                regions=self._regions(entry, label, root), laterality_known=entry.laterality_known)
+
+    def _regions(self, entry: "SourceEntry", label_path: Path, root: Path) -> tuple[RegionRef, ...]:
+        if self.any_value_label is None:
+            return _value_regions(entry, label_path, root)
+        label = entry.label(self.any_value_label)
+        return (RegionRef(label=self.any_value_label, target=label.target, body_part=label.body_part, kind=label.kind,
+                          mask_path=str(label_path), mask_source_path=relative(label_path, root), mask_value=None),)

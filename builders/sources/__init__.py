@@ -18,10 +18,11 @@ from vgmed_data.builders.sources import (
     microscopy,
     ophthalmology,
     tables,
+    volumes,
 )
 
 MODULES = (ct_collections, decathlon, dicom_collections, idc, images_2d, tables, chest_xray, dermoscopy, endoscopy,
-           microscopy, ophthalmology)
+           microscopy, ophthalmology, volumes)
 REGISTRY = Registry.of(entry for module in MODULES for entry in module.ENTRIES)
 
 

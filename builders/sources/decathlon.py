@@ -39,6 +39,11 @@ LABELS_SOURCE = {
                        "Center' reference, 281 training / 139 test)",
     "Task09_Spleen": "{'0': 'background', '1': 'spleen'}: label maps of MSD loaders in public GitHub code (not a "
                      "verbatim dataset.json quotation; not confirmed at the file itself)",
+    "Task08_HepaticVessel": f"{{'0': 'background', '1': 'Vessel', '2': 'Tumour'}}: {_QUOTED} (with 'name': "
+                            "'HepaticVessel', 'release': '1.1 14/08/2018', 'licence': 'CC-BY-SA 4.0', 'numTraining': "
+                            "303, 'numTest': 140)",
+    "Task10_Colon": f"{{'0': 'background', '1': 'colon cancer primaries'}}: {_QUOTED} (with 'numTraining' 126, "
+                    "'numTest' 64; files colon_NNN.nii.gz)",
 }
 
 
@@ -97,5 +102,15 @@ SPLEEN = _task(
     key="msd-spleen", task="Task09_Spleen", md5="410d4a301da4e5b2f6f86ec3ddba524e", modality="CT",
     body_part="abdomen", size="1.5 GB", window="abdomen", labels={"1": Label(target="spleen", body_part="abdomen")})
 
+HEPATIC_VESSEL = _task(
+    key="msd-hepatic-vessel", task="Task08_HepaticVessel", md5="641d79e80ec66453921d997fbf12a29c", modality="CT",
+    body_part="abdomen", size="8.6 GB", window="abdomen",
+    labels={"1": Label(target="hepatic vessels", body_part="abdomen"),
+            "2": Label(target="liver tumour", body_part="abdomen", kind="lesion")})
+COLON = _task(
+    key="msd-colon", task="Task10_Colon", md5="bad7a188931dc2f6acf72b08eb6202d0", modality="CT",
+    body_part="abdomen", size="5.8 GB", window="abdomen",
+    labels={"1": Label(target="colon cancer", body_part="abdomen", kind="lesion")})
+
 # The entries this module declares (collected by vgmed_data.builders.sources).
-ENTRIES = (BRAIN_TUMOUR, HEART, LIVER, HIPPOCAMPUS, PROSTATE, LUNG, PANCREAS, SPLEEN,)
+ENTRIES = (BRAIN_TUMOUR, HEART, LIVER, HIPPOCAMPUS, PROSTATE, LUNG, PANCREAS, HEPATIC_VESSEL, SPLEEN, COLON,)
