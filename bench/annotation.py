@@ -4,7 +4,7 @@
 2. Time to pull and convert 1,000 annotated tasks (each with a rectangle, a rotated rectangle, a polygon, a brush
    mask and a verdict, on a 64x40 image; the annotations are imported with the tasks).
 
-Run: ``python -m bench.annotation [--one-by-one 40] [--batched 1000] [--annotated 1000]``
+Run: ``python bench/annotation.py [--one-by-one 40] [--batched 1000] [--annotated 1000]`` (or ``python -m bench.annotation``)
 """
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ from __future__ import annotations
 import argparse
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/annotation.py` finds tests/ too
 
 import numpy as np
 from label_studio_sdk.converter.brush import mask2rle
