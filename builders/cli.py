@@ -24,6 +24,8 @@ BUILD_COMMANDS: dict[str, tuple[str, str]] = {
               "vgmed_data.builders.cli:register_build_vgmed"),
     "sequences": ("build MedSG-style multi-image grounding tasks (or import/export MedSG-Bench JSON)",
                   "vgmed_data.builders.sequences.cli:register"),
+    "merge": ("join the parts of a `build vgmed --shard I/N` into the folder the single-machine build writes",
+              "vgmed_data.builders.shards:register_merge"),
 }
 
 # ``vgmed export`` formats, the same way. The harness exports score as ``vgmed eval`` does, so they live in eval;
@@ -241,6 +243,9 @@ def register_build_vgmed(parser: argparse.ArgumentParser) -> None:
                              "BurnedInAnnotation=YES is always refused")
     parser.add_argument("--paraphrase", default=None, metavar="HOOK",
                         help="optional: openai:BASE_URL:MODEL or transformers:PATH (never changes answers)")
+    parser.add_argument("--shard", default=None, metavar="I/N",
+                        help="build only part I (0-based) of N, partitioned by patient, into --out; join the N part "
+                             "folders with `vgmed build merge` (docs/building.md)")
     add_quiet_argument(parser)
     parser.set_defaults(func=_build_vgmed)
 
@@ -255,6 +260,14 @@ def _build_vgmed(args: argparse.Namespace) -> int:
         max_per_target=args.max_per_target, splits=tuple(args.splits), split_units=tuple(args.split_unit),
         question_kinds=tuple(k.strip() for k in args.question_kinds.split(",") if k.strip()),
         keep_masks=not args.no_masks, paraphrase=args.paraphrase, burned_in_check=args.burned_in_check)
+    if args.shard is not None:
+        from vgmed_data.builders.shards import build_part, parse_shard
+
+        part = build_part(args.source, out=args.out, shard=parse_shard(args.shard), options=options,
+                          deid_key=args.deid_key, quiet=args.quiet)
+        print(f"wrote part {part['shard']} ({part['records']} of {part['of_records']} records, {part['rows']} rows) "
+              f"to {args.out}; join all parts with `vgmed build merge PART... --out DIR`")
+        return 0
     report = build_vgmed(args.source, out=args.out, options=options, deid_key=args.deid_key, quiet=args.quiet)
     print(f"wrote {report['samples']} samples to {args.out} "
           f"({', '.join(f'{k}: {v}' for k, v in report['by_split'].items()) or 'no rows'})")

@@ -20,7 +20,7 @@ modality (``--modality``, default every modality that is not an annotation or re
 annotation series. The build then pairs each SEG/RTSTRUCT with the series its header references and skips
 annotations whose series is missing, so an over-broad selection costs download size, never correctness.
 
-The selection manifest (:data:`MANIFEST_NAME`, written into the download folder) lists every series with its
+The selection manifest (:data:`MANIFEST_NAME`, written into the collection's folder of the download) lists every series with its
 role, licence and size, and the licence and citation of every source DOI involved; the ``idc`` source reads it to
 give each row its own licence.
 """
@@ -257,10 +257,16 @@ def _sources_of(dois: set[str]) -> dict[str, dict[str, str]]:
     return dict(sorted(found.items()))
 
 
+def manifest_path(selection: Selection, dest: Path) -> Path:
+    """``dest/<collection_id>/idc_selection.json``: beside the collection's folder of the download hierarchy, so
+    several collections fetched into one folder keep their own manifests."""
+    return dest / selection.collection_id / MANIFEST_NAME
+
+
 def write_manifest(selection: Selection, dest: Path) -> Path:
-    """``dest/idc_selection.json``: the selection, the index version, each source's licence and citation."""
-    dest.mkdir(parents=True, exist_ok=True)
-    path = dest / MANIFEST_NAME
+    """The selection, the index version, each source's licence and citation, at :func:`manifest_path`."""
+    path = manifest_path(selection, dest)
+    path.parent.mkdir(parents=True, exist_ok=True)
     data = {"format": MANIFEST_FORMAT, "idc_index_data_version": index_version(),
             "collection_id": selection.collection_id, "image_rule": selection.image_rule,
             "size_mb": selection.size_mb, "sources": selection.sources,
@@ -276,7 +282,7 @@ def read_manifests(root: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dic
     manifest under ``root`` (the download folder, or one above several)."""
     series: dict[str, dict[str, Any]] = {}
     sources: dict[str, dict[str, str]] = {}
-    paths = sorted(root.glob(MANIFEST_NAME)) + sorted(root.glob(f"*/{MANIFEST_NAME}"))
+    paths = sorted(root.glob(MANIFEST_NAME)) + sorted(root.glob(f"*/{MANIFEST_NAME}"))  # DIR or DIR/<collection>
     if not paths:
         raise SourceNotFoundError(f"no {MANIFEST_NAME} (the selection manifest) in the IDC download folder",
                                   path=root, fix="download with `vgmed sources fetch idc:<collection> --dest DIR`, "
@@ -300,7 +306,7 @@ def read_manifests(root: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dic
 def download_commands(selection: Selection, dest: Path) -> list[str]:
     """The commands that download ``selection`` into ``dest`` with idc-index (no vgmed involved)."""
     script = ("import json; from idc_index import IDCClient; "
-              f"m = json.load(open({str(dest / MANIFEST_NAME)!r})); "
+              f"m = json.load(open({str(manifest_path(selection, dest))!r})); "
               "IDCClient().download_from_selection(seriesInstanceUID=[s['series_uid'] for s in m['series']], "
               f"downloadDir={str(dest)!r})")
     return ["pip install idc-index", f"python -c {shlex.quote(script)}"]
@@ -313,7 +319,7 @@ def download(selection: Selection, dest: Path, *, quiet: bool = False) -> bool:
         from idc_index import IDCClient
     except ImportError:
         print("idc-index is not installed here; to download the selection (manifest: "
-              f"{dest / MANIFEST_NAME}, {selection.size_mb} MB), run:", file=sys.stderr)
+              f"{manifest_path(selection, dest)}, {selection.size_mb} MB), run:", file=sys.stderr)
         for command in download_commands(selection, dest):
             print(f"  {command}")
         return False

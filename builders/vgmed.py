@@ -27,7 +27,7 @@ import multiprocessing
 import platform
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -355,12 +355,10 @@ def _results(records: list[SourceRecord], options: BuildOptions, deid_key: str |
         yield from pool.imap(process_record, records, chunksize=1)
 
 
-def _rows(records: list[SourceRecord], options: BuildOptions, report: BuildReport,
-          deid_key: str | None, *, quiet: bool = False) -> Iterator[dict[str, Any]]:
+def _rows(results: Iterable[RecordResult], options: BuildOptions, report: BuildReport) -> Iterator[dict[str, Any]]:
+    """Rows of ``results`` (in record order): duplicates dropped, quotas applied, everything counted."""
     seen: dict[str, str] = {}
     quotas: Counter[tuple[str, str]] = Counter()
-    results = progress(_results(records, options, deid_key), total=len(records), desc="build vgmed", unit="record",
-                       quiet=quiet)
     for result in results:
         report.records[result.source] += 1
         report.skips.extend(result.skips)
@@ -415,6 +413,21 @@ def build_vgmed(sources: Sequence[tuple[str, str | Path]], *, out: str | Path,
 
     ``deid_key``: the de-identification key that DICOM sources need (default: ``$VGMED_DEID_KEY``); never
     recorded anywhere in the output (see :mod:`vgmed_data.builders.deid`)."""
+    resolved, deid_key, dicom_sources = resolve_sources(sources, options, deid_key)
+    report = BuildReport()
+    records = _ordered_records(resolved, options, report, deid_key=deid_key)
+    results = progress(_results(records, options, deid_key), total=len(records), desc="build vgmed", unit="record",
+                       quiet=quiet)
+    with new_folder_or_existing(Path(out), what="dataset folder") as out_dir:  # appears with report + manifest
+        write_build(out_dir, [entry for entry, _ in resolved], results, options, report,
+                    card_body=card_body(resolved, options), dicom_sources=dicom_sources)
+    return report.to_dict()
+
+
+def resolve_sources(sources: Sequence[tuple[str, str | Path]], options: BuildOptions,
+                    deid_key: str | None) -> tuple[list[tuple[SourceEntry, Path]], str | None, list[str]]:
+    """(entry, root) of each ``--source``, the de-identification key, the DICOM sources; user errors raised
+    before anything is listed or written."""
     resolved: list[tuple[SourceEntry, Path]] = []
     for key, root in sources:
         entry = get_entry(key)
@@ -430,25 +443,25 @@ def build_vgmed(sources: Sequence[tuple[str, str | Path]], *, out: str | Path,
     dicom_sources = [entry.key for entry, _ in resolved if _needs_key(entry)]
     if dicom_sources:
         require_key(deid_key, sources=dicom_sources)  # before any listing or writing
-    report = BuildReport()
-    records = _ordered_records(resolved, options, report, deid_key=deid_key)
-    with new_folder_or_existing(Path(out), what="dataset folder") as out_dir:  # appears with report + manifest
-        _write_build(out_dir, resolved, records, options, report, deid_key=deid_key, dicom_sources=dicom_sources,
-                     quiet=quiet)
-    return report.to_dict()
+    return resolved, deid_key, dicom_sources
 
 
-def _write_build(out_dir: Path, resolved: list[tuple[SourceEntry, Path]], records: Any, options: BuildOptions,
-                 report: BuildReport, *, deid_key: str | None, dicom_sources: list[str], quiet: bool) -> None:
-    write_config(out_dir, _rows(records, options, report, deid_key, quiet=quiet), config="vgmed",
-                 shard_rows=options.shard_rows,
-                 card_body=_card_body([(entry, split_unit_for(entry, options)) for entry, _ in resolved])
-                 + _per_record_licences(resolved))
+def card_body(resolved: Sequence[tuple[SourceEntry, Path]], options: BuildOptions) -> str:
+    return (_card_body([(entry, split_unit_for(entry, options)) for entry, _ in resolved])
+            + _per_record_licences(resolved))
+
+
+def write_build(out_dir: Path, entries: Sequence[SourceEntry], results: Iterable[RecordResult],
+                options: BuildOptions, report: BuildReport, *, card_body: str, dicom_sources: list[str]) -> None:
+    """Rows, build report, manifest and input checksums of ``results`` (in record order) into ``out_dir``: the
+    single-machine build and the merge of a sharded build (:mod:`vgmed_data.builders.shards`) both end here."""
+    write_config(out_dir, _rows(results, options, report), config="vgmed", shard_rows=options.shard_rows,
+                 card_body=card_body)
     data = report.to_dict()
     (out_dir / "build_report.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     manifest_sources = []
     checksum_lines = []
-    for entry, _root in resolved:
+    for entry in entries:
         files = sorted(set(report.inputs.get(entry.key, [])))
         digest = hashlib.sha256("".join(f"{sha}  {path}\n" for path, sha in files).encode()).hexdigest()
         checksum_lines += [f"{sha}  {entry.key}/{path}" for path, sha in files]

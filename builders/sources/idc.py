@@ -2,7 +2,7 @@
 
 One entry, ``idc``, reads the folder ``vgmed sources fetch idc:<collection> --dest DIR`` fills (one or several
 collections: ``DIR/<collection_id>/<PatientID>/<StudyInstanceUID>/<Modality>_<SeriesInstanceUID>/*.dcm``, beside
-``DIR/idc_selection.json``) with the generic DICOM reader (:class:`~vgmed_data.builders.readers.dicom.DicomSeriesReader`):
+``DIR/<collection_id>/idc_selection.json``) with the generic DICOM reader (:class:`~vgmed_data.builders.readers.dicom.DicomSeriesReader`):
 image series with the SEG (BINARY, FRACTIONAL, LABELMAP) and RTSTRUCT objects that reference them, the same
 de-identification, pseudonyms and burned-in checks as every DICOM source.
 
@@ -10,8 +10,9 @@ de-identification, pseudonyms and burned-in checks as every DICOM source.
 so "SCT:10200004" is liver whatever the CodeMeaning's spelling); an RTSTRUCT ROI's from its ROIName, compared
 case- and separator-insensitively ("Lung-Left", "lung_left", "LUNG LEFT"). Both go through :data:`TARGETS`, the
 documented table below. Segments and ROIs not in the table are left out of the record and counted in the build
-report as ``label not in map`` skips: coded concepts listed by code and meaning, ROI names (free text, which the
-de-identification profile empties: DICOM PS3.15 Table E.1-1) counted but not quoted.
+report as ``label not in map`` skips: coded concepts listed by their code (``SCT:...``; the CodeMeaning and the
+SegmentLabel are free text), ROI names (free text, which the de-identification profile empties: DICOM PS3.15
+Table E.1-1) counted but not quoted.
 
 **Licence per row.** Each record's licence is that of its series in the selection manifest (the image series and
 every annotation series used): one licence when they agree, else the most restrictive (a licence the guard does
@@ -162,12 +163,11 @@ class IdcReader(DicomSeriesReader):
         free_text = 0
         for ds in annotations:
             is_seg = str(ds.SOPClassUID) in SEG_CLASSES
-            meanings = _meanings(ds) if is_seg else {}
-            for number, name in annotation_labels(ds, label_from=self.label_from):
+            for _number, name in annotation_labels(ds, label_from=self.label_from):
                 if name in entry.labels:
                     continue
                 if is_seg and name:
-                    coded.append(f"{name} ({meanings.get(number, '')})")
+                    coded.append(name)
                 else:
                     free_text += 1
         if not coded and not free_text:
@@ -191,10 +191,6 @@ class IdcReader(DicomSeriesReader):
         return lines
 
 
-def _meanings(ds: Dataset) -> dict[int, str]:
-    return {number: name for number, name in annotation_labels(ds, label_from="property")}
-
-
 IDC = SourceEntry(
     key="idc", name="NCI Imaging Data Commons: collections with DICOM-SEG or RTSTRUCT annotations",
     homepage="https://portal.imaging.datacommons.cancer.gov/",
@@ -206,7 +202,7 @@ IDC = SourceEntry(
                 "CC BY-NC 3.0/4.0)",
     license_status="stated", split_unit="patient",  # the entry-level LicenseRef publishes nothing; rows decide
     modality="mixed", body_part="", size="per selection (vgmed sources idc lists sizes)",
-    layout="DIR/idc_selection.json + DIR/<collection_id>/<PatientID>/<StudyInstanceUID>/"
+    layout="DIR/<collection_id>/idc_selection.json + DIR/<collection_id>/<PatientID>/<StudyInstanceUID>/"
            "<Modality>_<SeriesInstanceUID>/<uuid>.dcm; pass DIR",
     layout_confirmed_at=IDC_LAYOUT_SOURCE,
     labels=TARGETS,
@@ -214,7 +210,7 @@ IDC = SourceEntry(
     window="abdomen", laterality_known=True,
     instructions=("vgmed sources idc   (the collections with segmentations, from the installed IDC index)\n"
                   "vgmed sources fetch idc:<collection> --dest DIR [--patients N] [--modality CT]\n"
-                  "(writes DIR/idc_selection.json and downloads it with idc-index, or prints the commands); then "
+                  "(writes DIR/<collection>/idc_selection.json and downloads it with idc-index, or prints the commands); then "
                   "VGMED_DEID_KEY=<your team's secret> vgmed build vgmed --source idc=DIR --out OUT"),
     notes="Image series are selected by study (the installed index has no referenced-series column); the build "
           "pairs each SEG/RTSTRUCT with the series its header references.",

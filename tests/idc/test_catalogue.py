@@ -98,7 +98,7 @@ def test_fetch_without_idc_index_writes_the_manifest_and_prints_the_commands(
     code, out, err = run_cli(capsys, "sources", "fetch", "idc:nsclc_radiomics", "--dest", str(tmp_path),
                              "--patients", "1", "--modality", "CT")
     assert code == 0, err
-    assert (tmp_path / idc.MANIFEST_NAME).is_file()
+    assert (tmp_path / "nsclc_radiomics" / idc.MANIFEST_NAME).is_file()
     assert "pip install idc-index" in out and "download_from_selection" in out and "idc-index is not installed" in err
     code, _, err = run_cli(capsys, "sources", "fetch", "idc:no_such_collection", "--dest", str(tmp_path))
     assert code == 2 and "no_such_collection" in err and "vgmed sources idc" in err
