@@ -56,6 +56,7 @@ class TargetTable(Mapping[str, Label]):
     """Coded concepts ("SCT:10200004") and ROI names, looked up case- and separator-insensitively."""
 
     def __init__(self, table: Mapping[str, Label]) -> None:
+        self._keys = tuple(table)  # as written, for listings
         self._table = {_norm(key): label for key, label in table.items()}
         if len(self._table) != len(table):
             raise ValueError("two keys of the IDC target table normalise to the same name")
@@ -64,7 +65,7 @@ class TargetTable(Mapping[str, Label]):
         return self._table[_norm(key)]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._table)
+        return iter(self._keys)
 
     def __len__(self) -> int:
         return len(self._table)
