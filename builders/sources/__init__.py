@@ -16,13 +16,14 @@ from vgmed_data.builders.sources import (
     idc,
     images_2d,
     microscopy,
+    obstetric_us,
     ophthalmology,
     tables,
     volumes,
 )
 
 MODULES = (ct_collections, decathlon, dicom_collections, idc, images_2d, tables, chest_xray, dermoscopy, endoscopy,
-           microscopy, ophthalmology, volumes)
+           microscopy, obstetric_us, ophthalmology, volumes)
 REGISTRY = Registry.of(entry for module in MODULES for entry in module.ENTRIES)
 
 

@@ -236,9 +236,55 @@ def write_isic2016(root: Path) -> tuple[Path, Expected]:
     return folder, expected
 
 
+# -------------------------------------------------------------------------------------------- obstetric ultrasound
+def save_mha(path: Path, planes: np.ndarray, *, compressed: bool = False) -> Path:
+    """A MetaImage as ITK writes one (header fields and order as SimpleITK 2.x writes them; planes first)."""
+    import zlib
+
+    data = planes.astype("<u1" if planes.dtype == np.uint8 else planes.dtype.newbyteorder("<")).tobytes()
+    dims = [planes.shape[-1], planes.shape[-2]] + ([planes.shape[0]] if planes.ndim == 3 else [])
+    element = {np.dtype(np.uint8): "MET_UCHAR", np.dtype(np.int16): "MET_SHORT"}[planes.dtype]
+    body = zlib.compress(data) if compressed else data
+    header = [("ObjectType", "Image"), ("NDims", str(len(dims))), ("BinaryData", "True"),
+              ("BinaryDataByteOrderMSB", "False"), ("CompressedData", "True" if compressed else "False")]
+    header += [("CompressedDataSize", str(len(body)))] if compressed else []
+    header += [("ElementSpacing", " ".join("1" for _ in dims)), ("DimSize", " ".join(map(str, dims))),
+               ("ElementType", element), ("ElementDataFile", "LOCAL")]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes("".join(f"{k} = {v}\n" for k, v in header).encode() + body)
+    return path
+
+
+def _write_ps_fh(folder: Path, names: list[str], seed: int) -> Expected:
+    """image_mha/<name>.mha (three equal grey planes) + label_mha/<name>.mha (1 pubic symphysis, 2 fetal head)."""
+    expected: Expected = {}
+    for index, name in enumerate(names):
+        symphysis, head = (8 + 4 * index, 10, 24 + 4 * index, 20), (20, 24, 56, 60)
+        grey = _noise((64, 64), seed + index)
+        save_mha(folder / "image_mha" / name, np.stack([grey, grey, grey]), compressed=index == 0)
+        label = _canvas((64, 64), [symphysis], 1)
+        save_mha(folder / "label_mha" / name, _canvas((64, 64), [head], 2, base=label))
+        expected[f"image_mha/{name}"] = {"pubic symphysis": {_box(symphysis)}, "fetal head": {_box(head)}}
+    return expected
+
+
+def write_fh_ps_aop(root: Path) -> tuple[Path, Expected]:
+    """lanesra10/FH-PS-AOP-grandchallenge README (3x256x256 images, 0/1/2 labels) and loaders: 'Pubic
+    Symphysis-Fetal Head Segmentation and Angle of Progression'/{image_mha,label_mha}/<name>.mha."""
+    folder = root / "Pubic Symphysis-Fetal Head Segmentation and Angle of Progression"
+    return folder, _write_ps_fh(folder, ["00001.mha", "00002.mha"], 140)
+
+
+def write_psfhs(root: Path) -> tuple[Path, Expected]:
+    """torch-em psfhs.py: PSFHS/{image_mha,label_mha}/<name>.mha."""
+    folder = root / "PSFHS"
+    return folder, _write_ps_fh(folder, ["03744.mha", "03745.mha", "03746.mha"], 150)
+
+
 WRITERS: dict[str, Callable[[Path], tuple[Path, Expected]]] = {
     "hyperkvasir-seg": write_hyperkvasir, "polypgen": write_polypgen, "m2caiseg": write_m2caiseg,
     "drive": write_drive, "chase-db1": write_chase, "oct-cystoid-fluid": write_oct_cystoid,
     "tnbc-nuclei": write_tnbc, "dsb2018-nuclei": write_dsb2018, "wbc-seg": write_wbc,
     "covid-qu-ex": write_covid_qu_ex, "isic2016-part1": write_isic2016,
+    "fh-ps-aop": write_fh_ps_aop, "psfhs": write_psfhs,
 }

@@ -136,3 +136,34 @@ def test_mask_size_mismatch_truncated_image_and_foreign_path(tmp_path: Path,
     assert _build("wbc-seg", wbc, tmp_path / "wbc") == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "does not follow the source's layout" in err
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda d: d[:-100], "holds 12188 bytes of pixels where its header promises 12288"),
+    (lambda d: d.replace(b"MET_UCHAR", b"MET_FLOAT"), "ElementType MET_FLOAT is not read"),
+    (lambda d: d.replace(b"ElementDataFile = LOCAL", b"ElementDataFile = image.raw"), "keeps its pixels in another file"),
+    (lambda d: d.replace(b"DimSize = 64 64 3", b"DimSize = 64 64 5"), "is not a 2D image"),
+    (lambda d: d.replace(b"ElementDataFile = LOCAL\n", b""), "is not 'Key = Value'"),
+    (lambda d: d[:40], "no 'ElementDataFile = LOCAL' line"),
+])
+def test_metaimage_bad_inputs_are_one_line(change: object, message: str, tmp_path: Path) -> None:
+    from vgmed_data.errors import FileFormatError
+    from vgmed_data.imaging.metaimage import read_metaimage
+
+    grey = np.arange(64 * 64, dtype=np.uint8).reshape(64, 64)
+    path = mini.save_mha(tmp_path / "x.mha", np.stack([grey, grey, grey]))
+    assert np.array_equal(read_metaimage(path), np.dstack([grey, grey, grey]))
+    path.write_bytes(change(path.read_bytes()))  # type: ignore[operator]
+    with pytest.raises(FileFormatError, match=message) as caught:
+        read_metaimage(path)
+    assert "\n" not in str(caught.value) and "x.mha" in str(caught.value)
+
+
+def test_ultrasound_labels_outside_the_map_and_truncated_files_are_counted(tmp_path: Path) -> None:
+    root, _ = mini.write_psfhs(tmp_path / "psfhs")
+    mini.save_mha(root / "label_mha" / "03745.mha", np.full((64, 64), 3, np.uint8))  # value 3: not in the map
+    data = (root / "image_mha" / "03746.mha").read_bytes()
+    (root / "image_mha" / "03746.mha").write_bytes(data[:-10])  # truncated pixels
+    assert _build("psfhs", root, tmp_path / "out", "--on-bad", "skip") == 0
+    assert _skips(tmp_path / "out") == {"psfhs: corrupt file": 1, "psfhs: label not in map": 1}
+    assert set(_boxes_by_record(tmp_path / "out")) == {"image_mha/03744.mha"}

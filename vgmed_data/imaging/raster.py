@@ -1,4 +1,5 @@
-"""Rasters (PNG, JPEG, TIFF, BMP): 8 and 16 bit, grayscale and RGB.
+"""Rasters (PNG, JPEG, TIFF, BMP, GIF; 2D MetaImage ``.mha`` through :mod:`vgmed_data.imaging.metaimage`): 8 and
+16 bit, grayscale and RGB.
 
 :func:`read_raster` returns the pixels as stored: (H, W) uint8/uint16 grayscale or (H, W, 3) uint8 RGB. Alpha is
 dropped, palettes are expanded. 16-bit colour is refused with a clear error (Pillow would silently reduce it to
@@ -18,7 +19,7 @@ from PIL import Image, UnidentifiedImageError
 from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFoundError
 from vgmed_data.imaging.windowing import Window, apply_window, derived_window, min_max_window, resolve_window
 
-RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".mha")
 
 
 def _png_header(path: Path) -> tuple[int, int] | None:
@@ -35,6 +36,10 @@ def read_raster(path: str | os.PathLike[str]) -> NDArray[np.uint8] | NDArray[np.
     file = Path(path)
     if not file.exists():
         raise SourceNotFoundError("file not found", path=file, fix="check the path")
+    if file.suffix.lower() == ".mha":
+        from vgmed_data.imaging.metaimage import read_metaimage
+
+        return read_metaimage(file)
     header = _png_header(file)
     if header is not None and header[0] == 16 and header[1] in (2, 6):
         raise FileFormatError(
