@@ -30,11 +30,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, kw_only=True)
 class Label:
-    """What a source label means: the target named in questions, the body part, the kind of structure."""
+    """What a source label means: the target named in questions, the body part, the kind of structure, and the
+    group it belongs to (plural name, e.g. "vertebrae"): labels of one group are also counted together on each
+    view (the ``group_count`` question)."""
 
     target: str
     body_part: str
     kind: str = "organ"
+    group: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in REGION_KINDS:

@@ -8,7 +8,9 @@ Two question types (the VGMED definitions):
   pixel spacing is known, else as a share of the image), ``shape`` (round / elongated / irregular from
   circularity, solidity and elongation), ``count`` (connected regions after the minimum-size filter),
   ``laterality`` (patient side; only where orientation is known and the name does not already say it) and
-  ``relative_position`` (above / below / left of / right of another labelled structure on the same image).
+  ``relative_position`` (above / below / left of / right of another labelled structure on the same image),
+  ``group_count`` (how many members of a labelled group, e.g. vertebrae, are visible: the number of distinct
+  source labels of the group on the view, asked only when every counted member is clearly visible).
 
 Answers whose value sits within a margin of a class boundary are not asked (no question is better than an
 ambiguous one). Each kind has several phrasings; the phrasing and the option order are drawn from a random
@@ -55,6 +57,11 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "Is the {target} on the patient's left or right side?",
         "Which side of the patient's body does the {target} lie on in this image?",
     ),
+    "group_count": (
+        "How many {target} are visible in this {modality} image?",
+        "How many {target} can be counted in this image?",
+        "Count the {target} shown in this {modality} image. How many are there?",
+    ),
     "relative_position": (
         "In this image, where is the {target} relative to the {other}?",
         "What is the position of the {target} with respect to the {other} in this {modality} image?",
@@ -63,7 +70,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
 }
 
 QUESTION_TYPE = {"location": "localization", "size": "attribute", "shape": "attribute", "count": "attribute",
-                 "laterality": "attribute", "relative_position": "attribute"}
+                 "laterality": "attribute", "relative_position": "attribute", "group_count": "attribute"}
 
 GRID_ROWS = ("upper", "middle", "lower")
 GRID_COLS = ("left", "center", "right")
@@ -173,6 +180,40 @@ def relation_answer(m: Measurements, other: Measurements) -> str | None:
     return None
 
 
+GROUP_MARGIN = 0.5  # a member whose area is under this share of the group's median area makes the count ambiguous
+
+
+def group_count_answer(areas: list[float]) -> tuple[str, tuple[str, ...]] | None:
+    """The count of a group's members on a view (with nearby counts as the option pool), or None when a member is
+    so small next to the others (cut by the slice or the image edge) that a reader could count it either way."""
+    if not areas:
+        return None
+    median = sorted(areas)[len(areas) // 2]
+    if min(areas) < GROUP_MARGIN * median:
+        return None
+    count = len(areas)
+    low = max(1, count - 2)
+    return str(count), tuple(str(n) for n in range(low, low + 6))
+
+
+def group_question(*, group: str, areas: list[float], modality: str, key: str) -> Question | None:
+    """The ``group_count`` question about ``group`` (plural name), or None when the count is ambiguous."""
+    found = group_count_answer(areas)
+    if found is None:
+        return None
+    return _question("group_count", found[0], found[1], "", key=key, target=group, modality=modality)
+
+
+def _question(kind: str, answer: str, pool: tuple[str, ...], reference: str, *, key: str, target: str,
+              modality: str) -> Question:
+    rng = rng_for(key, kind)
+    index = rng.randrange(len(TEMPLATES[kind]))
+    text = TEMPLATES[kind][index].format(target=target, modality=MODALITY_WORDS.get(modality, "medical"),
+                                         other=reference)
+    return Question(kind=kind, question_type=QUESTION_TYPE[kind], text=text, options=_options(answer, pool, rng),
+                    answer=answer, template=f"{kind}/{index}", reference=reference)
+
+
 def _options(answer: str, pool: tuple[str, ...], rng: random.Random, *, limit: int = 4) -> tuple[str, ...]:
     distractors = [o for o in pool if o != answer]
     rng.shuffle(distractors)
@@ -205,13 +246,5 @@ def make_questions(*, target: str, modality: str, measurements: Measurements, ot
         if relation is not None:
             found.append(("relative_position", relation, RELATIONS, other_name))
             break
-    questions = []
-    word = MODALITY_WORDS.get(modality, "medical")
-    for kind, answer, pool, reference in found:
-        rng = rng_for(key, kind)
-        index = rng.randrange(len(TEMPLATES[kind]))
-        text = TEMPLATES[kind][index].format(target=target, modality=word, other=reference)
-        questions.append(Question(kind=kind, question_type=QUESTION_TYPE[kind], text=text,
-                                  options=_options(answer, pool, rng), answer=answer,
-                                  template=f"{kind}/{index}", reference=reference))
-    return questions
+    return [_question(kind, answer, pool, reference, key=key, target=target, modality=modality)
+            for kind, answer, pool, reference in found]

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from vgmed_data.errors import InvalidInputError, SourceNotFoundError, VgmedError
@@ -46,11 +47,18 @@ from vgmed_data.schema import SPLITS, GroundingSample, Provenance, encode_png, m
 from vgmed_data.builders.entry import SourceEntry, manifest_source
 from vgmed_data.builders.sources import get_entry
 from vgmed_data.builders.deid import pseudonymise, record_names, redact_skip, require_key, resolve_key
-from vgmed_data.builders.loading import View, dicom_series_views, raster_view, skip_reason, volume_views
-from vgmed_data.builders.measure import measure
+from vgmed_data.builders.loading import (
+    TargetGeometry,
+    View,
+    dicom_series_views,
+    raster_view,
+    skip_reason,
+    volume_views,
+)
+from vgmed_data.builders.measure import Measurements, measure
 from vgmed_data.builders.paraphrase import Paraphraser, paraphrase, parse_hook
 from vgmed_data.builders.policy import Skip, check_policy, handle
-from vgmed_data.builders.questions import QUESTION_TYPE, make_questions, rng_for
+from vgmed_data.builders.questions import QUESTION_TYPE, Question, group_question, make_questions, rng_for
 from vgmed_data.builders.records import SourceRecord
 
 QUESTION_KINDS = tuple(QUESTION_TYPE)
@@ -196,26 +204,88 @@ def _view_rows(view: View, entry: SourceEntry, options: BuildOptions, paraphrase
     focus = [t for t in (view.focus or tuple(view.targets)) if t in measured]
     if not focus:
         return None
-    png = encode_png(view.image)
-    digest = image_digest(view.image)
+    rows_of = _RowMaker(view=view, entry=entry, options=options, paraphraser=paraphraser, split=split)
     rows = []
     for target in focus:
         geometry, m = view.targets[target], measured[target]
         others = {name: other for name, other in measured.items() if name != target}
-        key = f"{options.seed}\x1f{record.source}\x1f{record.record_id}\x1f{view.plane}\x1f{view.slice_index}\x1f{target}"
-        mask_png = None
-        if options.keep_masks and geometry.mask is not None:
-            mask_png = encode_png(geometry.mask)
-        for question in make_questions(target=target, modality=record.modality, measurements=m, others=others,
-                                       laterality_known=view.laterality_known, key=key):
+        questions = make_questions(target=target, modality=record.modality, measurements=m, others=others,
+                                   laterality_known=view.laterality_known, key=rows_of.key(target))
+        rows += rows_of(geometry, m, questions)
+    for group, members in sorted(_groups(entry, view, measured).items()):
+        question = group_question(group=group, areas=[measured[t].area_px for t in members],
+                                  modality=record.modality, key=rows_of.key(group))
+        if question is not None:
+            geometry, m = _group_geometry(group, [(view.targets[t], measured[t]) for t in members])
+            rows += rows_of(geometry, m, [question])
+    return ImageRows(rows_of.digest, rows) if rows else None
+
+
+def _groups(entry: SourceEntry, view: View, measured: dict[str, Any]) -> dict[str, list[str]]:
+    """group name -> the measured targets of this view whose source labels belong to it (entry.labels' group)."""
+    groups: dict[str, list[str]] = {}
+    for target in sorted(measured):
+        labels = [entry.labels.get(label) for label in view.targets[target].labels]
+        names = {label.group for label in labels if label is not None and label.group}
+        if len(names) == 1:
+            groups.setdefault(names.pop(), []).append(target)
+    return groups
+
+
+def _group_geometry(group: str, members: list[tuple[TargetGeometry, Measurements]]) -> tuple[TargetGeometry,
+                                                                                             Measurements]:
+    """The group as one target: its members' masks united, their boxes kept one per member."""
+    first = members[0][0]
+    mask = None
+    if all(geometry.mask is not None for geometry, _ in members):
+        mask = np.logical_or.reduce([geometry.mask for geometry, _ in members])
+    geometry = TargetGeometry(target=group, kind=first.kind, body_part=first.body_part,
+                              labels=tuple(label for g, _ in members for label in g.labels), mask=mask,
+                              mask_source_paths=tuple(sorted({p for g, _ in members for p in g.mask_source_paths})))
+    boxes = np.concatenate([m.boxes for _, m in members])
+    areas = [m.area_px for _, m in members]
+    total = float(sum(areas))
+    centroid = (sum(m.centroid[0] * m.area_px for _, m in members) / total,
+                sum(m.centroid[1] * m.area_px for _, m in members) / total)
+    mm2 = [m.area_mm2 for _, m in members]
+    m = Measurements(boxes=boxes, area_px=total, area_mm2=sum(v for v in mm2 if v is not None) if None not in mm2 else None,
+                     centroid=centroid, components=len(members), circularity=None, solidity=None, elongation=None,
+                     image_size=members[0][1].image_size)
+    return geometry, m
+
+
+@dataclass
+class _RowMaker:
+    """Rows of one view: the shared image bytes, sample keys, metadata and provenance."""
+
+    view: View
+    entry: SourceEntry
+    options: BuildOptions
+    paraphraser: Paraphraser | None
+    split: str
+
+    def __post_init__(self) -> None:
+        self.png = encode_png(self.view.image)
+        self.digest = image_digest(self.view.image)
+
+    def key(self, target: str) -> str:
+        record, view = self.view.record, self.view
+        return f"{self.options.seed}\x1f{record.source}\x1f{record.record_id}\x1f{view.plane}\x1f{view.slice_index}\x1f{target}"
+
+    def __call__(self, geometry: TargetGeometry, m: Measurements, questions: list[Question]) -> list[dict[str, Any]]:
+        view, record, entry, options = self.view, self.view.record, self.entry, self.options
+        target = geometry.target
+        mask_png = encode_png(geometry.mask) if options.keep_masks and geometry.mask is not None else None
+        rows = []
+        for question in questions:
             if question.kind not in options.question_kinds:
                 continue
-            text = paraphrase(question.text, target=target, paraphraser=paraphraser)
+            text = paraphrase(question.text, target=target, paraphraser=self.paraphraser)
             metadata = {
                 "source_path": view.source_path or record.image.source_path, "record_id": record.record_id, "case_id": record.case_id,
                 "mask_source_paths": list(geometry.mask_source_paths), "source_labels": list(geometry.labels),
                 "question_kind": question.kind, "template": question.template, "reference": question.reference,
-                "measurements": m.to_metadata(), "image_sha256": digest, "kind": geometry.kind,
+                "measurements": m.to_metadata(), "image_sha256": self.digest, "kind": geometry.kind,
                 **({"plane": view.plane, "slice_index": view.slice_index} if view.plane else {}),
                 **({"channel": record.image.channel, "sequence": record.image.channel_name}
                    if record.image.channel is not None else {}),
@@ -227,7 +297,7 @@ def _view_rows(view: View, entry: SourceEntry, options: BuildOptions, paraphrase
             sample = GroundingSample(
                 id=make_sample_id(record.source, record.record_id, view.plane, view.slice_index, target,
                                   question.kind, question.reference),
-                image=png, question=text, question_type=question.question_type, answer=question.answer,
+                image=self.png, question=text, question_type=question.question_type, answer=question.answer,
                 options=question.options, target=target, boxes=m.boxes.tolist(),
                 box_labels=[target] * len(m.boxes), mask=mask_png, pixel_spacing_mm=view.spacing_mm,
                 plane=view.plane, slice_index=view.slice_index, window=view.window, image_origin=view.image_origin,
@@ -237,10 +307,10 @@ def _view_rows(view: View, entry: SourceEntry, options: BuildOptions, paraphrase
                                       redistributable=(entry.redistributable if record.redistributable is None
                                                        else record.redistributable),
                                       patient_id=record.patient_id,
-                                      split=split, metadata=metadata),
+                                      split=self.split, metadata=metadata),
             )
             rows.append(sample.to_row())
-    return ImageRows(digest, rows) if rows else None
+        return rows
 
 
 def process_record(record: SourceRecord) -> RecordResult:

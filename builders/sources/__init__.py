@@ -18,12 +18,13 @@ from vgmed_data.builders.sources import (
     microscopy,
     obstetric_us,
     ophthalmology,
+    spine,
     tables,
     volumes,
 )
 
 MODULES = (ct_collections, decathlon, dicom_collections, idc, images_2d, tables, chest_xray, dermoscopy, endoscopy,
-           microscopy, obstetric_us, ophthalmology, volumes)
+           microscopy, obstetric_us, ophthalmology, volumes, spine)
 REGISTRY = Registry.of(entry for module in MODULES for entry in module.ENTRIES)
 
 
