@@ -214,6 +214,44 @@ def write_gemma3(out: Path) -> None:
               tokenizer=tokenizer, image_seq_length=4))
 
 
+# InternVL in transformers' format, as transformers' conversion script writes it
+# (src/transformers/models/internvl/convert_internvl_weights_to_hf.py: ``write_tokenizer`` adds <img>, </img>,
+# <IMG_CONTEXT> and names them with ``extra_special_tokens``; ``chat_template`` puts "<IMG_CONTEXT>\n" for an image
+# part and no system turn; ``write_image_processor`` keeps 448-pixel tiles, ImageNet mean/std; the processor tiles
+# with crop_to_patches, max 12 tiles). Tiny: 56-pixel tiles of 7-pixel patches, 16 tokens a tile, at most 4 tiles.
+_INTERNVL_SPECIALS = [*_QWEN_SPECIALS, "<img>", "</img>", "<IMG_CONTEXT>", "<video>"]
+INTERNVL_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n'}}{% if message['content'] is string %}"
+    "{{ message['content'] }}{% else %}{% for content in message['content'] %}{% if content['type'] == 'image' %}"
+    "{{ '<IMG_CONTEXT>\n' }}{% elif content['type'] == 'video' %}{{ '<video>\n' }}{% elif content['type'] == 'text' %}"
+    "{{ content['text'] }}{% endif %}{% endfor %}{% endif %}{{'<|im_end|>\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{'<|im_start|>assistant\n' }}{% endif %}")
+
+
+def write_internvl(out: Path) -> None:
+    import transformers as t
+
+    from vgmed_data.eval.adapters.qwen_processors import qwen_processor_class
+
+    tokenizer = byte_level_tokenizer(
+        _INTERNVL_SPECIALS, eos_token="<|im_end|>", pad_token="<|endoftext|>", bos_token=None,
+        extra_special_tokens={"start_image_token": "<img>", "end_image_token": "</img>",
+                              "context_image_token": "<IMG_CONTEXT>", "video_token": "<video>"})
+    ids = _token_ids(tokenizer, _INTERNVL_SPECIALS)
+    text = {**TEXT_DIMS, "model_type": "qwen2", "vocab_size": len(tokenizer), "bos_token_id": ids["<|endoftext|>"],
+            "eos_token_id": ids["<|im_end|>"], "pad_token_id": ids["<|endoftext|>"]}
+    vision = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+              "image_size": [56, 56], "patch_size": [7, 7]}
+    config = t.InternVLConfig(text_config=text, vision_config=vision, image_token_id=ids["<IMG_CONTEXT>"],
+                              image_seq_length=16, downsample_ratio=0.5, vision_feature_layer=-1)
+    image_processor = t.GotOcr2ImageProcessorPil(
+        size={"height": 56, "width": 56}, image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225],
+        crop_to_patches=True, min_patches=1, max_patches=4)
+    _save(out, t.InternVLForConditionalGeneration, config, tokenizer,
+          lambda: qwen_processor_class("internvl")(image_processor=image_processor, tokenizer=tokenizer,
+                                                  image_seq_length=16, chat_template=INTERNVL_CHAT_TEMPLATE))
+
+
 def _save(out: Path, model_class: Any, config: Any, tokenizer: Any, processor: Callable[[], Any]) -> None:
     import torch
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-_PARENTS = {"qwen2_vl": "Qwen2VLProcessor", "qwen2_5_vl": "Qwen2_5_VLProcessor", "qwen3_vl": "Qwen3VLProcessor"}
+_PARENTS = {"qwen2_vl": "Qwen2VLProcessor", "qwen2_5_vl": "Qwen2_5_VLProcessor", "qwen3_vl": "Qwen3VLProcessor",
+            "internvl": "InternVLProcessor"}
 
 
 @cache
 def qwen_processor_class(family: str) -> type:
-    """The image-only processor class for ``family`` (``qwen2_vl``, ``qwen2_5_vl`` or ``qwen3_vl``)."""
+    """The image-only processor class for ``family`` (``qwen2_vl``, ``qwen2_5_vl``, ``qwen3_vl``; ``internvl``,
+    whose processor type-checks a video processor the same way)."""
     import transformers
 
     parent = getattr(transformers, _PARENTS[family])
