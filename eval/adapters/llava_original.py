@@ -45,6 +45,22 @@ from vgmed_data.errors import FileFormatError, SchemaError, SourceNotFoundError,
 # checkpoint model type -> the transformers text model type it wraps (HuatuoGPT-Vision-7B: llava_qwen2.py l.31-32)
 TEXT_MODEL_TYPES = {"llava_qwen2": "qwen2"}
 
+# Original-layout model types the evaluator refuses, and exactly why (one line each; load_adapter raises it).
+REFUSED_MODEL_TYPES = {
+    "llava_llama": (
+        "the original LLaVA code's llava_llama checkpoints (HuatuoGPT-Vision-34B on Yi-34B, LLaVA-1.5) are not "
+        "loaded: the model type does not say which prompt applies (HuatuoGPT-Vision-34B uses <|user|>/<|assistant|>: "
+        "FreedomIntelligence/HuatuoGPT-Vision 546b25f cli.py, init_components' LlavaLlamaForCausalLM branch and "
+        "preprocess_huatuo; LLaVA-1.5 its vicuna_v1 template), and Yi-34B's 64000-row embedding has no spare row for the image placeholder this loader "
+        "splices; use FreedomIntelligence/HuatuoGPT-Vision-34B-hf (transformers LLaVA format, llava family) or "
+        "HuatuoGPT-Vision-7B (huatuogpt_vision)"),
+    "llava_mistral": (
+        "LLaVA-Med v1.5's original checkpoint (llava_mistral, microsoft/llava-med-v1.5-mistral-7b) is not loaded: "
+        "its tower is a separate Hub repository (openai/clip-vit-large-patch14-336), its Mistral tokenizer has no "
+        "spare embedding row for the image placeholder, and its weight names and conversation template were not "
+        "confirmed from the published files; use a transformers-format (llava) conversion"),
+}
+
 KEY_MAPPING = {
     r"^model\.vision_tower\.vision_tower\.vision_model\.": "model.vision_tower.",
     r"^model\.mm_projector\.0\.": "model.multi_modal_projector.linear_1.",

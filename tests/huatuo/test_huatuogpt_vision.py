@@ -292,3 +292,16 @@ def test_missing_vit_folder_falls_back_to_the_openai_tower(huatuo_dir: Path, tmp
     shutil.rmtree(repo)  # nothing anywhere: one typed error naming the fallback, not a repo-id complaint
     with pytest.warns(UserWarning), pytest.raises(SourceNotFoundError, match=FALLBACK_TOWER):
         load_adapter(folder)
+
+
+@pytest.mark.parametrize(("model_type", "names"), [("llava_llama", "Yi-34B's 64000-row embedding"),
+                                                   ("llava_mistral", "LLaVA-Med v1.5")])
+def test_refused_original_layouts_say_why_in_one_line(huatuo_dir: Path, tmp_path: Path, model_type: str,
+                                                      names: str) -> None:
+    """HuatuoGPT-Vision-34B (llava_llama) and LLaVA-Med v1.5 (llava_mistral) originals: one line saying why."""
+    folder = _copy(huatuo_dir, tmp_path / model_type)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "model_type": model_type}))
+    with pytest.raises(SchemaError) as info:
+        load_adapter(folder)
+    assert names in str(info.value) and "\n" not in str(info.value)
