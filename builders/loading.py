@@ -110,6 +110,11 @@ def _check_palette(found: NDArray[np.int64], known: set[int], region: RegionRef,
                                 reason=SkipReason.LABEL_NOT_IN_MAP)
 
 
+def _same_aspect(a: tuple[int, ...], b: tuple[int, int]) -> bool:
+    """Whether two (h, w) sizes have the same aspect ratio, to within one pixel of the larger."""
+    return abs(a[0] * b[1] - a[1] * b[0]) <= max(a[0], a[1], b[0], b[1])
+
+
 def _read_mask(region: RegionRef, shape: tuple[int, int],
                cache: dict[str, NDArray[np.generic]] | None = None) -> NDArray[np.bool_]:
     """The region's mask; ``cache`` keeps files already read for this view (one label image, many labels)."""
@@ -119,6 +124,8 @@ def _read_mask(region: RegionRef, shape: tuple[int, int],
         values = read_raster(region.mask_path)
         if cache is not None:
             cache[region.mask_path] = values
+    if values.shape[:2] != shape and region.mask_resample and _same_aspect(values.shape[:2], shape):
+        values = np.asarray(Image.fromarray(values).resize((shape[1], shape[0]), Image.Resampling.NEAREST))
     if values.shape[:2] != shape:
         raise FileFormatError(f"mask size {values.shape[1::-1]} differs from its image's {shape[::-1]} (w, h)",
                               path=region.mask_path, fix="pair each mask with the image it was drawn on",

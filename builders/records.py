@@ -74,6 +74,9 @@ class RegionRef:
     # a label of a file holding several labels may be absent from one image (m2caiSeg has no liver on some frames):
     # the target is then left out of that image, where a dedicated mask file with no foreground is an error
     may_be_absent: bool = False
+    # the source draws its masks at another resolution than its images (CHUAC): resample the mask to the image
+    # (nearest neighbour) when the aspect ratios agree, instead of refusing the size mismatch
+    mask_resample: bool = False
     box: tuple[float, float, float, float] | None = None  # internal xyxy (box sources)
 
     def __post_init__(self) -> None:

@@ -44,6 +44,7 @@ class MaskFile:
     threshold: int | None = 0  # foreground: value > threshold (None: use value or colour)
     value: int | None = None  # grey label images: this label's value
     colour: tuple[int, int, int] | None = None  # RGB label images: this label's colour
+    resample: bool = False  # masks published at another resolution than the images (same aspect ratio)
 
     def __post_init__(self) -> None:
         if self.value is not None and self.colour is not None:
@@ -136,7 +137,8 @@ class ImageMaskReader:
                                              mask_source_path=relative(path, root),
                                              mask_value=spec.value, mask_threshold=spec.threshold,
                                              mask_colour=spec.colour, mask_palette=palettes.get(spec.template, ()),
-                                             may_be_absent=len(palettes.get(spec.template, ())) > 1))
+                                             may_be_absent=len(palettes.get(spec.template, ())) > 1,
+                                             mask_resample=spec.resample))
             if missing is not None:
                 handle(SourceNotFoundError("mask file is missing", path=missing,
                                            fix="re-extract the source, or use --on-bad skip"),

@@ -7,6 +7,7 @@ modules and builds the registry from their lists (duplicate keys are refused).
 
 from vgmed_data.builders.entry import Registry, SourceEntry
 from vgmed_data.builders.sources import (
+    angiography,
     chest_xray,
     ct_collections,
     decathlon,
@@ -24,7 +25,7 @@ from vgmed_data.builders.sources import (
 )
 
 MODULES = (ct_collections, decathlon, dicom_collections, idc, images_2d, tables, chest_xray, dermoscopy, endoscopy,
-           microscopy, obstetric_us, ophthalmology, volumes, spine)
+           microscopy, obstetric_us, ophthalmology, volumes, spine, angiography)
 REGISTRY = Registry.of(entry for module in MODULES for entry in module.ENTRIES)
 
 

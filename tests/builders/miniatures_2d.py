@@ -281,10 +281,38 @@ def write_psfhs(root: Path) -> tuple[Path, Expected]:
     return folder, _write_ps_fh(folder, ["03744.mha", "03745.mha", "03746.mha"], 150)
 
 
+# ---------------------------------------------------------------------------------------------------- angiography
+def write_chuac(root: Path) -> tuple[Path, Expected]:
+    """Medical_Segmentation_Benchmark README/preprocess.py and the DatasetCHUAC loader: Original/N.png +
+    Photoshop/angioNok.png ('.PNG' for 11-17), masks larger than the images (here 64x64 masks on 32x32 images). A
+    mask rectangle on even pixel edges halves exactly under nearest-neighbour resampling (output pixel j reads mask
+    pixel 2j+1), so the expected box is the mask rectangle divided by two."""
+    folder = root / "angiography"
+    expected: Expected = {}
+    for index, (number, suffix, rect) in enumerate((("1", "png", (8, 8, 40, 20)), ("11", "PNG", (20, 30, 60, 60)))):
+        image = folder / "Original" / f"{number}.png"
+        save(image, _noise((32, 32), 160 + index))
+        save(folder / "Photoshop" / f"angio{number}ok.{suffix}", _canvas((64, 64), [rect]))
+        save(folder / "Hemotool" / f"angio{number}.png_mask.png", _canvas((64, 64), [(0, 0, 8, 8)]))
+        expected[f"Original/{number}.png"] = {"coronary arteries": {tuple(v / 2 for v in rect)}}  # type: ignore[misc]
+    return folder, expected
+
+
+def write_dca1(root: Path) -> tuple[Path, Expected]:
+    """torch-em dca1.py and preprocess.py: Database_134_Angiograms/N.pgm + N_gt.pgm in one folder."""
+    folder = root / "Database_134_Angiograms"
+    expected: Expected = {}
+    for index, (number, rects) in enumerate((("1", [(4, 4, 12, 40)]), ("2", [(10, 10, 40, 16), (10, 30, 40, 36)]))):
+        save(folder / f"{number}.pgm", _noise((48, 48), 170 + index))
+        save(folder / f"{number}_gt.pgm", _canvas((48, 48), rects))
+        expected[f"{number}.pgm"] = {"coronary arteries": {_box(r) for r in rects}}
+    return folder, expected
+
+
 WRITERS: dict[str, Callable[[Path], tuple[Path, Expected]]] = {
     "hyperkvasir-seg": write_hyperkvasir, "polypgen": write_polypgen, "m2caiseg": write_m2caiseg,
     "drive": write_drive, "chase-db1": write_chase, "oct-cystoid-fluid": write_oct_cystoid,
     "tnbc-nuclei": write_tnbc, "dsb2018-nuclei": write_dsb2018, "wbc-seg": write_wbc,
     "covid-qu-ex": write_covid_qu_ex, "isic2016-part1": write_isic2016,
-    "fh-ps-aop": write_fh_ps_aop, "psfhs": write_psfhs,
+    "fh-ps-aop": write_fh_ps_aop, "psfhs": write_psfhs, "chuac": write_chuac, "dca1": write_dca1,
 }

@@ -167,3 +167,11 @@ def test_ultrasound_labels_outside_the_map_and_truncated_files_are_counted(tmp_p
     assert _build("psfhs", root, tmp_path / "out", "--on-bad", "skip") == 0
     assert _skips(tmp_path / "out") == {"psfhs: corrupt file": 1, "psfhs: label not in map": 1}
     assert set(_boxes_by_record(tmp_path / "out")) == {"image_mha/03744.mha"}
+
+
+def test_resampled_masks_keep_their_aspect_ratio(tmp_path: Path) -> None:
+    root, _ = mini.write_chuac(tmp_path / "chuac")
+    mini.save(root / "Photoshop" / "angio1ok.png", np.full((64, 48), 255, np.uint8))  # 3:4, the image is square
+    assert _build("chuac", root, tmp_path / "out", "--on-bad", "skip") == 0
+    assert _skips(tmp_path / "out") == {"chuac: shape mismatch": 1}
+    assert set(_boxes_by_record(tmp_path / "out")) == {"Original/11.png"}

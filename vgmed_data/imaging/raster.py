@@ -1,4 +1,4 @@
-"""Rasters (PNG, JPEG, TIFF, BMP, GIF; 2D MetaImage ``.mha`` through :mod:`vgmed_data.imaging.metaimage`): 8 and
+"""Rasters (PNG, JPEG, TIFF, BMP, GIF, PGM; 2D MetaImage ``.mha`` through :mod:`vgmed_data.imaging.metaimage`): 8 and
 16 bit, grayscale and RGB.
 
 :func:`read_raster` returns the pixels as stored: (H, W) uint8/uint16 grayscale or (H, W, 3) uint8 RGB. Alpha is
@@ -19,7 +19,7 @@ from PIL import Image, UnidentifiedImageError
 from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFoundError
 from vgmed_data.imaging.windowing import Window, apply_window, derived_window, min_max_window, resolve_window
 
-RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".mha")
+RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".pgm", ".mha")
 
 
 def _png_header(path: Path) -> tuple[int, int] | None:
