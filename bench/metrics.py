@@ -14,6 +14,7 @@ two, which must stay below 1e-9.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import statistics
@@ -50,6 +51,10 @@ def _time(fn, repeats: int) -> tuple[float, float, float]:  # noqa: ANN001
     return statistics.median(walls), min(walls), statistics.median(cpus)
 
 
+def _per_metric(head_map: np.ndarray, gt: np.ndarray) -> dict[str, np.ndarray]:
+    return {name: fn(head_map, gt) for name, fn in METRICS.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", action="append", default=None, help="layers,heads,tokens (repeatable)")
@@ -61,16 +66,14 @@ def main() -> None:
           f"numpy {np.__version__}")
     for shape in shapes:
         question, general, gt = _inputs(shape)  # type: ignore[arg-type]
-        median, best, cpu = _time(lambda: grounding_metrics(question, general, gt), args.repeats)
+        median, best, cpu = _time(functools.partial(grounding_metrics, question, general, gt), args.repeats)
         print(f"[{shape[0]}, {shape[1]}, {shape[2]}]: {median * 1e3:.2f} ms per sample wall (min {best * 1e3:.2f}), "
               f"{cpu * 1e3:.2f} ms CPU; {SAMPLES:,} samples: {median * SAMPLES / 60:.1f} min wall, "
               f"{cpu * SAMPLES / 60:.1f} min CPU")
         if args.reference:
             layer_map, head_map = layer_and_head_maps(question, general)
 
-            def reference() -> dict[str, np.ndarray]:
-                return {name: fn(head_map, gt) for name, fn in METRICS.items()}
-
+            reference = functools.partial(_per_metric, head_map, gt)
             ref_median, _, ref_cpu = _time(reference, max(args.repeats // 3, 3))
             fast = grounding_metrics(question, general, gt)["head"]
             diff = max(float(np.max(np.abs(fast[k] - v))) for k, v in reference().items())
