@@ -143,7 +143,21 @@ def _read_mask(region: RegionRef, shape: tuple[int, int],
         if region.mask_palette:
             _check_palette(values, {int(v) for v in region.mask_palette}, region, colour=False)  # type: ignore[arg-type]
         return values == region.mask_value
-    return values > (region.mask_threshold or 0)
+    mask = values > (region.mask_threshold or 0)
+    return _filled(mask, region) if region.mask_fill else mask
+
+
+def _filled(outline: NDArray[np.bool_], region: RegionRef) -> NDArray[np.bool_]:
+    """The region an outline encloses (outline included); an outline that encloses nothing (not closed) is bad
+    input."""
+    from scipy.ndimage import binary_fill_holes
+
+    filled = binary_fill_holes(outline)
+    if outline.any() and int(filled.sum()) == int(outline.sum()):
+        raise GeometryError("the outline drawn in this file is not closed: it encloses no region",
+                            path=region.mask_path, fix="use the source's original annotation image, or --on-bad skip",
+                            reason=SkipReason.EMPTY_MASK)
+    return filled
 
 
 def raster_view(record: SourceRecord) -> View:

@@ -77,6 +77,7 @@ class RegionRef:
     # the source draws its masks at another resolution than its images (CHUAC): resample the mask to the image
     # (nearest neighbour) when the aspect ratios agree, instead of refusing the size mismatch
     mask_resample: bool = False
+    mask_fill: bool = False  # the file draws the structure's outline (HC18's ellipse): its inside is the region
     box: tuple[float, float, float, float] | None = None  # internal xyxy (box sources)
 
     def __post_init__(self) -> None:

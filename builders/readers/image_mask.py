@@ -45,6 +45,7 @@ class MaskFile:
     value: int | None = None  # grey label images: this label's value
     colour: tuple[int, int, int] | None = None  # RGB label images: this label's colour
     resample: bool = False  # masks published at another resolution than the images (same aspect ratio)
+    fill: bool = False  # the file draws an outline (HC18's head ellipse): the region is what it encloses
 
     def __post_init__(self) -> None:
         if self.value is not None and self.colour is not None:
@@ -138,7 +139,7 @@ class ImageMaskReader:
                                              mask_value=spec.value, mask_threshold=spec.threshold,
                                              mask_colour=spec.colour, mask_palette=palettes.get(spec.template, ()),
                                              may_be_absent=len(palettes.get(spec.template, ())) > 1,
-                                             mask_resample=spec.resample))
+                                             mask_resample=spec.resample, mask_fill=spec.fill))
             if missing is not None:
                 handle(SourceNotFoundError("mask file is missing", path=missing,
                                            fix="re-extract the source, or use --on-bad skip"),

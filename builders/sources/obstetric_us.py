@@ -1,4 +1,5 @@
-"""Intrapartum transperineal ultrasound: pubic symphysis and fetal head (FH-PS-AOP 2023 training set, PSFHS).
+"""Obstetric ultrasound. Intrapartum transperineal ultrasound: pubic symphysis and fetal head (FH-PS-AOP 2023
+training set, PSFHS). Fetal head biometry planes with the head ellipse drawn as an outline (HC18).
 
 Both are 256x256 MetaImages (``.mha``, read by :mod:`vgmed_data.imaging.metaimage`): the image as three equal grey
 planes, the label as one plane with 1 = pubic symphysis, 2 = fetal head, 0 = background.
@@ -70,5 +71,42 @@ PSFHS = SourceEntry(
           "image is its own split unit and a patient may fall in two splits.",
 )
 
+_HC18_FILES = "https://zenodo.org/records/1327317/files/"
+HC18 = SourceEntry(
+    key="hc18", name="HC18: fetal head circumference (2D ultrasound, head ellipse annotations, training set)",
+    homepage="https://hc18.grand-challenge.org/",
+    citation="van den Heuvel T.L.A. et al. Automated measurement of fetal head circumference using 2D ultrasound "
+             "images. PLoS ONE 13(8), e0200412 (2018). doi:10.1371/journal.pone.0200412; data: Zenodo "
+             "doi:10.5281/zenodo.1327317",
+    license="CC-BY-4.0", license_status="secondary", license_url=(
+        "dataset-ninja/fetal-head-ultrasound@13ff9fa7990eee66a2c4bbdb0d364a47ac87620c:src/settings.py (LICENSE = "
+        "License.CC_BY_4_0(), DOWNLOAD_ORIGINAL_URL zenodo.org/record/1327317); the Zenodo record's licence field "
+        "was not read here"),
+    split_unit="patient", modality="US", body_part="head", size="~50 MB",
+    layout="training_set/NNN_HC.png (800x540 grey; a second plane of the same examination is NNN_2HC.png, ...) + "
+           "training_set/NNN_HC_Annotation.png (the head ellipse drawn as a 1-pixel outline, 255 on 0) + "
+           "training_set_pixel_size_and_HC.csv (filename, pixel size(mm), head circumference (mm); not read); "
+           "test_set/ has no annotations and is not read; pass the folder holding training_set/",
+    layout_confirmed_at="the challenge description (hc18.grand-challenge.org, as copied at "
+                        "easymed.ai/datasets/gilberto-topp/HC18-Challenge: 999 training images of 800 x 540 pixels, "
+                        "training_set_pixel_size_and_HC.csv, 'an additional number in the filename between _ and HC, "
+                        "for example 010_HC.png, 010_2HC.png' for planes of the same examination); <id>_HC.png beside "
+                        "<id>_HC_Annotation.png in training_set/ in loaders in public GitHub code (find_string "
+                        "'_HC_Annotation.png'); the annotation is a 1-pixel ellipse outline, not a filled region "
+                        "(huggingface.co/datasets/Angelou0516/HC18 card: 'ellipse outlines (rings), not filled')",
+    labels={"head": Label(target="fetal head", body_part="head")},
+    reader=ImageMaskReader(image_globs=("training_set/*HC.png",), exclude=r"_Annotation",
+                           masks=(MaskFile(label="head", template="{dir}/{stem}_Annotation.png", threshold=127,
+                                           fill=True),),
+                           patient_regex=r"^(\d{3})_"),
+    downloads=(Download(url=_HC18_FILES + "training_set.zip?download=1", filename="training_set.zip"),
+               Download(url=_HC18_FILES + "training_set_pixel_size_and_HC.csv?download=1",
+                        filename="training_set_pixel_size_and_HC.csv")),
+    instructions="unzip training_set.zip beside the CSV; --source hc18=/data/hc18",
+    notes="The region is the inside of the drawn ellipse (outline filled); an outline that is not closed is bad "
+          "input. Planes of one examination (NNN_HC, NNN_2HC...) share a split. Licence read only at a catalogue: "
+          "annotations with pointers only until it is read at the Zenodo record.",
+)
+
 # The entries this module declares (collected by vgmed_data.builders.sources).
-ENTRIES = (FH_PS_AOP, PSFHS,)
+ENTRIES = (FH_PS_AOP, PSFHS, HC18,)
