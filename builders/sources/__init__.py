@@ -11,6 +11,7 @@ from vgmed_data.builders.sources import (
     chest_xray,
     ct_collections,
     decathlon,
+    dental,
     dermoscopy,
     dicom_collections,
     endoscopy,
@@ -25,7 +26,7 @@ from vgmed_data.builders.sources import (
 )
 
 MODULES = (ct_collections, decathlon, dicom_collections, idc, images_2d, tables, chest_xray, dermoscopy, endoscopy,
-           microscopy, obstetric_us, ophthalmology, volumes, spine, angiography)
+           microscopy, obstetric_us, ophthalmology, volumes, spine, angiography, dental)
 REGISTRY = Registry.of(entry for module in MODULES for entry in module.ENTRIES)
 
 
