@@ -5,8 +5,10 @@ Not a transformers ``save_pretrained`` folder: the files the authors' repository
 
 * ``config.json``: the Qwen2 config plus the LLaVA keys, ``model_type`` ``llava_qwen2``, ``architectures``
   ``["LlavaQwen2ForCausalLM"]``, ``mm_vision_tower`` pointing into ``vit/``;
-* ``model.safetensors``: the original weight names (``model.layers.*``, ``model.embed_tokens``, ``model.norm``,
-  ``lm_head``, ``model.vision_tower.vision_tower.vision_model.*``, ``model.mm_projector.0/2.*``);
+* four bfloat16 shards ``model-0000N-of-00004.safetensors`` and ``model.safetensors.index.json`` (Hub commit 159f69d
+  has four shards + index, ``torch_dtype`` bfloat16), under the original weight names (``model.layers.*``,
+  ``model.embed_tokens``, ``model.norm``, ``lm_head``, ``model.vision_tower.vision_tower.vision_model.*``,
+  ``model.mm_projector.0/2.*``);
 * ``vit/clip_vit_tiny_patch14_56/config.json`` (a full CLIP config, as the real tower folder has) and its
   ``preprocessor_config.json`` in the old integer form (``"size": 56``, ``"crop_size": 56``);
 * the tokenizer: byte-level with Qwen2's three added tokens, ``<|endoftext|>`` as eos and pad; the vocabulary
@@ -24,7 +26,8 @@ from typing import Any
 
 TOWER = "vit/clip_vit_tiny_patch14_56"
 QWEN_ADDED = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-VISION = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+# three tower layers, so the selected hidden state -2 is the output of layer 2, not the embeddings' first layer
+VISION = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 3, "num_attention_heads": 2,
           "image_size": 56, "patch_size": 14, "projection_dim": 32, "hidden_act": "quick_gelu",
           "layer_norm_eps": 1e-5, "num_channels": 3}
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
@@ -46,7 +49,7 @@ def original_config(*, vocab_size: int, eos: int) -> dict[str, Any]:
         "num_attention_heads": TEXT_DIMS["num_attention_heads"], "num_hidden_layers": TEXT_DIMS["num_hidden_layers"],
         "num_key_value_heads": TEXT_DIMS["num_key_value_heads"], "rms_norm_eps": 1e-06, "rope_theta": 1000000.0,
         "sliding_window": TEXT_DIMS["max_position_embeddings"], "tie_word_embeddings": False,
-        "tokenizer_model_max_length": 4096, "tokenizer_padding_side": "right", "torch_dtype": "float32",
+        "tokenizer_model_max_length": 4096, "tokenizer_padding_side": "right", "torch_dtype": "bfloat16",
         "transformers_version": "4.40.0.dev0", "tune_mm_mlp_adapter": False, "use_cache": False,
         "use_mm_proj": True, "use_sliding_window": False, "vocab_size": vocab_size,
     }
@@ -76,8 +79,6 @@ def original_weights(config: dict[str, Any]) -> dict[str, Any]:
 
 def build_huatuogpt_vision(out: Path) -> None:
     """Write the tiny original-layout checkpoint into ``out``."""
-    from safetensors.torch import save_file
-
     from vgmed_data.eval.tiny_text import byte_level_tokenizer
 
     tokenizer = byte_level_tokenizer(QWEN_ADDED, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
@@ -85,7 +86,7 @@ def build_huatuogpt_vision(out: Path) -> None:
     config = original_config(vocab_size=len(tokenizer) + 13, eos=eos)
     _write(out / "config.json", config)
     _write(out / "generation_config.json", {"bos_token_id": eos, "eos_token_id": eos, "pad_token_id": eos})
-    save_file(original_weights(config), str(out / "model.safetensors"), metadata={"format": "pt"})
+    write_shards(out, original_weights(config), shards=4)
     tokenizer.save_pretrained(out)
     text = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
             "vocab_size": 64, "max_position_embeddings": 16}
@@ -95,6 +96,25 @@ def build_huatuogpt_vision(out: Path) -> None:
         "crop_size": VISION["image_size"], "do_center_crop": True, "do_normalize": True, "do_resize": True,
         "feature_extractor_type": "CLIPFeatureExtractor", "image_mean": CLIP_MEAN, "image_std": CLIP_STD,
         "resample": 3, "size": VISION["image_size"]})
+
+
+def write_shards(out: Path, weights: dict[str, Any], *, shards: int) -> None:
+    """``weights`` in bfloat16 as ``model-0000N-of-0000M.safetensors`` (names in order, split evenly) and the
+    ``model.safetensors.index.json`` transformers reads (``weight_map``, ``metadata.total_size``)."""
+    import torch
+    from safetensors.torch import save_file
+
+    names = list(weights)
+    weight_map: dict[str, str] = {}
+    total = 0
+    for index in range(shards):
+        part = names[index * len(names) // shards:(index + 1) * len(names) // shards]
+        filename = f"model-{index + 1:05d}-of-{shards:05d}.safetensors"
+        tensors = {name: weights[name].to(torch.bfloat16).contiguous() for name in part}
+        save_file(tensors, str(out / filename), metadata={"format": "pt"})
+        weight_map.update(dict.fromkeys(part, filename))
+        total += sum(t.numel() * t.element_size() for t in tensors.values())
+    _write(out / "model.safetensors.index.json", {"metadata": {"total_size": total}, "weight_map": weight_map})
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:

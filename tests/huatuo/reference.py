@@ -5,7 +5,8 @@ project's adapter or transformers' model classes: ``cli.py`` (expand2square, the
 ``llava_arch.py`` (the projected image features replace the ``-200`` placeholder), ``clip_encoder.py`` (hidden
 state ``mm_vision_select_layer`` of the CLIP tower, CLS dropped), ``multimodal_projector/builder.py``
 (``Linear, GELU, Linear``) and Qwen2's decoder (RMSNorm, rotary positions, grouped-query causal attention with
-q/k/v biases, SwiGLU MLP). Weights are read by their original names from ``model.safetensors``.
+q/k/v biases, SwiGLU MLP). Weights are read by their original names from the shards the index names, in
+float32.
 """
 
 from __future__ import annotations
@@ -25,6 +26,16 @@ IMAGE_TOKEN_INDEX = -200  # llava/constants.py
 
 def _json(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+def load_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """Every weight of the sharded checkpoint (``model.safetensors.index.json``), as float32."""
+    weight_map = _json(folder / "model.safetensors.index.json")["weight_map"]
+    weights: dict[str, torch.Tensor] = {}
+    for shard in sorted(set(weight_map.values())):
+        weights.update(load_file(str(folder / shard)))
+    assert set(weights) == set(weight_map)
+    return {name: tensor.float() for name, tensor in weights.items()}
 
 
 def pixels(folder: Path, image: Image.Image) -> torch.Tensor:
@@ -95,7 +106,7 @@ def logits(folder: Path, image: Image.Image, question: str, tokenizer) -> torch.
     """Next-token logits at every position of the spliced sequence, ``[sequence, vocab]``."""
     config = _json(folder / "config.json")
     vision = _json(folder / config["mm_vision_tower"] / "config.json")["vision_config"]
-    w = load_file(str(folder / "model.safetensors"))
+    w = load_weights(folder)
     feats = vision_features(w, vision, pixels(folder, image), config["mm_vision_select_layer"])
     feats = _linear(F.gelu(_linear(feats, w, "model.mm_projector.0")), w, "model.mm_projector.2")[0]
     ids = input_ids(tokenizer, question)

@@ -54,7 +54,11 @@ def test_checkpoint_is_in_the_original_layout_and_detected(huatuo, huatuo_dir: P
     config = json.loads((huatuo_dir / "config.json").read_text())
     assert config["model_type"] == "llava_qwen2" and config["architectures"] == ["LlavaQwen2ForCausalLM"]
     assert config["mm_projector_type"] == "mlp2x_gelu" and config["mm_vision_tower"].startswith("./vit/")
-    names = set(load_file(str(huatuo_dir / "model.safetensors")))
+    index = json.loads((huatuo_dir / "model.safetensors.index.json").read_text())["weight_map"]
+    assert sorted(set(index.values())) == [f"model-0000{i}-of-00004.safetensors" for i in range(1, 5)]
+    assert config["torch_dtype"] == "bfloat16" and not (huatuo_dir / "model.safetensors").exists()
+    assert load_file(str(huatuo_dir / index["lm_head.weight"]))["lm_head.weight"].dtype == torch.bfloat16
+    names = set(reference.load_weights(huatuo_dir))
     assert {"model.mm_projector.0.weight", "model.mm_projector.2.bias", "lm_head.weight",
             "model.vision_tower.vision_tower.vision_model.embeddings.class_embedding",
             "model.layers.0.self_attn.q_proj.bias", "model.embed_tokens.weight"} <= names
@@ -123,9 +127,14 @@ def test_vision_tower_outside_the_checkpoint(huatuo_dir: Path, tmp_path: Path, w
 
 def test_refuses_weights_under_other_names(huatuo_dir: Path, tmp_path: Path) -> None:
     folder = _copy(huatuo_dir, tmp_path / "renamed")
-    weights = load_file(str(folder / "model.safetensors"))
+    index_path = folder / "model.safetensors.index.json"
+    index = json.loads(index_path.read_text())
+    shard = index["weight_map"].pop("model.mm_projector.2.bias")
+    weights = load_file(str(folder / shard))
     weights["model.projector.2.bias"] = weights.pop("model.mm_projector.2.bias")
-    save_file(weights, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    save_file(weights, str(folder / shard), metadata={"format": "pt"})
+    index["weight_map"]["model.projector.2.bias"] = shard
+    index_path.write_text(json.dumps(index))
     with pytest.raises(SchemaError, match="not a huatuogpt_vision checkpoint.*weights") as info:
         load_adapter(folder)
     assert "multi_modal_projector.linear_2.bias" in str(info.value)
