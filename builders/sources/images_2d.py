@@ -26,6 +26,9 @@ KVASIR_SEG = SourceEntry(
     downloads=(Download(url="https://datasets.simula.no/downloads/kvasir-seg.zip", filename="kvasir-seg.zip"),),
     instructions="unzip kvasir-seg.zip; --source kvasir-seg=/data/Kvasir-SEG. Use is restricted to research and "
                  "education; images may not be redistributed (publish annotations only).",
+    notes="HyperKvasir's 1,000 segmented images (source hyperkvasir-seg, same group, same box-file shape) are "
+          "probably these images; not confirmed by hash here. Its licence is itself conflicting (CC BY 4.0 file vs "
+          "research-only terms in its README), so building from it does not make the images publishable.",
 )
 
 ISIC2018 = SourceEntry(

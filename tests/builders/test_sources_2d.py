@@ -175,3 +175,15 @@ def test_resampled_masks_keep_their_aspect_ratio(tmp_path: Path) -> None:
     assert _build("chuac", root, tmp_path / "out", "--on-bad", "skip") == 0
     assert _skips(tmp_path / "out") == {"chuac: shape mismatch": 1}
     assert set(_boxes_by_record(tmp_path / "out")) == {"Original/11.png"}
+
+
+@pytest.mark.parametrize(("key", "step"), [
+    ("polypgen", "synapse"), ("m2caiseg", "kaggle datasets download salmanmaq/m2caiseg"),
+    ("dsb2018-nuclei", "kaggle competitions download"), ("drive", "drive.grand-challenge.org"),
+    ("covid-qu-ex", "kaggle datasets download anasmohammedtahir/covidqu"), ("fh-ps-aop", "zenodo.org/records/7851339"),
+])
+def test_fetch_prints_the_steps_where_a_login_is_needed(key: str, step: str, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert not get_entry(key).downloads
+    assert main(["sources", "fetch", key, "--dest", str(tmp_path)]) == 0
+    assert step in capsys.readouterr().out.lower() and not any(tmp_path.iterdir())
