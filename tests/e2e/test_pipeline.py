@@ -267,7 +267,7 @@ def test_the_pipeline_end_to_end(tmp_path: Path, hub_server: Any, hub_token: str
     tiny, heads, runs = tmp_path / "tiny-qwen2-vl", tmp_path / "heads.json", tmp_path / "runs"
     cli("eval", "tiny", "qwen2_vl", "--out", tiny)
     cli("eval", "select", "--model", tiny, "--dataset", full_repo, "--out", heads, "--limit", "3", "--k", "4",
-        "--no-progress")
+        "--split", "test", "--no-progress")
     cli("eval", "run", "--model", tiny, "--dataset", full_repo, "--out", runs / "grounding", "--method",
         "baseline,vgrefine", "--heads", heads, "--limit", "4", "--max-new-tokens", "2", "--overlays", "1",
         "--no-progress")

@@ -271,7 +271,7 @@ def test_select_under_the_official_protocol_measures_only(inputs) -> None:  # no
     model, data, _, root = inputs
     out = root / "select" / "heads.json"
     assert main(["eval", "select", "--model", str(model), "--dataset", str(data), "--out", str(out), "--k", "3",
-                 "--protocol", "official", "--no-progress"]) in (0, None)
+                 "--protocol", "official", "--split", "test", "--no-progress"]) in (0, None)
     chosen = json.loads(out.read_text())
     assert chosen["protocol"] == "official" and len(chosen["heads"]) == 3
     records = [json.loads(line) for line in (root / "select" / "heads-run" / "samples.jsonl").read_text().splitlines()]

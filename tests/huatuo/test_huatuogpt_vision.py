@@ -171,7 +171,7 @@ def test_vgmed_eval_select_runs(huatuo_dir: Path, tmp_path: Path) -> None:
     dataset = write_tiny_dataset(tmp_path / "data", 3)
     out = tmp_path / "heads.json"
     code = main(["eval", "select", "--model", str(huatuo_dir), "--dataset", str(dataset), "--out", str(out),
-                 "--k", "4", "--no-progress"])
+                 "--k", "4", "--split", "test", "--no-progress"])
     assert code == 0
     chosen = json.loads(out.read_text())
     assert len(chosen["heads"]) == 4 and chosen["samples"] == 3

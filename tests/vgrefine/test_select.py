@@ -27,7 +27,7 @@ def heads_json(tmp_path_factory: pytest.TempPathFactory, tiny_adapter) -> Path: 
     model_dir = adapter.model.name_or_path
     out = root / "heads.json"
     code = main(["eval", "select", "--model", str(model_dir), "--dataset", str(dataset), "--out", str(out),
-                 "--k", "5", "--no-progress"])
+                 "--k", "5", "--split", "test", "--no-progress"])
     assert code == 0
     return out
 
