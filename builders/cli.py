@@ -265,7 +265,7 @@ def _build_vgmed(args: argparse.Namespace) -> int:
 
         part = build_part(args.source, out=args.out, shard=parse_shard(args.shard), options=options,
                           deid_key=args.deid_key, quiet=args.quiet)
-        print(f"wrote part {part['shard']} ({part['records']} of {part['of_records']} records, {part['rows']} rows) "
+        print(f"wrote part {part['shard']} ({part['records']} records, {part['rows']} rows) "
               f"to {args.out}; join all parts with `vgmed build merge PART... --out DIR`")
         return 0
     report = build_vgmed(args.source, out=args.out, options=options, deid_key=args.deid_key, quiet=args.quiet)

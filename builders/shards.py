@@ -1,16 +1,19 @@
 """A ``vgmed build vgmed`` split over machines: ``--shard I/N`` builds one part, ``vgmed build merge`` joins them.
 
-Every part lists all sources (headers only: cheap) exactly as the single-machine build does, so every part knows
-the global record order (seeded shuffle, round-robin over sources). Part ``I`` then processes only the records
-of the patients that fall to it, ``sha256(source, patient pseudonym) mod N == I`` (a deterministic partition by
-patient: a patient's records are all in one part), and stores each record's result (rows, skips, filtered
-counts, input checksums, slices held for review) with its place in that global order.
+A part processes the records of the patients that fall to it, ``sha256(key) mod N == I`` with the patient as key
+(a deterministic partition by patient: a patient's records are all in one part). Readers that know the patient
+from the folder layout (IDC's ``<collection>/<PatientID>/...``: ``shard_filter`` on the reader) read only that
+part's folders, so each machine needs only its part of the download and lists only its own headers; other
+sources are listed whole by every part, which keeps the records of its pseudonymous patients.
 
-The merge checks the parts belong together (same sources, options, listing and N; each part 0..N-1 once), puts
-the results back in global order and hands them to the same writer as the single-machine build
-(:func:`vgmed_data.builders.vgmed.write_build`), which drops duplicate images and applies quotas in that order.
-So the merged folder is byte-identical to the single-machine build of the same inputs: splits, ids, rows, report
-counts, card and manifest.
+The build order does not depend on the listing (a seeded hash of each record id,
+:func:`vgmed_data.builders.vgmed.in_build_order`), and listing skips are reported in a canonical order. So the
+merge can put the parts' results (rows, skips, filtered counts, input checksums, slices held for review) back
+into exactly the single-machine build's order and hand them to the same writer
+(:func:`vgmed_data.builders.vgmed.write_build`), which drops duplicate images and applies quotas in that order:
+the merged folder is byte-identical to the single-machine build of the same inputs (rows, splits, ids, report,
+card, manifest). It first checks the parts belong together (same sources, options, N, toolkit version; each part
+0..N-1 once).
 
 A part is an intermediate file of your own build, written with :mod:`pickle` (rows hold image bytes and typed
 values that must come back exactly): merge only parts you built yourself, as you would run only your own code.
@@ -28,18 +31,19 @@ from pathlib import Path
 from typing import Any
 
 from vgmed_data.errors import InvalidInputError, SourceNotFoundError
+from vgmed_data.manifest import toolkit_version
 from vgmed_data.progress import add_quiet_argument, progress
 from vgmed_data.staging import new_folder_or_existing
 
 from vgmed_data.builders.policy import Skip
 from vgmed_data.builders.records import SourceRecord
 from vgmed_data.builders.sources import get_entry
-from vgmed_data.builders.vgmed import (BuildOptions, BuildReport, RecordResult, _ordered_records, _results,
-                                       card_body, resolve_sources, write_build)
+from vgmed_data.builders.vgmed import (BuildOptions, BuildReport, RecordResult, _results, card_body, in_build_order,
+                                       interleave, list_source, resolve_sources, write_build)
 
 PART_FILE = "vgmed-part.pickle"
 PART_SUMMARY = "part.json"
-PART_FORMAT = 1
+PART_FORMAT = 2
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -54,10 +58,13 @@ def parse_shard(text: str) -> tuple[int, int]:
     return shard, total
 
 
-def shard_of(record: SourceRecord, count: int) -> int:
-    """The part a record belongs to: by its source and (pseudonymous) patient, so a patient is never split."""
-    digest = hashlib.sha256(f"{record.source}\x1f{record.patient_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % count
+def part_of(key: str, count: int) -> int:
+    """The part a patient (``key``: source and patient, or a patient folder) belongs to."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % count
+
+
+def _record_part(record: SourceRecord, count: int) -> int:
+    return part_of(f"{record.source}\x1f{record.patient_id}", count)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,14 +72,14 @@ class Part:
     format: int
     shard: int
     count: int
-    fingerprint: str  # sources, options, listing: equal in every part of one build
+    fingerprint: str  # sources, options, N, version: equal in every part of one build
     source_keys: tuple[str, ...]
     options: BuildOptions
     card_body: str
     dicom_sources: tuple[str, ...]
-    listing_skips: tuple[Skip, ...]
-    records: int  # in the whole build
-    results: tuple[tuple[int, RecordResult], ...]  # (place in the global record order, result)
+    listing_skips: dict[str, tuple[Skip, ...]]  # per source
+    listed_by_part: dict[str, bool]  # per source: True when each part listed only its own patients
+    results: tuple[RecordResult, ...]
 
 
 def build_part(sources: Sequence[tuple[str, str | Path]], *, out: str | Path, shard: tuple[int, int],
@@ -81,22 +88,31 @@ def build_part(sources: Sequence[tuple[str, str | Path]], *, out: str | Path, sh
     """Build part ``shard`` = (I, N) of a ``build vgmed`` into the folder ``out``; returns its summary."""
     index, count = shard
     resolved, deid_key, dicom_sources = resolve_sources(sources, options, deid_key)
-    report = BuildReport()
-    records = _ordered_records(resolved, options, report, deid_key=deid_key)
-    mine = [(place, record) for place, record in enumerate(records) if shard_of(record, count) == index]
-    listing = hashlib.sha256("\n".join(f"{r.source}\x1f{r.record_id}\x1f{r.patient_id}" for r in records).encode())
+    records: list[SourceRecord] = []
+    listing_skips: dict[str, tuple[Skip, ...]] = {}
+    listed_by_part: dict[str, bool] = {}
+    for entry, root in resolved:
+        shard_filter = getattr(entry.reader, "shard_filter", None)
+        listed_by_part[entry.key] = shard_filter is not None
+        if shard_filter is not None:
+            mine, skips = list_source(entry, root, options, deid_key=deid_key,
+                                      include=shard_filter(root, index=index, count=count))
+        else:
+            every, skips = list_source(entry, root, options, deid_key=deid_key)
+            mine = [record for record in every if _record_part(record, count) == index]
+        listing_skips[entry.key] = tuple(skips)
+        records += mine  # all of them: the merge applies max_records_per_source over the whole source
     fingerprint = hashlib.sha256(json.dumps(
-        {"sources": [e.key for e, _ in resolved], "options": asdict(options), "listing": listing.hexdigest(),
-         "count": count}, sort_keys=True, default=str).encode()).hexdigest()
-    results = progress(_results([record for _, record in mine], options, deid_key), total=len(mine),
-                       desc=f"build vgmed part {index}/{count}", unit="record", quiet=quiet)
+        {"sources": [e.key for e, _ in resolved], "options": asdict(options), "count": count,
+         "version": toolkit_version()}, sort_keys=True, default=str).encode()).hexdigest()
+    results = tuple(progress(_results(records, options, deid_key), total=len(records),
+                             desc=f"build vgmed part {index}/{count}", unit="record", quiet=quiet))
     part = Part(format=PART_FORMAT, shard=index, count=count, fingerprint=fingerprint,
                 source_keys=tuple(e.key for e, _ in resolved), options=options,
                 card_body=card_body(resolved, options), dicom_sources=tuple(dicom_sources),
-                listing_skips=tuple(report.skips), records=len(records),
-                results=tuple((place, result) for (place, _), result in zip(mine, results)))
-    summary = {"shard": f"{index}/{count}", "records": len(mine), "of_records": len(records),
-               "rows": sum(len(image.rows) for _, r in part.results for image in r.images)}
+                listing_skips=listing_skips, listed_by_part=listed_by_part, results=results)
+    summary = {"shard": f"{index}/{count}", "records": len(records),
+               "rows": sum(len(image.rows) for result in results for image in result.images)}
     with new_folder_or_existing(Path(out), what="build part folder") as folder:
         with open(folder / PART_FILE, "wb") as handle:
             pickle.dump(part, handle, protocol=pickle.HIGHEST_PROTOCOL)
@@ -125,7 +141,7 @@ def merge_parts(parts: Sequence[str | Path], *, out: str | Path, quiet: bool = F
     first = loaded[0]
     for part, folder in zip(loaded, parts):
         if part.fingerprint != first.fingerprint:
-            raise InvalidInputError("is a part of another build (other sources, options, inputs or N)", path=folder,
+            raise InvalidInputError("is a part of another build (other sources, options, N or version)", path=folder,
                                     fix="merge the parts of one build only; rebuild the stray part")
     shards = sorted(part.shard for part in loaded)
     if shards != list(range(first.count)):
@@ -134,14 +150,22 @@ def merge_parts(parts: Sequence[str | Path], *, out: str | Path, quiet: bool = F
         raise InvalidInputError(f"the parts do not cover shards 0..{first.count - 1} once each (missing: "
                                 f"{missing or 'none'}; given twice: {twice or 'none'})",
                                 fix=f"pass each of the {first.count} part folders once")
-    results = sorted((result for part in loaded for result in part.results), key=lambda item: item[0])
     report = BuildReport()
-    report.skips.extend(first.listing_skips)
+    lists = []
+    for key in first.source_keys:
+        if first.listed_by_part[key]:
+            skips = sorted((s for part in loaded for s in part.listing_skips[key]),
+                           key=lambda s: (s.record, s.reason, s.detail))
+        else:  # every part listed the whole source
+            skips = list(first.listing_skips[key])
+        report.skips.extend(skips)
+        lists.append(in_build_order([r for part in loaded for r in part.results if r.source == key], first.options,
+                                    ids=lambda r: (r.source, r.record_id)))
+    ordered = interleave(lists)
     entries = [get_entry(key) for key in first.source_keys]
-    ordered = progress((result for _, result in results), total=len(results), desc="merge", unit="record",
-                       quiet=quiet)
+    results = progress(ordered, total=len(ordered), desc="merge", unit="record", quiet=quiet)
     with new_folder_or_existing(Path(out), what="dataset folder") as out_dir:
-        write_build(out_dir, entries, ordered, first.options, report, card_body=first.card_body,
+        write_build(out_dir, entries, results, first.options, report, card_body=first.card_body,
                     dicom_sources=list(first.dicom_sources))
     return report.to_dict()
 

@@ -2,9 +2,10 @@
 
 Order of work (everything deterministic given the inputs, the options and the seed):
 
-1. each source's reader lists its records (references, no pixels); each list is shuffled with the seed and
-   truncated to ``max_records_per_source``; the lists are interleaved round-robin, so quotas do not favour the
-   first source;
+1. each source's reader lists its records (references, no pixels); each list is put in a seeded pseudo-random
+   order (a hash of seed, source and record id, so any subset of records, e.g. one part of a sharded build, is
+   ordered the same way) and truncated to ``max_records_per_source``; the lists are interleaved round-robin, so
+   quotas do not favour the first source; listing skips are reported in a canonical order (record, reason);
 2. records are processed in that order, in-process or by ``num_proc`` worker processes (``imap``, which keeps
    the order): a worker loads one record (one volume at a time), cuts views, measures every target and writes the
    questions as validated :class:`~vgmed_data.schema.GroundingSample` rows;
@@ -27,10 +28,10 @@ import multiprocessing
 import platform
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -58,10 +59,11 @@ from vgmed_data.builders.loading import (
 from vgmed_data.builders.measure import Measurements, measure
 from vgmed_data.builders.paraphrase import Paraphraser, paraphrase, parse_hook
 from vgmed_data.builders.policy import Skip, check_policy, handle
-from vgmed_data.builders.questions import QUESTION_TYPE, Question, group_question, make_questions, rng_for
+from vgmed_data.builders.questions import QUESTION_TYPE, Question, group_question, make_questions
 from vgmed_data.builders.records import SourceRecord
 
 QUESTION_KINDS = tuple(QUESTION_TYPE)
+T = TypeVar("T")
 DEFAULT_SPLITS = (("train", 0.7), ("validation", 0.1), ("test", 0.2))
 
 
@@ -380,24 +382,45 @@ class BuildReport:
         }
 
 
+def list_source(entry: SourceEntry, root: Path, options: BuildOptions, *, deid_key: str | None,
+                include: Callable[[Path], bool] | None = None) -> tuple[list[SourceRecord], list[Skip]]:
+    """A source's records (DICOM identifiers pseudonymised) and its listing skips, in a canonical order.
+    ``include``: only the files a part of a sharded build reads (readers that support it)."""
+    skips: list[Skip] = []
+    extra = {} if include is None else {"include": include}
+    records = list(entry.reader.records(entry, root, on_bad=options.on_bad, skips=skips, **extra))
+    if _needs_key(entry):  # DICOM identifiers never leave this function in the clear
+        records = [pseudonymise(record, key=require_key(deid_key, sources=[entry.key])) for record in records]
+        skips = [redact_skip(s, names={}, key=deid_key) for s in skips]
+    return records, sorted(skips, key=lambda s: (s.record, s.reason, s.detail))
+
+
+def record_order(source: str, record_id: str, *, seed: int) -> str:
+    """Where a record comes in the build: a seeded hash of its id, so the order of any set of records (one part of a
+    sharded build, or all of them) follows from the ids alone."""
+    return hashlib.sha256(f"{seed}\x1f{source}\x1f{record_id}".encode()).hexdigest()
+
+
+def in_build_order(items: Iterable[T], options: BuildOptions, *, ids: Callable[[T], tuple[str, str]]) -> list[T]:
+    """One source's records (or their results) in build order, cut to ``max_records_per_source``."""
+    ordered = sorted(items, key=lambda item: record_order(*ids(item), seed=options.seed))
+    return ordered if options.max_records_per_source is None else ordered[: options.max_records_per_source]
+
+
+def interleave(lists: Sequence[list[T]]) -> list[T]:
+    """Round-robin over the sources, so quotas do not favour the first one."""
+    return [items[position] for position in range(max((len(i) for i in lists), default=0))
+            for items in lists if position < len(items)]
+
+
 def _ordered_records(sources: Sequence[tuple[SourceEntry, Path]], options: BuildOptions,
                      report: BuildReport, *, deid_key: str | None) -> list[SourceRecord]:
     lists = []
     for entry, root in sources:
-        skips: list[Skip] = []
-        records = list(entry.reader.records(entry, root, on_bad=options.on_bad, skips=skips))
-        if _needs_key(entry):  # DICOM identifiers never leave this function in the clear
-            records = [pseudonymise(record, key=require_key(deid_key, sources=[entry.key])) for record in records]
-            skips = [redact_skip(s, names={}, key=deid_key) for s in skips]
+        records, skips = list_source(entry, root, options, deid_key=deid_key)
         report.skips.extend(skips)
-        rng_for(options.seed, entry.key, "records").shuffle(records)
-        if options.max_records_per_source is not None:
-            records = records[: options.max_records_per_source]
-        lists.append(records)
-    ordered = []
-    for position in range(max((len(r) for r in lists), default=0)):
-        ordered.extend(records[position] for records in lists if position < len(records))
-    return ordered
+        lists.append(in_build_order(records, options, ids=lambda r: (r.source, r.record_id)))
+    return interleave(lists)
 
 
 def _check_split_units(resolved: Sequence[tuple[SourceEntry, Path]], options: BuildOptions) -> None:

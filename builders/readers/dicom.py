@@ -33,7 +33,7 @@ or by InstanceNumber when positions are missing; all slices must share orientati
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -120,7 +120,10 @@ class DicomSeriesReader:
     def required_paths(self, entry: "SourceEntry") -> tuple[str, ...]:
         return (self.file_glob,)
 
-    def records(self, entry: "SourceEntry", root: Path, *, on_bad: str, skips: list[Skip]) -> Iterator[SourceRecord]:
+    def records(self, entry: "SourceEntry", root: Path, *, on_bad: str, skips: list[Skip],
+                include: Callable[[Path], bool] | None = None) -> Iterator[SourceRecord]:
+        """``include``: read only the files it accepts (one part of a sharded build); the others keep their
+        place in the numbering of unreadable files, so names agree with the whole listing."""
         files = sorted(p for p in visible(list(root.glob(self.file_glob))) if p.is_file())
         if not files:
             raise SourceNotFoundError(f"no DICOM files matching {self.file_glob}", path=root,
@@ -135,6 +138,8 @@ class DicomSeriesReader:
             skips[-1] = redact_skip(skips[-1], names={**names, **hidden})
 
         for number, path in enumerate(files, start=1):
+            if include is not None and not include(path):
+                continue
             try:
                 ds = read_header(path)
                 if "SeriesInstanceUID" not in ds or "SOPClassUID" not in ds or "SOPInstanceUID" not in ds:

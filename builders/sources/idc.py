@@ -24,7 +24,7 @@ and citation as IDC's collections and analysis-results tables state them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -139,9 +139,10 @@ class IdcReader(DicomSeriesReader):
     def required_paths(self, entry: SourceEntry) -> tuple[str, ...]:
         return (self.file_glob,)
 
-    def records(self, entry: SourceEntry, root: Path, *, on_bad: str, skips: list[Skip]) -> Iterator[SourceRecord]:
+    def records(self, entry: SourceEntry, root: Path, *, on_bad: str, skips: list[Skip],
+                include: Callable[[Path], bool] | None = None) -> Iterator[SourceRecord]:
         series, _sources = idc.read_manifests(root)
-        for record in super().records(entry, root, on_bad=on_bad, skips=skips):
+        for record in super().records(entry, root, on_bad=on_bad, skips=skips, include=include):
             facts = series.get(record.record_id)
             if facts is None:
                 skips.append(Skip(source=entry.key, record=record.record_id, reason=SkipReason.MISSING_FILE,
@@ -158,6 +159,20 @@ class IdcReader(DicomSeriesReader):
                           body_part=record.regions[0].body_part,
                           metadata={**record.metadata, "collection": facts["collection_id"],
                                     "series_licenses": sorted(set(licenses))})
+
+    def shard_filter(self, root: Path, *, index: int, count: int) -> Callable[[Path], bool]:
+        """The files of part ``index`` of ``count`` of a sharded build: those of the patients (the folder after the
+        collection's, in IDC's hierarchy) that fall to it, so a part reads only its own patients' folders."""
+        from vgmed_data.builders.shards import part_of
+
+        depth = 0 if (root / idc.MANIFEST_NAME).is_file() else 1  # root = one collection, or the folder above
+
+        def include(path: Path) -> bool:
+            parts = path.relative_to(root).parts
+            patient = "/".join(parts[: depth + 1]) if len(parts) > depth + 1 else ""
+            return part_of(patient, count) == index
+
+        return include
 
     def unmapped_skips(self, entry: SourceEntry, uid: str, annotations: list[Dataset]) -> list[Skip]:
         coded: list[str] = []

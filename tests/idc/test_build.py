@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ pytest.importorskip("idc_index_data", reason="the idc extra is not installed")
 
 from tests.builders.test_deid_outputs import scan  # noqa: E402
 from tests.idc import miniature as mini  # noqa: E402
+from vgmed_data.builders.shards import part_of  # noqa: E402
 from vgmed_data.builders.sources.idc import combined_license  # noqa: E402
 from vgmed_data.cli import main  # noqa: E402
 from vgmed_data.folder import iter_rows  # noqa: E402
@@ -22,7 +24,7 @@ from vgmed_data.guards import licence_report  # noqa: E402
 KEY = "idc-test-key-5c1e9b"
 NLM = "National Library of Medicine Terms and Conditions; May 21, 2019"
 PATIENTS = {"MRN5512081": ("mini_ct", "ct-seg"), "MRN5512082": ("mini_ct", "ct-rtstruct"),
-            "MRN5512083": ("mini_mr", "mr-labelmap"), "MRN5512084": ("mini_ct", "ct-seg")}
+            "MRN5512083": ("mini_mr", "mr-labelmap"), "MRN5512087": ("mini_ct", "ct-seg")}  # parts of 3: 0, 0, 2, 1
 FLAGS = ["--min-pixels", "1", "--min-size-mm", "0", "--on-bad", "skip", "--splits", "train=0.5,test=0.5"]
 
 
@@ -42,10 +44,16 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         kinds = {p: kind for p, (c, kind) in PATIENTS.items() if c == collection}
         mini.write_collection(download, collection=collection, kinds=kinds, seed=len(collection),
                               identifiers={p: _identifiers(p) for p in kinds}, licenses=licenses)
-    source = ["--source", f"idc={download}", "--deid-key", KEY, *FLAGS]
-    assert main(["build", "vgmed", *source, "--out", str(tmp / "single")]) == 0
-    for index in range(3):
-        assert main(["build", "vgmed", *source, "--shard", f"{index}/3", "--out", str(tmp / f"part{index}")]) == 0
+    assert main(["build", "vgmed", "--source", f"idc={download}", "--deid-key", KEY, *FLAGS,
+                 "--out", str(tmp / "single")]) == 0
+    for index in range(3):  # each part from a copy holding only its own patients' folders, as on its own machine
+        own = tmp / f"download{index}"
+        shutil.copytree(download, own)
+        for patient in own.glob("*/*"):
+            if patient.is_dir() and part_of(f"{patient.parent.name}/{patient.name}", 3) != index:
+                shutil.rmtree(patient)
+        assert main(["build", "vgmed", "--source", f"idc={own}", "--deid-key", KEY, *FLAGS, "--shard", f"{index}/3",
+                     "--out", str(tmp / f"part{index}")]) == 0
     assert main(["build", "merge", *(str(tmp / f"part{i}") for i in (2, 0, 1)), "--out", str(tmp / "merged")]) == 0
     return {"download": download, "single": tmp / "single", "merged": tmp / "merged", "tmp": tmp}
 
@@ -110,7 +118,8 @@ def test_shards_merged_equal_the_single_machine_build_byte_for_byte(built: dict[
     assert files and all(filecmp.cmp(single / f, merged / f, shallow=False) for f in files), [
         str(f) for f in files if not filecmp.cmp(single / f, merged / f, shallow=False)]
     parts = [json.loads((built["tmp"] / f"part{i}" / "part.json").read_text()) for i in range(3)]
-    assert sum(p["records"] for p in parts) == parts[0]["of_records"] == _report(single)["records"]["idc"]
+    assert sum(p["records"] for p in parts) == _report(single)["records"]["idc"]
+    assert all(p["records"] for p in parts)  # the four patients fall into every part here
 
 
 def test_merge_refuses_an_incomplete_or_mixed_set_of_parts(built: dict[str, Path], tmp_path: Path,

@@ -1,0 +1,102 @@
+"""Benchmark ``vgmed build vgmed`` over an IDC download as it grows: time and peak memory at 50, 200 and 800
+synthetic cases (CT + BINARY SEG in IDC's folder hierarchy, 32x32 pixels, 4 slices each), and the cost of
+sharding: 4 parts built one after another plus the merge, against the single build of the same cases.
+
+    python bench/build_scale.py [--cases 50,200,800] [--shard-cases 200] [--shards 4]
+
+Each build runs in its own process (so its peak RSS is its own). Prints one JSON summary with the three ratios
+the targets are stated for: time 800/200 (<= 4.4), peak RSS 800 vs 50 (<= 1.3), shards + merge vs single (<= 1.1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+KEY = "bench-key-not-secret"
+OPTIONS = {"min_pixels": 1, "min_size_mm": None, "on_bad": "error"}
+
+
+def write_download(root: Path, cases: int) -> Path:
+    from tests.idc import miniature as mini
+
+    mini.write_collection(root, collection="bench_ct", kinds={f"P{n:05d}": "ct-seg" for n in range(cases)},
+                          size=32, slices=4)
+    return root
+
+
+def _child(argv: list[str]) -> None:
+    """One build in this process: ``single SRC OUT`` | ``part SRC OUT I N`` | ``merge OUT PART...``."""
+    import resource
+
+    from vgmed_data.builders.shards import build_part, merge_parts
+    from vgmed_data.builders.vgmed import BuildOptions, build_vgmed
+
+    options = BuildOptions(**OPTIONS)
+    start = time.perf_counter()
+    if argv[0] == "single":
+        build_vgmed([("idc", argv[1])], out=argv[2], options=options, deid_key=KEY, quiet=True)
+    elif argv[0] == "part":
+        build_part([("idc", argv[1])], out=argv[2], shard=(int(argv[3]), int(argv[4])), options=options,
+                   deid_key=KEY, quiet=True)
+    else:
+        merge_parts(argv[2:], out=argv[1], quiet=True)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def run(*argv: str) -> dict[str, float]:
+    done = subprocess.run([sys.executable, __file__, "--child", *argv], check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", default="50,200,800")
+    parser.add_argument("--shard-cases", type=int, default=200)
+    parser.add_argument("--shards", type=int, default=4)
+    parser.add_argument("--child", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child)
+        return
+    sizes = [int(n) for n in args.cases.split(",")]
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        for cases in sorted(set(sizes + [args.shard_cases])):
+            source = write_download(base / f"src{cases}", cases)
+            results[str(cases)] = run("single", str(source), str(base / f"out{cases}"))
+        source = base / f"src{args.shard_cases}"
+        parts = [run("part", str(source), str(base / f"part{i}"), str(i), str(args.shards))
+                 for i in range(args.shards)]
+        merge = run("merge", str(base / "merged"), *(str(base / f"part{i}") for i in range(args.shards)))
+        sharded = sum(p["seconds"] for p in parts) + merge["seconds"]
+        identical = subprocess.run(["diff", "-r", str(base / f"out{args.shard_cases}"), str(base / "merged")],
+                                   capture_output=True).returncode == 0
+    small, mid, large = (str(n) for n in sorted(sizes))
+    summary = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "builds": results,
+        "time_ratio_large_over_mid": round(results[large]["seconds"] / results[mid]["seconds"], 2),
+        "peak_rss_ratio_large_over_small": round(results[large]["peak_rss_mb"] / results[small]["peak_rss_mb"], 2),
+        "shards": {"parts_seconds": [round(p["seconds"], 2) for p in parts], "merge_seconds": round(merge["seconds"], 2),
+                   "single_seconds": round(results[str(args.shard_cases)]["seconds"], 2),
+                   "ratio": round(sharded / results[str(args.shard_cases)]["seconds"], 2),
+                   "merged_equals_single": identical},
+    }
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
