@@ -115,10 +115,35 @@ def _same_aspect(a: tuple[int, ...], b: tuple[int, int]) -> bool:
     return abs(a[0] * b[1] - a[1] * b[0]) <= max(a[0], a[1], b[0], b[1])
 
 
+def _polygon_mask(region: RegionRef, shape: tuple[int, int], cache: dict[str, Any]) -> NDArray[np.bool_]:
+    """The union of the region's class polygons in its XML file, drawn on the image's grid."""
+    from vgmed_data.builders.readers.imagescope_xml import read_polygons, rasterise
+
+    assert region.mask_path is not None and region.mask_polygon_class is not None
+    key = f"polygons:{region.mask_path}"
+    if key not in cache:
+        cache[key] = read_polygons(region.mask_path)
+    polygons: dict[str, list[list[tuple[float, float]]]] = cache[key]
+    unknown = sorted(set(polygons) - {str(name) for name in region.mask_palette})
+    if unknown:
+        raise InvalidInputError(f"class(es) {', '.join(repr(u) for u in unknown[:5])} are not in the label map",
+                                path=region.mask_path, fix="check the file belongs to this source, or use --on-bad skip",
+                                reason=SkipReason.LABEL_NOT_IN_MAP)
+    height, width = shape
+    if any(not (0 <= x <= width and 0 <= y <= height) for group in polygons.values() for polygon in group
+           for x, y in polygon):
+        raise FileFormatError(f"has vertices outside its {width}x{height} image", path=region.mask_path,
+                              fix="pair each annotation file with the image it was drawn on",
+                              reason=SkipReason.SHAPE_MISMATCH)
+    return rasterise(polygons.get(region.mask_polygon_class, []), shape)
+
+
 def _read_mask(region: RegionRef, shape: tuple[int, int],
-               cache: dict[str, NDArray[np.generic]] | None = None) -> NDArray[np.bool_]:
+               cache: dict[str, Any] | None = None) -> NDArray[np.bool_]:
     """The region's mask; ``cache`` keeps files already read for this view (one label image, many labels)."""
     assert region.mask_path is not None
+    if region.mask_polygon_class is not None:
+        return _polygon_mask(region, shape, cache if cache is not None else {})
     values = cache.get(region.mask_path) if cache is not None else None
     if values is None:
         values = read_raster(region.mask_path)
@@ -167,7 +192,7 @@ def raster_view(record: SourceRecord) -> View:
     view = View(record=record, image=image, window="" if pixels.ndim == 3 or pixels.dtype == np.uint8 else "min-max",
                 spacing_mm=None if record.spacing_mm is None else (record.spacing_mm[0], record.spacing_mm[1]),
                 laterality_known=record.laterality_known)
-    cache: dict[str, NDArray[np.generic]] = {}
+    cache: dict[str, Any] = {}
     for target, regions in _by_target(record.regions).items():
         first = regions[0]
         geometry = TargetGeometry(target=target, kind=first.kind, body_part=first.body_part,

@@ -70,13 +70,16 @@ class RegionRef:
     mask_colour: tuple[int, int, int] | None = None  # RGB label images: this structure's colour
     # every grey value or colour the mask file may hold (the labels declared for it; 0 / black is background):
     # anything else in the file is a label the entry does not know
-    mask_palette: tuple[int, ...] | tuple[tuple[int, int, int], ...] = ()
+    mask_palette: tuple[int, ...] | tuple[tuple[int, int, int], ...] | tuple[str, ...] = ()
     # a label of a file holding several labels may be absent from one image (m2caiSeg has no liver on some frames):
     # the target is then left out of that image, where a dedicated mask file with no foreground is an error
     may_be_absent: bool = False
     # the source draws its masks at another resolution than its images (CHUAC): resample the mask to the image
     # (nearest neighbour) when the aspect ratios agree, instead of refusing the size mismatch
     mask_resample: bool = False
+    # polygon annotation files (Aperio ImageScope XML: MoNuSAC): mask_path is the XML, this the class whose polygons
+    # make the mask, and mask_palette every class name declared for that file
+    mask_polygon_class: str | None = None
     mask_fill: bool = False  # the file draws the structure's outline (HC18's ellipse): its inside is the region
     box: tuple[float, float, float, float] | None = None  # internal xyxy (box sources)
 

@@ -8,8 +8,10 @@ that label (BUSI's ``x_mask.png``, ``x_mask_1.png``; DSB 2018's one file per nuc
 
 How a mask file encodes its label: JPEG (lossy) masks set ``threshold`` (foreground is value > threshold); exact
 grey label images set ``value`` (WBC: 128 cytoplasm, 255 nucleus); RGB label images set ``colour`` (m2caiSeg:
-one colour per class). Where several labels share one file, the values or colours declared for that file are the
-only ones it may hold: any other value is bad input (``label not in map``), not silently background.
+one colour per class); polygon annotation files (ImageScope XML, :mod:`vgmed_data.builders.readers.imagescope_xml`)
+set ``polygon_class`` (MoNuSAC: one class per annotation). Where several labels share one file, the values, colours
+or classes declared for that file are the only ones it may hold: any other is bad input (``label not in map``),
+not silently background.
 
 ``path_regex`` also gives the split units: a group named ``patient`` is the record's subject id (else the image
 stem, or ``patient_regex`` on the stem), and each unit of ``group_units`` (``"centre"``) is the group of that name
@@ -45,11 +47,13 @@ class MaskFile:
     value: int | None = None  # grey label images: this label's value
     colour: tuple[int, int, int] | None = None  # RGB label images: this label's colour
     resample: bool = False  # masks published at another resolution than the images (same aspect ratio)
+    polygon_class: str | None = None  # polygon XML files (readers.imagescope_xml): the class name of this label
     fill: bool = False  # the file draws an outline (HC18's head ellipse): the region is what it encloses
 
     def __post_init__(self) -> None:
-        if self.value is not None and self.colour is not None:
-            raise InvalidInputError("a mask file declares a grey value or a colour, not both", record=self.label)
+        if sum(v is not None for v in (self.value, self.colour, self.polygon_class)) > 1:
+            raise InvalidInputError("a mask file declares one of a grey value, a colour or a polygon class",
+                                    record=self.label)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,14 +75,14 @@ class ImageMaskReader:
                 raise InvalidInputError(f"split unit {unit!r} needs a group (?P<{unit}>...) in path_regex",
                                         record=self.path_regex or "")
 
-    def _palettes(self) -> dict[str, tuple[int, ...] | tuple[tuple[int, int, int], ...]]:
-        """template -> every grey value or colour declared for that file (the only ones it may hold)."""
+    def _palettes(self) -> dict[str, tuple[int, ...] | tuple[tuple[int, int, int], ...] | tuple[str, ...]]:
+        """template -> every grey value, colour or polygon class declared for that file (the only ones it may
+        hold)."""
         values: dict[str, list] = defaultdict(list)
         for spec in self.masks:
-            if spec.colour is not None:
-                values[spec.template].append(spec.colour)
-            elif spec.value is not None:
-                values[spec.template].append(spec.value)
+            for code in (spec.colour, spec.value, spec.polygon_class):
+                if code is not None:
+                    values[spec.template].append(code)
         return {template: tuple(found) for template, found in values.items()}
 
     def _fields(self, image: Path, root: Path) -> dict[str, str]:
@@ -139,7 +143,8 @@ class ImageMaskReader:
                                              mask_value=spec.value, mask_threshold=spec.threshold,
                                              mask_colour=spec.colour, mask_palette=palettes.get(spec.template, ()),
                                              may_be_absent=len(palettes.get(spec.template, ())) > 1,
-                                             mask_resample=spec.resample, mask_fill=spec.fill))
+                                             mask_resample=spec.resample, mask_fill=spec.fill,
+                                             mask_polygon_class=spec.polygon_class))
             if missing is not None:
                 handle(SourceNotFoundError("mask file is missing", path=missing,
                                            fix="re-extract the source, or use --on-bad skip"),

@@ -89,5 +89,40 @@ WBC = SourceEntry(
           "each in one split.",
 )
 
+# MoNuSAC's classes as its annotation files name them; 'Macrophages' is written so in some files (the organisers'
+# Mask_generation.ipynb output lists both spellings), 'Ambiguous' in the test set (MedSegBench's monusac labels).
+_MONUSAC_CLASSES = (("Epithelial", "epithelial nuclei"), ("Lymphocyte", "lymphocytes"), ("Neutrophil", "neutrophils"),
+                    ("Macrophage", "macrophages"), ("Macrophages", "macrophages"), ("Ambiguous", "ambiguous nuclei"))
+
+MONUSAC = SourceEntry(
+    key="monusac", name="MoNuSAC 2020: nuclei of four cell types in H&E tiles of four organs (training set)",
+    homepage="https://monusac-2020.grand-challenge.org/Data/",
+    citation="Verma R. et al. MoNuSAC2020: A Multi-Organ Nuclei Segmentation and Classification Challenge. IEEE "
+             "Trans Med Imaging 40(12), 3413-3423 (2021). doi:10.1109/TMI.2021.3085712",
+    license="CC-BY-NC-SA-4.0", license_status="secondary", license_url=(
+        f"{_MEDSEGBENCH} ('monusac': 'CC BY-NC-SA 4.0', reference monusac-2020.grand-challenge.org/Data/); the "
+        "challenge page itself was not read"),
+    split_unit="patient", modality="PATHOLOGY", body_part="", size="1 GB",
+    layout="MoNuSAC_images_and_annotations/<TCGA-XX-XXXX-01Z-00-DX1.<uuid>>/<TCGA-XX-XXXX-01Z-00-DX1-N>.{svs,tif,xml} "
+           "(one folder per patient; the .tif is read, the .xml holds the polygons per class); pass "
+           "MoNuSAC_images_and_annotations/",
+    layout_confirmed_at="ruchikaverma-iitg/MoNuSAC@2cbc9bfb39240e663184f25f469da104bd1965bd:Mask_generation.ipynb "
+                        "(patient folders TCGA-...-DX1.<uuid> holding <sub-image>.svs and <sub-image>.xml; XML "
+                        "Annotation/Attributes/Attribute@Name = class, Regions/Region/Vertices/Vertex@X,Y); "
+                        f"{_TORCH_EM}/histopathology/monusac.py (MoNuSAC*/<patient>/*.tif paired with *.xml, RGBA "
+                        "tifs, patient id = the name before '-01Z-00-')",
+    labels={name: Label(target=target, body_part="", kind="other") for name, target in _MONUSAC_CLASSES},
+    reader=ImageMaskReader(
+        image_globs=("*/TCGA-*.tif",), path_regex=r"^(?P<patient>TCGA-[0-9A-Z]{2}-[0-9A-Z]{4})-[^/]*/",
+        masks=tuple(MaskFile(label=name, template="{dir}/{stem}.xml", threshold=None, polygon_class=name)
+                    for name, _ in _MONUSAC_CLASSES)),
+    instructions="Register at https://monusac-2020.grand-challenge.org/Data/ and download the training data "
+                 "(MoNuSAC_images_and_annotations.zip), unzip; --source monusac=/data/MoNuSAC_images_and_annotations. "
+                 "Non-commercial, share-alike licence: images are not published.",
+    notes="Sub-images of one patient stay in one split. An annotation file naming a class outside the map (the "
+          "organisers' output shows a 'Description' annotation on one sub-image) is bad input, counted under "
+          "--on-bad skip. Sub-images with only an .svs (no .tif) are not read.",
+)
+
 # The entries this module declares (collected by vgmed_data.builders.sources).
-ENTRIES = (TNBC, DSB2018, WBC,)
+ENTRIES = (TNBC, DSB2018, WBC, MONUSAC,)

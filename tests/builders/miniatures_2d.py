@@ -200,6 +200,50 @@ def write_wbc(root: Path) -> tuple[Path, Expected]:
     return folder, expected
 
 
+def imagescope_xml(classes: dict[str, list[Rect]]) -> str:
+    """Aperio ImageScope XML as MoNuSAC ships it: Annotations/Annotation/{Attributes/Attribute@Name,
+    Regions/Region/{Attributes, Vertices/Vertex@X,Y}}; each rectangle (x1, y1, x2, y2) becomes a four-vertex polygon
+    through its corner pixels, which Pillow fills edges included (pixels x1..x2, y1..y2)."""
+    parts = ['<?xml version="1.0" encoding="UTF-8"?>', '<Annotations MicronsPerPixel="0.252000">']
+    for number, (name, rects) in enumerate(classes.items(), start=1):
+        parts.append(f'<Annotation Id="{number}" Name="" ReadOnly="0" LineColor="65280" Visible="1">')
+        parts.append(f'<Attributes><Attribute Name="{name}" Id="0" Value=""/></Attributes><Regions>'
+                     '<RegionAttributeHeaders><AttributeHeader Id="9999" Name="Region" ColumnWidth="-1"/>'
+                     '</RegionAttributeHeaders>')
+        for region, (x1, y1, x2, y2) in enumerate(rects, start=1):
+            corners = ((x1, y1), (x2, y1), (x2, y2), (x1, y2))
+            parts.append(f'<Region Id="{region}" Type="0" Zoom="1"><Attributes/><Vertices>'
+                         + "".join(f'<Vertex X="{x}.000000" Y="{y}.000000" Z="0"/>' for x, y in corners)
+                         + "</Vertices></Region>")
+        parts.append("</Regions><Plots/></Annotation>")
+    parts.append("</Annotations>")
+    return "\n".join(parts)
+
+
+def write_monusac(root: Path) -> tuple[Path, Expected]:
+    """The organisers' Mask_generation.ipynb and torch-em monusac.py: MoNuSAC_images_and_annotations/<patient folder
+    TCGA-..-DX1.<uuid>>/<sub-image>.{svs,tif,xml}, RGBA tifs."""
+    folder = root / "MoNuSAC_images_and_annotations"
+    tiles = {("TCGA-55-1594-01Z-00-DX1.8ab3c1f0-54aa-4d8b-9c9c-0a4d8a5b1e11", "TCGA-55-1594-01Z-00-DX1-1"):
+             {"Epithelial": [(4, 4, 20, 14), (30, 30, 44, 44)], "Lymphocyte": [(24, 6, 34, 16)]},
+             ("TCGA-55-1594-01Z-00-DX1.8ab3c1f0-54aa-4d8b-9c9c-0a4d8a5b1e11", "TCGA-55-1594-01Z-00-DX1-2"):
+             {"Macrophages": [(10, 10, 30, 30)]},
+             ("TCGA-A2-A0CV-01Z-00-DX1.A1A7D1C5-AE29-4F44-B7C7-4C2D4C6B2F0F", "TCGA-A2-A0CV-01Z-00-DX1-1"):
+             {"Neutrophil": [(6, 20, 40, 30)]}}
+    expected: Expected = {}
+    targets = {"Epithelial": "epithelial nuclei", "Lymphocyte": "lymphocytes", "Macrophages": "macrophages",
+               "Neutrophil": "neutrophils"}
+    for index, ((patient, tile), classes) in enumerate(tiles.items()):
+        image = folder / patient / f"{tile}.tif"
+        save(image, np.dstack([_noise((48, 48, 3), 180 + index), np.full((48, 48), 255, np.uint8)]))
+        (folder / patient / f"{tile}.svs").write_bytes(b"II*\x00 not read")
+        (folder / patient / f"{tile}.xml").write_text(imagescope_xml(classes))
+        expected[image.relative_to(folder).as_posix()] = {
+            targets[name]: {(float(x1), float(y1), float(x2 + 1), float(y2 + 1)) for x1, y1, x2, y2 in rects}
+            for name, rects in classes.items()}
+    return folder, expected
+
+
 # ---------------------------------------------------------------------------------------- chest X-ray, dermoscopy
 def write_covid_qu_ex(root: Path) -> tuple[Path, Expected]:
     """torch-em covid_qu_ex.py: 'Infection Segmentation Data/Infection Segmentation Data'/<Split>/<class>/
@@ -315,4 +359,5 @@ WRITERS: dict[str, Callable[[Path], tuple[Path, Expected]]] = {
     "tnbc-nuclei": write_tnbc, "dsb2018-nuclei": write_dsb2018, "wbc-seg": write_wbc,
     "covid-qu-ex": write_covid_qu_ex, "isic2016-part1": write_isic2016,
     "fh-ps-aop": write_fh_ps_aop, "psfhs": write_psfhs, "chuac": write_chuac, "dca1": write_dca1,
+    "monusac": write_monusac,
 }

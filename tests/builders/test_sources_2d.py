@@ -187,3 +187,21 @@ def test_fetch_prints_the_steps_where_a_login_is_needed(key: str, step: str, tmp
     assert not get_entry(key).downloads
     assert main(["sources", "fetch", key, "--dest", str(tmp_path)]) == 0
     assert step in capsys.readouterr().out.lower() and not any(tmp_path.iterdir())
+
+
+def test_polygon_xml_bad_inputs_are_counted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root, expected = mini.write_monusac(tmp_path / "monusac")
+    tiles = sorted(root.rglob("*.xml"))
+    tiles[0].write_text(mini.imagescope_xml({"Description": [(4, 4, 20, 20)]}))  # a class outside the map
+    tiles[1].write_text(mini.imagescope_xml({"Epithelial": [(4, 4, 60, 20)]}))  # drawn past the 48x48 tile
+    assert _build("monusac", root, tmp_path / "out", "--on-bad", "skip") == 0
+    assert _skips(tmp_path / "out") == {"monusac: label not in map": 1, "monusac: shape mismatch": 1}
+    kept = {k: v for k, v in expected.items() if k.endswith(tiles[2].stem + ".tif")}
+    assert _boxes_by_record(tmp_path / "out") == kept
+    for tile in tiles[:2]:
+        tile.write_text(mini.imagescope_xml({"Neutrophil": [(4, 4, 20, 20)]}))
+    tiles[2].write_text('<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "y">]><Annotations/>')  # entity declarations
+    capsys.readouterr()
+    assert _build("monusac", root, tmp_path / "strict") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "DOCTYPE" in err[0] and tiles[2].name in err[0]
