@@ -205,3 +205,7 @@ def test_polygon_xml_bad_inputs_are_counted(tmp_path: Path, capsys: pytest.Captu
     assert _build("monusac", root, tmp_path / "strict") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "DOCTYPE" in err[0] and tiles[2].name in err[0]
+    tiles[2].write_text(mini.imagescope_xml({"Neutrophil": [(4, 4, 20, 20)]})[:-40])  # truncated
+    assert _build("monusac", root, tmp_path / "truncated") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not well-formed XML" in err[0] and tiles[2].name in err[0]
