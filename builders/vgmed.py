@@ -41,6 +41,7 @@ from vgmed_data.folder import write_config
 from vgmed_data.manifest import Manifest, toolkit_version, write_manifest
 from vgmed_data.staging import new_folder_or_existing
 from vgmed_data.progress import progress
+from vgmed_data.safepaths import PathEscapeError
 from vgmed_data.imaging.burned_in import CHECKS as BURNED_IN_CHECKS
 from vgmed_data.imaging.deid import PROFILE_TEXT
 from vgmed_data.schema import SPLITS, GroundingSample, Provenance, encode_png, make_sample_id
@@ -60,6 +61,7 @@ from vgmed_data.builders.measure import Measurements, measure
 from vgmed_data.builders.paraphrase import Paraphraser, paraphrase, parse_hook
 from vgmed_data.builders.policy import Skip, check_policy, handle
 from vgmed_data.builders.questions import QUESTION_TYPE, Question, group_question, make_questions
+from vgmed_data.builders.readers.common import check_contained
 from vgmed_data.builders.records import SourceRecord
 
 QUESTION_KINDS = tuple(QUESTION_TYPE)
@@ -388,7 +390,8 @@ def list_source(entry: SourceEntry, root: Path, options: BuildOptions, *, deid_k
     ``include``: only the files a part of a sharded build reads (readers that support it)."""
     skips: list[Skip] = []
     extra = {} if include is None else {"include": include}
-    records = list(entry.reader.records(entry, root, on_bad=options.on_bad, skips=skips, **extra))
+    records = [record for record in entry.reader.records(entry, root, on_bad=options.on_bad, skips=skips, **extra)
+               if _contained(record, entry, root, options=options, skips=skips)]
     if _needs_key(entry):  # DICOM identifiers never leave this function in the clear
         records = [pseudonymise(record, key=require_key(deid_key, sources=[entry.key])) for record in records]
         skips = [redact_skip(s, names={}, key=deid_key) for s in skips]
@@ -432,6 +435,18 @@ def _check_split_units(resolved: Sequence[tuple[SourceEntry, Path]], options: Bu
         if unit not in entries[key].split_units:
             raise InvalidInputError(f"{key} cannot be split by {unit!r}",
                                     fix=f"use one of: {', '.join(entries[key].split_units)}")
+
+
+def _contained(record: SourceRecord, entry: SourceEntry, root: Path, *, options: BuildOptions,
+               skips: list[Skip]) -> bool:
+    """Whether the record's files stay inside its source folder (else an error, or a counted skip)."""
+    try:
+        check_contained(record, root)
+    except PathEscapeError as error:
+        handle(error, policy=options.on_bad, source=entry.key, record=record.record_id,
+               reason="path outside the source folder", log=skips)
+        return False
+    return True
 
 
 def _needs_key(entry: SourceEntry) -> bool:

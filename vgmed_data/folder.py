@@ -29,8 +29,10 @@ import pyarrow.parquet as pq
 import yaml
 
 from vgmed_data.errors import FileFormatError, InvalidInputError, SchemaError, SourceNotFoundError
+from vgmed_data.safepaths import PathEscapeError, resolve_inside
 from vgmed_data.schema import FEATURES, SPLITS, GroundingSample, SequenceSample, features_for, storage_row
 from vgmed_data.staging import staged_folder, staging_dir
+from vgmed_data.userfiles import CARD_LIMIT, check_regular, read_text_bounded
 
 ROW_GROUP_ROWS = 64
 
@@ -128,22 +130,39 @@ def _write_config(target: Path, samples: Iterable[GroundingSample | SequenceSamp
 
 
 def folder_configs(folder: str | os.PathLike[str]) -> dict[str, dict[str, list[str]]]:
-    """config -> split -> sorted relative shard paths, read from the files on disk."""
-    root = Path(folder) / "data"
+    """config -> split -> sorted relative shard paths, read from the files on disk.
+
+    ``data/``, each ``data/<config>/`` and each shard must stay inside ``folder``: one that is a link leading out
+    is a :class:`~vgmed_data.safepaths.PathEscapeError` naming it (every reader lists shards through here)."""
+    base = Path(folder)
+    root = base / "data"
     found: dict[str, dict[str, list[str]]] = {}
     if not root.is_dir():
         return found
+    _inside(base, "data")
     for config_dir in sorted(p for p in root.iterdir() if p.is_dir() and p.name in FEATURES):
+        _inside(base, f"data/{config_dir.name}")
         for shard in sorted(config_dir.glob("*.parquet")):
+            relative = f"data/{config_dir.name}/{shard.name}"
+            _inside(base, relative)
             split = shard.name.split("-", 1)[0]
-            found.setdefault(config_dir.name, {}).setdefault(split, []).append(f"data/{config_dir.name}/{shard.name}")
+            found.setdefault(config_dir.name, {}).setdefault(split, []).append(relative)
     return found
+
+
+def _inside(base: Path, relative: str) -> None:
+    try:
+        resolve_inside(base, relative, what="dataset entry")
+    except PathEscapeError:
+        raise PathEscapeError(f"{relative} is a link that leads out of the dataset folder", path=base,
+                              fix=f"replace {relative} with the real file or folder (links may only point inside "
+                                  "the dataset folder)") from None
 
 
 def count_rows(folder: str | os.PathLike[str], *, config: str, split: str | None = None) -> int:
     """Rows of a configuration (or one split of it), from the shards' Parquet footers (no data read)."""
     splits = folder_configs(folder).get(config, {})
-    return sum(open_shard(Path(folder) / shard).metadata.num_rows
+    return sum(open_shard(Path(folder) / shard, config=config).metadata.num_rows
                for name, shards in splits.items() if split is None or name == split for shard in shards)
 
 
@@ -187,18 +206,16 @@ def split_card(text: str, *, path: str | os.PathLike[str] = "README.md") -> tupl
 
 def read_card(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], str] | None:
     """(YAML header, body) of ``folder``'s README.md, ``None`` when there is none; :class:`SchemaError` when it
-    cannot be read (a folder, not UTF-8, a header that is not a YAML mapping)."""
+    cannot be read (a folder, a pipe or device, a link out of the folder, over
+    :data:`~vgmed_data.userfiles.CARD_LIMIT`, not UTF-8, a header that is not a YAML mapping)."""
     path = Path(folder) / "README.md"
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
     try:
-        text = path.read_text(encoding="utf-8")
-    except IsADirectoryError:
-        raise SchemaError("README.md is a folder, not the dataset card", path=path,
-                          fix="remove it; vgmed writes the card") from None
-    except UnicodeDecodeError as error:
-        raise SchemaError(f"README.md is not UTF-8 text (byte {error.start})", path=path,
-                          fix="save the card as UTF-8") from None
+        _inside(Path(folder), "README.md")
+        text = read_text_bounded(path, limit=CARD_LIMIT, what="README.md")
+    except (PathEscapeError, FileFormatError, SourceNotFoundError) as error:
+        raise SchemaError(error.message, path=path, fix=error.fix or "remove it; vgmed writes the card") from None
     return split_card(text, path=path)
 
 
@@ -250,7 +267,7 @@ def _shard_rows(folder: str | os.PathLike[str], shard_lists: list[list[str]], *,
     for files in shard_lists:
         for relative in files:
             path = Path(folder) / relative
-            parquet = open_shard(path)
+            parquet = open_shard(path, config=config)
             try:
                 for batch in parquet.iter_batches(batch_size=ROW_GROUP_ROWS, columns=columns):
                     yield from batch.to_pylist()
@@ -266,19 +283,48 @@ def _arrow_message(error: BaseException) -> str:
     return " ".join(str(error).split())[:200]
 
 
-def open_shard(path: str | os.PathLike[str]) -> pq.ParquetFile:
+def open_shard(path: str | os.PathLike[str], *, config: str | None = None) -> pq.ParquetFile:
     """A Parquet shard with its footer read; :class:`FileFormatError` naming the shard when it is not one
-    (empty, truncated, text, a folder)."""
+    (empty, truncated, text, a folder, a pipe or device: those are refused before opening).
+
+    Its schema must be the configuration's (``config``, else the name of the ``data/<config>/`` folder it sits
+    in, when that is one): a valid Parquet file of another schema is a :class:`SchemaError`."""
     shard = Path(path)
     if shard.is_dir():
         raise FileFormatError("is a folder, not a Parquet shard", path=shard, fix="remove it from data/<config>/")
     try:
-        return pq.ParquetFile(shard)
+        check_regular(shard, what="shard")
+    except SourceNotFoundError:
+        raise SourceNotFoundError("shard not found", path=shard, fix=SHARD_FIX) from None
+    try:
+        parquet = pq.ParquetFile(shard)
     except (pa.ArrowException, OSError) as error:
         if isinstance(error, FileNotFoundError):
             raise SourceNotFoundError("shard not found", path=shard, fix=SHARD_FIX) from None
         raise FileFormatError(f"is not a readable Parquet shard ({_arrow_message(error)})", path=shard,
                               fix=SHARD_FIX) from None
+    config = config or (shard.parent.name if shard.parent.name in FEATURES else None)
+    problem = None if config is None else schema_problem(parquet, config=config)
+    if problem is not None:
+        raise SchemaError(problem, path=shard, fix=f"this is not a shard of the '{config}' configuration; rebuild "
+                                                   "the folder")
+    return parquet
+
+
+def schema_problem(parquet: pq.ParquetFile, *, config: str) -> str | None:
+    """Why a shard's features are not ``config``'s (``None``: they are)."""
+    from datasets import Features
+
+    expected = features_for(config)
+    try:
+        features = Features.from_arrow_schema(parquet.schema_arrow)
+    except Exception as error:  # noqa: BLE001 - any schema decoding failure is the problem to report
+        return f"schema cannot be read as datasets features ({_arrow_message(error)})"
+    if features == expected:
+        return None
+    missing, extra = sorted(set(expected) - set(features)), sorted(set(features) - set(expected))
+    return ("features differ from the schema" + (f"; missing {missing}" if missing else "")
+            + (f"; unexpected {extra}" if extra else ""))
 
 
 def read_json(path: Path) -> Any:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from vgmed_data.errors import FileFormatError, SourceNotFoundError
+from vgmed_data.userfiles import JSON_LINE_LIMIT, check_regular, size_text
 
 
 def parse_json(data: bytes, *, path: Path, where: str = "", fix: str | None = None) -> Any:
@@ -41,8 +42,12 @@ def json_lines(path: Path, *, fix: str | None = None, torn_tail: bool = False,
         raise FileFormatError("is a folder, not a JSON Lines file", path=file, fix="pass the .jsonl file")
     if not file.exists():
         raise SourceNotFoundError("file not found", path=file, fix="check the path")
+    check_regular(file)  # a named pipe or a device is refused before it is opened
     with open(file, "rb") as handle:  # bytes: a line that is not UTF-8 is named like any other bad line
-        for number, raw in enumerate(handle, start=1):
+        for number, raw in enumerate(iter(lambda: handle.readline(JSON_LINE_LIMIT + 1), b""), start=1):
+            if len(raw) > JSON_LINE_LIMIT:
+                raise FileFormatError(f"line {number} is longer than the {size_text(JSON_LINE_LIMIT)} limit for one "
+                                      "line", path=file, fix="check that this is a JSON Lines file")
             if not raw.decode("utf-8", "replace").strip():  # blank, as text (an undecodable line is not)
                 continue
             try:

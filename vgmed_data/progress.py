@@ -43,19 +43,24 @@ def progress(iterable: Iterable[T] | None = None, *, desc: str, unit: str, total
 
 @contextlib.contextmanager
 def hub_progress(*, quiet: bool = False) -> Iterator[None]:
-    """huggingface_hub's own bars (uploads, downloads) under the same rule: off unless :func:`progress_enabled`."""
+    """huggingface_hub's and datasets' own bars (uploads, downloads, dataset preparation) under the same rule:
+    off unless :func:`progress_enabled`."""
     if progress_enabled(quiet=quiet):
         yield
         return
+    import datasets
     from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
-    was_disabled = are_progress_bars_disabled()
+    hub_was_enabled, datasets_was_enabled = not are_progress_bars_disabled(), datasets.is_progress_bar_enabled()
     disable_progress_bars()
+    datasets.disable_progress_bars()
     try:
         yield
     finally:
-        if not was_disabled:
+        if hub_was_enabled:
             enable_progress_bars()
+        if datasets_was_enabled:
+            datasets.enable_progress_bars()
 
 
 def add_quiet_argument(parser: argparse.ArgumentParser) -> None:

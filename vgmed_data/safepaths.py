@@ -28,25 +28,27 @@ class PathEscapeError(InvalidInputError):
     """A path read from a data file points outside the folder it must stay in."""
 
 
-def resolve_inside(root: Path, relative: str, *, what: str) -> Path:
+def resolve_inside(root: Path, relative: str, *, what: str, path: str | os.PathLike[str] | None = None,
+                   record: str | None = None) -> Path:
     """``root / relative`` resolved (symbolic links followed); :class:`PathEscapeError` if it leaves ``root``.
 
-    ``what`` names the value in the message (``"image path of line 3"``, ``"pointer of record x"``). Absolute
+    ``what`` names the value in the message (``"image path of line 3"``, ``"pointer of record x"``); ``path`` and
+    ``record`` (the data file that holds the value, and its record) lead the message when given. Absolute
     paths, ``..`` segments that climb out and links that point out are all refused; the path need not exist.
     """
     text = os.fspath(relative) if isinstance(relative, (str, os.PathLike)) else relative
     if not isinstance(text, str) or not text or "\x00" in text:
-        raise PathEscapeError(f"{what} {text!r} is not a usable relative path",
+        raise PathEscapeError(f"{what} {text!r} is not a usable relative path", path=path, record=record,
                               fix="use a non-empty path relative to the folder, without NUL characters")
     if os.path.isabs(text) or Path(text).anchor:
-        raise PathEscapeError(f"{what} {text!r} is absolute; it must be relative to {root}",
-                              fix=f"write the path relative to {root}")
+        raise PathEscapeError(f"{what} {text!r} is absolute; it must be relative to {root}", path=path,
+                              record=record, fix=f"write the path relative to {root}")
     base = Path(root).resolve()
-    path = (base / text).resolve()
-    if path != base and not path.is_relative_to(base):
-        raise PathEscapeError(f"{what} {text!r} leaves {root}",
+    resolved = (base / text).resolve()
+    if resolved != base and not resolved.is_relative_to(base):
+        raise PathEscapeError(f"{what} {text!r} leaves {root}", path=path, record=record,
                               fix=f"keep the path inside {root} (no '..' segments or links that point out)")
-    return path
+    return resolved
 
 
 def unsafe_id_reason(sample_id: str) -> str | None:

@@ -32,7 +32,8 @@ _LEGACY = re.compile(r"^\.(?:vgmed|sequences|hydrate)-[A-Za-z0-9_]{8}$")
 LEGACY_AGE_S = 3600
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (ours, or another user's)."""
     if pid == os.getpid():
         return True
     try:
@@ -62,7 +63,7 @@ def remove_stale(parent: str | os.PathLike[str]) -> list[Path]:
     for entry in folder.iterdir():
         ours = _OURS.match(entry.name)
         if ours is not None:
-            stale = not _alive(int(ours.group(1)))
+            stale = not process_alive(int(ours.group(1)))
         elif _LEGACY.match(entry.name) and entry.is_dir():
             stale = now - entry.stat().st_mtime > LEGACY_AGE_S
         else:

@@ -27,7 +27,7 @@ from vgmed_data.errors import FileFormatError, GeometryError, SchemaError, Sourc
 from vgmed_data.folder import ROW_GROUP_ROWS, folder_configs, open_shard, read_card
 from vgmed_data.geometry.boxes import validate_boxes
 from vgmed_data.imaging.decode import decode_bytes
-from vgmed_data.safepaths import unsafe_id_reason
+from vgmed_data.safepaths import PathEscapeError, unsafe_id_reason
 from vgmed_data.schema import (IMAGE_ORIGINS, MODALITIES, QUESTION_TYPES, REVIEW_STATUSES, SEQUENCE_TASKS, SPLITS,
                                features_for, row_metadata)
 
@@ -169,27 +169,14 @@ def _open_shards(root: Path, configs: dict[str, dict[str, list[str]]],
     """config -> (split, relative path, open shard) for every shard whose footer and schema are right."""
     readable: dict[str, list[tuple[str, str, pq.ParquetFile]]] = {}
     for config, splits in configs.items():
-        expected = features_for(config)
         for split, files in splits.items():
             if split not in SPLITS:
                 problems.append(Problem(files[0], "", f"split '{split}' is not one of {', '.join(SPLITS)}"))
             for relative in files:
                 try:
-                    parquet = open_shard(root / relative)
-                except (FileFormatError, SourceNotFoundError) as error:
+                    parquet = open_shard(root / relative, config=config)
+                except (FileFormatError, SchemaError, SourceNotFoundError) as error:
                     problems.append(Problem(relative, "", error.message))
-                    continue
-                try:
-                    features = Features.from_arrow_schema(parquet.schema_arrow)
-                except Exception as error:  # noqa: BLE001 - any schema decoding failure is a problem to report
-                    problems.append(Problem(relative, "", f"schema cannot be read as datasets features ({error})"))
-                    continue
-                if features != expected:
-                    missing = set(expected) - set(features)
-                    extra = set(features) - set(expected)
-                    problems.append(Problem(relative, "", "features differ from the schema"
-                                            + (f"; missing {sorted(missing)}" if missing else "")
-                                            + (f"; unexpected {sorted(extra)}" if extra else "")))
                     continue
                 readable.setdefault(config, []).append((split, relative, parquet))
     return readable
@@ -219,7 +206,10 @@ def validate_folder(folder: str | os.PathLike[str], *, quick: bool = False) -> l
     if not root.is_dir():
         raise SourceNotFoundError("dataset folder not found", path=root, fix="pass the folder that holds README.md and data/")
     checks = _Checks(decode=not quick)
-    configs = folder_configs(root)
+    try:
+        configs = folder_configs(root)
+    except PathEscapeError as error:
+        return [Problem(str(root), "", f"{error.message} (fix: {error.fix})")]
     if not configs:
         return [Problem(str(root), "", "no Parquet shards under data/<config>/ (expected data/vgmed/ or data/sequences/)")]
     problems = _card_problems(root, configs)
@@ -260,8 +250,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     problems = validate_folder(args.folder, quick=args.quick)
-    configs = folder_configs(args.folder)
     if not problems:
+        configs = folder_configs(args.folder)
         total = sum(open_shard(Path(args.folder) / f).metadata.num_rows
                     for splits in configs.values() for files in splits.values() for f in files)
         print(f"{args.folder}: valid ({total} rows; configurations: {', '.join(configs)})")

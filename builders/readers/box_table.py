@@ -9,6 +9,7 @@ position, with the expected header checked so a different file fails clearly.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections import defaultdict
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFoundError, VgmedError
+from vgmed_data.userfiles import INDEX_LIMIT, read_text_bounded
 
 from vgmed_data.builders.policy import Skip, handle
 from vgmed_data.builders.readers.common import box_region, relative, require, skip_reason, visible
@@ -43,8 +45,8 @@ class BoxTableReader:
 
     def records(self, entry: "SourceEntry", root: Path, *, on_bad: str, skips: list[Skip]) -> Iterator[SourceRecord]:
         table = require(root, self.table, source=entry.key)
-        with open(table, newline="", encoding="utf-8-sig") as handle_:
-            rows = list(csv.reader(handle_))
+        text = read_text_bounded(table, limit=INDEX_LIMIT, what=self.table, encoding="utf-8-sig")
+        rows = list(csv.reader(io.StringIO(text, newline="")))
         if not rows or tuple(c.strip() for c in rows[0][: len(self.header_prefix)]) != self.header_prefix:
             raise FileFormatError(f"header {rows[0][:len(self.header_prefix)] if rows else []} is not the expected "
                                   f"{list(self.header_prefix)}", path=table, fix="use the source's original table")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,8 +10,9 @@ from typing import TYPE_CHECKING
 
 from vgmed_data.errors import SkipReason, SourceNotFoundError, VgmedError
 from vgmed_data.geometry import convert_boxes
+from vgmed_data.safepaths import resolve_inside
 
-from vgmed_data.builders.records import RegionRef
+from vgmed_data.builders.records import RegionRef, SourceRecord
 
 if TYPE_CHECKING:
     from vgmed_data.builders.entry import SourceEntry
@@ -24,6 +26,24 @@ def require(root: Path, relative: str, *, source: str) -> Path:
                                   fix=f"point --source {source}=PATH at the extracted folder "
                                       f"(run `vgmed sources verify {source} PATH` to see what is expected)")
     return path
+
+
+def listed(root: Path, relative: str, *, index: Path, record: str, what: str) -> Path:
+    """``root / relative`` for a path read from a source's index file (``index``); a path that is absolute or
+    leaves ``root`` (``..``, a link out) is a :class:`~vgmed_data.safepaths.PathEscapeError` naming the index,
+    the record and the path."""
+    resolve_inside(root, relative, what=what, path=index, record=record)
+    return root / relative
+
+
+def check_contained(record: SourceRecord, root: Path) -> None:
+    """Every file of a reader's record (image, series instances, masks) resolves inside the source folder
+    ``root``: the rule that holds for every reader, whatever it lists (a link inside the folder that leads out is
+    refused here even when the reader found it by walking the folder)."""
+    files = [record.image.path, *(path for path, _ in record.image.series),
+             *(region.mask_path for region in record.regions if region.mask_path)]
+    for path in files:
+        resolve_inside(root, os.path.relpath(path, root), what="file", path=root, record=record.record_id)
 
 
 def relative(path: Path, root: Path) -> str:

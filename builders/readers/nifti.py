@@ -18,7 +18,6 @@ Labels are read from the file when a worker loads the record; values not in the 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,9 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vgmed_data.errors import FileFormatError, SourceNotFoundError, VgmedError
+from vgmed_data.jsonl import parse_json
+from vgmed_data.userfiles import INDEX_LIMIT, read_bounded
 
 from vgmed_data.builders.policy import Skip, handle
-from vgmed_data.builders.readers.common import nifti_stem, relative, require, visible
+from vgmed_data.builders.readers.common import listed, nifti_stem, relative, require, skip_reason, visible
 from vgmed_data.builders.records import ImageRef, RegionRef, SourceRecord
 
 if TYPE_CHECKING:
@@ -81,20 +82,36 @@ class DecathlonReader:
     def required_paths(self, entry: "SourceEntry") -> tuple[str, ...]:
         return (self.index_file, "imagesTr", "labelsTr")
 
+    def _pair(self, pair: object, *, root: Path, index: Path, record: str) -> tuple[Path, Path]:
+        """(image, label) of one ``training`` item, each inside ``root``."""
+        if not isinstance(pair, dict) or not all(isinstance(pair.get(key), str) and pair[key]
+                                                 for key in ("image", "label")):
+            raise FileFormatError(f"is not {{\"image\": PATH, \"label\": PATH}} with two path strings: {pair!r:.80}",
+                                  path=index, record=record, fix="re-extract the task archive")
+        return (listed(root, pair["image"].removeprefix("./"), index=index, record=record, what="image path"),
+                listed(root, pair["label"].removeprefix("./"), index=index, record=record, what="label path"))
+
     def records(self, entry: "SourceEntry", root: Path, *, on_bad: str, skips: list[Skip]) -> Iterator[SourceRecord]:
         index_path = require(root, self.index_file, source=entry.key)
-        try:
-            index = json.loads(index_path.read_text())
-            pairs = [pair for name in self.lists for pair in index[name]]
-            pairs.sort(key=lambda p: p["image"])
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise FileFormatError(f"is not a Decathlon dataset.json with the list(s) {', '.join(self.lists)} of "
-                                  f"image/label pairs ({error})",
-                                  path=index_path, fix="re-extract the task archive") from error
-        sequences = {int(k): str(v) for k, v in (index.get("modality") or {}).items()}
-        for pair in pairs:
-            image = root / pair["image"].removeprefix("./")
-            label = root / pair["label"].removeprefix("./")
+        index = parse_json(read_bounded(index_path, limit=INDEX_LIMIT, what=self.index_file), path=index_path,
+                           fix="re-extract the task archive")
+        lists = [index.get(name) if isinstance(index, dict) else None for name in self.lists]
+        modalities = index.get("modality") or {} if isinstance(index, dict) else {}
+        if not all(isinstance(pairs, list) for pairs in lists) or not isinstance(modalities, dict):
+            raise FileFormatError(f"is not a Decathlon dataset.json (an object with the list(s) "
+                                  f"{', '.join(self.lists)} of image/label pairs and a 'modality' object)",
+                                  path=index_path, fix="re-extract the task archive")
+        sequences = {int(k): str(v) for k, v in modalities.items() if str(k).isdigit()}
+        listed_pairs: list[tuple[Path, Path]] = []
+        for name, pairs in zip(self.lists, lists):
+            for number, pair in enumerate(pairs):
+                record = f"{name} item {number}"
+                try:
+                    listed_pairs.append(self._pair(pair, root=root, index=index_path, record=record))
+                except VgmedError as error:
+                    handle(error, policy=on_bad, source=entry.key, record=record,
+                           reason=skip_reason(error, other="bad index entry"), log=skips)
+        for image, label in sorted(listed_pairs):
             case = nifti_stem(image.name)
             if self.case_pattern is not None and not re.fullmatch(self.case_pattern, case):
                 continue  # another entry's cases (AMOS: CT and MR share one dataset.json)

@@ -10,16 +10,17 @@ part; the boxes become regions (the original VQA pairs are kept out: our questio
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFoundError, VgmedError
+from vgmed_data.jsonl import parse_json
+from vgmed_data.userfiles import INDEX_LIMIT, read_bounded
 
 from vgmed_data.builders.policy import Skip, handle
-from vgmed_data.builders.readers.common import box_region, skip_reason
+from vgmed_data.builders.readers.common import box_region, listed, skip_reason
 from vgmed_data.builders.records import ImageRef, SourceRecord
 
 if TYPE_CHECKING:
@@ -45,13 +46,14 @@ class VqaBoxesReader:
             if not path.exists():
                 continue
             found = True
-            try:
-                items = json.loads(path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as error:
-                raise FileFormatError(f"is not valid JSON ({error})", path=path, fix="re-download the file") from error
+            items = parse_json(read_bounded(path, limit=INDEX_LIMIT, what=name), path=path, fix="re-download the file")
+            if not isinstance(items, list) or not all(isinstance(item, dict) and isinstance(item.get("img_name"), str)
+                                                      and item["img_name"] for item in items):
+                raise FileFormatError('is not a JSON list of question objects with an "img_name" path', path=path,
+                                      fix="re-download the file")
             for item in items:
-                info.setdefault(str(item["img_name"]), {"modality": str(item.get("modality", "")),
-                                                       "location": str(item.get("location", ""))})
+                info.setdefault(item["img_name"], {"modality": str(item.get("modality", "")),
+                                                   "location": str(item.get("location", "")), "index": name})
         if not found:
             raise SourceNotFoundError(f"none of {', '.join(self.question_files)} found", path=root,
                                       fix="point the source at the folder holding the question files and imgs/")
@@ -59,9 +61,10 @@ class VqaBoxesReader:
 
     def records(self, entry: "SourceEntry", root: Path, *, on_bad: str, skips: list[Skip]) -> Iterator[SourceRecord]:
         for img_name, info in sorted(self._image_info(root).items()):
-            image = root / self.images_dir / img_name
-            boxes_path = image.parent / self.boxes_file
             try:
+                image = listed(root / self.images_dir, img_name, index=root / info["index"], record=img_name,
+                               what="img_name")
+                boxes_path = image.parent / self.boxes_file
                 if not image.exists() or not boxes_path.exists():
                     raise SourceNotFoundError("missing", path=image if not image.exists() else boxes_path,
                                               fix="re-extract imgs/, or use --on-bad skip")
@@ -69,10 +72,10 @@ class VqaBoxesReader:
                 if modality is None:
                     raise InvalidInputError(f"unknown modality {info['modality']!r}", record=img_name,
                                             fix=f"known: {', '.join(self.modality_map)}")
-                try:
-                    objects = json.loads(boxes_path.read_text(encoding="utf-8"))
-                except json.JSONDecodeError as error:
-                    raise FileFormatError(f"is not valid JSON ({error})", path=boxes_path) from error
+                objects = parse_json(read_bounded(boxes_path, limit=INDEX_LIMIT, what=self.boxes_file),
+                                     path=boxes_path, fix="re-extract imgs/, or use --on-bad skip")
+                if not isinstance(objects, list) or not all(isinstance(item, dict) for item in objects):
+                    raise FileFormatError("is not a JSON list of {label: box} objects", path=boxes_path)
                 regions = []
                 for item in objects:
                     for name, values in item.items():

@@ -37,6 +37,7 @@ from vgmed_data.jsonl import parse_json
 from vgmed_data.safepaths import PathEscapeError, filename_for_id, resolve_inside, unsafe_id_reason
 from vgmed_data.schema import Provenance, SequenceImage, SequenceSample, make_sample_id, row_metadata
 from vgmed_data.staging import staged_folder
+from vgmed_data.userfiles import IMAGE_LIMIT, INDEX_LIMIT, read_bounded
 
 _TOKENS = re.compile(r"<\|box_start\|>\(\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\)\s*,\s*\(\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\)"
                      r"<\|box_end\|>")
@@ -71,11 +72,17 @@ def export_medsg(folder: str | os.PathLike[str], out: str | os.PathLike[str], *,
     return report
 
 
+def _output(target: Path, relative: str) -> Path:
+    """``target / relative``, refused when a link there leads out of the export folder."""
+    return resolve_inside(target, relative, what="export path")
+
+
 def _export_medsg(folder: str | os.PathLike[str], target: Path, *, split: str | None) -> MedsgExport:
     if not target.is_dir():
         raise InvalidInputError("the export folder is a file", path=target, fix="pass a folder")
     (target / "images").mkdir(parents=True, exist_ok=True)
-    report = MedsgExport(path=target / "medsg.json")
+    report = MedsgExport(path=_output(target, "medsg.json"))
+    _output(target, "images")
     items: list[dict[str, Any]] = []
     for row in iter_rows(folder, config="sequences", split=split):
         key = INTERNAL_TO_BENCHMARK.get(row["task"])
@@ -89,7 +96,7 @@ def _export_medsg(folder: str | os.PathLike[str], target: Path, *, split: str | 
                                   fix="run `vgmed hydrate` on the folder first")
             name = "images/" + filename_for_id(row["id"], suffix=f".img{index + 1}.png")
             decode_bytes(cell["bytes"], what=f"image {index + 1}", record=row["id"]).close()
-            (target / name).write_bytes(cell["bytes"])
+            _output(target, name).write_bytes(cell["bytes"])
             paths.append(name)
         question = row["question"]
         if row["reference_box"] is not None:
@@ -117,10 +124,7 @@ def import_medsg(path: str | os.PathLike[str], *, images_root: str | os.PathLike
     holds absolute paths of the authors' machine (``/root/autodl-tmp/...``): ``strip_prefix`` removes that leading
     part, and what is left is read inside ``images_root``."""
     file = Path(path)
-    if not file.is_file():
-        raise SourceNotFoundError("MedSG JSON not found" if not file.exists() else "MedSG JSON is a folder",
-                                  path=file, fix="pass the MedSG-Bench JSON file")
-    items = parse_json(file.read_bytes(), path=file)
+    items = parse_json(read_bounded(file, limit=INDEX_LIMIT, what="MedSG JSON"), path=file)
     if not isinstance(items, list):
         raise FileFormatError("is not a JSON list of MedSG items", path=file)
     root = Path(images_root) if images_root is not None else file.parent
@@ -146,9 +150,22 @@ def _image_bytes(relative: Any, *, root: Path, strip_prefix: str | None, file: P
         raise SourceNotFoundError("MedSG image not found" if not image_path.exists() else "MedSG image is a folder",
                                   path=image_path, record=record,
                                   fix="pass images_root= the folder the image paths are relative to")
-    data = image_path.read_bytes()
+    data = read_bounded(image_path, limit=IMAGE_LIMIT, what="MedSG image", record=record)
     decode_bytes(data, what=f"image {number + 1}", path=image_path, record=record).close()
     return data
+
+
+def _reference_box(question: str, *, file: Path, record: str) -> list[float] | None:
+    """The reference box written in the question as MedSG-Bench's box tokens, ``None`` when there is none."""
+    found = _TOKENS.search(question)
+    if found is None:
+        return None
+    try:
+        return [float(value) for value in found.groups()]
+    except ValueError:  # the pattern admits runs of digits and dots: "1.2.3", "."
+        raise SchemaError(f"the box {found.group(0)!r} in the question has a coordinate that is not a number",
+                          path=file, record=record,
+                          fix="write it as <|box_start|>(x1,y1),(x2,y2)<|box_end|> with plain numbers") from None
 
 
 def _answer_image(item: dict[str, Any], *, count: int, record: str, file: Path) -> AnswerImage:
@@ -192,8 +209,7 @@ def _sample(item: dict[str, Any], number: int, *, root: Path, strip_prefix: str 
     if not boxes:
         raise SchemaError("answer has no box", path=file, record=record, fix="write the answer as [x1, y1, x2, y2]")
     answer = boxes[0]
-    reference = _TOKENS.search(str(item["question"]))
-    reference_box = [float(v) for v in reference.groups()] if reference else None
+    reference_box = _reference_box(str(item["question"]), file=file, record=record)
     return SequenceSample(
         id=str(item["id"]) if "id" in item else make_sample_id("medsg-bench", record, item["task"]),
         images=images, task=task, question=str(item["question"]),

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import shutil
+import socket
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from vgmed_data.errors import InvalidInputError
+from vgmed_data.errors import InvalidInputError, RemoteError, SourceNotFoundError
 
 if TYPE_CHECKING:
     from vgmed_data.eval.results.collect import Provenance
@@ -44,30 +48,107 @@ def _publish(args: argparse.Namespace) -> int:
     return 0
 
 
-def resolve_results(source: str) -> str:
+SCRATCH_PREFIXES = ("vgmed-results-", "vgmed-space-cache-")  # + "<pid>-<random>" under the temporary folder
+_SCRATCH = re.compile(r"^vgmed-(?:results|space-cache)-(\d+)-[A-Za-z0-9_]+$")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def scratch_folder(prefix: str) -> Path:
+    """A new temporary folder named with this process's id, so a later run can tell when it was left behind."""
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
+
+
+def remove_stale_scratch() -> list[Path]:
+    """Remove the temporary folders of ``eval serve`` runs that were killed (their process is gone)."""
+    from vgmed_data.staging import process_alive
+
+    removed = []
+    for entry in Path(tempfile.gettempdir()).iterdir():
+        found = _SCRATCH.match(entry.name)
+        if found and entry.is_dir() and not entry.is_symlink() and not process_alive(int(found.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def resolve_results(source: str, *, scratch: list[Path]) -> str:
     """A results folder or Hub id as given; a run folder (``run.json``) is converted into a temporary results
-    folder first, so ``vgmed eval serve RUN_DIR`` shows a run without publishing it."""
+    folder first (appended to ``scratch``), so ``vgmed eval serve RUN_DIR`` shows a run without publishing it."""
     path = Path(source)
     if (path / "run.json").exists():
         from vgmed_data.eval.results.publish import save_run
 
-        folder = Path(tempfile.mkdtemp(prefix="vgmed-results-"))
+        folder = scratch_folder(SCRATCH_PREFIXES[0])
+        scratch.append(folder)
         save_run(path, folder)
         return str(folder)
+    if not path.exists() and not _HUB_ID.match(source):
+        raise SourceNotFoundError("results folder not found", path=path,
+                                  fix="pass a run folder, a results folder, or a Hub id ORG/NAME")
     if path.exists() and not (path / "README.md").exists():
         raise InvalidInputError(f"{source} is neither a run folder (run.json) nor a results folder (README.md)",
                                 path=path, fix="pass a run folder, a results folder, or a Hub id ORG/NAME")
+    if path.exists():
+        from vgmed_data.folder import read_card
+
+        header, _ = read_card(path) or ({}, "")
+        configs = header.get("configs") if isinstance(header.get("configs"), list) else []
+        if "runs" not in {config.get("config_name") for config in configs if isinstance(config, dict)}:
+            raise SourceNotFoundError("README.md declares no 'runs' configuration: this is not a results folder",
+                                      path=path, fix="pass a folder written by `vgmed eval publish --folder`, or a "
+                                      "run folder")
     return source
+
+
+def _check_address(host: str, port: int) -> None:
+    """Refuse a port outside 0-65535 and a host name that does not resolve, before anything is loaded."""
+    if not 0 <= port <= 65535:
+        raise InvalidInputError(f"--port {port} is not a port number", fix="use a port from 0 to 65535 (0: any free one)")
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as error:
+        raise InvalidInputError(f"--host {host!r} cannot be resolved ({getattr(error, 'strerror', None) or error})",
+                                fix="use an address of this machine: 127.0.0.1 (this machine only) or 0.0.0.0 (all)"
+                                ) from None
+
+
+def _load(app: Any, source: str, *, token: str | None, cache: Path) -> Any:
+    """The results dataset; a folder or Hub id without a readable ``runs`` configuration is one line."""
+    try:
+        return app.load_results(source, token=token, cache_dir=str(cache))
+    except ConnectionError as error:
+        raise RemoteError(f"the results dataset {source} cannot be reached ({error})",
+                          fix="check the id and the network, or pass a local results folder") from None
+    except (FileNotFoundError, ValueError) as error:  # datasets: no data files, no 'runs' configuration
+        raise SourceNotFoundError(f"no 'runs' configuration could be read ({' '.join(str(error).split())[:200]})",
+                                  path=source, fix="pass a folder written by `vgmed eval publish --folder`, or a "
+                                  "run folder") from None
 
 
 def _serve(args: argparse.Namespace) -> int:
     from vgmed_data.eval.results.page import app  # the packaged page: nothing is read from a checkout
+    from vgmed_data.progress import hub_progress
 
-    results = app.load_results(resolve_results(args.results), token=args.token)
-    server = app.make_server(results, host=args.host, port=args.port)
-    print(f"VGMED leaderboard: {len(results.runs)} rows on http://{args.host}:{server.server_address[1]}/ "
-          "(Ctrl-C to stop)", flush=True)
-    app.serve_until_interrupted(server)
+    _check_address(args.host, args.port)
+    remove_stale_scratch()
+    scratch: list[Path] = []
+    try:
+        with hub_progress():  # datasets' bars (writing the run's Parquet, loading) only on a terminal
+            source = resolve_results(args.results, scratch=scratch)
+            cache = scratch_folder(SCRATCH_PREFIXES[1])  # a rebuilt folder must not hit a stale cache
+            scratch.append(cache)
+            results = _load(app, source, token=args.token, cache=cache)
+        try:
+            server = app.make_server(results, host=args.host, port=args.port)
+        except OSError as error:
+            raise InvalidInputError(f"cannot listen on {args.host}:{args.port} ({error.strerror or error})",
+                                    fix="choose another --port, or stop the program that uses it") from None
+        print(f"VGMED leaderboard: {len(results.runs)} rows on http://{args.host}:{server.server_address[1]}/ "
+              "(Ctrl-C to stop)", flush=True)
+        app.serve_until_interrupted(server)
+    finally:
+        for folder in scratch:
+            shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 

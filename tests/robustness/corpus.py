@@ -437,3 +437,154 @@ def _pydicom_dir() -> str:
     import pydicom.data
 
     return str(Path(pydicom.data.get_testdata_file("CT_small.dcm")).parent)
+
+
+# ---------------------------------------------------------------------------------------- hostile folders and files
+def link(relative: str, target: str) -> Make:
+    """Make ``relative`` a symbolic link to ``target`` (as written: relative to the link's folder, or absolute);
+    an existing file or folder there is moved to ``outside/`` first, so the link can point at it."""
+    def make(case: Path) -> None:
+        path = case / relative
+        if path.exists() and not path.is_symlink():
+            (case / "outside").mkdir(exist_ok=True)
+            path.rename(case / "outside" / path.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.symlink_to(target)
+    return make
+
+
+def fifo(relative: str) -> Make:
+    """Replace ``relative`` with a named pipe (opening it for reading would wait for a writer forever)."""
+    def make(case: Path) -> None:
+        import os
+
+        path = case / relative
+        if path.exists():
+            path.unlink()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(path)
+    return make
+
+
+def sparse(relative: str, size: int) -> Make:
+    """A file of ``size`` zero bytes that takes no disk space (its size is what a reader checks)."""
+    def make(case: Path) -> None:
+        path = case / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as handle:
+            handle.truncate(size)
+    return make
+
+
+def other_schema(relative: str) -> Make:
+    """A valid Parquet file whose schema is not a vgmed configuration's."""
+    def make(case: Path) -> None:
+        pq.write_table(pa.table({"id": ["x"], "question": ["hello"]}), case / relative)
+    return make
+
+
+def msd(index: Any) -> Make:
+    """A Decathlon task folder ``msd/`` (dataset.json, imagesTr/, labelsTr/) and a file outside it,
+    ``private_other_study/x.nii.gz``; ``index``: the dataset.json value (bytes: the file as given)."""
+    def make(case: Path) -> None:
+        for folder in ("msd/imagesTr", "msd/labelsTr", "private_other_study"):
+            (case / folder).mkdir(parents=True, exist_ok=True)
+        (case / "private_other_study" / "x.nii.gz").write_bytes(b"not for this build")
+        data = index if isinstance(index, bytes) else json.dumps(index).encode()
+        (case / "msd" / "dataset.json").write_bytes(data)
+    return make
+
+
+def msd_training(*items: Any) -> dict[str, Any]:
+    return {"name": "Spleen", "modality": {"0": "CT"}, "labels": {"0": "background", "1": "spleen"},
+            "training": list(items)}
+
+
+def slake(img_name: str) -> Make:
+    """A SLAKE folder ``slake/`` whose train.json names ``img_name``, and an image outside it."""
+    def make(case: Path) -> None:
+        (case / "slake" / "imgs").mkdir(parents=True, exist_ok=True)
+        (case / "private").mkdir(exist_ok=True)
+        shutil.copyfile(case / "images" / "a.png", case / "private" / "source.jpg")
+        (case / "private" / "detection.json").write_text(json.dumps([{"Liver": [1, 1, 5, 5]}]))
+        item = {"img_name": img_name, "modality": "CT", "location": "Abdomen", "q_lang": "en",
+                "question": "Which organ?", "answer": "Liver"}
+        (case / "slake" / "train.json").write_text(json.dumps([item]))
+    return make
+
+
+MSD_BUILD = BUILD + " msd-spleen={dir}/msd"
+LMMS = "export lmms-eval {folder} --out {out}"
+VLMEVALKIT = "export vlmevalkit {folder} --out {out}/x.tsv"
+SERVE = "eval serve {folder}"
+MSD_IMAGE = {"image": "./imagesTr/spleen_1.nii.gz", "label": "./labelsTr/spleen_1.nii.gz"}
+BOX_QUESTION = "Which image shows the change of the region <|box_start|>{}<|box_end|>?"
+CONFIG = "folder/data/vgmed"
+
+HOSTILE: list[Case] = [
+    # data paths that leave their folder: read side
+    Case("build/msd-image-climbs-out", MSD_BUILD,
+         msd(msd_training({**MSD_IMAGE, "image": "../private_other_study/x.nii.gz"})),
+         says="../private_other_study/x.nii.gz"),
+    Case("build/msd-image-absolute", MSD_BUILD, msd(msd_training({**MSD_IMAGE, "image": "/etc/hostname"})),
+         says="/etc/hostname"),
+    Case("build/msd-image-link-out", MSD_BUILD,
+         chain(msd(msd_training(MSD_IMAGE)), link("msd/imagesTr/spleen_1.nii.gz", "../../private_other_study/x.nii.gz")),
+         says="imagesTr/spleen_1.nii.gz"),
+    Case("build/msd-item-a-string", MSD_BUILD, msd(msd_training("./imagesTr/spleen_1.nii.gz")), says="dataset.json"),
+    Case("build/msd-image-a-number", MSD_BUILD, msd(msd_training({**MSD_IMAGE, "image": 5})), says="dataset.json"),
+    Case("build/msd-not-utf8", MSD_BUILD, msd(b'{"training": [{"image": "\xff\xfe"}]}'), says="dataset.json"),
+    Case("build/msd-index-a-pipe", MSD_BUILD, chain(msd(msd_training(MSD_IMAGE)), fifo("msd/dataset.json")),
+         says="dataset.json"),
+    Case("build/msd-index-over-limit", MSD_BUILD, chain(msd(msd_training(MSD_IMAGE)),
+                                                        sparse("msd/dataset.json", 513 << 20)), says="512 MiB"),
+    Case("build/slake-image-climbs-out", BUILD + " slake={dir}/slake", slake("../../private/source.jpg"),
+         says="../../private/source.jpg"),
+    # a reader that walks its folder: a file found there that is a link out is refused by the builder
+    Case("build/kvasir-image-link-out", BUILD + " kvasir-seg={dir}/kvasir",
+         chain(copy("images/a.png", "outside.jpg"), write("kvasir/masks/a.jpg", "x"),
+               link("kvasir/images/a.jpg", "../../outside.jpg")), says="images/a.jpg"),
+    Case("build/kvasir-mask-link-out", BUILD + " kvasir-seg={dir}/kvasir",
+         chain(copy("images/a.png", "outside.jpg"), write("kvasir/images/a.jpg", "x"),
+               link("kvasir/masks/a.jpg", "../../outside.jpg")), says="masks/a.jpg"),
+    # dataset folders whose shards, configuration folder, data/ or card lead out, or are not regular files
+    Case("validate/shard-link-out", "validate {folder}", link(SHARD, f"../../../outside/{SHARD_NAME}"),
+         says=SHARD_NAME, exit=1),
+    Case("validate/config-link-out", "validate {folder}", link(CONFIG, "../../outside/vgmed"), says="data/vgmed",
+         exit=1),
+    Case("validate/data-link-out", "validate {folder}", link("folder/data", "../outside/data"),
+         says="data is a link", exit=1),
+    Case("validate/card-link-out", "validate {folder}", link("folder/README.md", "../outside/README.md"),
+         says="README.md", exit=1),
+    Case("validate/card-dev-zero", "validate {folder}", link("folder/README.md", "/dev/zero"), says="README.md",
+         exit=1),
+    Case("validate/card-a-pipe", "validate {folder}", fifo("folder/README.md"), says="named pipe", exit=1),
+    Case("validate/card-over-limit", "validate {folder}", sparse("folder/README.md", 17 << 20), says="16 MiB", exit=1),
+    Case("validate/shard-a-pipe", "validate {folder}", fifo(SHARD), says=SHARD_NAME, exit=1),
+    Case("validate/shard-other-schema", "validate {folder}", other_schema(SHARD), says=SHARD_NAME, exit=1),
+    Case("export/lmms-eval-shard-a-pipe", LMMS, fifo(SHARD), says=SHARD_NAME),
+    Case("export/lmms-eval-shard-link-out", LMMS, link(SHARD, f"../../../outside/{SHARD_NAME}"), says=SHARD_NAME),
+    Case("export/lmms-eval-config-link-out", LMMS, link(CONFIG, "../../outside/vgmed"), says="data/vgmed"),
+    Case("export/lmms-eval-other-schema", LMMS, other_schema(SHARD), says=SHARD_NAME),
+    Case("export/vlmevalkit-shard-a-pipe", VLMEVALKIT, fifo(SHARD), says=SHARD_NAME),
+    Case("export/vlmevalkit-shard-link-out", VLMEVALKIT, link(SHARD, f"../../../outside/{SHARD_NAME}"),
+         says=SHARD_NAME),
+    Case("export/vlmevalkit-data-link-out", VLMEVALKIT, link("folder/data", "../outside/data"), says="data is a link"),
+    Case("export/vgmed-jsonl-shard-a-pipe", EXPORT, fifo(SHARD), says=SHARD_NAME),
+    Case("import/file-a-pipe", IMPORT, fifo("in.jsonl"), says="in.jsonl"),
+    Case("medsg/file-a-pipe", MEDSG, fifo("ms.json"), says="ms.json"),
+    # output paths: nothing is written through a link out of the output folder
+    Case("export/medsg-images-link-out", "build sequences --out {seq} --export-medsg {dir}/exp",
+         chain(mkdir("outside-images"), link("exp/images", "../outside-images")), says="images"),
+    # MedSG box text that is not numbers
+    Case("medsg/reference-box-three-dots", MEDSG, medsg(medsg_item(question=BOX_QUESTION.format("(1.2.3,4),(9,9)"))),
+         says="ms.json"),
+    Case("medsg/reference-box-a-dot", MEDSG, medsg(medsg_item(question=BOX_QUESTION.format("(.,4),(9,9)"))),
+         says="ms.json"),
+    # eval serve: refused before anything is served
+    Case("eval-serve/folder-missing", "eval serve {dir}/nope", says="nope"),
+    Case("eval-serve/readme-only", "eval serve {dir}/only", write("only/README.md", "# results\n"), says="only"),
+    Case("eval-serve/port-out-of-range", SERVE + " --port 99999", says="99999"),
+    Case("eval-serve/host-unresolvable", SERVE + " --host no-such-host.invalid", says="no-such-host.invalid"),
+]
+CASES += HOSTILE

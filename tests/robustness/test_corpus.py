@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +30,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def tree_state(root: Path) -> dict[str, str]:
-    """relative path -> sha256 (files), "dir" (folders), "link:<target>" (links): any change shows."""
+    """relative path -> sha256 (files), "dir" (folders), "link:<target>" (links), "special:<mode>" (named pipes:
+    never opened): any change shows."""
     state: dict[str, str] = {}
     for path in sorted(root.rglob("*")):
         relative = str(path.relative_to(root))
@@ -37,6 +39,8 @@ def tree_state(root: Path) -> dict[str, str]:
             state[relative] = f"link:{os.readlink(path)}"
         elif path.is_dir():
             state[relative] = "dir"
+        elif not stat.S_ISREG(path.lstat().st_mode):
+            state[relative] = f"special:{stat.S_IFMT(path.lstat().st_mode)}"
         else:
             state[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
     return state

@@ -218,9 +218,18 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, json.dumps({"error": str(error)}).encode(), "application/json")
 
 
+class Server(ThreadingHTTPServer):
+    """A client that goes away mid-answer (a closed tab, a cancelled fetch) is normal, not an error to print."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipeError, ConnectionResetError...
+            return
+        super().handle_error(request, client_address)
+
+
 def make_server(results: Results, *, host: str = "127.0.0.1", port: int = 7860) -> ThreadingHTTPServer:
     handler = type("BoundHandler", (Handler,), {"results": results})
-    return ThreadingHTTPServer((host, port), handler)
+    return Server((host, port), handler)
 
 
 def serve_in_thread(results: Results, *, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
