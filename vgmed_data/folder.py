@@ -259,10 +259,10 @@ def iter_rows(folder: str | os.PathLike[str], *, config: str, split: str | None 
         raise InvalidInputError(f"the '{config}' configuration has no '{split}' split (splits: {have})", path=folder,
                                 fix=f"pass --split with one of: {have}")
     return _shard_rows(folder, [files for name, files in sorted(configs[config].items())
-                                if split is None or name == split], columns=columns)
+                                if split is None or name == split], config=config, columns=columns)
 
 
-def _shard_rows(folder: str | os.PathLike[str], shard_lists: list[list[str]], *,
+def _shard_rows(folder: str | os.PathLike[str], shard_lists: list[list[str]], *, config: str,
                 columns: list[str] | None) -> Iterator[dict[str, Any]]:
     for files in shard_lists:
         for relative in files:
