@@ -90,6 +90,9 @@ class SourceEntry:
     planes: tuple[str, ...] = ("axial",)
     laterality_known: bool = False  # image left = patient right (radiological display / PA radiographs)
     other_split_units: tuple[str, ...] = ()  # units the reader also records (SourceRecord.groups), e.g. centre
+    # the source's own per-region gradings a reader attaches (RegionRef.attributes): attribute name -> every answer
+    # it may take (the options of its source_attribute question)
+    attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     notes: str = ""
 
     @property

@@ -10,7 +10,9 @@ Two question types (the VGMED definitions):
   ``laterality`` (patient side; only where orientation is known and the name does not already say it) and
   ``relative_position`` (above / below / left of / right of another labelled structure on the same image),
   ``group_count`` (how many members of a labelled group, e.g. vertebrae, are visible: the number of distinct
-  source labels of the group on the view, asked only when every counted member is clearly visible).
+  source labels of the group on the view, asked only when every counted member is clearly visible) and
+  ``source_attribute`` (a grading the source itself gives for the structure, e.g. SPIDER's Pfirrmann grade of a
+  disc: the answer is the source's label, never measured).
 
 Answers whose value sits within a margin of a class boundary are not asked (no question is better than an
 ambiguous one). Each kind has several phrasings; the phrasing and the option order are drawn from a random
@@ -62,6 +64,11 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "How many {target} can be counted in this image?",
         "Count the {target} shown in this {modality} image. How many are there?",
     ),
+    "source_attribute": (
+        "What is the {other} of the {target} in this {modality} image?",
+        "Which {other} does the {target} shown here have?",
+        "As graded by the source's readers, what is the {other} of the {target} in this image?",
+    ),
     "relative_position": (
         "In this image, where is the {target} relative to the {other}?",
         "What is the position of the {target} with respect to the {other} in this {modality} image?",
@@ -70,7 +77,8 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
 }
 
 QUESTION_TYPE = {"location": "localization", "size": "attribute", "shape": "attribute", "count": "attribute",
-                 "laterality": "attribute", "relative_position": "attribute", "group_count": "attribute"}
+                 "laterality": "attribute", "relative_position": "attribute", "group_count": "attribute",
+                 "source_attribute": "attribute"}
 
 GRID_ROWS = ("upper", "middle", "lower")
 GRID_COLS = ("left", "center", "right")
@@ -202,6 +210,15 @@ def group_question(*, group: str, areas: list[float], modality: str, key: str) -
     if found is None:
         return None
     return _question("group_count", found[0], found[1], "", key=key, target=group, modality=modality)
+
+
+def attribute_questions(*, target: str, attributes: dict[str, str], vocabulary: dict[str, tuple[str, ...]],
+                        modality: str, key: str) -> list[Question]:
+    """One ``source_attribute`` question per grading the source gives for ``target`` (the answer is the source's
+    own label; the options come from the entry's vocabulary for that attribute)."""
+    return [_question("source_attribute", answer, vocabulary[name], name, key=f"{key}\x1f{name}", target=target,
+                      modality=modality)
+            for name, answer in sorted(attributes.items())]
 
 
 def _question(kind: str, answer: str, pool: tuple[str, ...], reference: str, *, key: str, target: str,

@@ -82,6 +82,8 @@ class RegionRef:
     mask_polygon_class: str | None = None
     mask_fill: bool = False  # the file draws the structure's outline (HC18's ellipse): its inside is the region
     box: tuple[float, float, float, float] | None = None  # internal xyxy (box sources)
+    # the source's own gradings of this structure ((attribute name, answer), ...; SPIDER's per-disc gradings)
+    attributes: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in REGION_KINDS:

@@ -60,7 +60,13 @@ from vgmed_data.builders.loading import (
 from vgmed_data.builders.measure import Measurements, measure
 from vgmed_data.builders.paraphrase import Paraphraser, paraphrase, parse_hook
 from vgmed_data.builders.policy import Skip, check_policy, handle
-from vgmed_data.builders.questions import QUESTION_TYPE, Question, group_question, make_questions
+from vgmed_data.builders.questions import (
+    QUESTION_TYPE,
+    Question,
+    attribute_questions,
+    group_question,
+    make_questions,
+)
 from vgmed_data.builders.readers.common import check_contained
 from vgmed_data.builders.records import SourceRecord
 
@@ -215,6 +221,10 @@ def _view_rows(view: View, entry: SourceEntry, options: BuildOptions, paraphrase
         others = {name: other for name, other in measured.items() if name != target}
         questions = make_questions(target=target, modality=record.modality, measurements=m, others=others,
                                    laterality_known=view.laterality_known, key=rows_of.key(target))
+        graded = {name: answer for region in record.regions if region.target == target
+                  for name, answer in region.attributes}
+        questions += attribute_questions(target=target, attributes=graded, vocabulary=dict(entry.attributes),
+                                         modality=record.modality, key=rows_of.key(target))
         rows += rows_of(geometry, m, questions)
     for group, members in sorted(_groups(entry, view, measured).items()):
         question = group_question(group=group, areas=[measured[t].area_px for t in members],

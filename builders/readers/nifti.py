@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +29,7 @@ from vgmed_data.jsonl import parse_json
 from vgmed_data.userfiles import INDEX_LIMIT, read_bounded
 
 from vgmed_data.builders.policy import Skip, handle
+from vgmed_data.builders.readers.attribute_table import AttributeTable
 from vgmed_data.builders.readers.common import listed, nifti_stem, relative, require, skip_reason, visible
 from vgmed_data.builders.records import ImageRef, RegionRef, SourceRecord
 
@@ -200,42 +201,56 @@ class StructureFolderReader:
 
 @dataclass(frozen=True, kw_only=True)
 class PairedFileReader:
-    """Images matching ``image_glob`` (relative to the root, ``**`` allowed), each with its label file beside it:
-    the image's name with ``image_suffix`` replaced by ``label_suffix``. ``patient_regex``: the patient is group
+    """Images matching ``image_glob`` (relative to the root, ``**`` allowed), each with its label file: beside it,
+    the image's name with ``image_suffix`` replaced by ``label_suffix``, or at ``label_template`` (relative to the
+    root; ``{name}`` is the image's file name: SPIDER's ``masks/{name}``). ``patient_regex``: the patient is group
     1 of this expression on the file name (default: the case itself). ``any_value_label``: a label-map key that
     every non-zero voxel belongs to (instance-numbered label files such as RibFrac's), instead of one region per
-    label value."""
+    label value. ``gradings``: a table of the source's per-structure gradings, attached to the regions."""
 
     image_glob: str
     image_suffix: str
-    label_suffix: str
+    label_suffix: str = ""
+    label_template: str | None = None
     patient_regex: str | None = None
     any_value_label: str | None = None
+    gradings: AttributeTable | None = None
 
     def required_paths(self, entry: "SourceEntry") -> tuple[str, ...]:
-        return (self.image_glob,)
+        return (self.image_glob, *((self.gradings.file,) if self.gradings else ()))
+
+    def _label(self, image: Path, base: str, root: Path) -> Path:
+        if self.label_template is not None:
+            return root / self.label_template.format(name=image.name)
+        return image.with_name(base + self.label_suffix)
 
     def records(self, entry: "SourceEntry", root: Path, *, on_bad: str, skips: list[Skip]) -> Iterator[SourceRecord]:
         images = sorted(p for p in visible(list(root.glob(self.image_glob)))
-                        if p.name.endswith(self.image_suffix) and not p.name.endswith(self.label_suffix))
+                        if p.name.endswith(self.image_suffix)
+                        and not (self.label_suffix and p.name.endswith(self.label_suffix)))
         if not images:
             raise SourceNotFoundError(f"no images matching {self.image_glob}", path=root,
                                       fix=f"point --source {entry.key}=PATH at the extracted folder")
+        gradings = self.gradings.load(root) if self.gradings else {}
         for image in images:
             base = image.name[: -len(self.image_suffix)]
             case = relative(image.with_name(base), root)
-            label = image.with_name(base + self.label_suffix)
+            label = self._label(image, base, root)
             if not label.exists():
                 handle(SourceNotFoundError(f"has no label file {label.name} beside it", path=image,
                                            fix="extract the label archive into the same folder, or use --on-bad skip"),
                        policy=on_bad, source=entry.key, record=case, reason="missing file", log=skips)
                 continue
             match = re.search(self.patient_regex, image.name) if self.patient_regex else None
+            patient = match.group(1) if match else case
+            regions = self._regions(entry, label, root)
+            if gradings and re.search(self.gradings.applies_to, image.name):  # type: ignore[union-attr]
+                regions = tuple(replace(r, attributes=gradings.get((patient, r.mask_value or 0), ())) for r in regions)
             yield SourceRecord(
-                source=entry.key, record_id=case, patient_id=match.group(1) if match else case, case_id=case,
+                source=entry.key, record_id=case, patient_id=patient, case_id=case,
                 modality=entry.modality, body_part=entry.body_part,
                 image=ImageRef(path=str(image), source_path=relative(image, root), kind="nifti"),
-                regions=self._regions(entry, label, root), laterality_known=entry.laterality_known)
+                regions=regions, laterality_known=entry.laterality_known)
 
     def _regions(self, entry: "SourceEntry", label_path: Path, root: Path) -> tuple[RegionRef, ...]:
         if self.any_value_label is None:

@@ -48,3 +48,54 @@ def sagittal_box(y0: int, y1: int, z0: int, z1: int) -> list[float]:
     transposed and flipped both ways), computed from the geometry alone."""
     height, width = VERSE_SHAPE[2], VERSE_SHAPE[1]
     return [float(width - y1), float(height - z1), float(width - y0), float(height - z0)]
+
+
+# SPIDER (torch-em's spider.py and a loader README as cited in the entry): images/<patient>_<sequence>.mha and
+# masks/<same name>, radiological_gradings.csv beside them. 3D MetaImages written here with identity
+# TransformMatrix and zero Offset: ITK's LPS, so the reader's RAS volume is the array flipped in x and y.
+SPIDER_SHAPE = (6, 20, 40)  # i (x), j (y), k (z: k grows superior)
+GRADINGS_HEADER = ("Patient,IVD label,Modic,UP endplate,LOW endplate,Spondylolisthesis,Disc herniation,"
+                   "Disc narrowing,Disc bulging,Pfirrman grade")
+
+
+def spider_label(vertebrae: int = 3) -> np.ndarray:
+    label = np.zeros(SPIDER_SHAPE, np.int16)
+    for n in range(1, vertebrae + 1):
+        k0 = 2 + 12 * (n - 1)
+        label[1:5, 4:14, k0:k0 + 8] = n  # vertebra n counted from the bottom
+        if n < vertebrae:
+            label[1:5, 4:14, k0 + 8:k0 + 12] = 200 + n  # the disc above it
+    label[1:5, 15:18, 2:36] = 100  # spinal canal, posterior
+    return label
+
+
+def spider_box(j0: int, j1: int, k0: int, k1: int) -> list[float]:
+    """A cuboid's box on a displayed sagittal slice (columns: anterior left, i.e. RAS y reversed = the stored j;
+    rows: superior up, i.e. the stored k reversed)."""
+    height = SPIDER_SHAPE[2]
+    return [float(j0), float(height - k1), float(j1), float(height - k0)]
+
+
+def save_mha(path: Path, volume: np.ndarray, *, spacing: tuple[float, float, float] = (3.3, 0.6, 0.6)) -> Path:
+    import zlib
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = zlib.compress(np.ascontiguousarray(volume.transpose(2, 1, 0)).astype("<i2").tobytes())
+    header = ("ObjectType = Image\nNDims = 3\nBinaryData = True\nBinaryDataByteOrderMSB = False\n"
+              "CompressedData = True\nTransformMatrix = 1 0 0 0 1 0 0 0 1\nOffset = 0 0 0\n"
+              "CenterOfRotation = 0 0 0\nAnatomicalOrientation = RAI\n"
+              f"ElementSpacing = {' '.join(str(s) for s in spacing)}\n"
+              f"DimSize = {' '.join(str(d) for d in volume.shape)}\nElementType = MET_SHORT\nElementDataFile = LOCAL\n")
+    path.write_bytes(header.encode() + pixels)
+    return path
+
+
+def write_spider(root: Path) -> Path:
+    rng = np.random.default_rng(41)
+    for name in ("1_t1.mha", "1_t2.mha", "2_t2.mha"):
+        save_mha(root / "images" / name, rng.integers(0, 900, SPIDER_SHAPE).astype(np.int16))
+        save_mha(root / "masks" / name, spider_label(3 if name.startswith("1_") else 2))
+    (root / "radiological_gradings.csv").write_text(
+        GRADINGS_HEADER + "\n1,1,2,0,1,0,1,1,0,4\n1,2,0,0,0,0,0,0,1,2\n2,1,0,0,0,1,0,0,0,3\n")
+    (root / "overview.csv").write_text("new_file_name,subset\n1_t1,training\n1_t2,training\n2_t2,validation\n")
+    return root

@@ -90,3 +90,67 @@ def test_verse_bad_inputs(breaker, reason: str, message: str, tmp_path: Path,  #
     report = json.loads((tmp_path / "lenient" / "build_report.json").read_text())
     assert report["skip_counts"] == {f"verse: {reason}": 1}
     assert report["by_source"]["verse"] > 0  # sub-verse005 still builds
+
+
+def test_spider_verifies_builds_and_validates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = ms.write_spider(tmp_path / "spider")
+    assert main(["sources", "verify", "spider", str(root)]) == 0
+    assert "spider: layout ok" in capsys.readouterr().out
+    assert build("spider", root, tmp_path / "out") == 0
+    assert main(["validate", str(tmp_path / "out")]) == 0
+    rows = list(iter_rows(tmp_path / "out", config="vgmed"))
+    assert {r["patient_id"] for r in rows} == {"1", "2"}
+    first = [r for r in rows if r["source_id"] == "images/1_t2"]
+    lowest = {tuple(r["boxes"][0]) for r in first if r["target"] == "lowest vertebra"}
+    assert lowest == {tuple(ms.spider_box(4, 14, 2, 10))}
+    disc = {tuple(r["boxes"][0]) for r in first if r["target"] == "lowest intervertebral disc"}
+    assert disc == {tuple(ms.spider_box(4, 14, 10, 14))}
+    counts = {(r["source_id"], r["target"]): r["answer"] for r in rows
+              if json.loads(r["metadata"])["question_kind"] == "group_count"}
+    assert counts[("images/1_t2", "vertebrae")] == "3" and counts[("images/1_t2", "intervertebral discs")] == "2"
+    assert counts[("images/2_t2", "vertebrae")] == "2"
+    # the source's own gradings, asked on T2 series only, answered from radiological_gradings.csv
+    graded = {(r["source_id"], r["target"], json.loads(r["metadata"])["reference"]): r["answer"] for r in rows
+              if json.loads(r["metadata"])["question_kind"] == "source_attribute"}
+    assert graded[("images/1_t2", "lowest intervertebral disc", "Pfirrmann grade")] == "4"
+    assert graded[("images/1_t2", "lowest intervertebral disc", "Modic change")] == "type II"
+    assert graded[("images/1_t2", "lowest intervertebral disc", "disc herniation")] == "present"
+    assert graded[("images/1_t2", "2nd from the bottom intervertebral disc", "disc bulging")] == "present"
+    assert graded[("images/2_t2", "lowest intervertebral disc", "spondylolisthesis")] == "present"
+    assert not [k for k in graded if k[0] == "images/1_t1"]
+    assert all(r["answer"] in r["options"] for r in rows)
+
+
+def _spider_bad_value(root: Path) -> None:
+    path = root / "radiological_gradings.csv"
+    path.write_text(path.read_text().replace(",4\n", ",7\n"))
+
+
+@pytest.mark.parametrize(("breaker", "reason", "message"), [
+    (lambda root: (root / "masks" / "1_t1.mha").unlink(), "missing file", "has no label file"),
+    (lambda root: (root / "masks" / "1_t1.mha").write_bytes((root / "masks" / "1_t1.mha").read_bytes()[:-20]),
+     "corrupt file", "compressed pixels cannot be read"),
+    (lambda root: ms.save_mha(root / "masks" / "1_t1.mha", np.zeros((4, 4, 4), np.int16)), "shape mismatch",
+     "differs from its image"),
+    (lambda root: ms.save_mha(root / "masks" / "1_t1.mha", np.where(ms.spider_label() == 100, 150, ms.spider_label())),
+     "label not in map", "label value(s) [150] are not in the spider label map"),
+])
+def test_spider_bad_inputs(breaker, reason: str, message: str, tmp_path: Path,  # noqa: ANN001
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    root = ms.write_spider(tmp_path / "spider")
+    breaker(root)
+    assert build("spider", root, tmp_path / "strict") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert build("spider", root, tmp_path / "lenient", "--on-bad", "skip") == 0
+    report = json.loads((tmp_path / "lenient" / "build_report.json").read_text())
+    assert report["skip_counts"] == {f"spider: {reason}": 1}
+
+
+def test_spider_grading_value_the_entry_does_not_know_is_one_line(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    root = ms.write_spider(tmp_path / "spider")
+    _spider_bad_value(root)
+    assert build("spider", root, tmp_path / "out") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "radiological_gradings.csv" in err[0] and "Pfirrman grade value '7'" in err[0]

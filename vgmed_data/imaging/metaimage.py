@@ -1,4 +1,5 @@
-"""MetaImage (``.mha``: ITK's text header + pixel data in one file), 2D images only.
+"""MetaImage (``.mha``: ITK's text header + pixel data in one file): 2D images (:func:`read_metaimage`) and 3D
+volumes (:func:`read_metaimage_volume`, which :func:`vgmed_data.imaging.nifti.read_nifti` uses for ``.mha``).
 
 The header is ``Key = Value`` lines ending with ``ElementDataFile = LOCAL``, after which the pixels follow (zlib
 when ``CompressedData = True``), x fastest. Read here: ``NDims`` 2, or 3 with a last ``DimSize`` of 1 or 3 (the
@@ -59,6 +60,65 @@ def _ints(fields: dict[str, str], key: str, path: Path) -> list[int]:
                               fix="use the source's original .mha file") from None
 
 
+def _pixels(fields: dict[str, str], pixels: bytes, count: int, file: Path) -> NDArray[np.integer]:
+    """The ``count`` pixels after the header, decompressed and in the header's element type and byte order."""
+    element = fields.get("ElementType", "")
+    if element not in _TYPES:
+        raise FileFormatError(f"ElementType {element or '(missing)'} is not read (only {', '.join(_TYPES)})",
+                              path=file, fix="convert it to 8- or 16-bit integers")
+    msb = (fields.get("BinaryDataByteOrderMSB") or fields.get("ElementByteOrderMSB") or "False").lower() == "true"
+    dtype = np.dtype(_TYPES[element]).newbyteorder(">" if msb else "<")
+    if fields.get("CompressedData", "False").lower() == "true":
+        try:
+            pixels = zlib.decompress(pixels)
+        except zlib.error as error:
+            raise FileFormatError(f"compressed pixels cannot be read ({error})", path=file,
+                                  fix="re-download the file") from None
+    if len(pixels) != count * dtype.itemsize:
+        raise FileFormatError(f"holds {len(pixels)} bytes of pixels where its header promises "
+                              f"{count * dtype.itemsize} (truncated or not this size)", path=file,
+                              fix="re-download the file")
+    return np.frombuffer(pixels, dtype=dtype)
+
+
+def _floats(fields: dict[str, str], key: str, count: int, default: list[float], path: Path) -> list[float]:
+    try:
+        values = [float(v) for v in fields[key].split()] if key in fields else default
+    except ValueError:
+        values = []
+    if len(values) != count:
+        raise FileFormatError(f"header field {key} must hold {count} numbers", path=path,
+                              fix="use the source's original .mha file")
+    return values
+
+
+def read_metaimage_volume(path: str | Path) -> tuple[NDArray[np.integer], NDArray[np.float64]]:
+    """A 3D MetaImage as ``(data[x, y, z], affine)``: the affine maps voxel indices to RAS+ millimetres.
+
+    MetaImage positions are ITK's LPS: ``Offset`` is the first voxel's centre, ``TransformMatrix`` lists the
+    direction of each voxel axis in turn (three numbers per axis, as ITK's MetaImageIO reads it into the columns of
+    its direction matrix), ``ElementSpacing`` the step along each axis; LPS becomes RAS by negating x and y."""
+    file = Path(path)
+    data = file.read_bytes()
+    fields, start = _header(data, file)
+    dims = _ints(fields, "DimSize", file)
+    if _ints(fields, "NDims", file) != [3] or len(dims) != 3 or min(dims) < 1 or dims[0] * dims[1] * dims[2] > \
+            MAX_PIXELS * 64 or fields.get("ElementNumberOfChannels", "1") != "1":
+        raise FileFormatError(f"is not a one-channel 3D volume (NDims {fields.get('NDims')}, DimSize "
+                              f"{fields.get('DimSize')})", path=file, fix="use the source's original .mha file")
+    values = _pixels(fields, data[start:], dims[0] * dims[1] * dims[2], file)
+    volume = values.reshape(dims[2], dims[1], dims[0]).transpose(2, 1, 0)  # x fastest on disk
+    spacing = _floats(fields, "ElementSpacing", 3, [1.0, 1.0, 1.0], file)
+    offset = _floats(fields, "Offset", 3, [0.0, 0.0, 0.0], file) if "Offset" in fields else \
+        _floats(fields, "Position", 3, [0.0, 0.0, 0.0], file)
+    axes = np.array(_floats(fields, "TransformMatrix", 9, [1, 0, 0, 0, 1, 0, 0, 0, 1], file)).reshape(3, 3)
+    affine = np.eye(4)
+    affine[:3, :3] = axes.T * np.array(spacing)  # column i: axis i's direction times its spacing
+    affine[:3, 3] = offset
+    affine = np.diag([-1.0, -1.0, 1.0, 1.0]) @ affine  # LPS -> RAS
+    return np.ascontiguousarray(volume.astype(volume.dtype.newbyteorder("="), copy=False)), affine
+
+
 def read_metaimage(path: str | Path) -> NDArray[np.uint8] | NDArray[np.uint16]:
     file = Path(path)
     data = file.read_bytes()
@@ -75,25 +135,8 @@ def read_metaimage(path: str | Path) -> NDArray[np.uint8] | NDArray[np.uint16]:
     width, height = dims[0], dims[1]
     if width < 1 or height < 1 or width * height > MAX_PIXELS:
         raise FileFormatError(f"has an unusable size {width}x{height}", path=file, fix="use the source's original file")
-    element = fields.get("ElementType", "")
-    if element not in _TYPES:
-        raise FileFormatError(f"ElementType {element or '(missing)'} is not read (only {', '.join(_TYPES)})",
-                              path=file, fix="convert it to 8- or 16-bit integers")
-    msb = (fields.get("BinaryDataByteOrderMSB") or fields.get("ElementByteOrderMSB") or "False").lower() == "true"
-    dtype = np.dtype(_TYPES[element]).newbyteorder(">" if msb else "<")
-    pixels = data[start:]
-    if fields.get("CompressedData", "False").lower() == "true":
-        try:
-            pixels = zlib.decompress(pixels)
-        except zlib.error as error:
-            raise FileFormatError(f"compressed pixels cannot be read ({error})", path=file,
-                                  fix="re-download the file") from None
-    count = width * height * planes * channels[0]
-    if len(pixels) != count * dtype.itemsize:
-        raise FileFormatError(f"holds {len(pixels)} bytes of pixels where its header promises "
-                              f"{count * dtype.itemsize} (truncated or not this size)", path=file,
-                              fix="re-download the file")
-    values = np.frombuffer(pixels, dtype=dtype)
+    values = _pixels(fields, data[start:], width * height * planes * channels[0], file)
+    dtype = values.dtype
     if planes == 3:
         values = values.reshape(3, height, width).transpose(1, 2, 0)
     elif channels[0] == 3:

@@ -141,13 +141,19 @@ def read_nifti(path: str | os.PathLike[str], *, volume_index: int | None = None)
     """Load a NIfTI-1/2 file reoriented to RAS+. ``volume_index`` picks one volume of a 4D file."""
     file = Path(path)
     head = _sniff(file)
-    try:
-        known = _single_file_class(file, head)
-        image = known.from_filename(str(file)) if known is not None else nib.load(str(file))
-        data = np.asanyarray(image.dataobj)
-    except (gzip.BadGzipFile, EOFError, OSError, nib.filebasedimages.ImageFileError, ValueError) as error:
-        raise FileFormatError(f"could not be read as NIfTI ({type(error).__name__}: {error})", path=file,
-                              fix="re-download the file; check it opens in a NIfTI viewer") from error
+    if file.suffix.lower() == ".mha":  # a 3D MetaImage (SPIDER): the same orientation handling as NIfTI
+        from vgmed_data.imaging.metaimage import read_metaimage_volume
+
+        voxels, mha_affine = read_metaimage_volume(file)
+        image, data = nib.Nifti1Image(voxels, mha_affine), voxels
+    else:
+        try:
+            known = _single_file_class(file, head)
+            image = known.from_filename(str(file)) if known is not None else nib.load(str(file))
+            data = np.asanyarray(image.dataobj)
+        except (gzip.BadGzipFile, EOFError, OSError, nib.filebasedimages.ImageFileError, ValueError) as error:
+            raise FileFormatError(f"could not be read as NIfTI ({type(error).__name__}: {error})", path=file,
+                                  fix="re-download the file; check it opens in a NIfTI viewer") from error
     if getattr(image, "affine", None) is None:  # e.g. a CIFTI-2 file (.dconn.nii): a matrix, not a volume
         raise FileFormatError(f"is a {type(image).__name__}, not a NIfTI volume with an affine", path=file,
                               fix="render a NIfTI-1/2 image volume (.nii/.nii.gz)", reason=SkipReason.SHAPE_MISMATCH)
