@@ -26,7 +26,7 @@ from vgmed_data.errors import FileFormatError, InvalidInputError, SkipReason, So
 from vgmed_data.jsonl import parse_json
 
 from vgmed_data.builders.policy import Skip, handle
-from vgmed_data.builders.readers.common import relative, require, skip_reason
+from vgmed_data.builders.readers.common import listed, relative, require, skip_reason
 from vgmed_data.builders.records import ImageRef, RegionRef, SourceRecord
 
 if TYPE_CHECKING:
@@ -103,12 +103,8 @@ class BoxJsonReader:
         data = self._read(path)
         for key in sorted(data):
             item = data[key]
-            image = root / self.image_template.format(key=key)
             try:
-                if not image.resolve().is_relative_to(root.resolve()):
-                    raise InvalidInputError(f"image id {key!r} points outside the source folder", path=path,
-                                            record=key, fix="use the source's original box file",
-                                            reason="path outside source")
+                image = listed(root, self.image_template.format(key=key), index=path, record=key, what="image")
                 if not image.is_file():
                     raise SourceNotFoundError(f"image {relative(image, root)} named in {self.boxes_file} is missing",
                                               path=root, record=key, fix="re-extract the source, or use --on-bad skip")
