@@ -38,6 +38,9 @@ PLANNED = "vgmed_planned"
 
 # (layer_idx, attention_mask or None, query [b, h, q, d], key [b, kvh, k, d]) -> new attention mask
 MaskEdit = Callable[[int, "torch.Tensor | None", "torch.Tensor", "torch.Tensor"], "torch.Tensor | None"]
+# (layer_idx, last-row scores [b, h, k] float32 before the softmax, absolute position of key 0, q_len) -> edited
+# scores, or None to leave this call alone (the interventions of eval.methods: PAI, AdaptVis)
+ScoreEdit = Callable[[int, "torch.Tensor", int, int], "torch.Tensor | None"]
 
 
 @dataclass
@@ -48,6 +51,10 @@ class AttentionPlan:
     last query row; a ``[batch, q]`` float tensor keeps the weighted sum of rows (weights per row sum to 1; rows
     with weight 0 are skipped cheaply when they form a leading block). ``mask_edit`` / ``edit_layers``: a hook
     that replaces the boolean SDPA mask (True = may attend) of those layers before the kernel runs.
+    ``score_edit`` / ``score_layers``: a hook that edits the pre-softmax scores of the LAST query row of those
+    layers (every call: prefill and decode steps); that row's output is then recomputed from the edited
+    probabilities in float32 and replaces SDPA's row, the other rows keep SDPA's output. A captured layer keeps
+    the edited probabilities (the attention after the intervention).
     ``maps``: filled with ``layer -> [batch, heads, keys]`` float32 probabilities.
     """
 
@@ -55,15 +62,20 @@ class AttentionPlan:
     row_weights: "torch.Tensor | None" = None
     mask_edit: MaskEdit | None = None
     edit_layers: frozenset[int] = frozenset()
+    score_edit: ScoreEdit | None = None
+    score_layers: frozenset[int] = frozenset()
     maps: dict[int, "torch.Tensor"] = field(default_factory=dict)
+    seen: dict[int, int] = field(default_factory=dict)  # tokens each layer has processed under this plan
 
 
 _ACTIVE: ContextVar[AttentionPlan | None] = ContextVar("vgmed_attention_plan", default=None)
 
 
 def _selected_row_probs(query: "torch.Tensor", key: "torch.Tensor", mask: "torch.Tensor | None",
-                        scaling: float, row_weights: "torch.Tensor | None") -> "torch.Tensor":
-    """Softmax probabilities of the selected query rows, ``[batch, heads, keys]``, float32."""
+                        scaling: float, row_weights: "torch.Tensor | None",
+                        edit: Callable[["torch.Tensor"], "torch.Tensor | None"] | None = None) -> "torch.Tensor":
+    """Softmax probabilities of the selected query rows, ``[batch, heads, keys]``, float32. ``edit`` (last row
+    only) may replace the scores ``[batch, heads, keys]`` before the mask and the softmax."""
     import torch
 
     batch, heads, q_len, dim = query.shape
@@ -77,6 +89,10 @@ def _selected_row_probs(query: "torch.Tensor", key: "torch.Tensor", mask: "torch
     rows = q_len - first
     q = query[:, :, first:, :].float().reshape(batch, kv_heads, groups * rows, dim)
     scores = torch.matmul(q, key.float().transpose(-1, -2)).reshape(batch, heads, rows, k_len) * scaling
+    if edit is not None and row_weights is None:
+        edited = edit(scores[:, :, 0, :])
+        if edited is not None:
+            scores = edited[:, :, None, :]
     if mask is None and row_weights is None:
         # SDPA skipped the mask (causal, no padding, no window) and the last row sees every key: a plain softmax.
         return torch.softmax(scores[:, :, 0, :], dim=-1)
@@ -109,9 +125,39 @@ def planned_attention(module: Any, query: "torch.Tensor", key: "torch.Tensor", v
         attention_mask = plan.mask_edit(layer, attention_mask, query, key)
     output = sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                     **kwargs)
-    if plan is not None and layer in plan.capture_layers and layer not in plan.maps:
-        scale = scaling if scaling is not None else query.shape[-1] ** -0.5
-        plan.maps[layer] = _selected_row_probs(query, key, attention_mask, scale, plan.row_weights)
+    if plan is None or layer is None:
+        return output
+    scale = scaling if scaling is not None else query.shape[-1] ** -0.5
+    q_len, k_len = query.shape[2], key.shape[2]
+    seen = plan.seen[layer] = plan.seen.get(layer, 0) + q_len  # absolute length after this call
+    probs = None
+    if plan.score_edit is not None and layer in plan.score_layers:
+        edit, edited = plan.score_edit, []
+
+        def on_row(scores: "torch.Tensor") -> "torch.Tensor | None":
+            result = edit(layer, scores, seen - k_len, q_len)  # key j is position seen - k_len + j (windows)
+            edited.append(result is not None)
+            return result
+
+        probs = _selected_row_probs(query, key, attention_mask, scale, None, edit=on_row)
+        if edited[0]:  # else SDPA's row stands (the edit declined this call)
+            output = (_replace_last_row(output[0], probs, value), *output[1:])
+    if layer in plan.capture_layers and layer not in plan.maps:
+        plan.maps[layer] = (probs if probs is not None and plan.row_weights is None
+                            else _selected_row_probs(query, key, attention_mask, scale, plan.row_weights))
+    return output
+
+
+def _replace_last_row(output: "torch.Tensor", probs: "torch.Tensor", value: "torch.Tensor") -> "torch.Tensor":
+    """SDPA's output ``[batch, q, heads, dim]`` with the last query row recomputed from ``probs`` ``[batch, heads,
+    keys]`` (float32) and ``value`` ``[batch, kv_heads, keys, dim]``, grouped-query heads without copying V."""
+    import torch
+
+    batch, heads, k_len = probs.shape
+    kv_heads = value.shape[1]
+    row = torch.matmul(probs.reshape(batch, kv_heads, heads // kv_heads, k_len), value.float())
+    output = output.clone()
+    output[:, -1] = row.reshape(batch, heads, -1).to(output.dtype)
     return output
 
 

@@ -40,6 +40,8 @@ def _run(args: argparse.Namespace) -> int:
 
     from vgmed_data.eval.protocol import refuse_fixed_flags
 
+    from vgmed_data.eval.methods import parse_method_params
+
     methods = parse_methods(args.method)
     refuse_fixed_flags(args.protocol, {"--max-new-tokens": args.max_new_tokens,
                                        "--percentile": getattr(args, "percentile", None)})
@@ -53,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
                      max_new_tokens=DEFAULT_MAX_NEW_TOKENS if args.max_new_tokens is None else args.max_new_tokens,
                      min_pixels=args.min_pixels, protocol=args.protocol,
                      query=args.query, attention_prompt=args.attention_prompt,
-                     overlays=args.overlays,
+                     overlays=args.overlays, method_params=parse_method_params(args.method_param or ()),
                      on_bad_sample=args.on_bad_sample, progress=not args.quiet, overwrite=args.overwrite,
                      argv=("vgmed", *sys.argv[1:]) if sys.argv and "vgmed" in Path(sys.argv[0]).name else None)
     if cfg.task == Task.BOXES:
@@ -135,8 +137,11 @@ def register(parser: argparse.ArgumentParser) -> None:
                      help="grounding: attention metrics + answers (default); boxes: ask for boxes (sequences or "
                           "vgmed configuration), write predictions.jsonl and score them with the baselines")
     run.add_argument("--method", default="baseline",
-                     help="baseline (default), vgrefine, or baseline,vgrefine (both answers, side by side); "
-                          "VGRefine runs one sample at a time (fast path, batch size 1)")
+                     help="comma-separated, side by side: baseline (default), vgrefine, pai, vcd, adaptvis, blind "
+                          "(docs/methods.md); every method but the baseline runs one sample at a time")
+    run.add_argument("--method-param", action="append", metavar="NAME.KEY=VALUE",
+                     help="an intervention's parameter (repeatable), e.g. pai.alpha=0.5, vcd.noise_step=999, "
+                          "adaptvis.threshold=0.3; defaults are the authors' published values")
     from vgmed_data.eval.vgrefine.cli import add_method_arguments
 
     add_method_arguments(run)

@@ -8,7 +8,8 @@ Below the tasks: the grounding runner (:mod:`vgmed_data.eval.runner`), the boxes
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,15 @@ from vgmed_data.errors import InvalidInputError
 
 
 class Method(StrEnum):
-    """``--method``: the plain model (``baseline``) and/or VGRefine (docs/vgrefine.md), in this order."""
+    """``--method``: the plain model (``baseline``), VGRefine (docs/vgrefine.md) and the interventions of
+    :mod:`vgmed_data.eval.methods` (docs/methods.md), in this order."""
 
     BASELINE = "baseline"
     VGREFINE = "vgrefine"
+    PAI = "pai"
+    VCD = "vcd"
+    ADAPTVIS = "adaptvis"
+    BLIND = "blind"
 
 
 class Task(StrEnum):
@@ -61,7 +67,7 @@ BASELINE, VGREFINE = Method.BASELINE.value, Method.VGREFINE.value
 
 
 def parse_methods(text: str) -> tuple[str, ...]:
-    """``"baseline"``, ``"vgrefine"`` or ``"baseline,vgrefine"`` -> the methods in canonical order."""
+    """``"baseline"``, ``"baseline,vgrefine,pai"``, ... -> the methods in canonical order."""
     names = [part.strip().lower() for part in text.split(",") if part.strip()]
     unknown = [name for name in names if name not in tuple(Method)]
     if unknown or not names:
@@ -108,6 +114,8 @@ class EvalConfig:
     protocol: str = Protocol.DEFAULT.value
     min_pixels: int | None = None  # None: the family default (eval.adapters); 0: the checkpoint's own
     answers: bool = True  # False: measure only, no answer is generated (vgmed eval select --protocol official)
+    # --method-param NAME.KEY=VALUE of the interventions (eval.methods): name -> key -> text; the rest default
+    method_params: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         methods = tuple(self.methods)
@@ -115,6 +123,12 @@ class EvalConfig:
             raise InvalidInputError(f"methods {methods!r}", fix=f"use one or more of {', '.join(Method)}, each once")
         object.__setattr__(self, "methods", tuple(m.value for m in Method if m in methods))
         _check_choice(self.task, Task, "task")
+        object.__setattr__(self, "method_params", {k: dict(v) for k, v in self.method_params.items()})
+        attention_changing = [name for name, m in self.interventions().items() if m.changes_attention]
+        if attention_changing and self.query != QueryMode.LAST:  # (unknown names/keys/values failed just above)
+            raise InvalidInputError(f"{', '.join(attention_changing)} record the attention of the last prompt row "
+                                    f"after the intervention; --query {self.query} measures another",
+                                    fix="drop --query (last is the official measurement)")
         if self.task == Task.BOXES and methods != (BASELINE,):
             raise InvalidInputError("--task boxes runs the baseline method only", fix="drop --method/--heads")
         if (VGREFINE in methods) != (self.vgrefine is not None):
@@ -137,8 +151,23 @@ class EvalConfig:
                 raise InvalidInputError(f"--protocol official measures on the official prompt and the last prompt "
                                         f"row; {', '.join(unofficial)} chooses otherwise",
                                         fix="drop the flag(s), or use --protocol default")
+            others = [m for m in methods if m not in (BASELINE, VGREFINE)]
+            if others:
+                raise InvalidInputError(f"--protocol official has no {', '.join(others)}: the official VGMED code "
+                                        "runs the baseline and VGRefine only", fix="use --protocol default")
             if self.vgrefine is not None and self.vgrefine.threshold is None:
                 object.__setattr__(self, "vgrefine", replace(self.vgrefine, percentile=OFFICIAL_PERCENTILE))
+
+    def interventions(self) -> dict[str, Any]:
+        """The :class:`vgmed_data.eval.methods.Intervention` objects this run applies, by name, in order."""
+        from vgmed_data.eval.methods import build_methods
+
+        return build_methods(self.methods, self.method_params)
+
+    def intervention_parameters(self) -> dict[str, dict[str, Any]] | None:
+        """``name -> parameters`` of the interventions (run.json, fingerprint); None when none runs."""
+        chosen = self.interventions()
+        return {name: method.parameters() for name, method in chosen.items()} or None
 
     @property
     def box_mapping(self) -> BoxMapping | None:
@@ -164,6 +193,9 @@ class EvalConfig:
             settings["min_pixels"] = self.min_pixels
         if not self.answers:
             settings["answers"] = False
+        interventions = self.intervention_parameters()
+        if interventions is not None:  # absent otherwise: earlier fingerprints still match
+            settings["interventions"] = interventions
         # input_scale (official) was every earlier run's mapping: absent then, so those fingerprints still match
         if with_mapping and self.box_mapping not in (None, BoxMapping.INPUT_SCALE):
             settings["box_mapping"] = str(self.box_mapping)
@@ -186,5 +218,7 @@ class EvalConfig:
                         provenance=run_provenance(device=self.device, config=self.config, split=self.split,
                                                   argv=self.argv),
                         extra={"protocol": self.protocol, "min_pixels": self.min_pixels,
-                               "max_pixels": self.max_pixels})
+                               "max_pixels": self.max_pixels,
+                               **({"interventions": interventions} if (interventions := self.intervention_parameters())
+                                  else {})})
 

@@ -68,8 +68,12 @@ def summarise(records: Sequence[SampleRecord], *, manifest: Manifest, adapter: d
         values = sorted({str(getattr(r, key)) for r in records})
         groups[key] = {v: _group_stats([r for r in records if str(getattr(r, key)) == v], layers) for v in values}
     methods = list(manifest.methods)
+    from vgmed_data.eval.methods.compare import side_by_side
+
     return {"model": manifest.model, "dataset": manifest.dataset, "adapter": adapter,
             "methods": methods, "vgrefine": vgrefine_summary(records, methods=methods),
+            "interventions": manifest.extra.get("interventions"),
+            "side_by_side": side_by_side(records, methods=methods) if len(methods) > 1 else None,
             "random_weights": (Path(manifest.model) / "tiny_checkpoint.json").exists(),
             "query": manifest.query,
             "attention_prompt": manifest.attention_prompt, "layers": layers, "best_layer_by_ar": best,
@@ -112,6 +116,14 @@ def markdown(summary: dict[str, Any]) -> str:
     refine = summary.get("vgrefine")
     if refine is not None:
         lines += _vgrefine_markdown(refine)
+    table = summary.get("side_by_side")
+    if table is not None:
+        from vgmed_data.eval.methods.compare import markdown as methods_markdown
+
+        lines += ["## Methods side by side", "", methods_markdown(table, layer_index=best_i, layer=best)]
+        for name, params in (summary.get("interventions") or {}).items():
+            lines.append(f"- {name}: " + ", ".join(f"{k}={v}" for k, v in params.items()))
+        lines.append("")
     at = f" at layer {best} (best mean AR)" if best is not None else ""
     lines += [f"## By modality and question type{at}", "",
               "| group | value | n | accuracy | AR | KL | JS | PG | EPG |", "|---|---|---|---|---|---|---|---|---|"]

@@ -134,13 +134,57 @@ class VGRefineRecord:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MethodRecord:
+    """``samples.jsonl`` ``"methods"[name]``: one sample answered with an intervention of ``eval.methods`` (PAI,
+    VCD, AdaptVis, blind) and scored.
+
+    ``parameters``: the method's settings; ``answer``: its greedy answer; ``changed``: whether it differs from the
+    baseline's prediction (None without a baseline); ``details``: per-sample choices (AdaptVis' confidence and
+    weight, VCD's noise seed); ``metrics_after``: for methods that change attention, the layer metrics (``ar``,
+    ``kl``, ``js``, ...) of the attention after the intervention, on the record's ``attention_text`` and boxes
+    (same general-prompt normaliser and box mapping as the record's ``metrics``)."""
+
+    method: str
+    parameters: Mapping[str, Any]
+    answer: str
+    changed: bool | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    metrics_after: Mapping[str, tuple[float, ...]] | None = None
+    seconds: float | None = None
+    score: Mapping[str, Any] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def correct(self) -> bool | None:
+        return None if self.score is None else bool(self.score["correct"])
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"method": self.method, "parameters": dict(self.parameters), "answer": self.answer}
+        optional = {"changed": self.changed, "details": dict(self.details) or None,
+                    "metrics_after": _metrics_json(self.metrics_after), "seconds": self.seconds}
+        out.update({k: v for k, v in optional.items() if v is not None})
+        return {**out, **(self.score or {}), **self.extra}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MethodRecord:
+        names = [f.name for f in fields(cls) if f.name not in ("score", "extra")]
+        _require(data, ("method", "parameters", "answer"), what="a method record")
+        known, extra = _split(data, (*names, *SCORE_KEYS))
+        return cls(method=str(known["method"]), parameters=known["parameters"], answer=str(known["answer"]),
+                   changed=known.get("changed"), details=known.get("details") or {},
+                   metrics_after=_metrics_of(known.get("metrics_after")), seconds=known.get("seconds"),
+                   score=_score(data), extra=extra)
+
+
+@dataclass(frozen=True, kw_only=True)
 class SampleRecord:
     """One line of a grounding run's ``samples.jsonl`` (docs/evaluation.md lists the fields).
 
     Every record names its sample (index in the split, id, modality, question type, question, answer, options)
     and its ``status``; a skipped one has ``skip_reason``. An answered one has the prompts, the token grid, the
     input transform, the layers and ``timings``; with the baseline, ``prediction`` and ``score``; with VGRefine,
-    ``vgrefine``; with boxes, ``gt_tokens`` and ``metrics`` (metric -> one value per layer) on the cells of the
+    ``vgrefine``; with the interventions of ``eval.methods``, ``methods`` (name -> :class:`MethodRecord`); with
+    boxes, ``gt_tokens`` and ``metrics`` (metric -> one value per layer) on the cells of the
     record's ``box_mapping`` (``eval.protocol.BoxMapping``; absent in records written before it was recorded,
     whose metrics are input-scale: :attr:`mapping`), and where the input transform pads or crops the other
     mapping's metrics too (``metrics_padding_aware`` or ``metrics_input_scale``); else ``grounding_skip``."""
@@ -165,6 +209,7 @@ class SampleRecord:
     prediction: str | None = None
     score: Mapping[str, Any] | None = None
     vgrefine: VGRefineRecord | None = None
+    methods: Mapping[str, MethodRecord] = field(default_factory=dict)  # interventions (eval.methods), by name
     grounding_skip: str | None = None  # why there are no metrics: "no boxes" or "bad box"
     grounding_skip_detail: str | None = None
     gt_tokens: int | None = None
@@ -212,6 +257,7 @@ class SampleRecord:
                     "layers": None if self.layers is None else list(self.layers),
                     TIMINGS: dict(self.timings) or None, "prediction": self.prediction,
                     "vgrefine": None if self.vgrefine is None else self.vgrefine.to_json(),
+                    "methods": {name: m.to_json() for name, m in self.methods.items()} or None,
                     "grounding_skip": self.grounding_skip, "grounding_skip_detail": self.grounding_skip_detail,
                     "gt_tokens": self.gt_tokens,
                     "metrics": _metrics_json(self.metrics),
@@ -241,6 +287,7 @@ class SampleRecord:
                    layers=None if layers is None else tuple(int(v) for v in layers),
                    timings=known.get(TIMINGS) or {}, prediction=known.get("prediction"), score=_score(data),
                    vgrefine=None if known.get("vgrefine") is None else VGRefineRecord.from_json(known["vgrefine"]),
+                   methods={str(name): MethodRecord.from_json(m) for name, m in (known.get("methods") or {}).items()},
                    grounding_skip=known.get("grounding_skip"), grounding_skip_detail=known.get("grounding_skip_detail"),
                    gt_tokens=known.get("gt_tokens"),
                    metrics=_metrics_of(known.get("metrics")),

@@ -34,7 +34,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ from vgmed_data.eval.metrics import boxes_to_token_mask, boxes_to_token_mask_pad
 from vgmed_data.eval.progress import progress_bar
 from vgmed_data.eval.protocol import (BoxMapping, Protocol, ProtocolSettings, adapter_options, answer_prompt,
                                       mappings_agree, protocol_settings)
-from vgmed_data.eval.run_folder import RunFolder, SampleRecord, Status
+from vgmed_data.eval.run_folder import MethodRecord, RunFolder, SampleRecord, Status
 from vgmed_data.eval.vgrefine.options import VGRefineOptions
 from vgmed_data.errors import FileFormatError, GeometryError, InvalidInputError, VgmedError
 
@@ -268,6 +268,8 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
             fields["vgrefine"] = refined.record
             timings["vgrefine_s"] = round(refined.seconds, 6)
             arrays.update(refined.arrays)
+        outcomes = _interventions(adapter, sample, image, cfg, layers, answer_text(sample), answer_options,
+                                  prediction=fields.get("prediction"), timings=timings)
         arrays[f"{sample.id}__question"] = q.astype(np.float16)
         arrays[f"{sample.id}__general"] = g.astype(np.float16)
         if not sample.boxes:
@@ -284,9 +286,13 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
                 if not mask.any():  # official protocol, every box clipped away (the official code raises)
                     fields.update(grounding_skip="bad box",
                                   grounding_skip_detail="no image token overlaps the boxes clipped to the image")
+                    fields["methods"] = {name: outcome.record for name, outcome in outcomes.items()}
                     records.append(SampleRecord(**fields, timings=timings, extra=record_extra))
                     continue
                 result = grounding_metrics(q, g, mask)
+                outcomes = {name: _with_metrics_after(adapter, outcome, sample, image, g, mask, layers,
+                                                      attention_text(sample), answer_text(sample))
+                            for name, outcome in outcomes.items()}
                 fields["gt_tokens"] = int(mask.sum())
                 fields["metrics"] = _metric_lists(result)
                 arrays[f"{sample.id}__head_metrics"] = np.stack(
@@ -295,6 +301,7 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
                     other_name = ("metrics_input_scale" if settings.box_mapping is BoxMapping.PADDING_AWARE
                                   else "metrics_padding_aware")
                     fields[other_name] = _metric_lists(grounding_metrics(q, g, other))
+        fields["methods"] = {name: outcome.record for name, outcome in outcomes.items()}
         records.append(SampleRecord(**fields, timings=timings, extra=record_extra))
     records.sort(key=lambda r: r.index)
     return records, arrays
@@ -323,6 +330,53 @@ def _vgrefine_sample(adapter: Any, sample: EvalSample, image: Any, cfg: EvalConf
                            sample_id=sample.id, answer=sample.answer, options=sample.options,
                            method_options=options, max_new_tokens=adapter.options.max_new_tokens,
                            with_plain=BASELINE in cfg.methods)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One intervention on one sample: its record and, for attention-changing methods, what the metrics after
+    it need (the maps on the answer prompt, the method, its per-sample choices)."""
+
+    record: MethodRecord
+    method: Any
+    maps: dict[int, np.ndarray] | None
+
+
+def _interventions(adapter: Any, sample: EvalSample, image: Any, cfg: EvalConfig, layers: Sequence[int],
+                   user_text: str, answer_options: Any, *, prediction: str | None, timings: dict[str, float]
+                   ) -> dict[str, _Outcome]:
+    """Every intervention of ``cfg`` (eval.methods) answers the sample on the answer prompt, batch size 1."""
+    outcomes: dict[str, _Outcome] = {}
+    for name, method in cfg.interventions().items():
+        capture = list(layers) if method.changes_attention and sample.boxes else []
+        start = time.perf_counter()
+        with options_applied(adapter, answer_options):
+            result = method.answer(adapter, image, user_text, max_new_tokens=adapter.options.max_new_tokens,
+                                   capture_layers=capture, sample_id=sample.id)
+        seconds = time.perf_counter() - start
+        timings[f"{name}_s"] = round(seconds, 6)
+        record = MethodRecord(method=name, parameters=method.parameters(), answer=result.text,
+                              changed=None if prediction is None else result.text != prediction,
+                              details=dict(result.details), seconds=round(seconds, 6),
+                              score=score_answer(result.text, answer=sample.answer, options=sample.options))
+        outcomes[name] = _Outcome(record=record, method=method, maps=result.maps)
+    return outcomes
+
+
+def _with_metrics_after(adapter: Any, outcome: _Outcome, sample: EvalSample, image: Any, general: np.ndarray,
+                        mask: np.ndarray, layers: Sequence[int], attention_text: str, answer_text: str) -> _Outcome:
+    """The layer metrics of the attention after an attention-changing intervention, on the prompt the record's
+    ``metrics`` were measured on (its answer pass's maps when that is the answer prompt, else one capture-only
+    forward with the same per-sample choices) and with the same general-prompt normaliser and cells."""
+    if not outcome.method.changes_attention:
+        return outcome
+    maps = outcome.maps
+    if maps is None or attention_text != answer_text:
+        maps = outcome.method.capture(adapter, image, attention_text, layers=layers,
+                                      details=outcome.record.details)
+    after = np.stack([maps[layer] for layer in layers])
+    metrics = _metric_lists(grounding_metrics(after, general, mask))
+    return replace(outcome, record=replace(outcome.record, metrics_after=metrics))
 
 
 def _evaluate_with_oom_fallback(adapter: Any, batch: Sequence[EvalSample], cfg: EvalConfig,
@@ -386,6 +440,8 @@ def run_rank(cfg: EvalConfig, *, rank: int, world: int, adapter: Any | None = No
     layers = list(cfg.layers) if cfg.layers is not None else list(range(adapter.num_layers))
     if cfg.vgrefine is not None:  # fail before the first sample, not inside it
         cfg.vgrefine.check_model(layers=adapter.num_layers, heads=adapter.num_heads)
+    for method in cfg.interventions().values():
+        method.check(adapter)
     folder.start(manifest, overwrite=cfg.overwrite, unmapped_fingerprint=unmapped,
                  mappings_agree=mappings_agree(adapter.family))  # the first write
     paths = folder.rank(rank, world)
