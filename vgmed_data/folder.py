@@ -74,6 +74,7 @@ def write_config(
 
 def _write_config(target: Path, samples: Iterable[GroundingSample | SequenceSample | Mapping[str, Any]], *,
                   config: str, shard_rows: int, card_body: str | None) -> FolderSummary:
+    folder_configs(target)  # data/ or data/<config> as a link out of the folder is refused, never written through
     features = features_for(config)
     schema = features.arrow_schema
     staging = staging_dir(target)

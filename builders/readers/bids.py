@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vgmed_data.errors import FileFormatError, SkipReason, SourceNotFoundError, VgmedError
+from vgmed_data.userfiles import read_bounded
 
 from vgmed_data.builders.policy import Skip, handle
 from vgmed_data.builders.readers.common import relative, skip_reason, visible
@@ -83,10 +84,9 @@ def read_centroid_labels(path: Path) -> list[int]:
     """The vertebra labels a centroid file lists, in file order (centroids given as NaN are skipped, as the
     release's own reader does)."""
     fix = "re-extract the release's derivatives/ folder"
-    if path.stat().st_size > MAX_CENTROID_BYTES:
-        raise FileFormatError("is too large to be a centroid file", path=path, fix=fix)
+    data = read_bounded(path, limit=MAX_CENTROID_BYTES, what="centroid file")
     try:
-        items: Any = json.loads(path.read_bytes())
+        items: Any = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise FileFormatError(f"is not a JSON centroid list ({error.__class__.__name__})", path=path,
                               fix=fix) from None

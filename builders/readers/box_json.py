@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image, UnidentifiedImageError
 
 from vgmed_data.errors import FileFormatError, InvalidInputError, SkipReason, SourceNotFoundError, VgmedError
+from vgmed_data.userfiles import read_bounded
 from vgmed_data.jsonl import parse_json
 
 from vgmed_data.builders.policy import Skip, handle
@@ -48,10 +49,8 @@ class BoxJsonReader:
         return (self.boxes_file, self.image_template.replace("{key}", "*"))
 
     def _read(self, path: Path) -> Mapping[str, Any]:
-        if path.stat().st_size > self.max_bytes:
-            raise FileFormatError(f"is larger than {self.max_bytes} bytes", path=path,
-                                  fix="use the source's original box file")
-        data = parse_json(path.read_bytes(), path=path, fix="use the source's original box file")
+        data = parse_json(read_bounded(path, limit=self.max_bytes, what=self.boxes_file), path=path,
+                          fix="use the source's original box file")
         if not isinstance(data, dict):
             raise FileFormatError("is not a JSON object keyed by image id", path=path,
                                   fix="use the source's original box file")

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw
 
 from vgmed_data.errors import FileFormatError
+from vgmed_data.userfiles import read_bounded
 
 MAX_BYTES = 64 * 1024 * 1024
 Polygon = list[tuple[float, float]]
@@ -30,9 +31,7 @@ Polygon = list[tuple[float, float]]
 def read_polygons(path: str | Path) -> dict[str, list[Polygon]]:
     """class name -> its polygons (in file order)."""
     file = Path(path)
-    if file.stat().st_size > MAX_BYTES:
-        raise FileFormatError(f"is larger than {MAX_BYTES} bytes", path=file, fix="use the source's original file")
-    data = file.read_bytes()
+    data = read_bounded(file, limit=MAX_BYTES, what="annotation file")
     if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
         raise FileFormatError("declares a DOCTYPE or entities, which annotation files never need", path=file,
                               fix="use the source's original annotation file")

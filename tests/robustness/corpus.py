@@ -572,8 +572,15 @@ HOSTILE: list[Case] = [
     Case("export/vlmevalkit-data-link-out", VLMEVALKIT, link("folder/data", "../outside/data"), says="data is a link"),
     Case("export/vgmed-jsonl-shard-a-pipe", EXPORT, fifo(SHARD), says=SHARD_NAME),
     Case("import/file-a-pipe", IMPORT, fifo("in.jsonl"), says="in.jsonl"),
+    Case("render/a-pipe", "render {dir}/input.png --out {out}/x.png", fifo("input.png"), says="input.png"),
+    Case("render/a-device", "render /dev/zero --out {out}/x.png", says="/dev/zero"),
+    Case("build/kvasir-mask-a-pipe", BUILD + " kvasir-seg={dir}/kvasir",
+         chain(mkdir("kvasir/images"), copy("images/a.png", "kvasir/images/a.jpg"), fifo("kvasir/masks/a.jpg")),
+         says="masks/a.jpg"),
     Case("medsg/file-a-pipe", MEDSG, fifo("ms.json"), says="ms.json"),
     # output paths: nothing is written through a link out of the output folder
+    Case("import/out-data-link-out", "import vgmed-jsonl {jsonl} --images {images} --out {folder}",
+         link("folder/data", "../outside/data"), says="data is a link"),
     Case("export/medsg-images-link-out", "build sequences --out {seq} --export-medsg {dir}/exp",
          chain(mkdir("outside-images"), link("exp/images", "../outside-images")), says="images"),
     # MedSG box text that is not numbers

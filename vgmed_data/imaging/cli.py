@@ -38,11 +38,13 @@ def _out_format(out: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     from vgmed_data.imaging.render import render_file
     from vgmed_data.staging import staged_file
+    from vgmed_data.userfiles import check_regular
 
     image_format = _out_format(args.out)  # before any decoding: a bad --out fails at once
-    if not args.file.is_file():
-        raise SourceNotFoundError("is a folder, not an image file" if args.file.is_dir() else "file not found",
-                                  path=args.file, fix="pass a DICOM, NIfTI or raster file")
+    if args.file.is_dir():
+        raise SourceNotFoundError("is a folder, not an image file", path=args.file,
+                                  fix="pass a DICOM, NIfTI or raster file")
+    check_regular(args.file)  # missing, a named pipe or a device: one line, nothing opened
     rendered = render_file(args.file, window=args.window, slice_index=args.slice_index, plane=args.axis,
                            frame=args.frame, channel=args.channel)
     with staged_file(args.out, what="rendered image") as staged:

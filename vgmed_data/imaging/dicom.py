@@ -24,6 +24,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from vgmed_data.errors import FileFormatError, MissingDependencyError
+from vgmed_data.userfiles import check_regular
 from vgmed_data.imaging.windowing import (Window, apply_window, derived_window, min_max_window, parse_window,
                                          resolve_window)
 
@@ -155,6 +156,7 @@ def read_header(path: str | os.PathLike[str]) -> Dataset:
 
 
 def _read(path: str | os.PathLike[str], *, stop_before_pixels: bool) -> Dataset:
+    check_regular(path)  # a named pipe or a device is refused before pydicom opens it
     try:
         try:
             return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)

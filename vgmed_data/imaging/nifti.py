@@ -25,14 +25,14 @@ import nibabel as nib
 import numpy as np
 from numpy.typing import NDArray
 
-from vgmed_data.errors import FileFormatError, InvalidInputError, SkipReason, SourceNotFoundError
+from vgmed_data.errors import FileFormatError, InvalidInputError, SkipReason
+from vgmed_data.userfiles import check_regular
 
 AXES = {"sagittal": 0, "coronal": 1, "axial": 2}
 
 
 def _sniff(path: Path) -> bytes:
-    if not path.exists():
-        raise SourceNotFoundError("file not found", path=path, fix="check the path")
+    check_regular(path)  # missing, a folder, a named pipe or a device: refused before opening
     with open(path, "rb") as handle:
         head = handle.read(512)
     lowered = head.lstrip().lower()

@@ -16,7 +16,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
-from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFoundError
+from vgmed_data.errors import FileFormatError, InvalidInputError
+from vgmed_data.userfiles import check_regular
 from vgmed_data.imaging.windowing import Window, apply_window, derived_window, min_max_window, resolve_window
 
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".pgm", ".mha")
@@ -34,8 +35,7 @@ def _png_header(path: Path) -> tuple[int, int] | None:
 
 def read_raster(path: str | os.PathLike[str]) -> NDArray[np.uint8] | NDArray[np.uint16]:
     file = Path(path)
-    if not file.exists():
-        raise SourceNotFoundError("file not found", path=file, fix="check the path")
+    check_regular(file)  # missing, a folder, a named pipe or a device: refused before opening
     if file.suffix.lower() == ".mha":
         from vgmed_data.imaging.metaimage import read_metaimage
 

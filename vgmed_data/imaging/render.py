@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from vgmed_data.errors import InvalidInputError
+from vgmed_data.userfiles import check_regular
 from vgmed_data.imaging.raster import RASTER_SUFFIXES
 from vgmed_data.imaging.windowing import Window, min_max_window, resolve_window
 
@@ -38,6 +39,7 @@ def detect_kind(path: str | os.PathLike[str]) -> str:
         return "raster"
     if name.endswith(DICOM_SUFFIXES):
         return "dicom"
+    check_regular(path)
     with open(path, "rb") as handle:
         head = handle.read(132)
     if head[128:132] == b"DICM":
