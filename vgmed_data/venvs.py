@@ -36,10 +36,12 @@ def base_python() -> str:
 
 
 def ensure_venv(venv: Path, *, installs: Sequence[Sequence[str]], marker: str, check: Path,
-                error: type[VgmedError], python: str | None = None, quiet: bool = True) -> Path:
+                error: type[VgmedError], python: str | None = None, quiet: bool = True,
+                script: Sequence[str] | None = None) -> Path:
     """``venv``, created with ``python`` and each of ``installs`` (``pip install`` argument lists, in order) on
-    first use; ``marker`` is written last, and a venv whose marker differs is rebuilt. ``check`` (a path inside
-    the venv) must exist afterwards. Failures raise ``error`` with the step and pip's last line."""
+    first use, then ``script`` (a command that receives the venv's path as its last argument, e.g. an install
+    recipe); ``marker`` is written last, and a venv whose marker differs is rebuilt. ``check`` (a path inside
+    the venv) must exist afterwards. Failures raise ``error`` with the step and the command's last line."""
     if (venv / MARKER).exists() and (venv / MARKER).read_text().strip() == marker and check.exists():
         return venv
     venv.parent.mkdir(parents=True, exist_ok=True)
@@ -55,6 +57,8 @@ def ensure_venv(venv: Path, *, installs: Sequence[Sequence[str]], marker: str, c
             run_step([*pip, "--upgrade", "pip"], what=f"upgrade pip in {venv}", error=error)
             for arguments in installs:
                 run_step([*pip, *arguments], what=f"pip install {' '.join(arguments)}", error=error)
+            if script is not None:
+                run_step([*script, str(venv)], what=f"run {' '.join(script)}", error=error)
             if not check.exists():
                 raise error(f"{check} is missing after the install", path=venv,
                             fix=f"delete {venv} and run the command again")

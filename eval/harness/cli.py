@@ -17,9 +17,15 @@ def register_lmms_eval(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", type=Path, help="dataset folder to export")
     parser.add_argument("--out", required=True, type=Path, help="folder for the tasks (lmms-eval --include_path)")
     parser.add_argument("--name", default=None,
-                        help="task name (default: vgmed_<folder name>; sequences: +_sequences)")
+                        help="task name, [a-z][a-z0-9_]{0,63} (default: vgmed_<folder name>; sequences: +_sequences)")
     parser.add_argument("--box-format", default="pixel_xyxy",
                         help="box output format of the models to evaluate on sequences (see docs/sequences.md)")
+    parser.add_argument("--lmms-model", default=None,
+                        help="the lmms-eval --model whose image frame sequences boxes are scored in: stored, "
+                             "qwen2_vl, qwen2_5_vl, qwen3_vl (default: the box format's family, else stored; "
+                             "docs/evaluation.md)")
+    parser.add_argument("--min-pixels", type=int, default=None, help="min_pixels of your lmms-eval --model_args")
+    parser.add_argument("--max-pixels", type=int, default=None, help="max_pixels of your lmms-eval --model_args")
     parser.add_argument("--split", default=None, help="split lmms-eval evaluates (default: test, else the first)")
     parser.set_defaults(func=_export_lmms)
 
@@ -41,10 +47,12 @@ def _export_lmms(args: argparse.Namespace) -> int:
     from vgmed_data.eval.harness.lmms_eval_export import export_lmms_eval
 
     written = export_lmms_eval(_existing_folder(args.folder), out=args.out, name=args.name,
-                               box_format=args.box_format, split=args.split)
-    tasks = ", ".join(path.stem for path in written)
-    print(f"wrote lmms-eval task(s) {tasks} to {args.out} (run: lmms-eval --tasks {tasks.split(', ')[0]} "
-          f"--include_path {args.out} ...; utils.py imports vgmed_data)")
+                               box_format=args.box_format, split=args.split, lmms_model=args.lmms_model,
+                               min_pixels=args.min_pixels, max_pixels=args.max_pixels)
+    tasks = ",".join(path.stem for path in written)
+    print(f"wrote lmms-eval task(s) {tasks} to {args.out} (run: lmms-eval eval --tasks {tasks} "
+          f"--include_path {args.out} ...; the task modules import vgmed_data; simple Qwen models need "
+          "interleave_visuals=True in --model_args for labelled multi-image prompts)")
     return 0
 
 

@@ -16,6 +16,8 @@ and ``category`` (the question's target).
 from __future__ import annotations
 
 import base64
+import os
+import re
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,10 @@ from vgmed_data.eval.answers import normalise
 from vgmed_data.folder import iter_rows
 from vgmed_data.imaging.decode import decode_bytes
 from vgmed_data.staging import staged_file
+
+
+# The TSV's name is the dataset name VLMEvalKit's command line takes (``--data <name>``).
+DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 @dataclass
@@ -47,9 +53,10 @@ def export_vlmevalkit(folder: str | Path, *, out: str | Path, split: str | None 
     import pandas as pd
 
     target = Path(out)
-    if target.suffix != ".tsv":
-        raise InvalidInputError("the output must be a .tsv file", path=target,
-                                fix="name it <dataset name>.tsv; VLMEvalKit finds it as $LMUData/<name>.tsv")
+    if target.suffix != ".tsv" or not DATASET_NAME.fullmatch(target.stem):
+        raise InvalidInputError("the output must be <dataset name>.tsv", path=target,
+                                fix=f"name it <dataset name>.tsv with a name matching {DATASET_NAME.pattern}; "
+                                    "VLMEvalKit finds it as $LMUData/<name>.tsv and runs it as --data <name>")
     report = VlmEvalKitExport(path=target)
     records = []
     for row in iter_rows(folder, config="vgmed", split=split):
@@ -76,7 +83,8 @@ def export_vlmevalkit(folder: str | Path, *, out: str | Path, split: str | None 
                                     "closed questions, or pass --split")
     letters = [c for c in string.ascii_uppercase if any(c in r for r in records)]
     columns = ["index", "image", "question", *letters, "answer", "category", "vgmed_id"]
-    with staged_file(target, what="TSV") as staged:
+    with staged_file(target, what="TSV") as staged:  # pandas quotes tabs, newlines and quotes in the text
         pd.DataFrame.from_records(records, columns=columns).to_csv(staged, sep="\t", index=False)
+        os.chmod(staged, 0o644)
     report.rows = len(records)
     return report

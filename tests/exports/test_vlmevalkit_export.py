@@ -48,3 +48,24 @@ def test_a_folder_without_closed_questions_is_refused(tmp_path: Path) -> None:
     write_config(tmp_path / "ds", [grounding(2, "test"), grounding(3, "test")], config="vgmed")
     with pytest.raises(InvalidInputError, match="no closed question"):
         export_vlmevalkit(tmp_path / "ds", out=tmp_path / "x.tsv")
+
+
+def test_hostile_text_round_trips_and_names_are_checked(tmp_path: Path, capsys) -> None:
+    import dataclasses
+    import stat
+
+    from tests.exports.data import grounding
+    from vgmed_data.folder import write_config
+
+    text = 'Is it "A"?\tyes\nor {{ no }}: [x]'
+    samples = [dataclasses.replace(grounding(i, "test"), question=text) for i in (0, 1)]
+    write_config(tmp_path / "ds", samples, config="vgmed")
+    out = tmp_path / "VGMED_x.tsv"
+    assert main(["export", "vlmevalkit", str(tmp_path / "ds"), "--out", str(out)]) == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    data = pd.read_csv(out, sep="\t")
+    assert list(data.columns)[:3] == ["index", "image", "question"] and data["question"].tolist() == [text, text]
+    for name in ("VGMED x.tsv", "-x.tsv", "a\tb.tsv"):
+        assert main(["export", "vlmevalkit", str(tmp_path / "ds"), "--out", str(tmp_path / name)]) == 2
+        assert "--data <name>" in capsys.readouterr().err
+        assert not (tmp_path / name).exists()

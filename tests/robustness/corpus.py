@@ -404,6 +404,12 @@ CASES: list[Case] = [
     Case("export/lmms-eval-shard-truncated", "export lmms-eval {folder} --out {out}", truncate(SHARD, 100),
          says=SHARD_NAME),
     Case("export/lmms-eval-folder-missing", "export lmms-eval {dir}/nope --out {out}", says="nope"),
+    # a shard name carrying YAML (once written into the task YAML unquoted: PyYAML read task = hijacked_task)
+    Case("export/lmms-eval-shard-name-yaml", "export lmms-eval {folder} --out {out}",
+         copy(SHARD, "folder/data/vgmed/test\ntask: hijacked_task\nx-00000-of-00001.parquet"), says="hijacked_task"),
+    Case("export/lmms-eval-shard-name-jinja", "export lmms-eval {folder} --out {out}",
+         copy(SHARD, "folder/data/vgmed/test{{ x }}: [&a *b-00000-of-00001.parquet"), says="{{ x }}"),
+    Case("export/lmms-eval-task-name-yaml", "export lmms-eval {folder} --out {out} --name x:{{y}}", says="x:{y}"),
     Case("export/vlmevalkit-shard-truncated", "export vlmevalkit {folder} --out {out}/x.tsv", truncate(SHARD, 100),
          says=SHARD_NAME),
     Case("export/vlmevalkit-image-undecodable", "export vlmevalkit {folder} --out {out}/x.tsv",
