@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import tomllib
 from pathlib import Path
 
 from vgmed_data.errors import VgmedError
@@ -28,7 +29,8 @@ def lmms_python() -> Path:
     """The Python of the cached lmms-eval environment, with this checkout installed in it."""
     venv = cached_venv_path(f"lmms-eval-{LMMS_EVAL_VERSION}", override_env="VGMED_LMMS_EVAL_VENV")
     python = venv / "bin" / "python"
-    recipe = hashlib.sha256(RECIPE.read_bytes() + (REPO / "pyproject.toml").read_bytes()).hexdigest()
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    recipe = hashlib.sha256(RECIPE.read_bytes() + " ".join(dependencies).encode()).hexdigest()
     ensure_venv(venv, installs=[], script=["bash", str(RECIPE)], marker=f"lmms-eval {LMMS_EVAL_VERSION} {recipe}",
                 check=python, error=LmmsEnvError)
     run_step([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--force-reinstall",
