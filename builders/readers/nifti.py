@@ -203,7 +203,9 @@ class StructureFolderReader:
 class PairedFileReader:
     """Images matching ``image_glob`` (relative to the root, ``**`` allowed), each with its label file: beside it,
     the image's name with ``image_suffix`` replaced by ``label_suffix``, or at ``label_template`` (relative to the
-    root; ``{name}`` is the image's file name: SPIDER's ``masks/{name}``). ``patient_regex``: the patient is group
+    root; ``{name}`` is the image's file name, ``{base}`` that name without ``image_suffix``, ``{subject}`` the
+    first folder of the image's path: SPIDER's ``masks/{name}``, ISLES 2022's
+    ``derivatives/{subject}/ses-0001/{base}_msk.nii.gz``). ``patient_regex``: the patient is group
     1 of this expression on the file name (default: the case itself). ``any_value_label``: a label-map key that
     every non-zero voxel belongs to (instance-numbered label files such as RibFrac's), instead of one region per
     label value. ``gradings``: a table of the source's per-structure gradings, attached to the regions."""
@@ -221,7 +223,8 @@ class PairedFileReader:
 
     def _label(self, image: Path, base: str, root: Path) -> Path:
         if self.label_template is not None:
-            return root / self.label_template.format(name=image.name)
+            subject = relative(image, root).split("/")[0]
+            return root / self.label_template.format(name=image.name, base=base, subject=subject)
         return image.with_name(base + self.label_suffix)
 
     def records(self, entry: "SourceEntry", root: Path, *, on_bad: str, skips: list[Skip]) -> Iterator[SourceRecord]:

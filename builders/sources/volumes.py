@@ -1,5 +1,5 @@
 """CT, MR and PET volume collections in NIfTI beyond the Decathlon: AMOS22, AbdomenAtlas 1.1 Mini, TotalSegmentator
-MRI, ACDC, RibFrac and autoPET (FDG-PET-CT-Lesions).
+MRI, ACDC, RibFrac, autoPET (FDG-PET-CT-Lesions) and ISLES 2022.
 
 Layouts were read at nnU-Net's dataset conversion scripts (MIC-DKFZ/nnUNet@0e495086eb108ff79afe106291e8c15bd2f2bc3a,
 ``nnunetv2/dataset_conversion/``), which read each source as its publisher ships it, and at the sources' own pages
@@ -8,7 +8,7 @@ where named in the entry.
 
 from __future__ import annotations
 
-from vgmed_data.builders.entry import Label, SourceEntry
+from vgmed_data.builders.entry import Download, Label, SourceEntry
 from vgmed_data.builders.readers.nifti import CaseFolderReader, DecathlonReader, PairedFileReader, StructureFolderReader
 
 NNUNET = "MIC-DKFZ/nnUNet@0e495086eb108ff79afe106291e8c15bd2f2bc3a:nnunetv2/dataset_conversion/"
@@ -218,5 +218,37 @@ AUTOPET = SourceEntry(
     notes="Rendered from SUV with a fixed 0-10 SUV window (centre 5, width 10); one patient may have several studies (split by patient).",
 )
 
+# --------------------------------------------------------------------------------------------------- ISLES 2022
+_TORCH_EM_ISLES = ("constantinpape/torch-em@6f71247c0bde24cb050bb25501ca61517ce08b7f:torch_em/data/datasets/medical/"
+                   "isles.py")
+ISLES22 = SourceEntry(
+    key="isles22", name="ISLES 2022: acute and sub-acute ischemic stroke lesions on MRI (DWI, training set)",
+    homepage="https://www.isles-challenge.org/",
+    citation="Hernandez Petzsche M.R. et al. ISLES 2022: A multi-center magnetic resonance imaging stroke lesion "
+             "segmentation dataset. Sci Data 9, 762 (2022). doi:10.1038/s41597-022-01875-5; data: Zenodo "
+             "doi:10.5281/zenodo.7153326",
+    license="LicenseRef-ISLES-2022-unread", license_url=(
+        "https://doi.org/10.5281/zenodo.7153326 (not read: the record's licence could not be read here, nor a "
+        "statement in the Sci Data paper's pages that were read)"),
+    license_status="unknown", split_unit="patient", modality="MR", body_part="brain", size="~1.4 GB",
+    layout="ISLES-2022/sub-strokecaseNNNN/ses-0001/{dwi/sub-strokecaseNNNN_ses-0001_{dwi,adc}.nii.gz, anat/"
+           "..._FLAIR.nii.gz} + ISLES-2022/derivatives/sub-strokecaseNNNN/ses-0001/sub-strokecaseNNNN_ses-0001_msk"
+           ".nii.gz (lesion 1, in the DWI's space); the DWI is read; pass the ISLES-2022/ folder",
+    layout_confirmed_at=_TORCH_EM_ISLES + " (ISLES-2022.zip from zenodo.org/records/7960856 with sha256, "
+                        "sub-*/**/dwi/*_dwi.nii.gz and *_adc.nii.gz, derivatives/sub-*/**/*.nii.gz); the mask's full "
+                        "name derivatives/<sub>/ses-0001/<sub>_ses-0001_msk.nii.gz in several loaders in public GitHub "
+                        "code (find_string '_ses-0001_msk.nii.gz')",
+    labels={"1": Label(target="ischemic stroke lesion", body_part="brain", kind="lesion")},
+    reader=PairedFileReader(image_glob="sub-strokecase*/ses-0001/dwi/*_dwi.nii.gz", image_suffix="_dwi.nii.gz",
+                            label_template="derivatives/{subject}/ses-0001/{base}_msk.nii.gz",
+                            patient_regex=r"^(sub-strokecase\d+)_"),
+    downloads=(Download(url="https://zenodo.org/records/7960856/files/ISLES-2022.zip", filename="ISLES-2022.zip",
+                        checksum="sha256:f374895e383f725ddd280db41ef36ed975277c33de0e587a631ca7ea7ad45d6b",
+                        checksum_source=_TORCH_EM_ISLES + " CHECKSUM"),),
+    laterality_known=True,
+    instructions="unzip ISLES-2022.zip; --source isles22=/data/ISLES-2022",
+    notes="Licence not read: annotations with pointers only until it is read at the Zenodo record.",
+)
+
 # The entries this module declares (collected by vgmed_data.builders.sources).
-ENTRIES = (AMOS_CT, AMOS_MR, ABDOMENATLAS, TOTALSEGMENTATOR_MRI, ACDC, RIBFRAC, AUTOPET,)
+ENTRIES = (AMOS_CT, AMOS_MR, ABDOMENATLAS, TOTALSEGMENTATOR_MRI, ACDC, RIBFRAC, AUTOPET, ISLES22,)

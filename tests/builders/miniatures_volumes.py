@@ -144,6 +144,21 @@ def autopet(root: Path) -> tuple[Path, set[str]]:
     return folder, {"FDG-avid lesion"}
 
 
+def isles22(root: Path) -> tuple[Path, set[str]]:
+    """ISLES-2022/sub-strokecase0001/ses-0001/{dwi/..._dwi.nii.gz, dwi/..._adc.nii.gz, anat/..._FLAIR.nii.gz} and
+    ISLES-2022/derivatives/sub-strokecase0001/ses-0001/sub-strokecase0001_ses-0001_msk.nii.gz (torch-em's isles.py
+    globs and the mask name in public loaders, as cited in the entry)."""
+    folder = root / "ISLES-2022"
+    rng = np.random.default_rng(9)
+    for case, box in (("sub-strokecase0001", ((3, 3, 1), (9, 9, 5))), ("sub-strokecase0002", ((11, 8, 2), (18, 14, 6)))):
+        session = folder / case / "ses-0001"
+        for kind in ("dwi", "adc"):
+            save_nifti(session / "dwi" / f"{case}_ses-0001_{kind}.nii.gz", rng.uniform(0, 800, SHAPE).astype(np.float32), RAS)
+        save_nifti(session / "anat" / f"{case}_ses-0001_FLAIR.nii.gz", rng.uniform(0, 800, (24, 20, 8)).astype(np.float32), RAS)
+        save_nifti(folder / "derivatives" / case / "ses-0001" / f"{case}_ses-0001_msk.nii.gz", cuboid(SHAPE, *box), RAS)
+    return folder, {"ischemic stroke lesion"}
+
+
 WRITERS = {"msd-hepatic-vessel": hepatic_vessel, "msd-colon": colon, "amos22-ct": amos_ct, "amos22-mr": amos_mr,
            "abdomenatlas-1.1-mini": abdomenatlas, "totalsegmentator-mri": totalsegmentator_mri, "acdc": acdc,
-           "ribfrac": ribfrac, "autopet-fdg": autopet}
+           "ribfrac": ribfrac, "autopet-fdg": autopet, "isles22": isles22}
