@@ -82,8 +82,9 @@ def main() -> None:
                  for i in range(args.shards)]
         merge = run("merge", str(base / "merged"), *(str(base / f"part{i}") for i in range(args.shards)))
         sharded = sum(p["seconds"] for p in parts) + merge["seconds"]
-        identical = subprocess.run(["diff", "-r", str(base / f"out{args.shard_cases}"), str(base / "merged")],
-                                   capture_output=True).returncode == 0
+        compared = subprocess.run(["diff", "-rq", str(base / f"out{args.shard_cases}"), str(base / "merged")],
+                                  capture_output=True, text=True)
+        identical = compared.returncode == 0
     small, mid, large = (str(n) for n in sorted(sizes))
     summary = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
@@ -93,7 +94,8 @@ def main() -> None:
         "shards": {"parts_seconds": [round(p["seconds"], 2) for p in parts], "merge_seconds": round(merge["seconds"], 2),
                    "single_seconds": round(results[str(args.shard_cases)]["seconds"], 2),
                    "ratio": round(sharded / results[str(args.shard_cases)]["seconds"], 2),
-                   "merged_equals_single": identical},
+                   "merged_equals_single": identical,
+                   **({} if identical else {"differences": compared.stdout.replace(str(base), "")[:2000]})},
     }
     print(json.dumps(summary, indent=2))
 
