@@ -51,10 +51,12 @@ _AMOS_COMMON = dict(
     license="CC-BY-NC-4.0", license_url=_AMOS_LICENCE, license_status="conflicting", split_unit="volume",
     body_part="abdomen", layout=_AMOS_LAYOUT, layout_confirmed_at=_AMOS_LAYOUT_SOURCE, labels=_AMOS_LABELS,
     laterality_known=True,
-    instructions="Download amos22.zip from https://zenodo.org/records/7262581 and unzip; pass the amos22/ folder "
-                 "(the same folder serves amos22-ct and amos22-mr)",
+    downloads=(Download(url="https://zenodo.org/records/7262581/files/amos22.zip?download=1", filename="amos22.zip"),),
+    instructions="unzip amos22.zip (zenodo.org/records/7262581); pass the amos22/ folder (the same folder serves "
+                 "amos22-ct and amos22-mr)",
     notes="Licence conflicting (see where read): images are published as annotations with pointers only. The "
-          "'test' list has no labels and is not read.",
+          "'test' list has no labels and is not read. The archive name amos22.zip follows loaders' amos22/ folder; "
+          "it was not read at the record.",
 )
 AMOS_CT = SourceEntry(
     key="amos22-ct", name="AMOS22: abdominal multi-organ segmentation, CT part (cases < 500)", modality="CT",
@@ -127,7 +129,8 @@ TOTALSEGMENTATOR_MRI = SourceEntry(
            "the folder holding the sNNNN folders",
     layout_confirmed_at=NNUNET + "Dataset227_TotalSegmentatorMRI.py (<case>/mri.nii.gz, <case>/segmentations/"
                         "*.nii.gz, one binary file per structure, names from the file names); TotalsegmentatorMRI_"
-                        "dataset_v200/s0029/mri.nii.gz in public code (find_string 'TotalsegmentatorMRI_dataset'); "
+                        "dataset_v200/s0029/mri.nii.gz and the download URL .../records/14710732/files/TotalsegmentatorMRI_"
+                        "dataset_v200.zip in public code (find_string 'TotalsegmentatorMRI_dataset'); "
                         "structure file names shared with the CT release (liver, spleen, kidney_left...)",
     labels={name: Label(target=target, body_part=part) for name, target, part in (
         ("liver", "liver", "abdomen"), ("spleen", "spleen", "abdomen"), ("pancreas", "pancreas", "abdomen"),
@@ -137,7 +140,9 @@ TOTALSEGMENTATOR_MRI = SourceEntry(
     reader=StructureFolderReader(case_glob="s[0-9][0-9][0-9][0-9]", image_name="mri.nii.gz",
                                  structures_dir="segmentations"),
     laterality_known=True,
-    instructions="Download TotalsegmentatorMRI_dataset_v200.zip from https://zenodo.org/records/14710732 and unzip; "
+    downloads=(Download(url="https://zenodo.org/records/14710732/files/TotalsegmentatorMRI_dataset_v200.zip?download=1",
+                        filename="TotalsegmentatorMRI_dataset_v200.zip"),),
+    instructions="unzip TotalsegmentatorMRI_dataset_v200.zip; "
                  "--source totalsegmentator-mri=/data/TotalsegmentatorMRI_dataset_v200",
     notes="The label map picks 10 structures as targets; other structure files are not read. Licence read only at a "
           "catalogue: annotations with pointers only until it is read at the Zenodo record.",
