@@ -87,9 +87,18 @@ def test_a_live_process_staging_is_kept(tmp_path: Path, samples: list) -> None:
 
 
 def test_hydrate_that_restores_nothing_changes_nothing(tmp_path: Path, samples: list) -> None:
-    write_config(tmp_path / "ds", samples, config="vgmed")
-    stripped = strip_images(tmp_path / "ds", tmp_path / "stripped")
+    """Every image is still embedded (a full release given to hydrate): nothing to restore, nothing rewritten. A
+    source key the folder does not hold is refused before anything is written (issue 32)."""
+    from vgmed_data.errors import InvalidInputError
+
+    full = tmp_path / "ds"
+    write_config(full, samples, config="vgmed")
+    before = _state(full)
+    report = hydrate(full, sources={"pydicom-testdata": tmp_path}, quiet=True)
+    assert sum(report.restored.values()) == 0 and sum(report.left_out.values()) == 0
+    assert _state(full) == before and _staging(full) == []
+    stripped = strip_images(full, tmp_path / "stripped")
     before = _state(stripped)
-    report = hydrate(stripped, sources={"another-source": tmp_path}, quiet=True)
-    assert sum(report.restored.values()) == 0 and sum(report.left_out.values()) == len(samples)
+    with pytest.raises(InvalidInputError, match="no row of this folder comes from source another-source"):
+        hydrate(stripped, sources={"another-source": tmp_path}, quiet=True)
     assert _state(stripped) == before and _staging(stripped) == []
