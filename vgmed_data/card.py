@@ -31,7 +31,8 @@ from typing import Any
 import yaml
 from datasets import Image, List, Value
 
-from vgmed_data.folder import card_yaml, folder_configs
+from vgmed_data.folder import card_yaml, folder_configs, open_shard
+from vgmed_data.userfiles import INDEX_LIMIT, read_bounded
 from vgmed_data.guards import LicenceReport, RowFacts, hub_license_id, iter_row_facts
 from vgmed_data.manifest import Manifest, read_manifest
 from vgmed_data.schema import features_for
@@ -109,9 +110,13 @@ def size_category(rows: int) -> str:
 
 
 def _read_json(path: Path) -> Any:
+    """The JSON in ``path``; ``None`` when there is none or it is not JSON (a pipe, a device or an oversized file is
+    refused in one line)."""
+    if not path.exists():
+        return None
     try:
-        return json.loads(path.read_text()) if path.exists() else None
-    except json.JSONDecodeError:
+        return json.loads(read_bounded(path, limit=INDEX_LIMIT, what=path.name))
+    except (json.JSONDecodeError, UnicodeDecodeError):
         return None
 
 
@@ -169,10 +174,9 @@ def with_split_sizes(header: dict[str, Any], folder: str | os.PathLike[str]) -> 
     ``Table.nbytes`` over the shards' row groups, read one at a time; images are stored bytes, not decoded),
     the figure ``Dataset.push_to_hub`` records (up to a few bytes of buffer layout): without it ``datasets`` warns on every load that the ``splits``
     field is malformed (``SplitDict._from_yaml_list`` requires name, num_bytes and num_examples)."""
-    import pyarrow.parquet as pq
 
     def arrow_bytes(path: Path) -> int:
-        shard = pq.ParquetFile(path)
+        shard = open_shard(path)
         return sum(shard.read_row_group(index).nbytes for index in range(shard.num_row_groups))
 
     root = Path(folder)
@@ -180,7 +184,7 @@ def with_split_sizes(header: dict[str, Any], folder: str | os.PathLike[str]) -> 
     for entry in header.get("dataset_info", []):
         splits = configs.get(entry["config_name"], {})
         entry["splits"] = [{"name": split, "num_bytes": sum(arrow_bytes(root / shard) for shard in shards),
-                            "num_examples": sum(pq.read_metadata(root / shard).num_rows for shard in shards)}
+                            "num_examples": sum(open_shard(root / shard).metadata.num_rows for shard in shards)}
                            for split, shards in sorted(splits.items())]
         entry["download_size"] = sum((root / shard).stat().st_size for shards in splits.values() for shard in shards)
     return header

@@ -184,6 +184,23 @@ def card_yaml(folder: str | os.PathLike[str], *, extra: Mapping[str, Any] | None
     return header
 
 
+def check_card_paths(folder: str | os.PathLike[str], header: Mapping[str, Any]) -> None:
+    """Every ``configs[].data_files`` path (or glob) of a card stays inside ``folder``: ``datasets`` reads what
+    they name, so one that climbs out or is absolute is a :class:`~vgmed_data.safepaths.PathEscapeError` naming
+    README.md, the configuration and the path."""
+    configs = header.get("configs")
+    for config in configs if isinstance(configs, list) else []:
+        if not isinstance(config, Mapping):
+            continue
+        files = config.get("data_files")
+        entries = files if isinstance(files, list) else [files] if files is not None else []
+        for entry in entries:
+            paths = entry.get("path") if isinstance(entry, Mapping) else entry
+            for path in paths if isinstance(paths, list) else [paths]:
+                resolve_inside(Path(folder), str(path), what="data_files path", path=Path(folder) / "README.md",
+                               record=f"config {config.get('config_name')}")
+
+
 def split_card(text: str, *, path: str | os.PathLike[str] = "README.md") -> tuple[dict[str, Any], str]:
     """(YAML header, body) of a card; :class:`SchemaError` naming ``path`` when the header is not a YAML
     mapping."""

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from vgmed_data.errors import FileFormatError
+from vgmed_data.userfiles import INDEX_LIMIT, read_bounded
 
 MANIFEST_NAME = "manifest.json"
 BUILD_REPORT_NAME = "build_report.json"  # written beside it by `vgmed build vgmed`
@@ -136,7 +137,7 @@ def read_manifest(folder: str | os.PathLike[str]) -> Manifest | None:
     if not path.exists():
         return None
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_bounded(path, limit=INDEX_LIMIT, what=MANIFEST_NAME))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise FileFormatError(f"not valid JSON ({error})", path=path,
                               fix="rebuild the folder with `vgmed build`, or delete the file") from None

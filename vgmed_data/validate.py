@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from datasets import Features
 
 from vgmed_data.errors import FileFormatError, GeometryError, SchemaError, SourceNotFoundError
-from vgmed_data.folder import ROW_GROUP_ROWS, folder_configs, open_shard, read_card
+from vgmed_data.folder import ROW_GROUP_ROWS, check_card_paths, folder_configs, open_shard, read_card
 from vgmed_data.geometry.boxes import validate_boxes
 from vgmed_data.imaging.decode import decode_bytes
 from vgmed_data.safepaths import PathEscapeError, unsafe_id_reason
@@ -139,6 +139,10 @@ def _card_problems(root: Path, configs: dict[str, dict[str, list[str]]]) -> list
                         "(fix: vgmed writes it with every build; rebuild, or copy it from the source folder)")]
     header = card[0]
     problems: list[Problem] = []
+    try:
+        check_card_paths(root, header)
+    except PathEscapeError as error:
+        problems.append(Problem("README.md", error.record or "", f"{error.message} (fix: {error.fix})"))
     declared_configs = header.get("configs", [])
     if not isinstance(declared_configs, list) or not all(isinstance(c, dict) for c in declared_configs):
         problems.append(Problem("README.md", "", "'configs' is not a list of mappings"))

@@ -89,9 +89,10 @@ def resolve_results(source: str, *, scratch: list[Path]) -> str:
         raise InvalidInputError(f"{source} is neither a run folder (run.json) nor a results folder (README.md)",
                                 path=path, fix="pass a run folder, a results folder, or a Hub id ORG/NAME")
     if path.exists():
-        from vgmed_data.folder import read_card
+        from vgmed_data.folder import check_card_paths, read_card
 
         header, _ = read_card(path) or ({}, "")
+        check_card_paths(path, header)  # datasets reads what the card's data_files name
         configs = header.get("configs") if isinstance(header.get("configs"), list) else []
         if "runs" not in {config.get("config_name") for config in configs if isinstance(config, dict)}:
             raise SourceNotFoundError("README.md declares no 'runs' configuration: this is not a results folder",

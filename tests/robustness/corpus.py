@@ -562,6 +562,12 @@ HOSTILE: list[Case] = [
          says="data is a link", exit=1),
     Case("validate/card-link-out", "validate {folder}", link("folder/README.md", "../outside/README.md"),
          says="README.md", exit=1),
+    Case("validate/card-data-files-climb-out", "validate {folder}",
+         write("folder/README.md", "---\nconfigs:\n- config_name: vgmed\n  data_files:\n  - split: test\n"
+               "    path: ../outside/*.parquet\n---\n"), says="../outside/*.parquet", exit=1),
+    Case("eval-serve/card-data-files-absolute", "eval serve {dir}/results",
+         write("results/README.md", "---\nconfigs:\n- config_name: runs\n  data_files: /etc/*.parquet\n---\n"),
+         says="/etc/*.parquet"),
     Case("validate/card-dev-zero", "validate {folder}", link("folder/README.md", "/dev/zero"), says="README.md",
          exit=1),
     Case("validate/card-a-pipe", "validate {folder}", fifo("folder/README.md"), says="named pipe", exit=1),
