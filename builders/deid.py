@@ -62,6 +62,17 @@ def pseudonymise(record: SourceRecord, *, key: str) -> SourceRecord:
 _UID = re.compile(r"(?<![\d.])(?:2\.25\.[0-9]+|[0-9]+(?:\.[0-9]+){3,})(?![\d.])")
 
 
+# A UID component of this many digits or more holds at least 64 bits, more than a date, time or counter do.
+RANDOM_DIGITS = 20
+
+
+def guessable_uid(uid: str) -> bool:
+    """Whether ``uid`` looks built from a root, dates and counters (no component of :data:`RANDOM_DIGITS` digits
+    or more), so that its unkeyed :mod:`~vgmed_data.imaging.sop_pointer` could be inverted by trying candidates.
+    The UIDs of TCIA/IDC downloads end in a long random number; a scanner's own UIDs usually do not."""
+    return bool(uid) and all(len(part) < RANDOM_DIGITS for part in uid.split("."))
+
+
 def record_names(record: SourceRecord) -> dict[str, str]:
     """What a DICOM record's files are called in reports: absolute path, and file name, -> pointer."""
     names = {path: pointer for path, pointer in record.image.series}

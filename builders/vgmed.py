@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 import numpy as np
 from PIL import Image
 
+from vgmed_data.audit import write_image_hashes
 from vgmed_data.errors import InvalidInputError, SourceNotFoundError, VgmedError
 from vgmed_data.folder import write_config
 from vgmed_data.manifest import Manifest, toolkit_version, write_manifest
@@ -48,7 +49,7 @@ from vgmed_data.schema import SPLITS, GroundingSample, Provenance, encode_png, m
 
 from vgmed_data.builders.entry import SourceEntry, manifest_source
 from vgmed_data.builders.sources import get_entry
-from vgmed_data.builders.deid import pseudonymise, record_names, redact_skip, require_key, resolve_key
+from vgmed_data.builders.deid import guessable_uid, pseudonymise, record_names, redact_skip, require_key, resolve_key
 from vgmed_data.builders.loading import (
     TargetGeometry,
     View,
@@ -371,6 +372,7 @@ class BuildReport:
     filtered: Counter[str] = field(default_factory=Counter)
     inputs: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     review: list[dict[str, Any]] = field(default_factory=list)
+    guessable_uids: dict[str, int] = field(default_factory=dict)  # DICOM source -> series with guessable UIDs
 
     def count(self, row: dict[str, Any]) -> None:
         self.samples += 1
@@ -391,18 +393,24 @@ class BuildReport:
             "skips": [s.to_dict() for s in self.skips],
             "filtered": dict(sorted(self.filtered.items())),
             "review": self.review,
+            **({"guessable_dicom_uids": dict(sorted(self.guessable_uids.items()))} if self.guessable_uids else {}),
         }
 
 
 def list_source(entry: SourceEntry, root: Path, options: BuildOptions, *, deid_key: str | None,
-                include: Callable[[Path], bool] | None = None) -> tuple[list[SourceRecord], list[Skip]]:
+                include: Callable[[Path], bool] | None = None,
+                guessable: dict[str, int] | None = None) -> tuple[list[SourceRecord], list[Skip]]:
     """A source's records (DICOM identifiers pseudonymised) and its listing skips, in a canonical order.
-    ``include``: only the files a part of a sharded build reads (readers that support it)."""
+    ``include``: only the files a part of a sharded build reads (readers that support it). ``guessable``: gets
+    the number of DICOM series whose UID looks guessable (:func:`~vgmed_data.builders.deid.guessable_uid`)."""
     skips: list[Skip] = []
     extra = {} if include is None else {"include": include}
     records = [record for record in entry.reader.records(entry, root, on_bad=options.on_bad, skips=skips, **extra)
                if _contained(record, entry, root, options=options, skips=skips)]
     if _needs_key(entry):  # DICOM identifiers never leave this function in the clear
+        count = sum(guessable_uid(record.record_id) for record in records)  # the series' UID as the proxy
+        if guessable is not None and count:
+            guessable[entry.key] = count
         records = [pseudonymise(record, key=require_key(deid_key, sources=[entry.key])) for record in records]
         skips = [redact_skip(s, names={}, key=deid_key) for s in skips]
     return records, sorted(skips, key=lambda s: (s.record, s.reason, s.detail))
@@ -430,7 +438,8 @@ def _ordered_records(sources: Sequence[tuple[SourceEntry, Path]], options: Build
                      report: BuildReport, *, deid_key: str | None) -> list[SourceRecord]:
     lists = []
     for entry, root in sources:
-        records, skips = list_source(entry, root, options, deid_key=deid_key)
+        records, skips = list_source(entry, root, options, deid_key=deid_key,
+                                     guessable=report.guessable_uids)
         report.skips.extend(skips)
         lists.append(in_build_order(records, options, ids=lambda r: (r.source, r.record_id)))
     return interleave(lists)
@@ -575,6 +584,7 @@ def write_build(out_dir: Path, entries: Sequence[SourceEntry], results: Iterable
     single-machine build and the merge of a sharded build (:mod:`vgmed_data.builders.shards`) both end here."""
     write_config(out_dir, _rows(results, options, report), config="vgmed", shard_rows=options.shard_rows,
                  card_body=card_body)
+    write_image_hashes(out_dir)  # the release audit reads them instead of decoding every image again
     data = report.to_dict()
     (out_dir / "build_report.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     manifest_sources = []

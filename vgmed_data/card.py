@@ -143,6 +143,7 @@ class CardOptions:
     revision: str | None = None
     annotations_only: bool = False
     gate: GateTerms | None = None
+    checks: Mapping[str, Any] | None = None  # the release audit (vgmed_data.hub.release_checks)
 
 
 def card_header(folder: str | os.PathLike[str], facts: CardFacts, *, options: CardOptions,
@@ -217,6 +218,13 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
         reasons = Counter(str(item.get("reason", "?")) if isinstance(item, Mapping) else str(item) for item in skipped)
         out += [f"- skipped during the build: {len(skipped)} record(s) ("
                 + ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())) + ")"]
+    guessable = (build_report or {}).get("guessable_dicom_uids")
+    if isinstance(guessable, Mapping) and guessable:
+        out += ["- **the `dicom-sop:` pointers of " + ", ".join(f"`{k}` ({v} series)" for k, v in sorted(guessable.items()))
+                + " can be inverted**: those series' UIDs come from a guessable root (dates and counters, no long "
+                "random part), and a pointer is an unkeyed SHA-256 of the SOPInstanceUID, so whoever can list "
+                "candidate UIDs can tell which source instance a row was rendered from. Patient and record ids are "
+                "keyed and do not have this weakness."]
     out += ["- built with vgmed-data from the public sources below; sample ids are derived "
             "deterministically from source, record, region and question type.", ""]
 
@@ -247,6 +255,9 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
                 "vgmed hydrate VGMED --source KEY=/path/to/your/copy/of/KEY", "```", ""]
         if options.gate is not None:
             out += ["Access is gated: the request form asks for the fields in `extra_gated_fields`.", ""]
+
+    if options.checks is not None:
+        out += _checks_section(options.checks)
 
     out += ["## Schema", ""]
     for config in sorted(facts.rows):
@@ -295,6 +306,21 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
     if citations:
         out += ["## Citation", "", "Please cite the sources you use:", ""] + [f"- {c}" for c in citations] + [""]
     return "\n".join(out)
+
+
+def _checks_section(checks: Mapping[str, Any]) -> list[str]:
+    out = ["## Checks", "",
+           f"Before publishing, `vgmed audit` looked at the {checks['images']} distinct images of the "
+           f"{checks['rows']} rows for exact duplicates (the same decoded pixels) and near duplicates (perceptual "
+           f"hashes within {checks['threshold']} of 64 bits, mirror images included) across splits and across "
+           "sources, and for pseudonymous patients with rows in several splits.", "",
+           "| check | count |", "|---|---|"]
+    out += [f"| {_cell(kind)} | {count} |" for kind, count in checks["leaks"].items()]
+    out += [f"| {_cell(kind)} | {count} |" for kind, count in checks["counts"].items() if "cross-split" not in kind]
+    if checks["allowed"]:
+        out += ["", "**This release was published with `--allow-leaks`:** the splits share the images or patients "
+                "counted above, so scores on one split are not independent of training on another."]
+    return out + [""]
 
 
 def render_card(folder: str | os.PathLike[str], *, options: CardOptions, report: LicenceReport) -> str:

@@ -36,6 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export a dataset folder to another format (vgmed-jsonl, lmms-eval, vlmevalkit)", "vgmed_data.builders.cli:register_export"),
     "validate": ("check a dataset folder: schema, boxes, unique ids, patient-level splits",
                  "vgmed_data.validate:register"),
+    "audit": ("find duplicate images (exact, near) and patient leakage across splits, sources and other datasets",
+              "vgmed_data.audit:register"),
     "publish": ("publish a dataset folder to the Hugging Face Hub (validated, licence/PHI guards, card, tag)",
                 "vgmed_data.hub:register_publish"),
     "hydrate": ("put images back into an annotations-only folder from local copies of its sources",

@@ -370,10 +370,10 @@ class PublishResult:
         return [f"load_dataset(\"{self.commit.repo_id}\", \"{config}\"{revision}{token})" for config in self.configs]
 
 
-def _folder_problems(folder: Path) -> None:
+def _folder_problems(folder: Path, *, allow_leaks: bool = False) -> None:
     from vgmed_data.validate import validate_folder
 
-    problems = validate_folder(folder)
+    problems = validate_folder(folder, patient_splits=not allow_leaks)
     if problems:
         listed = " | ".join(str(p) for p in problems[:MAX_LISTED])
         more = f" (and {len(problems) - MAX_LISTED} more)" if len(problems) > MAX_LISTED else ""
@@ -392,6 +392,7 @@ def publish_dataset(
     annotations_only: bool = False,
     gate: "GateTerms | None" = None,
     max_commit_bytes: int = DEFAULT_MAX_COMMIT_BYTES,
+    allow_leaks: bool = False,
 ) -> PublishResult:
     """Validate, guard, build the card and publish ``folder`` as one commit, tagged ``revision``.
 
@@ -401,6 +402,9 @@ def publish_dataset(
 
     The release is gated (``gate`` terms, default :class:`~vgmed_data.card.GateTerms`) whenever it holds rows
     whose images may not be redistributed; such rows go out only with ``annotations_only``.
+
+    The release is audited first (:func:`vgmed_data.audit.audit`): cross-split exact or near duplicates and
+    patients in several splits are refused unless ``allow_leaks``; the card's Checks section gives the counts.
     """
     from vgmed_data.card import CardOptions, GateTerms, render_card
     from vgmed_data.folder import folder_configs
@@ -413,13 +417,15 @@ def publish_dataset(
         raise SourceNotFoundError("dataset folder not found", path=root, fix="build it first (vgmed build ...)")
     if not folder_configs(root):
         raise SchemaError("no configurations (data/<config>/*.parquet) in the folder", path=root)
-    _folder_problems(root)
+    _folder_problems(root, allow_leaks=allow_leaks)
     report = check_licences(root, annotations_only=annotations_only)
     check_phi(root, images_published=not annotations_only)
+    checks = release_checks(root, name=repo_id, allow_leaks=allow_leaks)
     terms = (gate or GateTerms()) if report.needs_gate else None
     with tempfile.TemporaryDirectory(prefix="vgmed-publish-") as staging:
         publish_root = strip_images(root, Path(staging) / "folder") if annotations_only else root
-        options = CardOptions(repo_id=repo_id, revision=revision, annotations_only=annotations_only, gate=terms)
+        options = CardOptions(repo_id=repo_id, revision=revision, annotations_only=annotations_only, gate=terms,
+                              checks=checks)
         card = render_card(publish_root, options=options, report=report)
         resolved = resolve_token(token)
         validate_card(card, endpoint=endpoint, token=resolved)
@@ -437,6 +443,23 @@ def publish_dataset(
                          annotations_only=annotations_only)
 
 
+def release_checks(folder: Path, *, name: str, allow_leaks: bool) -> dict[str, Any]:
+    """Audit the release on its own; refuse leaks unless ``allow_leaks``. Returns what the card's Checks section
+    says (what was checked, the threshold, the counts)."""
+    from vgmed_data.audit import audit
+
+    result = audit(folder, name=name)
+    leaks = {kind: count for kind, count in result.leaks.items() if count}
+    if leaks and not allow_leaks:
+        listed = ", ".join(f"{kind}: {count}" for kind, count in leaks.items())
+        raise PublishRefusedError(
+            f"the release leaks between its splits ({listed})", path=folder,
+            fix=f"run `vgmed audit {folder} --out DIR` to see each pair and patient, rebuild so they stay in one "
+                "split, or publish with --allow-leaks to state the counts in the card")
+    return {"threshold": result.threshold, "leaks": result.leaks, "counts": result.counts(),
+            "allowed": bool(leaks), "images": len(result.dataset.uses), "rows": result.dataset.rows}
+
+
 def register_publish(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", type=Path, help="a dataset folder (data/<config>/*.parquet + README.md)")
     parser.add_argument("--repo", required=True, metavar="ORG/NAME", help="the dataset repository")
@@ -449,6 +472,9 @@ def register_publish(parser: argparse.ArgumentParser) -> None:
                         help="above this many bytes of shards, upload resumably in several commits of at most N "
                              f"bytes on a staging branch, then publish in one final commit (default: "
                              f"{DEFAULT_MAX_COMMIT_BYTES}); re-running after an interruption skips staged shards")
+    parser.add_argument("--allow-leaks", action="store_true",
+                        help="publish even when the audit finds cross-split duplicate images or patients in "
+                             "several splits (refused otherwise); the counts go into the card's Checks section")
     parser.add_argument("--token", help="a write token (default: HF_TOKEN or the saved login); never stored")
     parser.add_argument("--endpoint", help="the Hub URL (default: HF_ENDPOINT or https://huggingface.co)")
     add_quiet_argument(parser)
@@ -471,7 +497,8 @@ def run_publish(args: argparse.Namespace) -> int:
     with hub_progress(quiet=args.quiet):  # upload bars on a terminal only, as for the other long commands
         result = publish_dataset(args.folder, repo_id=args.repo, token=args.token, endpoint=args.endpoint,
                                  private=args.private, revision=args.revision,
-                                 annotations_only=args.annotations_only, max_commit_bytes=args.max_commit_bytes)
+                                 annotations_only=args.annotations_only, max_commit_bytes=args.max_commit_bytes,
+                                 allow_leaks=args.allow_leaks)
     print(f"published {result.commit.repo_id} at commit {result.commit.commit_oid}"
           + (f", tagged {result.commit.tag}" if result.commit.tag else "")
           + (" (gated: access requests are reviewed)" if result.gated else ""))

@@ -30,6 +30,7 @@ from vgmed_data.userfiles import INDEX_LIMIT, read_bounded
 
 MANIFEST_NAME = "manifest.json"
 BUILD_REPORT_NAME = "build_report.json"  # written beside it by `vgmed build vgmed`
+IMAGE_HASHES_NAME = "image_hashes.json"  # perceptual hashes for the release audit (vgmed_data.audit)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,15 +120,16 @@ def write_manifest(folder: str | os.PathLike[str], manifest: Manifest) -> Path:
 
 
 def copy_build_records(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
-    """Carry ``manifest.json`` (checked through :class:`Manifest`) and ``build_report.json`` from a built folder
+    """Carry ``manifest.json`` (checked through :class:`Manifest`), ``build_report.json`` and the perceptual
+    hashes the audit reads (``image_hashes.json``, keyed by pixel fingerprint) from a built folder
     to a folder derived from it (reviewed by ``annotate finalize``, stripped for an annotations-only release), so
     the card of the derived release still says how its rows were built."""
     manifest = read_manifest(source)
     if manifest is not None:
         write_manifest(target, manifest)
-    report = Path(source) / BUILD_REPORT_NAME
-    if report.exists():
-        shutil.copy2(report, Path(target) / BUILD_REPORT_NAME)
+    for name in (BUILD_REPORT_NAME, IMAGE_HASHES_NAME):
+        if (Path(source) / name).exists():
+            shutil.copy2(Path(source) / name, Path(target) / name)
 
 
 def read_manifest(folder: str | os.PathLike[str]) -> Manifest | None:

@@ -29,8 +29,6 @@ accepts it only when the fingerprint matches, so a hydrated folder holds exactly
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
 import json
 import os
 import shutil
@@ -39,10 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
 
 from vgmed_data.errors import InvalidInputError, PublishRefusedError, SourceNotFoundError, VgmedError
 from vgmed_data.folder import count_rows, folder_configs, iter_rows, write_config
+from vgmed_data.imagehash import pixel_sha256
 from vgmed_data.manifest import copy_build_records
 from vgmed_data.progress import add_quiet_argument, progress
 from vgmed_data.safepaths import PathEscapeError, resolve_inside
@@ -50,14 +48,6 @@ from vgmed_data.schema import encode_png, row_metadata
 from vgmed_data.staging import staging_dir
 
 MAX_NAMED = 10
-
-
-def pixel_sha256(data: bytes) -> str:
-    """Fingerprint of an encoded image's decoded pixels (independent of PNG compression settings)."""
-    with Image.open(io.BytesIO(data)) as image:
-        image.load()
-        prefix = f"{image.mode}:{image.size[0]}x{image.size[1]}:".encode()
-        return hashlib.sha256(prefix + image.tobytes()).hexdigest()
 
 
 def _dump(metadata: Mapping[str, Any]) -> str:

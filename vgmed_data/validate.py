@@ -204,12 +204,15 @@ def _check_row(row: dict[str, Any], *, config: str, split: str, add: Add, checks
     (_check_vgmed_row if config == "vgmed" else _check_sequence_row)(row, add, checks)
 
 
-def validate_folder(folder: str | os.PathLike[str], *, quick: bool = False) -> list[Problem]:
-    """All problems in a dataset folder (empty list: valid). ``quick``: read image headers only."""
+def validate_folder(folder: str | os.PathLike[str], *, quick: bool = False,
+                    patient_splits: bool = True) -> list[Problem]:
+    """All problems in a dataset folder (empty list: valid). ``quick``: read image headers only.
+    ``patient_splits``: False leaves out the patient-in-several-splits check (``vgmed publish --allow-leaks``,
+    which counts them in the card's Checks section instead)."""
     root = Path(folder)
     if not root.is_dir():
         raise SourceNotFoundError("dataset folder not found", path=root, fix="pass the folder that holds README.md and data/")
-    checks = _Checks(decode=not quick)
+    checks, check_patients = _Checks(decode=not quick), patient_splits
     try:
         configs = folder_configs(root)
     except PathEscapeError as error:
@@ -239,7 +242,7 @@ def validate_folder(folder: str | os.PathLike[str], *, quick: bool = False) -> l
                 problems.append(Problem(relative, "", f"rows cannot be read: the shard is corrupt "
                                         f"({' '.join(str(error).split())[:200]})"))
         for patient, seen in sorted(patient_splits.items()):
-            if len(seen) > 1:
+            if len(seen) > 1 and check_patients:
                 problems.append(Problem(f"data/{config}", "", f"patient {patient} appears in several splits: "
                                         f"{', '.join(sorted(seen))}"))
     return problems

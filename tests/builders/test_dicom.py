@@ -310,3 +310,26 @@ def test_real_rtstruct_is_listed_with_its_series(tmp_path: Path) -> None:
     [record] = list(entry.reader.records(entry, tmp_path, on_bad="error", skips=[]))
     assert record.record_id == series_uid and len(record.image.series) == 3
     assert [(r.label, r.mask_value) for r in record.regions] == [("patient", 1)]
+
+
+def test_a_source_with_guessable_uids_is_named_in_the_card(lidc: Path, tmp_path: Path) -> None:
+    """The unkeyed dicom-sop pointer can be inverted when UIDs come from a root, a date and a counter: the build
+    counts such series and the card says so; a source with random UIDs (the miniature's) gets no such line."""
+    from vgmed_data.card import CardOptions, render_card
+    from vgmed_data.guards import licence_report
+
+    build_vgmed([("lidc-idri", lidc)], out=tmp_path / "random", options=SMALL, deid_key=KEY)
+    assert "guessable_dicom_uids" not in json.loads((tmp_path / "random" / "build_report.json").read_text())
+    counters: dict[str, str] = {}
+    for path in sorted((lidc / "LIDC-IDRI-0002").rglob("*.dcm")):
+        ds = pydicom.dcmread(path)
+        for element in [*ds.file_meta, *ds.iterall()]:
+            if element.VR == "UI" and not str(element.value).startswith("1.2.840.10008"):
+                element.value = counters.setdefault(str(element.value), f"1.2.826.0.1.3680043.9.7777.20130511.{len(counters) + 1}")
+        ds.save_as(path)
+    build_vgmed([("lidc-idri", lidc)], out=tmp_path / "guessable", options=SMALL, deid_key=KEY)
+    report = json.loads((tmp_path / "guessable" / "build_report.json").read_text())
+    assert report["guessable_dicom_uids"] == {"lidc-idri": 1}
+    card = render_card(tmp_path / "guessable", options=CardOptions(repo_id="org/x"),
+                       report=licence_report(tmp_path / "guessable"))
+    assert "the `dicom-sop:` pointers of `lidc-idri` (1 series) can be inverted" in card
