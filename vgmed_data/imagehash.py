@@ -131,7 +131,7 @@ class HammingIndex:
             order = np.argsort(values, kind="stable")
             counts = np.bincount(values, minlength=1 << width)
             starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            self._tables.append((counts, starts, order, _block_masks(width, self._radius)))
+            self._tables.append((counts, starts, order, self.hashes[order], _block_masks(width, self._radius)))
 
     def _block(self, hashes: NDArray[np.uint64], block: int) -> NDArray[np.uint32]:
         """Bits ``block``, ``block + m``, ``block + 2m``... of each hash: interleaved, because neighbouring bits
@@ -148,22 +148,23 @@ class HammingIndex:
         found: list[NDArray[np.int64]] = []
         for start in range(0, len(queries), chunk):
             part = queries[start:start + chunk]
-            pairs = []
-            for block, (sizes, starts, order, masks) in enumerate(self._tables):
+            for block, (sizes, starts, order, ordered, masks) in enumerate(self._tables):
                 keys = (self._block(part, block)[:, None] ^ masks[None, :]).ravel()
-                low, counts = starts[keys], sizes[keys]
-                if not counts.any():
+                counts = sizes[keys]
+                ends = np.cumsum(counts)
+                total = int(ends[-1])
+                if not total:
                     continue
-                owners = np.repeat(np.arange(keys.size) // masks.size, counts)
-                offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-                pairs.append((owners + start) * len(self.hashes) + order[np.repeat(low, counts) + offsets])
-            if pairs:
-                found.append(np.unique(np.concatenate(pairs)))
+                # candidates of key k: ordered[starts[k] : starts[k] + counts[k]], laid end to end
+                slots = np.arange(total) + np.repeat(starts[keys] - (ends - counts), counts)
+                distance = np.bitwise_count(np.repeat(np.repeat(part, masks.size), counts) ^ ordered[slots])
+                near = np.flatnonzero(distance <= self.threshold)  # few candidates survive: map only those back
+                owners = np.searchsorted(ends, near, side="right") // masks.size + start
+                found.append(owners * len(self.hashes) + order[slots[near]])
         if not found:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty
-        pairs = np.unique(np.concatenate(found))
+        pairs = np.unique(np.concatenate(found))  # a pair close on several blocks was found once per block
         query, position = pairs // len(self.hashes), pairs % len(self.hashes)
         distance = np.bitwise_count(queries[query] ^ self.hashes[position]).astype(np.int64)
-        keep = distance <= self.threshold
-        return query[keep], position[keep], distance[keep]
+        return query, position, distance
