@@ -19,7 +19,7 @@ image under two names is for the dataset team to judge.
 Perceptual hashes are computed once: the builders write them into ``image_hashes.json`` beside the shards
 (pixel fingerprint -> hashes, :func:`write_image_hashes`); the audit reads them from there and hashes only
 images the file lacks. Folders are read as they are; a Hub id is downloaded (its ``data/`` shards and card)
-into the Hub cache first, so it must be in this project's folder layout (``vgmed import`` brings other formats
+into ``$HF_HOME/vgmed-audit/<org>--<name>`` first, so it must be in this project's folder layout (``vgmed import`` brings other formats
 into it).
 
 Outputs (:func:`write_outputs`): ``audit.json`` (every finding), ``audit.md`` (the table printed on the
@@ -179,12 +179,15 @@ def open_location(value: str, *, what: str) -> tuple[Path, str]:
         if not location.is_dir():
             raise InvalidInputError(f"the {what} is not a folder", path=location, fix="pass a dataset folder")
         return location, str(value)
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import constants, snapshot_download
 
     from vgmed_data.locations import hub_error
 
+    # real files in a folder of our own: the cache's snapshot holds links out of the folder, which readers refuse
+    local = Path(constants.HF_HOME) / "vgmed-audit" / location.replace("/", "--")
     try:
-        path = snapshot_download(location, repo_type="dataset", allow_patterns=["data/**", "README.md", HASHES_NAME])
+        path = snapshot_download(location, repo_type="dataset", local_dir=local,
+                                 allow_patterns=["data/**", "README.md", HASHES_NAME])
     except Exception as error:  # noqa: BLE001 - mapped to one typed error by type
         raise hub_error(error, repo_id=location, repo_type="dataset") from error
     return Path(path), location
