@@ -93,7 +93,7 @@ ABDOMENATLAS = SourceEntry(
         "'License: cc-by-nc-sa-4.0' for the 1.0 Mini release of the same series); " + NNUNET +
         "Dataset023_AbdomenAtlas1_1Mini.py generate_dataset_json license 'Creative Commons Attribution Non "
         "Commercial Share Alike 4.0; see reference' for 1.1 Mini. The 1.1 Mini card itself was not read"),
-    license_status="stated", split_unit="volume", modality="CT", body_part="abdomen", size="~300 GB",
+    license_status="secondary", split_unit="volume", modality="CT", body_part="abdomen", size="~300 GB",
     layout="BDMAP_NNNNNNNN/{ct.nii.gz, combined_labels.nii.gz (0=background, 1..25 in the class order below), "
            "segmentations/<class>.nii.gz (not read)}; cases 5196-9262 have labels but no ct.nii.gz; pass the folder "
            "holding the BDMAP_* folders",
@@ -110,7 +110,9 @@ ABDOMENATLAS = SourceEntry(
     instructions="Download from https://huggingface.co/datasets/AbdomenAtlas/_AbdomenAtlas1.1Mini (its card gives the "
                  "download script; the archives unpack into BDMAP_* folders); --source abdomenatlas-1.1-mini=/data/"
                  "AbdomenAtlas1.1Mini",
-    notes="Cases shipped without ct.nii.gz are listed in the build report as skipped ('no image in the release'). "
+    notes="Licence read at the authors' card of the sibling 1.0 Mini release and at nnU-Net's loader, not at the 1.1 "
+          "Mini card: annotations with pointers only until it is. "
+          "Cases shipped without ct.nii.gz are listed in the build report as skipped ('no image in the release'). "
           "Labels were made by AI models and revised by radiologists (see the paper).",
 )
 
