@@ -223,3 +223,40 @@ def test_cli_writes_json_table_and_contact_sheet_and_exits_1_on_leaks(renders: d
     assert (tmp_path / "out" / "audit.md").read_text() in out
     assert main(["audit", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_against_the_official_release_format_imported_with_vgmed_import(renders: dict[str, Image.Image],
+                                                                        tmp_path: Path) -> None:
+    """A benchmark in the official VGMED JSONL layout, brought in with `vgmed import vgmed-jsonl`: its images
+    (one of them also in our train split, another a JPEG copy of ours) are found; the rest are not."""
+    ct, mr, liver = renders["CT_small"], renders["MR_small.dcm"], renders["liver_1frame.dcm"]
+    theirs = folder_of(tmp_path / "theirs", [sample(ct, name="ct", split="test", source="official"),
+                                             sample(_jpeg(liver), name="liver", split="test", source="official")])
+    assert main(["export", "vgmed-jsonl", str(theirs), "--out", str(tmp_path / "release.jsonl"),
+                 "--images-dir", str(tmp_path / "release")]) == 0
+    assert main(["import", "vgmed-jsonl", str(tmp_path / "release.jsonl"), "--images", str(tmp_path / "release"),
+                 "--out", str(tmp_path / "imported")]) == 0
+    ours = folder_of(tmp_path / "ours", [sample(ct, name="ct", split="train"), sample(liver, name="liver", split="train"),
+                                         sample(mr, name="mr", split="train")])
+    result = audit(ours, name="ours", against=[(tmp_path / "imported", "official")])
+    found = sorted((p.kind, result.dataset.uses[p.first[1]][0].row) for p in result.pairs)
+    assert found == sorted([("exact", make_sample_id("src-a", "ct", "localization")),
+                            ("near", make_sample_id("src-a", "liver", "localization"))])
+
+
+def test_sequences_images_are_audited_too(renders: dict[str, Image.Image], tmp_path: Path) -> None:
+    from vgmed_data.schema import SequenceImage, SequenceSample
+
+    folder = folder_of(tmp_path / "ds", [sample(renders["CT_small"], name="ct", split="train")])
+    write_config(folder, [SequenceSample(
+        id="seq-1", images=[SequenceImage(image=renders["MR_small.dcm"], source="src-a", source_id="mr"),
+                            SequenceImage(image=renders["CT_small"], source="src-a", source_id="ct")],
+        task="referring", question="Where is the region?", answer="image 2", target="region",
+        answer_image_index=1, answer_box=[0.0, 0.0, 4.0, 4.0],
+        provenance=Provenance(modality="CT", body_part="chest", source="src-a", source_id="seq", license="CC-BY-4.0",
+                              redistributable=True, patient_id="p-seq", split="test",
+                              metadata={"source_paths": ["mr", "ct"]}))], config="sequences")
+    result = audit(folder, name="ds")
+    assert [(p.kind, p.scope) for p in result.pairs] == [("exact", ("cross-split",))]
+    uses = result.dataset.uses[result.pairs[0].first[1]]
+    assert sorted((u.config, u.split, u.index) for u in uses) == [("sequences", "test", 1), ("vgmed", "train", None)]
