@@ -519,7 +519,26 @@ def slake(img_name: str) -> Make:
     return make
 
 
+def idc(change: Make) -> Make:
+    """The LIDC-IDRI miniature in IDC's download hierarchy under ``idc/`` (tests/builders/miniatures.py), then
+    ``change``; the first CT slice of patient 1 is ``IDC_SLICE`` (a glob)."""
+    def make(case: Path) -> None:
+        from tests.builders.miniatures import write_lidc_idc
+
+        write_lidc_idc(case / "idc")
+        first = sorted((case / "idc/lidc_idri/LIDC-IDRI-0001").glob("*/CT_*/*.dcm"))[0]
+        (case / "idc-first-slice").write_text(str(first.relative_to(case)))
+        change(case)
+        (case / "idc-first-slice").unlink()
+    return make
+
+
+def first_slice(maker: Callable[[str], Make]) -> Make:
+    return lambda case: maker((case / "idc-first-slice").read_text())(case)
+
+
 MSD_BUILD = BUILD + " msd-spleen={dir}/msd"
+IDC_BUILD = BUILD + " lidc-idri={dir}/idc/lidc_idri --deid-key corpus-key-0123456789abcdef"
 LMMS = "export lmms-eval {folder} --out {out}"
 VLMEVALKIT = "export vlmevalkit {folder} --out {out}/x.tsv"
 SERVE = "eval serve {folder}"
@@ -553,6 +572,11 @@ HOSTILE: list[Case] = [
     Case("build/kvasir-mask-link-out", BUILD + " kvasir-seg={dir}/kvasir",
          chain(copy("images/a.png", "outside.jpg"), write("kvasir/images/a.jpg", "x"),
                link("kvasir/masks/a.jpg", "../../outside.jpg")), says="masks/a.jpg"),
+    # a slice that is a pipe is never opened (the reader passes over files it cannot read as DICOM, so the series
+    # lacks a slice); a slice that is a link to a slice moved out of the folder is refused by the builder
+    Case("build/idc-slice-a-pipe", IDC_BUILD, idc(first_slice(fifo)), says="LIDC-IDRI-0001"),
+    Case("build/idc-slice-link-out", IDC_BUILD, idc(lambda case: first_slice(
+        lambda name: link(name, str(case / "outside" / Path(name).name)))(case)), says="leaves"),
     # dataset folders whose shards, configuration folder, data/ or card lead out, or are not regular files
     Case("validate/shard-link-out", "validate {folder}", link(SHARD, f"../../../outside/{SHARD_NAME}"),
          says=SHARD_NAME, exit=1),
