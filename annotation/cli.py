@@ -80,10 +80,11 @@ def _push(args: argparse.Namespace) -> int:
     from vgmed_data.annotation.state import open_state
 
     connection = _connection(args)
+    sources = _sources(args)
     with open_state(args.workspace) as state:
         report = push_dataset(connection, state, dataset=args.dataset, project=args.project, mask_as=args.mask_as,
                               annotators_per_task=args.annotators, batch_size=args.batch_size, split=args.split,
-                              quiet=args.quiet)
+                              sources=sources, quiet=args.quiet)
     print("\n".join(report.lines()))
     return 0
 
@@ -153,7 +154,7 @@ def _finalize(args: argparse.Namespace) -> int:
 def _dry_run(args: argparse.Namespace) -> int:
     from vgmed_data.annotation.dryrun import prepare_review_files
 
-    summary = prepare_review_files(args.dataset, out=args.out, mask_as=args.mask_as)
+    summary = prepare_review_files(args.dataset, out=args.out, mask_as=args.mask_as, sources=_sources(args))
     print(f"wrote the label configuration, the guideline and {summary.tasks} task(s) to {summary.out}")
     return 0
 
@@ -164,6 +165,18 @@ def _common(parser: argparse.ArgumentParser, *, remote: bool) -> None:
     if remote:
         parser.add_argument("--url", help="Label Studio URL (default: the server of 'vgmed annotate serve')")
         parser.add_argument("--token", help="API token (or LABEL_STUDIO_API_KEY); never printed")
+
+
+def _sources(args: argparse.Namespace) -> dict[str, Path]:
+    from vgmed_data.pointers import _parse_source
+
+    return {key: Path(path) for key, path in (_parse_source(value) for value in args.source)}
+
+
+def _source_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", action="append", default=[], metavar="KEY=PATH",
+                        help="a local copy of source KEY (repeatable; as for `vgmed hydrate`): its CT and MR rows get "
+                             "window views rendered from the source pixels, an annotations-only row its image")
 
 
 def _document_root(parser: argparse.ArgumentParser) -> None:
@@ -192,6 +205,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                       help=f"tasks per import (default: {DEFAULT_BATCH})")
     push.add_argument("--mask-as", choices=MASK_AS, default="brush", help="how masks are pre-drawn (default: brush)")
     push.add_argument("--split", default=None, help="push one split only")
+    _source_option(push)
     add_quiet_argument(push)
     push.set_defaults(func=_push)
 
@@ -235,4 +249,5 @@ def register(parser: argparse.ArgumentParser) -> None:
     dry.add_argument("dataset", type=Path, help="dataset folder (vgmed configuration)")
     dry.add_argument("--out", type=Path, required=True, help="folder for the tasks JSON and the labelling config")
     dry.add_argument("--mask-as", choices=MASK_AS, default="brush", help="how masks are pre-drawn")
+    _source_option(dry)
     dry.set_defaults(func=_dry_run)

@@ -15,6 +15,8 @@ from xml.sax.saxutils import quoteattr
 from vgmed_data.errors import InvalidInputError
 
 IMAGE = "image"  # the <Image> object tag and the task data key holding the image URL
+IMAGES = "images"  # task data key of the views' URLs (stored image first) in a project with several views
+VIEWS = "views"  # task data key of the views' numbered titles
 RECTANGLE = "box"
 POLYGON = "polygon"
 BRUSH = "brush"
@@ -64,10 +66,15 @@ def _label_tags(labels: tuple[str, ...], *, with_hotkeys: bool) -> str:
     return "\n".join(lines)
 
 
-def build_label_config(labels: Iterable[str]) -> LabelConfig:
+def build_label_config(labels: Iterable[str], *, multi_view: bool = False) -> LabelConfig:
     """The XML for the review interface: image, question/target/answer/context text, rectangle, polygon and
-    brush tools for ``labels``, verdict, "not answerable", corrections and a comment."""
+    brush tools for ``labels``, verdict, "not answerable", corrections and a comment. With ``multi_view`` the
+    image shows the task's ``images`` list as pages (Label Studio's ``valueList``; Ctrl+Left/Right or the arrows
+    under the image switch pages) and the side panel lists the views."""
     names = target_labels(labels)
+    source = f'valueList="${IMAGES}"' if multi_view else f'value="${IMAGE}"'
+    views = ('\n      <Header value="Views (pages under the image; Ctrl+Left / Ctrl+Right)"/>\n'
+             f'      <Text name="views_text" value="${VIEWS}"/>') if multi_view else ""
     verdicts = "\n".join(f"      <Choice value={quoteattr(value)} hotkey=\"{key}\"/>" for value, key in VERDICTS)
     # Hotkeys go on the rectangle labels only: the same key on two controls would select both. Label Studio then
     # numbers the labels without one itself, continuing after ours (seen in the browser test: with two labels the
@@ -75,7 +82,7 @@ def build_label_config(labels: Iterable[str]) -> LabelConfig:
     xml = f"""<View>
   <View style="display: flex; gap: 1em; align-items: flex-start;">
     <View style="flex: 3;">
-      <Image name="{IMAGE}" value="${IMAGE}" zoom="true" zoomControl="true" brightnessControl="true" contrastControl="true"/>
+      <Image name="{IMAGE}" {source} zoom="true" zoomControl="true" brightnessControl="true" contrastControl="true"/>
     </View>
     <View style="flex: 2;">
       <Header value="Question"/>
@@ -83,7 +90,7 @@ def build_label_config(labels: Iterable[str]) -> LabelConfig:
       <Header value="Target and expected answer"/>
       <Text name="target_text" value="$summary"/>
       <Header value="Image context"/>
-      <Text name="context_text" value="$context"/>
+      <Text name="context_text" value="$context"/>{views}
       <Header value="Box (rectangle; may be rotated)"/>
       <RectangleLabels name="{RECTANGLE}" toName="{IMAGE}" strokeWidth="2" canRotate="true">
 {_label_tags(names, with_hotkeys=True)}

@@ -9,7 +9,7 @@ the state right after the server accepted it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ from vgmed_data.annotation.client import Connection, as_dict, remote_call, sdk_c
 from vgmed_data.annotation.defaults import DEFAULT_BATCH
 from vgmed_data.annotation.state import ProjectRecord, State
 from vgmed_data.annotation.tasks import TaskSpec, dataset_labels, iter_task_specs
+from vgmed_data.annotation.views import check_sources
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio
@@ -85,8 +86,8 @@ def project_exists(client: "LabelStudio", project_id: int, *, url: str) -> bool:
 
 
 def ensure_project(client: "LabelStudio", state: State, *, name: str, url: str, kind: str, dataset: str,
-                   labels: tuple[str, ...], annotators_per_task: int, parent: str | None = None
-                   ) -> tuple[ProjectRecord, bool]:
+                   labels: tuple[str, ...], annotators_per_task: int, parent: str | None = None,
+                   multi_view: bool = False) -> tuple[ProjectRecord, bool]:
     """The project's record, creating the Label Studio project when neither the state nor the server has it."""
     check_title(name)
     record = state.project(name)
@@ -109,7 +110,7 @@ def ensure_project(client: "LabelStudio", state: State, *, name: str, url: str, 
     project_id = find_project_id(client, title=name, url=url)
     created = project_id is None
     if project_id is None:
-        label_config = config.build_label_config(labels)
+        label_config = config.build_label_config(labels, multi_view=multi_view)
         with remote_call(url=url, action=f"create project {name!r}"):
             project = client.projects.create(
                 title=name, label_config=label_config.xml, expert_instruction=config.guideline_html(),
@@ -124,6 +125,18 @@ def ensure_project(client: "LabelStudio", state: State, *, name: str, url: str, 
                            labels=tuple(labels), parent=parent, annotators_per_task=annotators_per_task)
     state.save_project(record)
     return record, created
+
+
+def check_views(client: "LabelStudio", *, project_id: int, name: str, url: str, multi_view: bool) -> None:
+    """An existing project's image must show views exactly when this push sends them."""
+    with remote_call(url=url, action=f"read project {name!r}"):
+        label_config = as_dict(client.projects.get(id=project_id)).get("label_config") or ""
+    has_views = f'valueList="${config.IMAGES}"' in label_config
+    if has_views != multi_view:
+        raise InvalidInputError(f"project {name!r} was created {'with' if has_views else 'without'} window views; "
+                                f"this push {'sends' if multi_view else 'does not send'} them",
+                                fix="push to a new --project, or " + ("pass the same --source options as before"
+                                                                      if has_views else "leave out --source"))
 
 
 def media_folder(connection: Connection, project: str) -> tuple[Path, str]:
@@ -201,14 +214,17 @@ def push_specs(connection: Connection, state: State, *, specs: Iterable[TaskSpec
                labels: tuple[str, ...], kind: str = "review", parent: str | None = None,
                annotators_per_task: int = 2, batch_size: int = DEFAULT_BATCH,
                after_import: Callable[[int, list[int]], None] | None = None, total: int | None = None,
-               quiet: bool = False) -> PushReport:
+               quiet: bool = False, multi_view: bool = False) -> PushReport:
     """Push task specs (the general entry, also used by adjudication). ``after_import(batch_number, task_ids)``
     runs after the server accepted a batch and before the state records it (tests use it to interrupt)."""
     if batch_size < 1 or annotators_per_task < 1:
         raise InvalidInputError("batch size and annotators per task must be at least 1")
     client = sdk_client(connection)
     record, created = ensure_project(client, state, name=project, url=connection.url, kind=kind, dataset=dataset,
-                                     labels=labels, annotators_per_task=annotators_per_task, parent=parent)
+                                     labels=labels, annotators_per_task=annotators_per_task, parent=parent,
+                                     multi_view=multi_view)
+    if not created:
+        check_views(client, project_id=record.project_id, name=project, url=connection.url, multi_view=multi_view)
     report = PushReport(project=project, project_id=record.project_id, created_project=created)
     folder, relative = media_folder(connection, project)
     folder.mkdir(parents=True, exist_ok=True)
@@ -231,12 +247,15 @@ def push_specs(connection: Connection, state: State, *, specs: Iterable[TaskSpec
     for number, batch in enumerate(_batches(missing(), batch_size), start=1):
         payloads = []
         for spec in batch:
-            target = folder / spec.image_file
-            if not target.exists():
-                tmp = target.with_suffix(target.suffix + ".part")
-                tmp.write_bytes(spec.image_bytes)
-                tmp.replace(target)
-            payloads.append(spec.payload(image_url=f"/data/local-files/?d={relative}/{spec.image_file}"))
+            files = [(spec.image_file, spec.image_bytes), *spec.view_files()]
+            for file_name, data in files:
+                target = folder / file_name
+                if not target.exists():
+                    tmp = target.with_suffix(target.suffix + ".part")
+                    tmp.write_bytes(data)
+                    tmp.replace(target)
+            urls = [f"/data/local-files/?d={relative}/{file_name}" for file_name, _ in files]
+            payloads.append(spec.payload(image_url=urls[0], view_urls=urls[1:] if multi_view else None))
         task_ids = import_batch(client, project_id=record.project_id, payloads=payloads, url=connection.url)
         if after_import is not None:
             after_import(number, task_ids)
@@ -251,13 +270,17 @@ def push_specs(connection: Connection, state: State, *, specs: Iterable[TaskSpec
 
 def push_dataset(connection: Connection, state: State, *, dataset: Path, project: str, mask_as: str = "brush",
                  annotators_per_task: int = 2, batch_size: int = DEFAULT_BATCH, split: str | None = None,
-                 after_import: Callable[[int, list[int]], None] | None = None, quiet: bool = False) -> PushReport:
+                 after_import: Callable[[int, list[int]], None] | None = None, quiet: bool = False,
+                 sources: Mapping[str, Path] | None = None) -> PushReport:
+    """With ``sources`` (source key -> local copy) the project shows window views
+    (:mod:`vgmed_data.annotation.views`): the stored image is page 1 with the builder's regions on it."""
     folder = Path(dataset)
     if not folder.is_dir():
         raise SourceNotFoundError("dataset folder not found", path=folder, fix="pass a folder written by vgmed build")
+    sources = check_sources(folder, sources or {})
     labels = dataset_labels(folder)
-    return push_specs(connection, state, specs=iter_task_specs(folder, mask_as=mask_as, split=split),
+    return push_specs(connection, state, specs=iter_task_specs(folder, mask_as=mask_as, split=split, sources=sources),
                       project=project, dataset=str(folder.resolve()), labels=labels,
                       annotators_per_task=annotators_per_task, batch_size=batch_size, after_import=after_import,
-                      total=count_rows(folder, config="vgmed", split=split), quiet=quiet)
+                      total=count_rows(folder, config="vgmed", split=split), quiet=quiet, multi_view=bool(sources))
 

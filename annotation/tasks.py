@@ -20,6 +20,7 @@ from vgmed_data.schema import row_metadata
 
 from vgmed_data.annotation import config, regions
 from vgmed_data.annotation.defaults import MASK_AS
+from vgmed_data.annotation.views import View, extra_views, stored_image
 
 CONFIG = "vgmed"
 PREDICTION_MODEL_VERSION = "vgmed-builder"
@@ -35,9 +36,24 @@ class TaskSpec:
     image_file: str  # file name for the image under the project's media folder
     data: dict[str, Any]
     predictions: list[dict[str, Any]] = field(default_factory=list)
+    views: tuple[View, ...] = ()  # window views after the stored image, in its pixel frame
 
-    def payload(self, *, image_url: str) -> dict[str, Any]:
-        return {"data": {**self.data, config.IMAGE: image_url}, "predictions": self.predictions}
+    def view_files(self) -> list[tuple[str, bytes]]:
+        """(file name, PNG) of each extra view, named after the stored image's file and the view's window."""
+        stem = self.image_file.rsplit(".", 1)[0]
+        return [(f"{stem}.{view.window}.png", view.image_bytes) for view in self.views]
+
+    def payload(self, *, image_url: str, view_urls: list[str] | None = None) -> dict[str, Any]:
+        """The import payload; with ``view_urls`` (a project whose image shows several views) the task's
+        ``images`` list holds the stored image then each view, and the pre-drawn regions are on the first page."""
+        data = {**self.data, config.IMAGE: image_url}
+        if view_urls is None:
+            return {"data": data, "predictions": self.predictions}
+        titles = [f"stored window ({self.data.get('window') or 'as built'})", *(v.title for v in self.views)]
+        data[config.IMAGES] = [image_url, *view_urls]
+        data[config.VIEWS] = "\n".join(f"{page}. {title}" for page, title in enumerate(titles, start=1))
+        predictions = [{**p, "result": [{**r, "item_index": 0} for r in p["result"]]} for p in self.predictions]
+        return {"data": data, "predictions": predictions}
 
 
 def dataset_labels(folder: Path) -> tuple[str, ...]:
@@ -108,12 +124,17 @@ def predictions_for(row: Mapping[str, Any], *, mask_as: str) -> list[dict[str, A
     return [{"model_version": PREDICTION_MODEL_VERSION, "score": 1.0, "result": results}]
 
 
-def task_spec(row: Mapping[str, Any], *, mask_as: str, dataset: str) -> TaskSpec:
+def task_spec(row: Mapping[str, Any], *, mask_as: str, dataset: str, sources: Mapping[str, Path] | None = None
+              ) -> TaskSpec:
+    """One row's task; with ``sources`` (source key -> local copy, as ``vgmed hydrate`` takes them) a CT or MR
+    row also gets its window views (:mod:`vgmed_data.annotation.views`), and an annotations-only row its image."""
     sample_id = row["id"]
-    image = row.get("image") or {}
-    if not image.get("bytes"):
+    sources = sources or {}
+    image_bytes = stored_image(row, sources=sources)
+    if not image_bytes:
         raise SchemaError("the sample has no embedded image", record=sample_id,
-                          fix="push a dataset folder whose images are embedded (redistributable build)")
+                          fix="push a dataset folder whose images are embedded (redistributable build), or pass "
+                              f"--source {row['source']}=PATH (a local copy of the source) to render it")
     metadata = row_metadata(row)
     data = {
         "sample_id": sample_id, "dataset": dataset, "question": row["question"], "answer": row["answer"],
@@ -124,11 +145,13 @@ def task_spec(row: Mapping[str, Any], *, mask_as: str, dataset: str) -> TaskSpec
         "modality": row["modality"], "body_part": row["body_part"], "source": row["source"],
         "width": int(row["width"]), "height": int(row["height"]), "split": row["split"],
     }
-    return TaskSpec(sample_id=sample_id, image_bytes=image["bytes"], image_file=_image_file(sample_id, image["bytes"]),
-                    data=data, predictions=predictions_for(row, mask_as=mask_as))
+    return TaskSpec(sample_id=sample_id, image_bytes=image_bytes, image_file=_image_file(sample_id, image_bytes),
+                    data=data, predictions=predictions_for(row, mask_as=mask_as),
+                    views=extra_views(row, sources=sources))
 
 
-def iter_task_specs(folder: Path, *, mask_as: str = "brush", split: str | None = None) -> Iterator[TaskSpec]:
+def iter_task_specs(folder: Path, *, mask_as: str = "brush", split: str | None = None,
+                    sources: Mapping[str, Path] | None = None) -> Iterator[TaskSpec]:
     dataset = Path(folder).resolve().name
     for row in iter_rows(folder, config=CONFIG, split=split):
-        yield task_spec(row, mask_as=mask_as, dataset=dataset)
+        yield task_spec(row, mask_as=mask_as, dataset=dataset, sources=sources)

@@ -218,6 +218,33 @@ def _whole(metadata: Mapping[str, Any], key: str, *, record: str) -> int:
     return value
 
 
+def row_pointer(row: Mapping[str, Any]) -> _Pointer:
+    """A ``vgmed`` row's pointer to its source file (the convention above), with the row's window and the
+    stored image's fingerprint; :func:`render_pointer` renders it."""
+    metadata = row_metadata(row)
+    record = row["id"]
+    if "source_path" not in metadata:
+        raise InvalidInputError("row has no metadata.source_path pointer", record=record,
+                                fix="rebuild with a builder that writes the pointer convention")
+    return _Pointer(row["source"], metadata["source_path"], row["window"], row["plane"] or "", row["slice_index"],
+                    _whole(metadata, "frame", record=record), metadata.get("image_sha256"),
+                    channel=_whole(metadata, "channel", record=record))
+
+
+def render_pointer(root: Path, pointer: _Pointer, *, record: str) -> bytes:
+    """The PNG a pointer renders to from the local copy ``root`` of its source (checked against the pointer's
+    fingerprint when it has one), exactly as ``vgmed hydrate`` puts it back."""
+    return _render(Path(root), pointer, record=record)
+
+
+def pointer_kind(root: Path, pointer: _Pointer) -> str:
+    """``dicom``, ``nifti`` or ``raster``: the kind of file a pointer names (call after :func:`render_pointer`,
+    which checks that the file exists inside ``root``)."""
+    from vgmed_data.imaging.render import detect_kind
+
+    return detect_kind(_resolve(Path(root), pointer.relative))
+
+
 def _hydrate_row(row: dict[str, Any], *, config: str, sources: Mapping[str, Path],
                  report: HydrateReport) -> dict[str, Any]:
     metadata = row_metadata(row)
@@ -229,12 +256,7 @@ def _hydrate_row(row: dict[str, Any], *, config: str, sources: Mapping[str, Path
         if source not in sources:
             report.left_out[source] = report.left_out.get(source, 0) + 1
             return row
-        if "source_path" not in metadata:
-            raise InvalidInputError("row has no metadata.source_path pointer", record=record,
-                                    fix="rebuild with a builder that writes the pointer convention")
-        pointer = _Pointer(source, metadata["source_path"], row["window"], row["plane"] or "", row["slice_index"],
-                           _whole(metadata, "frame", record=record), metadata.get("image_sha256"),
-                           channel=_whole(metadata, "channel", record=record))
+        pointer = row_pointer(row)
         row["image"] = {"bytes": _render(sources[source], pointer, record=record), "path": None}
         if row["mask"] is None and metadata.get("mask_sha256"):
             if metadata.get("source_mask_path"):
