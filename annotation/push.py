@@ -43,10 +43,13 @@ class PushReport:
     forgotten: int = 0  # in the local state but gone from the server, re-imported
     duplicates_on_server: list[str] = field(default_factory=list)  # sample ids with several tasks
     batches: int = 0
+    with_views: int = 0  # imported tasks with window views besides the stored image
 
     def lines(self) -> list[str]:
         text = [f"project {self.project!r} (id {self.project_id}{', created' if self.created_project else ''}): "
                 f"{self.imported} task(s) imported in {self.batches} batch(es), {self.already_there} already there"]
+        if self.with_views:
+            text.append(f"{self.with_views} of the imported task(s) have window views (pages under the image)")
         if self.adopted:
             text.append(f"adopted {self.adopted} task(s) the server had but the local state did not")
         if self.forgotten:
@@ -248,6 +251,7 @@ def push_specs(connection: Connection, state: State, *, specs: Iterable[TaskSpec
         payloads = []
         for spec in batch:
             files = [(spec.image_file, spec.image_bytes), *spec.view_files()]
+            report.with_views += bool(spec.views)
             for file_name, data in files:
                 target = folder / file_name
                 if not target.exists():

@@ -81,11 +81,18 @@ def assert_close(actual: Any, expected: Any, *, within: float) -> None:
 
 
 def assert_image_drawn(page: LabellingPage, geometry: ImageGeometry, stored: Path) -> None:
-    """The canvas shows the stored image where the geometry says. Under the screen position of each image
-    pixel's centre (a grid over the visible part) the canvas has that pixel's grey value, up to the browser's
-    smoothing: the unshifted mapping fits far better than the same mapping one image pixel off in any direction."""
+    """The canvas shows the stored image where the geometry says (:func:`canvas_fit`)."""
     with Image.open(stored) as image:
         grey = np.asarray(image.convert("L")).astype(int)
+    error, shifted = canvas_fit(page, geometry, grey)
+    assert error < shifted / 4, (error, shifted)
+
+
+def canvas_fit(page: LabellingPage, geometry: ImageGeometry, grey: np.ndarray) -> tuple[float, float]:
+    """How well the canvas shows ``grey`` where the geometry says: under the screen position of each image
+    pixel's centre (a grid over the visible part) the canvas should have that pixel's grey value, up to the
+    browser's smoothing. Returns the mean absolute difference for the unshifted mapping and the smallest one for
+    the same mapping one image pixel off in any direction (the unshifted one must be far smaller)."""
     assert grey.shape == (geometry.natural_height, geometry.natural_width)
     centres = [(x, y) for y in range(1, HEIGHT - 1, 2) for x in range(1, WIDTH - 1, 2)
                if geometry.shown(*geometry.to_screen(x + 0.5, y + 0.5))]
@@ -97,7 +104,7 @@ def assert_image_drawn(page: LabellingPage, geometry: ImageGeometry, stored: Pat
         return float(np.mean(np.abs(drawn - grey[ys + dy, xs + dx])))
 
     shifted = min(error(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if (dx, dy) != (0, 0))
-    assert error(0, 0) < shifted / 4, (error(0, 0), shifted)
+    return error(0, 0), shifted
 
 
 def wait_for_submission(connection: Any, task_id: int) -> dict[str, Any]:
