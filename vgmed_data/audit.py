@@ -420,6 +420,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=int, default=NEAR_THRESHOLD, metavar="BITS",
                         help=f"near duplicates: at most this many of the 64 perceptual-hash bits differ "
                              f"(default: {NEAR_THRESHOLD})")
+    parser.epilog = ("exit status: 0 when the release does not leak, 1 when it has cross-split duplicates or "
+                     "patients in several splits, 2 on bad input")
     parser.set_defaults(func=run)
 
 
