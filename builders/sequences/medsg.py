@@ -146,8 +146,8 @@ def _image_bytes(relative: Any, *, root: Path, strip_prefix: str | None, file: P
                               fix="pass --strip-prefix with the leading part to drop (e.g. the authors' "
                                   "'/root/autodl-tmp/') and --images-root with the folder the rest is under")
     image_path = resolve_inside(root, relative, what=f"{file}: image {number + 1} of item {record}")
-    if not image_path.is_file():
-        raise SourceNotFoundError("MedSG image not found" if not image_path.exists() else "MedSG image is a folder",
+    if not image_path.exists():
+        raise SourceNotFoundError("MedSG image not found",
                                   path=image_path, record=record,
                                   fix="pass images_root= the folder the image paths are relative to")
     data = read_bounded(image_path, limit=IMAGE_LIMIT, what="MedSG image", record=record)

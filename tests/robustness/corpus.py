@@ -614,6 +614,8 @@ HOSTILE: list[Case] = [
          chain(mkdir("kvasir/images"), copy("images/a.png", "kvasir/images/a.jpg"), fifo("kvasir/masks/a.jpg")),
          says="masks/a.jpg"),
     Case("medsg/file-a-pipe", MEDSG, fifo("ms.json"), says="ms.json"),
+    Case("medsg/image-a-pipe", MEDSG, chain(fifo("images/p.png"), medsg(medsg_item(images=["a.png", "p.png"]))),
+         says="named pipe"),
     # output paths: nothing is written through a link out of the output folder
     Case("import/out-data-link-out", "import vgmed-jsonl {jsonl} --images {images} --out {folder}",
          link("folder/data", "../outside/data"), says="data is a link"),
