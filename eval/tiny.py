@@ -155,6 +155,14 @@ def _llava_tokenizer():  # noqa: ANN202
                                 unk_token="<unk>")
 
 
+# LLaVA-1.5's one-turn layout as a chat template ("USER: <image>\n{text} ASSISTANT:", the adapter's own
+# template), so processors that build prompts with ``apply_chat_template`` (lmms-eval's llava_hf) can use it.
+LLAVA_CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] == 'user' %}USER: {% for part in message['content'] %}"
+    "{% if part['type'] == 'image' %}<image>\n{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}{% endfor %}{% if add_generation_prompt %} ASSISTANT:{% endif %}")
+
+
 def write_llava(out: Path) -> None:
     import transformers as t
 
@@ -169,7 +177,7 @@ def write_llava(out: Path) -> None:
               image_processor=t.CLIPImageProcessorPil(size={"shortest_edge": 56},
                                                       crop_size={"height": 56, "width": 56}),
               tokenizer=tokenizer, patch_size=14, num_additional_image_tokens=1,
-              vision_feature_select_strategy="default"))
+              vision_feature_select_strategy="default", chat_template=LLAVA_CHAT_TEMPLATE))
 
 
 def write_llava_next(out: Path) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -192,13 +191,7 @@ def test_from_log_answers_score_in_lmms_eval_as_vgmed_eval_score(python: Path, t
 def test_tiny_llava_runs_the_vgmed_task_in_lmms_eval(python: Path, tmp_path: Path) -> None:
     folder = write_dataset(tmp_path / "ds")
     assert main(["export", "lmms-eval", str(folder), "--out", str(tmp_path / "tasks"), "--name", "tiny"]) == 0
-    checkpoint = tmp_path / "llava"
-    shutil.copytree(build_tiny_checkpoint("llava", tmp_path / "built"), checkpoint)
-    # lmms-eval's llava_hf chat class renders with the processor's chat template: LLaVA-1.5's one-turn layout
-    (checkpoint / "chat_template.jinja").write_text(
-        "{% for message in messages %}{% if message['role'] == 'user' %}USER: {% for part in message['content'] %}"
-        "{% if part['type'] == 'image' %}<image>\n{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
-        "{% endfor %}{% endif %}{% endfor %}{% if add_generation_prompt %} ASSISTANT:{% endif %}")
+    checkpoint = build_tiny_checkpoint("llava", tmp_path / "llava")  # its chat template serves llava_hf's chat class
     run = run_lmms_cli(python, "--model", "llava_hf", "--model_args",
                        f"pretrained={checkpoint},device=cpu,device_map=cpu,dtype=float32", "--tasks", "tiny",
                        "--include_path", str(tmp_path / "tasks"), "--limit", "3", "--output_path", str(tmp_path / "out"),
