@@ -9,7 +9,7 @@ shards (absolute paths: nothing is copied or downloaded).
 
 Each task ``<task>`` is written as three files, so tasks exported into one folder never share state:
 
-* ``<task>.yaml``, written by ``yaml.safe_dump`` (the ``!function`` tags by a representer, never by formatting),
+* ``<task>.yaml``, written by PyYAML's safe dumper (``!function`` tags by one added representer; never by formatting),
   whose functions are ``!function <task>.<name>``;
 * ``<task>.json``, its settings (configuration, ``--box-format``, the lmms-eval frame, the fitted mean-box
   baseline), written by ``json.dumps``;
