@@ -11,8 +11,8 @@ are built, has a name in BodyPartExamined and in ImageType; one file is corrupt 
 everything the project writes from that source is scanned, raw bytes and decoded text, Parquet cells included,
 for every injected value, every original UID and date, and the de-identification key: the build folder (rows,
 README, build_report.json, manifest.json, inputs.sha256), its annotations-only copy (hydrated back from the
-source), the Label Studio tasks of the annotation dry run, the publishing card, the evaluation records of a tiny
-model, and every object both publishes (with images, annotations only) uploaded to the Hub-compatible server.
+source), the Label Studio tasks of the annotation dry run, the publishing card, the release audit's outputs, the
+evaluation records of a tiny model, and every object both publishes (with images, annotations only) uploaded to the Hub-compatible server.
 """
 
 from __future__ import annotations
@@ -147,6 +147,7 @@ def scan(folder: Path, needles: set[str]) -> list[str]:
 def outputs(tmp_path_factory: pytest.TempPathFactory, hub_server: HubServer,
             hub_token: str) -> tuple[Path, Path, set[str]]:
     from vgmed_data.annotation.dryrun import prepare_review_files
+    from vgmed_data.audit import audit, write_outputs
     from vgmed_data.card import CardOptions, render_card
     from vgmed_data.eval.runner import run_demo_eval
     from vgmed_data.guards import licence_report
@@ -167,6 +168,7 @@ def outputs(tmp_path_factory: pytest.TempPathFactory, hub_server: HubServer,
     card = out / "card" / "README.md"
     card.parent.mkdir()
     card.write_text(render_card(build, options=CardOptions(repo_id="org/vgmed-scan"), report=licence_report(build)))
+    write_outputs(audit(build, name="build", against=[(out / "annotations-only", "stripped")]), out / "audit")
     run_demo_eval(build, tmp / "eval", limit=2)  # tiny random model; its checkpoint stays outside `out`
     shutil.copytree(tmp / "eval" / "results", out / "eval")
     for name, annotations_only in (("images", False), ("annotations-only", True)):
@@ -199,7 +201,8 @@ def test_no_written_file_holds_a_source_identifier(outputs: tuple[Path, Path, se
     for expected in ("build/build_report.json", "build/manifest.json", "build/inputs.sha256", "build/README.md",
                      "annotations-only/build_report.json", "review/tasks.json", "card/README.md",
                      "eval/run.json", "eval/summary.md", "hub/images/files/README.md",
-                     "hub/annotations-only/files/README.md"):
+                     "hub/annotations-only/files/README.md", "audit/audit.json", "audit/contact_sheet.html",
+                     "build/image_hashes.json"):
         assert expected in written
     assert any(n.startswith("hub/images/files/data/") for n in written)
     assert any(n.startswith("hub/annotations-only/files/data/") for n in written)
