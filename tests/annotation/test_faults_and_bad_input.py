@@ -104,3 +104,45 @@ def test_help_does_not_import_the_sdk() -> None:
             "print('label_studio_sdk' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_a_project_with_views_takes_pushes_with_views_only(tmp_path: Path, ls_connection, ls_users) -> None:
+    from tests.annotation.data import make_view_dataset
+    from tests.annotation.scenario import rect, verdict
+    from vgmed_data.annotation.adjudicate import adjudicate
+    from vgmed_data.annotation.pull import current_tasks
+
+    dataset, _ = make_view_dataset(tmp_path / "ds", tmp_path / "src")
+    sources = {"tiny": tmp_path / "src"}
+    with open_state(tmp_path / "ws") as state:
+        first = push_dataset(ls_connection, state, dataset=dataset, project="views-faults", sources=sources)
+        again = push_dataset(ls_connection, state, dataset=dataset, project="views-faults", sources=sources)
+        with pytest.raises(InvalidInputError, match="created with window views"):
+            push_dataset(ls_connection, state, dataset=dataset, project="views-faults")
+        project_id = state.project("views-faults").project_id
+    assert (first.imported, first.with_views, again.imported, again.already_there) == (2, 2, 0, 2)
+    client = sdk_client(ls_connection)
+    tasks = [t for t in client.tasks.list(project=project_id, fields="all")]
+    pages = sorted(len(t.data["images"]) for t in tasks)
+    assert pages == [2, 6]  # MR: stored + full range; CT: stored + five presets
+    for task in tasks:
+        files = [ls_connection.document_root / url.split("?d=", 1)[1] for url in task.data["images"]]
+        assert all(path.is_file() for path in files)
+
+    # Regions drawn on another page (item_index 2, the lung view) come back in the stored frame; the adjudication
+    # project (one image, the stored one) shows each annotator's regions.
+    ct = next(t for t in tasks if len(t.data["images"]) == 6)
+    on_lung = [{**rect(8, 10, 16, 8), "item_index": 2}, verdict("accept")]
+    client.annotations.create(id=ct.id, result=on_lung, completed_by=ls_users[ANNOTATORS[0]])
+    client.annotations.create(id=ct.id, result=[{**rect(30, 20, 20, 12), "item_index": 0}, verdict("reject")],
+                              completed_by=ls_users[ANNOTATORS[1]])
+    with open_state(tmp_path / "ws") as state:
+        pull_project(ls_connection, state, workspace=tmp_path / "ws", project="views-faults")
+        annotations = current_tasks(state, "views-faults")[ct.id].annotations
+        report, selected = adjudicate(ls_connection, state, project="views-faults")
+        (adjudication_task,) = state.tasks("views-faults-adjudication").values()
+    boxes = {a.annotator: [r.box for r in a.regions] for a in annotations}
+    assert boxes == {ANNOTATORS[0]: [(8, 10, 24, 18)], ANNOTATORS[1]: [(30, 20, 50, 32)]}
+    assert report.imported == 1 and len(selected) == 1
+    predictions = client.predictions.list(task=adjudication_task)
+    assert sorted(len(p.result) for p in predictions) == [1, 1]
