@@ -56,12 +56,12 @@ def _vgmed_lines() -> list[tuple[str, list[str]]]:
 
 
 def _synopsis(words: list[str]) -> list[str]:
-    """Synopsis notation as one concrete command: ``[--opt X]`` -> ``--opt X``, ``a|b`` (a value) -> ``a``, ``N`` ->
-    ``1``; ``...``
+    """Synopsis notation as one concrete command: ``[--opt X]`` -> ``--opt X``, ``a|b`` (a value) -> ``a``, ``N`` and
+    shell variables (``$SLURM_ARRAY_TASK_ID``, ``$i``) -> ``1``; ``...``
     (arguments left out) and ``[--source KEY=PATH ...]`` repetitions are kept as ``...``."""
     concrete = []
     for word in words:
-        word = word.strip("[]")
+        word = re.sub(r"\$\{?\w+\}?", "1", word.strip("[]"))  # a shell variable: a number in every doc so far
         if word in ("N", "K", "I/N"):  # a number's placeholder
             word = {"I/N": "0/2"}.get(word, "1")
         elif word.endswith("..."):
