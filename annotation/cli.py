@@ -170,11 +170,11 @@ def _common(parser: argparse.ArgumentParser, *, remote: bool) -> None:
 def _sources(args: argparse.Namespace) -> dict[str, Path]:
     from vgmed_data.pointers import _parse_source
 
-    return {key: Path(path) for key, path in (_parse_source(value) for value in args.source)}
+    return {key: Path(path) for key, path in (_parse_source(value) for value in args.source or [])}
 
 
 def _source_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", action="append", default=[], metavar="KEY=PATH",
+    parser.add_argument("--source", action="append", metavar="KEY=PATH",
                         help="a local copy of source KEY (repeatable; as for `vgmed hydrate`): its CT and MR rows get "
                              "window views rendered from the source pixels, an annotations-only row its image")
 
