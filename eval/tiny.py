@@ -260,6 +260,76 @@ def write_internvl(out: Path) -> None:
                                                   image_seq_length=16, chat_template=INTERNVL_CHAT_TEMPLATE))
 
 
+# HuatuoGPT-Vision-7B-hf (the authors' transformers-LLaVA release; eval/adapters/llava.py HUATUOGPT_VISION_HF) in
+# the layout of a LLaVA checkpoint saved by transformers 4.4x, when it was published (Hub commit a092ca6, Oct 2024):
+# four bfloat16 shards + index under the legacy names (``language_model.model.*``, ``language_model.lm_head``,
+# ``vision_tower.vision_model.*``, ``multi_modal_projector.linear_1/2``), a flat ``config.json`` with a Qwen2
+# ``text_config``, ``preprocessor_config.json`` (CLIPImageProcessor) beside a ``processor_config.json`` that names
+# the class only (no ``patch_size``: the adapter takes it from the model config), generation eos = bos =
+# ``<|endoftext|>``, ``<image>`` added after Qwen2's three tokens. Tiny: 56-pixel CLIP input, 4 x 4 = 16 tokens.
+_LEGACY_LLAVA_NAMES = (("model.language_model.", "language_model.model."), ("lm_head.", "language_model.lm_head."),
+                       ("model.vision_tower.", "vision_tower."),
+                       ("model.multi_modal_projector.", "multi_modal_projector."))
+
+
+def write_huatuogpt_vision_7b_hf(out: Path) -> None:
+    import torch
+    import transformers as t
+
+    from vgmed_data.eval.tiny_original import CLIP_MEAN, CLIP_STD, QWEN_ADDED, _write, write_shards
+
+    tokenizer = byte_level_tokenizer([*QWEN_ADDED, "<image>"], eos_token="<|endoftext|>", pad_token="<|endoftext|>",
+                                     bos_token=None)
+    eos, image = (int(tokenizer.convert_tokens_to_ids(name)) for name in ("<|endoftext|>", "<image>"))
+    text = {**TEXT_DIMS, "model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "vocab_size": len(tokenizer),
+            "bos_token_id": eos, "eos_token_id": eos, "rms_norm_eps": 1e-06, "rope_theta": 1000000.0,
+            "torch_dtype": "bfloat16"}
+    vision = {**_CLIP, "image_size": 56, "patch_size": 14, "vocab_size": 32000}
+    config = {"architectures": ["LlavaForConditionalGeneration"], "ignore_index": -100, "image_token_index": image,
+              "model_type": "llava", "projector_hidden_act": "gelu", "text_config": text, "tie_word_embeddings": False,
+              "torch_dtype": "bfloat16", "transformers_version": "4.44.2", "vision_config": vision,
+              "vision_feature_layer": -2, "vision_feature_select_strategy": "default"}
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = t.LlavaForConditionalGeneration._from_config(t.LlavaConfig(**config))
+    weights = {}
+    for name, tensor in model.state_dict().items():
+        for new, old in _LEGACY_LLAVA_NAMES:
+            name = old + name[len(new):] if name.startswith(new) else name
+        weights[name] = tensor.detach().contiguous()
+    write_shards(out, weights, shards=4)
+    _write(out / "config.json", config)
+    _write(out / "generation_config.json", {"_from_model_config": True, "bos_token_id": eos, "eos_token_id": eos,
+                                            "transformers_version": "4.44.2"})
+    tokenizer.save_pretrained(out)
+    _write_qwen2_tokenizer_files(out, tokenizer)
+    _write(out / "processor_config.json", {"processor_class": "LlavaProcessor"})
+    _write(out / "preprocessor_config.json", {
+        "crop_size": {"height": 56, "width": 56}, "do_center_crop": True, "do_convert_rgb": True,
+        "do_normalize": True, "do_rescale": True, "do_resize": True, "image_mean": CLIP_MEAN,
+        "image_processor_type": "CLIPImageProcessor", "image_std": CLIP_STD, "processor_class": "LlavaProcessor",
+        "resample": 3, "rescale_factor": 1 / 255, "size": {"shortest_edge": 56}})
+
+
+def _write_qwen2_tokenizer_files(out: Path, tokenizer: Any) -> None:
+    """The slow-tokenizer files a Qwen2 checkpoint of 2024 ships beside ``tokenizer.json``: ``vocab.json`` and
+    ``merges.txt`` (of the tiny byte-level BPE), ``added_tokens.json``, ``special_tokens_map.json`` and a
+    ``tokenizer_config.json`` naming ``Qwen2Tokenizer`` with its added tokens."""
+    from vgmed_data.eval.tiny_original import _write
+
+    tokenizer.backend_tokenizer.model.save(str(out))
+    added = tokenizer.get_added_vocab()
+    _write(out / "added_tokens.json", added)
+    _write(out / "special_tokens_map.json", {"eos_token": tokenizer.eos_token, "pad_token": tokenizer.pad_token})
+    decoder = {str(index): {"content": token, "lstrip": False, "normalized": False, "rstrip": False,
+                            "single_word": False, "special": True} for token, index in added.items()}
+    _write(out / "tokenizer_config.json", {
+        "add_prefix_space": False, "added_tokens_decoder": decoder, "bos_token": None,
+        "clean_up_tokenization_spaces": False, "eos_token": tokenizer.eos_token, "errors": "replace",
+        "model_max_length": 32768, "pad_token": tokenizer.pad_token, "processor_class": "LlavaProcessor",
+        "split_special_tokens": False, "tokenizer_class": "Qwen2Tokenizer", "unk_token": None})
+
+
 def _save(out: Path, model_class: Any, config: Any, tokenizer: Any, processor: Callable[[], Any]) -> None:
     import torch
 

@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from vgmed_data.errors import InvalidInputError
-from vgmed_data.eval.adapters.family import Family
+from vgmed_data.eval.adapters.family import Checkpoint, Family
 from vgmed_data.geometry import BoxFormat, Transform
 
 SHORT_ANSWER = "Answer the question using a single word or phrase."
@@ -170,10 +170,12 @@ class Adapter(ABC):
             cls.default_template = descriptor.template
             cls.default_max_pixels, cls.default_min_pixels = descriptor.max_pixels, descriptor.min_pixels
 
-    def __init__(self, model: Any, processor: Any, *, options: AdapterOptions | None = None) -> None:
+    def __init__(self, model: Any, processor: Any, *, options: AdapterOptions | None = None,
+                 checkpoint: Checkpoint | None = None) -> None:
         self.model = model
         self.processor = processor
         self.options = options or AdapterOptions()
+        self.checkpoint = checkpoint  # the published checkpoint detected (its own prompt template), if any
         self.tokenizer = processor.tokenizer
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
@@ -209,7 +211,8 @@ class Adapter(ABC):
         them that way); one image keeps the official single-image prompt unchanged."""
         self.check_image_count(images)
         template = getattr(self.processor, "chat_template", None)
-        if self.options.use_chat_template and template:
+        published = self.checkpoint.template if self.checkpoint is not None else ""
+        if self.options.use_chat_template and template and not published:
             content: list[dict[str, str]] = [{"type": "image"}]
             if images > 1:
                 content = [part for i in range(images)
@@ -219,7 +222,7 @@ class Adapter(ABC):
         else:
             placeholders = self.image_placeholder if images == 1 else "".join(
                 f"Image {i + 1}: {self.image_placeholder}\n" for i in range(images))
-            text = self.default_template.format(image=placeholders, text=user_text)
+            text = (published or self.default_template).format(image=placeholders, text=user_text)
         bos = self.tokenizer.bos_token
         if self.prepend_bos and bos and not text.startswith(bos):
             text = bos + text  # inputs are encoded with add_special_tokens=False
@@ -335,5 +338,8 @@ class Adapter(ABC):
 
     def describe(self) -> dict[str, Any]:
         """Settings recorded with every run (and in the prompt snapshots)."""
-        return {"family": self.family, "box_format": self.box_format.value, "layers": self.num_layers,
-                "heads": self.num_heads}
+        described = {"family": self.family, "box_format": self.box_format.value, "layers": self.num_layers,
+                     "heads": self.num_heads}
+        if self.checkpoint is not None:
+            described["checkpoint"] = self.checkpoint.name
+        return described

@@ -48,7 +48,12 @@ class Checkpoint:
     ``name``: what ``vgmed eval tiny NAME`` takes. ``repo``/``commit``: where its files were read (the Hub
     commit), ``files``: the files whose layout the tiny writer reproduces. ``tiny``: ``"module:function"``
     writing a tiny random-weight checkpoint in that published layout into a folder. ``unconfirmed``: facts the
-    writer assumes that no copy of the files confirmed (said in the docs and the closing note)."""
+    writer assumes that no copy of the files confirmed (said in the docs and the closing note).
+
+    ``detect``: ``(dotted config key, value)`` pairs a checkpoint's ``config.json`` must all hold for it to load
+    as this checkpoint (``load_adapter`` picks the first match within the family the ``model_type`` named).
+    ``template``: the one-turn prompt (``{image}``, ``{text}``) its authors publish; it replaces both the family's
+    template and any chat template the files carry."""
 
     name: str
     repo: str
@@ -56,6 +61,19 @@ class Checkpoint:
     tiny: str
     files: tuple[str, ...] = ()
     unconfirmed: str = ""
+    detect: tuple[tuple[str, object], ...] = ()
+    template: str = ""
+
+    def matches(self, config: dict[str, object]) -> bool:
+        """True when ``config`` (a parsed ``config.json``) holds every ``detect`` pair (never without pairs)."""
+        return bool(self.detect) and all(_dotted(config, key) == value for key, value in self.detect)
+
+
+def _dotted(config: dict[str, object], key: str) -> object:
+    value: object = config
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +100,13 @@ class Family:
         for target in (self.tiny, *(c.tiny for c in self.checkpoints)):
             if ":" not in target:
                 raise InvalidInputError(f"family {self.name!r}: tiny writer {target!r} is not 'module:function'")
+        for checkpoint in self.checkpoints:
+            if checkpoint.template and not all(k in checkpoint.template for k in ("{text}", "{image}")):
+                raise InvalidInputError(f"checkpoint {checkpoint.name!r}: the template needs {{image}} and {{text}}")
+
+    def checkpoint_for(self, config: dict[str, object]) -> Checkpoint | None:
+        """The published checkpoint whose detection rule ``config`` (a parsed ``config.json``) meets, if any."""
+        return next((c for c in self.checkpoints if c.matches(config)), None)
 
     @property
     def pure_resize(self) -> bool:

@@ -2,9 +2,11 @@
 
 The adapter is chosen by ``model_type`` in the checkpoint's own ``config.json`` (read as JSON, so checkpoints
 of model types transformers does not know, such as the original LLaVA-code layout of HuatuoGPT-Vision, are
-detected too). A family whose checkpoints are not transformers models defines a ``load_checkpoint``
-classmethod returning ``(network, processor)``; every other family loads with
-``AutoModelForImageTextToText`` and its ``load_processor``.
+detected too). Within the family, a published checkpoint whose detection rule the config meets
+(:meth:`~vgmed_data.eval.adapters.family.Family.checkpoint_for`) is handed to the adapter. A family whose
+checkpoints are not transformers models defines a ``load_checkpoint`` classmethod returning
+``(network, processor)``; every other family loads with ``AutoModelForImageTextToText`` and its
+``load_processor``.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def load_adapter(model: str | os.PathLike[str], *, dtype: str = "float32", devic
     if isinstance(location, str):
         check_hub_repo(location, repo_type="model")
     source = str(model)
-    model_type = read_json(source, "config.json").get("model_type")
+    config = read_json(source, "config.json")
+    model_type = config.get("model_type")
     if model_type in REFUSED_MODEL_TYPES:
         raise SchemaError(f"model type {model_type}: {REFUSED_MODEL_TYPES[model_type]}", path=source,
                           fix="load one of the checkpoints named above")
@@ -79,4 +82,4 @@ def load_adapter(model: str | os.PathLike[str], *, dtype: str = "float32", devic
             source, dtype=resolve_dtype(dtype), attn_implementation=attn_implementation)
     network.to(device)
     network.eval()
-    return cls(network, processor, options=options)
+    return cls(network, processor, options=options, checkpoint=cls.descriptor.checkpoint_for(config))
