@@ -102,6 +102,9 @@ class VGRefineRecord:
     answer: str
     answer_without_vgrefine: str | None = None
     triage_note: str | None = None  # set when the triage rule is undefined on the scores (eval.vgrefine.triage)
+    # layer metrics of the attention after the knockout, on the record's attention prompt and cells (None: not
+    # recorded: no boxes, another grid, or a run from before the field)
+    metrics_after: Mapping[str, tuple[float, ...]] | None = None
     score: Mapping[str, Any] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -118,19 +121,22 @@ class VGRefineRecord:
             out["answer_without_vgrefine"] = self.answer_without_vgrefine
         if self.triage_note is not None:
             out["triage_note"] = self.triage_note
+        if self.metrics_after is not None:
+            out["metrics_after"] = _metrics_json(self.metrics_after)
         return {**out, **(self.score or {}), **self.extra}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> VGRefineRecord:
         names = [f.name for f in fields(cls) if f.name not in ("score", "extra")]
-        _require(data, [n for n in names if n not in ("answer_without_vgrefine", "triage_note")],
+        _require(data, [n for n in names if n not in ("answer_without_vgrefine", "triage_note", "metrics_after")],
                  what="a VGRefine record")
         known, extra = _split(data, (*names, *SCORE_KEYS))
         return cls(method=known["method"], implementation=known["implementation"], parameters=known["parameters"],
                    grid=tuple(known["grid"]), blocked=tuple(known["blocked"]),  # type: ignore[arg-type]
                    blocked_positions=tuple(known["blocked_positions"]), cut=known["cut"], answer=known["answer"],
                    answer_without_vgrefine=known.get("answer_without_vgrefine"),
-                   triage_note=known.get("triage_note"), score=_score(data), extra=extra)
+                   triage_note=known.get("triage_note"), metrics_after=_metrics_of(known.get("metrics_after")),
+                   score=_score(data), extra=extra)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -293,6 +293,9 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
                 outcomes = {name: _with_metrics_after(adapter, outcome, sample, image, g, mask, layers,
                                                       attention_text(sample), answer_text(sample))
                             for name, outcome in outcomes.items()}
+                if fields.get("vgrefine") is not None and tuple(fields["vgrefine"].grid) == tuple(layout_a.grid):
+                    fields["vgrefine"] = _vgrefine_after(adapter, fields["vgrefine"], image, g, mask, layers,
+                                                         attention_text(sample))
                 fields["gt_tokens"] = int(mask.sum())
                 fields["metrics"] = _metric_lists(result)
                 arrays[f"{sample.id}__head_metrics"] = np.stack(
@@ -377,6 +380,35 @@ def _with_metrics_after(adapter: Any, outcome: _Outcome, sample: EvalSample, ima
     after = np.stack([maps[layer] for layer in layers])
     metrics = _metric_lists(grounding_metrics(after, general, mask))
     return replace(outcome, record=replace(outcome.record, metrics_after=metrics))
+
+
+def _vgrefine_after(adapter: Any, refined: Any, image: Any, general: np.ndarray, mask: np.ndarray,
+                    layers: Sequence[int], attention_text: str) -> Any:
+    """VGRefine's record with ``metrics_after``: one capture-only forward of the attention prompt with the
+    sample's knockout (its blocked tokens, masked layers, rows from the first token after the image), the last
+    row of every captured layer, normalised and scored like the record's ``metrics``."""
+    import torch
+
+    from vgmed_data.eval.capture import AttentionPlan, attention_plan
+    from vgmed_data.eval.methods.base import encode_one, image_maps
+    from vgmed_data.eval.vgrefine.knockout import Knockout
+
+    encoded = encode_one(adapter, image, attention_text)
+    layout = encoded.layouts[0]
+    length = int(encoded.inputs["input_ids"].shape[1])
+    knockout = Knockout(first_row=layout.span[1], prompt_length=length,
+                        blocked_positions=layout.positions[np.asarray(refined.blocked, dtype=np.int64)],
+                        layers=frozenset(int(v) for v in refined.parameters["masked_layers"]))
+
+    def edit(layer: int, attention: Any, query: Any, key: Any) -> Any:
+        return knockout.edit_sdpa_mask(attention, q_len=query.shape[2], k_len=key.shape[2], device=query.device)
+
+    plan = AttentionPlan(mask_edit=edit, edit_layers=knockout.layers, capture_layers=frozenset(layers))
+    with torch.inference_mode(), attention_plan(adapter.model, plan):
+        adapter.model(**encoded.inputs, logits_to_keep=1)
+    maps = image_maps(plan, encoded, layers)
+    after = np.stack([maps[layer] for layer in layers])
+    return replace(refined, metrics_after=_metric_lists(grounding_metrics(after, general, mask)))
 
 
 def _evaluate_with_oom_fallback(adapter: Any, batch: Sequence[EvalSample], cfg: EvalConfig,

@@ -36,6 +36,8 @@ def _answer(record: SampleRecord, method: str) -> tuple[str, bool] | None:
 def _after(record: SampleRecord, method: str) -> Any:
     if method == "baseline":
         return record.metrics
+    if method == "vgrefine":
+        return None if record.vgrefine is None else record.vgrefine.metrics_after
     other = record.methods.get(method)
     return None if other is None else other.metrics_after
 
@@ -123,6 +125,7 @@ def markdown(table: dict[str, Any], *, layer_index: int | None, layer: int | Non
         lines.append(f"| {row['method']} | {row['accuracy']:.2f} {_ci(row['ci95'])} | {diff} | "
                      f"{row.get('changed', '-')} | " + " | ".join(metrics) + " |")
     lines += ["", "Attention columns: the baseline's measured maps, or the maps after an attention-changing method "
-              "(PAI, AdaptVis) with the mean paired change in brackets; '-' where a method does not change "
+              "(VGRefine's knockout, PAI, AdaptVis) with the mean paired change in brackets; '-' where a method "
+              "does not change "
               "attention or none was recorded.", ""]
     return "\n".join(lines)

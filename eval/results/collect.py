@@ -8,7 +8,11 @@ per-sample records (means over answered / grounded samples), so every breakdown 
 
 VGRefine (``--method baseline,vgrefine``): a record's ``vgrefine`` object (prediction, correctness, blocked
 tokens, triage map, parameters) becomes a second ``runs`` row with ``method = "vgrefine"`` and fills the
-VGRefine columns of the ``samples`` row.
+VGRefine columns of the ``samples`` row. The interventions of ``eval.methods`` (``pai``, ``vcd``, ``adaptvis``,
+``blind``) each become a ``runs`` row too (their grounding columns: the metrics after the intervention, for the
+methods that change attention). With more than one method every row carries the paired-bootstrap comparison of
+``eval.methods.compare`` (the summary's side-by-side table): ``accuracy_ci95``, ``difference_vs_baseline``,
+``difference_ci95``, ``answers_changed``, ``n_compared``, ``bootstrap_resamples``, ``bootstrap_seed``.
 
 The run id is a hash of the settings fingerprint and the records without their timings: re-reading the same
 run gives the same id (a re-publish is recognised), another run gets another id.
@@ -36,6 +40,10 @@ from vgmed_data.eval.run_folder import (BoxSampleRecord, Manifest, RunFolder, Sa
 from vgmed_data.errors import InvalidInputError
 
 Record = SampleRecord | BoxSampleRecord
+# The comparison columns of a run with one method (or a row without a baseline to compare with).
+NO_COMPARISON: dict[str, Any] = {"accuracy_ci95": None, "difference_vs_baseline": None, "difference_ci95": None,
+                                 "answers_changed": None, "n_compared": None, "bootstrap_resamples": None,
+                                 "bootstrap_seed": None}
 
 
 @dataclass(frozen=True)
@@ -151,10 +159,40 @@ def _method_view(record: Record, method: str) -> dict[str, Any] | None:
         return {"status": str(record.status),
                 "correct": record.correct if grounding else None,  # None: no baseline answer
                 "metrics": record.metrics if grounding else None}
-    part = _refined(record)
-    if part is None:
-        return None
-    return {"status": str(record.status), "correct": bool(part.correct), "metrics": None}
+    if method == VGREFINE:
+        part = _refined(record)
+        return None if part is None else {"status": str(record.status), "correct": bool(part.correct),
+                                          "metrics": part.metrics_after}  # after the knockout (None in older runs)
+    other = record.methods.get(method) if isinstance(record, SampleRecord) else None
+    if other is None:
+        return None  # an intervention of eval.methods: its metrics are those after it (attention-changing ones)
+    return {"status": str(record.status), "correct": other.correct, "metrics": other.metrics_after}
+
+
+def _parameters(records: Sequence[Record], manifest: Manifest, method: str) -> dict[str, Any]:
+    if method == VGREFINE:
+        return next((dict(p.parameters) for r in records if (p := _refined(r)) is not None and p.parameters), {})
+    if method == BASELINE:
+        return {}
+    recorded = (manifest.extra.get("interventions") or {}).get(method)
+    if recorded is not None:
+        return dict(recorded)
+    return next((dict(m.parameters) for r in records if isinstance(r, SampleRecord)
+                 and (m := r.methods.get(method)) is not None), {})
+
+
+def _comparison(records: Sequence[SampleRecord], methods: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``method -> runs columns`` of the paired-bootstrap comparison (eval.methods.compare; empty with one
+    method)."""
+    from vgmed_data.eval.methods.compare import side_by_side
+
+    table = side_by_side(records, methods=methods) if len(methods) > 1 else None
+    if table is None:
+        return {}
+    return {row["method"]: {"accuracy_ci95": row["ci95"], "difference_vs_baseline": row.get("difference"),
+                            "difference_ci95": row.get("difference_ci95"), "answers_changed": row.get("changed"),
+                            "n_compared": table["n"], "bootstrap_resamples": table["resamples"],
+                            "bootstrap_seed": table["seed"]} for row in table["methods"]}
 
 
 def _stats(views: Sequence[Mapping[str, Any]], n_layers: int, best: int | None) -> dict[str, Any]:
@@ -279,7 +317,8 @@ def collect_run(run_dir: str | os.PathLike[str], *, provenance: Provenance = Pro
     grounding = [r for r in records if isinstance(r, SampleRecord)]
     layers = [int(v) for v in (summary.get("layers") or next((r.layers for r in grounding if r.layers), []))]
     run_id = run_id_of(manifest, records)
-    methods = [BASELINE] + ([VGREFINE] if any(r.vgrefine is not None for r in grounding) else [])
+    methods = [BASELINE] + ([VGREFINE] if any(r.vgrefine is not None for r in grounding) else []) + [
+        m for m in manifest.methods if m not in (BASELINE, VGREFINE) and any(m in r.methods for r in grounding)]
     recorded = manifest.provenance
     finished = (dt.datetime.fromisoformat(recorded["date"]) if recorded.get("date") else
                 dt.datetime.fromtimestamp(folder.samples_path.stat().st_mtime, tz=dt.UTC).replace(microsecond=0))
@@ -303,13 +342,13 @@ def collect_run(run_dir: str | os.PathLike[str], *, provenance: Provenance = Pro
     }
     baseline_views = [_method_view(r, BASELINE) for r in records]
     best = _best_position(_stats([v for v in baseline_views if v], len(layers), None)["ar_per_layer"])
+    comparison = _comparison(grounding, methods)
     runs = []
     for method in methods:
         pairs = [(r, v) for r in records if (v := _method_view(r, method)) is not None]
         kept, views = [p[0] for p in pairs], [p[1] for p in pairs]
         stats = _stats(views, len(layers), best)
-        params = next((dict(p.parameters) for r in kept if method == VGREFINE and (p := _refined(r)) is not None
-                       and p.parameters), {})
+        params = _parameters(kept, manifest, method)
         runs.append({
             **common, "row_id": hashlib.sha256(f"{run_id}|{method}|{json.dumps(params, sort_keys=True)}".encode()
                                                ).hexdigest()[:20],
@@ -320,6 +359,7 @@ def collect_run(run_dir: str | os.PathLike[str], *, provenance: Provenance = Pro
             "best_layer": None if best is None else layers[best],
             **{f"{name}_best": stats[name] for name in METRICS},
             "breakdown": _breakdown(kept, views, len(layers), best),
+            **{**NO_COMPARISON, **comparison.get(method, {})},
         })
     samples = _sample_rows(folder, run_id, manifest, grounding, config=config, split=split,
                            best_layer_position=best) if with_samples and not boxes_run else []

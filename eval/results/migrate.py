@@ -1,7 +1,9 @@
 """Upgrading a results dataset written in an older results format, so old and new runs load together.
 
 Format version 2 added two ``runs`` columns, ``protocol`` and ``box_mapping`` (version 1:
-``git show abe08fc:eval/results/schema.py``); ``samples`` did not change. ``load_dataset(repo, "runs")`` reads every
+``git show abe08fc:eval/results/schema.py``); version 3 added the methods comparison columns (``accuracy_ci95``,
+``difference_vs_baseline``, ``difference_ci95``, ``answers_changed``, ``n_compared``, ``bootstrap_resamples``,
+``bootstrap_seed``: null for older runs, which compared nothing); ``samples`` did not change. ``load_dataset(repo, "runs")`` reads every
 ``data/runs/*.parquet`` as one table and refuses files whose schemas differ, so a version-2 run appended beside
 version-1 files would make the whole dataset unreadable. :func:`upgraded_runs_files` rewrites the old ``runs``
 files with the values those runs mean (what :func:`vgmed_data.eval.results.collect.collect_run` gives an old run
@@ -24,7 +26,10 @@ from pathlib import Path
 from vgmed_data.eval.results.schema import FORMAT_VERSION, RUN_FEATURES, RUNS
 
 # What a run written before each column existed means (collect.py reads old run folders the same way).
-OLD_RUN_VALUES = {"protocol": "default", "box_mapping": "input_scale"}
+OLD_RUN_VALUES = {"protocol": "default", "box_mapping": "input_scale",
+                  # version 3: the methods comparison (runs before it compared nothing: null)
+                  "accuracy_ci95": None, "difference_vs_baseline": None, "difference_ci95": None,
+                  "answers_changed": None, "n_compared": None, "bootstrap_resamples": None, "bootstrap_seed": None}
 _CARD_VERSION = re.compile(r"results format version (\d+)")
 
 
@@ -40,8 +45,9 @@ class Migration:
         if not self.files:
             return ""
         before = "an older" if self.from_version is None else f"version {self.from_version}"
+        filled = ", ".join(f"{k}={v!r}" for k, v in OLD_RUN_VALUES.items() if v is not None)
         return (f"migrated {target} from results format {before} to {FORMAT_VERSION}: {len(self.files)} runs "
-                f"file(s) rewritten with {', '.join(f'{k}={v!r}' for k, v in OLD_RUN_VALUES.items())}")
+                f"file(s) rewritten with {filled} and null methods comparison columns")
 
 
 def card_format_version(card: str) -> int | None:

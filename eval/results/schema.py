@@ -2,7 +2,8 @@
 
 * ``runs`` (one row per run x method): the identity of what was evaluated (model and revision, dataset and
   revision, configuration, split, method and its parameters), the summary metrics (grounding per layer and at
-  the best layer, answer accuracy, box scores and their trivial baselines where present), a breakdown by
+  the best layer, answer accuracy, box scores and their trivial baselines where present; with several methods
+  the paired-bootstrap comparison with the baseline), a breakdown by
   modality x question type (with ``"all"`` as the wildcard, so a filter is an exact lookup), and how it was
   produced (toolkit version, hardware, date, command).
 * ``samples`` (optional; one row per run x sample): what the sample viewer shows: the image and its
@@ -20,7 +21,9 @@ from __future__ import annotations
 
 from datasets import Features, Image, List, Value
 
-FORMAT_VERSION = 2  # 2: runs gained protocol and box_mapping (older datasets are upgraded: eval.results.migrate)
+# 2: runs gained protocol and box_mapping; 3: runs gained the methods comparison columns (accuracy_ci95 ...).
+# Older datasets are upgraded: eval.results.migrate.
+FORMAT_VERSION = 3
 RUNS = "runs"
 SAMPLES = "samples"
 RESULT_CONFIGS = (RUNS, SAMPLES)
@@ -76,6 +79,14 @@ RUN_FEATURES = Features({
     "box_full_image_miou": Value("float64"),
     "box_mean_box_miou": Value("float64"),
     "breakdown": List(SLICE_FEATURES),
+    # methods side by side (eval.methods.compare; null in a run with one method): percent, paired bootstrap
+    "accuracy_ci95": List(Value("float64"), length=2),
+    "difference_vs_baseline": Value("float64"),  # percentage points, paired (null on the baseline row)
+    "difference_ci95": List(Value("float64"), length=2),
+    "answers_changed": Value("int32"),  # answers that differ from the baseline's
+    "n_compared": Value("int32"),  # samples answered by every method of the run (what the comparison uses)
+    "bootstrap_resamples": Value("int32"),
+    "bootstrap_seed": Value("int32"),
     "toolkit_version": Value("string"),
     "hardware": Value("string"),
     "date": Value("timestamp[ms, tz=UTC]"),  # Parquet has no seconds unit

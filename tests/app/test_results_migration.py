@@ -12,8 +12,10 @@ from tests.app.conftest import EvalRuns
 
 pytestmark = pytest.mark.hub
 
-# The two runs columns version 2 added (`git show abe08fc:eval/results/schema.py` has neither).
-ADDED_IN_V2 = ("protocol", "box_mapping")
+# The two runs columns version 2 added (`git show abe08fc:eval/results/schema.py` has neither) and the methods
+# comparison columns version 3 added.
+ADDED_IN_V2 = ("protocol", "box_mapping", "accuracy_ci95", "difference_vs_baseline", "difference_ci95",
+               "answers_changed", "n_compared", "bootstrap_resamples", "bootstrap_seed")
 
 
 def _write_v1_dataset(run_dir: Path, folder: Path) -> str:
@@ -70,15 +72,15 @@ def test_publish_into_a_v1_repo_migrates_it(eval_runs: EvalRuns, hub_server: Any
     assert [(r["protocol"], r["box_mapping"], r["format_version"]) for r in by_run[old_id]] == [
         ("default", "input_scale", 1)]
     assert {(r["protocol"], r["box_mapping"], r["format_version"]) for r in by_run[new_id]} == {
-        ("default", "padding_aware", 2)}
+        ("default", "padding_aware", 3)}
     assert by_run[old_id][0]["model"] != by_run[new_id][0]["model"]  # the old row kept its own values
 
     migrated = [line for line in out.splitlines() if line.startswith("migrated")]
-    assert migrated == [f"migrated {hub_repo_id} from results format version 1 to 2: 1 runs file(s) rewritten "
-                        "with protocol='default', box_mapping='input_scale'"], out
+    assert migrated == [f"migrated {hub_repo_id} from results format version 1 to 3: 1 runs file(s) rewritten "
+                        "with protocol='default', box_mapping='input_scale' and null methods comparison columns"], out
     # one commit: the new run, the rewritten old runs file and the card
     assert len(hub_api.list_repo_commits(hub_repo_id, repo_type="dataset")) == heads_before + 1
-    assert "results format version 2" in hub_server.files_at(hub_repo_id)["README.md"].decode()
+    assert "results format version 3" in hub_server.files_at(hub_repo_id)["README.md"].decode()
 
     page = load_results(hub_repo_id, token=hub_token, cache_dir=str(tmp_path / "cache-page"))
     assert len(page.runs) == 3 and len(page.samples) == 24
@@ -94,7 +96,7 @@ def test_publish_into_a_v1_folder_migrates_it(eval_runs: EvalRuns, tmp_path: Pat
     old_id = _write_v1_dataset(eval_runs.runs["llava"], folder)
     assert main(["eval", "publish", str(eval_runs.runs["qwen2_vl"]), "--folder", str(folder)]) == 0
     runs = load_dataset(str(folder), "runs", split="train", cache_dir=str(tmp_path / "cache"))
-    assert capsys.readouterr().out.startswith(f"migrated {folder} from results format version 1 to 2: 1 runs file")
+    assert capsys.readouterr().out.startswith(f"migrated {folder} from results format version 1 to 3: 1 runs file")
     assert len(runs) == 3
     assert [(r["protocol"], r["box_mapping"]) for r in runs if r["run_id"] == old_id] == [("default", "input_scale")]
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", "data"]  # no staging left behind

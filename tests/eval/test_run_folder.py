@@ -76,10 +76,32 @@ def test_runs_written_before_collect_to_the_same_rows(legacy: Path) -> None:
         got = collect_run(name, provenance=Provenance(model_revision="m", dataset_revision="d"))
         assert got.run_id == want[name]["run_id"]
         # columns added since (protocol, box mapping): what a run written before them meant; the rows are in the
-        # results format of now (version 2 added those columns)
-        assert [_clean(r) for r in got.runs] == [{**r, "protocol": "default", "box_mapping": "input_scale",
-                                                  "format_version": 2} for r in want[name]["runs"]]
+        # results format of now (version 2 added those columns, version 3 the methods comparison, checked below)
+        from vgmed_data.eval.results.collect import NO_COMPARISON
+
+        assert [{k: v for k, v in _clean(r).items() if k not in NO_COMPARISON} for r in got.runs] == [
+            {**r, "protocol": "default", "box_mapping": "input_scale", "format_version": 3}
+            for r in want[name]["runs"]]
         assert [_clean(r) for r in got.samples] == want[name]["samples"]
+        _check_comparison(LEGACY / name, got.runs)
+
+
+def _check_comparison(run: Path, rows: list[dict]) -> None:
+    """The comparison columns, recomputed from the run's samples.jsonl (paired: samples with both answers)."""
+    records = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
+    both = [r for r in records if r.get("status") == "ok" and "correct" in r and "correct" in (r.get("vgrefine") or {})]
+    if not both:
+        assert all(row["accuracy_ci95"] is None and row["n_compared"] is None for row in rows)
+        return
+    base = [float(r["correct"]) for r in both]
+    refined = [float(r["vgrefine"]["correct"]) for r in both]
+    by_method = {row["method"]: row for row in rows}
+    assert by_method["vgrefine"]["difference_vs_baseline"] == round(100 * (sum(refined) - sum(base)) / len(both), 2)
+    assert by_method["vgrefine"]["answers_changed"] == sum(r["vgrefine"]["answer"] != r["prediction"] for r in both)
+    for row in rows:
+        assert (row["n_compared"], row["bootstrap_resamples"], row["bootstrap_seed"]) == (len(both), 10_000, 0)
+        low, high = row["accuracy_ci95"]
+        assert 0.0 <= low <= high <= 100.0
 
 
 def test_legacy_ranks_merge_to_the_same_files(legacy: Path) -> None:

@@ -132,3 +132,35 @@ def test_resume_with_other_parameters_is_refused(inputs: tuple[Path, Path], run:
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
 
+
+
+def test_results_rows_per_method_with_the_comparison(run: Path, tmp_path: Path) -> None:
+    """`vgmed eval publish` rows: one per method, grounding columns after the intervention, the comparison columns
+    equal to the summary's table; written and read back through datasets with the results features."""
+    from datasets import load_dataset
+
+    from vgmed_data.eval.results.collect import collect_run
+    from vgmed_data.eval.results.folder import results_card, write_run_files
+
+    results = collect_run(run, with_samples=False)
+    rows = {row["method"]: row for row in results.runs}
+    assert list(rows) == METHODS.split(",")
+    assert json.loads(rows["pai"]["method_params"]) == {"alpha": 0.5, "end_layer": None, "gamma": 1.1,
+                                                          "start_layer": 2}
+    records = record_dicts(run / "samples.jsonl")
+    grounded = [r for r in records if "metrics" in r]
+    np.testing.assert_allclose(rows["adaptvis"]["kl_per_layer"],
+                               np.mean([r["methods"]["adaptvis"]["metrics_after"]["kl"] for r in grounded], axis=0))
+    assert rows["vcd"]["kl_per_layer"] == [] and rows["blind"]["ar_best"] is None
+    table = {row["method"]: row for row in json.loads((run / "summary.json").read_text())["side_by_side"]["methods"]}
+    for name, row in rows.items():
+        assert row["accuracy_ci95"] == table[name]["ci95"]
+        assert row["difference_vs_baseline"] == table[name].get("difference")
+        assert row["answers_changed"] == table[name].get("changed")
+        assert (row["n_compared"], row["bootstrap_resamples"], row["bootstrap_seed"]) == (4, 10_000, 0)
+    folder = tmp_path / "results"
+    write_run_files(results, folder)
+    (folder / "README.md").write_text(results_card())
+    loaded = load_dataset(str(folder), "runs", split="train", cache_dir=str(tmp_path / "cache"))
+    assert sorted(loaded["method"]) == sorted(METHODS.split(","))
+    assert {r["method"]: r["difference_ci95"] for r in loaded} == {k: v["difference_ci95"] for k, v in rows.items()}

@@ -181,3 +181,24 @@ def test_config_and_cli_refuse_inconsistent_settings(setup: tuple[Path, Path], t
     assert options.masked_layers == (16,) and len(options.heads) == 20 and options.percentile == 80.0
     with pytest.raises(InvalidInputError, match="do not exist"):  # the 7B preset on a 3-layer tiny model
         run_eval(_cfg(setup, tmp_path, vgrefine=options, limit=1))
+
+
+def test_metrics_after_the_knockout(both: tuple[Path, dict]) -> None:
+    """Each grounded record's VGRefine part carries the metrics after the knockout: on open questions (answer
+    prompt = measured prompt) the layers below the masked one equal the record's metrics, and the masked layer
+    moves wherever tokens were blocked; the summary's side-by-side table reports their means."""
+    out, summary = both
+    records = record_dicts(out / "samples.jsonl")
+    grounded = [r for r in records if "metrics" in r]
+    assert grounded and all("metrics_after" in r["vgrefine"] for r in grounded)
+    assert all("metrics_after" not in r["vgrefine"] for r in records if "metrics" not in r)
+    masked = OPTIONS.masked_layers[0]
+    for record in grounded:
+        after = record["vgrefine"]["metrics_after"]
+        if not record["options"]:
+            np.testing.assert_allclose(after["kl"][:masked], record["metrics"]["kl"][:masked], atol=1e-5)
+        if record["vgrefine"]["blocked"]:
+            assert abs(after["kl"][masked] - record["metrics"]["kl"][masked]) > 1e-6
+    row = next(r for r in summary["side_by_side"]["methods"] if r["method"] == "vgrefine")
+    np.testing.assert_allclose(row["attention"]["ar"],
+                               np.mean([r["vgrefine"]["metrics_after"]["ar"] for r in grounded], axis=0), atol=1e-6)

@@ -97,9 +97,18 @@ function renderTable() {
     const method = cell(tr, "method", row.method, row.method);
     if (row.run.method_params && row.run.method_params !== "{}") method.title = row.run.method_params;
     cell(tr, "n", String(row.n), row.n, "num");
-    cell(tr, "accuracy", fmt(row.accuracy), row.accuracy, "num");
-    cell(tr, "delta_accuracy", signed(row.delta_accuracy), row.delta_accuracy,
+    const accuracy = cell(tr, "accuracy", fmt(row.accuracy), row.accuracy, "num");
+    const deltaAccuracy = cell(tr, "delta_accuracy", signed(row.delta_accuracy), row.delta_accuracy,
          "num " + (row.delta_accuracy > 0 ? "pos" : row.delta_accuracy < 0 ? "neg" : ""));
+    const boot = `paired bootstrap over the ${row.run.n_compared} samples every method answered, ` +
+      `${row.run.bootstrap_resamples} resamples, seed ${row.run.bootstrap_seed}`;
+    if (row.run.accuracy_ci95) {  // runs with several methods (results format 3)
+      accuracy.title = `all samples: 95% CI [${row.run.accuracy_ci95.join(", ")}] % (${boot})`;
+    }
+    if (row.run.difference_ci95) {
+      deltaAccuracy.title = `all samples: ${signed(row.run.difference_vs_baseline)} points vs baseline, 95% CI ` +
+        `[${row.run.difference_ci95.join(", ")}]; ${row.run.answers_changed} answers changed (${boot})`;
+    }
     cell(tr, "ar", fmt(row.ar), row.ar, "num");
     cell(tr, "delta_ar", signed(row.delta_ar), row.delta_ar,
          "num " + (row.delta_ar > 0 ? "pos" : row.delta_ar < 0 ? "neg" : ""));
