@@ -80,8 +80,8 @@ class Region:
     def from_json(cls, payload: Mapping[str, Any]) -> "Region":
         size = (int(payload["image_size"][0]), int(payload["image_size"][1]))
         mask = decode_runs(payload["mask_runs"], size) if "mask_runs" in payload else None
-        return cls(kind=payload["kind"], label=payload["label"], box=tuple(payload["box"]),  # type: ignore[arg-type]
-                   image_size=size, points=tuple(tuple(p) for p in payload.get("points", ())),  # type: ignore[misc]
+        return cls(kind=payload["kind"], label=payload["label"], box=tuple(payload["box"]),
+                   image_size=size, points=tuple(tuple(p) for p in payload.get("points", ())),
                    mask=mask, rotation=float(payload.get("rotation", 0.0)), result_id=payload.get("result_id", ""))
 
 

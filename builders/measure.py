@@ -73,7 +73,7 @@ def measure(*, mask: NDArray[np.bool_] | None, boxes: NDArray[np.float64] | None
             if region is not None:
                 rows_, cols_ = region
                 ids_by_box.setdefault((cols_.start, rows_.start, cols_.stop, rows_.stop), []).append(component)
-        keep_ids = sorted({c for b in kept for c in ids_by_box[tuple(int(v) for v in b)]})
+        keep_ids = sorted({c for b in kept for c in ids_by_box[(int(b[0]), int(b[1]), int(b[2]), int(b[3]))]})
         keep = np.isin(labels, keep_ids)
         rows, cols = np.nonzero(keep)
         area = float(rows.size)

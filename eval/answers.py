@@ -26,7 +26,7 @@ _ARTICLES = {"a", "an", "the"}
 
 def normalise(text: str) -> str:
     text = text.lower().strip()
-    text = text.translate(str.maketrans({c: " " for c in string.punctuation}))
+    text = text.translate(str.maketrans(string.punctuation, " " * len(string.punctuation)))
     return " ".join(word for word in text.split() if word not in _ARTICLES)
 
 

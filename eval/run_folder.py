@@ -132,7 +132,7 @@ class VGRefineRecord:
                  what="a VGRefine record")
         known, extra = _split(data, (*names, *SCORE_KEYS))
         return cls(method=known["method"], implementation=known["implementation"], parameters=known["parameters"],
-                   grid=tuple(known["grid"]), blocked=tuple(known["blocked"]),  # type: ignore[arg-type]
+                   grid=tuple(known["grid"]), blocked=tuple(known["blocked"]),
                    blocked_positions=tuple(known["blocked_positions"]), cut=known["cut"], answer=known["answer"],
                    answer_without_vgrefine=known.get("answer_without_vgrefine"),
                    triage_note=known.get("triage_note"), metrics_after=_metrics_of(known.get("metrics_after")),
@@ -533,7 +533,8 @@ def append_records(sink: IO[str], records: Iterable[SampleRecord | BoxSampleReco
 def save_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     """Write a compressed ``.npz`` atomically (temporary name, then rename)."""
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
+    # numpy's stub types **kwds together with allow_pickle: bool, so a str -> array mapping is refused
+    np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
     tmp.replace(path)
 
 

@@ -186,10 +186,11 @@ def _run(args_list: list[str], *, command: str | None, debug: bool) -> int:
 def _missing_extra(error: ModuleNotFoundError, *, command: str | None) -> str | None:
     from vgmed_data.extras import extra_providing, install_command
 
-    extra = extra_providing(error.name or "", command=command) if error.name else None
+    name = error.name or ""
+    extra = extra_providing(name, command=command) if name else None
     if extra is None:
         return None
-    return (f"'vgmed {command}' needs the '{error.name.split('.')[0]}' package of the [{extra}] extra, which is not "
+    return (f"'vgmed {command}' needs the '{name.split('.')[0]}' package of the [{extra}] extra, which is not "
             f"installed. Fix: {install_command(extra)}")
 
 

@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from vgmed_data.errors import SourceNotFoundError
 from vgmed_data.extras import install_command
 from vgmed_data.geometry.shapes import label_components, mask_to_boxes
 from vgmed_data.imaging.windowing import apply_window
@@ -84,20 +85,29 @@ def size_class(area_cm2: float) -> str:
     return SIZES[0] if area_cm2 < 1 else SIZES[1] if area_cm2 <= 10 else SIZES[2]
 
 
-def _dicom_regions() -> Iterator[DemoRegion]:
+def _pydicom_file(name: str) -> str:
+    """The path of a file pydicom ships with its test data (never downloaded)."""
     from pydicom.data import get_testdata_file
 
+    path = get_testdata_file(name, download=False)
+    if not isinstance(path, str):
+        raise SourceNotFoundError(f"pydicom's test file {name} is not installed",
+                                  fix="reinstall pydicom (pip install --force-reinstall pydicom)")
+    return path
+
+
+def _dicom_regions() -> Iterator[DemoRegion]:
     from vgmed_data.imaging.deid import deidentify
     from vgmed_data.imaging.dicom import read_dicom, safe_metadata
 
-    ct = read_dicom(get_testdata_file("CT_small.dcm", download=False))
+    ct = read_dicom(_pydicom_file("CT_small.dcm"))
     header = deidentify(ct.header, key=DEMO_KEY)
     bone = largest_component(ct.values[0] >= 250)
     for window in ("soft_tissue", "bone"):
         yield DemoRegion("pydicom-testdata", f"CT_small.dcm#{window}", ct.render(window=window), bone, "vertebra",
                          "CT", "spine", "MIT", str(header.PatientID), ct.pixel_spacing_mm, "axial", None, window,
                          "dicom-deidentified", {"source_path": "CT_small.dcm", "frame": 0, **safe_metadata(header)})
-    mr = read_dicom(get_testdata_file("MR_small.dcm", download=False))
+    mr = read_dicom(_pydicom_file("MR_small.dcm"))
     header = deidentify(mr.header, key=DEMO_KEY)
     pixels = mr.values[0]
     bright = largest_component(pixels > np.percentile(pixels, 95))

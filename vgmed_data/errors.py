@@ -8,6 +8,7 @@ does not know our hierarchy still behaves. The CLI prints ``str(error)`` as one 
 from __future__ import annotations
 
 from os import PathLike
+from types import ModuleType
 from enum import StrEnum
 from typing import ClassVar
 
@@ -95,7 +96,7 @@ class PublishRefusedError(VgmedError, PermissionError):
     """Publishing was refused by a guard (licence, PHI) or by the server (token)."""
 
 
-def require(module: str, *, extra: str, purpose: str):  # noqa: ANN201 - returns a module
+def require(module: str, *, extra: str, purpose: str) -> ModuleType:
     """Import an optional module or raise :class:`MissingDependencyError` with the install hint."""
     import importlib
 

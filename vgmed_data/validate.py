@@ -73,7 +73,7 @@ def _size(row: dict, add: Add) -> tuple[int, int] | None:
     return width, height
 
 
-def _check_choice(value: object, allowed: tuple[str, ...], name: str, add) -> None:  # noqa: ANN001
+def _check_choice(value: object, allowed: tuple[str, ...], name: str, add: Add) -> None:
     if value not in allowed:
         add(f"{name} {value!r} is not one of {', '.join(allowed)}")
 

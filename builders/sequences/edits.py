@@ -51,7 +51,7 @@ def cut_paste(image: NDArray[np.uint8], *, source_box: Box, rng: np.random.Gener
     size = image.shape[0]
     x1, y1, x2, y2 = (int(v) for v in source_box)
     patch = image[y1:y2, x1:x2].copy()
-    place = _destination(rng, size=size, patch=patch.shape[:2], avoid=source_box)
+    place = _destination(rng, size=size, patch=(patch.shape[0], patch.shape[1]), avoid=source_box)
     if place is None:
         return None
     x, y = place
@@ -73,7 +73,8 @@ def transplant(image: NDArray[np.uint8], *, donor: NDArray[np.uint8], donor_mask
     patch = donor[y1:y2, x1:x2].astype(np.float64)
     alpha = ndimage.gaussian_filter(donor_mask[y1:y2, x1:x2].astype(np.float64), sigma=feather)[..., None]
     size = image.shape[0]
-    place = _destination(rng, size=size, patch=patch.shape[:2], avoid=avoid or (0.0, 0.0, 0.0, 0.0))
+    place = _destination(rng, size=size, patch=(patch.shape[0], patch.shape[1]),
+                         avoid=avoid or (0.0, 0.0, 0.0, 0.0))
     if place is None:
         return None
     x, y = place

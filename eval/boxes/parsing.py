@@ -56,7 +56,7 @@ _ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "sixt
              "eighth": 7, "ninth": 8, "tenth": 9, "1st": 0, "2nd": 1, "3rd": 2, "4th": 3, "5th": 4, "6th": 5}
 _IMAGE_NUMBER = re.compile(r"<?\bimage[\s_\-#:]*(\d+)\b>?", re.IGNORECASE)
 _IMAGE_ORDINAL = re.compile(r"\b(" + "|".join(_ORDINALS) + r")\s+(?:image|frame|view|slice)\b", re.IGNORECASE)
-_TYPOGRAPHY = {"\u2212": "-", "\u2013": "-", "\uff0c": ",", "\uff08": "(", "\uff09": ")", "\uff3b": "[",
+_TYPOGRAPHY: dict[str, str | int | None] = {"\u2212": "-", "\u2013": "-", "\uff0c": ",", "\uff08": "(", "\uff09": ")", "\uff3b": "[",
                "\uff3d": "]", "\u3001": ","}
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 

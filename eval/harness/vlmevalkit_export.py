@@ -58,7 +58,7 @@ def export_vlmevalkit(folder: str | Path, *, out: str | Path, split: str | None 
                                 fix=f"name it <dataset name>.tsv with a name matching {DATASET_NAME.pattern}; "
                                     "VLMEvalKit finds it as $LMUData/<name>.tsv and runs it as --data <name>")
     report = VlmEvalKitExport(path=target)
-    records = []
+    records: list[dict[str, object]] = []
     for row in iter_rows(folder, config="vgmed", split=split):
         options = list(row.get("options") or [])
         if len(options) < 2:

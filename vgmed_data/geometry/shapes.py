@@ -129,7 +129,7 @@ def mask_to_polygons(mask: ArrayLike) -> list[Polygon]:
     labels, count = label_components(array)
     polygons: list[Polygon] = []
     for component in range(1, count + 1):
-        squares = []
+        squares: list[Polygon] = []
         rows, cols = np.nonzero(labels == component)
         for row in np.unique(rows):
             columns = np.sort(cols[rows == row])

@@ -143,7 +143,8 @@ class Transform:
             raise GeometryError(f"transform expects a {self.src_size} image, got {image.size}")
         for step in self.steps:
             if step.kind == "crop":
-                image = image.crop(step.values)
+                left, top, right, bottom = step.values
+                image = image.crop((left, top, right, bottom))
             elif step.kind == "pad":
                 left, top, right, bottom = step.values
                 canvas = Image.new(image.mode, (image.width + left + right, image.height + top + bottom),
@@ -151,7 +152,8 @@ class Transform:
                 canvas.paste(image, (left, top))
                 image = canvas
             else:
-                image = image.resize(step.values, resample=resample)
+                width, height = step.values
+                image = image.resize((width, height), resample=resample)
         return image
 
     def apply_mask(self, mask: NDArray[np.bool_]) -> NDArray[np.bool_]:

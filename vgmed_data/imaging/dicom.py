@@ -35,7 +35,10 @@ _TAGS: dict[str, int] = {}
 def _tag(keyword: str) -> int:
     tag = _TAGS.get(keyword)
     if tag is None:
-        tag = _TAGS[keyword] = int(tag_for_keyword(keyword))
+        found = tag_for_keyword(keyword)
+        if found is None:
+            raise KeyError(f"{keyword!r} is not a DICOM keyword")
+        tag = _TAGS[keyword] = found
     return tag
 
 

@@ -46,7 +46,7 @@ def _sniff(path: Path) -> bytes:
     return head
 
 
-def _single_file_class(path: Path, head: bytes) -> type | None:
+def _single_file_class(path: Path, head: bytes) -> type[nib.Nifti1Image] | None:
     """The nibabel class ``nib.load`` picks for an uncompressed single-file NIfTI-1 ``.nii`` (header size 348 in
     either byte order, magic ``n+1``), known from the first bytes, so the load skips nibabel's trial of every
     image class (about a fifth of reading a small file). Anything else (``.nii.gz``, NIfTI-2, which may be
@@ -141,6 +141,8 @@ def read_nifti(path: str | os.PathLike[str], *, volume_index: int | None = None)
     """Load a NIfTI-1/2 file reoriented to RAS+. ``volume_index`` picks one volume of a 4D file."""
     file = Path(path)
     head = _sniff(file)
+    # nib.load is typed as returning FileBasedImage (no affine, no dataobj): checked below (getattr "affine")
+    image: Any
     if file.suffix.lower() == ".mha":  # a 3D MetaImage (SPIDER): the same orientation handling as NIfTI
         from vgmed_data.imaging.metaimage import read_metaimage_volume
 

@@ -91,6 +91,6 @@ def render_file(
 
     array = read_raster(path)
     image = to_display(array, window=window)
-    chosen = resolve_window(window, array) if window and array.ndim == 2 else None
-    label = "" if array.ndim == 3 else (chosen.label() if chosen else ("" if array.dtype == np.uint8 else "min-max"))
+    raster_window = resolve_window(window, array) if window and array.ndim == 2 else None
+    label = "" if array.ndim == 3 else (raster_window.label() if raster_window else ("" if array.dtype == np.uint8 else "min-max"))
     return RenderedImage(image, kind, label, None, {"bit_depth": 16 if array.dtype == np.uint16 else 8})
