@@ -72,7 +72,7 @@ def extra_views(row: Mapping[str, Any], *, sources: Mapping[str, Path]) -> tuple
         return ()
     pointer = row_pointer(row)
     stored = str(row.get("window") or "").strip().lower()
-    views = []
+    views: list[View] = []
     for window in windows:
         if window == stored:
             continue

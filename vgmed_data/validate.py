@@ -212,7 +212,7 @@ def validate_folder(folder: str | os.PathLike[str], *, quick: bool = False,
     root = Path(folder)
     if not root.is_dir():
         raise SourceNotFoundError("dataset folder not found", path=root, fix="pass the folder that holds README.md and data/")
-    checks, check_patients = _Checks(decode=not quick), patient_splits
+    checks = _Checks(decode=not quick)
     try:
         configs = folder_configs(root)
     except PathEscapeError as error:
@@ -223,7 +223,7 @@ def validate_folder(folder: str | os.PathLike[str], *, quick: bool = False,
     readable = _open_shards(root, configs, problems)
     for config, shards in readable.items():
         ids: dict[str, str] = {}
-        patient_splits: dict[str, set[str]] = defaultdict(set)
+        splits_of: dict[str, set[str]] = defaultdict(set)  # patient -> the splits holding them
         for split, relative, parquet in shards:
             try:
                 for batch in parquet.iter_batches(batch_size=ROW_GROUP_ROWS):
@@ -236,13 +236,13 @@ def validate_folder(folder: str | os.PathLike[str], *, quick: bool = False,
                         if record in ids:
                             add(f"duplicate id (also in {ids[record]})")
                         ids[record] = relative
-                        patient_splits[f"{row['source']}/{row['patient_id']}"].add(split)
+                        splits_of[f"{row['source']}/{row['patient_id']}"].add(split)
                         _check_row(row, config=config, split=split, add=add, checks=checks)
             except (pa.ArrowException, OSError) as error:
                 problems.append(Problem(relative, "", f"rows cannot be read: the shard is corrupt "
                                         f"({' '.join(str(error).split())[:200]})"))
-        for patient, seen in sorted(patient_splits.items()):
-            if len(seen) > 1 and check_patients:
+        for patient, seen in sorted(splits_of.items()):
+            if len(seen) > 1 and patient_splits:
                 problems.append(Problem(f"data/{config}", "", f"patient {patient} appears in several splits: "
                                         f"{', '.join(sorted(seen))}"))
     return problems
