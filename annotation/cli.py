@@ -168,9 +168,9 @@ def _common(parser: argparse.ArgumentParser, *, remote: bool) -> None:
 
 
 def _sources(args: argparse.Namespace) -> dict[str, Path]:
-    from vgmed_data.pointers import _parse_source
+    from vgmed_data.pointers import parse_source_pair
 
-    return {key: Path(path) for key, path in (_parse_source(value) for value in args.source or [])}
+    return {key: Path(path) for key, path in (parse_source_pair(value) for value in args.source or [])}
 
 
 def _source_option(parser: argparse.ArgumentParser) -> None:

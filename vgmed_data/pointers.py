@@ -330,7 +330,7 @@ def hydrate(folder: str | os.PathLike[str], *, sources: Mapping[str, str | os.Pa
     return report
 
 
-def _parse_source(value: str) -> tuple[str, str]:
+def parse_source_pair(value: str) -> tuple[str, str]:
     key, sep, path = value.partition("=")
     if not sep or not key or not path:
         raise InvalidInputError(f"--source expects KEY=PATH, got {value!r}", fix="e.g. --source msd=/data/MSD")
@@ -346,7 +346,7 @@ def register_hydrate(parser: argparse.ArgumentParser) -> None:
 
 
 def run_hydrate(args: argparse.Namespace) -> int:
-    sources = dict(_parse_source(value) for value in args.source)
+    sources = dict(parse_source_pair(value) for value in args.source)
     report = hydrate(args.folder, sources=sources, quiet=args.quiet)
     print(f"{args.folder}: {report.summary()}")
     return 0
