@@ -213,7 +213,7 @@ def plot_box_iou(report: AgreementReport, *, path: Path) -> Path:
 
     figure, axis = plt.subplots(figsize=(6, 3.5), dpi=100)
     values = [t.box_iou for t in report.tasks]
-    axis.hist(values, bins=np.linspace(0.0, 1.0, 21), color="#4363d8", edgecolor="white")
+    axis.hist(values, bins=np.linspace(0.0, 1.0, 21).tolist(), color="#4363d8", edgecolor="white")
     axis.set_xlabel("task box IoU (mean over annotator pairs, one-to-one matching)")
     axis.set_ylabel("tasks")
     axis.set_title(f"{report.project}: {len(values)} task(s) with 2+ annotators", parse_math=False)

@@ -121,8 +121,8 @@ def decide(review: PulledTask | None, adjudication: PulledTask | None, *, thresh
     verdicts = tuple(str(a.verdict) for a in annotations)
     annotators = tuple(a.annotator for a in annotations)
     agreement = task_agreement(review) if review else None
-    base = dict(verdicts=verdicts, annotators=annotators,
-                agreement=None if agreement is None else agreement.box_iou)
+    base: dict[str, Any] = dict(verdicts=verdicts, annotators=annotators,
+                                agreement=None if agreement is None else agreement.box_iou)
     decided = latest_per_annotator(adjudication.annotations) if adjudication else []
     if decided:
         final = max(decided, key=lambda a: a.annotation_id)

@@ -12,8 +12,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vgmed_data.progress import add_quiet_argument
+
+if TYPE_CHECKING:
+    from vgmed_data.builders.sequences.inputs import Case
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +44,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run)
 
 
-def _cases(specs: list[str], *, on_bad: str, quiet: bool = False) -> tuple[list, list[dict[str, str]]]:  # noqa: ANN001
+def _cases(specs: list[str], *, on_bad: str, quiet: bool = False) -> tuple[list[Case], list[dict[str, str]]]:
     from vgmed_data.builders.sources import get_entry
     from vgmed_data.builders.policy import Skip, handle
     from vgmed_data.builders.sequences.inputs import cases_from_records
@@ -48,7 +52,8 @@ def _cases(specs: list[str], *, on_bad: str, quiet: bool = False) -> tuple[list,
     from vgmed_data.imaging.windowing import parse_window
     from vgmed_data.progress import progress
 
-    cases, skips = [], []
+    cases: list[Case] = []
+    skips: list[dict[str, str]] = []
     for spec in specs:
         key, sep, path = spec.partition("=")
         if not sep or not key or not path:

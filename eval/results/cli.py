@@ -93,7 +93,8 @@ def resolve_results(source: str, *, scratch: list[Path]) -> str:
 
         header, _ = read_card(path) or ({}, "")
         check_card_paths(path, header)  # datasets reads what the card's data_files name
-        configs = header.get("configs") if isinstance(header.get("configs"), list) else []
+        declared = header.get("configs")
+        configs = declared if isinstance(declared, list) else []
         if "runs" not in {config.get("config_name") for config in configs if isinstance(config, dict)}:
             raise SourceNotFoundError("README.md declares no 'runs' configuration: this is not a results folder",
                                       path=path, fix="pass a folder written by `vgmed eval publish --folder`, or a "
