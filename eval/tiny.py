@@ -117,6 +117,65 @@ def write_qwen2_vl(out: Path) -> None:
                chat_template=QWEN2_CHAT_TEMPLATE)
 
 
+# Qwen2-VL-Instruct's chat template as transformers' own tests hold it (tests/models/qwen2_vl/
+# test_processing_qwen2_vl.py, ``prepare_processor_dict``, the template of Qwen/Qwen2-VL-7B-Instruct).
+QWEN2_VL_INSTRUCT_TEMPLATE = (
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "{% endif %}<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ message['content'] }}"
+    "<|im_end|>\n{% else %}{% for content in message['content'] %}{% if content['type'] == 'image' or 'image' in "
+    "content or 'image_url' in content %}{% set image_count.value = image_count.value + 1 %}{% if add_vision_id %}"
+    "Picture {{ image_count.value }}: {% endif %}<|vision_start|><|image_pad|><|vision_end|>{% elif content['type'] "
+    "== 'video' or 'video' in content %}{% set video_count.value = video_count.value + 1 %}{% if add_vision_id %}"
+    "Video {{ video_count.value }}: {% endif %}<|vision_start|><|video_pad|><|vision_end|>{% elif 'text' in content "
+    "%}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}{% if add_generation_prompt %}"
+    "<|im_start|>assistant\n{% endif %}")
+
+
+def write_medvlm_r1(out: Path) -> None:
+    """MedVLM-R1 (JZPeterPan/MedVLM-R1, a GRPO fine-tune of Qwen2-VL-2B; qwen2_vl adapter) in the layout its Hub
+    tree lists (commit bee6757): ONE ``model.safetensors`` (bfloat16), a flat ``config.json``, a
+    ``preprocessor_config.json``, ``chat_template.json`` and Qwen2 tokenizer files. The config takes the flat form
+    of Qwen2-VL-Instruct's published ``config.json`` (text keys at the top, ``rope_scaling`` ``mrope``, a
+    ``vision_config`` with ``embed_dim`` / ``spatial_patch_size``) and tied embeddings, as the 2B model has; the
+    chat template is Qwen2-VL-Instruct's (MedVLM-R1's file has its size, 1.05 kB)."""
+    import torch
+    import transformers as t
+
+    from vgmed_data.eval.tiny_original import _write
+
+    tokenizer = _qwen_tokenizer()
+    ids = _token_ids(tokenizer, _QWEN_SPECIALS)
+    text = _qwen_text(len(tokenizer), ids, 16)
+    vision = {"depth": 2, "embed_dim": 32, "mlp_ratio": 2, "num_heads": 2, "in_chans": 3, "hidden_size": 64,
+              "patch_size": 14, "spatial_merge_size": 2, "spatial_patch_size": 14, "temporal_patch_size": 2}
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = t.Qwen2VLForConditionalGeneration._from_config(
+            t.Qwen2VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=True, **_qwen_ids(ids)))
+    model.to(torch.bfloat16).save_pretrained(out)
+    rope = text.pop("rope_parameters")
+    flat = {"architectures": ["Qwen2VLForConditionalGeneration"], "model_type": "qwen2_vl", **text,
+            "hidden_act": "silu", "rms_norm_eps": 1e-06, "rope_theta": rope["rope_theta"],
+            "rope_scaling": {"type": "mrope", "mrope_section": rope["mrope_section"]}, "tie_word_embeddings": True,
+            "torch_dtype": "bfloat16", "transformers_version": "4.49.0", "use_cache": True,
+            "use_sliding_window": False, "vision_config": vision, **_qwen_ids(ids)}
+    _write(out / "config.json", flat)
+    _write(out / "generation_config.json", {"bos_token_id": ids["<|endoftext|>"],
+                                            "eos_token_id": [ids["<|im_end|>"], ids["<|endoftext|>"]],
+                                            "pad_token_id": ids["<|endoftext|>"], "transformers_version": "4.49.0"})
+    images = _qwen_image_processor(t)
+    _write(out / "preprocessor_config.json", {
+        "do_convert_rgb": True, "do_normalize": True, "do_rescale": True, "do_resize": True,
+        "image_mean": list(images.image_mean), "image_processor_type": "Qwen2VLImageProcessor",
+        "image_std": list(images.image_std), "max_pixels": images.size["longest_edge"], "merge_size": 2,
+        "min_pixels": images.size["shortest_edge"], "patch_size": 14, "processor_class": "Qwen2VLProcessor",
+        "resample": 3, "rescale_factor": 1 / 255, "temporal_patch_size": 2})
+    _write(out / "chat_template.json", {"chat_template": QWEN2_VL_INSTRUCT_TEMPLATE})
+    tokenizer.save_pretrained(out)
+    _write_qwen2_tokenizer_files(out, tokenizer, processor="Qwen2VLProcessor")
+
+
 def write_qwen2_5_vl(out: Path) -> None:
     import transformers as t
 
@@ -302,7 +361,7 @@ def write_huatuogpt_vision_7b_hf(out: Path) -> None:
     _write(out / "generation_config.json", {"_from_model_config": True, "bos_token_id": eos, "eos_token_id": eos,
                                             "transformers_version": "4.44.2"})
     tokenizer.save_pretrained(out)
-    _write_qwen2_tokenizer_files(out, tokenizer)
+    _write_qwen2_tokenizer_files(out, tokenizer, processor="LlavaProcessor")
     _write(out / "processor_config.json", {"processor_class": "LlavaProcessor"})
     _write(out / "preprocessor_config.json", {
         "crop_size": {"height": 56, "width": 56}, "do_center_crop": True, "do_convert_rgb": True,
@@ -311,7 +370,7 @@ def write_huatuogpt_vision_7b_hf(out: Path) -> None:
         "resample": 3, "rescale_factor": 1 / 255, "size": {"shortest_edge": 56}})
 
 
-def _write_qwen2_tokenizer_files(out: Path, tokenizer: Any) -> None:
+def _write_qwen2_tokenizer_files(out: Path, tokenizer: Any, *, processor: str = "LlavaProcessor") -> None:
     """The slow-tokenizer files a Qwen2 checkpoint of 2024 ships beside ``tokenizer.json``: ``vocab.json`` and
     ``merges.txt`` (of the tiny byte-level BPE), ``added_tokens.json``, ``special_tokens_map.json`` and a
     ``tokenizer_config.json`` naming ``Qwen2Tokenizer`` with its added tokens."""
@@ -326,7 +385,7 @@ def _write_qwen2_tokenizer_files(out: Path, tokenizer: Any) -> None:
     _write(out / "tokenizer_config.json", {
         "add_prefix_space": False, "added_tokens_decoder": decoder, "bos_token": None,
         "clean_up_tokenization_spaces": False, "eos_token": tokenizer.eos_token, "errors": "replace",
-        "model_max_length": 32768, "pad_token": tokenizer.pad_token, "processor_class": "LlavaProcessor",
+        "model_max_length": 32768, "pad_token": tokenizer.pad_token, "processor_class": processor,
         "split_special_tokens": False, "tokenizer_class": "Qwen2Tokenizer", "unk_token": None})
 
 
