@@ -36,13 +36,13 @@ def test_registry_refuses_collisions() -> None:
     base = Qwen2VLAdapter.descriptor
 
     class Clash(Qwen2VLAdapter):
-        descriptor = replace(base, name="qwen2_vl_clash")
+        descriptor = replace(base, name="qwen2_vl_clash", checkpoints=())  # its published checkpoints stay put
 
     with pytest.raises(InvalidInputError, match="already handled"):
         register(Clash)
 
     class SameName(Qwen2VLAdapter):
-        descriptor = replace(base, model_types=("something_else",))
+        descriptor = replace(base, model_types=("something_else",), checkpoints=())
 
     with pytest.raises(InvalidInputError, match="already registered"):
         register(SameName)
