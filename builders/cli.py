@@ -17,6 +17,7 @@ from typing import Any
 
 from vgmed_data.errors import InvalidInputError
 from vgmed_data.lazy import load_target
+from vgmed_data.onbad import ON_BAD_CHOICES, OnBad
 from vgmed_data.progress import add_quiet_argument
 
 BUILD_COMMANDS: dict[str, tuple[str, str]] = {
@@ -212,7 +213,7 @@ def register_build_vgmed(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-proc", type=int, default=defaults.num_proc, help="worker processes")
     parser.add_argument("--seed", type=int, default=defaults.seed,
                         help="seed of the split assignment and of question sampling (same seed: same bytes)")
-    parser.add_argument("--on-bad", choices=("error", "warn", "skip"), default=defaults.on_bad,
+    parser.add_argument("--on-bad", choices=ON_BAD_CHOICES, default=defaults.on_bad,
                         help="bad input: stop (default), or count it in the build report and go on")
     parser.add_argument("--slices-per-target", type=int, default=defaults.slices_per_target,
                         help="volumes: slices per target and plane (the largest first, then evenly spaced)")
@@ -287,7 +288,7 @@ def register_import(parser: argparse.ArgumentParser) -> None:
     jsonl.add_argument("file", type=Path, help="the release's JSONL file")
     jsonl.add_argument("--images", required=True, type=Path, help="folder the JSONL image paths are relative to")
     jsonl.add_argument("--out", required=True, type=Path, help="dataset folder to write")
-    jsonl.add_argument("--on-bad", choices=("error", "warn", "skip"), default="error",
+    jsonl.add_argument("--on-bad", choices=ON_BAD_CHOICES, default=OnBad.ERROR.value,
                        help="a bad line: stop (default), or skip it, count it in OUT/import_report_vgmed.json and "
                             "go on (warn also prints each)")
     jsonl.set_defaults(func=_import_jsonl)

@@ -1,4 +1,5 @@
-"""What to do with bad input: ``error`` (default), ``warn`` or ``skip`` (as in datasets' ``on_bad_files``).
+"""What to do with bad input: ``error`` (default), ``warn`` or ``skip`` (the ``--on-bad`` vocabulary of every
+command: :mod:`vgmed_data.onbad`).
 
 Under ``warn`` and ``skip`` every skipped item is recorded with its reason in a :class:`SkipLog`, which the
 build report lists in full: skips are counted, never silent. ``warn`` also prints each skip to stderr.
@@ -6,20 +7,18 @@ build report lists in full: skips are counted, never silent. ``warn`` also print
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from vgmed_data.errors import InvalidInputError, VgmedError
+from vgmed_data.errors import VgmedError
+from vgmed_data.onbad import ON_BAD_CHOICES, OnBad, check_on_bad, warn_skipped
 
-POLICIES = ("error", "warn", "skip")
+POLICIES = ON_BAD_CHOICES
 
 
 def check_policy(value: str) -> str:
-    if value not in POLICIES:
-        raise InvalidInputError(f"unknown bad-input policy {value!r}", fix=f"use one of: {', '.join(POLICIES)}")
-    return value
+    return check_on_bad(value).value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,9 +53,9 @@ class SkipLog:
 
 def handle(error: VgmedError, *, policy: str, source: str, record: str, reason: str, log: list[Skip]) -> None:
     """Raise ``error`` under ``error``; otherwise record a skip (and print it under ``warn``)."""
-    if policy == "error":
+    if policy == OnBad.ERROR:
         raise error
     skip = Skip(source=source, record=record, reason=reason, detail=str(error))
     log.append(skip)
-    if policy == "warn":
-        print(f"vgmed: warning: skipped {source} [{record}]: {reason}: {error}", file=sys.stderr)
+    if policy == OnBad.WARN:
+        warn_skipped(f"{source} [{record}]", reason=reason, detail=str(error))

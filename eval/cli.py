@@ -128,8 +128,10 @@ def register(parser: argparse.ArgumentParser) -> None:
                           "the official open prompt, one more forward per closed question) or answer (the "
                           "lettered prompt the answer is generated from, no extra forward)")
     run.add_argument("--overlays", type=int, default=8, help="heat-map overlays for the first N samples")
-    run.add_argument("--on-bad-sample", default=SkipPolicy.SKIP.value, choices=[p.value for p in SkipPolicy],
-                     help="a sample that cannot be evaluated: skip (counted in the report by reason) or error")
+    run.add_argument("--on-bad", "--on-bad-sample", dest="on_bad_sample", default=SkipPolicy.SKIP.value,
+                     choices=[p.value for p in SkipPolicy],
+                     help="a sample that cannot be evaluated: skip (default: counted in the report by reason), "
+                          "warn (skip and print it) or error (stop); --on-bad-sample is the old spelling")
     add_quiet_argument(run)
     run.add_argument("--overwrite", action="store_true",
                      help="start over in an --out folder that holds a run (its run files are removed first)")

@@ -20,6 +20,7 @@ from vgmed_data.eval.provenance import run_provenance
 from vgmed_data.eval.run_folder import Manifest, settings_fingerprint
 from vgmed_data.eval.vgrefine.options import VGRefineOptions
 from vgmed_data.errors import InvalidInputError
+from vgmed_data.onbad import OnBad
 
 
 class Method(StrEnum):
@@ -48,11 +49,9 @@ class QueryMode(StrEnum):
     QUESTION_MEAN = "question_mean"
 
 
-class SkipPolicy(StrEnum):
-    """``--on-bad-sample``: a bad sample becomes a counted skip, or stops the run."""
-
-    SKIP = "skip"
-    ERROR = "error"
+# ``--on-bad`` (old spelling ``--on-bad-sample``): a bad sample stops the run (error), or becomes a skip counted
+# in the report by reason (skip, the default), printed too under warn; the vocabulary of every command.
+SkipPolicy = OnBad
 
 
 class Dtype(StrEnum):

@@ -50,6 +50,7 @@ from vgmed_data.eval.protocol import (BoxMapping, Protocol, ProtocolSettings, ad
 from vgmed_data.eval.run_folder import MethodRecord, RunFolder, SampleRecord, Status
 from vgmed_data.eval.vgrefine.options import VGRefineOptions
 from vgmed_data.errors import FileFormatError, GeometryError, InvalidInputError, VgmedError
+from vgmed_data.onbad import warn_skipped
 
 __all__ = ["EvalConfig", "evaluate_batch", "merge", "run_demo_eval", "run_eval", "run_rank"]
 
@@ -140,6 +141,17 @@ def _skipped(sample: EvalSample, error: VgmedError) -> SampleRecord:
     """A counted skip: the error's reason (its category) and its full text."""
     return SampleRecord(**_sample_fields(sample), status=Status.SKIPPED, skip_reason=error.reason,
                         skip_detail=str(error))
+
+
+def _warn_skips(records: Sequence[SampleRecord]) -> None:
+    """``--on-bad warn``: one stderr line per sample the policy skipped: the sample (unreadable image, rejected
+    by the processor) or its grounding metrics (a bad box); not the rows that have no box to measure."""
+    for record in records:
+        if record.status == Status.SKIPPED:
+            warn_skipped(f"sample {record.id}", reason=str(record.skip_reason), detail=str(record.skip_detail))
+        elif record.grounding_skip == "bad box":
+            warn_skipped(f"sample {record.id} (grounding metrics)", reason=record.grounding_skip,
+                         detail=str(record.grounding_skip_detail))
 
 
 def _encode_rows(adapter: Any, ready: list[tuple[EvalSample, Any]], text_of: Callable[[EvalSample], str],
@@ -485,6 +497,8 @@ def run_rank(cfg: EvalConfig, *, rank: int, world: int, adapter: Any | None = No
             batch = todo[start:start + cfg.batch_size]
             records, arrays = _evaluate_with_oom_fallback(adapter, batch, cfg, layers)
             paths.append(sink, records, arrays, part=batch[0].index)
+            if cfg.on_bad_sample == SkipPolicy.WARN:
+                _warn_skips(records)
             bar.update(len(batch))
     bar.close()
     paths.finish({**adapter.describe(), "protocol": settings.to_dict()})

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vgmed_data.onbad import ON_BAD_CHOICES, OnBad
 from vgmed_data.progress import add_quiet_argument
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--box-width", type=int, default=2, help="red reference box line width in pixels")
     parser.add_argument("--fit-fraction", type=float, default=0.2,
                         help="fraction of patients in the 'train' split (fits the mean-box baseline)")
-    parser.add_argument("--on-bad", default="error", choices=("error", "warn", "skip"),
+    parser.add_argument("--on-bad", default=OnBad.ERROR.value, choices=ON_BAD_CHOICES,
                         help="bad input: stop (default), or count it in the build report and go on (warn also prints)")
     parser.add_argument("--from-medsg", default=None, help="import a MedSG-Bench JSON file instead of sources")
     parser.add_argument("--images-root", default=None, help="folder MedSG image paths are relative to")

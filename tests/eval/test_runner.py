@@ -122,7 +122,7 @@ def test_ranks_shard_deterministically_and_merge_equals_single(tiny_checkpoint, 
         "shard-00000-of-00002.npz", "shard-00001-of-00002.npz"]
 
 
-def test_bad_inputs_are_counted_skips(tiny_checkpoint, tmp_path: Path) -> None:  # noqa: ANN001
+def test_bad_inputs_are_counted_skips(tiny_checkpoint, tmp_path: Path, capsys) -> None:  # noqa: ANN001
     rows = [s.to_row() for s in tiny_samples(3)]
     rows[0]["boxes"] = [[0.0, 0.0, 10_000.0, 5.0]]  # box outside the image (written as a raw row)
     from PIL import Image
@@ -143,6 +143,14 @@ def test_bad_inputs_are_counted_skips(tiny_checkpoint, tmp_path: Path) -> None: 
     assert records[0]["grounding_skip"] == "bad box" and "outside" in records[0]["grounding_skip_detail"]
     assert records[1]["status"] == "skipped" and records[1]["skip_reason"] == "image rejected by the processor"
     assert records[1]["id"] in records[1]["skip_detail"]
+    assert "warning" not in capsys.readouterr().err  # skip (the default) counts quietly
+    run_eval(_cfg(tiny_checkpoint("qwen2_vl"), folder, tmp_path / "warn", max_new_tokens=2, on_bad_sample="warn"))
+    assert _records(tmp_path / "warn") == records  # warn skips exactly as skip does, and says so on stderr
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("vgmed: warning: skipped")]
+    assert warnings == [f"vgmed: warning: skipped sample {records[0]['id']} (grounding metrics): bad box: "
+                        f"{records[0]['grounding_skip_detail']}",
+                        f"vgmed: warning: skipped sample {records[1]['id']}: image rejected by the processor: "
+                        f"{records[1]['skip_detail']}"]
     from vgmed_data.errors import GeometryError
 
     with pytest.raises(GeometryError, match=records[0]["id"]):
