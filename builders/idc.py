@@ -31,13 +31,14 @@ import html
 import json
 import re
 import shlex
+import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from vgmed_data.errors import InvalidInputError, MissingDependencyError, SourceNotFoundError
+from vgmed_data.errors import InvalidInputError, MissingDependencyError, RemoteError, SourceNotFoundError
 from vgmed_data.extras import install_command
 
 ANNOTATION_MODALITIES = ("SEG", "RTSTRUCT")
@@ -312,9 +313,21 @@ def download_commands(selection: Selection, dest: Path) -> list[str]:
     return ["pip install idc-index", f"python -c {shlex.quote(script)}"]
 
 
+def series_folder(series: SelectedSeries, *, collection_id: str, dest: Path) -> Path:
+    """Where IDC's default hierarchy puts a series: ``dest/<collection>/<PatientID>/<Study>/<Modality>_<Series>``."""
+    return dest / collection_id / series.patient_id / series.study_uid / f"{series.modality}_{series.series_uid}"
+
+
+def missing_series(selection: Selection, dest: Path) -> list[SelectedSeries]:
+    """The selected series with no ``.dcm`` file in their folder under ``dest``."""
+    return [s for s in selection.series
+            if not any(series_folder(s, collection_id=selection.collection_id, dest=dest).glob("*.dcm"))]
+
+
 def download(selection: Selection, dest: Path, *, quiet: bool = False) -> bool:
     """Download ``selection`` into ``dest`` (IDC's default folder hierarchy) through idc-index; without idc-index,
-    print the commands that do and return False."""
+    print the commands that do and return False. idc-index logs a failed transfer (no network, a bucket error)
+    without raising, so the download is checked: every selected series must have files in its folder."""
     try:
         from idc_index import IDCClient
     except ImportError:
@@ -323,6 +336,19 @@ def download(selection: Selection, dest: Path, *, quiet: bool = False) -> bool:
         for command in download_commands(selection, dest):
             print(f"  {command}")
         return False
-    IDCClient().download_from_selection(downloadDir=str(dest), seriesInstanceUID=selection.uids(),
-                                        dirTemplate=DOWNLOAD_HIERARCHY, quiet=True, show_progress_bar=not quiet)
+    try:
+        IDCClient().download_from_selection(downloadDir=str(dest), seriesInstanceUID=selection.uids(),
+                                            dirTemplate=DOWNLOAD_HIERARCHY, quiet=True, show_progress_bar=not quiet,
+                                            use_s5cmd_sync=True)  # a rerun fetches only what is missing
+    except (OSError, ValueError, RuntimeError, subprocess.SubprocessError) as error:
+        raise RemoteError(f"idc-index could not download the selection: {error}", path=dest,
+                          fix="check the network, then run the same fetch again (series already there are kept)") \
+            from None
+    missing = missing_series(selection, dest)
+    if missing:
+        raise RemoteError(f"{len(missing)} of {len(selection.series)} selected series were not downloaded (first: "
+                          f"{missing[0].modality} series of patient {missing[0].patient_id})", path=dest,
+                          fix="idc-index logged why above (often: no network to s3.amazonaws.com); where the "
+                              "network reaches IDC, run the same fetch again, or: " +
+                              " && ".join(download_commands(selection, dest)))
     return True

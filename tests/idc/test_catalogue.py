@@ -114,3 +114,14 @@ def test_idc_index_accepts_the_selection(tmp_path: Path) -> None:
     found = client.sql_query("SELECT SeriesInstanceUID, license_short_name FROM index WHERE SeriesInstanceUID IN (" +
                              ", ".join(f"'{u}'" for u in selection.uids()) + ")")
     assert sorted(found.SeriesInstanceUID) == sorted(selection.uids())
+
+
+def test_a_download_is_checked_series_by_series_in_idcs_hierarchy(tmp_path: Path) -> None:
+    """idc-index logs a failed transfer without raising; the fetch then finds which series have no files."""
+    selection = idc.select("pediatric_ct_seg", patients=2)
+    assert [s.series_uid for s in idc.missing_series(selection, tmp_path)] == selection.uids()
+    first = selection.series[0]
+    folder = tmp_path / "pediatric_ct_seg" / first.patient_id / first.study_uid / f"{first.modality}_{first.series_uid}"
+    folder.mkdir(parents=True)
+    (folder / "0d1e8c4a.dcm").write_bytes(b"")
+    assert [s.series_uid for s in idc.missing_series(selection, tmp_path)] == selection.uids()[1:]
