@@ -2,8 +2,9 @@
 
 ``vgmed build`` has one sub-command per assembler, registered in :data:`BUILD_COMMANDS` as
 ``name -> (help, "module:function")`` (the function adds its arguments to the sub-parser and sets ``func``).
-Issue 9 adds ``sequences`` with one line there. ``vgmed export`` formats are registered the same way in
-:data:`EXPORT_COMMANDS`; the evaluation-harness formats point into ``vgmed_data.eval.harness``.
+Issue 9 adds ``sequences`` with one line there. ``vgmed import`` and ``vgmed export`` have one sub-command per
+format of the format catalogue (:mod:`vgmed_data.builders.formats`); the evaluation-harness exports point into
+``vgmed_data.eval.harness``.
 """
 
 from __future__ import annotations
@@ -29,15 +30,6 @@ BUILD_COMMANDS: dict[str, tuple[str, str]] = {
               "vgmed_data.builders.shards:register_merge"),
 }
 
-# ``vgmed export`` formats, the same way. The harness exports score as ``vgmed eval`` does, so they live in eval;
-# this table names them by string (builders never import eval; docs/architecture.md).
-EXPORT_COMMANDS: dict[str, tuple[str, str]] = {
-    "vgmed-jsonl": ("write the official VGMED release JSONL", "vgmed_data.builders.cli:register_export_jsonl"),
-    "lmms-eval": ("an lmms-eval task (YAML + utils.py) per configuration",
-                  "vgmed_data.eval.harness.cli:register_lmms_eval"),
-    "vlmevalkit": ("the closed questions as a VLMEvalKit custom multiple-choice TSV",
-                   "vgmed_data.eval.harness.cli:register_vlmevalkit"),
-}
 
 
 # ------------------------------------------------------------------------------------------------------ sources
@@ -283,8 +275,22 @@ def _build_vgmed(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------------ import/export
 def register_import(parser: argparse.ArgumentParser) -> None:
+    from vgmed_data.builders.formats import importers
+
     sub = parser.add_subparsers(dest="import_format", metavar="FORMAT", required=True)
-    jsonl = sub.add_parser("vgmed-jsonl", help="the official VGMED release JSONL (image, question, bbox)")
+    for name, fmt in importers().items():
+        load_target(str(fmt.importer))(sub.add_parser(name, help=fmt.summary))
+
+
+def register_export(parser: argparse.ArgumentParser) -> None:
+    from vgmed_data.builders.formats import exporters
+
+    sub = parser.add_subparsers(dest="export_format", metavar="FORMAT", required=True)
+    for name, fmt in exporters().items():
+        load_target(str(fmt.exporter))(sub.add_parser(name, help=fmt.summary))
+
+
+def register_import_jsonl(jsonl: argparse.ArgumentParser) -> None:
     jsonl.add_argument("file", type=Path, help="the release's JSONL file")
     jsonl.add_argument("--images", required=True, type=Path, help="folder the JSONL image paths are relative to")
     jsonl.add_argument("--out", required=True, type=Path, help="dataset folder to write")
@@ -303,13 +309,6 @@ def _import_jsonl(args: argparse.Namespace) -> int:
         print(f"skipped {len(report.skips)} line(s): " + "; ".join(f"{k} x{v}" for k, v in report.counts().items())
               + f" (details in {args.out / 'import_report_vgmed.json'})", file=sys.stderr)
     return 0
-
-
-def register_export(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="export_format", metavar="FORMAT", required=True)
-    for name, (help_text, target) in EXPORT_COMMANDS.items():
-        command = sub.add_parser(name, help=help_text)
-        load_target(target)(command)
 
 
 def register_export_jsonl(parser: argparse.ArgumentParser) -> None:

@@ -1,9 +1,11 @@
-"""``vgmed build sequences``: build the ``sequences`` configuration from registered sources, or import /
-export MedSG-Bench JSON.
+"""``vgmed build sequences``: build the ``sequences`` configuration from registered sources; ``vgmed import
+medsg`` / ``vgmed export medsg``: MedSG-Bench JSON in and out (the format catalogue, builders/formats.py).
 
     vgmed build sequences --source msd-brain-tumour=/data/Task01_BrainTumour --out DIR [--tasks ...] [--seed 0]
-    vgmed build sequences --from-medsg medsg.json [--images-root DIR] --out DIR
-    vgmed build sequences --export-medsg OUTDIR --out DIR          # export an existing folder
+    vgmed import medsg medsg.json [--images-root DIR] --out DIR
+    vgmed export medsg DIR --out OUTDIR
+    vgmed build sequences --from-medsg medsg.json --out DIR / --export-medsg OUTDIR --out DIR   (the same, as
+                                                                                     build options)
 """
 
 from __future__ import annotations
@@ -34,13 +36,12 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="fraction of patients in the 'train' split (fits the mean-box baseline)")
     parser.add_argument("--on-bad", default=OnBad.ERROR.value, choices=ON_BAD_CHOICES,
                         help="bad input: stop (default), or count it in the build report and go on (warn also prints)")
-    parser.add_argument("--from-medsg", default=None, help="import a MedSG-Bench JSON file instead of sources")
-    parser.add_argument("--images-root", default=None, help="folder MedSG image paths are relative to")
-    parser.add_argument("--strip-prefix", default=None, metavar="PREFIX",
-                        help="leading part of absolute MedSG image paths to drop (the published JSON holds the "
-                             "authors' paths, e.g. /root/autodl-tmp/); the rest is read under --images-root")
+    parser.add_argument("--from-medsg", default=None,
+                        help="import a MedSG-Bench JSON file instead of sources (as `vgmed import medsg`)")
+    _add_medsg_import_arguments(parser)
     parser.add_argument("--export-medsg", default=None, metavar="DIR",
-                        help="after building (or, with no source, from --out), write MedSG-Bench JSON + PNGs here")
+                        help="after building (or, with no source, from --out), write MedSG-Bench JSON + PNGs here "
+                             "(as `vgmed export medsg`)")
     add_quiet_argument(parser)
     parser.set_defaults(func=run)
 
@@ -78,20 +79,65 @@ def _cases(specs: list[str], *, on_bad: str, quiet: bool = False) -> tuple[list[
     return cases, skips
 
 
+def _add_medsg_import_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--images-root", default=None,
+                        help="folder MedSG image paths are relative to (default: the JSON file's folder)")
+    parser.add_argument("--strip-prefix", default=None, metavar="PREFIX",
+                        help="leading part of absolute MedSG image paths to drop (the published JSON holds the "
+                             "authors' paths, e.g. /root/autodl-tmp/); the rest is read under --images-root")
+
+
+def register_import_medsg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="the MedSG-Bench JSON file")
+    parser.add_argument("--out", required=True, help="dataset folder to write (its sequences configuration)")
+    _add_medsg_import_arguments(parser)
+    parser.set_defaults(func=_import_medsg_command)
+
+
+def register_export_medsg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", help="dataset folder (its sequences configuration)")
+    parser.add_argument("--out", required=True, help="folder to write medsg.json and images/ into")
+    parser.set_defaults(func=_export_medsg_command)
+
+
+def _import_medsg_command(args: argparse.Namespace) -> int:
+    return _import_medsg(args.file, args)
+
+
+def _export_medsg_command(args: argparse.Namespace) -> int:
+    return _export_medsg(args.folder, args.out)
+
+
+def _import_medsg(path: str, args: argparse.Namespace) -> int:
+    from vgmed_data.builders.sequences.medsg import import_medsg
+    from vgmed_data.folder import write_config
+
+    samples = sorted(import_medsg(path, images_root=args.images_root, strip_prefix=args.strip_prefix),
+                     key=lambda s: s.id)
+    summary = write_config(args.out, samples, config="sequences")
+    print(f"imported {len(samples)} MedSG samples into {args.out}: {summary.rows}")
+    return 0
+
+
+def _export_medsg(folder: str, out: str) -> int:
+    from vgmed_data.builders.sequences.medsg import export_medsg
+
+    exported = export_medsg(folder, out)
+    print(f"wrote {exported.items} MedSG-Bench items to {exported.path}")
+    for task, count in sorted(exported.not_exported.items()):
+        print(f"not exported: {count} {task} row(s) (MedSG-Bench has no such task)", file=sys.stderr)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from vgmed_data.builders.entry import manifest_source
     from vgmed_data.builders.sequences.build import build_sequences
     from vgmed_data.builders.sources import get_entry
     from vgmed_data.builders.sequences.common import Settings
-    from vgmed_data.builders.sequences.medsg import export_medsg, import_medsg
     from vgmed_data.errors import InvalidInputError
-    from vgmed_data.folder import write_config
 
     if args.from_medsg:
-        samples = sorted(import_medsg(args.from_medsg, images_root=args.images_root,
-                                              strip_prefix=args.strip_prefix), key=lambda s: s.id)
-        summary = write_config(args.out, samples, config="sequences")
-        print(f"imported {len(samples)} MedSG samples into {args.out}: {summary.rows}")
+        _import_medsg(args.from_medsg, args)
     elif args.source:
         settings = Settings(seed=args.seed, size=args.size, box_width=args.box_width, fit_fraction=args.fit_fraction)
         cases, skips = _cases(args.source, on_bad=args.on_bad, quiet=args.quiet)
@@ -103,8 +149,5 @@ def run(args: argparse.Namespace) -> int:
     elif not args.export_medsg:
         raise InvalidInputError("nothing to do", fix="pass --source KEY=PATH, --from-medsg FILE or --export-medsg DIR")
     if args.export_medsg:
-        exported = export_medsg(args.out, args.export_medsg)
-        print(f"wrote {exported.items} MedSG-Bench items to {exported.path}")
-        for task, count in sorted(exported.not_exported.items()):
-            print(f"not exported: {count} {task} row(s) (MedSG-Bench has no such task)", file=sys.stderr)
+        _export_medsg(args.out, args.export_medsg)
     return 0

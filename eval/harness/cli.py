@@ -1,7 +1,7 @@
 """``vgmed export lmms-eval`` and ``vgmed export vlmevalkit``: their arguments and what they run.
 
-Registered by name from :data:`vgmed_data.builders.cli.EXPORT_COMMANDS`; the exporters are imported when the
-command runs.
+Registered by name in the format catalogue (:data:`vgmed_data.builders.formats.FORMATS`); the exporters are
+imported when the command runs.
 """
 
 from __future__ import annotations

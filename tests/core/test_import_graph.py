@@ -147,7 +147,7 @@ def _package_of(module: str) -> str | None:
 
 def test_builders_annotation_and_eval_do_not_import_each_other() -> None:
     """Each of the three imports only the core; a command that hands work to another names it by string in a
-    CLI wiring table (e.g. ``builders/cli.py`` ``EXPORT_COMMANDS`` -> ``vgmed_data.eval.harness.cli``)."""
+    CLI wiring table (e.g. ``builders/formats.py`` ``FORMATS`` -> ``vgmed_data.eval.harness.cli``)."""
     edges = _edges()
     across = [f"{m} -> {t}" for m in MODULES if _package_of(m) for t in sorted(edges[m])
               if _package_of(t) not in (None, _package_of(m))]

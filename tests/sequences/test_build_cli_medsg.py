@@ -100,3 +100,20 @@ def test_score_refuses_unknown_ids(built: Path, tmp_path: Path) -> None:
     predictions.write_text(json.dumps({"id": "nope", "output": "[1, 2, 3, 4]"}) + "\n")
     with pytest.raises(ValueError, match="not in split"):
         run(register_score, ["--dataset", str(built), "--predictions", str(predictions), "--format", "pixel_xyxy"])
+
+
+def test_medsg_is_a_format_of_vgmed_import_and_export(built: Path, tmp_path: Path) -> None:
+    """`vgmed export medsg` / `vgmed import medsg` (the format catalogue) write what the `build sequences`
+    options of the same name write."""
+    from vgmed_data.cli import main
+
+    assert main(["export", "medsg", str(built), "--out", str(tmp_path / "new")]) == 0
+    assert run(register, ["--out", str(built), "--export-medsg", str(tmp_path / "old")]) == 0
+    for name in ("medsg.json", *(f"images/{p.name}" for p in (tmp_path / "old" / "images").iterdir())):
+        assert (tmp_path / "new" / name).read_bytes() == (tmp_path / "old" / name).read_bytes(), name
+    medsg = tmp_path / "new" / "medsg.json"
+    assert main(["import", "medsg", str(medsg), "--out", str(tmp_path / "imported")]) == 0
+    assert run(register, ["--from-medsg", str(medsg), "--out", str(tmp_path / "imported-old")]) == 0
+    rows = list(iter_rows(tmp_path / "imported", config="sequences"))
+    assert len(rows) == len(json.loads(medsg.read_text())) > 0
+    assert rows == list(iter_rows(tmp_path / "imported-old", config="sequences"))
