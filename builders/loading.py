@@ -17,7 +17,7 @@ counts ("missing file", "shape mismatch", "label not in map", "empty mask", "cor
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,10 +188,19 @@ def _filled(outline: NDArray[np.bool_], region: RegionRef) -> NDArray[np.bool_]:
 def raster_view(record: SourceRecord) -> View:
     pixels = read_raster(record.image.path)
     image = to_display(pixels)
-    shape = (image.size[1], image.size[0])
     view = View(record=record, image=image, window="" if pixels.ndim == 3 or pixels.dtype == np.uint8 else "min-max",
                 spacing_mm=None if record.spacing_mm is None else (record.spacing_mm[0], record.spacing_mm[1]),
                 laterality_known=record.laterality_known)
+    _add_targets(view, record, read_mask=_read_mask)
+    return view
+
+
+def _add_targets(view: View, record: SourceRecord,
+                 read_mask: Callable[[RegionRef, tuple[int, int], dict[str, Any]], NDArray[np.bool_]]) -> None:
+    """The record's targets on a 2D view: boxes clipped to the image, or the union of each target's masks
+    (``read_mask`` reads one region's mask on the image's (rows, columns) grid)."""
+    image = view.image
+    shape = (image.size[1], image.size[0])
     cache: dict[str, Any] = {}
     for target, regions in _by_target(record.regions).items():
         first = regions[0]
@@ -207,7 +216,7 @@ def raster_view(record: SourceRecord) -> View:
         else:
             union = np.zeros(shape, dtype=bool)
             for region in regions:
-                union |= _read_mask(region, shape, cache)
+                union |= read_mask(region, shape, cache)
             if not union.any():
                 if all(r.may_be_absent for r in regions):
                     continue  # one label of a multi-label file, not drawn on this image
@@ -223,8 +232,40 @@ def raster_view(record: SourceRecord) -> View:
                             record=record.record_id, path=record.regions[0].mask_path,
                             fix="check the mask file, or run with --on-bad skip to count it in the report",
                             reason=SkipReason.EMPTY_MASK)
-    return view
 
+
+
+def _dicom_mask(region: RegionRef, shape: tuple[int, int], cache: dict[str, Any]) -> NDArray[np.bool_]:
+    """A mask stored as a DICOM image (CBIS-DDSM's ROI masks): foreground = non-zero, on the image's grid."""
+    from vgmed_data.imaging.dicom import read_dicom
+
+    assert region.mask_path is not None
+    mask = read_dicom(region.mask_path)
+    if mask.is_color or mask.frames != 1 or mask.values.shape[1:] != shape:
+        raise FileFormatError(f"mask pixels {mask.values.shape[1:]} differ from its image's {shape} (rows, columns)",
+                              path=region.mask_path, fix="pair each mask with the image it was drawn on",
+                              reason=SkipReason.SHAPE_MISMATCH)
+    return np.asarray(mask.values[0] > 0)
+
+
+def dicom_image_view(record: SourceRecord, *, window: str | None, deid_key: str,
+                     burned_in_check: str = "header") -> View:
+    """The view of a single-image DICOM record (one frame, masks as DICOM images): rendered with ``window`` (the
+    file's own when None), its metadata the safe tags of the de-identified header, ``review`` as for series."""
+    from vgmed_data.imaging.burned_in import header_risks, pixel_risks
+    from vgmed_data.imaging.dicom import read_dicom
+
+    dicom = read_dicom(record.image.path)
+    image = dicom.render(frame=record.image.frame or 0, window=window)
+    review = header_risks(dicom.header) if burned_in_check != "off" else []
+    if burned_in_check == "pixels":
+        review += pixel_risks(np.asarray(image))
+    view = View(record=record, image=image, window=dicom.window_label(window), review=tuple(review),
+                spacing_mm=dicom.pixel_spacing_mm, laterality_known=record.laterality_known,
+                image_origin="dicom-deidentified", source_path=record.image.source_path,
+                metadata={"dicom": _dicom_header_metadata(dicom.header, key=deid_key, path=record.image.path)})
+    _add_targets(view, record, read_mask=_dicom_mask)
+    return view
 
 # --------------------------------------------------------------------------------------------------------- volumes
 def _pick_slices(counts: NDArray[np.int64], *, count: int, min_pixels: int) -> list[int]:

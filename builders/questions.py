@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from vgmed_data.builders.measure import Measurements
 
-MODALITY_WORDS = {"CT": "CT", "MR": "MRI", "XR": "X-ray", "US": "ultrasound", "ENDOSCOPY": "endoscopy",
+MODALITY_WORDS = {"CT": "CT", "MR": "MRI", "XR": "X-ray", "MG": "mammography", "US": "ultrasound", "ENDOSCOPY": "endoscopy",
                   "DERMOSCOPY": "dermoscopy", "FUNDUS": "fundus", "PET": "PET", "NM": "nuclear medicine",
                   "OCT": "OCT", "PATHOLOGY": "pathology", "MICROSCOPY": "microscopy", "OTHER": "medical"}
 

@@ -53,6 +53,7 @@ from vgmed_data.builders.deid import guessable_uid, pseudonymise, record_names, 
 from vgmed_data.builders.loading import (
     TargetGeometry,
     View,
+    dicom_image_view,
     dicom_series_views,
     raster_view,
     skip_reason,
@@ -190,6 +191,9 @@ def _views(record: SourceRecord, entry: SourceEntry, options: BuildOptions, resu
                                 slices_per_target=options.slices_per_target, min_pixels=options.min_pixels)
         for target in dropped:
             result.filtered[f"{record.source}: {target} below minimum size"] += 1
+    elif record.image.kind == "dicom" and record.image.frame is not None:  # one DICOM image, masks as images
+        yield dicom_image_view(record, window=entry.window, deid_key=_WORKER["deid_key"],
+                               burned_in_check=options.burned_in_check)
     elif record.image.series:
         dropped = []
         yield from dicom_series_views(record, window=entry.window, slices_per_target=options.slices_per_target,

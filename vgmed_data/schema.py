@@ -30,7 +30,7 @@ from vgmed_data.geometry.boxes import as_boxes, validate_boxes
 CONFIGS = ("vgmed", "sequences")
 SPLITS = ("train", "validation", "test")
 QUESTION_TYPES = ("localization", "attribute", "presence", "counting", "open")
-MODALITIES = ("CT", "MR", "XR", "XA", "US", "PET", "NM", "ENDOSCOPY", "DERMOSCOPY", "FUNDUS", "OCT", "PATHOLOGY",
+MODALITIES = ("CT", "MR", "XR", "XA", "MG", "US", "PET", "NM", "ENDOSCOPY", "DERMOSCOPY", "FUNDUS", "OCT", "PATHOLOGY",
               "MICROSCOPY", "OTHER")
 SEQUENCE_TASKS = ("registered_difference", "non_registered_difference", "multi_view", "object_tracking",
                   "visual_concept", "visual_patch", "cross_modal", "referring", "longitudinal")

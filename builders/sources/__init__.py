@@ -17,6 +17,7 @@ from vgmed_data.builders.sources import (
     endoscopy,
     idc,
     images_2d,
+    mammography,
     microscopy,
     obstetric_us,
     ophthalmology,
@@ -26,7 +27,7 @@ from vgmed_data.builders.sources import (
 )
 
 MODULES = (ct_collections, decathlon, dicom_collections, idc, images_2d, tables, chest_xray, dermoscopy, endoscopy,
-           microscopy, obstetric_us, ophthalmology, volumes, spine, angiography, dental)
+           microscopy, obstetric_us, ophthalmology, volumes, spine, angiography, dental, mammography)
 REGISTRY = Registry.of(entry for module in MODULES for entry in module.ENTRIES)
 
 
