@@ -6,13 +6,12 @@ csv``): the columns ``image file path`` and ``ROI mask file path`` hold
 ``<Subject ID>/<StudyInstanceUID>/<SeriesInstanceUID>/<file>.dcm`` relative to the collection folder the TCIA
 download writes. The downloaded files are not named as the table says (the table writes ``000000.dcm`` /
 ``000001.dcm``; the NBIA Data Retriever writes ``1-1.dcm``, ``1-2.dcm``, and with its descriptive folder names the
-study and series folders are not the UIDs either), and the ROI series holds two instances, the cropped abnormality
-and the mask, in no fixed order. A path is therefore resolved by its first segment only: the subject folder
-(``image_dir/<Subject ID>``, checked to stay inside the source folder), then its
-``<study UID>/<series UID>`` folder when the classic layout has one, else every ``*.dcm`` below the subject
-folder. The full image is the subject's only DICOM; the mask is the one DICOM of the ROI subject whose
-Rows x Columns equal the full image's (the cropped image is smaller). None of that size is a size mismatch; two
-are ambiguous.
+study and series folders are not the UIDs either), and an abnormality's ROI subject holds two instances, the
+cropped abnormality and the mask, in no fixed order (one series, or two in some downloads). A path is therefore
+resolved by its first segment only (the whole path is still checked to stay inside the source folder): every
+``*.dcm`` below the subject folder ``image_dir/<Subject ID>``. The full image is its subject's only DICOM; the mask
+is the one DICOM of the ROI subject whose Rows x Columns equal the full image's (the cropped image is smaller).
+None of that size is a size mismatch; two are ambiguous.
 
 One record per full image, with one region per row naming it (a mass and a calcification of one image are two
 targets; two masses, one target of two regions). A row that cannot be read drops its whole image (a region left
@@ -145,12 +144,10 @@ class CsvRoiDicomReader:
         if not parts:
             raise InvalidInputError(f"{where} is empty", path=row.table, fix="use the original table, or --on-bad "
                                     "skip", reason=SkipReason.MISSING_FILE)
+        listed(root, "/".join([self.image_dir, *parts]), index=row.table, record=f"row {row.row}", what=column)
         subject = listed(root, f"{self.image_dir}/{parts[0]}", index=row.table, record=f"row {row.row}",
                          what=column)
-        series = listed(root, "/".join([self.image_dir, *parts[:3]]), index=row.table, record=f"row {row.row}",
-                        what=column) if len(parts) >= 3 else subject
-        folder = series if series.is_dir() and series != subject else subject
-        files = sorted(p for p in visible(list(folder.rglob("*.dcm"))) if p.is_file())
+        files = sorted(p for p in visible(list(subject.rglob("*.dcm"))) if p.is_file())
         if not files:
             raise SourceNotFoundError(f"{where} names a subject folder with no DICOM file in {self.image_dir}",
                                       path=row.table, fix="download the whole collection (every series the table "

@@ -21,6 +21,11 @@ import pytest
 
 from vgmed_data.cli import main
 from vgmed_data.folder import iter_rows
+from vgmed_data.guards import check_phi
+from vgmed_data.imaging.deid import pseudonym
+from vgmed_data.imaging.render import render_file
+from vgmed_data.imaging.sop_pointer import resolve_sop_pointer
+from vgmed_data.pointers import pixel_sha256
 
 KEY = "a-team-secret-for-tests"
 SIZE = (48, 32)  # rows, columns of every full mammogram (the real ones are ~5000 x 3000)
@@ -128,6 +133,12 @@ def expected_box(r0: int, c0: int, side: int) -> list[float]:
     return [float(cols.min()), float(rows.min()), float(cols.max() + 1), float(rows.max() + 1)]
 
 
+def png_bytes(image) -> bytes:  # noqa: ANN001 - a PIL image
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def build(root: Path, out: Path, *extra: str) -> int:
     return main(["build", "vgmed", "--source", f"cbis-ddsm={root}", "--out", str(out), "--deid-key", KEY,
                  "--splits", "train=0.5,test=0.5", "--quiet", *extra])
@@ -167,7 +178,13 @@ def test_cbis_ddsm_verifies_builds_and_validates(cbis: Path, tmp_path: Path,
     }
     text = (tmp_path / "out").joinpath("build_report.json").read_text() + "".join(r["metadata"] for r in rows)
     assert "P_000" not in text and "Mass-Training" not in text and "Calc-Test" not in text  # no subject id leaks
-    assert len({r["patient_id"] for r in rows}) == 3
+    assert {r["patient_id"] for r in rows} == {pseudonym(p, key=KEY) for p in ("P_00001", "P_00004", "P_00038")}
+    check_phi(tmp_path / "out", images_published=True)  # raises when a row would leak
+    for row in rows:  # the pointer names no path and re-renders the published pixels from the source folder
+        meta = json.loads(row["metadata"])
+        assert meta["dicom"]["PatientIdentityRemoved"] == "YES" and "PatientID" not in meta["dicom"]
+        rendered = render_file(resolve_sop_pointer(cbis, meta["source_path"]), window=row["window"])
+        assert pixel_sha256(row["image"]["bytes"]) == pixel_sha256(png_bytes(rendered.image))
     report = json.loads((tmp_path / "out" / "build_report.json").read_text())
     assert report["skip_counts"] == {}
 
@@ -214,6 +231,19 @@ def _resize_mask(root: Path) -> None:
             ds.save_as(path)
 
 
+def _second_mask(root: Path) -> None:
+    import shutil
+
+    import pydicom
+
+    mask = next(path for path in _roi_files(root) if (pydicom.dcmread(path).Rows, pydicom.dcmread(path).Columns) == SIZE)
+    copy = mask.with_name("1-3.dcm")
+    shutil.copy(mask, copy)
+    ds = pydicom.dcmread(copy)
+    ds.SOPInstanceUID = uid("third instance")
+    ds.save_as(copy)
+
+
 def _truncate_image(root: Path) -> None:
     path = next((root / "CBIS-DDSM" / "Mass-Training_P_00004_RIGHT_MLO").rglob("1-1.dcm"))
     path.write_bytes(path.read_bytes()[:100])
@@ -228,6 +258,7 @@ def _truncate_image(root: Path) -> None:
      "label 'architectural distortion' is not in the cbis-ddsm label map"),
     (_edit_cell("image file path", "../../outside/x/y/000000.dcm"), "path outside the source folder",
      "leaves"),
+    (_second_mask, "ambiguous mask", "row 3: the ROI mask file path folder has 2 DICOMs of the full image's size"),
     (_truncate_image, "corrupt file", "row 3: a DICOM file of the image file path folder cannot be read"),
 ])
 def test_cbis_ddsm_bad_inputs(breaker: Callable[[Path], None], reason: str, message: str, cbis: Path, tmp_path: Path,
