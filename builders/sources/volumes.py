@@ -257,5 +257,50 @@ ISLES22 = SourceEntry(
     notes="Licence not read: annotations with pointers only until it is read at the Zenodo record.",
 )
 
+# --------------------------------------------------------------------------------------------------- ISLES'24
+_BIDS_HUB_ISLES24 = ("The-Obstacle-Is-The-Way/bids-hub@4ca6c6a2cfbbd6ab29de69ae798d84718a655c93:src/bids_hub/datasets/"
+                     "isles24.py")
+_ISLES24_README = "ezequieldlrosa/isles24@0fe116e10e6543da1db7154caa2a071f3a9fc77c:README.md"
+ISLES24 = SourceEntry(
+    key="isles24", name="ISLES'24: final infarct on the follow-up DWI, co-registered to the admission CT (training "
+                        "set)",
+    homepage="https://isles-24.grand-challenge.org/",
+    citation="Riedel E.O., de la Rosa E. et al. ISLES'24 - A Real-World Longitudinal Multimodal Stroke Dataset. "
+             "arXiv:2408.11142 (2024); data: Zenodo record 16748089 (doi:10.5281/zenodo.16748089)",
+    license="CC-BY-NC-SA-4.0", license_status="conflicting", license_url=(
+        "https://zenodo.org/records/16748089 (CC BY-NC-SA 4.0, as the cards of two Hub copies state it for this "
+        "record, Angelou0516/isles2024 and hugging-science/isles24-stroke; the record's own licence field was not "
+        "read here) against " + _ISLES24_README + " ('License': 'The dataset is released under the CC BY-NC "
+        "(Attribution-NonCommercial) license', plus the challenge's data usage policy after opendata.swiss). Both "
+        "forbid commercial use; they differ on share-alike, so the stricter one is recorded"),
+    split_unit="patient", modality="MR", body_part="brain", size="~99 GB (train.7z)",
+    layout="train/{raw_data/sub-strokeNNNN/ses-01/sub-strokeNNNN_ses-01_{ncct,cta,ctp}.nii.gz, derivatives/"
+           "sub-strokeNNNN/ses-01/{perfusion-maps/sub-strokeNNNN_ses-01_space-ncct_{tmax,mtt,cbf,cbv}.nii.gz, "
+           "sub-strokeNNNN_ses-01_space-ncct_{cta,ctp,lvo-msk,cow-msk}.nii.gz}, derivatives/sub-strokeNNNN/ses-02/"
+           "sub-strokeNNNN_ses-02_space-ncct_{dwi,adc,lesion-msk}.nii.gz, phenotype/...}; the follow-up DWI in "
+           "NCCT space is read with the lesion mask beside it (value 1); pass the train/ folder",
+    layout_confirmed_at=(
+        _BIDS_HUB_ISLES24 + " ('Zenodo v7 Structure': train/raw_data/sub-stroke0001/ses-01/, derivatives/<sub>/"
+        "ses-01/perfusion-maps/*_space-ncct_tmax.nii.gz, derivatives/<sub>/ses-02/*_space-ncct_{dwi,adc,lesion-"
+        "msk}.nii.gz; the loader reads v7, record 17652035); public ISLES'24 loaders found by find_string "
+        "'space-ncct_lesion-msk' (derivatives/<case>/ses-02/<case>_ses-02_space-ncct_lesion-msk.nii.gz); the Hub "
+        "copy Angelou0516/isles2024's card (149 cases sub-stroke0001..0189, a stray native-space "
+        "sub-stroke0142_ses-02_lesion-msk.nii, not read here). Not confirmed: the archive's listing itself, and "
+        "that v2 (record 16748089) names files as v7 does; the record's description and " + _ISLES24_README +
+        " name an earlier scheme (sub-strokecase0001/ses-0001) that the loaders say the archive does not use"),
+    labels={"1": Label(target="ischemic stroke lesion", body_part="brain", kind="lesion")},
+    reader=PairedFileReader(image_glob="derivatives/sub-stroke*/ses-02/*_space-ncct_dwi.nii.gz",
+                            image_suffix="_space-ncct_dwi.nii.gz", label_suffix="_space-ncct_lesion-msk.nii.gz",
+                            patient_regex=r"^(sub-stroke\d+)_"),
+    downloads=(Download(url="https://zenodo.org/records/16748089/files/train.7z?download=1", filename="train.7z"),),
+    laterality_known=True,
+    instructions="extract train.7z (7-Zip: 7z x train.7z); --source isles24=/data/train",
+    notes="The infarct was drawn on follow-up MRI (2-9 days after admission) and co-registered to the admission "
+          "CT: rows show the follow-up DWI in that space, where the lesion is visible (on the acute CT it mostly is "
+          "not yet; predicting it there is the challenge's task, not a grounding question). The 98 test cases are "
+          "not public. Licence conflicting (CC BY-NC-SA 4.0 at the record per Hub copies, CC BY-NC in the "
+          "challenge README): annotations with pointers only. No checksum is published in what was read.",
+)
+
 # The entries this module declares (collected by vgmed_data.builders.sources).
-ENTRIES = (AMOS_CT, AMOS_MR, ABDOMENATLAS, TOTALSEGMENTATOR_MRI, ACDC, RIBFRAC, AUTOPET, ISLES22,)
+ENTRIES = (AMOS_CT, AMOS_MR, ABDOMENATLAS, TOTALSEGMENTATOR_MRI, ACDC, RIBFRAC, AUTOPET, ISLES22, ISLES24,)

@@ -159,6 +159,27 @@ def isles22(root: Path) -> tuple[Path, set[str]]:
     return folder, {"ischemic stroke lesion"}
 
 
+def isles24(root: Path) -> tuple[Path, set[str]]:
+    """train/raw_data/<sub>/ses-01/<sub>_ses-01_ncct.nii.gz, train/derivatives/<sub>/ses-01/perfusion-maps/
+    <sub>_ses-01_space-ncct_tmax.nii.gz and train/derivatives/<sub>/ses-02/<sub>_ses-02_space-ncct_{dwi,adc,
+    lesion-msk}.nii.gz (bids-hub's 'Zenodo v7 Structure', as cited in the entry), with the stray native-space
+    sub-stroke0142_ses-02_lesion-msk.nii a Hub copy's card reports, which is not read."""
+    folder = root / "train"
+    rng = np.random.default_rng(24)
+    for case, box in (("sub-stroke0001", ((3, 3, 1), (9, 9, 5))), ("sub-stroke0142", ((11, 8, 2), (18, 14, 6)))):
+        save_nifti(folder / "raw_data" / case / "ses-01" / f"{case}_ses-01_ncct.nii.gz", ct_volume(SHAPE, rng), RAS)
+        acute, follow_up = folder / "derivatives" / case / "ses-01", folder / "derivatives" / case / "ses-02"
+        save_nifti(acute / "perfusion-maps" / f"{case}_ses-01_space-ncct_tmax.nii.gz",
+                   rng.uniform(0, 20, SHAPE).astype(np.float32), RAS)
+        for kind in ("dwi", "adc"):
+            save_nifti(follow_up / f"{case}_ses-02_space-ncct_{kind}.nii.gz",
+                       rng.uniform(0, 800, SHAPE).astype(np.float32), RAS)
+        save_nifti(follow_up / f"{case}_ses-02_space-ncct_lesion-msk.nii.gz", cuboid(SHAPE, *box), RAS)
+    stray = folder / "derivatives" / "sub-stroke0142" / "ses-02" / "sub-stroke0142_ses-02_lesion-msk.nii"
+    save_nifti(stray, cuboid((24, 20, 8), (1, 1, 1), (4, 4, 4)), RAS)
+    return folder, {"ischemic stroke lesion"}
+
+
 WRITERS = {"msd-hepatic-vessel": hepatic_vessel, "msd-colon": colon, "amos22-ct": amos_ct, "amos22-mr": amos_mr,
            "abdomenatlas-1.1-mini": abdomenatlas, "totalsegmentator-mri": totalsegmentator_mri, "acdc": acdc,
-           "ribfrac": ribfrac, "autopet-fdg": autopet, "isles22": isles22}
+           "ribfrac": ribfrac, "autopet-fdg": autopet, "isles22": isles22, "isles24": isles24}
