@@ -6,15 +6,18 @@ run on it with every family (it is in TINY_FAMILIES)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import jinja2
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 from safetensors.torch import load_file
 
+from vgmed_data.errors import InvalidInputError
 from vgmed_data.eval.adapters import GENERAL_PROMPT, question_prompt
-from vgmed_data.eval.adapters.llava import HUATUOGPT_VISION_HF
+from vgmed_data.eval.adapters.llava import HUATUOGPT_VISION_HF, LlavaAdapter
 
 NAME = "huatuogpt_vision_7b_hf"
 # The template the model card (FreedomIntelligence/HuatuoGPT-Vision-7B-hf, README.md at Hub commit a092ca6) passes to
@@ -89,3 +92,10 @@ def test_other_llava_checkpoints_keep_their_own_prompt(tiny_adapters) -> None:  
     adapter = tiny_adapters("llava")  # a Llama text model: not this checkpoint
     assert adapter.checkpoint is None
     assert adapter.chat_text("Hi").startswith(adapter.tokenizer.bos_token + "USER: <image>\nHi")
+
+
+def test_descriptor_refuses_a_published_template_without_placeholders() -> None:
+    broken = replace(HUATUOGPT_VISION_HF, template="<|user|>\n{text}\n<|assistant|>\n")
+    with pytest.raises(InvalidInputError, match="needs"):
+        replace(LlavaAdapter.descriptor, checkpoints=(broken,))
+    assert not replace(HUATUOGPT_VISION_HF, detect=()).matches({"model_type": "llava"})  # no rule, no match
