@@ -68,7 +68,7 @@ def release_line(number: int, item: Any, *, path: Path, images: Path) -> Release
                           fix="each line must be an object with image, question and bbox")
     key = box_key_of(item)
     missing = [k for k in ("image", "question") if k not in item] + (["bbox"] if key is None else [])
-    if missing:
+    if missing or key is None:
         raise SchemaError(f"{where} lacks {', '.join(missing)}", path=path,
                           fix="each line needs image, question and bbox (or the official fallback original_bboxes)")
     name, question = item["image"], item["question"]

@@ -8,6 +8,7 @@ are mapped by exception type to one typed error that names the id, the endpoint 
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from vgmed_data.errors import RemoteError, SourceNotFoundError, VgmedError
 HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
-def local_or_hub(value: str | Path, *, what: str) -> Path | str:
+def local_or_hub(value: str | os.PathLike[str], *, what: str) -> Path | str:
     """``Path`` when ``value`` exists here, the Hub id when it has the ``org/name`` form, else a typed error."""
     path = Path(value).expanduser()
     if path.exists():

@@ -57,7 +57,7 @@ class OutputFormat:
         """One box as written -> internal xyxy on the stored image, through ``transform`` (stored -> input).
 
         Inverted or zero-area boxes are returned as they are (scoring gives them IoU 0)."""
-        on_input = np.asarray(numbers, dtype=np.float64).reshape(1, 4)
+        on_input: NDArray[np.float64] = np.asarray(numbers, dtype=np.float64).reshape(1, 4)
         if self.numbers is not BoxFormat.INPUT_XYXY:
             on_input = convert_boxes(on_input, src=self.numbers, dst=BoxFormat.XYXY, image_size=transform.dst_size)
         return convert_boxes(on_input, src=BoxFormat.INPUT_XYXY, dst=BoxFormat.XYXY,

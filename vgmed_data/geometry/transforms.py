@@ -12,7 +12,7 @@ to multiples of 28, pad to square then resize...), which is what ``input_xyxy`` 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -171,7 +171,7 @@ class Transform:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Transform":
+    def from_dict(cls, data: Mapping[str, Any]) -> "Transform":
         fill_of = lambda f: tuple(f) if isinstance(f, list) else f  # noqa: E731
         steps = tuple(Step(s["kind"], tuple(int(v) for v in s["values"]), fill_of(s.get("fill", 0)))
                       for s in data["steps"])
