@@ -99,7 +99,9 @@ CBIS_DDSM = SourceEntry(
           "(the DDSM case; TCIA's own train/test assignment is not kept). The images are digitised films, so "
           "laterality on the image is not asserted. Images whose header marks them as Secondary Capture are "
           "withheld for review under the default --burned-in-check header (film labels may be burned in); after "
-          "looking at them, build with --burned-in-check off.",
+          "looking at them, build with --burned-in-check off. A public loader resizes some masks that differ in size from "
+          "their mammogram (find_string 'Check if mask has the same size as the full scan'); here such an "
+          "abnormality is never resized: its image is a 'shape mismatch', one line, or counted under --on-bad skip.",
 )
 
 # The entries this module declares (collected by vgmed_data.builders.sources).
