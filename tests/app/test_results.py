@@ -137,7 +137,8 @@ def test_hub_job_request(hub_server: Any, hub_token: str) -> None:
     from vgmed_data.eval.results.jobs import HubJobSpec, submit_job
 
     spec = HubJobSpec(model="org/model", dataset="org/VGMED", results_repo="vgmed-test/results",
-                      method="baseline,vgrefine", flavor="a100-large", limit=100, heads="preset:huatuogpt-vision-7b")
+                      method="baseline,vgrefine", flavor="a100-large", limit=100, heads="preset:huatuogpt-vision-7b",
+                      toolkit="vgmed-data[eval] @ https://files.example.org/vgmed_data-0.1.0-py3-none-any.whl")
     job = submit_job(spec, token=hub_token, endpoint=hub_server.url)
     sent = hub_server.jobs[-1]
     assert job.id == sent["id"] and job.status.stage == "RUNNING" and sent["namespace"] == "tester"
