@@ -102,8 +102,7 @@ class CsvRoiDicomReader:
     patient_column: str
     image_column: str
     mask_column: str
-    view_column: str = ""
-    side_column: str = ""
+    view_column: str = ""  # its value is the record's view (CC, MLO)
     attributes: tuple[AttributeColumn, ...] = ()
     metadata_columns: Mapping[str, str] = field(default_factory=dict)  # column -> row metadata key
     needs_deid_key: ClassVar[bool] = True  # DICOM headers carry patient identifiers: the build pseudonymises them
@@ -207,8 +206,6 @@ class CsvRoiDicomReader:
             cells = first.cells
             metadata = {key: cells[column].strip() for column, key in self.metadata_columns.items()
                         if column in cells}
-            if self.side_column:
-                metadata["breast"] = cells.get(self.side_column, "").strip().lower()
             yield SourceRecord(
                 source=entry.key, record_id=str(header.get("SeriesInstanceUID", "") or image.pointer),
                 patient_id=cells[self.patient_column].strip() or "unknown",

@@ -44,8 +44,9 @@ _ATTRIBUTES = (
 _READER = CsvRoiDicomReader(
     table_glob="*_case_description_*_set.csv", image_dir="CBIS-DDSM", label_column="abnormality type",
     patient_column="patient_id", image_column="image file path", mask_column="ROI mask file path",
-    view_column="image view", side_column="left or right breast", attributes=_ATTRIBUTES,
-    metadata_columns={"breast_density": "breast_density", "breast density": "breast_density"})
+    view_column="image view", attributes=_ATTRIBUTES,
+    metadata_columns={"left or right breast": "breast", "breast_density": "breast_density",
+                      "breast density": "breast_density"})
 
 CBIS_DDSM = SourceEntry(
     key="cbis-ddsm", name="CBIS-DDSM: Curated Breast Imaging Subset of DDSM (film mammograms, mass and "

@@ -178,6 +178,8 @@ def test_cbis_ddsm_verifies_builds_and_validates(cbis: Path, tmp_path: Path,
     }
     text = (tmp_path / "out").joinpath("build_report.json").read_text() + "".join(r["metadata"] for r in rows)
     assert "P_000" not in text and "Mass-Training" not in text and "Calc-Test" not in text  # no subject id leaks
+    metadata = {(json.loads(r["metadata"])["breast"], json.loads(r["metadata"])["breast_density"]) for r in rows}
+    assert metadata == {("LEFT", "3"), ("RIGHT", "3"), ("LEFT", "2")}  # both spellings of the density column
     assert {r["patient_id"] for r in rows} == {pseudonym(p, key=KEY) for p in ("P_00001", "P_00004", "P_00038")}
     check_phi(tmp_path / "out", images_published=True)  # raises when a row would leak
     for row in rows:  # the pointer names no path and re-renders the published pixels from the source folder
