@@ -163,9 +163,10 @@ def collect(folder: Path, *, name: str) -> Images:
 def write_image_hashes(folder: str | os.PathLike[str]) -> Path:
     """Write ``image_hashes.json`` for every image of the folder (what the audit reads instead of re-hashing)."""
     root = Path(folder)
-    images = collect(root, name=str(root))
+    # a build whose every row was withheld (burned-in review) or skipped writes no shard: an empty list, not an error
+    hashes = collect(root, name=str(root)).hashes if folder_configs(root) else {}
     path = root / HASHES_NAME
-    data = {"algorithm": ALGORITHM, "images": {key: images.hashes[key].to_text() for key in sorted(images.hashes)}}
+    data = {"algorithm": ALGORITHM, "images": {key: hashes[key].to_text() for key in sorted(hashes)}}
     temporary = path.with_name(f".{HASHES_NAME}.tmp")
     temporary.write_text(json.dumps(data, indent=0) + "\n")
     temporary.replace(path)
