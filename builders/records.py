@@ -119,3 +119,12 @@ class SourceRecord:
     @property
     def is_volume(self) -> bool:
         return self.image.kind == "nifti"
+
+
+def patient_part(key: str, count: int) -> int:
+    """Which of ``count`` parts of a sharded build (``vgmed build vgmed --shard I/N``) the patient ``key`` falls
+    to: a hash, the same on every machine."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % count
+

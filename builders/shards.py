@@ -36,10 +36,10 @@ from vgmed_data.progress import add_quiet_argument, progress
 from vgmed_data.staging import new_folder_or_existing
 
 from vgmed_data.builders.policy import Skip
-from vgmed_data.builders.records import SourceRecord
+from vgmed_data.builders.records import SourceRecord, patient_part
 from vgmed_data.builders.sources import get_entry
-from vgmed_data.builders.vgmed import (BuildOptions, BuildReport, RecordResult, _results, card_body, in_build_order,
-                                       interleave, list_source, resolve_sources, write_build)
+from vgmed_data.builders.vgmed import (BuildOptions, BuildReport, RecordResult, card_body, in_build_order,
+                                       interleave, list_source, record_results, resolve_sources, write_build)
 
 PART_FILE = "vgmed-part.pickle"
 PART_SUMMARY = "part.json"
@@ -58,13 +58,8 @@ def parse_shard(text: str) -> tuple[int, int]:
     return shard, total
 
 
-def part_of(key: str, count: int) -> int:
-    """The part a patient (``key``: source and patient, or a patient folder) belongs to."""
-    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % count
-
-
 def _record_part(record: SourceRecord, count: int) -> int:
-    return part_of(f"{record.source}\x1f{record.patient_id}", count)
+    return patient_part(f"{record.source}\x1f{record.patient_id}", count)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,7 +100,7 @@ def build_part(sources: Sequence[tuple[str, str | Path]], *, out: str | Path, sh
     fingerprint = hashlib.sha256(json.dumps(
         {"sources": [e.key for e, _ in resolved], "options": asdict(options), "count": count,
          "version": toolkit_version()}, sort_keys=True, default=str).encode()).hexdigest()
-    results = tuple(progress(_results(records, options, deid_key), total=len(records),
+    results = tuple(progress(record_results(records, options, deid_key), total=len(records),
                              desc=f"build vgmed part {index}/{count}", unit="record", quiet=quiet))
     part = Part(format=PART_FORMAT, shard=index, count=count, fingerprint=fingerprint,
                 source_keys=tuple(e.key for e, _ in resolved), options=options,

@@ -476,7 +476,9 @@ def _needs_key(entry: SourceEntry) -> bool:
     return bool(getattr(entry.reader, "needs_deid_key", False))
 
 
-def _results(records: list[SourceRecord], options: BuildOptions, deid_key: str | None) -> Iterator[RecordResult]:
+def record_results(records: list[SourceRecord], options: BuildOptions,
+                   deid_key: str | None) -> Iterator[RecordResult]:
+    """Each record processed (in order), in this process or by ``num_proc`` workers."""
     if options.num_proc == 1:
         _init_worker(options, deid_key)
         yield from map(process_record, records)
@@ -547,8 +549,8 @@ def build_vgmed(sources: Sequence[tuple[str, str | Path]], *, out: str | Path,
     resolved, deid_key, dicom_sources = resolve_sources(sources, options, deid_key)
     report = BuildReport()
     records = _ordered_records(resolved, options, report, deid_key=deid_key)
-    results = progress(_results(records, options, deid_key), total=len(records), desc="build vgmed", unit="record",
-                       quiet=quiet)
+    results = progress(record_results(records, options, deid_key), total=len(records), desc="build vgmed",
+                       unit="record", quiet=quiet)
     with new_folder_or_existing(Path(out), what="dataset folder") as out_dir:  # appears with report + manifest
         write_build(out_dir, [entry for entry, _ in resolved], results, options, report,
                     card_body=card_body(resolved, options), dicom_sources=dicom_sources)

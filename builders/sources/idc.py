@@ -38,7 +38,7 @@ from vgmed_data.builders import idc
 from vgmed_data.builders.entry import Label, SourceEntry
 from vgmed_data.builders.policy import Skip
 from vgmed_data.builders.readers.dicom import SEG_CLASSES, DicomSeriesReader, annotation_labels
-from vgmed_data.builders.records import SourceRecord
+from vgmed_data.builders.records import SourceRecord, patient_part
 
 IDC_LAYOUT_SOURCE = ("ImagingDataCommons/idc-index@0.13.4: idc_index/index.py (DOWNLOAD_HIERARCHY_DEFAULT = "
                      "%collection_id/%PatientID/%StudyInstanceUID/%Modality_%SeriesInstanceUID; files named "
@@ -163,14 +163,12 @@ class IdcReader(DicomSeriesReader):
     def shard_filter(self, root: Path, *, index: int, count: int) -> Callable[[Path], bool]:
         """The files of part ``index`` of ``count`` of a sharded build: those of the patients (the folder after the
         collection's, in IDC's hierarchy) that fall to it, so a part reads only its own patients' folders."""
-        from vgmed_data.builders.shards import part_of
-
         depth = 0 if (root / idc.MANIFEST_NAME).is_file() else 1  # root = one collection, or the folder above
 
         def include(path: Path) -> bool:
             parts = path.relative_to(root).parts
             patient = "/".join(parts[: depth + 1]) if len(parts) > depth + 1 else ""
-            return part_of(patient, count) == index
+            return patient_part(patient, count) == index
 
         return include
 

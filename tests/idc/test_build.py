@@ -15,7 +15,7 @@ pytest.importorskip("idc_index_data", reason="the idc extra is not installed")
 
 from tests.builders.test_deid_outputs import scan  # noqa: E402
 from tests.idc import miniature as mini  # noqa: E402
-from vgmed_data.builders.shards import part_of  # noqa: E402
+from vgmed_data.builders.records import patient_part  # noqa: E402
 from vgmed_data.builders.sources.idc import combined_license  # noqa: E402
 from vgmed_data.cli import main  # noqa: E402
 from vgmed_data.folder import iter_rows  # noqa: E402
@@ -50,7 +50,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         own = tmp / f"download{index}"
         shutil.copytree(download, own)
         for patient in own.glob("*/*"):
-            if patient.is_dir() and part_of(f"{patient.parent.name}/{patient.name}", 3) != index:
+            if patient.is_dir() and patient_part(f"{patient.parent.name}/{patient.name}", 3) != index:
                 shutil.rmtree(patient)
         assert main(["build", "vgmed", "--source", f"idc={own}", "--deid-key", KEY, *FLAGS, "--shard", f"{index}/3",
                      "--out", str(tmp / f"part{index}")]) == 0
