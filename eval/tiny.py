@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from vgmed_data.errors import InvalidInputError
-from vgmed_data.eval.tiny_text import TEXT_DIMS, byte_level_tokenizer
+from vgmed_data.eval.tiny_text import TEXT_DIMS, byte_level_tokenizer, write_json
 
 # Special tokens per family: the processor looks these up by text.
 _QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
@@ -142,7 +142,6 @@ def write_medvlm_r1(out: Path) -> None:
     import torch
     import transformers as t
 
-    from vgmed_data.eval.tiny_original import _write
 
     tokenizer = _qwen_tokenizer()
     ids = _token_ids(tokenizer, _QWEN_SPECIALS)
@@ -160,18 +159,18 @@ def write_medvlm_r1(out: Path) -> None:
             "rope_scaling": {"type": "mrope", "mrope_section": rope["mrope_section"]}, "tie_word_embeddings": True,
             "torch_dtype": "bfloat16", "transformers_version": "4.49.0", "use_cache": True,
             "use_sliding_window": False, "vision_config": vision, **_qwen_ids(ids)}
-    _write(out / "config.json", flat)
-    _write(out / "generation_config.json", {"bos_token_id": ids["<|endoftext|>"],
+    write_json(out / "config.json", flat)
+    write_json(out / "generation_config.json", {"bos_token_id": ids["<|endoftext|>"],
                                             "eos_token_id": [ids["<|im_end|>"], ids["<|endoftext|>"]],
                                             "pad_token_id": ids["<|endoftext|>"], "transformers_version": "4.49.0"})
     images = _qwen_image_processor(t)
-    _write(out / "preprocessor_config.json", {
+    write_json(out / "preprocessor_config.json", {
         "do_convert_rgb": True, "do_normalize": True, "do_rescale": True, "do_resize": True,
         "image_mean": list(images.image_mean), "image_processor_type": "Qwen2VLImageProcessor",
         "image_std": list(images.image_std), "max_pixels": images.size["longest_edge"], "merge_size": 2,
         "min_pixels": images.size["shortest_edge"], "patch_size": 14, "processor_class": "Qwen2VLProcessor",
         "resample": 3, "rescale_factor": 1 / 255, "temporal_patch_size": 2})
-    _write(out / "chat_template.json", {"chat_template": QWEN2_VL_INSTRUCT_TEMPLATE})
+    write_json(out / "chat_template.json", {"chat_template": QWEN2_VL_INSTRUCT_TEMPLATE})
     tokenizer.save_pretrained(out)
     _write_qwen2_tokenizer_files(out, tokenizer, processor="Qwen2VLProcessor")
 
@@ -335,7 +334,7 @@ def write_huatuogpt_vision_7b_hf(out: Path) -> None:
     import torch
     import transformers as t
 
-    from vgmed_data.eval.tiny_original import CLIP_MEAN, CLIP_STD, QWEN_ADDED, _write, write_shards
+    from vgmed_data.eval.tiny_original import CLIP_MEAN, CLIP_STD, QWEN_ADDED, write_shards
 
     tokenizer = byte_level_tokenizer([*QWEN_ADDED, "<image>"], eos_token="<|endoftext|>", pad_token="<|endoftext|>",
                                      bos_token=None)
@@ -357,13 +356,13 @@ def write_huatuogpt_vision_7b_hf(out: Path) -> None:
             name = old + name[len(new):] if name.startswith(new) else name
         weights[name] = tensor.detach().contiguous()
     write_shards(out, weights, shards=4)
-    _write(out / "config.json", config)
-    _write(out / "generation_config.json", {"_from_model_config": True, "bos_token_id": eos, "eos_token_id": eos,
+    write_json(out / "config.json", config)
+    write_json(out / "generation_config.json", {"_from_model_config": True, "bos_token_id": eos, "eos_token_id": eos,
                                             "transformers_version": "4.44.2"})
     tokenizer.save_pretrained(out)
     _write_qwen2_tokenizer_files(out, tokenizer, processor="LlavaProcessor")
-    _write(out / "processor_config.json", {"processor_class": "LlavaProcessor"})
-    _write(out / "preprocessor_config.json", {
+    write_json(out / "processor_config.json", {"processor_class": "LlavaProcessor"})
+    write_json(out / "preprocessor_config.json", {
         "crop_size": {"height": 56, "width": 56}, "do_center_crop": True, "do_convert_rgb": True,
         "do_normalize": True, "do_rescale": True, "do_resize": True, "image_mean": CLIP_MEAN,
         "image_processor_type": "CLIPImageProcessor", "image_std": CLIP_STD, "processor_class": "LlavaProcessor",
@@ -374,15 +373,14 @@ def _write_qwen2_tokenizer_files(out: Path, tokenizer: Any, *, processor: str = 
     """The slow-tokenizer files a Qwen2 checkpoint of 2024 ships beside ``tokenizer.json``: ``vocab.json`` and
     ``merges.txt`` (of the tiny byte-level BPE), ``added_tokens.json``, ``special_tokens_map.json`` and a
     ``tokenizer_config.json`` naming ``Qwen2Tokenizer`` with its added tokens."""
-    from vgmed_data.eval.tiny_original import _write
 
     tokenizer.backend_tokenizer.model.save(str(out))
     added = tokenizer.get_added_vocab()
-    _write(out / "added_tokens.json", added)
-    _write(out / "special_tokens_map.json", {"eos_token": tokenizer.eos_token, "pad_token": tokenizer.pad_token})
+    write_json(out / "added_tokens.json", added)
+    write_json(out / "special_tokens_map.json", {"eos_token": tokenizer.eos_token, "pad_token": tokenizer.pad_token})
     decoder = {str(index): {"content": token, "lstrip": False, "normalized": False, "rstrip": False,
                             "single_word": False, "special": True} for token, index in added.items()}
-    _write(out / "tokenizer_config.json", {
+    write_json(out / "tokenizer_config.json", {
         "add_prefix_space": False, "added_tokens_decoder": decoder, "bos_token": None,
         "clean_up_tokenization_spaces": False, "eos_token": tokenizer.eos_token, "errors": "replace",
         "model_max_length": 32768, "pad_token": tokenizer.pad_token, "processor_class": processor,

@@ -20,9 +20,10 @@ Linear)`` projector, then saved under the original names.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from vgmed_data.eval.tiny_text import write_json
 
 TOWER = "vit/clip_vit_tiny_patch14_56"
 QWEN_ADDED = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -84,15 +85,15 @@ def build_huatuogpt_vision(out: Path) -> None:
     tokenizer = byte_level_tokenizer(QWEN_ADDED, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
     eos = int(tokenizer.convert_tokens_to_ids("<|endoftext|>"))
     config = original_config(vocab_size=len(tokenizer) + 13, eos=eos)
-    _write(out / "config.json", config)
-    _write(out / "generation_config.json", {"bos_token_id": eos, "eos_token_id": eos, "pad_token_id": eos})
+    write_json(out / "config.json", config)
+    write_json(out / "generation_config.json", {"bos_token_id": eos, "eos_token_id": eos, "pad_token_id": eos})
     write_shards(out, original_weights(config), shards=4)
     tokenizer.save_pretrained(out)
     text = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
             "vocab_size": 64, "max_position_embeddings": 16}
-    _write(out / TOWER / "config.json", {"architectures": ["CLIPModel"], "model_type": "clip", "projection_dim": 32,
+    write_json(out / TOWER / "config.json", {"architectures": ["CLIPModel"], "model_type": "clip", "projection_dim": 32,
                                           "text_config": text, "vision_config": VISION})
-    _write(out / TOWER / "preprocessor_config.json", {
+    write_json(out / TOWER / "preprocessor_config.json", {
         "crop_size": VISION["image_size"], "do_center_crop": True, "do_normalize": True, "do_resize": True,
         "feature_extractor_type": "CLIPFeatureExtractor", "image_mean": CLIP_MEAN, "image_std": CLIP_STD,
         "resample": 3, "size": VISION["image_size"]})
@@ -114,9 +115,6 @@ def write_shards(out: Path, weights: dict[str, Any], *, shards: int) -> None:
         save_file(tensors, str(out / filename), metadata={"format": "pt"})
         weight_map.update(dict.fromkeys(part, filename))
         total += sum(t.numel() * t.element_size() for t in tensors.values())
-    _write(out / "model.safetensors.index.json", {"metadata": {"total_size": total}, "weight_map": weight_map})
+    write_json(out / "model.safetensors.index.json", {"metadata": {"total_size": total}, "weight_map": weight_map})
 
 
-def _write(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

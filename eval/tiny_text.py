@@ -3,6 +3,8 @@ and a byte-level tokenizer built in code."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from vgmed_data.errors import require
@@ -30,3 +32,9 @@ def byte_level_tokenizer(specials: list[str], **token_roles: str):  # noqa: ANN2
     backend.decoder = decoders.ByteLevel()
     backend.add_special_tokens([tokenizers.AddedToken(t, special=True, normalized=False) for t in specials])
     return transformers.PreTrainedTokenizerFast(tokenizer_object=backend, **token_roles)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """A checkpoint's JSON file as ``save_pretrained`` writes it: indented, keys sorted, parents created."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
