@@ -34,7 +34,9 @@ from typing import IO, Any, TypeVar
 import numpy as np
 
 from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFoundError
-from vgmed_data.jsonl import json_lines, write_json_lines
+from vgmed_data.jsonl import json_lines, read_json_file, write_json_lines
+from vgmed_data.safepaths import PathEscapeError, resolve_inside
+from vgmed_data.staging import staged_file
 
 MANIFEST = "run.json"
 SAMPLES = "samples.jsonl"
@@ -478,7 +480,8 @@ class RankPaths:
 
     def adapter(self) -> dict[str, Any]:
         """The adapter description the rank recorded when it finished."""
-        return dict(json.loads(self.done.read_text()).get("adapter") or {})
+        data = read_json_file(self.done, what="DONE file", fix=LEGACY_FIX)
+        return dict((data.get("adapter") if isinstance(data, dict) else None) or {})
 
     def arrays(self, keep: set[str]) -> dict[str, np.ndarray]:
         """The maps of the samples in ``keep`` from the part files (a part written twice: first copy wins)."""
@@ -540,9 +543,8 @@ def save_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
 
 def write_json(path: Path, value: Any, *, indent: int | None = 2) -> None:
     """JSON with sorted keys and a final newline, written atomically."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(value, indent=indent, sort_keys=True, default=str) + "\n")
-    tmp.replace(path)
+    with staged_file(path) as staged:  # a fresh name: never a file planted there, nor a link
+        staged.write_text(json.dumps(value, indent=indent, sort_keys=True, default=str) + "\n")
 
 
 # ---- the folder ------------------------------------------------------------------------------------------------
@@ -582,10 +584,10 @@ class RunFolder:
         if not self.manifest_path.exists():
             raise SourceNotFoundError(f"{MANIFEST} is missing: not a run folder", path=self.root,
                                       fix="run `vgmed eval run ... --out DIR` first")
+        data = read_json_file(self.manifest_path, what=MANIFEST, fix=LEGACY_FIX)
         try:
-            data = json.loads(self.manifest_path.read_text())
             return Manifest.from_json(data)
-        except (json.JSONDecodeError, FileFormatError, TypeError, ValueError) as error:
+        except (FileFormatError, TypeError, ValueError, AttributeError) as error:
             raise FileFormatError(f"{MANIFEST} cannot be read ({error})", path=self.root, fix=LEGACY_FIX) from error
 
     def check_resume(self, manifest: Manifest, *, overwrite: bool = False, unmapped_fingerprint: str | None = None,
@@ -600,6 +602,7 @@ class RunFolder:
         if self.root.exists() and not self.root.is_dir():
             raise InvalidInputError("--out is a file, not a run folder", path=self.root,
                                     fix="pass a folder for the run (a new one, or a run to resume)")
+        self.check_links()
         if overwrite or not self.has_manifest():
             return
         old = self.read_manifest()
@@ -630,9 +633,24 @@ class RunFolder:
         if self.has_manifest():
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.manifest_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(manifest.to_json(), indent=2, default=str) + "\n")
-        tmp.replace(self.manifest_path)
+        write_json(self.manifest_path, manifest.to_json())
+
+    def check_links(self) -> None:
+        """Refuse the folder when anything a run writes (its files, its folders and what they hold) is a link
+        that leads out of it: nothing is ever written through one. Writes nothing."""
+        for name in (*RUN_FILES, *RUN_FOLDERS):
+            path = self.root / name
+            entries = [path]
+            if path.is_dir() and not path.is_symlink():
+                entries += [p for p in path.rglob("*") if p.is_symlink()]
+            for entry in entries:
+                relative = entry.relative_to(self.root).as_posix()
+                try:
+                    resolve_inside(self.root, relative, what="run folder entry")
+                except PathEscapeError:
+                    raise PathEscapeError(f"{relative} is a link that leads out of the run folder", path=self.root,
+                                          fix=f"remove the link {relative} (a run writes only inside its folder), "
+                                              "or use a new --out folder") from None
 
     def remove_run_files(self) -> None:
         for name in RUN_FILES:
@@ -649,7 +667,10 @@ class RunFolder:
         return read_records(self.samples_path, BoxSampleRecord)
 
     def read_summary(self) -> dict[str, Any]:
-        return json.loads(self.summary_path.read_text()) if self.summary_path.exists() else {}
+        if not self.summary_path.exists():
+            return {}
+        data = read_json_file(self.summary_path, what=SUMMARY, fix=LEGACY_FIX)
+        return data if isinstance(data, dict) else {}
 
     def attention(self, keep: set[str] | None = None) -> Iterator[tuple[str, np.ndarray]]:
         """``(key, array)`` from the merged attention shards; ``keep``: only these sample ids."""

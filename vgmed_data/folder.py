@@ -31,7 +31,7 @@ import yaml
 from vgmed_data.errors import FileFormatError, InvalidInputError, SchemaError, SourceNotFoundError
 from vgmed_data.safepaths import PathEscapeError, resolve_inside
 from vgmed_data.schema import FEATURES, SPLITS, GroundingSample, SequenceSample, features_for, storage_row
-from vgmed_data.staging import staged_folder, staging_dir
+from vgmed_data.staging import staged_file, staged_folder, staging_dir
 from vgmed_data.userfiles import CARD_LIMIT, check_regular, read_text_bounded
 
 ROW_GROUP_ROWS = 64
@@ -247,9 +247,8 @@ def write_card(folder: str | os.PathLike[str], *, body: str | None = None,
     header = card_yaml(folder, extra=kept)
     text = "---\n" + yaml.safe_dump(header, sort_keys=False, allow_unicode=True) + "---\n"
     text += body if body is not None else (old_body or default_body(folder))
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    with staged_file(path, what="dataset card") as staged:  # a fresh name: never written through a planted link
+        staged.write_text(text)
     return path
 
 

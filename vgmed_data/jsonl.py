@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from vgmed_data.errors import FileFormatError, SourceNotFoundError
-from vgmed_data.userfiles import JSON_LINE_LIMIT, check_regular, size_text
+from vgmed_data.userfiles import INDEX_LIMIT, JSON_LINE_LIMIT, check_regular, read_bounded, size_text
 
 
 def parse_json(data: bytes, *, path: Path, where: str = "", fix: str | None = None) -> Any:
@@ -27,6 +28,14 @@ def parse_json(data: bytes, *, path: Path, where: str = "", fix: str | None = No
     except (ValueError, RecursionError) as error:
         reason = "nested too deeply" if isinstance(error, RecursionError) else " ".join(str(error).split())[:120]
         raise FileFormatError(f"{where}cannot be read as JSON ({reason})", path=path, fix=fix) from None
+
+
+def read_json_file(path: str | os.PathLike[str], *, what: str = "file", fix: str | None = None,
+                   limit: int = INDEX_LIMIT) -> Any:
+    """The one JSON value of a whole file: only a regular file of at most ``limit`` bytes is read
+    (:func:`~vgmed_data.userfiles.read_bounded`: a pipe or a device is refused before opening), then
+    :func:`parse_json`; every failure is one :class:`FileFormatError` naming the file."""
+    return parse_json(read_bounded(path, limit=limit, what=what), path=Path(path), fix=fix)
 
 
 def json_lines(path: Path, *, fix: str | None = None, torn_tail: bool = False,

@@ -38,6 +38,7 @@ from vgmed_data.eval.results.schema import ALL, FORMAT_VERSION, METRICS
 from vgmed_data.eval.run_folder import (BoxSampleRecord, Manifest, RunFolder, SampleRecord, VGRefineRecord,
                                         without_timings)
 from vgmed_data.errors import InvalidInputError
+from vgmed_data.userfiles import INDEX_LIMIT, check_regular, read_bounded
 
 Record = SampleRecord | BoxSampleRecord
 # The comparison columns of a run with one method (or a row without a baseline to compare with).
@@ -76,6 +77,7 @@ def folder_revision(folder: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted((folder / "data").rglob("*.parquet")):
         digest.update(str(path.relative_to(folder)).encode())
+        check_regular(path, what="shard")  # a pipe would never end
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
@@ -100,7 +102,10 @@ def model_revision(model: str) -> str:
     path = Path(model)
     if path.is_dir():
         config = path / "config.json"
-        return f"local-sha256:{hashlib.sha256(config.read_bytes()).hexdigest()[:16]}" if config.exists() else "local"
+        if not config.exists():
+            return "local"
+        digest = hashlib.sha256(read_bounded(config, limit=INDEX_LIMIT, what="config.json")).hexdigest()
+        return f"local-sha256:{digest[:16]}"
     try:
         from huggingface_hub import HfApi
 

@@ -15,10 +15,10 @@ import json
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vgmed_data.errors import InvalidInputError
+from vgmed_data.userfiles import INDEX_LIMIT, read_text_bounded
 
 if TYPE_CHECKING:
     from huggingface_hub import JobInfo
@@ -85,7 +85,7 @@ def heads_for_job(heads: str) -> str:
         return heads
     load_heads(heads)
     name = preset_name(heads)
-    return PRESET_PREFIX + name if name is not None else Path(heads).read_text()
+    return PRESET_PREFIX + name if name is not None else read_text_bounded(heads, limit=INDEX_LIMIT, what="heads file")
 
 
 def eval_arguments(spec: HubJobSpec) -> list[str]:

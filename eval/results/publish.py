@@ -30,6 +30,7 @@ from vgmed_data.eval.results.folder import shard_path, write_run_files
 from vgmed_data.eval.results.migrate import Migration, upgraded_runs_files
 from vgmed_data.eval.results.schema import RUNS
 from vgmed_data.errors import RemoteError
+from vgmed_data.userfiles import CARD_LIMIT, read_text_bounded
 
 DEFAULT_ATTEMPTS = 8
 
@@ -149,7 +150,7 @@ def migrate_folder(folder: str | os.PathLike[str]) -> Migration:
         return Migration(files={}, from_version=None)
     with tempfile.TemporaryDirectory(prefix="vgmed-results-", dir=root) as staging:
         paths = {p.relative_to(root).as_posix() for p in (root / "data" / RUNS).glob("*.parquet")}
-        migration = upgraded_runs_files(paths, card=card.read_text(encoding="utf-8"), fetch=lambda p: root / p,
+        migration = upgraded_runs_files(paths, card=read_text_bounded(card, limit=CARD_LIMIT, what="README.md"), fetch=lambda p: root / p,
                                         staging=Path(staging))
         for path, local in migration.files.items():
             os.replace(local, root / path)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from vgmed_data.eval.vgrefine.options import DEFAULT_PERCENTILE, OFFICIAL_PERCENTILE, ROWS, VGRefineOptions
 from vgmed_data.errors import InvalidInputError
+from vgmed_data.jsonl import read_json_file
 
 PRESET_PREFIX = "preset:"
 
@@ -122,11 +123,7 @@ def load_heads(heads: str, **overrides: object) -> VGRefineOptions:
         raise InvalidInputError(f"heads file not found and {heads!r} is not a preset", path=path,
                                 fix=f"run `vgmed eval select --out heads.json`, or use a preset: "
                                     f"{', '.join(sorted(PRESETS))}")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InvalidInputError(f"not a heads.json ({error})", path=path,
-                                fix="pass the file `vgmed eval select --out heads.json` wrote") from None
+    data = read_json_file(path, what="heads file", fix="pass the file `vgmed eval select --out heads.json` wrote")
     if not isinstance(data, dict) or not data.get("heads"):
         raise InvalidInputError("not a heads.json: expected an object with a non-empty 'heads' list", path=path,
                                 fix="pass the file `vgmed eval select --out heads.json` wrote")

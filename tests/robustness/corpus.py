@@ -545,6 +545,8 @@ SERVE = "eval serve {folder}"
 MSD_IMAGE = {"image": "./imagesTr/spleen_1.nii.gz", "label": "./labelsTr/spleen_1.nii.gz"}
 BOX_QUESTION = "Which image shows the change of the region <|box_start|>{}<|box_end|>?"
 CONFIG = "folder/data/vgmed"
+EVAL_RUN = "eval run --model {tiny} --dataset {folder} --out {out}"
+HEADS_RUN = EVAL_RUN + " --method baseline,vgrefine --heads {dir}/heads.json"
 
 HOSTILE: list[Case] = [
     # data paths that leave their folder: read side
@@ -621,6 +623,25 @@ HOSTILE: list[Case] = [
          link("folder/data", "../outside/data"), says="data is a link"),
     Case("export/medsg-images-link-out", "build sequences --out {seq} --export-medsg {dir}/exp",
          chain(mkdir("outside-images"), link("exp/images", "../outside-images")), says="images"),
+    # eval run: nothing is written through a link out of the run folder (checked before the model loads)
+    Case("eval-run/out-summary-link-out", EVAL_RUN, link("out/summary.md", "../outside-run/summary.md"),
+         says="summary.md"),
+    Case("eval-run/out-attention-link-out", EVAL_RUN, chain(mkdir("outside-run"), link("out/attention", "../outside-run")),
+         says="attention"),
+    Case("eval-run/out-overlays-link-out", EVAL_RUN, chain(mkdir("outside-run"), link("out/overlays", "../outside-run")),
+         says="overlays"),
+    Case("eval-run/out-rank-records-link-out", EVAL_RUN,
+         link("out/ranks/rank-00000-of-00001/samples.jsonl", "../../../outside-run/samples.jsonl"),
+         says="ranks/rank-00000-of-00001/samples.jsonl"),
+    # eval side files that are not regular files, or too large: refused before anything opens them
+    Case("eval-run/heads-a-pipe", HEADS_RUN, fifo("heads.json"), says="heads.json"),
+    Case("eval-run/heads-over-limit", HEADS_RUN, sparse("heads.json", 513 << 20), says="512 MiB"),
+    Case("eval-run/resume-run-json-a-pipe", EVAL_RUN, fifo("out/run.json"), says="run.json"),
+    Case("eval-run/resume-run-json-over-limit", EVAL_RUN, sparse("out/run.json", 513 << 20), says="512 MiB"),
+    Case("score/predictions-a-pipe", SCORE, fifo("preds.jsonl"), says="preds.jsonl"),
+    Case("score/predictions-line-over-limit", SCORE, sparse("preds.jsonl", 65 << 20), says="64 MiB"),
+    Case("eval-publish/run-json-a-pipe", f"eval publish {{dir}}/run --repo lab/r --token hf_x --endpoint {UNREACHABLE}",
+         fifo("run/run.json"), says="run.json"),
     # MedSG box text that is not numbers
     Case("medsg/reference-box-three-dots", MEDSG, medsg(medsg_item(question=BOX_QUESTION.format("(1.2.3,4),(9,9)"))),
          says="ms.json"),

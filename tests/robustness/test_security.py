@@ -4,7 +4,8 @@
 * ``export vgmed-jsonl --images-dir`` wrote outside its folder for a crafted id (``images/<id>.png``).
 
 Both failed before the fix: the import exited 0 with the outside file's pixels in the dataset, the export wrote
-``escape.png`` two folders up.
+``escape.png`` two folders up. And one of issue 24: the dataset card was written through a link planted as its
+temporary name (``README.md.tmp``).
 """
 
 from __future__ import annotations
@@ -62,3 +63,27 @@ def test_export_keeps_crafted_ids_inside_images_dir(tmp_path: Path) -> None:
         assert path.is_relative_to(exported.resolve()) and path.is_file()
         with Image.open(path) as image:
             assert image.size[0] > 0
+
+
+def test_card_is_never_written_through_a_planted_temporary_link(tmp_path: Path) -> None:
+    """``write_card`` used to write ``README.md.tmp`` first: a link planted under that name wrote the card to its
+    target. The card is now staged under a fresh name, so the link's target stays as it was."""
+    folder = tmp_path / "ds"
+    write_config(folder, demo_samples(), config="vgmed")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me\n")
+    (folder / "README.md.tmp").symlink_to(outside)
+    result = vgmed("import", "vgmed-jsonl", str(_one_line_release(tmp_path)), "--images", str(tmp_path / "images"),
+                   "--out", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert outside.read_text() == "keep me\n"
+    assert (folder / "README.md").read_text().startswith("---\nconfigs:")
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "README.md.tmp", "data", "import_report_vgmed.json"]
+
+
+def _one_line_release(tmp_path: Path) -> Path:
+    (tmp_path / "images").mkdir()
+    Image.fromarray(np.full((20, 20), 9, np.uint8)).save(tmp_path / "images" / "a.png")
+    lines = tmp_path / "in.jsonl"
+    lines.write_text(json.dumps({"image": "a.png", "question": "Where?", "bbox": [[1, 1, 5, 5]]}) + "\n")
+    return lines
