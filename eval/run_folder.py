@@ -37,6 +37,7 @@ from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFound
 from vgmed_data.jsonl import json_lines, read_json_file, write_json_lines
 from vgmed_data.safepaths import PathEscapeError, resolve_inside
 from vgmed_data.staging import staged_file
+from vgmed_data.userfiles import check_regular
 
 MANIFEST = "run.json"
 SAMPLES = "samples.jsonl"
@@ -489,7 +490,7 @@ class RankPaths:
         for part in sorted(self.parts.glob("part-*.npz")):
             if part.name.endswith(".tmp.npz"):
                 continue
-            with np.load(part) as data:
+            with np.load(_regular(part)) as data:
                 for key in data.files:
                     if key.split("__")[0] in keep and key not in arrays:
                         arrays[key] = data[key]
@@ -531,6 +532,12 @@ def append_records(sink: IO[str], records: Iterable[SampleRecord | BoxSampleReco
         sink.write(json.dumps(record.to_json(), sort_keys=True) + "\n")
     sink.flush()
     os.fsync(sink.fileno())
+
+
+def _regular(path: Path) -> Path:
+    """``path`` once it is known to be a regular file (a named pipe would block ``np.load``)."""
+    check_regular(path, what="attention file")
+    return path
 
 
 def save_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
@@ -675,7 +682,7 @@ class RunFolder:
     def attention(self, keep: set[str] | None = None) -> Iterator[tuple[str, np.ndarray]]:
         """``(key, array)`` from the merged attention shards; ``keep``: only these sample ids."""
         for shard in sorted(self.attention_dir.glob("shard-*.npz")):
-            with np.load(shard) as data:
+            with np.load(_regular(shard)) as data:
                 for key in data.files:
                     if keep is None or key.split("__")[0] in keep:
                         yield key, data[key]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -152,3 +153,21 @@ def test_resume_drops_a_torn_last_line_only(tmp_path: Path) -> None:
     path.write_text("\n".join([lines[0], '{"index": 1, "id": "to', *lines[1:]]) + "\n")  # damage inside the file
     with pytest.raises(FileFormatError, match="line 2 is not JSON"):
         resume_records(path, SampleRecord)
+
+
+def test_run_files_that_are_named_pipes_are_refused_not_waited_on(legacy: Path) -> None:
+    """A named pipe in place of a file the run folder reads (resume, merge, report, collect) would block the
+    reader forever: it is refused from its ``stat``, before anything opens it (issue 24)."""
+    folder = RunFolder(legacy / "run-grounding")
+    rank = folder.rank(0, folder.read_manifest().world)
+    reads = {"attention/shard-00000-of-00001.npz": lambda: list(folder.attention()),
+             "summary.json": folder.read_summary, f"{rank.done.relative_to(folder.root)}": rank.adapter,
+             f"{rank.parts.relative_to(folder.root)}/part-00000000.npz": lambda: rank.arrays(set()),
+             "run.json": folder.read_manifest}
+    for relative, read in reads.items():
+        path = folder.root / relative
+        path.unlink()
+        os.mkfifo(path)
+        with pytest.raises(FileFormatError, match="is a named pipe, not a regular file") as raised:
+            read()
+        assert str(path) in str(raised.value)
