@@ -692,6 +692,7 @@ class RunFolder:
         the records and the adapter description. Refuses while a rank has not finished."""
         records: list[SampleRecord] = []
         adapter: dict[str, Any] = {}
+        self.check_links()  # `eval merge` writes here without a resume check
         self.attention_dir.mkdir(exist_ok=True)
         for rank in range(world):
             paths = self.rank(rank, world)

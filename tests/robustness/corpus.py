@@ -545,6 +545,8 @@ SERVE = "eval serve {folder}"
 MSD_IMAGE = {"image": "./imagesTr/spleen_1.nii.gz", "label": "./labelsTr/spleen_1.nii.gz"}
 BOX_QUESTION = "Which image shows the change of the region <|box_start|>{}<|box_end|>?"
 CONFIG = "folder/data/vgmed"
+# a run's manifest (tests/eval/legacy_runs), for commands that need a run folder
+LEGACY_MANIFEST = (Path(__file__).parents[1] / "eval/legacy_runs/run-grounding/run.json").read_bytes()
 EVAL_RUN = "eval run --model {tiny} --dataset {folder} --out {out}"
 HEADS_RUN = EVAL_RUN + " --method baseline,vgrefine --heads {dir}/heads.json"
 
@@ -633,6 +635,8 @@ HOSTILE: list[Case] = [
     Case("eval-run/out-rank-records-link-out", EVAL_RUN,
          link("out/ranks/rank-00000-of-00001/samples.jsonl", "../../../outside-run/samples.jsonl"),
          says="ranks/rank-00000-of-00001/samples.jsonl"),
+    Case("eval-merge/out-summary-link-out", "eval merge --out {out}",
+         chain(write("out/run.json", LEGACY_MANIFEST), link("out/summary.md", "../outside-run/summary.md")), says="summary.md"),
     # eval side files that are not regular files, or too large: refused before anything opens them
     Case("eval-run/heads-a-pipe", HEADS_RUN, fifo("heads.json"), says="heads.json"),
     Case("eval-run/heads-over-limit", HEADS_RUN, sparse("heads.json", 513 << 20), says="512 MiB"),
