@@ -111,7 +111,8 @@ def test_a_hub_dataset_id_runs_as_the_same_folder_does(sequences: Path, models: 
     test server: the run records the repo id, and its prompts, outputs and scores equal a run on the folder."""
     from vgmed_data.cli import main
 
-    assert main(["publish", str(sequences), "--repo", hub_repo_id, "--token", hub_token]) == 0
+    # the miniature's synthetic patients draw the same shapes, so the release audit finds look-alikes across splits
+    assert main(["publish", str(sequences), "--repo", hub_repo_id, "--token", hub_token, "--allow-leaks"]) == 0
     runs = {}
     for name, dataset in (("hub", hub_repo_id), ("folder", str(sequences))):
         assert main(["eval", "run", "--task", "boxes", "--model", str(models["qwen2_vl"]), "--dataset", dataset,
