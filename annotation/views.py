@@ -88,21 +88,8 @@ def extra_views(row: Mapping[str, Any], *, sources: Mapping[str, Path]) -> tuple
 
 
 def check_sources(folder: Path, sources: Mapping[str, Path]) -> dict[str, Path]:
-    """``--source`` options checked as ``vgmed hydrate`` checks them: a key no row of the dataset comes from (a
-    typo would silently give single-view tasks) or a path that is not a folder is a one-line error."""
-    from vgmed_data.errors import SourceNotFoundError
-    from vgmed_data.folder import iter_rows
+    """``--source`` options checked as ``vgmed hydrate`` checks them (a key no row of the dataset comes from, a path
+    that is not a folder: one-line errors)."""
+    from vgmed_data.pointers import source_roots
 
-    roots = {key: Path(path) for key, path in sources.items()}
-    if not roots:
-        return roots
-    held = sorted({row["source"] for row in iter_rows(folder, config="vgmed", columns=["source"])})
-    unknown = sorted(set(roots) - set(held))
-    if unknown:
-        raise InvalidInputError(f"no row of this dataset comes from source {', '.join(unknown)} (its sources: "
-                                f"{', '.join(held) or 'none'})", path=folder,
-                                fix="pass --source with one of the dataset's source keys")
-    for key, path in roots.items():
-        if not path.is_dir():
-            raise SourceNotFoundError(f"the copy of source {key} is not a folder", path=path)
-    return roots
+    return source_roots(folder, sources, configs=["vgmed"])

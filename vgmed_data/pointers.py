@@ -32,7 +32,7 @@ import argparse
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -289,6 +289,26 @@ def _hydrate_row(row: dict[str, Any], *, config: str, sources: Mapping[str, Path
     return row
 
 
+def source_roots(folder: Path, sources: Mapping[str, str | os.PathLike[str]], *,
+                 configs: Sequence[str]) -> dict[str, Path]:
+    """``--source KEY=PATH`` options checked against a dataset folder (``vgmed hydrate``, ``vgmed annotate push``):
+    a key no row of ``configs`` comes from (a typo would otherwise silently do nothing) or a path that is not a
+    folder is a one-line error naming the folder's keys."""
+    roots = {key: Path(path) for key, path in sources.items()}
+    if not roots:
+        return roots
+    held = sorted({row["source"] for config in configs for row in iter_rows(folder, config=config, columns=["source"])})
+    unknown = sorted(set(roots) - set(held))
+    if unknown:
+        raise InvalidInputError(f"no row of this folder comes from source {', '.join(unknown)} (its sources: "
+                                f"{', '.join(held) or 'none'})", path=folder,
+                                fix="pass --source with one of the folder's source keys")
+    for key, path in roots.items():
+        if not path.is_dir():
+            raise SourceNotFoundError(f"the copy of source {key} is not a folder", path=path)
+    return roots
+
+
 def hydrate(folder: str | os.PathLike[str], *, sources: Mapping[str, str | os.PathLike[str]],
             quiet: bool = False) -> HydrateReport:
     """Put images back into an annotations-only folder from local copies of its sources (``KEY -> root``).
@@ -300,16 +320,7 @@ def hydrate(folder: str | os.PathLike[str], *, sources: Mapping[str, str | os.Pa
     configs = folder_configs(root)
     if not configs:
         raise SourceNotFoundError("no dataset configurations found (expected data/<config>/*.parquet)", path=root)
-    roots = {key: Path(path) for key, path in sources.items()}
-    held = sorted({row["source"] for config in configs for row in iter_rows(root, config=config, columns=["source"])})
-    unknown = sorted(set(roots) - set(held))
-    if unknown:  # a typo would otherwise restore nothing and exit 0
-        raise InvalidInputError(f"no row of this folder comes from source {', '.join(unknown)} (its sources: "
-                                f"{', '.join(held) or 'none'})", path=root,
-                                fix="pass --source with one of the folder's source keys")
-    for key, path in roots.items():
-        if not path.is_dir():
-            raise SourceNotFoundError(f"the copy of source {key} is not a folder", path=path)
+    roots = source_roots(root, sources, configs=list(configs))
     report = HydrateReport()
     staging = staging_dir(root)
     try:

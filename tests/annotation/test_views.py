@@ -85,7 +85,7 @@ def test_a_raster_source_and_no_source_give_one_view(tmp_path: Path) -> None:
     assert task["data"][config.IMAGES] == [task["data"][config.IMAGE]]
 
 
-@pytest.mark.parametrize("source, message", [("other={root}", "no row of this dataset comes from source other"),
+@pytest.mark.parametrize("source, message", [("other={root}", "no row of this folder comes from source other"),
                                              ("tiny={root}/missing", "is not a folder"),
                                              ("tiny", "--source expects KEY=PATH")])
 def test_bad_sources_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], source: str,
