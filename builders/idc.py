@@ -57,8 +57,12 @@ def index_files() -> dict[str, Path]:
     except ImportError:
         raise MissingDependencyError("the IDC index (idc-index-data) is not installed",
                                      fix=install_command("idc")) from None
-    folder = Path(idc_index_data.IDC_INDEX_PARQUET_FILEPATH).parent
-    return {"series": Path(idc_index_data.IDC_INDEX_PARQUET_FILEPATH),
+    series = idc_index_data.IDC_INDEX_PARQUET_FILEPATH  # typed Path | None by the package
+    if series is None:
+        raise MissingDependencyError("the installed idc-index-data has no series index file",
+                                     fix=install_command("idc"))
+    folder = Path(series).parent
+    return {"series": Path(series),
             "collections": folder / "collections_index.parquet",
             "analysis_results": folder / "analysis_results_index.parquet"}
 
