@@ -1,4 +1,4 @@
-"""Grounding metrics, exactly as the official VGMED code defines them (shared/FACTS.md), plus clearly named
+"""Grounding metrics, exactly as the official VGMED code defines them (Guimeng-Leo-Liu/Medical-MLLMs-Fail @ c7263dd), plus clearly named
 additions.
 
 Official definitions (``A`` = attention over the N image tokens, ``G`` = the ground-truth token set):

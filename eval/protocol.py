@@ -3,7 +3,7 @@
 ``Protocol.DEFAULT`` is what ``vgmed eval run`` / ``vgmed eval select`` do unless told otherwise;
 ``Protocol.OFFICIAL`` sets every measurement and VGRefine setting to the value the official VGMED code uses
 (repository Guimeng-Leo-Liu/Medical-MLLMs-Fail at commit c7263dd, files ``measure_attention.py``, ``measure_attention_head.py``,
-``eval_utils.py``, ``cli_new.py``; shared/FACTS.md "VGMED"). One lookup answers every question:
+``eval_utils.py``, ``cli_new.py``). One lookup answers every question:
 
     >>> from vgmed_data.eval.protocol import Protocol, protocol_settings
     >>> s = protocol_settings(Protocol.OFFICIAL, "qwen2_5_vl")

@@ -28,7 +28,7 @@ Facts and where they were confirmed (FreedomIntelligence/HuatuoGPT-Vision, commi
   processor expands it into 576 copies that the model overwrites with the features: same sequence, same
   positions. Added tokens split the text exactly where the chunks are split, so the ids are identical;
 * answers decoded with ``skip_special_tokens=True`` (l.283). The authors' chatbot samples (l.21-27); the
-  project decodes greedily, as the official VGMED code does (shared/FACTS.md).
+  project decodes greedily, as the official VGMED code does (Medical-MLLMs-Fail @ c7263dd).
 
 Not reproduced, on purpose: the chatbot's sampling settings (above) and the truncation of the embedded
 sequence at ``tokenizer_model_max_length`` 4096 (``llava_arch.py`` l.424-428), which one-turn prompts of about

@@ -1,7 +1,7 @@
 """VGRefine's parameters: which heads triage the image, which layers knock blocked tokens out, and the threshold.
 
 One frozen, validated record drives the Python API, the ``vgmed eval run --method vgrefine`` flags and the
-per-sample results (:meth:`VGRefineOptions.to_dict`). Definitions: ../shared/FACTS.md and docs/vgrefine.md.
+per-sample results (:meth:`VGRefineOptions.to_dict`). Definitions: docs/vgrefine.md (from the official code, Guimeng-Leo-Liu/Medical-MLLMs-Fail @ c7263dd).
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ HUATUOGPT_VISION_7B = Preset(
     heads=((15, 4), (16, 5), (15, 1), (10, 6), (4, 0), (15, 24), (19, 6), (8, 3), (19, 18), (18, 10), (4, 17),
            (16, 2), (16, 17), (16, 1), (14, 23), (6, 18), (18, 19), (6, 11), (0, 2), (17, 26)),
     masked_layers=(16,),
-    source="VGMED official code (ICLR 2026, 'How Do Medical MLLMs Fail?'); see shared/FACTS.md",
+    source="VGMED official code (ICLR 2026, 'How Do Medical MLLMs Fail?'), Guimeng-Leo-Liu/Medical-MLLMs-Fail @ c7263dd",
     notes="K = 20 heads ranked by KL on natural images; masked layer 16 from the layer metrics.",
 )
 

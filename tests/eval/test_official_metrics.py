@@ -2,7 +2,7 @@
 project's modules: measure_attention.py (layer metrics: head mean of each prompt, then the ratio) and
 measure_attention_head.py (head metrics: each head over the SAME head of the general prompt), with the
 official ``attention_ratio_vectorized`` / ``kl_divergence_vectorized`` / ``js_divergence_vectorized`` and
-``get_tokens_covering_bbox`` rules (Guimeng-Leo-Liu/Medical-MLLMs-Fail; shared/FACTS.md "VGMED").
+``get_tokens_covering_bbox`` rules (Guimeng-Leo-Liu/Medical-MLLMs-Fail @ c7263dd).
 
 The transcription works on a list of ``(x, y)`` cells as the official code does and in float64 (the official
 code runs the same formulas on float32 arrays; float64 isolates the formulas from that rounding).

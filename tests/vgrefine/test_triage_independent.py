@@ -1,5 +1,6 @@
 """The blocked set recomputed here, independently, from eager ``output_attentions`` with a plain numpy
-transcription of the definitions in shared/FACTS.md, equals what both implementations chose."""
+transcription of the official definitions (Guimeng-Leo-Liu/Medical-MLLMs-Fail @ c7263dd, the VGRefine triage; docs/vgrefine.md),
+equals what both implementations chose."""
 
 from __future__ import annotations
 
