@@ -188,6 +188,23 @@ class LabellingPage:
         self.script("if (document.activeElement) document.activeElement.blur();")
         ActionChains(self.browser).send_keys(keys).perform()
 
+    def draw_outline(self, geometry: ImageGeometry, points: Sequence[tuple[float, float]], *,
+                     label: str) -> list[tuple[int, ...]]:
+        """A closed polygon through ``points`` (image pixels): its label under "Outline (polygon)" picks the tool,
+        one click per point, a click on the first point closes it; then unselect. Returns the screen clicks."""
+        from selenium.webdriver.common.by import By
+
+        self.browser.find_element(By.XPATH, "//*[text()='Outline (polygon)']/following::*[contains(concat(' ', "
+                                  f"@class, ' '), ' lsf-label ')][starts-with(normalize-space(.), '{label}')][1]").click()
+        self.wait(lambda b: self.state()["tool"] == "PolygonTool")
+        clicks = [tuple(round(v) for v in geometry.to_screen(x, y)) for x, y in points]
+        assert all(geometry.shown(*point) for point in clicks)
+        for point in [*clicks, clicks[0]]:
+            self.click(*point)
+        self.wait(lambda b: any(r["type"] == "polygonregion" and r["closed"] for r in self.state()["selected"]["regions"]))
+        self.press("u")
+        return clicks
+
     def results(self, from_name: str) -> list[dict[str, Any]]:
         return [r for r in (self.state() or {}).get("results", []) if r["from_name"] == from_name]
 

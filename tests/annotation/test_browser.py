@@ -192,15 +192,7 @@ def test_annotator_moves_an_edge_draws_an_outline_and_submits(tmp_path: Path, la
     page.wait(lambda b: not any(r["selected"] for r in page.state()["selected"]["regions"]))
 
     # Draw a polygon: its label (which picks the polygon tool), three clicks, a click on the first point closes it.
-    page.browser.find_element(By.XPATH, "//*[text()='Outline (polygon)']/following::*[contains(concat(' ', "
-                              "@class, ' '), ' lsf-label ')][starts-with(normalize-space(.), 'liver')][1]").click()
-    page.wait(lambda b: page.state()["tool"] == "PolygonTool")
-    clicks = [tuple(round(v) for v in geometry.to_screen(x, y)) for x, y in OUTLINE]
-    assert all(geometry.shown(*point) for point in clicks)
-    for point in [*clicks, clicks[0]]:
-        page.click(*point)
-    page.wait(lambda b: any(r["type"] == "polygonregion" and r["closed"] for r in page.state()["selected"]["regions"]))
-    page.press("u")
+    clicks = page.draw_outline(geometry, OUTLINE, label="liver")
 
     # The verdict by its hotkey, then the corrected question (Shift+Enter adds it).
     page.press(HOTKEYS[config.REGION_FIXED])

@@ -122,15 +122,7 @@ def test_reviewer_switches_ct_presets_and_edits_on_the_lung_view(tmp_path: Path,
     check_view(page, geometry, "lung", {})
 
     # On the lung page: an outline (three clicks, a click on the first closes it) ...
-    page.browser.find_element(By.XPATH, "//*[text()='Outline (polygon)']/following::*[contains(concat(' ', "
-                              "@class, ' '), ' lsf-label ')][starts-with(normalize-space(.), 'liver')][1]").click()
-    page.wait(lambda b: page.state()["tool"] == "PolygonTool")
-    clicks = [tuple(round(v) for v in geometry.to_screen(x, y)) for x, y in OUTLINE]
-    assert all(geometry.shown(*point) for point in clicks)
-    for point in [*clicks, clicks[0]]:
-        page.click(*point)
-    page.wait(lambda b: any(r["type"] == "polygonregion" and r["closed"] for r in page.state()["selected"]["regions"]))
-    page.press("u")
+    clicks = page.draw_outline(geometry, OUTLINE, label="liver")
     # ... and a box dragged with the rectangle tool, whose right edge is then moved.
     page.browser.find_element(By.XPATH, "//*[text()='Box (rectangle; may be rotated)']/following::*[contains("
                               "concat(' ', @class, ' '), ' lsf-label ')][starts-with(normalize-space(.), 'liver')][1]"
