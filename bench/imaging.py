@@ -54,7 +54,7 @@ def limit_nifti(path: Path) -> int:
 
 def ours(path: Path) -> int:
     from vgmed_data.imaging import render_file
-    from vgmed_data.schema import GroundingSample, Provenance, encode_png, storage_row
+    from vgmed_data.schema import VGMED_FEATURES, GroundingSample, Provenance, encode_png, storage_row
 
     rendered = render_file(path, window="soft_tissue" if path.suffix == ".dcm" else None)
     width, height = rendered.image.size
@@ -64,7 +64,7 @@ def ours(path: Path) -> int:
         box_labels=["target"], pixel_spacing_mm=rendered.pixel_spacing_mm, window=rendered.window,
         provenance=Provenance(modality="CT", body_part="x", source="bench", source_id=path.name, license="MIT",
                               redistributable=True, patient_id="p", metadata=rendered.metadata))
-    row = storage_row(sample, config="vgmed")  # exactly what write_config stores
+    row = storage_row(sample, features=VGMED_FEATURES)  # exactly what write_config stores
     return len(row["image"]["bytes"])
 
 

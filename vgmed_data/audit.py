@@ -44,6 +44,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from PIL import Image
 
+from vgmed_data.configs import dataset_config
 from vgmed_data.errors import InvalidInputError, SourceNotFoundError
 from vgmed_data.folder import folder_configs, open_shard
 from vgmed_data.imagehash import (ALGORITHM, NEAR_THRESHOLD, HammingIndex, PerceptualHash, image_sha256,
@@ -85,14 +86,10 @@ class Images:
 # ------------------------------------------------------------------------------------------------ reading
 def _cells(row: dict[str, Any], config: str) -> Iterator[tuple[int | None, bytes | None, str | None]]:
     """(index, encoded bytes, stored fingerprint) of each image of a row."""
-    metadata = json.loads(row.get("metadata") or "{}")
-    if config == "vgmed":
-        cell = row.get("image") or {}
-        yield None, cell.get("bytes"), metadata.get("image_sha256")
-        return
-    prints = metadata.get("image_sha256s") or []
-    for index, cell in enumerate(row.get("images") or []):
-        yield index, (cell or {}).get("bytes"), prints[index] if index < len(prints) else None
+    spec = dataset_config(config)
+    prints = spec.fingerprints(json.loads(row.get("metadata") or "{}"))
+    for position, (index, cell) in enumerate(spec.images(row)):
+        yield index, (cell or {}).get("bytes"), prints[position] if position < len(prints) else None
 
 
 def read_hashes(folder: Path) -> dict[str, PerceptualHash]:
@@ -135,7 +132,7 @@ def collect(folder: Path, *, name: str) -> Images:
     images = Images(name=name, root=folder)
     stored = read_hashes(folder)
     for config, splits in sorted(configs.items()):
-        column = "image" if config == "vgmed" else "images"
+        column = dataset_config(config).image_column
         for split, shards in sorted(splits.items()):
             for relative in shards:
                 parquet = open_shard(folder / relative)
@@ -358,7 +355,7 @@ def _thumbnails(result: AuditResult, pairs: list[Pair]) -> dict[tuple[str, str],
             wanted[(name, use.shard, use.config)].append((use.position, use.index, (name, key)))
     out: dict[tuple[str, str], str] = {}
     for (name, shard, config), items in wanted.items():
-        column = "image" if config == "vgmed" else "images"
+        column = dataset_config(config).image_column
         table_ = pq.read_table(sets[name].root / shard, columns=[column])
         cells = table_.column(column).take([position for position, _, _ in items]).to_pylist()
         for (_, index, ident), cell in zip(items, cells):

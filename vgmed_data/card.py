@@ -31,11 +31,11 @@ from typing import Any
 import yaml
 from datasets import Image, List, Value
 
+from vgmed_data.configs import CONFIGS, default_config, features_for
 from vgmed_data.folder import card_yaml, folder_configs, open_shard
 from vgmed_data.userfiles import INDEX_LIMIT, read_bounded
 from vgmed_data.guards import LicenceReport, RowFacts, hub_license_id, iter_row_facts
 from vgmed_data.manifest import Manifest, read_manifest
-from vgmed_data.schema import features_for
 
 TASK_CATEGORIES = ["visual-question-answering", "object-detection"]
 BOX_NOTE = ("Boxes are pixel `[x1, y1, x2, y2]` floats in the frame of the stored image, origin top-left, x2/y2 "
@@ -196,9 +196,7 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
     name = (manifest and manifest.name) or options.repo_id.split("/")[-1]
     out: list[str] = [f"# {name}", ""]
     out += [(manifest and manifest.description) or
-            "A medical visual-grounding dataset: each question names a target in a medical image and the "
-            "answer is located by boxes (and masks where the source has them); the `sequences` configuration "
-            "asks for the target across several images.", ""]
+            "A medical visual-grounding dataset: " + "; ".join(spec.card_text for spec in CONFIGS.values()) + ".", ""]
     for config, splits in sorted(facts.rows.items()):
         out.append(f"- `{config}`: " + ", ".join(f"{s} {n} rows" for s, n in sorted(splits.items())))
     out += ["", f"{facts.total} rows from {len(facts.sources)} source(s); modalities: "
@@ -279,7 +277,7 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
                     f"agreement value: {mean:.3f}."]
         out += [""]
 
-    config = "vgmed" if "vgmed" in facts.rows else next(iter(sorted(facts.rows)), "vgmed")
+    config = default_config(facts.rows) or "vgmed"
     revision = f", revision=\"{options.revision}\"" if options.revision else ""
     token = ", token=True" if options.gate is not None else ""
     out += ["## Usage", "", "```python", "from datasets import load_dataset", "",

@@ -30,7 +30,8 @@ import yaml
 
 from vgmed_data.errors import FileFormatError, InvalidInputError, SchemaError, SourceNotFoundError
 from vgmed_data.safepaths import PathEscapeError, resolve_inside
-from vgmed_data.schema import FEATURES, SPLITS, GroundingSample, SequenceSample, features_for, storage_row
+from vgmed_data.configs import CONFIGS, default_config, features_for
+from vgmed_data.schema import SPLITS, GroundingSample, SequenceSample, storage_row
 from vgmed_data.staging import staged_file, staged_folder, staging_dir
 from vgmed_data.userfiles import CARD_LIMIT, check_regular, read_text_bounded
 
@@ -94,7 +95,7 @@ def _write_config(target: Path, samples: Iterable[GroundingSample | SequenceSamp
 
     try:
         for sample in samples:
-            row = storage_row(sample, config=config)
+            row = storage_row(sample, features=features)
             sample_id, split = row.get("id"), row.get("split")
             if sample_id in seen:
                 raise SchemaError("duplicate sample id", record=str(sample_id), fix="ids must be unique per configuration")
@@ -141,7 +142,7 @@ def folder_configs(folder: str | os.PathLike[str]) -> dict[str, dict[str, list[s
     if not root.is_dir():
         return found
     _inside(base, "data")
-    for config_dir in sorted(p for p in root.iterdir() if p.is_dir() and p.name in FEATURES):
+    for config_dir in sorted(p for p in root.iterdir() if p.is_dir() and p.name in CONFIGS):
         _inside(base, f"data/{config_dir.name}")
         for shard in sorted(config_dir.glob("*.parquet")):
             relative = f"data/{config_dir.name}/{shard.name}"
@@ -171,7 +172,7 @@ def card_yaml(folder: str | os.PathLike[str], *, extra: Mapping[str, Any] | None
     """The YAML header: ``configs`` with data files per split and ``dataset_info`` with the features."""
     configs = folder_configs(folder)
     header: dict[str, Any] = dict(extra or {})
-    default = "vgmed" if "vgmed" in configs else next(iter(configs), None)
+    default = default_config(configs)
     header["configs"] = [
         {"config_name": name,
          "data_files": [{"split": split, "path": f"data/{name}/{split}-*.parquet"} for split in sorted(splits)],
@@ -320,7 +321,7 @@ def open_shard(path: str | os.PathLike[str], *, config: str | None = None) -> pq
             raise SourceNotFoundError("shard not found", path=shard, fix=SHARD_FIX) from None
         raise FileFormatError(f"is not a readable Parquet shard ({_arrow_message(error)})", path=shard,
                               fix=SHARD_FIX) from None
-    config = config or (shard.parent.name if shard.parent.name in FEATURES else None)
+    config = config or (shard.parent.name if shard.parent.name in CONFIGS else None)
     problem = None if config is None else schema_problem(parquet, config=config)
     if problem is not None:
         raise SchemaError(problem, path=shard, fix=f"this is not a shard of the '{config}' configuration; rebuild "

@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vgmed_data.configs import dataset_config
 from vgmed_data.errors import PublishRefusedError
 from vgmed_data.folder import folder_configs, iter_rows
 
@@ -141,22 +142,18 @@ def _has_bytes(cell: Any) -> bool:
 def iter_row_facts(folder: str | os.PathLike[str]) -> Iterator[RowFacts]:
     """Provenance facts for every row of every configuration, streamed shard by shard."""
     for config in folder_configs(folder):
-        image_columns = ["image", "mask"] if config == "vgmed" else ["images"]
-        origin_column = "image_origin" if config == "vgmed" else "image_provenance"
+        spec = dataset_config(config)
         columns = ["id", "split", "source", "license", "redistributable", "metadata", "modality", "review",
-                   origin_column, *image_columns]
+                   spec.origin_column, *spec.image_columns]
         for row in iter_rows(folder, config=config, columns=columns):
-            if config == "vgmed":
-                origins: tuple[str, ...] = (row["image_origin"] or "",)
-            else:
-                origins = tuple((item or {}).get("image_origin") or "" for item in row["image_provenance"] or [])
+            origins = spec.origins(row)
             try:
                 metadata = json.loads(row["metadata"] or "{}")
             except json.JSONDecodeError:
                 metadata = {"<unparsable metadata>": row["metadata"]}
             yield RowFacts(config=config, split=row["split"], id=row["id"], source=row["source"] or "",
                            license=row["license"] or "", redistributable=bool(row["redistributable"]),
-                           has_image_bytes=any(_has_bytes(row[c]) for c in image_columns), image_origins=origins,
+                           has_image_bytes=any(_has_bytes(row[c]) for c in spec.image_columns), image_origins=origins,
                            metadata=metadata if isinstance(metadata, dict) else {"<metadata>": metadata},
                            modality=row["modality"] or "", review=row["review"])
 

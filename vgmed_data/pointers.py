@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 
+from vgmed_data.configs import DatasetConfig, dataset_config
 from vgmed_data.errors import InvalidInputError, PublishRefusedError, SourceNotFoundError, VgmedError
 from vgmed_data.folder import count_rows, folder_configs, iter_rows, write_config
 from vgmed_data.imagehash import pixel_sha256
@@ -56,16 +57,17 @@ def _dump(metadata: Mapping[str, Any]) -> str:
 
 def _strip_row(row: dict[str, Any], *, config: str) -> dict[str, Any]:
     metadata = row_metadata(row)
-    if config == "vgmed":
-        for column, key in (("image", "image_sha256"), ("mask", "mask_sha256")):
+    spec = dataset_config(config)
+    if spec.multi_image:
+        cells = row[spec.image_column] or []
+        metadata[spec.fingerprint_key] = [pixel_sha256(c["bytes"]) if c and c.get("bytes") else None for c in cells]
+        row[spec.image_column] = [None for _ in cells]
+    else:
+        for column in spec.image_columns:
             cell = row[column]
             if cell and cell.get("bytes"):
-                metadata[key] = pixel_sha256(cell["bytes"])
+                metadata[f"{column}_sha256"] = pixel_sha256(cell["bytes"])  # image_sha256, mask_sha256
             row[column] = None
-    else:
-        cells = row["images"] or []
-        metadata["image_sha256s"] = [pixel_sha256(c["bytes"]) if c and c.get("bytes") else None for c in cells]
-        row["images"] = [None for _ in cells]
     row["metadata"] = _dump(metadata)
     return row
 
@@ -81,14 +83,9 @@ def rows_without_pointers(folder: str | os.PathLike[str]) -> list[str]:
     builders draw, edit and crop their images, so their rows carry no pointers)."""
     missing = []
     for config in folder_configs(folder):
-        columns = ["id", "metadata"] + (["image_provenance"] if config != "vgmed" else [])
-        for row in iter_rows(folder, config=config, columns=columns):
-            metadata = json.loads(row["metadata"] or "{}")
-            if config == "vgmed":
-                ok = bool(metadata.get("source_path"))
-            else:
-                ok = len(metadata.get("source_paths") or []) >= len(row["image_provenance"] or [])
-            if not ok:
+        spec = dataset_config(config)
+        for row in iter_rows(folder, config=config, columns=["id", "metadata", spec.origin_column]):
+            if not spec.has_pointers(row, json.loads(row["metadata"] or "{}")):
                 missing.append(f"{config}/{row['id']}")
     return missing
 
@@ -247,45 +244,58 @@ def pointer_kind(root: Path, pointer: _Pointer) -> str:
 
 def _hydrate_row(row: dict[str, Any], *, config: str, sources: Mapping[str, Path],
                  report: HydrateReport) -> dict[str, Any]:
+    spec = dataset_config(config)
+    return (_hydrate_images if spec.multi_image else _hydrate_image)(row, spec=spec, sources=sources, report=report)
+
+
+def _hydrate_image(row: dict[str, Any], *, spec: DatasetConfig, sources: Mapping[str, Path],
+                   report: HydrateReport) -> dict[str, Any]:
+    """A single-image row: its image from ``metadata.source_path`` and its mask from ``source_mask_path``."""
     metadata = row_metadata(row)
     record = row["id"]
-    if config == "vgmed":
-        if row["image"] and row["image"].get("bytes"):
-            return row
-        source = row["source"]
-        if source not in sources:
-            report.left_out[source] = report.left_out.get(source, 0) + 1
-            return row
-        pointer = row_pointer(row)
-        row["image"] = {"bytes": _render(sources[source], pointer, record=record), "path": None}
-        if row["mask"] is None and metadata.get("mask_sha256"):
-            if metadata.get("source_mask_path"):
-                mask = _Pointer(source, metadata["source_mask_path"], None, "", None, 0, metadata["mask_sha256"])
-                row["mask"] = {"bytes": _render(sources[source], mask, record=record), "path": None}
-            else:
-                report.masks_missing += 1
-        report.restored[source] = report.restored.get(source, 0) + 1
+    if row[spec.image_column] and row[spec.image_column].get("bytes"):
         return row
-    paths = metadata.get("source_paths") or []
+    source = row["source"]
+    if source not in sources:
+        report.left_out[source] = report.left_out.get(source, 0) + 1
+        return row
+    pointer = row_pointer(row)
+    row[spec.image_column] = {"bytes": _render(sources[source], pointer, record=record), "path": None}
+    if spec.mask_column is not None and row[spec.mask_column] is None and metadata.get("mask_sha256"):
+        if metadata.get("source_mask_path"):
+            mask = _Pointer(source, metadata["source_mask_path"], None, "", None, 0, metadata["mask_sha256"])
+            row[spec.mask_column] = {"bytes": _render(sources[source], mask, record=record), "path": None}
+        else:
+            report.masks_missing += 1
+    report.restored[source] = report.restored.get(source, 0) + 1
+    return row
+
+
+def _hydrate_images(row: dict[str, Any], *, spec: DatasetConfig, sources: Mapping[str, Path],
+                    report: HydrateReport) -> dict[str, Any]:
+    """A multi-image row: each image from its entry of ``metadata.source_paths`` (and ``windows``)."""
+    metadata = row_metadata(row)
+    record = row["id"]
+    paths = metadata.get(spec.pointer_key) or []
     windows = metadata.get("windows") or []
-    prints = metadata.get("image_sha256s") or []
-    images = list(row["images"] or [])
+    prints = spec.fingerprints(metadata)
+    images = list(row[spec.image_column] or [])
     for index, cell in enumerate(images):
         if cell and cell.get("bytes"):
             continue
-        item = (row["image_provenance"] or [])[index] or {}
+        item = (row[spec.origin_column] or [])[index] or {}
         source = item.get("source") or row["source"]
         if source not in sources:
             report.left_out[source] = report.left_out.get(source, 0) + 1
             continue
         if index >= len(paths):
-            raise InvalidInputError(f"image {index} has no metadata.source_paths pointer", record=record)
+            raise InvalidInputError(f"image {index} has no metadata.{spec.pointer_key} pointer", record=record)
         pointer = _Pointer(source, paths[index], windows[index] if index < len(windows) else None,
                            item.get("plane") or "", item.get("slice_index"), 0,
                            prints[index] if index < len(prints) else None, item.get("transform") or "")
         images[index] = {"bytes": _render(sources[source], pointer, record=record), "path": None}
         report.restored[source] = report.restored.get(source, 0) + 1
-    row["images"] = images
+    row[spec.image_column] = images
     return row
 
 

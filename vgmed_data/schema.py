@@ -5,7 +5,8 @@ Two configurations share provenance and review fields:
 * ``vgmed``: one image, a question that names its target, the target's boxes (and optional mask).
 * ``sequences``: several images, a task, an optional reference region, the answer box in one of the images.
 
-The full field table lives in ``docs/schema.md``; the features below are the single source of truth. Samples are
+The full field table lives in ``docs/schema.md``; the features below are the single source of truth (each
+configuration's :class:`~vgmed_data.configs.DatasetConfig` names its own). Samples are
 validated when they are constructed (:class:`GroundingSample`, :class:`SequenceSample`), so a bad record fails
 where it is made, with a :class:`~vgmed_data.errors.SchemaError` or
 :class:`~vgmed_data.errors.GeometryError` naming its id.
@@ -27,7 +28,6 @@ from PIL import Image as PILImage
 from vgmed_data.errors import FileFormatError, SchemaError
 from vgmed_data.geometry.boxes import as_boxes, validate_boxes
 
-CONFIGS = ("vgmed", "sequences")
 SPLITS = ("train", "validation", "test")
 QUESTION_TYPES = ("localization", "attribute", "presence", "counting", "open")
 MODALITIES = ("CT", "MR", "XR", "XA", "MG", "US", "PET", "NM", "ENDOSCOPY", "DERMOSCOPY", "FUNDUS", "OCT", "PATHOLOGY",
@@ -107,21 +107,14 @@ SEQUENCES_FEATURES = Features({
     **PROVENANCE,
 })
 
-FEATURES: dict[str, Features] = {"vgmed": VGMED_FEATURES, "sequences": SEQUENCES_FEATURES}
 
-
-def storage_row(sample: "GroundingSample | SequenceSample | Mapping[str, Any]", *, config: str) -> dict[str, Any]:
+def storage_row(sample: "GroundingSample | SequenceSample | Mapping[str, Any]", *, features: Features) -> dict[str, Any]:
     """The Arrow storage form of a sample. Our dataclasses already produce it (images as PNG bytes), so only
-    plain mappings (which may hold PIL images or arrays) go through ``Features.encode_example``."""
+    plain mappings (which may hold PIL images or arrays) go through ``features.encode_example`` (the
+    configuration's :attr:`~vgmed_data.configs.DatasetConfig.features`)."""
     if isinstance(sample, (GroundingSample, SequenceSample)):
         return sample.to_row()
-    return features_for(config).encode_example(dict(sample))
-
-
-def features_for(config: str) -> Features:
-    if config not in FEATURES:
-        raise SchemaError(f"unknown configuration {config!r}", fix=f"use one of: {', '.join(CONFIGS)}")
-    return FEATURES[config]
+    return features.encode_example(dict(sample))
 
 
 def row_metadata(row: Mapping[str, Any]) -> dict[str, Any]:

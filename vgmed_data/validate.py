@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,13 +22,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import Features
 
-from vgmed_data.errors import FileFormatError, GeometryError, SchemaError, SourceNotFoundError
+from vgmed_data.configs import dataset_config, features_for
+from vgmed_data.errors import FileFormatError, SchemaError, SourceNotFoundError
 from vgmed_data.folder import ROW_GROUP_ROWS, check_card_paths, folder_configs, open_shard, read_card
-from vgmed_data.geometry.boxes import validate_boxes
-from vgmed_data.imaging.decode import decode_bytes
+from vgmed_data.rowchecks import Add, check_choice
 from vgmed_data.safepaths import PathEscapeError, unsafe_id_reason
-from vgmed_data.schema import (IMAGE_ORIGINS, MODALITIES, QUESTION_TYPES, REVIEW_STATUSES, SEQUENCE_TASKS, SPLITS,
-                               features_for, row_metadata)
+from vgmed_data.schema import MODALITIES, REVIEW_STATUSES, SPLITS, row_metadata
 
 MAX_LISTED = 200
 
@@ -43,90 +41,6 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.file} [{self.record}]" if self.record else self.file
         return f"{where}: {self.message}"
-
-
-Add = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class _Checks:
-    decode: bool  # decode every image in full (False: header only)
-
-
-def _image_size(cell: dict | None, *, what: str, add: Add, checks: _Checks) -> tuple[int, int] | None:
-    """The size of an embedded image, or None (no bytes, or undecodable: then the problem is added)."""
-    if not cell or not cell.get("bytes"):
-        return None
-    try:
-        with decode_bytes(cell["bytes"], what=what, decode=checks.decode) as image:
-            return image.size
-    except FileFormatError as error:
-        add(error.message)
-        return None
-
-
-def _size(row: dict, add: Add) -> tuple[int, int] | None:
-    width, height = row.get("width"), row.get("height")
-    if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
-        add(f"width/height {width!r}x{height!r} are not positive whole numbers")
-        return None
-    return width, height
-
-
-def _check_choice(value: object, allowed: tuple[str, ...], name: str, add: Add) -> None:
-    if value not in allowed:
-        add(f"{name} {value!r} is not one of {', '.join(allowed)}")
-
-
-def _check_vgmed_row(row: dict, add: Add, checks: _Checks) -> None:
-    size = _size(row, add)
-    actual = _image_size(row["image"], what="image", add=add, checks=checks)
-    if actual is not None and size is not None and actual != size:
-        add(f"image is {actual[0]}x{actual[1]} but width/height say {size[0]}x{size[1]}")
-    if row["image"] and row["image"].get("path") and not row["image"].get("bytes"):
-        add(f"image is stored as a path ({row['image']['path']}), not embedded bytes")
-    mask_size = _image_size(row["mask"], what="mask", add=add, checks=checks)
-    if mask_size is not None and size is not None and mask_size != size:
-        add(f"mask is {mask_size[0]}x{mask_size[1]} but the image is {size[0]}x{size[1]}")
-    if size is not None:
-        try:
-            validate_boxes(row["boxes"] or [], image_size=size)
-        except GeometryError as error:
-            add(error.message)
-    if len(row["boxes"] or []) != len(row["box_labels"] or []):
-        add(f"{len(row['boxes'] or [])} boxes but {len(row['box_labels'] or [])} box labels")
-    _check_choice(row["question_type"], QUESTION_TYPES, "question_type", add)
-    _check_choice(row["image_origin"], IMAGE_ORIGINS, "image_origin", add)
-    if row["options"] and row["answer"] not in row["options"]:
-        add(f"answer {row['answer']!r} is not among the options")
-
-
-def _check_sequence_row(row: dict, add: Add, checks: _Checks) -> None:
-    raw_sizes = row["image_sizes"] or []
-    if any(size is None for size in raw_sizes):
-        add("image_sizes has a null entry")
-    sizes = [tuple(size) for size in raw_sizes if size is not None]
-    images = row["images"] or []
-    if len(sizes) != len(images):
-        add(f"{len(images)} images but {len(sizes)} image sizes")
-    if len(row["image_provenance"] or []) != len(images):
-        add(f"{len(images)} images but {len(row['image_provenance'] or [])} image_provenance entries")
-    for index, cell in enumerate(images):
-        actual = _image_size(cell, what=f"image {index}", add=add, checks=checks)
-        if actual is not None and index < len(sizes) and actual != sizes[index]:
-            add(f"image {index} is {actual} but image_sizes says {sizes[index]}")
-    _check_choice(row["task"], SEQUENCE_TASKS, "task", add)
-    for prefix in ("answer", "reference"):
-        index, box = row[f"{prefix}_image_index"], row[f"{prefix}_box"]
-        if prefix == "reference" and index is None and box is None:
-            continue
-        if index is None or box is None or not 0 <= index < len(sizes):
-            add(f"{prefix}_image_index {index} is missing or out of range for {len(sizes)} images")
-            continue
-        try:
-            validate_boxes([box], image_size=sizes[index])
-        except GeometryError as error:
-            add(f"{prefix}_box: {error.message}")
 
 
 def _card_problems(root: Path, configs: dict[str, dict[str, list[str]]]) -> list[Problem]:
@@ -186,14 +100,14 @@ def _open_shards(root: Path, configs: dict[str, dict[str, list[str]]],
     return readable
 
 
-def _check_row(row: dict[str, Any], *, config: str, split: str, add: Add, checks: _Checks) -> None:
+def _check_row(row: dict[str, Any], *, config: str, split: str, add: Add, decode: bool) -> None:
     reason = unsafe_id_reason(row["id"]) if isinstance(row["id"], str) else "it is not a string"
     if reason:
         add(f"id {row['id']!r} cannot be used as a file name: {reason}")
     if row["split"] != split:
         add(f"row says split '{row['split']}' but is stored in the '{split}' shard")
-    _check_choice(row["modality"], MODALITIES, "modality", add)
-    _check_choice((row["review"] or {}).get("status"), REVIEW_STATUSES, "review status", add)
+    check_choice(row["modality"], MODALITIES, "modality", add)
+    check_choice((row["review"] or {}).get("status"), REVIEW_STATUSES, "review status", add)
     for key in ("source", "source_id", "license", "patient_id"):
         if not row[key]:
             add(f"{key} is empty")
@@ -201,7 +115,7 @@ def _check_row(row: dict[str, Any], *, config: str, split: str, add: Add, checks
         row_metadata(row)
     except FileFormatError as error:
         add(error.message)
-    (_check_vgmed_row if config == "vgmed" else _check_sequence_row)(row, add, checks)
+    dataset_config(config).check_row(row, add, decode)
 
 
 def validate_folder(folder: str | os.PathLike[str], *, quick: bool = False,
@@ -212,7 +126,6 @@ def validate_folder(folder: str | os.PathLike[str], *, quick: bool = False,
     root = Path(folder)
     if not root.is_dir():
         raise SourceNotFoundError("dataset folder not found", path=root, fix="pass the folder that holds README.md and data/")
-    checks = _Checks(decode=not quick)
     try:
         configs = folder_configs(root)
     except PathEscapeError as error:
@@ -237,7 +150,7 @@ def validate_folder(folder: str | os.PathLike[str], *, quick: bool = False,
                             add(f"duplicate id (also in {ids[record]})")
                         ids[record] = relative
                         splits_of[f"{row['source']}/{row['patient_id']}"].add(split)
-                        _check_row(row, config=config, split=split, add=add, checks=checks)
+                        _check_row(row, config=config, split=split, add=add, decode=not quick)
             except (pa.ArrowException, OSError) as error:
                 problems.append(Problem(relative, "", f"rows cannot be read: the shard is corrupt "
                                         f"({' '.join(str(error).split())[:200]})"))
