@@ -57,17 +57,20 @@ def original_config(*, vocab_size: int, eos: int) -> dict[str, Any]:
 
 
 def original_weights(config: dict[str, Any]) -> dict[str, Any]:
-    """Seeded random weights under the original names."""
+    """Seeded random weights under the original names (the language model of ``config``'s model type)."""
     import torch
     import transformers as t
     from torch import nn
+
+    from vgmed_data.eval.adapters.llava_original import TEXT_MODEL_TYPES
 
     text = {k: config[k] for k in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
                                    "num_attention_heads", "num_key_value_heads", "rms_norm_eps", "rope_theta",
                                    "max_position_embeddings", "tie_word_embeddings")}
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        language = t.Qwen2ForCausalLM._from_config(t.Qwen2Config(**text))
+        text_config = t.AutoConfig.for_model(TEXT_MODEL_TYPES[config["model_type"]], **text)
+        language = t.AutoModelForCausalLM.from_config(text_config)
         tower = t.CLIPVisionModel._from_config(t.CLIPVisionConfig(**VISION))
         projector = nn.Sequential(nn.Linear(VISION["hidden_size"], config["hidden_size"]), nn.GELU(),
                                   nn.Linear(config["hidden_size"], config["hidden_size"]))
@@ -118,3 +121,83 @@ def write_shards(out: Path, weights: dict[str, Any], *, shards: int) -> None:
     write_json(out / "model.safetensors.index.json", {"metadata": {"total_size": total}, "weight_map": weight_map})
 
 
+
+
+# LLaVA-Med v1.5 (microsoft/llava-med-v1.5-mistral-7b; facts and sources in eval/adapters/llava_med.py)
+LLAVA_MED_TOWER = "clip-vit-large-patch14-336-tiny"
+
+
+def llava_med_config(*, vocab_size: int, tower: str) -> dict[str, Any]:
+    """The published ``config.json`` keys and values (read from a vendored copy, see the adapter's docs) at toy
+    size; ``mm_vision_tower`` names ``tower`` (the Hub file names ``openai/clip-vit-large-patch14-336``)."""
+    from vgmed_data.eval.tiny_text import TEXT_DIMS
+
+    return {
+        "_name_or_path": "mistralai/Mistral-7B-Instruct-v0.2", "architectures": ["LlavaMistralForCausalLM"],
+        "attention_dropout": 0.0, "bos_token_id": 1, "eos_token_id": 2, "feature_outs": "encoder+decoder",
+        "freeze_mm_mlp_adapter": False, "hidden_act": "silu", "hidden_size": TEXT_DIMS["hidden_size"],
+        "image_aspect_ratio": "pad", "img_size": 640, "initializer_range": 0.02,
+        "intermediate_size": TEXT_DIMS["intermediate_size"],
+        "max_position_embeddings": TEXT_DIMS["max_position_embeddings"], "mm_hidden_size": VISION["hidden_size"],
+        "mm_projector_lr": None, "mm_projector_type": "mlp2x_gelu", "mm_use_im_patch_token": False,
+        "mm_use_im_start_end": False, "mm_vision_select_feature": "patch", "mm_vision_select_layer": -2,
+        "mm_vision_tower": tower, "model_type": "llava_mistral",
+        "num_attention_heads": TEXT_DIMS["num_attention_heads"], "num_hidden_layers": TEXT_DIMS["num_hidden_layers"],
+        "num_key_value_heads": TEXT_DIMS["num_key_value_heads"], "proj_vis_to_txt_tokens": False,
+        "prompt_segtok_w_instruct": False, "rms_norm_eps": 1e-05, "rope_theta": 1000000.0,
+        "segtok_posembed": "sincos", "sliding_window": None, "tie_word_embeddings": False,
+        "tokenizer_model_max_length": 2048, "tokenizer_padding_side": "right", "torch_dtype": "bfloat16",
+        "transformers_version": "4.36.2", "tune_mm_mlp_adapter": False, "tune_vision_tokenizer": "none",
+        "use_cache": True, "use_mm_proj": True, "vision_backbone": "convnextlarge", "vision_tokenizer_lr": None,
+        "vocab_size": vocab_size,
+    }
+
+
+def build_llava_med(out: Path) -> None:
+    """A tiny LLaVA-Med v1.5 checkpoint in its published layout: ``config.json`` (the published keys), four
+    bfloat16 shards + index under the original names (the tower's copy included, as the published index lists
+    it), a SentencePiece ``tokenizer.model`` with ``tokenizer_config.json`` and ``special_tokens_map.json``
+    (no ``tokenizer.json``), ``generation_config.json``.
+
+    The tower (the published config names the Hub repo ``openai/clip-vit-large-patch14-336``) is written as a
+    CLIP checkpoint of its own, in that repository's form (a full CLIP ``config.json``, weights, the old integer
+    ``preprocessor_config.json``), in ``LLAVA_MED_TOWER`` inside ``out``; ``mm_vision_tower`` is its absolute
+    path, as in a local copy (the authors' builder accepts an existing path, ``builder.py`` l.6-8). Its weights
+    are drawn from another seed than the shards' tower copy, so a loader that read the copy (the authors' does
+    not) would give other logits."""
+    import torch
+    import transformers as t
+
+    from vgmed_data.eval.tiny_text import sentencepiece_model
+
+    (out / "tokenizer.model").write_bytes(sentencepiece_model(vocab_size=600))
+    special = {"0": "<unk>", "1": "<s>", "2": "</s>"}
+    write_json(out / "tokenizer_config.json", {
+        "add_bos_token": True, "add_eos_token": False, "additional_special_tokens": [],
+        "added_tokens_decoder": {index: {"content": token, "lstrip": False, "normalized": False, "rstrip": False,
+                                         "single_word": False, "special": True} for index, token in special.items()},
+        "bos_token": "<s>", "clean_up_tokenization_spaces": False, "eos_token": "</s>", "legacy": True,
+        "model_max_length": 2048, "pad_token": "<unk>", "padding_side": "right", "sp_model_kwargs": {},
+        "spaces_between_special_tokens": False, "tokenizer_class": "LlamaTokenizer", "unk_token": "<unk>",
+        "use_default_system_prompt": False})
+    write_json(out / "special_tokens_map.json", {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<unk>",
+                                                 "unk_token": "<unk>"})
+    import sentencepiece
+
+    vocab = sentencepiece.SentencePieceProcessor(model_proto=(out / "tokenizer.model").read_bytes()).vocab_size()
+    tower = out / LLAVA_MED_TOWER
+    config = llava_med_config(vocab_size=vocab, tower=str(tower.resolve()))
+    write_json(out / "config.json", config)
+    write_json(out / "generation_config.json", {"_from_model_config": True, "bos_token_id": 1, "eos_token_id": 2,
+                                                "transformers_version": "4.36.2"})
+    write_shards(out, original_weights(config), shards=4)
+    text = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+            "vocab_size": 64, "max_position_embeddings": 16}
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        clip = t.CLIPModel._from_config(t.CLIPConfig(text_config=text, vision_config=VISION, projection_dim=32))
+    clip.save_pretrained(tower)
+    write_json(tower / "preprocessor_config.json", {
+        "crop_size": VISION["image_size"], "do_center_crop": True, "do_normalize": True, "do_resize": True,
+        "feature_extractor_type": "CLIPFeatureExtractor", "image_mean": CLIP_MEAN, "image_std": CLIP_STD,
+        "resample": 3, "size": VISION["image_size"]})

@@ -38,3 +38,30 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     """A checkpoint's JSON file as ``save_pretrained`` writes it: indented, keys sorted, parents created."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+# What the tiny trained tokenizers learn their pieces from: the prompts' own words, so prompts tokenize into
+# multi-character pieces (and anything else still round-trips through byte fallback / byte-level symbols).
+TINY_CORPUS = (
+    "Write a general description of the image. Answer the question using a single word or phrase.",
+    "Which organ is in the box? What is shown in the region? Answer with the option's letter from the given choices "
+    "directly. A. liver B. spleen C. kidney D. lung",
+    "[INST] USER: ASSISTANT: <|user|> <|assistant|> Is the lesion on the left or the right? Yes. No. 0 1 2 3 4 5 6 7 8 9",
+)
+
+
+def sentencepiece_model(*, vocab_size: int) -> bytes:
+    """A SentencePiece BPE model (the ``tokenizer.model`` of Llama/Mistral checkpoints) trained on
+    :data:`TINY_CORPUS`: ``<unk>`` 0, ``<s>`` 1, ``</s>`` 2, the 256 byte-fallback pieces, then merges; the
+    dummy ``▁`` prefix and whitespace kept as Llama's normaliser does (identity rule, no whitespace folding).
+    Training is single-threaded, so the bytes are the same on every run."""
+    import io
+
+    spm = require("sentencepiece", extra="test", purpose="writing a tiny SentencePiece tokenizer")
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(TINY_CORPUS * 8), model_writer=model, vocab_size=vocab_size, model_type="bpe",
+        byte_fallback=True, character_coverage=1.0, unk_id=0, bos_id=1, eos_id=2, pad_id=-1, add_dummy_prefix=True,
+        normalization_rule_name="identity", remove_extra_whitespaces=False, split_digits=True,
+        allow_whitespace_only_pieces=True, hard_vocab_limit=False, num_threads=1, minloglevel=2)
+    return model.getvalue()

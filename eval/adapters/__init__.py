@@ -4,10 +4,11 @@
     >>> adapter = load_adapter("Qwen/Qwen2.5-VL-7B-Instruct", dtype="bfloat16", device="cuda")  # doctest: +SKIP
 
 Registered families: ``qwen2_vl``, ``qwen2_5_vl``, ``qwen3_vl``, ``llava``, ``llava_next``, ``gemma3``,
-``huatuogpt_vision``, ``internvl`` (InternVL3 / 3.5 in transformers' format). Medical checkpoints of these
-architectures (Lingshu, HuatuoGPT-Vision's Qwen2.5-VL release, LLaVA-Med in HF format, MedGemma) load the same way,
-by path or Hub id; ``huatuogpt_vision`` loads the original LLaVA-code checkpoint of HuatuoGPT-Vision-7B (model type
-``llava_qwen2``) onto transformers' LLaVA classes. Published checkpoints a family knows by name (its descriptor's
+``huatuogpt_vision``, ``llava_med``, ``internvl`` (InternVL3 / 3.5 in transformers' format). Medical checkpoints
+of these architectures (Lingshu, HuatuoGPT-Vision's Qwen2.5-VL release, LLaVA-Med in HF format, MedGemma) load the
+same way, by path or Hub id; ``huatuogpt_vision`` and ``llava_med`` load the original LLaVA-code checkpoints of
+HuatuoGPT-Vision-7B (model type ``llava_qwen2``) and LLaVA-Med v1.5 (``llava_mistral``) onto transformers' LLaVA
+classes. Published checkpoints a family knows by name (its descriptor's
 ``checkpoints``): ``huatuogpt_vision_7b_hf`` (``llava``, detected and prompted with its authors' template) and
 ``medvlm_r1`` (``qwen2_vl``).
 """
@@ -19,6 +20,7 @@ from vgmed_data.eval.adapters import (  # noqa: F401 - register
     huatuogpt_vision,
     internvl,
     llava,
+    llava_med,
     llava_next,
     qwen2_5_vl,
     qwen2_vl,

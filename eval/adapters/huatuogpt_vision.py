@@ -43,8 +43,8 @@ Qwen2's three), and the tower's ``preprocessor_config.json`` values (read from t
 never assumed). A wrong weight name is refused at load time, not loaded silently.
 
 HuatuoGPT-Vision-34B (``llava_llama``, Yi-34B) is not handled: its model type is shared with other original
-LLaVA checkpoints whose template differs, and Yi's 64000-token vocabulary leaves no spare embedding row for
-the image placeholder. The newer HuatuoGPT-Vision-7B-Qwen2.5VL is a transformers Qwen2.5-VL checkpoint and
+LLaVA checkpoints whose template differs (LLaVA-1.5), and no copy of its config.json was read to tell them apart.
+The newer HuatuoGPT-Vision-7B-Qwen2.5VL is a transformers Qwen2.5-VL checkpoint and
 loads through the ``qwen2_5_vl`` adapter.
 """
 
@@ -71,6 +71,9 @@ class HuatuoGPTVisionAdapter(LlavaAdapter):
     image_placeholder = IMAGE_TOKEN
     prepend_bos = False
     source_layout: ClassVar[str] = "llava_qwen2 (original LLaVA code)"
+    moderated: ClassVar[tuple[str, ...]] = _MODERATED  # removed from user text before the template
+    tokenizer_options: ClassVar[dict[str, Any]] = {}  # AutoTokenizer.from_pretrained keyword arguments
+    tower_weights: ClassVar[bool] = False  # the tower's weights from mm_vision_tower, not the shards' copy
 
     @classmethod
     def load_checkpoint(cls, source: str, *, dtype: Any, attn_implementation: str) -> tuple[Any, Any]:
@@ -79,7 +82,8 @@ class HuatuoGPTVisionAdapter(LlavaAdapter):
         processor = cls.processor_for(layout)
         image_token_id = int(processor.tokenizer.convert_tokens_to_ids(IMAGE_TOKEN))
         network = load_original_llava(layout, image_token_id=image_token_id, dtype=dtype,
-                                      attn_implementation=attn_implementation, family=cls.family)
+                                      attn_implementation=attn_implementation, family=cls.family,
+                                      tower_weights=cls.tower_weights)
         eos = processor.tokenizer.eos_token_id
         network.generation_config.eos_token_id = eos  # cli.py l.49-50: eos and pad are the tokenizer's eos
         network.generation_config.pad_token_id = eos
@@ -94,7 +98,8 @@ class HuatuoGPTVisionAdapter(LlavaAdapter):
 
         # the wrapped language model's config: AutoTokenizer would otherwise parse config.json (unknown type)
         text_config = transformers.AutoConfig.for_model(TEXT_MODEL_TYPES[layout.config["model_type"]])
-        tokenizer = transformers.AutoTokenizer.from_pretrained(layout.source, config=text_config)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(layout.source, config=text_config,
+                                                               **cls.tokenizer_options)
         tokenizer.add_tokens([AddedToken(IMAGE_TOKEN, special=True, normalized=False)], special_tokens=True)
         return transformers.LlavaProcessor(
             image_processor=layout.image_processor(), tokenizer=tokenizer,
@@ -104,7 +109,7 @@ class HuatuoGPTVisionAdapter(LlavaAdapter):
     def chat_text(self, user_text: str, *, images: int = 1) -> str:
         """The authors' one-turn prompt (see the module docs); never a chat template."""
         self.check_image_count(images)
-        for token in _MODERATED:
+        for token in self.moderated:
             user_text = user_text.replace(token, "")
         # cli.py strips the whole "<image>\n" + text turn (l.151): only the text's trailing whitespace goes
         return self.default_template.format(image=self.image_placeholder, text=user_text.rstrip())

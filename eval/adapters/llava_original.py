@@ -42,23 +42,19 @@ from typing import Any, ClassVar
 
 from vgmed_data.errors import FileFormatError, SchemaError, SourceNotFoundError, require
 
-# checkpoint model type -> the transformers text model type it wraps (HuatuoGPT-Vision-7B: llava_qwen2.py l.31-32)
-TEXT_MODEL_TYPES = {"llava_qwen2": "qwen2"}
+# checkpoint model type -> the transformers text model type it wraps (HuatuoGPT-Vision-7B: llava_qwen2.py l.31-32;
+# LLaVA-Med v1.5: microsoft/LLaVA-Med d406e3f llava/model/language_model/llava_mistral.py l.15-16, a MistralConfig)
+TEXT_MODEL_TYPES = {"llava_qwen2": "qwen2", "llava_mistral": "mistral"}
 
 # Original-layout model types the evaluator refuses, and exactly why (one line each; load_adapter raises it).
 REFUSED_MODEL_TYPES = {
     "llava_llama": (
         "the original LLaVA code's llava_llama checkpoints (HuatuoGPT-Vision-34B on Yi-34B, LLaVA-1.5) are not "
-        "loaded: the model type does not say which prompt applies (HuatuoGPT-Vision-34B uses <|user|>/<|assistant|>: "
-        "FreedomIntelligence/HuatuoGPT-Vision 546b25f cli.py, init_components' LlavaLlamaForCausalLM branch and "
-        "preprocess_huatuo; LLaVA-1.5 its vicuna_v1 template), and Yi-34B's 64000-row embedding has no spare row for the image placeholder this loader "
-        "splices; use FreedomIntelligence/HuatuoGPT-Vision-34B-hf (transformers LLaVA format, llava family) or "
-        "HuatuoGPT-Vision-7B (huatuogpt_vision)"),
-    "llava_mistral": (
-        "LLaVA-Med v1.5's original checkpoint (llava_mistral, microsoft/llava-med-v1.5-mistral-7b) is not loaded: "
-        "its tower is a separate Hub repository (openai/clip-vit-large-patch14-336), its Mistral tokenizer has no "
-        "spare embedding row for the image placeholder, and its weight names and conversation template were not "
-        "confirmed from the published files; use a transformers-format (llava) conversion"),
+        "loaded: the model type alone does not say which prompt applies (HuatuoGPT-Vision-34B uses "
+        "<|user|>/<|assistant|>: FreedomIntelligence/HuatuoGPT-Vision 546b25f cli.py, init_components' "
+        "LlavaLlamaForCausalLM branch and preprocess_huatuo; LLaVA-1.5 its vicuna_v1 template) and no copy of "
+        "HuatuoGPT-Vision-34B's config.json was read to tell them apart; use FreedomIntelligence/"
+        "HuatuoGPT-Vision-34B-hf (transformers LLaVA format, llava family) or HuatuoGPT-Vision-7B (huatuogpt_vision)"),
 }
 
 KEY_MAPPING = {
@@ -154,6 +150,8 @@ def read_original_llava(source: str, *, family: str) -> OriginalLlava:
         ("mm_patch_merge_type", config.get("mm_patch_merge_type", "flat") == "flat", "'flat'"),
         ("image_aspect_ratio", not str(config.get("image_aspect_ratio", "pad")).startswith("anyres"),
          "'pad' (one 336-pixel view; anyres tiling is another layout)"),
+        # <im_start>/<im_end> around the image are extra vocabulary rows and another prompt (llava_arch.py)
+        ("mm_use_im_start_end", not config.get("mm_use_im_start_end", False), "false"),
     ]
     for key, ok, expected in checks:
         if not ok:
@@ -175,32 +173,55 @@ def _tower_files(source: str, tower: str) -> tuple[dict[str, Any], dict[str, Any
     ``mm_vision_tower`` as a folder or an ``openai/`` Hub id of its own, else (such as HuatuoGPT-Vision's
     ``./vit/...`` in a copy without ``vit/``) :data:`FALLBACK_TOWER`, as the authors' builder does
     (``multimodal_encoder/builder.py`` l.6-14), with a one-line warning."""
-    inside = tower.removeprefix("./").rstrip("/")
-    try:
-        vision = read_json(source, f"{inside}/config.json")
-        place, prefix = source, f"{inside}/"
-    except SourceNotFoundError:
-        place, prefix = tower, ""
-        if not Path(tower).is_dir() and not tower.startswith("openai"):  # builder.py l.11
-            warnings.warn(f"{source}: the vision tower {tower} is not in the checkpoint; using {FALLBACK_TOWER} "
-                          "for its config and preprocessing, as the authors' builder does (its weights still come "
-                          "from the checkpoint's shards)", UserWarning, stacklevel=2)
-            place = FALLBACK_TOWER
-        vision = read_json(place, "config.json")
+    place = tower_source(source, tower)
+    prefix = "" if place != source else f"{tower.removeprefix('./').rstrip('/')}/"
+    vision = read_json(place, f"{prefix}config.json")
     vision = vision.get("vision_config", vision) if vision.get("model_type") == "clip" else vision
     return vision, read_json(place, f"{prefix}preprocessor_config.json")
 
 
+def tower_source(source: str, tower: str) -> str:
+    """Where the tower's files are read: ``source`` itself when ``mm_vision_tower`` is a relative folder inside
+    the checkpoint (HuatuoGPT-Vision's ``./vit/...``), else ``mm_vision_tower`` (an absolute folder or a Hub id,
+    LLaVA-Med's ``openai/clip-vit-large-patch14-336``), else :data:`FALLBACK_TOWER` with a warning."""
+    inside = tower.removeprefix("./").rstrip("/")
+    if not Path(tower).is_absolute():
+        try:
+            read_json(source, f"{inside}/config.json")
+            return source
+        except SourceNotFoundError:
+            pass
+    if not Path(tower).is_dir() and not tower.startswith("openai"):  # builder.py l.11
+        warnings.warn(f"{source}: the vision tower {tower} is not in the checkpoint; using {FALLBACK_TOWER} "
+                      "for its config and preprocessing, as the authors' builder does (its weights still come "
+                      "from the checkpoint's shards)", UserWarning, stacklevel=3)
+        return FALLBACK_TOWER
+    return tower
+
+
 def load_original_llava(layout: OriginalLlava, *, image_token_id: int, dtype: Any, attn_implementation: str,
-                        family: str) -> Any:
-    """The weights of ``layout`` in a :class:`transformers.LlavaForConditionalGeneration` (every weight mapped)."""
+                        family: str, tower_weights: bool = False) -> Any:
+    """The weights of ``layout`` in a :class:`transformers.LlavaForConditionalGeneration` (every weight mapped).
+
+    ``image_token_id`` is a row of the embedding matrix, or the first id past it: then the input embedding gets
+    ONE extra row for the placeholder (the output head is unchanged). That row is never read: the model
+    overwrites the placeholder's embeddings with the image features before the first layer, so the sequence the
+    decoder sees is the one the original code splices in at the ``-200`` sentinel (``llava_arch.py``
+    ``prepare_inputs_labels_for_multimodal``), at the same positions, and the logits keep the published vocabulary.
+
+    ``tower_weights``: the tower's weights come from the tower's own files (``mm_vision_tower``), not from the
+    copy in the shards: LLaVA-Med's loader builds the tower with ``delay_load=True``, so the shards' tower
+    weights match no module and are dropped, then ``load_model()`` reads ``CLIPVisionModel.from_pretrained(
+    mm_vision_tower)`` (microsoft/LLaVA-Med d406e3f ``llava/model/llava_arch.py`` l.34-36,
+    ``multimodal_encoder/clip_encoder.py`` l.17-24, ``model/builder.py`` l.70-72)."""
+    import torch
     import transformers
 
     config = layout.llava_config(image_token_id=image_token_id)
     vocab = int(config.text_config.vocab_size)
-    if not 0 <= image_token_id < vocab:
-        _refuser(layout.source, family)(f"the image placeholder id {image_token_id} is outside the embedding "
-                                        f"matrix ({vocab} rows)")
+    if not 0 <= image_token_id <= vocab:
+        _refuser(layout.source, family)(f"the image placeholder id {image_token_id} is neither a row of the "
+                                        f"embedding matrix ({vocab} rows) nor the next one")
     model, info = transformers.LlavaForConditionalGeneration.from_pretrained(
         layout.source, config=config, key_mapping=KEY_MAPPING, dtype=dtype, attn_implementation=attn_implementation,
         output_loading_info=True)
@@ -209,7 +230,40 @@ def load_original_llava(layout: OriginalLlava, *, image_token_id: int, dtype: An
     if problems:
         _refuser(layout.source, family)("its weights do not match the original LLaVA names (" + "; ".join(problems)
                                         + ")")
+    if image_token_id == vocab:
+        embed = model.get_input_embeddings()
+        extended = torch.nn.Embedding(vocab + 1, embed.embedding_dim, dtype=embed.weight.dtype,
+                                      device=embed.weight.device)
+        with torch.no_grad():
+            extended.weight[:vocab] = embed.weight
+            extended.weight[vocab:] = 0
+        model.set_input_embeddings(extended)
+    if tower_weights:
+        _load_tower_weights(model, layout, dtype=dtype, family=family)
     return model
+
+
+def _load_tower_weights(model: Any, layout: OriginalLlava, *, dtype: Any, family: str) -> None:
+    """Replace the tower's weights by those of ``mm_vision_tower``'s own checkpoint (a CLIP checkpoint: its text
+    half is not needed and goes unreported; a missing vision weight is refused)."""
+    import transformers
+    from transformers.utils import logging as hf_logging
+
+    place = tower_source(layout.source, str(layout.config["mm_vision_tower"]))
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the CLIP text weights the vision model does not use
+    try:
+        tower, info = transformers.CLIPVisionModel.from_pretrained(place, dtype=dtype, output_loading_info=True)
+    except OSError as error:
+        raise SourceNotFoundError(f"cannot read the vision tower's weights ({error})", path=place,
+                                  fix="pass a folder or Hub id holding the CLIP checkpoint mm_vision_tower names"
+                                  ) from error
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    if info.get("missing_keys") or info.get("mismatched_keys"):
+        _refuser(layout.source, family)(f"the vision tower {place} lacks weights of its config (" + ", ".join(
+            sorted(map(str, [*info.get("missing_keys", ()), *info.get("mismatched_keys", ())]))[:3]) + ")")
+    model.model.vision_tower.load_state_dict(tower.state_dict())
 
 
 def _refuser(source: str, family: str):  # noqa: ANN202 - raises

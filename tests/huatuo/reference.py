@@ -69,8 +69,10 @@ def _linear(x: torch.Tensor, w: dict, prefix: str) -> torch.Tensor:
     return F.linear(x, w[f"{prefix}.weight"], w.get(f"{prefix}.bias"))
 
 
-def vision_features(w: dict, vision: dict, pix: torch.Tensor, select_layer: int) -> torch.Tensor:
-    p = "model.vision_tower.vision_tower.vision_model"
+def vision_features(w: dict, vision: dict, pix: torch.Tensor, select_layer: int, *,
+                    prefix: str = "model.vision_tower.vision_tower.vision_model") -> torch.Tensor:
+    """clip_encoder.py: hidden state ``select_layer`` of the CLIP tower whose weights sit under ``prefix``."""
+    p = prefix
     patches = F.conv2d(pix, w[f"{p}.embeddings.patch_embedding.weight"], stride=vision["patch_size"])
     x = patches.flatten(2).transpose(1, 2)
     cls = w[f"{p}.embeddings.class_embedding"].expand(1, 1, -1)
@@ -110,9 +112,20 @@ def logits(folder: Path, image: Image.Image, question: str, tokenizer) -> torch.
     feats = vision_features(w, vision, pixels(folder, image), config["mm_vision_select_layer"])
     feats = _linear(F.gelu(_linear(feats, w, "model.mm_projector.0")), w, "model.mm_projector.2")[0]
     ids = input_ids(tokenizer, question)
+    return decoder_logits(w, config, splice(w, ids, feats))
+
+
+def splice(w: dict, ids: list[int], feats: torch.Tensor) -> torch.Tensor:
+    """llava_arch.py prepare_inputs_labels_for_multimodal: the text embeddings with the image features in place
+    of the one ``-200`` id."""
     at = ids.index(IMAGE_TOKEN_INDEX)
     embed = w["model.embed_tokens.weight"]
-    x = torch.cat([embed[ids[:at]], feats, embed[ids[at + 1:]]])
+    return torch.cat([embed[ids[:at]], feats, embed[ids[at + 1:]]])
+
+
+def decoder_logits(w: dict, config: dict, x: torch.Tensor) -> torch.Tensor:
+    """A Llama-style decoder (Qwen2 with q/k/v biases, Mistral without; no sliding window) over the embedded
+    sequence ``x``: next-token logits at every position, ``[sequence, vocab]``."""
     n, heads, kv = x.shape[0], config["num_attention_heads"], config["num_key_value_heads"]
     d, eps = config["hidden_size"] // heads, config["rms_norm_eps"]
     inv = 1.0 / (config["rope_theta"] ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
