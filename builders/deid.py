@@ -102,4 +102,5 @@ def redact_text(text: str, *, names: Mapping[str, str], key: str | None = None,
 def redact_skip(skip: Skip, *, names: Mapping[str, str], key: str | None = None, keep: Collection[str] = ()) -> Skip:
     """The skip as a report may show it (see the module docstring)."""
     return dataclasses.replace(skip, record=redact_text(skip.record, names=names, key=key, keep=keep),
-                               detail=redact_text(skip.detail, names=names, key=key, keep=keep))
+                               detail=None if skip.detail is None else redact_text(skip.detail, names=names, key=key,
+                                                                                  keep=keep))

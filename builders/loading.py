@@ -30,7 +30,6 @@ from vgmed_data.errors import (
     GeometryError,
     InvalidInputError,
     SkipReason,
-    VgmedError,
 )
 from vgmed_data.geometry import clip_boxes
 from vgmed_data.imaging.nifti import Volume, read_label_volume, read_nifti
@@ -39,13 +38,6 @@ from vgmed_data.imaging.render import volume_window
 from vgmed_data.imaging.windowing import apply_window, parse_window
 
 from vgmed_data.builders.records import RegionRef, SourceRecord
-
-
-def skip_reason(error: VgmedError) -> str:
-    """The category a bad record is counted under: the reason the error was raised with (a
-    :class:`~vgmed_data.errors.SkipReason` set where it is raised, else the class's default: "missing file",
-    "corrupt file", or the class name). Never read from the message text."""
-    return error.reason
 
 
 @dataclass

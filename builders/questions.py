@@ -22,12 +22,12 @@ generator seeded by the sample key, so they are reproducible. The phrasings are 
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from vgmed_data.builders.measure import Measurements
+from vgmed_data.builders.skeleton import Hashing
 
 MODALITY_WORDS = {"CT": "CT", "MR": "MRI", "XR": "X-ray", "MG": "mammography", "US": "ultrasound", "ENDOSCOPY": "endoscopy",
                   "DERMOSCOPY": "dermoscopy", "FUNDUS": "fundus", "PET": "PET", "NM": "nuclear medicine",
@@ -104,11 +104,6 @@ class Question:
     answer: str
     template: str  # "<kind>/<index>"
     reference: str = ""  # the other structure (relative position)
-
-
-def rng_for(*parts: object) -> random.Random:
-    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
 
 
 def grid_cell(centroid: tuple[float, float], size: tuple[int, int]) -> str | None:
@@ -223,7 +218,7 @@ def attribute_questions(*, target: str, attributes: dict[str, str], vocabulary: 
 
 def _question(kind: str, answer: str, pool: tuple[str, ...], reference: str, *, key: str, target: str,
               modality: str) -> Question:
-    rng = rng_for(key, kind)
+    rng = random.Random(Hashing.JOINED.number((key, kind)))  # the key starts with the build's seed
     index = rng.randrange(len(TEMPLATES[kind]))
     text = TEMPLATES[kind][index].format(target=target, modality=MODALITY_WORDS.get(modality, "medical"),
                                          other=reference)

@@ -56,12 +56,11 @@ from vgmed_data.builders.loading import (
     dicom_image_view,
     dicom_series_views,
     raster_view,
-    skip_reason,
     volume_views,
 )
 from vgmed_data.builders.measure import Measurements, measure
 from vgmed_data.builders.paraphrase import Paraphraser, paraphrase, parse_hook
-from vgmed_data.builders.policy import Skip, check_policy, handle
+from vgmed_data.builders.policy import Skip, check_policy, handle, skip_reason
 from vgmed_data.builders.questions import (
     QUESTION_TYPE,
     Question,
@@ -70,6 +69,7 @@ from vgmed_data.builders.questions import (
     make_questions,
 )
 from vgmed_data.builders.readers.common import check_contained
+from vgmed_data.builders.skeleton import Hashing, Seeding
 from vgmed_data.builders.records import SourceRecord
 
 QUESTION_KINDS = tuple(QUESTION_TYPE)
@@ -99,6 +99,12 @@ class BuildOptions:
     shard_rows: int = 500
     burned_in_check: str = "header"  # DICOM slices: off | header | pixels (vgmed_data.imaging.burned_in)
 
+    @property
+    def seeding(self) -> Seeding:
+        """Record order, splits and phrasing are drawn with this builder's hashing (never changed: it would move
+        the bytes of every earlier build)."""
+        return Seeding(self.seed, Hashing.JOINED)
+
     def __post_init__(self) -> None:
         check_policy(self.on_bad)
         if self.num_proc < 1:
@@ -114,17 +120,6 @@ class BuildOptions:
         unknown = set(self.question_kinds) - set(QUESTION_KINDS)
         if unknown:
             raise InvalidInputError(f"unknown question kinds {sorted(unknown)}", fix=f"use: {', '.join(QUESTION_KINDS)}")
-
-
-def split_for(*, source: str, patient_id: str, seed: int, splits: Sequence[tuple[str, float]]) -> str:
-    digest = hashlib.sha256(f"{seed}\x1f{source}\x1f{patient_id}".encode()).digest()
-    u = int.from_bytes(digest[:8], "big") / 2 ** 64
-    total = 0.0
-    for name, fraction in splits:
-        total += fraction
-        if u < total:
-            return name
-    return splits[-1][0]
 
 
 def split_unit_for(entry: SourceEntry, options: BuildOptions) -> str:
@@ -338,7 +333,7 @@ def process_record(record: SourceRecord) -> RecordResult:
     result = RecordResult(record.source, record.record_id)
     try:
         subject = split_key(record, unit=split_unit_for(entry, options), entry=entry)
-        split = split_for(source=record.source, patient_id=subject, seed=options.seed, splits=options.splits)
+        split = options.seeding.split(record.source, subject, splits=options.splits)
         paths = [(s, p) for p, s in record.image.series] or [(record.image.source_path, record.image.path)]
         paths += sorted({(r.mask_source_path or "", r.mask_path) for r in record.regions if r.mask_path})
         for view in _views(record, entry, options, result):
@@ -420,15 +415,11 @@ def list_source(entry: SourceEntry, root: Path, options: BuildOptions, *, deid_k
     return records, sorted(skips, key=lambda s: (s.record, s.reason, s.detail))
 
 
-def record_order(source: str, record_id: str, *, seed: int) -> str:
-    """Where a record comes in the build: a seeded hash of its id, so the order of any set of records (one part of a
-    sharded build, or all of them) follows from the ids alone."""
-    return hashlib.sha256(f"{seed}\x1f{source}\x1f{record_id}".encode()).hexdigest()
-
-
 def in_build_order(items: Iterable[T], options: BuildOptions, *, ids: Callable[[T], tuple[str, str]]) -> list[T]:
-    """One source's records (or their results) in build order, cut to ``max_records_per_source``."""
-    ordered = sorted(items, key=lambda item: record_order(*ids(item), seed=options.seed))
+    """One source's records (or their results) in build order, cut to ``max_records_per_source``: sorted by a
+    seeded hash of (source, record id), so the order of any set of records (one part of a sharded build, or all
+    of them) follows from the ids alone."""
+    ordered = sorted(items, key=lambda item: options.seeding.order_key(*ids(item)))
     return ordered if options.max_records_per_source is None else ordered[: options.max_records_per_source]
 
 

@@ -21,7 +21,8 @@ from vgmed_data.errors import FileFormatError, SkipReason, SourceNotFoundError, 
 from vgmed_data.userfiles import read_bounded
 
 from vgmed_data.builders.policy import Skip, handle
-from vgmed_data.builders.readers.common import relative, skip_reason, visible
+from vgmed_data.builders.policy import skip_reason
+from vgmed_data.builders.readers.common import relative, visible
 from vgmed_data.builders.records import ImageRef, RegionRef, SourceRecord
 
 if TYPE_CHECKING:

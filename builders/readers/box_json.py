@@ -27,7 +27,8 @@ from vgmed_data.userfiles import read_bounded
 from vgmed_data.jsonl import parse_json
 
 from vgmed_data.builders.policy import Skip, handle
-from vgmed_data.builders.readers.common import listed, relative, require, skip_reason
+from vgmed_data.builders.policy import skip_reason
+from vgmed_data.builders.readers.common import listed, relative, require
 from vgmed_data.builders.records import ImageRef, RegionRef, SourceRecord
 
 if TYPE_CHECKING:

@@ -21,7 +21,8 @@ from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFound
 from vgmed_data.userfiles import INDEX_LIMIT, read_text_bounded
 
 from vgmed_data.builders.policy import Skip, handle
-from vgmed_data.builders.readers.common import box_region, relative, require, skip_reason, visible
+from vgmed_data.builders.policy import skip_reason
+from vgmed_data.builders.readers.common import box_region, relative, require, visible
 from vgmed_data.builders.records import ImageRef, SourceRecord
 
 if TYPE_CHECKING:

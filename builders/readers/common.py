@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vgmed_data.errors import SkipReason, SourceNotFoundError, VgmedError
+from vgmed_data.errors import SourceNotFoundError
 from vgmed_data.geometry import convert_boxes
 from vgmed_data.safepaths import resolve_inside
 
@@ -68,8 +68,3 @@ def box_region(entry: "SourceEntry", name: str, values: Sequence[float], *, box_
                      box=tuple(float(v) for v in xyxy))
 
 
-def skip_reason(error: VgmedError, *, other: str) -> str:
-    """The reason a bad record is counted under: missing file, label not in map (the error's own reason), or
-    ``other``."""
-    kept = (SkipReason.MISSING_FILE, SkipReason.LABEL_NOT_IN_MAP)
-    return error.reason if error.reason in kept else other

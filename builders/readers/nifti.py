@@ -30,7 +30,8 @@ from vgmed_data.userfiles import INDEX_LIMIT, read_bounded
 
 from vgmed_data.builders.policy import Skip, handle
 from vgmed_data.builders.readers.attribute_table import AttributeTable
-from vgmed_data.builders.readers.common import listed, nifti_stem, relative, require, skip_reason, visible
+from vgmed_data.builders.policy import skip_reason
+from vgmed_data.builders.readers.common import listed, nifti_stem, relative, require, visible
 from vgmed_data.builders.records import ImageRef, RegionRef, SourceRecord
 
 if TYPE_CHECKING:

@@ -20,7 +20,8 @@ from vgmed_data.jsonl import parse_json
 from vgmed_data.userfiles import INDEX_LIMIT, read_bounded
 
 from vgmed_data.builders.policy import Skip, handle
-from vgmed_data.builders.readers.common import box_region, listed, skip_reason
+from vgmed_data.builders.policy import skip_reason
+from vgmed_data.builders.readers.common import box_region, listed
 from vgmed_data.builders.records import ImageRef, SourceRecord
 
 if TYPE_CHECKING:

@@ -23,6 +23,7 @@ from vgmed_data.schema import SequenceSample
 
 from vgmed_data.builders.sequences import (cross_modal, multi_view, non_registered_difference, object_tracking, referring,
                                 registered_difference, visual_concept, visual_patch)
+from vgmed_data.builders.policy import Skip
 from vgmed_data.builders.sequences.common import Settings, TaskLog
 from vgmed_data.builders.sequences.inputs import Case
 
@@ -62,7 +63,7 @@ def generate_samples(cases: Sequence[Case], *, settings: Settings, tasks: Iterab
 
 
 def report(samples: Sequence[SequenceSample], logs: dict[str, TaskLog], *, settings: Settings,
-           load_skips: Sequence[dict[str, str]] = ()) -> dict[str, Any]:
+           load_skips: Sequence[Skip] = ()) -> dict[str, Any]:
     splits: dict[str, int] = {}
     for sample in samples:
         splits[sample.provenance.split] = splits.get(sample.provenance.split, 0) + 1
@@ -72,12 +73,13 @@ def report(samples: Sequence[SequenceSample], logs: dict[str, TaskLog], *, setti
         "splits": dict(sorted(splits.items())),
         "per_task": {name: {"per_source": dict(sorted(log.made.items())), "made": sum(log.made.values()),
                             "skipped": len(log.skipped)} for name, log in logs.items()},
-        "skips": {"loading": list(load_skips), **{name: log.skipped for name, log in logs.items()}},
+        "skips": {"loading": [skip.to_dict() for skip in load_skips],
+                  **{name: [skip.to_dict() for skip in log.skipped] for name, log in logs.items()}},
     }
 
 
 def build_sequences(cases: Sequence[Case], out: str | os.PathLike[str], *, settings: Settings,
-                    tasks: Iterable[str] | None = None, load_skips: Sequence[dict[str, str]] = (),
+                    tasks: Iterable[str] | None = None, load_skips: Sequence[Skip] = (),
                     quiet: bool = False, sources: Sequence[ManifestSource] = ()) -> dict[str, Any]:
     """Write the ``sequences`` configuration, its report and ``manifest.json`` (``sources``: what the card
     names and cites)."""

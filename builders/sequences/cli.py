@@ -20,6 +20,7 @@ from vgmed_data.onbad import ON_BAD_CHOICES, OnBad
 from vgmed_data.progress import add_quiet_argument
 
 if TYPE_CHECKING:
+    from vgmed_data.builders.policy import Skip
     from vgmed_data.builders.sequences.inputs import Case
 
 
@@ -46,16 +47,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run)
 
 
-def _cases(specs: list[str], *, on_bad: str, quiet: bool = False) -> tuple[list[Case], list[dict[str, str]]]:
+def _cases(specs: list[str], *, on_bad: str, quiet: bool = False) -> tuple[list[Case], list[Skip]]:
     from vgmed_data.builders.sources import get_entry
-    from vgmed_data.builders.policy import Skip, handle
+    from vgmed_data.builders.policy import handle
     from vgmed_data.builders.sequences.inputs import cases_from_records
     from vgmed_data.errors import InvalidInputError, VgmedError
     from vgmed_data.imaging.windowing import parse_window
     from vgmed_data.progress import progress
 
     cases: list[Case] = []
-    skips: list[dict[str, str]] = []
+    skips: list[Skip] = []
     for spec in specs:
         key, sep, path = spec.partition("=")
         if not sep or not key or not path:
@@ -75,7 +76,7 @@ def _cases(specs: list[str], *, on_bad: str, quiet: bool = False) -> tuple[list[
                                                 window=parse_window(entry.window) if entry.window else None))
             except VgmedError as error:
                 handle(error, policy=on_bad, source=key, record=case_id, reason="unreadable case", log=found)
-        skips.extend(s.to_dict() for s in found)
+        skips.extend(found)
     return cases, skips
 
 

@@ -3,8 +3,6 @@ structure, and assembling a :class:`~vgmed_data.schema.SequenceSample`."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -16,6 +14,8 @@ from vgmed_data.geometry import label_components
 from vgmed_data.schema import Provenance, SequenceImage, SequenceSample, encode_png, make_sample_id
 
 from vgmed_data.builders.sequences.inputs import Case, display
+from vgmed_data.builders.policy import Skip
+from vgmed_data.builders.skeleton import Hashing, Seeding
 from vgmed_data.builders.sequences.render import Frame, draw_box
 
 Box = tuple[float, float, float, float]
@@ -36,17 +36,21 @@ class Settings:
     max_shift: int = 20  # non-registered difference: independent shift per image, pixels
     samples_per_case: int = 1
 
+    @property
+    def seeding(self) -> Seeding:
+        """Streams and splits are drawn with this builder's hashing (never changed: it would move the bytes of
+        every earlier build)."""
+        return Seeding(self.seed, Hashing.JSON)
 
-def rng_for(settings: Settings, *parts: object) -> np.random.Generator:
-    """An independent, reproducible stream per (seed, task, source, case, ...)."""
-    digest = hashlib.sha256(json.dumps([settings.seed, *[str(p) for p in parts]]).encode()).digest()
-    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+    def rng(self, *parts: object) -> np.random.Generator:
+        """An independent, reproducible stream per (task, source, case, ...)."""
+        return self.seeding.generator(*parts)
 
-
-def split_for(patient_id: str, *, source: str, settings: Settings) -> str:
-    """Patient-level split from a hash of (seed, source, patient): every sample of a patient shares it."""
-    digest = hashlib.sha256(json.dumps([settings.seed, source, patient_id]).encode()).digest()
-    return "train" if int.from_bytes(digest[:8], "little") / 2**64 < settings.fit_fraction else "test"
+    def split_of(self, case: Case) -> str:
+        """The case's patient-level split (``fit_fraction`` of the patients in "train", the rest in "test"):
+        every sample of a patient shares it."""
+        return self.seeding.split(case.source, case.patient_id,
+                                  splits=(("train", self.fit_fraction), ("test", 1 - self.fit_fraction)))
 
 
 @dataclass(frozen=True)
@@ -137,10 +141,10 @@ class TaskLog:
     """Samples and skips of one task, per source (for the build report)."""
 
     made: dict[str, int] = field(default_factory=dict)
-    skipped: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
 
     def skip(self, case: Case, reason: str) -> None:
-        self.skipped.append({"source": case.source, "record": case.case_id, "reason": reason})
+        self.skipped.append(Skip(source=case.source, record=case.case_id, reason=reason))
 
     def count(self, sample: SequenceSample) -> SequenceSample:
         self.made[sample.provenance.source] = self.made.get(sample.provenance.source, 0) + 1
@@ -149,9 +153,9 @@ class TaskLog:
 
 def same_split(cases: Sequence[Case], case: Case, settings: Settings) -> Iterator[Case]:
     """Other cases in the same split as ``case`` (partners must not leak patients across splits)."""
-    split = split_for(case.patient_id, source=case.source, settings=settings)
+    split = settings.split_of(case)
     for other in cases:
-        if other is not case and split_for(other.patient_id, source=other.source, settings=settings) == split:
+        if other is not case and settings.split_of(other) == split:
             yield other
 
 

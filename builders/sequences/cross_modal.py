@@ -18,7 +18,7 @@ import numpy as np
 from vgmed_data.schema import SequenceSample
 
 from vgmed_data.builders.sequences.common import (Settings, Structure, TaskLog, best_slice, build_sample, choose, mark_reference,
-                                       rng_for, same_split, split_for, structure_view, structures)
+                                       same_split, structure_view, structures)
 from vgmed_data.builders.sequences.inputs import Case
 
 TASK = "cross_modal"
@@ -31,12 +31,12 @@ def _pick(items: list[Structure], rng: np.random.Generator, target: str) -> Stru
 
 def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iterator[SequenceSample]:
     for case in cases:
-        rng = rng_for(settings, TASK, case.source, case.case_id)
+        rng = settings.rng(TASK, case.source, case.case_id)
         items = structures(case)
         if not items:
             log.skip(case, "no labelled structure")
             continue
-        split = split_for(case.patient_id, source=case.source, settings=settings)
+        split = settings.split_of(case)
         if len(case.channels) >= 2:
             structure = choose(items, rng)
             first, second = (case.channel_names[int(i)] for i in rng.choice(len(case.channels), 2, replace=False))

@@ -14,8 +14,7 @@ import numpy as np
 
 from vgmed_data.schema import SequenceSample
 
-from vgmed_data.builders.sequences.common import (Settings, TaskLog, build_sample, mark_reference, pick_structure, rng_for,
-                                       split_for, structure_view)
+from vgmed_data.builders.sequences.common import (Settings, TaskLog, build_sample, mark_reference, pick_structure, structure_view)
 from vgmed_data.builders.sequences.inputs import Case
 
 TASK = "multi_view"
@@ -35,7 +34,7 @@ def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iter
         if not case.is_volume or min(case.shape) < 2:
             log.skip(case, "needs a 3D volume")
             continue
-        rng = rng_for(settings, TASK, case.source, case.case_id)
+        rng = settings.rng(TASK, case.source, case.case_id)
         structure = pick_structure(case, rng, log)
         if structure is None:
             continue
@@ -56,5 +55,5 @@ def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iter
         yield log.count(build_sample(
             task=TASK, case=case, frames=frames, question=question, target=structure.target,
             answer_index=answer_index, answer_box=boxes[answer_index], reference_index=0, reference_box=boxes[0],
-            split=split_for(case.patient_id, source=case.source, settings=settings),
+            split=settings.split_of(case),
             metadata={"voxel": [i, j, k]}))

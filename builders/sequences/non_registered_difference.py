@@ -14,7 +14,7 @@ import numpy as np
 from vgmed_data.geometry import Transform
 from vgmed_data.schema import SequenceSample
 
-from vgmed_data.builders.sequences.common import Settings, TaskLog, build_sample, split_for
+from vgmed_data.builders.sequences.common import Settings, TaskLog, build_sample
 from vgmed_data.builders.sequences.inputs import Case
 from vgmed_data.builders.sequences.registered_difference import edited_cases
 from vgmed_data.builders.sequences.render import Frame, bbox
@@ -59,7 +59,7 @@ def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iter
         yield log.count(build_sample(
             task=TASK, case=case, frames=frames, question=question, target="altered region",
             answer_index=edited_index, answer_box=box,
-            split=split_for(case.patient_id, source=case.source, settings=settings),
+            split=settings.split_of(case),
             metadata={"edit": edit.method, "structure": structure.target, "shifts": [list(s) for s in shifts],
                       "donor": f"{donor.source}/{donor.case_id}" if donor else ""},
             extra_license=[donor] if donor else []))

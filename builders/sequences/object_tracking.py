@@ -14,8 +14,7 @@ import numpy as np
 
 from vgmed_data.schema import SequenceSample
 
-from vgmed_data.builders.sequences.common import (Settings, TaskLog, build_sample, choose, mark_reference, rng_for, split_for,
-                                       structure_view, structures)
+from vgmed_data.builders.sequences.common import (Settings, TaskLog, build_sample, choose, mark_reference, structure_view, structures)
 from vgmed_data.builders.sequences.inputs import Case
 
 TASK = "object_tracking"
@@ -23,7 +22,7 @@ TASK = "object_tracking"
 
 def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iterator[SequenceSample]:
     for case in cases:
-        rng = rng_for(settings, TASK, case.source, case.case_id)
+        rng = settings.rng(TASK, case.source, case.case_id)
         candidates = [s for s in structures(case) if np.count_nonzero(s.mask.any(axis=(0, 1))) >= 2]
         if not case.is_volume or not candidates:
             log.skip(case, "no structure spanning two slices")
@@ -50,5 +49,5 @@ def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iter
         yield log.count(build_sample(
             task=TASK, case=case, frames=frames, question=question, target=structure.target,
             answer_index=answer_index, answer_box=boxes[answer_index], reference_index=0, reference_box=boxes[0],
-            split=split_for(case.patient_id, source=case.source, settings=settings),
+            split=settings.split_of(case),
             metadata={"slices": [f.slice_index for f in frames]}))

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Sequence
 from vgmed_data.geometry import label_components
 from vgmed_data.schema import SequenceSample
 
-from vgmed_data.builders.sequences.common import (Settings, TaskLog, best_slice, build_sample, rng_for, same_split, slice_frame,
-                                       split_for, structure_box)
+from vgmed_data.builders.sequences.common import (Settings, TaskLog, best_slice, build_sample, same_split, slice_frame,
+                                       structure_box)
 from vgmed_data.builders.sequences.inputs import Case, display
 from vgmed_data.builders.sequences.render import Frame, frame_mask
 
@@ -25,7 +25,7 @@ DISTRACTORS = 2
 
 def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iterator[SequenceSample]:
     for case in cases:
-        rng = rng_for(settings, TASK, case.source, case.case_id)
+        rng = settings.rng(TASK, case.source, case.case_id)
         if not case.masks:
             log.skip(case, "no labelled structure")
             continue
@@ -57,6 +57,6 @@ def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iter
                     if len(frames) > 1 else f"Locate the {target} in Image 1.")
         yield log.count(build_sample(
             task=TASK, case=case, frames=frames, question=question, target=target, answer_index=answer_index,
-            answer_box=box, split=split_for(case.patient_id, source=case.source, settings=settings),
+            answer_box=box, split=settings.split_of(case),
             metadata={"images": [f"{f.source}/{f.source_id}:{f.slice_index}" for f in frames]},
             extra_license=partners))

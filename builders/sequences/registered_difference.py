@@ -16,7 +16,7 @@ import numpy as np
 from vgmed_data.schema import SequenceSample
 
 from vgmed_data.builders.sequences.common import (Settings, Structure, TaskLog, best_slice, build_sample, choose, pick_structure,
-                                       rng_for, same_split, slice_frame, split_for, structure_view, structures)
+                                       same_split, slice_frame, structure_view, structures)
 from vgmed_data.builders.sequences.edits import Edit, changed_box, cut_paste, transplant
 from vgmed_data.builders.sequences.inputs import Case, display
 from vgmed_data.builders.sequences.render import Frame, frame_mask
@@ -57,7 +57,7 @@ def edited_cases(cases: Sequence[Case], *, task: str, settings: Settings, log: T
                  ) -> Iterator[tuple[Case, np.random.Generator, Frame, Edit, Structure, Case | None]]:
     """Each case with its seeded stream and :func:`edited_slice` (cases without one are counted skips)."""
     for case in cases:
-        rng = rng_for(settings, task, case.source, case.case_id)
+        rng = settings.rng(task, case.source, case.case_id)
         made = edited_slice(case, cases, settings=settings, rng=rng, log=log)
         if made is not None:
             yield case, rng, *made
@@ -77,7 +77,7 @@ def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iter
         yield log.count(build_sample(
             task=TASK, case=case, frames=frames, question=question, target="altered region",
             answer_index=edited_index, answer_box=box,
-            split=split_for(case.patient_id, source=case.source, settings=settings),
+            split=settings.split_of(case),
             metadata={"edit": edit.method, "structure": structure.target,
                       "donor": f"{donor.source}/{donor.case_id}" if donor else ""},
             extra_license=[donor] if donor else []))

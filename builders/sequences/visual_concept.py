@@ -12,8 +12,7 @@ import numpy as np
 from vgmed_data.geometry import Transform
 from vgmed_data.schema import SequenceSample
 
-from vgmed_data.builders.sequences.common import (Settings, TaskLog, best_slice, build_sample, pick_structure, rng_for,
-                                       slice_frame, split_for, structure_box)
+from vgmed_data.builders.sequences.common import (Settings, TaskLog, best_slice, build_sample, pick_structure, slice_frame, structure_box)
 from vgmed_data.builders.sequences.inputs import Case, display
 from vgmed_data.builders.sequences.render import make_frame
 
@@ -23,7 +22,7 @@ MARGIN = 4
 
 def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iterator[SequenceSample]:
     for case in cases:
-        rng = rng_for(settings, TASK, case.source, case.case_id)
+        rng = settings.rng(TASK, case.source, case.case_id)
         structure = pick_structure(case, rng, log)
         if structure is None:
             continue
@@ -47,5 +46,5 @@ def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iter
                     "Locate the same structure in Image 2.")
         yield log.count(build_sample(
             task=TASK, case=case, frames=[concept, full], question=question, target=structure.target,
-            answer_index=1, answer_box=box, split=split_for(case.patient_id, source=case.source, settings=settings),
+            answer_index=1, answer_box=box, split=settings.split_of(case),
             metadata={"crop": list(crop)}))

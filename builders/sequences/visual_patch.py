@@ -15,7 +15,7 @@ import numpy as np
 from vgmed_data.geometry import Transform
 from vgmed_data.schema import SequenceSample
 
-from vgmed_data.builders.sequences.common import Settings, TaskLog, best_slice, build_sample, rng_for, slice_frame, split_for
+from vgmed_data.builders.sequences.common import Settings, TaskLog, best_slice, build_sample, slice_frame
 from vgmed_data.builders.sequences.inputs import Case
 from vgmed_data.builders.sequences.render import make_frame
 
@@ -25,7 +25,7 @@ TRIES = 20
 
 def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iterator[SequenceSample]:
     for case in cases:
-        rng = rng_for(settings, TASK, case.source, case.case_id)
+        rng = settings.rng(TASK, case.source, case.case_id)
         masks = [m for _, m in sorted(case.masks.items())]
         index = best_slice(np.logical_or.reduce(masks)) if masks else case.shape[2] // 2
         gray = case.slice(plane="axial", index=index)
@@ -59,5 +59,5 @@ def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iter
         yield log.count(build_sample(
             task=TASK, case=case, frames=frames, question=question, target=f"crop {asked + 1}",
             answer_index=0, answer_box=box,  # type: ignore[arg-type]
-            split=split_for(case.patient_id, source=case.source, settings=settings),
+            split=settings.split_of(case),
             metadata={"crops": [list(c) for c in crops], "asked": asked}))

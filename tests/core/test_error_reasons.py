@@ -3,8 +3,7 @@ from the message text (the builders' counts used to search the text for words su
 
 from __future__ import annotations
 
-from vgmed_data.builders.loading import skip_reason
-from vgmed_data.builders.readers.common import skip_reason as reader_skip_reason
+from vgmed_data.builders.policy import skip_reason
 from vgmed_data.errors import (FileFormatError, GeometryError, InvalidInputError, SkipReason, SourceNotFoundError,
                                VgmedError)
 
@@ -19,10 +18,10 @@ def test_the_reason_is_the_field_not_the_text() -> None:
 
 
 def test_reader_reasons_keep_missing_files_and_unknown_labels() -> None:
-    assert reader_skip_reason(SourceNotFoundError("gone"), other="bad box") == "missing file"
-    assert reader_skip_reason(InvalidInputError("x", reason=SkipReason.LABEL_NOT_IN_MAP), other="bad box") == (
+    assert skip_reason(SourceNotFoundError("gone"), other="bad box") == "missing file"
+    assert skip_reason(InvalidInputError("x", reason=SkipReason.LABEL_NOT_IN_MAP), other="bad box") == (
         "label not in map")
-    assert reader_skip_reason(InvalidInputError("the label map says"), other="bad box") == "bad box"
+    assert skip_reason(InvalidInputError("the label map says"), other="bad box") == "bad box"
 
 
 def test_an_unknown_label_is_raised_with_its_reason() -> None:
