@@ -95,6 +95,21 @@ def annotation_labels(ds: Dataset, *, label_from: str) -> list[tuple[int, str]]:
     return [(int(roi.ROINumber), str(roi.ROIName)) for roi in ds.get("StructureSetROISequence", [])]
 
 
+# What the listing keeps of a header until its series is paired: the keys read by referenced_series,
+# annotation_labels and the record (a whole header per series would make memory grow with the download)
+LISTING_KEYS = ("SOPClassUID", "PatientID", "StudyInstanceUID", "ReferencedSeriesSequence",
+                "ReferencedFrameOfReferenceSequence", "SegmentSequence", "StructureSetROISequence")
+
+
+def listing_header(ds: Dataset) -> Dataset:
+    """The elements of ``ds`` named in :data:`LISTING_KEYS` (the same element objects), without the rest."""
+    kept = Dataset()
+    for keyword in LISTING_KEYS:
+        if keyword in ds:
+            kept[keyword] = ds[keyword]
+    return kept
+
+
 @dataclass(frozen=True)
 class _Instance:
     path: Path
@@ -155,7 +170,7 @@ class DicomSeriesReader:
             instance = _Instance(path, str(ds.SeriesInstanceUID), str(ds.SOPClassUID))
             series[instance.series_uid].append(instance)
             if instance.sop_class in ANNOTATION_CLASSES or len(series[instance.series_uid]) == 1:
-                headers[path] = ds  # annotations in full; image series: the first instance's header
+                headers[path] = listing_header(ds)  # annotations; image series: the first instance's header
         annotations: dict[str, list[Path]] = defaultdict(list)  # image series UID -> annotation files
         for _uid, instances in sorted(series.items()):
             for instance in instances:
