@@ -24,6 +24,9 @@ Where the names come from (FreedomIntelligence/HuatuoGPT-Vision at commit a6476a
 is a ``CLIPVisionModel``, whose transformers-4.x weights sit under ``vision_model.``),
 ``llava/model/multimodal_projector/builder.py`` l.39-46 (``mlp2x_gelu`` = ``Sequential(Linear, GELU, Linear)``,
 indices 0 and 2). Any missing or unexpected weight is refused, so a wrong name cannot load silently.
+LLaVA-Med v1.5 (``llava_mistral``) has the same names (microsoft/LLaVA-Med d406e3f
+``llava/model/language_model/llava_mistral.py`` l.19-33, ``llava/model/llava_arch.py`` l.29-36); its tower's
+weights are read from ``mm_vision_tower`` instead of the shards (``load_original_llava``, ``tower_weights``).
 
 Feature selection (``clip_encoder.py`` l.15-16, 39-47): hidden state ``mm_vision_select_layer`` of the tower;
 ``patch`` drops the CLS token (transformers' ``vision_feature_select_strategy="default"``); ``cls_patch`` (CLS
@@ -51,9 +54,9 @@ REFUSED_MODEL_TYPES = {
     "llava_llama": (
         "the original LLaVA code's llava_llama checkpoints (HuatuoGPT-Vision-34B on Yi-34B, LLaVA-1.5) are not "
         "loaded: the model type alone does not say which prompt applies (HuatuoGPT-Vision-34B uses "
-        "<|user|>/<|assistant|>: FreedomIntelligence/HuatuoGPT-Vision 546b25f cli.py, init_components' "
-        "LlavaLlamaForCausalLM branch and preprocess_huatuo; LLaVA-1.5 its vicuna_v1 template) and no copy of "
-        "HuatuoGPT-Vision-34B's config.json was read to tell them apart; use FreedomIntelligence/"
+        "<|user|>/<|assistant|>, LLaVA-1.5 its vicuna_v1 template), the authors tell them apart by the folder name "
+        "(FreedomIntelligence/HuatuoGPT-Vision a6476ac cli.py l.39 and l.58: 'huatuogpt' in the path), and no copy "
+        "of HuatuoGPT-Vision-34B's config.json was read to find a key that does; use FreedomIntelligence/"
         "HuatuoGPT-Vision-34B-hf (transformers LLaVA format, llava family) or HuatuoGPT-Vision-7B (huatuogpt_vision)"),
 }
 
