@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from vgmed_data.errors import InvalidInputError
-from vgmed_data.eval.tiny_text import TEXT_DIMS, byte_level_tokenizer, write_json
+from vgmed_data.eval.tiny_text import TEXT_DIMS, byte_level_tokenizer, qwen2_bpe_tokenizer, write_json
 
 # Special tokens per family: the processor looks these up by text.
 _QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
@@ -172,7 +172,7 @@ def write_medvlm_r1(out: Path) -> None:
         "resample": 3, "rescale_factor": 1 / 255, "temporal_patch_size": 2})
     write_json(out / "chat_template.json", {"chat_template": QWEN2_VL_INSTRUCT_TEMPLATE})
     tokenizer.save_pretrained(out)
-    _write_qwen2_tokenizer_files(out, tokenizer, processor="Qwen2VLProcessor")
+    write_qwen2_tokenizer_files(out, tokenizer, processor="Qwen2VLProcessor")
 
 
 def write_qwen2_5_vl(out: Path) -> None:
@@ -336,8 +336,8 @@ def write_huatuogpt_vision_7b_hf(out: Path) -> None:
 
     from vgmed_data.eval.tiny_original import CLIP_MEAN, CLIP_STD, QWEN_ADDED, write_shards
 
-    tokenizer = byte_level_tokenizer([*QWEN_ADDED, "<image>"], eos_token="<|endoftext|>", pad_token="<|endoftext|>",
-                                     bos_token=None)
+    tokenizer = qwen2_bpe_tokenizer([*QWEN_ADDED, "<image>"], eos_token="<|endoftext|>", pad_token="<|endoftext|>",
+                                    bos_token=None)
     eos, image = (int(tokenizer.convert_tokens_to_ids(name)) for name in ("<|endoftext|>", "<image>"))
     text = {**TEXT_DIMS, "model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "vocab_size": len(tokenizer),
             "bos_token_id": eos, "eos_token_id": eos, "rms_norm_eps": 1e-06, "rope_theta": 1000000.0,
@@ -360,7 +360,7 @@ def write_huatuogpt_vision_7b_hf(out: Path) -> None:
     write_json(out / "generation_config.json", {"_from_model_config": True, "bos_token_id": eos, "eos_token_id": eos,
                                             "transformers_version": "4.44.2"})
     tokenizer.save_pretrained(out)
-    _write_qwen2_tokenizer_files(out, tokenizer, processor="LlavaProcessor")
+    write_qwen2_tokenizer_files(out, tokenizer, processor="LlavaProcessor")
     write_json(out / "processor_config.json", {"processor_class": "LlavaProcessor"})
     write_json(out / "preprocessor_config.json", {
         "crop_size": {"height": 56, "width": 56}, "do_center_crop": True, "do_convert_rgb": True,
@@ -369,10 +369,10 @@ def write_huatuogpt_vision_7b_hf(out: Path) -> None:
         "resample": 3, "rescale_factor": 1 / 255, "size": {"shortest_edge": 56}})
 
 
-def _write_qwen2_tokenizer_files(out: Path, tokenizer: Any, *, processor: str = "LlavaProcessor") -> None:
+def write_qwen2_tokenizer_files(out: Path, tokenizer: Any, *, processor: str | None = "LlavaProcessor") -> None:
     """The slow-tokenizer files a Qwen2 checkpoint of 2024 ships beside ``tokenizer.json``: ``vocab.json`` and
     ``merges.txt`` (of the tiny byte-level BPE), ``added_tokens.json``, ``special_tokens_map.json`` and a
-    ``tokenizer_config.json`` naming ``Qwen2Tokenizer`` with its added tokens."""
+    ``tokenizer_config.json`` naming ``Qwen2Tokenizer`` with its added tokens (and ``processor``, unless None)."""
 
     tokenizer.backend_tokenizer.model.save(str(out))
     added = tokenizer.get_added_vocab()
@@ -383,8 +383,8 @@ def _write_qwen2_tokenizer_files(out: Path, tokenizer: Any, *, processor: str = 
     write_json(out / "tokenizer_config.json", {
         "add_prefix_space": False, "added_tokens_decoder": decoder, "bos_token": None,
         "clean_up_tokenization_spaces": False, "eos_token": tokenizer.eos_token, "errors": "replace",
-        "model_max_length": 32768, "pad_token": tokenizer.pad_token, "processor_class": processor,
-        "split_special_tokens": False, "tokenizer_class": "Qwen2Tokenizer", "unk_token": None})
+        "model_max_length": 32768, "pad_token": tokenizer.pad_token, "split_special_tokens": False,
+        "tokenizer_class": "Qwen2Tokenizer", "unk_token": None, **({"processor_class": processor} if processor else {})})
 
 
 def _save(out: Path, model_class: Any, config: Any, tokenizer: Any, processor: Callable[[], Any]) -> None:

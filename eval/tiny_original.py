@@ -11,8 +11,11 @@ Not a transformers ``save_pretrained`` folder: the files the authors' repository
   ``model.mm_projector.0/2.*``);
 * ``vit/clip_vit_tiny_patch14_56/config.json`` (a full CLIP config, as the real tower folder has) and its
   ``preprocessor_config.json`` in the old integer form (``"size": 56``, ``"crop_size": 56``);
-* the tokenizer: byte-level with Qwen2's three added tokens, ``<|endoftext|>`` as eos and pad; the vocabulary
-  of the config is larger than the tokenizer, as in the real checkpoint (152064 rows for 151646 tokens).
+* the tokenizer: Qwen2's form, a byte-level BPE with merges (trained on a few prompt sentences,
+  :func:`~vgmed_data.eval.tiny_text.qwen2_bpe_tokenizer`) and Qwen2's three added tokens, ``<|endoftext|>`` as eos
+  and pad, no bos, in ``tokenizer.json`` beside ``vocab.json``, ``merges.txt``, ``added_tokens.json``,
+  ``special_tokens_map.json`` and a ``tokenizer_config.json`` naming ``Qwen2Tokenizer``; the vocabulary of the
+  config is larger than the tokenizer, as in the real checkpoint (152064 rows for 151646 tokens).
 
 Weights are drawn with seed 0 from transformers' Qwen2 and CLIP modules and a ``Sequential(Linear, GELU,
 Linear)`` projector, then saved under the original names.
@@ -83,15 +86,17 @@ def original_weights(config: dict[str, Any]) -> dict[str, Any]:
 
 def build_huatuogpt_vision(out: Path) -> None:
     """Write the tiny original-layout checkpoint into ``out``."""
-    from vgmed_data.eval.tiny_text import byte_level_tokenizer
+    from vgmed_data.eval.tiny import write_qwen2_tokenizer_files
+    from vgmed_data.eval.tiny_text import qwen2_bpe_tokenizer
 
-    tokenizer = byte_level_tokenizer(QWEN_ADDED, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    tokenizer = qwen2_bpe_tokenizer(QWEN_ADDED, eos_token="<|endoftext|>", pad_token="<|endoftext|>", bos_token=None)
     eos = int(tokenizer.convert_tokens_to_ids("<|endoftext|>"))
     config = original_config(vocab_size=len(tokenizer) + 13, eos=eos)
     write_json(out / "config.json", config)
     write_json(out / "generation_config.json", {"bos_token_id": eos, "eos_token_id": eos, "pad_token_id": eos})
     write_shards(out, original_weights(config), shards=4)
     tokenizer.save_pretrained(out)
+    write_qwen2_tokenizer_files(out, tokenizer, processor=None)
     text = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
             "vocab_size": 64, "max_position_embeddings": 16}
     write_json(out / TOWER / "config.json", {"architectures": ["CLIPModel"], "model_type": "clip", "projection_dim": 32,

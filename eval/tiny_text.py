@@ -34,6 +34,34 @@ def byte_level_tokenizer(specials: list[str], **token_roles: str):  # noqa: ANN2
     return transformers.PreTrainedTokenizerFast(tokenizer_object=backend, **token_roles)
 
 
+# Qwen2's pre-tokenizer split (the Split pattern of Qwen2's tokenizer.json), before the byte-level mapping
+QWEN2_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+               r"\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def qwen2_bpe_tokenizer(specials: list[str], *, vocab_size: int = 512, **token_roles: str | None):  # noqa: ANN201
+    """A Qwen2-form byte-level BPE WITH merges, trained on :data:`TINY_CORPUS`: the 256 byte symbols, merges up
+    to ``vocab_size``, then ``specials``; NFC normaliser, Qwen2's regex split then the byte-level mapping
+    (no prefix space), byte-level decoder, as Qwen2's ``tokenizer.json`` has them. ``token_roles`` as in
+    :func:`byte_level_tokenizer` (``None`` for a role the tokenizer lacks, such as Qwen2's BOS)."""
+    tokenizers = require("tokenizers", extra="eval", purpose="building a tiny tokenizer")
+    transformers = require("transformers", extra="eval", purpose="building a tiny tokenizer")
+    from tokenizers import Regex, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+    backend = tokenizers.Tokenizer(models.BPE())
+    backend.normalizer = normalizers.NFC()
+    backend.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN2_SPLIT), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    backend.decoder = decoders.ByteLevel()
+    backend.post_processor = processors.ByteLevel(trim_offsets=False)
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    backend.train_from_iterator(TINY_CORPUS, trainer=trainer)
+    backend.add_special_tokens([tokenizers.AddedToken(t, special=True, normalized=False) for t in specials])
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=backend, **token_roles)
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """A checkpoint's JSON file as ``save_pretrained`` writes it: indented, keys sorted, parents created."""
     path.parent.mkdir(parents=True, exist_ok=True)

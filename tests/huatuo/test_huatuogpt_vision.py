@@ -65,6 +65,16 @@ def test_checkpoint_is_in_the_original_layout_and_detected(huatuo, huatuo_dir: P
     assert not any("language_model" in n or "multi_modal_projector" in n for n in names)
     assert adapter_for_config(SimpleNamespace(model_type="llava_qwen2")) is HuatuoGPTVisionAdapter
     assert isinstance(huatuo, HuatuoGPTVisionAdapter) and huatuo.family == "huatuogpt_vision"
+    # Qwen2's tokenizer form: a byte-level BPE with merges, the slow files beside tokenizer.json, no bos
+    model = json.loads((huatuo_dir / "tokenizer.json").read_text())["model"]
+    assert model["type"] == "BPE" and len(model["merges"]) > 100
+    assert len((huatuo_dir / "merges.txt").read_text().splitlines()) > 100 and (huatuo_dir / "vocab.json").is_file()
+    settings = json.loads((huatuo_dir / "tokenizer_config.json").read_text())
+    assert settings["tokenizer_class"] == "Qwen2Tokenizer" and settings["bos_token"] is None
+    assert set(json.loads((huatuo_dir / "added_tokens.json").read_text())) == {"<|endoftext|>", "<|im_start|>",
+                                                                              "<|im_end|>"}
+    words = " Answer the question"
+    assert huatuo.tokenizer.tokenize(words) == ["ĠAnswer", "Ġthe", "Ġquestion"]  # merged, not one token per byte
 
 
 def test_cli_writes_the_tiny_original_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
