@@ -9,8 +9,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vgmed_data.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from vgmed_data.eval.config import EvalConfig
+    from vgmed_data.eval.vgrefine.options import VGRefineOptions
 
 
 def parse_layers(text: str | None) -> tuple[int, ...] | None:
@@ -34,13 +39,15 @@ def parse_layers(text: str | None) -> tuple[int, ...] | None:
 DEFAULT_MAX_NEW_TOKENS = 16
 
 
-def _run(args: argparse.Namespace) -> int:
-    from vgmed_data.eval.config import VGREFINE, EvalConfig, Task, parse_methods
-    from vgmed_data.eval.vgrefine.cli import options_from_args
-
-    from vgmed_data.eval.protocol import refuse_fixed_flags
-
+def config_from_args(args: argparse.Namespace, *, vgrefine: VGRefineOptions | None = None) -> EvalConfig:
+    """The :class:`EvalConfig` of ``vgmed eval run``'s parsed arguments (the choices are already enums:
+    eval/arguments.py). ``vgrefine``: the VGRefine options, where the caller has them already (the Hub job spec,
+    whose heads file exists only inside the job); else read from ``--heads``. ``vgmed eval run`` and the Hub job
+    spec (eval/results/jobs.py) build their configuration here, so a job is refused before it is submitted."""
+    from vgmed_data.eval.config import VGREFINE, EvalConfig, parse_methods
     from vgmed_data.eval.methods import parse_method_params
+    from vgmed_data.eval.protocol import refuse_fixed_flags
+    from vgmed_data.eval.vgrefine.cli import options_from_args
 
     methods = parse_methods(args.method)
     refuse_fixed_flags(args.protocol, {"--max-new-tokens": args.max_new_tokens,
@@ -48,16 +55,24 @@ def _run(args: argparse.Namespace) -> int:
     if VGREFINE not in methods and args.heads:
         raise InvalidInputError("--heads is given but --method does not include vgrefine",
                                 fix="add --method baseline,vgrefine (or drop --heads)")
-    cfg = EvalConfig(methods=methods, task=args.task, vgrefine=options_from_args(args) if VGREFINE in methods else None,
-                     model=args.model, dataset=args.dataset, out=Path(args.out), config=args.config,
-                     split=args.split, layers=parse_layers(args.layers), limit=args.limit,
-                     batch_size=args.batch_size, dtype=args.dtype, device=args.device, max_pixels=args.max_pixels,
-                     max_new_tokens=DEFAULT_MAX_NEW_TOKENS if args.max_new_tokens is None else args.max_new_tokens,
-                     min_pixels=args.min_pixels, protocol=args.protocol,
-                     query=args.query, attention_prompt=args.attention_prompt,
-                     overlays=args.overlays, method_params=parse_method_params(args.method_param or ()),
-                     on_bad_sample=args.on_bad_sample, progress=not args.quiet, overwrite=args.overwrite,
-                     argv=("vgmed", *sys.argv[1:]) if sys.argv and "vgmed" in Path(sys.argv[0]).name else None)
+    if VGREFINE in methods and vgrefine is None:
+        vgrefine = options_from_args(args)
+    return EvalConfig(methods=methods, task=args.task, vgrefine=vgrefine if VGREFINE in methods else None,
+                      model=args.model, dataset=args.dataset, out=Path(args.out), config=args.config,
+                      split=args.split, layers=parse_layers(args.layers), limit=args.limit,
+                      batch_size=args.batch_size, dtype=args.dtype, device=args.device, max_pixels=args.max_pixels,
+                      max_new_tokens=DEFAULT_MAX_NEW_TOKENS if args.max_new_tokens is None else args.max_new_tokens,
+                      min_pixels=args.min_pixels, protocol=args.protocol,
+                      query=args.query, attention_prompt=args.attention_prompt,
+                      overlays=args.overlays, method_params=parse_method_params(args.method_param or ()),
+                      on_bad_sample=args.on_bad_sample, progress=not args.quiet, overwrite=args.overwrite,
+                      argv=("vgmed", *sys.argv[1:]) if sys.argv and "vgmed" in Path(sys.argv[0]).name else None)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from vgmed_data.eval.config import Task
+
+    cfg = config_from_args(args)
     if cfg.task == Task.BOXES:
         from vgmed_data.eval.boxes.generate import run_boxes
 
@@ -95,9 +110,9 @@ def _tiny(args: argparse.Namespace) -> int:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    from vgmed_data.eval.adapters.base import AttentionPrompt
-    from vgmed_data.eval.arguments import add_protocol_arguments
-    from vgmed_data.eval.config import Dtype, QueryMode, SkipPolicy, Task
+    from vgmed_data.eval.arguments import add_choice, add_dtype_argument, add_protocol_arguments
+    from vgmed_data.eval.choices import AttentionPrompt, QueryMode, Task
+    from vgmed_data.eval.config import SkipPolicy
     from vgmed_data.eval.tiny import TINY_FAMILIES
     from vgmed_data.progress import add_quiet_argument
 
@@ -112,32 +127,29 @@ def register(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--layers", default="all", help="'all' (default), '10,16' or '8-12'")
     run.add_argument("--limit", type=int, default=None, help="first N rows of the split")
     run.add_argument("--batch-size", type=int, default=1, help="samples per forward pass")
-    run.add_argument("--dtype", default=Dtype.FLOAT32.value, choices=[d.value for d in Dtype],
-                     help="model dtype (attention is captured in float32 either way)")
+    add_dtype_argument(run)
     run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (under torchrun: cuda = LOCAL_RANK)")
     run.add_argument("--max-pixels", type=int, default=None,
                      help="Qwen pixel budget (default: the family's, 256*28*28 / 256*32*32; 0: checkpoint's)")
     add_protocol_arguments(run)
     run.add_argument("--max-new-tokens", type=int, default=None,
                      help=f"answer length (default {DEFAULT_MAX_NEW_TOKENS}; --protocol official sets it per family)")
-    run.add_argument("--query", default=QueryMode.LAST.value, choices=[q.value for q in QueryMode],
-                     help="attention query: the last prompt row (official) or the mean over the question rows")
-    run.add_argument("--attention-prompt", default=AttentionPrompt.OFFICIAL.value,
-                     choices=[a.value for a in AttentionPrompt],
-                     help="prompt the grounding metrics of closed questions are captured on: official (default: "
-                          "the official open prompt, one more forward per closed question) or answer (the "
-                          "lettered prompt the answer is generated from, no extra forward)")
+    add_choice(run, "--query", choices=QueryMode, default=QueryMode.LAST,
+               help="attention query: the last prompt row (official) or the mean over the question rows")
+    add_choice(run, "--attention-prompt", choices=AttentionPrompt, default=AttentionPrompt.OFFICIAL,
+               help="prompt the grounding metrics of closed questions are captured on: official (default: the "
+                    "official open prompt, one more forward per closed question) or answer (the lettered prompt "
+                    "the answer is generated from, no extra forward)")
     run.add_argument("--overlays", type=int, default=8, help="heat-map overlays for the first N samples")
-    run.add_argument("--on-bad", "--on-bad-sample", dest="on_bad_sample", default=SkipPolicy.SKIP.value,
-                     choices=[p.value for p in SkipPolicy],
-                     help="a sample that cannot be evaluated: skip (default: counted in the report by reason), "
-                          "warn (skip and print it) or error (stop); --on-bad-sample is the old spelling")
+    add_choice(run, "--on-bad", "--on-bad-sample", dest="on_bad_sample", choices=SkipPolicy, default=SkipPolicy.SKIP,
+               help="a sample that cannot be evaluated: skip (default: counted in the report by reason), warn "
+                    "(skip and print it) or error (stop); --on-bad-sample is the old spelling")
     add_quiet_argument(run)
     run.add_argument("--overwrite", action="store_true",
                      help="start over in an --out folder that holds a run (its run files are removed first)")
-    run.add_argument("--task", default=Task.GROUNDING.value, choices=[t.value for t in Task],
-                     help="grounding: attention metrics + answers (default); boxes: ask for boxes (sequences or "
-                          "vgmed configuration), write predictions.jsonl and score them with the baselines")
+    add_choice(run, "--task", choices=Task, default=Task.GROUNDING,
+               help="grounding: attention metrics + answers (default); boxes: ask for boxes (sequences or vgmed "
+                    "configuration), write predictions.jsonl and score them with the baselines")
     run.add_argument("--method", default="baseline",
                      help="comma-separated, side by side: baseline (default), vgrefine, pai, vcd, adaptvis, blind "
                           "(docs/methods.md); every method but the baseline runs one sample at a time")

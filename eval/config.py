@@ -1,9 +1,10 @@
-"""What an evaluation run depends on: :class:`EvalConfig` and the choices its options take, each defined once
-(the CLI's ``choices`` come from these enums).
+"""What an evaluation run depends on: :class:`EvalConfig`, its fingerprint and its ``run.json``.
 
-Below the tasks: the grounding runner (:mod:`vgmed_data.eval.runner`), the boxes task
-(:mod:`vgmed_data.eval.boxes.generate`) and head selection take an :class:`EvalConfig`; the run folder
-(:mod:`vgmed_data.eval.run_folder`) records its :meth:`EvalConfig.manifest`.
+Its choices are the enums of :mod:`vgmed_data.eval.choices` (the CLI's ``choices`` come from them; they can be
+imported from here too), held as enums end to end: text given to the constructor is parsed there, once.
+Below the tasks: the grounding runner (:mod:`vgmed_data.eval.runner`, through its :class:`vgmed_data.eval.plan.
+RunPlan`), the boxes task (:mod:`vgmed_data.eval.boxes.generate`) and head selection take an :class:`EvalConfig`;
+the run folder (:mod:`vgmed_data.eval.run_folder`) records its :meth:`EvalConfig.manifest`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from vgmed_data.eval.adapters.base import AttentionPrompt
-from vgmed_data.eval.protocol import OFFICIAL_PERCENTILE, BoxMapping, Protocol, box_mapping, refuse_fixed_flags
+from vgmed_data.eval.choices import (AttentionPrompt, BoxMapping, Dtype, Method, Protocol, QueryMode, Task,
+                                     parse_choice)
+from vgmed_data.eval.protocol import OFFICIAL_PERCENTILE, box_mapping, refuse_fixed_flags
 from vgmed_data.eval.provenance import run_provenance
 from vgmed_data.eval.run_folder import Manifest, settings_fingerprint
 from vgmed_data.eval.vgrefine.options import VGRefineOptions
@@ -23,61 +25,29 @@ from vgmed_data.errors import InvalidInputError
 from vgmed_data.onbad import OnBad
 
 
-class Method(StrEnum):
-    """``--method``: the plain model (``baseline``), VGRefine (docs/vgrefine.md) and the interventions of
-    :mod:`vgmed_data.eval.methods` (docs/methods.md), in this order."""
-
-    BASELINE = "baseline"
-    VGREFINE = "vgrefine"
-    PAI = "pai"
-    VCD = "vcd"
-    ADAPTVIS = "adaptvis"
-    BLIND = "blind"
-
-
-class Task(StrEnum):
-    """``--task``: attention grounding + answers, or box outputs (eval.boxes.generate)."""
-
-    GROUNDING = "grounding"
-    BOXES = "boxes"
-
-
-class QueryMode(StrEnum):
-    """``--query``: the attention query row: the last prompt row (official) or the mean over the question rows."""
-
-    LAST = "last"
-    QUESTION_MEAN = "question_mean"
-
-
 # ``--on-bad`` (old spelling ``--on-bad-sample``): a bad sample stops the run (error), or becomes a skip counted
 # in the report by reason (skip, the default), printed too under warn; the vocabulary of every command.
 SkipPolicy = OnBad
 
+__all__ = ["AttentionPrompt", "BASELINE", "Dtype", "EvalConfig", "Method", "Protocol", "QueryMode", "SkipPolicy",
+           "Task", "VGREFINE", "parse_methods"]  # the vocabulary is eval.choices'; imported from here too
 
-class Dtype(StrEnum):
-    """``--dtype``: the model's weights and activations."""
-
-    FLOAT32 = "float32"
-    BFLOAT16 = "bfloat16"
-    FLOAT16 = "float16"
+BASELINE, VGREFINE = Method.BASELINE, Method.VGREFINE
 
 
-BASELINE, VGREFINE = Method.BASELINE.value, Method.VGREFINE.value
-
-
-def parse_methods(text: str) -> tuple[str, ...]:
+def parse_methods(text: str) -> tuple[Method, ...]:
     """``"baseline"``, ``"baseline,vgrefine,pai"``, ... -> the methods in canonical order."""
     names = [part.strip().lower() for part in text.split(",") if part.strip()]
     unknown = [name for name in names if name not in tuple(Method)]
     if unknown or not names:
         raise InvalidInputError(f"unknown method(s) {unknown or text!r}",
                                 fix=f"use one or more of {', '.join(Method)}, comma-separated")
-    return tuple(m.value for m in Method if m in names)
+    return tuple(m for m in Method if m in names)
 
 
-def _check_choice(value: str, choices: type[StrEnum], what: str) -> None:
-    if value not in tuple(choices):
-        raise InvalidInputError(f"{what} {value!r}", fix=f"use one of {', '.join(choices)}")
+# EvalConfig's fields that take one choice, and their vocabulary (eval.choices).
+_CHOICES: dict[str, type[StrEnum]] = {"task": Task, "on_bad_sample": SkipPolicy, "query": QueryMode,
+                                      "attention_prompt": AttentionPrompt, "dtype": Dtype, "protocol": Protocol}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,36 +62,38 @@ class EvalConfig:
     layers: tuple[int, ...] | None = None  # None: every decoder layer (the official protocol)
     limit: int | None = None
     batch_size: int = 1
-    dtype: str = Dtype.FLOAT32.value
+    dtype: Dtype = Dtype.FLOAT32
     device: str = "cpu"
     max_pixels: int | None = None  # None: the family default (eval.adapters); 0: the checkpoint's own
     max_new_tokens: int = 16
-    query: str = QueryMode.LAST.value  # "last" (official) or "question_mean" (mean over the rows after the image)
+    query: QueryMode = QueryMode.LAST  # "last" (official) or "question_mean" (mean over the rows after the image)
     overlays: int = 8
-    on_bad_sample: str = SkipPolicy.SKIP.value
+    on_bad_sample: SkipPolicy = SkipPolicy.SKIP
     progress: bool = True
     merge_timeout_s: float = 3600.0
-    methods: tuple[str, ...] = (BASELINE,)  # "baseline" and/or "vgrefine" (docs/vgrefine.md)
+    methods: tuple[Method, ...] = (BASELINE,)  # "baseline" and/or "vgrefine" (docs/vgrefine.md)
     vgrefine: VGRefineOptions | None = None  # required when "vgrefine" is in methods
     argv: tuple[str, ...] | None = None  # the command line recorded in run.json (None: this process's sys.argv)
-    task: str = Task.GROUNDING.value  # "grounding" (attention + answers) or "boxes" (eval.boxes.generate)
+    task: Task = Task.GROUNDING  # "grounding" (attention + answers) or "boxes" (eval.boxes.generate)
     # the prompt the grounding metrics' attention is captured on for closed questions: "official" (the official
     # open prompt, one more capture-only forward) or "answer" (the lettered prompt the answer is generated from)
-    attention_prompt: str = AttentionPrompt.OFFICIAL.value
+    attention_prompt: AttentionPrompt = AttentionPrompt.OFFICIAL
     overwrite: bool = False  # start over in a folder that holds another run (its run files are removed)
     # "default" (the project's settings) or "official" (the official VGMED code's, per family: eval.protocol)
-    protocol: str = Protocol.DEFAULT.value
+    protocol: Protocol = Protocol.DEFAULT
     min_pixels: int | None = None  # None: the family default (eval.adapters); 0: the checkpoint's own
     answers: bool = True  # False: measure only, no answer is generated (vgmed eval select --protocol official)
     # --method-param NAME.KEY=VALUE of the interventions (eval.methods): name -> key -> text; the rest default
     method_params: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        methods = tuple(self.methods)
-        if not methods or any(m not in tuple(Method) for m in methods) or len(set(methods)) != len(methods):
+        # The API's boundary: text given for a choice becomes its enum here, once (the CLI already passes enums).
+        for name, choices in _CHOICES.items():
+            object.__setattr__(self, name, parse_choice(getattr(self, name), choices, name.replace("_", " ")))
+        methods = tuple(parse_choice(m, Method, "method") for m in self.methods)
+        if not methods or len(set(methods)) != len(methods):
             raise InvalidInputError(f"methods {methods!r}", fix=f"use one or more of {', '.join(Method)}, each once")
-        object.__setattr__(self, "methods", tuple(m.value for m in Method if m in methods))
-        _check_choice(self.task, Task, "task")
+        object.__setattr__(self, "methods", tuple(m for m in Method if m in methods))
         object.__setattr__(self, "method_params", {k: dict(v) for k, v in self.method_params.items()})
         attention_changing = [name for name, m in self.interventions().items() if m.changes_attention]
         if attention_changing and self.query != QueryMode.LAST:  # (unknown names/keys/values failed just above)
@@ -136,11 +108,6 @@ class EvalConfig:
                                         "baseline,vgrefine (and no --heads otherwise)")
         if self.batch_size < 1:
             raise InvalidInputError(f"batch size must be >= 1, got {self.batch_size}")
-        _check_choice(self.on_bad_sample, SkipPolicy, "on_bad_sample")
-        _check_choice(self.query, QueryMode, "query")
-        _check_choice(self.attention_prompt, AttentionPrompt, "attention prompt")
-        _check_choice(self.dtype, Dtype, "dtype")
-        _check_choice(self.protocol, Protocol, "protocol")
         refuse_fixed_flags(self.protocol, {"--max-pixels": self.max_pixels, "--min-pixels": self.min_pixels})
         if self.protocol == Protocol.OFFICIAL:
             unofficial = [flag for flag, value, official in (
@@ -197,7 +164,7 @@ class EvalConfig:
             settings["interventions"] = interventions
         # input_scale (official) was every earlier run's mapping: absent then, so those fingerprints still match
         if with_mapping and self.box_mapping not in (None, BoxMapping.INPUT_SCALE):
-            settings["box_mapping"] = str(self.box_mapping)
+            settings["box_mapping"] = self.box_mapping
         return settings
 
     def fingerprint(self) -> str:
@@ -213,11 +180,10 @@ class EvalConfig:
                         config=self.config, split=self.split, layers=self.layers, query=self.query, task=self.task,
                         methods=self.methods, attention_prompt=self.attention_prompt,
                         vgrefine=self.vgrefine.to_dict() if self.vgrefine is not None else None,
-                        box_mapping=None if self.box_mapping is None else str(self.box_mapping),
+                        box_mapping=self.box_mapping, protocol=self.protocol,
                         provenance=run_provenance(device=self.device, config=self.config, split=self.split,
                                                   argv=self.argv),
-                        extra={"protocol": self.protocol, "min_pixels": self.min_pixels,
-                               "max_pixels": self.max_pixels,
+                        extra={"min_pixels": self.min_pixels, "max_pixels": self.max_pixels,
                                **({"interventions": interventions} if (interventions := self.intervention_parameters())
                                   else {})})
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from vgmed_data.errors import InvalidInputError
 from vgmed_data.eval.adapters.family import OfficialRoute
+from vgmed_data.eval.choices import BoxMapping, Protocol
 
 if TYPE_CHECKING:
     from vgmed_data.eval.adapters.base import AdapterOptions
@@ -40,34 +41,10 @@ if TYPE_CHECKING:
 OFFICIAL_REPO = "Guimeng-Leo-Liu/Medical-MLLMs-Fail"
 
 
-class Protocol(StrEnum):
-    """``--protocol``: ``default`` (the project's settings) or ``official`` (the official VGMED code's)."""
-
-    DEFAULT = "default"
-    OFFICIAL = "official"
-
-
 # The two model paths of the official code: ``qwen`` (measure_attention.load_backend (qwen2_5vl/qwen3vl),
 # eval_utils.qwen3_vl_inference) and ``huatuo`` (cli_new.HuatuoChatbot (LLaVA architecture),
 # eval_utils.attention_*_huatuo). Each family's descriptor names its route.
 OfficialPath = OfficialRoute
-
-
-class BoxMapping(StrEnum):
-    """How stored boxes reach the model's token grid.
-
-    ``input_scale`` (the official protocol; measure_attention.py ``convert_bbox_after_resize``): scale the box
-    from the stored image size to the model input size, ignoring any padding (wrong for square-padded models
-    such as HuatuoGPT-Vision; identical to ``padding_aware`` for the Qwen families, which never pad).
-    ``padding_aware`` (the default protocol): through the model's real input transform, square padding and
-    crops included (``metrics.boxes_to_token_mask_padding_aware``). A record's ``metrics`` (and ``gt_tokens``,
-    the head metrics) use its protocol's mapping and the record says which (``box_mapping``); where the input
-    transform is not a pure resize, so the two mappings differ, the other one's layer metrics are added as
-    ``metrics_<other mapping>`` (``metrics_padding_aware`` under ``official``, ``metrics_input_scale`` under
-    ``default``)."""
-
-    PADDING_AWARE = "padding_aware"
-    INPUT_SCALE = "input_scale"
 
 
 class GenerationSource(StrEnum):
@@ -176,9 +153,9 @@ PROTOCOL_BOX_MAPPING: dict[Protocol, BoxMapping] = {Protocol.DEFAULT: BoxMapping
                                                    Protocol.OFFICIAL: BoxMapping.INPUT_SCALE}
 
 
-def box_mapping(protocol: Protocol | str) -> BoxMapping:
+def box_mapping(protocol: Protocol) -> BoxMapping:
     """The box mapping of ``protocol`` (the same for every family; :class:`BoxMapping`)."""
-    return PROTOCOL_BOX_MAPPING[parse_protocol(protocol)]
+    return PROTOCOL_BOX_MAPPING[protocol]
 
 
 def mappings_agree(family: str) -> bool:
@@ -204,9 +181,9 @@ def official_path(family: str) -> OfficialPath:
     return descriptor(family).official_route
 
 
-def protocol_settings(protocol: Protocol | str, family: str) -> ProtocolSettings:
-    """The settings of ``protocol`` for the model ``family`` (an adapter's ``family`` name)."""
-    protocol = parse_protocol(protocol)
+def protocol_settings(protocol: Protocol, family: str) -> ProtocolSettings:
+    """The settings of ``protocol`` for the model ``family`` (an adapter's ``family`` name); a run resolves
+    them once (:class:`vgmed_data.eval.plan.RunPlan`)."""
     if protocol is Protocol.DEFAULT:
         return ProtocolSettings(
             protocol=protocol, family=family, path=None, measure_pixels=PixelBudget(), measure_pre_resize=False,
@@ -229,7 +206,8 @@ def protocol_settings(protocol: Protocol | str, family: str) -> ProtocolSettings
 
 
 def parse_protocol(value: Protocol | str) -> Protocol:
-    """``"official"``/``"default"`` (any case) -> :class:`Protocol`; anything else raises with the choices."""
+    """``"official"``/``"default"`` (any case) -> :class:`Protocol`; anything else raises with the choices
+    (for callers of the API; the CLI and ``run.json`` use :func:`vgmed_data.eval.choices.parse_choice`)."""
     if isinstance(value, Protocol):
         return value
     try:
@@ -267,11 +245,11 @@ def answer_prompt(question: str, options: Sequence[str], settings: ProtocolSetti
     return f"{text} {SHORT_ANSWER}" if settings.answer_suffix and options else text
 
 
-def refuse_fixed_flags(protocol: Protocol | str, flags: Mapping[str, object]) -> None:
+def refuse_fixed_flags(protocol: Protocol, flags: Mapping[str, object]) -> None:
     """Under the official protocol, raise if any of ``flags`` (``"--max-pixels": value``, ...) was given (not
     None): the protocol sets them itself, and a run that overrides them would not be the official one."""
     given = [flag for flag, value in flags.items() if value is not None]
-    if parse_protocol(protocol) is Protocol.OFFICIAL and given:
+    if protocol is Protocol.OFFICIAL and given:
         raise InvalidInputError(f"--protocol official sets {', '.join(given)} itself; it cannot be combined with "
                                 f"{'it' if len(given) == 1 else 'them'}",
                                 fix="drop the flag(s), or use --protocol default (docs/evaluation.md lists the "

@@ -77,7 +77,7 @@ def summarise(records: Sequence[SampleRecord], *, manifest: Manifest, adapter: d
             "random_weights": (Path(manifest.model) / "tiny_checkpoint.json").exists(),
             "query": manifest.query,
             "attention_prompt": manifest.attention_prompt, "layers": layers, "best_layer_by_ar": best,
-            "protocol": manifest.extra.get("protocol", "default"), "protocol_settings": adapter.get("protocol"),
+            "protocol": manifest.run_protocol, "protocol_settings": adapter.get("protocol"),
             "grids": _grid_counts(ok),
             "counts": {"samples": len(records), "answered": overall["answered"], "grounded": overall["grounded"],
                        "skipped": dict(sorted(skips.items()))},

@@ -34,6 +34,8 @@ from typing import IO, Any, TypeVar
 import numpy as np
 
 from vgmed_data.errors import FileFormatError, InvalidInputError, SourceNotFoundError
+from vgmed_data.eval.choices import (AttentionPrompt, BoxMapping, Choice, Method, Protocol, QueryMode, Task,
+                                     parse_choice)
 from vgmed_data.jsonl import json_lines, read_json_file, write_json_lines
 from vgmed_data.safepaths import PathEscapeError, resolve_inside
 from vgmed_data.staging import staged_file
@@ -52,8 +54,8 @@ RUN_FOLDERS = (ATTENTION, RANKS, "overlays", "scores")
 # Keys of eval.answers.score_answer, stored flat beside the answer they score.
 SCORE_KEYS = ("kind", "correct", "chosen", "rule", "exact", "recall")
 LEGACY_FIX = "re-run it with this version of vgmed-data (`vgmed eval run ... --out NEW_DIR`)"
-# What runs and records written before the box mapping was recorded used for `metrics` (eval.protocol.BoxMapping).
-LEGACY_BOX_MAPPING = "input_scale"
+# What runs and records written before the box mapping was recorded used for `metrics` (eval.choices.BoxMapping).
+LEGACY_BOX_MAPPING = BoxMapping.INPUT_SCALE
 
 
 class Status(StrEnum):
@@ -209,7 +211,7 @@ class SampleRecord:
     skip_reason: str | None = None  # the category a skip is counted under (VgmedError.reason)
     skip_detail: str | None = None  # the error's full text
     prompt: str | None = None
-    attention_prompt: str | None = None  # None: written before --attention-prompt (measured on the answer prompt)
+    attention_prompt: AttentionPrompt | None = None  # None: written before --attention-prompt (the answer prompt)
     attention_text: str | None = None
     grid: tuple[int, int] | None = None
     input_transform: Mapping[str, Any] | None = None
@@ -225,7 +227,7 @@ class SampleRecord:
     metrics: Mapping[str, tuple[float, ...]] | None = None
     metrics_padding_aware: Mapping[str, tuple[float, ...]] | None = None
     metrics_input_scale: Mapping[str, tuple[float, ...]] | None = None
-    box_mapping: str | None = None  # as written; None: a record from before the field (see `mapping`)
+    box_mapping: BoxMapping | None = None  # None: a record from before the field (see `mapping`)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -233,18 +235,19 @@ class SampleRecord:
         return self.status == Status.OK
 
     @property
-    def mapping(self) -> str:
+    def mapping(self) -> BoxMapping:
         """The box mapping ``metrics`` were computed with: ``box_mapping``, or ``"input_scale"`` for a record
         written before the field existed (every run then used the input-scale mapping for ``metrics``)."""
         return self.box_mapping or LEGACY_BOX_MAPPING
 
-    def metrics_by(self, mapping: str) -> Mapping[str, tuple[float, ...]] | None:
+    def metrics_by(self, mapping: BoxMapping) -> Mapping[str, tuple[float, ...]] | None:
         """The layer metrics on the cells of ``mapping`` (``"input_scale"``/``"padding_aware"``): ``metrics``
         when that is the record's own mapping, else the extra field; None where the record has no such
         metrics (also where the mappings agree: then ``metrics`` holds both)."""
         if mapping == self.mapping:
             return self.metrics
-        return {"padding_aware": self.metrics_padding_aware, "input_scale": self.metrics_input_scale}.get(mapping)
+        return {BoxMapping.PADDING_AWARE: self.metrics_padding_aware,
+                BoxMapping.INPUT_SCALE: self.metrics_input_scale}[mapping]
 
     @property
     def correct(self) -> bool | None:
@@ -290,7 +293,9 @@ class SampleRecord:
                    question_type=str(known.get("question_type")), question=str(known.get("question", "")),
                    answer=str(known.get("answer", "")), options=tuple(known.get("options") or ()), status=status,
                    skip_reason=known.get("skip_reason"), skip_detail=known.get("skip_detail"), prompt=known.get("prompt"),
-                   attention_prompt=known.get("attention_prompt"), attention_text=known.get("attention_text"),
+                   attention_prompt=_optional_choice(known.get("attention_prompt"), AttentionPrompt,
+                                                     "attention prompt"),
+                   attention_text=known.get("attention_text"),
                    grid=None if grid is None else (int(grid[0]), int(grid[1])),
                    input_transform=known.get("input_transform"),
                    layers=None if layers is None else tuple(int(v) for v in layers),
@@ -302,7 +307,12 @@ class SampleRecord:
                    metrics=_metrics_of(known.get("metrics")),
                    metrics_padding_aware=_metrics_of(known.get("metrics_padding_aware")),
                    metrics_input_scale=_metrics_of(known.get("metrics_input_scale")),
-                   box_mapping=known.get("box_mapping"), extra=extra)
+                   box_mapping=_optional_choice(known.get("box_mapping"), BoxMapping, "box mapping"), extra=extra)
+
+
+def _optional_choice(value: object, choices: type[Choice], what: str) -> Choice | None:
+    """A choice as a file wrote it (None: absent, a file from before the field)."""
+    return None if value is None else parse_choice(value, choices, what)
 
 
 def _metrics_json(metrics: Mapping[str, Sequence[float]] | None) -> dict[str, list[float]] | None:
@@ -394,7 +404,8 @@ def without_timings(record: SampleRecord | BoxSampleRecord) -> dict[str, Any]:
 @dataclass(frozen=True, kw_only=True)
 class Manifest:
     """``run.json``. Defaults are what runs written before a field existed meant: no ``task`` = grounding, no
-    ``methods`` = baseline, no ``attention_prompt`` = the answer prompt, no ``provenance`` = unknown."""
+    ``methods`` = baseline, no ``attention_prompt`` = the answer prompt, no ``provenance`` = unknown, no
+    ``protocol`` = the default protocol (:attr:`run_protocol`), no ``box_mapping`` = input scale (:attr:`mapping`)."""
 
     fingerprint: str
     world: int
@@ -403,40 +414,56 @@ class Manifest:
     config: str = "vgmed"
     split: str = "test"
     layers: tuple[int, ...] | None = None
-    query: str = "last"
-    task: str = "grounding"
-    methods: tuple[str, ...] = ("baseline",)
-    attention_prompt: str = "answer"
+    query: QueryMode = QueryMode.LAST
+    task: Task = Task.GROUNDING
+    methods: tuple[Method, ...] = (Method.BASELINE,)
+    attention_prompt: AttentionPrompt = AttentionPrompt.ANSWER
     vgrefine: Mapping[str, Any] | None = None
-    box_mapping: str | None = None  # grounding runs; None: written before it was recorded (see `mapping`)
+    box_mapping: BoxMapping | None = None  # grounding runs; None: written before it was recorded (see `mapping`)
+    protocol: Protocol | None = None  # None: written before --protocol (see `run_protocol`)
     provenance: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
-    def mapping(self) -> str:
+    def mapping(self) -> BoxMapping:
         """The box mapping of the run's ``metrics`` (runs from before the field: ``"input_scale"``)."""
         return self.box_mapping or LEGACY_BOX_MAPPING
 
+    @property
+    def run_protocol(self) -> Protocol:
+        """The protocol the run followed (runs from before the option: ``default``, the only one there was)."""
+        return self.protocol or Protocol.DEFAULT
+
     def to_json(self) -> dict[str, Any]:
-        mapping = {} if self.box_mapping is None else {"box_mapping": self.box_mapping}
+        written = {name: value for name, value in (("box_mapping", self.box_mapping), ("protocol", self.protocol))
+                   if value is not None}
         return {"fingerprint": self.fingerprint, "world": self.world, "model": self.model, "dataset": self.dataset,
                 "config": self.config, "split": self.split,
                 "layers": None if self.layers is None else list(self.layers), "query": self.query,
                 "task": self.task, "methods": list(self.methods), "attention_prompt": self.attention_prompt,
-                "vgrefine": None if self.vgrefine is None else dict(self.vgrefine), **mapping, **self.extra,
+                "vgrefine": None if self.vgrefine is None else dict(self.vgrefine), **written, **self.extra,
                 "provenance": dict(self.provenance)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Manifest:
+        """The manifest of ``data`` (``run.json`` as read); the choices are parsed here, once."""
         names = [f.name for f in fields(cls) if f.name != "extra"]
         _require(data, ("fingerprint", "world", "model", "dataset"), what="run.json")
         known, extra = _split(data, names)
         layers = known.pop("layers", None)
         methods = known.pop("methods", None)
-        return cls(**{**known, "world": int(known["world"]),
+        choices = {name: parse_choice(known[name], kind, name.replace("_", " ")) for name, kind in _MANIFEST_CHOICES.items()
+                   if known.get(name) is not None}
+        return cls(**{**known, **choices, "world": int(known["world"]),
                       "layers": None if layers is None else tuple(int(v) for v in layers),
-                      "methods": tuple(methods) if methods else ("baseline",),
+                      "methods": tuple(parse_choice(m, Method, "method") for m in methods) if methods else
+                      (Method.BASELINE,),
                       "provenance": known.get("provenance") or {}}, extra=extra)
+
+
+# The manifest's fields that hold one choice (absent or null in older files: the field's default).
+_MANIFEST_CHOICES: dict[str, type[Any]] = {"query": QueryMode, "task": Task, "attention_prompt": AttentionPrompt,
+                                           "box_mapping": BoxMapping, "protocol": Protocol}
 
 
 # ---- rank files ----------------------------------------------------------------------------------------------

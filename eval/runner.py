@@ -32,8 +32,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -41,13 +40,14 @@ from typing import Any
 import numpy as np
 
 from vgmed_data.eval.answers import score_answer
-from vgmed_data.eval.config import BASELINE, VGREFINE, EvalConfig, QueryMode, SkipPolicy, Task
+from vgmed_data.eval.choices import BoxMapping, QueryMode, Task
+from vgmed_data.eval.config import BASELINE, VGREFINE, EvalConfig, SkipPolicy
 from vgmed_data.eval.data import EvalSample, in_shard, iter_samples, rank_and_world
 from vgmed_data.eval.metrics import boxes_to_token_mask, boxes_to_token_mask_padding_aware, grounding_metrics
+from vgmed_data.eval.plan import RunPlan, plan_run, run_options
 from vgmed_data.eval.progress import progress_bar
-from vgmed_data.eval.protocol import (BoxMapping, Protocol, ProtocolSettings, adapter_options, answer_prompt,
-                                      mappings_agree, protocol_settings)
-from vgmed_data.eval.run_folder import MethodRecord, RunFolder, SampleRecord, Status
+from vgmed_data.eval.protocol import mappings_agree
+from vgmed_data.eval.run_folder import MethodRecord, RunFolder, SampleRecord, Status, VGRefineRecord
 from vgmed_data.eval.vgrefine.options import VGRefineOptions
 from vgmed_data.errors import FileFormatError, GeometryError, InvalidInputError, VgmedError
 from vgmed_data.onbad import warn_skipped
@@ -155,7 +155,7 @@ def _warn_skips(records: Sequence[SampleRecord]) -> None:
 
 
 def _encode_rows(adapter: Any, ready: list[tuple[EvalSample, Any]], text_of: Callable[[EvalSample], str],
-                 cfg: EvalConfig, records: list[SampleRecord]) -> tuple[list[tuple[EvalSample, Any]], Any]:
+                 plan: RunPlan, records: list[SampleRecord]) -> tuple[list[tuple[EvalSample, Any]], Any]:
     """``(kept rows, Encoded or None)`` for ``ready`` with the user text ``text_of(sample)``. Images the processor
     rejects become counted skips appended to ``records`` (or raise, by policy); the other rows go on."""
     from vgmed_data.eval.adapters import GENERAL_PROMPT
@@ -173,36 +173,16 @@ def _encode_rows(adapter: Any, ready: list[tuple[EvalSample, Any]], text_of: Cal
                 adapter.encode([image], [GENERAL_PROMPT], record_ids=[sample.id])
                 kept.append((sample, image))
             except FileFormatError as error:
-                if cfg.on_bad_sample == SkipPolicy.ERROR:
+                if plan.cfg.on_bad_sample is SkipPolicy.ERROR:
                     raise
                 records.append(_skipped(sample, error))
         return kept, encode(kept)
 
 
-def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig, layers: Sequence[int]
-                   ) -> tuple[list[SampleRecord], dict[str, np.ndarray]]:
-    """Records and attention arrays for one batch. Bad samples become counted skips (or raise, by policy).
-
-    Passes: the question pass (the answer prompt, generating, when the baseline answers; else the attention
-    prompt, capture only), a capture-only pass on the attention prompt for the rows whose attention prompt is
-    not the one the question pass ran (closed questions with ``attention_prompt="official"``), the general pass.
-    """
-    from vgmed_data.eval.adapters import GENERAL_PROMPT
-    from vgmed_data.eval.adapters.base import attention_question_prompt
-
-    settings = protocol_settings(cfg.protocol, adapter.family)
-    measure_options = adapter.options  # what run_rank set for the protocol (default: the run's flags)
-    answer_options = measure_options if settings.protocol is Protocol.DEFAULT else adapter_options(
-        settings, answers=True, max_new_tokens=cfg.max_new_tokens)
-
-    def answer_text(sample: EvalSample) -> str:
-        return answer_prompt(sample.question, sample.options, settings)
-
-    def attention_text(sample: EvalSample) -> str:
-        return attention_question_prompt(sample.question, sample.options, mode=cfg.attention_prompt)
-
-    records: list[SampleRecord] = []
-    arrays: dict[str, np.ndarray] = {}
+def _load_images(samples: Sequence[EvalSample], plan: RunPlan, records: list[SampleRecord]
+                 ) -> list[tuple[EvalSample, Any]]:
+    """``(sample, image)`` of the samples whose image reads and has the row's size; the others become counted
+    skips appended to ``records`` (or raise, by policy)."""
     ready: list[tuple[EvalSample, Any]] = []
     for sample in samples:
         try:
@@ -212,139 +192,187 @@ def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], cfg: EvalConfig,
                                     reason="image size mismatch")
             ready.append((sample, image))
         except VgmedError as error:
-            if cfg.on_bad_sample == SkipPolicy.ERROR:
+            if plan.cfg.on_bad_sample is SkipPolicy.ERROR:
                 raise
             records.append(_skipped(sample, error))
-    # --method vgrefine alone, or a measure-only run (cfg.answers False): the question pass only captures
-    answer_baseline = BASELINE in cfg.methods and cfg.answers
-    # Official Qwen protocol: the answers see the checkpoint's processor, the measurement another pixel budget,
-    # so the baseline answers get their own generating pass and the question pass only captures.
-    separate_answers = answer_baseline and answer_options != measure_options
-    first_text = answer_text if answer_baseline and not separate_answers else attention_text
+    return ready
+
+
+@dataclass(frozen=True)
+class _Passes:
+    """A batch's shared passes, row by row: the rows kept, where each row's metric maps come from (an encoded
+    batch, its maps, the row in it), the general prompt's maps, the baseline's replies (empty when it does not
+    answer), the answer pass's grids (official Qwen protocol: the answers' grid where it is another), and the
+    time each row is charged for the passes."""
+
+    ready: list[tuple[EvalSample, Any]]
+    sources: list[tuple[Any, np.ndarray, int]]
+    general: Any
+    general_maps: np.ndarray
+    replies: list[str]
+    answer_grids: list[tuple[int, int]]
+    timings: list[dict[str, float]]
+
+
+def _run_passes(adapter: Any, ready: list[tuple[EvalSample, Any]], plan: RunPlan, records: list[SampleRecord]
+                ) -> _Passes | None:
+    """The question pass (the answer prompt, generating, when the baseline answers there; else the attention
+    prompt, capture only), a capture-only pass on the attention prompt for the rows whose attention prompt is not
+    the question pass's (closed questions with ``attention_prompt="official"``), the general pass and, where the
+    baseline answers apart (:attr:`RunPlan.separate_answers`), the answer pass. None: no row could be encoded."""
+    from vgmed_data.eval.adapters import GENERAL_PROMPT
+
+    cfg, layers = plan.cfg, plan.layers
     start = time.perf_counter()
-    ready, encoded_q = _encode_rows(adapter, ready, first_text, cfg, records)
+    ready, encoded_q = _encode_rows(adapter, ready, plan.question_text, plan, records)
     if encoded_q is None:
-        records.sort(key=lambda r: r.index)
-        return records, arrays
-    q_maps, replies = _capture_pass(adapter, encoded_q, layers, generate=answer_baseline and not separate_answers,
-                                    query=cfg.query, device=cfg.device)
+        return None
+    generate = plan.answer_baseline and not plan.separate_answers
+    q_maps, replies = _capture_pass(adapter, encoded_q, layers, generate=generate, query=cfg.query, device=cfg.device)
     t_question = time.perf_counter() - start
-    images = [image for _, image in ready]
-    # Where each row's metric maps come from: (encoded batch, its maps, row in it).
+    images, ids = [image for _, image in ready], [s.id for s, _ in ready]
     sources: list[tuple[Any, np.ndarray, int]] = [(encoded_q, q_maps, row) for row in range(len(ready))]
-    extra = [row for row, (sample, _) in enumerate(ready) if attention_text(sample) != first_text(sample)]
+    extra = [row for row, (sample, _) in enumerate(ready) if plan.attention_text(sample) != plan.question_text(sample)]
     start = time.perf_counter()
     if extra:
-        encoded_a = adapter.encode([images[row] for row in extra], [attention_text(ready[row][0]) for row in extra],
-                                   record_ids=[ready[row][0].id for row in extra])
+        encoded_a = adapter.encode([images[row] for row in extra], [plan.attention_text(ready[row][0]) for row in extra],
+                                   record_ids=[ids[row] for row in extra])
         a_maps, _ = _capture_pass(adapter, encoded_a, layers, generate=False, query=cfg.query, device=cfg.device)
         for at, row in enumerate(extra):
             sources[row] = (encoded_a, a_maps, at)
     t_attention = time.perf_counter() - start
     start = time.perf_counter()
-    encoded_g = adapter.encode(images, [GENERAL_PROMPT] * len(ready), record_ids=[s.id for s, _ in ready])
+    encoded_g = adapter.encode(images, [GENERAL_PROMPT] * len(ready), record_ids=ids)
     g_maps, _ = _capture_pass(adapter, encoded_g, layers, generate=False, query=cfg.query, device=cfg.device)
     t_general = time.perf_counter() - start
     answer_grids: list[tuple[int, int]] = []
-    if separate_answers:
+    if plan.separate_answers:
         start = time.perf_counter()
-        with options_applied(adapter, answer_options):
-            encoded_r = adapter.encode(images, [answer_text(s) for s, _ in ready], record_ids=[s.id for s, _ in ready])
+        with adapter.using(plan.answer):
+            encoded_r = adapter.encode(images, [plan.answer_text(s) for s, _ in ready], record_ids=ids)
             replies = _answer_pass(adapter, encoded_r, device=cfg.device)
         answer_grids = [tuple(layout.grid) for layout in encoded_r.layouts]
         t_question += time.perf_counter() - start
     per = len(ready)
-    for row, (sample, image) in enumerate(ready):
-        source, source_maps, at = sources[row]
-        layout_a, layout_g = source.layouts[at], encoded_g.layouts[row]
-        q = source_maps[at][..., layout_a.positions]
-        g = g_maps[row][..., layout_g.positions]
-        timings = {"question_s": round(t_question / per, 6), "general_s": round(t_general / per, 6)}
-        if row in extra:
-            timings["attention_s"] = round(t_attention / len(extra), 6)
-        fields: dict[str, Any] = {
-            **_sample_fields(sample), "status": Status.OK, "prompt": adapter.chat_text(answer_text(sample)),
-            "attention_prompt": cfg.attention_prompt, "attention_text": source.texts[at],
-            "grid": tuple(layout_a.grid), "input_transform": layout_a.transform.to_dict(), "layers": tuple(layers),
-        }
-        fields["box_mapping"] = settings.box_mapping.value
-        record_extra: dict[str, Any] = {"protocol": settings.protocol.value}  # not `extra`: the rows list above
-        if answer_grids:  # the grid the answer was generated on, where it is not the measured one
-            record_extra["answer_grid"] = list(answer_grids[row])
-        if answer_baseline:
-            fields.update(prediction=replies[row],
-                          score=score_answer(replies[row], answer=sample.answer, options=sample.options))
-        if cfg.vgrefine is not None:
-            with options_applied(adapter, answer_options):
-                refined = _vgrefine_sample(adapter, sample, image, cfg, cfg.vgrefine, settings)
-            fields["vgrefine"] = refined.record
-            timings["vgrefine_s"] = round(refined.seconds, 6)
-            arrays.update(refined.arrays)
-        outcomes = _interventions(adapter, sample, image, cfg, layers, answer_text(sample), answer_options,
-                                  prediction=fields.get("prediction"), timings=timings)
-        arrays[f"{sample.id}__question"] = q.astype(np.float16)
-        arrays[f"{sample.id}__general"] = g.astype(np.float16)
-        if not sample.boxes:
-            fields["grounding_skip"] = "no boxes"
-        else:
-            try:
-                mask, other = _gt_masks(sample, layout_a, image.size, mapping=settings.box_mapping,
-                                        clip=settings.clip_boxes)
-            except GeometryError as error:
-                if cfg.on_bad_sample == SkipPolicy.ERROR:
-                    raise GeometryError(error.message, record=sample.id, fix=error.fix) from error
-                fields.update(grounding_skip="bad box", grounding_skip_detail=error.message)
-            else:
-                if not mask.any():  # official protocol, every box clipped away (the official code raises)
-                    fields.update(grounding_skip="bad box",
-                                  grounding_skip_detail="no image token overlaps the boxes clipped to the image")
-                    fields["methods"] = {name: outcome.record for name, outcome in outcomes.items()}
-                    records.append(SampleRecord(**fields, timings=timings, extra=record_extra))
-                    continue
-                result = grounding_metrics(q, g, mask)
-                outcomes = {name: _with_metrics_after(adapter, outcome, sample, image, g, mask, layers,
-                                                      attention_text(sample), answer_text(sample))
-                            for name, outcome in outcomes.items()}
-                if fields.get("vgrefine") is not None and tuple(fields["vgrefine"].grid) == tuple(layout_a.grid):
-                    fields["vgrefine"] = _vgrefine_after(adapter, fields["vgrefine"], image, g, mask, layers,
-                                                         attention_text(sample))
-                fields["gt_tokens"] = int(mask.sum())
-                fields["metrics"] = _metric_lists(result)
-                arrays[f"{sample.id}__head_metrics"] = np.stack(
-                    [result["head"][k] for k in ("ar", "kl", "js")]).astype(np.float32)
-                if other is not None and other.any():  # the other mapping: metrics_padding_aware / _input_scale
-                    other_name = ("metrics_input_scale" if settings.box_mapping is BoxMapping.PADDING_AWARE
-                                  else "metrics_padding_aware")
-                    fields[other_name] = _metric_lists(grounding_metrics(q, g, other))
-        fields["methods"] = {name: outcome.record for name, outcome in outcomes.items()}
-        records.append(SampleRecord(**fields, timings=timings, extra=record_extra))
+    timings = [{"question_s": round(t_question / per, 6), "general_s": round(t_general / per, 6),
+                **({"attention_s": round(t_attention / len(extra), 6)} if row in extra else {})}
+               for row in range(per)]
+    return _Passes(ready=ready, sources=sources, general=encoded_g, general_maps=g_maps, replies=replies,
+                   answer_grids=answer_grids, timings=timings)
+
+
+def evaluate_batch(adapter: Any, samples: Sequence[EvalSample], plan: RunPlan
+                   ) -> tuple[list[SampleRecord], dict[str, np.ndarray]]:
+    """Records and attention arrays for one batch (:func:`_run_passes`, then each row's record). Bad samples
+    become counted skips (or raise, by policy)."""
+    records: list[SampleRecord] = []
+    arrays: dict[str, np.ndarray] = {}
+    passes = _run_passes(adapter, _load_images(samples, plan, records), plan, records)
+    if passes is not None:
+        records += [_row_record(adapter, passes, row, plan, arrays) for row in range(len(passes.ready))]
     records.sort(key=lambda r: r.index)
     return records, arrays
 
 
-@contextmanager
-def options_applied(adapter: Any, options: Any) -> Iterator[None]:
-    """``adapter`` with ``options`` (processor budget, generation settings) inside the block, restored after."""
-    before = adapter.options
-    if options == before:
-        yield
-        return
-    adapter.set_options(options)
-    try:
-        yield
-    finally:
-        adapter.set_options(before)
+def _row_record(adapter: Any, passes: _Passes, row: int, plan: RunPlan, arrays: dict[str, np.ndarray]
+                ) -> SampleRecord:
+    """One answered row's record: prompts, grid, answers (baseline, VGRefine, interventions) and its grounding
+    metrics; its maps go into ``arrays``."""
+    sample, image = passes.ready[row]
+    source, source_maps, at = passes.sources[row]
+    layout_a, layout_g = source.layouts[at], passes.general.layouts[row]
+    q = source_maps[at][..., layout_a.positions]
+    g = passes.general_maps[row][..., layout_g.positions]
+    timings = dict(passes.timings[row])
+    fields: dict[str, Any] = {
+        **_sample_fields(sample), "status": Status.OK, "prompt": adapter.chat_text(plan.answer_text(sample)),
+        "attention_prompt": plan.cfg.attention_prompt, "attention_text": source.texts[at],
+        "grid": tuple(layout_a.grid), "input_transform": layout_a.transform.to_dict(), "layers": plan.layers,
+        "box_mapping": plan.settings.box_mapping,
+    }
+    record_extra: dict[str, Any] = {"protocol": plan.settings.protocol}  # not `extra`: the rows list above
+    if passes.answer_grids:  # the grid the answer was generated on, where it is not the measured one
+        record_extra["answer_grid"] = list(passes.answer_grids[row])
+    if plan.answer_baseline:
+        reply = passes.replies[row]
+        fields.update(prediction=reply, score=score_answer(reply, answer=sample.answer, options=sample.options))
+    refined = None
+    if plan.cfg.vgrefine is not None:
+        with adapter.using(plan.answer):
+            result = _vgrefine_sample(adapter, sample, image, plan)
+        refined = result.record
+        timings["vgrefine_s"] = round(result.seconds, 6)
+        arrays.update(result.arrays)
+    outcomes = _interventions(adapter, sample, image, plan, prediction=fields.get("prediction"), timings=timings)
+    arrays[f"{sample.id}__question"] = q.astype(np.float16)
+    arrays[f"{sample.id}__general"] = g.astype(np.float16)
+    grounding = _Grounding(adapter=adapter, plan=plan, sample=sample, image=image, layout=layout_a,
+                           question=q, general=g)
+    fields.update(grounding.fields(arrays))
+    if grounding.mask is not None:
+        outcomes = {name: _with_metrics_after(grounding, outcome) for name, outcome in outcomes.items()}
+        if refined is not None and tuple(refined.grid) == tuple(layout_a.grid):
+            refined = _vgrefine_after(grounding, refined)
+    return SampleRecord(**fields, vgrefine=refined, methods={name: o.record for name, o in outcomes.items()},
+                        timings=timings, extra=record_extra)
 
 
-def _vgrefine_sample(adapter: Any, sample: EvalSample, image: Any, cfg: EvalConfig, options: VGRefineOptions,
-                     settings: ProtocolSettings) -> Any:
+@dataclass
+class _Grounding:
+    """A row's grounding metrics: the boxes on the measured grid (:attr:`mask`, set by :meth:`fields` when the
+    metrics could be computed) and the maps they are scored on."""
+
+    adapter: Any
+    plan: RunPlan
+    sample: EvalSample
+    image: Any
+    layout: Any
+    question: np.ndarray
+    general: np.ndarray
+    mask: np.ndarray | None = None
+
+    def fields(self, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+        """The record's grounding fields (``metrics``, ``gt_tokens``, the other mapping's metrics) or why there
+        are none (``grounding_skip``); the per-head metrics go into ``arrays``."""
+        sample, settings = self.sample, self.plan.settings
+        if not sample.boxes:
+            return {"grounding_skip": "no boxes"}
+        try:
+            mask, other = _gt_masks(sample, self.layout, self.image.size, mapping=settings.box_mapping,
+                                    clip=settings.clip_boxes)
+        except GeometryError as error:
+            if self.plan.cfg.on_bad_sample is SkipPolicy.ERROR:
+                raise GeometryError(error.message, record=sample.id, fix=error.fix) from error
+            return {"grounding_skip": "bad box", "grounding_skip_detail": error.message}
+        if not mask.any():  # official protocol, every box clipped away (the official code raises)
+            return {"grounding_skip": "bad box",
+                    "grounding_skip_detail": "no image token overlaps the boxes clipped to the image"}
+        self.mask = mask
+        result = grounding_metrics(self.question, self.general, mask)
+        arrays[f"{sample.id}__head_metrics"] = np.stack([result["head"][k] for k in ("ar", "kl", "js")]
+                                                        ).astype(np.float32)
+        out: dict[str, Any] = {"gt_tokens": int(mask.sum()), "metrics": _metric_lists(result)}
+        if other is not None and other.any():  # the other mapping: metrics_padding_aware / _input_scale
+            other_name = ("metrics_input_scale" if settings.box_mapping is BoxMapping.PADDING_AWARE
+                          else "metrics_padding_aware")
+            out[other_name] = _metric_lists(grounding_metrics(self.question, self.general, other))
+        return out
+
+    def metrics_after(self, maps: Mapping[int, np.ndarray]) -> dict[str, tuple[float, ...]]:
+        """The layer metrics of ``maps`` (layer -> map on the grid), with the row's normaliser and cells."""
+        assert self.mask is not None, "metrics_after follows fields()"
+        after = np.stack([maps[layer] for layer in self.plan.layers])
+        return _metric_lists(grounding_metrics(after, self.general, self.mask))
+
+
+def _vgrefine_sample(adapter: Any, sample: EvalSample, image: Any, plan: RunPlan) -> Any:
     """VGRefine on one sample (fast path, batch size 1); with the baseline, the plain answer is decoded too."""
     from vgmed_data.eval.vgrefine.evaluate import evaluate_sample
 
-    return evaluate_sample(adapter, image=image, user_text=answer_prompt(sample.question, sample.options, settings),
-                           sample_id=sample.id, answer=sample.answer, options=sample.options,
-                           method_options=options, max_new_tokens=adapter.options.max_new_tokens,
-                           with_plain=BASELINE in cfg.methods)
+    assert plan.cfg.vgrefine is not None
+    return evaluate_sample(adapter, image=image, user_text=plan.answer_text(sample), sample_id=sample.id,
+                           answer=sample.answer, options=sample.options, method_options=plan.cfg.vgrefine,
+                           max_new_tokens=plan.answer.max_new_tokens, with_plain=BASELINE in plan.cfg.methods)
 
 
 @dataclass(frozen=True)
@@ -357,16 +385,15 @@ class _Outcome:
     maps: dict[int, np.ndarray] | None
 
 
-def _interventions(adapter: Any, sample: EvalSample, image: Any, cfg: EvalConfig, layers: Sequence[int],
-                   user_text: str, answer_options: Any, *, prediction: str | None, timings: dict[str, float]
-                   ) -> dict[str, _Outcome]:
-    """Every intervention of ``cfg`` (eval.methods) answers the sample on the answer prompt, batch size 1."""
+def _interventions(adapter: Any, sample: EvalSample, image: Any, plan: RunPlan, *, prediction: str | None,
+                   timings: dict[str, float]) -> dict[str, _Outcome]:
+    """Every intervention of the plan (eval.methods) answers the sample on the answer prompt, batch size 1."""
     outcomes: dict[str, _Outcome] = {}
-    for name, method in cfg.interventions().items():
-        capture = list(layers) if method.changes_attention and sample.boxes else []
+    for name, method in plan.interventions.items():
+        capture = list(plan.layers) if method.changes_attention and sample.boxes else []
         start = time.perf_counter()
-        with options_applied(adapter, answer_options):
-            result = method.answer(adapter, image, user_text, max_new_tokens=adapter.options.max_new_tokens,
+        with adapter.using(plan.answer):
+            result = method.answer(adapter, image, plan.answer_text(sample), max_new_tokens=plan.answer.max_new_tokens,
                                    capture_layers=capture, sample_id=sample.id)
         seconds = time.perf_counter() - start
         timings[f"{name}_s"] = round(seconds, 6)
@@ -378,24 +405,22 @@ def _interventions(adapter: Any, sample: EvalSample, image: Any, cfg: EvalConfig
     return outcomes
 
 
-def _with_metrics_after(adapter: Any, outcome: _Outcome, sample: EvalSample, image: Any, general: np.ndarray,
-                        mask: np.ndarray, layers: Sequence[int], attention_text: str, answer_text: str) -> _Outcome:
+def _with_metrics_after(grounding: _Grounding, outcome: _Outcome) -> _Outcome:
     """The layer metrics of the attention after an attention-changing intervention, on the prompt the record's
     ``metrics`` were measured on (its answer pass's maps when that is the answer prompt, else one capture-only
     forward with the same per-sample choices) and with the same general-prompt normaliser and cells."""
     if not outcome.method.changes_attention:
         return outcome
+    plan, sample = grounding.plan, grounding.sample
+    attention_text = plan.attention_text(sample)
     maps = outcome.maps
-    if maps is None or attention_text != answer_text:
-        maps = outcome.method.capture(adapter, image, attention_text, layers=layers,
+    if maps is None or attention_text != plan.answer_text(sample):
+        maps = outcome.method.capture(grounding.adapter, grounding.image, attention_text, layers=list(plan.layers),
                                       details=outcome.record.details)
-    after = np.stack([maps[layer] for layer in layers])
-    metrics = _metric_lists(grounding_metrics(after, general, mask))
-    return replace(outcome, record=replace(outcome.record, metrics_after=metrics))
+    return replace(outcome, record=replace(outcome.record, metrics_after=grounding.metrics_after(maps)))
 
 
-def _vgrefine_after(adapter: Any, refined: Any, image: Any, general: np.ndarray, mask: np.ndarray,
-                    layers: Sequence[int], attention_text: str) -> Any:
+def _vgrefine_after(grounding: _Grounding, refined: VGRefineRecord) -> VGRefineRecord:
     """VGRefine's record with ``metrics_after``: one capture-only forward of the attention prompt with the
     sample's knockout (its blocked tokens, masked layers, rows from the first token after the image), the last
     row of every captured layer, normalised and scored like the record's ``metrics``."""
@@ -405,7 +430,8 @@ def _vgrefine_after(adapter: Any, refined: Any, image: Any, general: np.ndarray,
     from vgmed_data.eval.methods.base import encode_one, image_maps
     from vgmed_data.eval.vgrefine.knockout import Knockout
 
-    encoded = encode_one(adapter, image, attention_text)
+    adapter, layers = grounding.adapter, list(grounding.plan.layers)
+    encoded = encode_one(adapter, grounding.image, grounding.plan.attention_text(grounding.sample))
     layout = encoded.layouts[0]
     length = int(encoded.inputs["input_ids"].shape[1])
     knockout = Knockout(first_row=layout.span[1], prompt_length=length,
@@ -418,24 +444,22 @@ def _vgrefine_after(adapter: Any, refined: Any, image: Any, general: np.ndarray,
     plan = AttentionPlan(mask_edit=edit, edit_layers=knockout.layers, capture_layers=frozenset(layers))
     with torch.inference_mode(), attention_plan(adapter.model, plan):
         adapter.model(**encoded.inputs, logits_to_keep=1)
-    maps = image_maps(plan, encoded, layers)
-    after = np.stack([maps[layer] for layer in layers])
-    return replace(refined, metrics_after=_metric_lists(grounding_metrics(after, general, mask)))
+    return replace(refined, metrics_after=grounding.metrics_after(image_maps(plan, encoded, layers)))
 
 
-def _evaluate_with_oom_fallback(adapter: Any, batch: Sequence[EvalSample], cfg: EvalConfig,
-                                layers: Sequence[int]) -> tuple[list[SampleRecord], dict[str, np.ndarray]]:
+def _evaluate_with_oom_fallback(adapter: Any, batch: Sequence[EvalSample], plan: RunPlan
+                                ) -> tuple[list[SampleRecord], dict[str, np.ndarray]]:
     try:
-        return evaluate_batch(adapter, batch, cfg, layers)
+        return evaluate_batch(adapter, batch, plan)
     except Exception as error:  # noqa: BLE001 - only out-of-memory is handled here
         if not _is_oom(error):
             raise
-        _empty_cache(cfg.device)
+        _empty_cache(plan.cfg.device)
         if len(batch) > 1:  # retry one by one so only the offending sample is lost
             records: list[SampleRecord] = []
             arrays: dict[str, np.ndarray] = {}
             for sample in batch:
-                more, more_arrays = _evaluate_with_oom_fallback(adapter, [sample], cfg, layers)
+                more, more_arrays = _evaluate_with_oom_fallback(adapter, [sample], plan)
                 records += more
                 arrays.update(more_arrays)
             return records, arrays
@@ -457,7 +481,7 @@ def run_rank(cfg: EvalConfig, *, rank: int, world: int, adapter: Any | None = No
 
     Nothing is written until the inputs load (the dataset's rows, the model): a mistyped dataset or model
     leaves no run folder behind."""
-    from vgmed_data.eval.adapters import AdapterOptions, load_adapter
+    from vgmed_data.eval.adapters import load_adapter
 
     if cfg.task != Task.GROUNDING:
         raise InvalidInputError(f"the grounding runner was given --task {cfg.task}",
@@ -471,20 +495,15 @@ def run_rank(cfg: EvalConfig, *, rank: int, world: int, adapter: Any | None = No
     folder.check_resume(manifest, overwrite=cfg.overwrite, unmapped_fingerprint=unmapped)  # before loading anything
     samples = [s for s in iter_samples(cfg.dataset, config=cfg.config, split=cfg.split, limit=cfg.limit)
                if in_shard(s.index, rank=rank, world=world)]
-    options = AdapterOptions(max_pixels=cfg.max_pixels, min_pixels=cfg.min_pixels, max_new_tokens=cfg.max_new_tokens)
-    if adapter is not None:
-        adapter.set_options(options)
-    else:
+    if adapter is None:
         if cfg.device == "cuda" and world > 1:
             cfg = replace(cfg, device=f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}")
-        adapter = load_adapter(cfg.model, dtype=cfg.dtype, device=cfg.device, options=options)
-    settings = protocol_settings(cfg.protocol, adapter.family)  # the family is known once the model is loaded
-    adapter.set_options(adapter_options(settings, answers=False, max_pixels=cfg.max_pixels,
-                                        min_pixels=cfg.min_pixels, max_new_tokens=cfg.max_new_tokens))
-    layers = list(cfg.layers) if cfg.layers is not None else list(range(adapter.num_layers))
+        adapter = load_adapter(cfg.model, dtype=cfg.dtype, device=cfg.device, options=run_options(cfg))
+    # the family is known once the model is loaded: the run's plan, resolved once
+    plan = plan_run(cfg, family=adapter.family, num_layers=adapter.num_layers)
     if cfg.vgrefine is not None:  # fail before the first sample, not inside it
         cfg.vgrefine.check_model(layers=adapter.num_layers, heads=adapter.num_heads)
-    for method in cfg.interventions().values():
+    for method in plan.interventions.values():
         method.check(adapter)
     folder.start(manifest, overwrite=cfg.overwrite, unmapped_fingerprint=unmapped,
                  mappings_agree=mappings_agree(adapter.family))  # the first write
@@ -492,16 +511,17 @@ def run_rank(cfg: EvalConfig, *, rank: int, world: int, adapter: Any | None = No
     finished = {r.id for r in paths.resume()}
     todo = [s for s in samples if s.id not in finished]
     bar = progress_bar(len(todo), enabled=cfg.progress)
-    with paths.records.open("a") as sink:
+    with paths.records.open("a") as sink, adapter.using(plan.measure):
         for start in range(0, len(todo), cfg.batch_size):
             batch = todo[start:start + cfg.batch_size]
-            records, arrays = _evaluate_with_oom_fallback(adapter, batch, cfg, layers)
+            records, arrays = _evaluate_with_oom_fallback(adapter, batch, plan)
             paths.append(sink, records, arrays, part=batch[0].index)
-            if cfg.on_bad_sample == SkipPolicy.WARN:
+            if cfg.on_bad_sample is SkipPolicy.WARN:
                 _warn_skips(records)
             bar.update(len(batch))
+        description = adapter.describe()  # with the measurement's processor settings, as before
     bar.close()
-    paths.finish({**adapter.describe(), "protocol": settings.to_dict()})
+    paths.finish({**description, "protocol": plan.settings.to_dict()})
     return paths.dir
 
 

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import string
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, ClassVar
 
 import numpy as np
@@ -36,6 +36,7 @@ from PIL import Image
 
 from vgmed_data.errors import InvalidInputError
 from vgmed_data.eval.adapters.family import Checkpoint, Family
+from vgmed_data.eval.choices import AttentionPrompt
 from vgmed_data.geometry import BoxFormat, Transform
 
 SHORT_ANSWER = "Answer the question using a single word or phrase."
@@ -58,22 +59,13 @@ def question_prompt(question: str, options: Sequence[str] = ()) -> str:
 PROCESSOR_REJECTED = "image rejected by the processor"  # the reason a sample the processor refuses is skipped
 
 
-class AttentionPrompt(StrEnum):
-    """``--attention-prompt``: the prompt a closed question's grounding attention is captured on."""
-
-    OFFICIAL = "official"
-    ANSWER = "answer"
-
-
-def attention_question_prompt(question: str, options: Sequence[str] = (), *, mode: str) -> str:
+def attention_question_prompt(question: str, options: Sequence[str] = (), *, mode: AttentionPrompt) -> str:
     """The user text the grounding metrics' attention is captured on.
 
     ``"official"``: the official VGMED prompt, ``question_prompt(question)``, for open and closed questions
     alike (the official code measures attention on it; closed questions are still answered with lettered
     options). ``"answer"``: the prompt the answer is generated from, ``question_prompt(question, options)``.
     The two differ only for closed questions."""
-    if mode not in tuple(AttentionPrompt):
-        raise InvalidInputError(f"attention prompt {mode!r}", fix=f"use one of {', '.join(AttentionPrompt)}")
     return question_prompt(question) if mode == AttentionPrompt.OFFICIAL else question_prompt(question, options)
 
 
@@ -186,6 +178,20 @@ class Adapter(ABC):
         """Replace the options (and re-apply the pixel budget to the processor)."""
         self.options = options
         self.configure_processor()
+
+    @contextmanager
+    def using(self, options: AdapterOptions) -> Iterator[Adapter]:
+        """The adapter with ``options`` (processor budget, generation settings) inside the block, its own options
+        restored after: how a run passes each pass's settings (``eval.plan.RunPlan``) without leaving them set."""
+        before = self.options
+        if options == before:
+            yield self
+            return
+        self.set_options(options)
+        try:
+            yield self
+        finally:
+            self.set_options(before)
 
     # ---- loading -----------------------------------------------------------------------------------------
     @classmethod

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from vgmed_data.eval.choices import Protocol
 from vgmed_data.eval.config import BASELINE, VGREFINE, QueryMode, Task
 from vgmed_data.eval.provenance import describe_hardware, toolkit_version
 from vgmed_data.eval.results.schema import ALL, FORMAT_VERSION, METRICS
@@ -124,9 +125,11 @@ def reconstructed_command(manifest: Manifest, *, config: str, split: str, method
         parts += ["--query", manifest.query]
     if manifest.attention_prompt != "official":
         parts += ["--attention-prompt", manifest.attention_prompt]
-    for flag in ("protocol", "max_pixels", "min_pixels"):  # run.json extras (absent in older runs)
+    if manifest.run_protocol is not Protocol.DEFAULT:
+        parts += ["--protocol", manifest.run_protocol]
+    for flag in ("max_pixels", "min_pixels"):  # run.json extras (absent in older runs)
         value = manifest.extra.get(flag)
-        if value is not None and value != "default":
+        if value is not None:
             parts += [f"--{flag.replace('_', '-')}", str(value)]
     if list(methods) != [BASELINE]:
         parts += ["--method", ",".join(methods)]
@@ -337,7 +340,7 @@ def collect_run(run_dir: str | os.PathLike[str], *, provenance: Provenance = Pro
         "dataset_revision": provenance.dataset_revision or dataset_revision(manifest.dataset),
         "config": config, "split": split, "query": manifest.query,
         "attention_prompt": manifest.attention_prompt, "layers": layers,
-        "protocol": str(manifest.extra.get("protocol") or "default"), "box_mapping": manifest.mapping,
+        "protocol": str(manifest.run_protocol), "box_mapping": str(manifest.mapping),
         **box_columns(summary.get("boxes")),
         "toolkit_version": str(recorded.get("toolkit_version") or toolkit_version()),
         "hardware": provenance.hardware or str(recorded.get("hardware") or describe_hardware()),

@@ -11,17 +11,20 @@ never in the command, the environment, the results or a log line.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from vgmed_data.errors import InvalidInputError
 from vgmed_data.userfiles import INDEX_LIMIT, read_text_bounded
 
 if TYPE_CHECKING:
     from huggingface_hub import JobInfo
+
+    from vgmed_data.eval.config import EvalConfig
 
 DEFAULT_IMAGE = "pytorch/pytorch:2.6.0-cuda12.4-cudnn9-runtime"
 DEFAULT_FLAVOR = "a10g-small"
@@ -54,19 +57,36 @@ class HubJobSpec:
         from vgmed_data.hub import check_repo_id
 
         check_repo_id(self.results_repo)
-        if self.batch_size < 1:
-            raise InvalidInputError(f"batch size must be >= 1, got {self.batch_size}")
-        vgrefine = "vgrefine" in {part.strip().lower() for part in self.method.split(",")}
-        if vgrefine and not self.heads:
-            raise InvalidInputError("--method vgrefine needs --heads (`vgmed eval run` inside the job would refuse "
-                                    "it after the GPU is paid for)",
-                                    fix="pass --heads heads.json (from `vgmed eval select`) or "
-                                        "--heads preset:huatuogpt-vision-7b")
-        if self.heads and not vgrefine:
-            raise InvalidInputError("--heads is given but --method does not include vgrefine",
-                                    fix="add --method baseline,vgrefine (or drop --heads)")
         if self.heads:
             object.__setattr__(self, "heads", heads_for_job(self.heads))
+        job_config(self)  # `vgmed eval run` inside the job would refuse it only after the GPU is paid for
+
+
+class _RefusingParser(argparse.ArgumentParser):
+    """An argument parser whose errors are the project's one-line input errors instead of an exit."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InvalidInputError(f"the job's `vgmed eval run` arguments: {message}",
+                                fix="correct the arguments (`vgmed eval run --help` lists them)")
+
+
+def job_config(spec: HubJobSpec) -> EvalConfig:
+    """The :class:`EvalConfig` the job's ``vgmed eval run`` will build: its arguments parsed by that command's
+    own parser and configuration builder (``eval.cli.config_from_args``), so whatever that command would refuse
+    is refused here, before anything is submitted. The heads file is written inside the job: its options are
+    read from the text the spec carries."""
+    from vgmed_data.eval.cli import config_from_args, register
+    from vgmed_data.eval.vgrefine.cli import load_heads
+    from vgmed_data.eval.vgrefine.options import VGRefineOptions
+
+    parser = _RefusingParser(prog="vgmed eval")
+    register(parser)
+    args = parser.parse_args(eval_arguments(spec)[2:])
+    vgrefine = None
+    if spec.heads:
+        vgrefine = (load_heads(spec.heads) if spec.heads.startswith("preset:")
+                    else VGRefineOptions.from_dict(json.loads(spec.heads)))
+    return config_from_args(args, vgrefine=vgrefine)
 
 
 def heads_for_job(heads: str) -> str:

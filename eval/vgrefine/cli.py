@@ -15,7 +15,8 @@ PRESET_PREFIX = "preset:"
 
 
 def _select(args: argparse.Namespace) -> int:
-    from vgmed_data.eval.runner import EvalConfig
+    from vgmed_data.eval.choices import Protocol
+    from vgmed_data.eval.config import EvalConfig
     from vgmed_data.eval.vgrefine.select import select_heads
 
     out = Path(args.out)
@@ -26,7 +27,7 @@ def _select(args: argparse.Namespace) -> int:
                      max_new_tokens=1, progress=not args.quiet, overwrite=args.overwrite,
                      # the official measurement scripts generate nothing (and its answers would be 64 tokens on
                      # the checkpoint's processor); default runs keep their 1-token answers (and fingerprint)
-                     answers=args.protocol != "official")
+                     answers=args.protocol is not Protocol.OFFICIAL)
     chosen = select_heads(cfg, k=args.k, layer_metric=args.layer_metric, masked_layers=args.num_masked_layers)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(chosen, indent=2) + "\n")
@@ -36,7 +37,7 @@ def _select(args: argparse.Namespace) -> int:
 
 
 def register_select(parser: argparse.ArgumentParser) -> None:
-    from vgmed_data.eval.config import Dtype
+    from vgmed_data.eval.arguments import add_dtype_argument, add_protocol_arguments
     from vgmed_data.eval.vgrefine.select import HEAD_METRICS
     from vgmed_data.progress import add_quiet_argument
 
@@ -57,15 +58,12 @@ def register_select(parser: argparse.ArgumentParser) -> None:
                         help="layer metric that chooses the masked layer(s) (default: kl)")
     parser.add_argument("--num-masked-layers", type=int, default=1, help="how many masked layers (default: 1)")
     parser.add_argument("--batch-size", type=int, default=1, help="samples per forward pass (default: 1)")
-    parser.add_argument("--dtype", default=Dtype.FLOAT32.value, choices=[d.value for d in Dtype],
-                        help="model dtype (default: float32)")
+    add_dtype_argument(parser)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--max-pixels", type=int, default=None,
                         help="Qwen pixel budget (default: the family's; 0: the checkpoint's)")
     parser.add_argument("--overwrite", action="store_true",
                         help="start the work folder's run over when it holds a run with other settings")
-    from vgmed_data.eval.arguments import add_protocol_arguments
-
     add_protocol_arguments(parser)
     add_quiet_argument(parser)
     parser.set_defaults(func=_select)

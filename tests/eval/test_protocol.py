@@ -22,7 +22,7 @@ def test_official_qwen_values() -> None:
 
 
 def test_official_huatuo_values() -> None:
-    s = protocol_settings("official", "huatuogpt_vision")
+    s = protocol_settings(Protocol.OFFICIAL, "huatuogpt_vision")
     assert s.path is OfficialPath.HUATUO
     assert (s.max_new_tokens, s.min_new_tokens, s.generation) == (1, 1, GenerationSource.GREEDY)
     assert s.box_mapping is BoxMapping.INPUT_SCALE
@@ -83,15 +83,16 @@ def test_min_pixels_and_returning_to_the_checkpoint_budget(tiny_adapters) -> Non
 def test_reconstructed_command_names_the_protocol() -> None:
     import shlex
 
+    from vgmed_data.eval.choices import AttentionPrompt
     from vgmed_data.eval.results.collect import reconstructed_command
     from vgmed_data.eval.run_folder import Manifest
 
-    official = Manifest(fingerprint="f", world=1, model="m", dataset="d", attention_prompt="official",
-                        extra={"protocol": "official", "max_pixels": None, "min_pixels": None})
+    official = Manifest(fingerprint="f", world=1, model="m", dataset="d", attention_prompt=AttentionPrompt.OFFICIAL,
+                        protocol=Protocol.OFFICIAL, extra={"max_pixels": None, "min_pixels": None})
     words = shlex.split(reconstructed_command(official, config="vgmed", split="test", methods=["baseline"]))
     assert words[words.index("--protocol") + 1] == "official" and "--max-pixels" not in words
-    default = Manifest(fingerprint="f", world=1, model="m", dataset="d", attention_prompt="official",
-                       extra={"protocol": "default", "max_pixels": 50176})
+    default = Manifest(fingerprint="f", world=1, model="m", dataset="d", attention_prompt=AttentionPrompt.OFFICIAL,
+                       protocol=Protocol.DEFAULT, extra={"max_pixels": 50176})
     words = shlex.split(reconstructed_command(default, config="vgmed", split="test", methods=["baseline"]))
     assert "--protocol" not in words and words[words.index("--max-pixels") + 1] == "50176"
     legacy = Manifest(fingerprint="f", world=1, model="m", dataset="d")  # run.json from before the option

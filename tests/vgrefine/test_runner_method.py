@@ -173,7 +173,7 @@ def test_config_and_cli_refuse_inconsistent_settings(setup: tuple[Path, Path], t
 
     with pytest.raises(InvalidInputError, match="exactly when"):
         _cfg(setup, tmp_path, vgrefine=None)
-    with pytest.raises(InvalidInputError, match="methods"):
+    with pytest.raises(InvalidInputError, match="unknown method 'other'"):
         _cfg(setup, tmp_path, methods=("baseline", "other"))
     args = argparse.Namespace(heads="huatuogpt-vision-7b", masked_layers=None, percentile=80.0, threshold=None,
                               no_normalise=False, vgrefine_rows=None)
