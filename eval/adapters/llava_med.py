@@ -30,7 +30,9 @@ Facts and where they were read (GitHub microsoft/LLaVA-Med at commit d406e3f unl
   system, so l.77-97 give ``[INST] {message} [/INST]``), which the README's evaluation command passes
   (``--conv-mode mistral_instruct``, README l.146) and ``serve/cli.py`` l.42 forces; the message is
   ``"<image>\\n" + text`` with ``<image>`` removed from the text and the text stripped (``eval/model_vqa.py``
-  l.48-58);
+  l.48-58). The Lingshu authors' toolkit prompts LLaVA-Med the same way (GitHub alibaba-damo-academy/MedEvalKit
+  9b12e3b ``models/LLava_Med/LLava_Med_hf.py`` l.46: ``conv_templates["mistral_instruct"]``, images converted to
+  RGB l.55-57);
 * tokens: ``tokenizer_image_token`` (``mm_utils.py`` l.49-68) tokenizes the text before and after ``<image>``
   separately, each with the BOS and SentencePiece's leading ``▁``, keeps one BOS and puts ``-200`` between them;
   ``prepare_inputs_labels_for_multimodal`` (``llava_arch.py`` l.175-213) puts the 576 projected features there.
