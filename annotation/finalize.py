@@ -30,7 +30,8 @@ import numpy as np
 from PIL import Image as PILImage
 
 from vgmed_data.errors import InvalidInputError, SchemaError
-from vgmed_data.folder import iter_rows, write_config
+from vgmed_data.folder import iter_rows
+from vgmed_data.writer import write_config
 from vgmed_data.manifest import copy_build_records
 from vgmed_data.schema import GroundingSample, Provenance, Review, row_metadata
 

@@ -1,10 +1,13 @@
 """Benchmark: what ``vgmed publish`` spends before the upload, step by step, on a folder of ``--rows`` rows.
 
-Before uploading, publish reads the folder's rows several times: validation (every row, images decoded),
-the licence check, the PHI check, the release audit and the card (facts and split sizes). This prints the
-seconds of each step (``vgmed_data.hub.publish_dataset`` runs them in this order, with these functions) and
-their sum, so a change that records these facts once when the folder is written (issue 23 item 3) can be
-measured against it: run it before and after on the same machine.
+The folder writer records the folder's facts (:mod:`vgmed_data.facts`) while it writes; publishing verifies them
+(every shard's size and sha256) and then reads no row: validation checks the card and the shard footers, the
+licence and PHI guards, the audit and the card read the recorded facts. Without facts (a folder written by an
+older version, or shards changed after writing) publishing reads the rows several times: validation (every row,
+images decoded), the licence check, the PHI check, the release audit and the card (counts and split sizes).
+This prints the seconds of each step both ways (``facts``: as ``vgmed_data.hub.release_guards`` runs them on a
+folder whose facts hold; ``full``: the facts ignored, the path of every publish before issue 23 item 3) and
+their sums, with the time the folder took to write (facts recorded included).
 
     .venv/bin/python bench/publish.py [--rows 10000] [--folder DIR]
 
@@ -28,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.eval.data import write_tiny_dataset  # noqa: E402
 from vgmed_data.card import CardOptions, render_card  # noqa: E402
+from vgmed_data.facts import Verified, verify  # noqa: E402
 from vgmed_data.guards import check_licences, check_phi  # noqa: E402
 from vgmed_data.hub import release_checks  # noqa: E402
 from vgmed_data.validate import validate_folder  # noqa: E402
@@ -39,16 +43,29 @@ def timed(step: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, value
 
 
-def measure(folder: Path) -> dict[str, float]:
+def measure(folder: Path, *, use_facts: bool) -> dict[str, float]:
     seconds: dict[str, float] = {}
-    seconds["validate"], problems = timed(lambda: validate_folder(folder))
+    verified: Verified | None = None
+    if use_facts:
+        seconds["verify"], (verified, line) = timed(lambda: verify(folder))
+        if verified is None:
+            raise SystemExit(f"the benchmark folder's facts do not hold: {line}")
+    facts = verified
+    seconds["validate"], problems = timed(lambda: validate_folder(folder, rows=facts is None))
     if problems:
         raise SystemExit(f"the benchmark folder does not validate: {problems[:3]}")
-    seconds["licences"], report = timed(lambda: check_licences(folder, annotations_only=False))
-    seconds["phi"], _ = timed(lambda: check_phi(folder, images_published=True))
-    seconds["audit"], checks = timed(lambda: release_checks(folder, name="bench/publish", allow_leaks=False))
+    seconds["licences"], report = timed(lambda: check_licences(
+        folder, annotations_only=False, report=facts.licence_report() if facts else None))
+    if facts is None or not facts.phi_clean(images_published=True):
+        seconds["phi"], _ = timed(lambda: check_phi(folder, images_published=True))
+    else:
+        seconds["phi"] = 0.0
+    seconds["audit"], checks = timed(lambda: release_checks(folder, name="bench/publish", allow_leaks=False,
+                                                            recorded=facts.audit() if facts else None))
     options = CardOptions(repo_id="bench/publish", checks=checks)
-    seconds["card"], _ = timed(lambda: render_card(folder, options=options, report=report))
+    seconds["card"], _ = timed(lambda: render_card(folder, options=options, report=report,
+                                                   facts=facts.card_facts() if facts else None,
+                                                   sizes=facts.sizes() if facts else None))
     seconds["total"] = sum(seconds.values())
     return seconds
 
@@ -64,8 +81,10 @@ def main() -> None:
         written = 0.0
         if not folder.exists():
             written, _ = timed(lambda: write_tiny_dataset(folder, args.rows))
-        print(json.dumps({"rows": args.rows, "write_seconds": round(written, 2),
-                          "seconds": {k: round(v, 2) for k, v in measure(folder).items()},
+        runs = {name: {k: round(v, 2) for k, v in measure(folder, use_facts=name == "facts").items()}
+                for name in ("full", "facts")}
+        print(json.dumps({"rows": args.rows, "write_seconds": round(written, 2), "seconds": runs,
+                          "ratio_full_to_facts": round(runs["full"]["total"] / runs["facts"]["total"], 1),
                           "machine": f"{platform.machine()} {platform.processor() or ''}".strip()}, indent=1))
 
 

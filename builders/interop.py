@@ -33,7 +33,8 @@ from typing import Any
 from vgmed_data.builders.policy import Skip, check_policy, handle
 from vgmed_data.builders.release_checks import box_key_of, original_line, release_line
 from vgmed_data.errors import FileFormatError, InvalidInputError, SchemaError, SourceNotFoundError, VgmedError
-from vgmed_data.folder import iter_rows, write_config
+from vgmed_data.folder import iter_rows
+from vgmed_data.writer import write_config
 from vgmed_data.staging import staged_file, staging_dir
 from vgmed_data.geometry import convert_boxes
 from vgmed_data.imaging.decode import decode_bytes, open_image_file

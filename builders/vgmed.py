@@ -10,7 +10,7 @@ Order of work (everything deterministic given the inputs, the options and the se
    the order): a worker loads one record (one volume at a time), cuts views, measures every target and writes the
    questions as validated :class:`~vgmed_data.schema.GroundingSample` rows;
 3. the main process drops images seen before (SHA-256 of the displayed pixels, across sources), applies the
-   quotas, and streams rows to :func:`vgmed_data.folder.write_config`;
+   quotas, and streams rows to :func:`vgmed_data.writer.write_config`;
 4. ``build_report.json`` (counts, every skip with its reason, filtered regions), ``manifest.json`` (inputs with
    checksums, versions, seed, options) and ``inputs.sha256`` are written beside the data.
 
@@ -36,9 +36,8 @@ from typing import Any, TypeVar
 import numpy as np
 from PIL import Image
 
-from vgmed_data.audit import write_image_hashes
 from vgmed_data.errors import InvalidInputError, SourceNotFoundError, VgmedError
-from vgmed_data.folder import write_config
+from vgmed_data.writer import write_config
 from vgmed_data.manifest import Manifest, toolkit_version, write_manifest
 from vgmed_data.staging import new_folder_or_existing
 from vgmed_data.progress import progress
@@ -581,7 +580,6 @@ def write_build(out_dir: Path, entries: Sequence[SourceEntry], results: Iterable
     single-machine build and the merge of a sharded build (:mod:`vgmed_data.builders.shards`) both end here."""
     write_config(out_dir, _rows(results, options, report), config="vgmed", shard_rows=options.shard_rows,
                  card_body=card_body)
-    write_image_hashes(out_dir)  # the release audit reads them instead of decoding every image again
     data = report.to_dict()
     (out_dir / "build_report.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     manifest_sources = []

@@ -35,7 +35,7 @@ import io
 import json
 import os
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,7 +84,7 @@ class Images:
 
 
 # ------------------------------------------------------------------------------------------------ reading
-def _cells(row: dict[str, Any], config: str) -> Iterator[tuple[int | None, bytes | None, str | None]]:
+def image_cells(row: dict[str, Any], config: str) -> Iterator[tuple[int | None, bytes | None, str | None]]:
     """(index, encoded bytes, stored fingerprint) of each image of a row."""
     spec = dataset_config(config)
     prints = spec.fingerprints(json.loads(row.get("metadata") or "{}"))
@@ -146,7 +146,7 @@ def collect(folder: Path, *, name: str) -> Images:
                         patient = f"{row.get('source', '')}/{row.get('patient_id', '')}"
                         if row.get("patient_id"):
                             images.patients[patient].add(row_split)
-                        for index, data, stored_print in _cells(row, config):
+                        for index, data, stored_print in image_cells(row, config):
                             key = _fingerprint(images, data, stored_print, stored)
                             if key is None:
                                 continue
@@ -157,11 +157,13 @@ def collect(folder: Path, *, name: str) -> Images:
     return images
 
 
-def write_image_hashes(folder: str | os.PathLike[str]) -> Path:
-    """Write ``image_hashes.json`` for every image of the folder (what the audit reads instead of re-hashing)."""
+def write_image_hashes(folder: str | os.PathLike[str], hashes: Mapping[str, PerceptualHash] | None = None) -> Path:
+    """Write ``image_hashes.json``: ``hashes`` (pixel fingerprint -> perceptual hash), by default those of every
+    image of the folder, read and decoded here (the folder writer passes the hashes it computed while writing)."""
     root = Path(folder)
-    # a build whose every row was withheld (burned-in review) or skipped writes no shard: an empty list, not an error
-    hashes = collect(root, name=str(root)).hashes if folder_configs(root) else {}
+    if hashes is None:
+        # a build whose every row was withheld or skipped writes no shard: an empty list, not an error
+        hashes = collect(root, name=str(root)).hashes if folder_configs(root) else {}
     path = root / HASHES_NAME
     data = {"algorithm": ALGORITHM, "images": {key: hashes[key].to_text() for key in sorted(hashes)}}
     temporary = path.with_name(f".{HASHES_NAME}.tmp")
@@ -272,6 +274,11 @@ class AuditResult:
                 "cross-split near duplicates": sum(p.kind == "near" for p in self.cross_split),
                 "patients in several splits": len(self.patient_overlap)}
 
+    def summary(self) -> dict[str, Any]:
+        """What the card's Checks section and the folder facts record: the hash, threshold, counts."""
+        return {"algorithm": ALGORITHM, "threshold": self.threshold, "leaks": self.leaks, "counts": self.counts(),
+                "images": len(self.dataset.uses), "rows": self.dataset.rows}
+
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)
         for pair in self.pairs:
@@ -310,11 +317,16 @@ def audit(folder: Path, *, name: str, against: Sequence[tuple[Path, str]] = (),
                                 fix=f"use --threshold between 0 and 32 (default {NEAR_THRESHOLD})")
     dataset = collect(folder, name=name)
     others = [collect(path, name=other) for path, other in against]
+    return audit_images(dataset, others=others, threshold=threshold)
+
+
+def audit_images(dataset: Images, *, others: Sequence[Images] = (), threshold: int = NEAR_THRESHOLD) -> AuditResult:
+    """The audit of images already collected (:func:`collect`, or the folder writer while it writes)."""
     pairs = _within(dataset, threshold)
     for other in others:
         pairs += _against(dataset, other, threshold)
     overlap = {p: sorted(s) for p, s in sorted(dataset.patients.items()) if len(s) > 1}
-    return AuditResult(dataset, others, threshold, pairs, overlap)
+    return AuditResult(dataset, list(others), threshold, pairs, overlap)
 
 
 # ------------------------------------------------------------------------------------------------ outputs

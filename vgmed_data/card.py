@@ -21,6 +21,7 @@ and access. ``build_report.json``: ``skipped`` (a mapping reason -> count, or a 
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import Counter
 from collections.abc import Mapping
@@ -75,11 +76,32 @@ class CardFacts:
     modalities: Counter[str] = field(default_factory=Counter)
     review_status: Counter[str] = field(default_factory=Counter)
     annotators: set[str] = field(default_factory=set)
-    agreements: list[float] = field(default_factory=list)
+    agreements: list[float] = field(default_factory=list)  # values, or a configuration's sum; math.fsum'd
+    agreement_rows: int = 0  # rows with an agreement value
 
     @property
     def total(self) -> int:
         return sum(sum(splits.values()) for splits in self.rows.values())
+
+    def to_json(self) -> dict[str, Any]:
+        """What the folder facts record of one configuration (its rows per split are its shards')."""
+        return {"sources": dict(sorted(self.sources.items())),
+                "source_licenses": {k: sorted(v) for k, v in sorted(self.source_licenses.items())},
+                "modalities": dict(sorted(self.modalities.items())),
+                "review_status": dict(sorted(self.review_status.items())), "annotators": sorted(self.annotators),
+                "agreement_rows": self.agreement_rows, "agreement_sum": math.fsum(self.agreements)}
+
+    def merge(self, config: str, rows: Mapping[str, int], data: Mapping[str, Any]) -> None:
+        """Add one configuration's recorded facts (:meth:`to_json`) and its rows per split."""
+        self.rows[config] = dict(rows)
+        self.sources.update(data["sources"])
+        for source, licenses in data["source_licenses"].items():
+            self.source_licenses.setdefault(source, set()).update(licenses)
+        self.modalities.update(data["modalities"])
+        self.review_status.update(data["review_status"])
+        self.annotators.update(data["annotators"])
+        self.agreements.append(data["agreement_sum"])
+        self.agreement_rows += data["agreement_rows"]
 
     def add(self, facts: RowFacts) -> None:
         splits = self.rows.setdefault(facts.config, {})
@@ -92,6 +114,7 @@ class CardFacts:
         self.annotators.update(review.get("annotators") or [])
         if review.get("agreement") is not None:
             self.agreements.append(float(review["agreement"]))
+            self.agreement_rows += 1
 
 
 def gather(folder: str | os.PathLike[str]) -> CardFacts:
@@ -146,8 +169,12 @@ class CardOptions:
     checks: Mapping[str, Any] | None = None  # the release audit (vgmed_data.hub.release_checks)
 
 
+# config -> split -> (Arrow bytes, rows); the download size is the configuration's shard bytes
+SplitSizes = Mapping[str, Mapping[str, tuple[int, int]]]
+
+
 def card_header(folder: str | os.PathLike[str], facts: CardFacts, *, options: CardOptions,
-                manifest: Manifest | None) -> dict[str, Any]:
+                manifest: Manifest | None, sizes: tuple[SplitSizes, Mapping[str, int]] | None = None) -> dict[str, Any]:
     licenses = {lic for lics in facts.source_licenses.values() for lic in lics}
     single = hub_license_id(next(iter(licenses))) if len(licenses) == 1 else None
     header: dict[str, Any] = {"pretty_name": (manifest and manifest.name) or options.repo_id.split("/")[-1]}
@@ -164,10 +191,11 @@ def card_header(folder: str | os.PathLike[str], facts: CardFacts, *, options: Ca
                "size_categories": [size_category(facts.total)]}
     if options.gate is not None:
         header |= options.gate.yaml()
-    return with_split_sizes(card_yaml(folder, extra=header), folder)
+    return with_split_sizes(card_yaml(folder, extra=header), folder, recorded=sizes)
 
 
-def with_split_sizes(header: dict[str, Any], folder: str | os.PathLike[str]) -> dict[str, Any]:
+def with_split_sizes(header: dict[str, Any], folder: str | os.PathLike[str], *,
+                     recorded: tuple[SplitSizes, Mapping[str, int]] | None = None) -> dict[str, Any]:
     """Add ``splits: [{name, num_bytes, num_examples}]`` (rows in the split's Parquet footers, the files the
     ``configs`` entry names) and ``download_size`` (bytes of those shards, what a client downloads) to each
     ``dataset_info`` entry. ``datasets`` checks ``num_examples`` against what it loads (``verify_splits``), so
@@ -206,7 +234,7 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
     built = [f"- {label}: `{value}`" for label, value in
              (("builder version", manifest.version), ("command", f"vgmed {manifest.command}"),
               ("seed", manifest.seed), ("created", manifest.created))
-             if value not in (None, "")] if manifest else []
+             if value not in (None, "")] if manifest and manifest.built else []
     out += built or ["- no `manifest.json` in the folder: builder version and seed are not recorded."]
     skipped = (build_report or {}).get("skipped")
     if isinstance(skipped, Mapping):
@@ -271,9 +299,9 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
                 f"{len(facts.annotators)} annotator(s).", "",
                 "| status | rows |", "|---|---|"]
         out += [f"| {status} | {n} |" for status, n in sorted(facts.review_status.items())]
-        if facts.agreements:
-            mean = sum(facts.agreements) / len(facts.agreements)
-            out += ["", f"Mean inter-annotator agreement over {len(facts.agreements)} rows with an "
+        if facts.agreement_rows:
+            mean = math.fsum(facts.agreements) / facts.agreement_rows
+            out += ["", f"Mean inter-annotator agreement over {facts.agreement_rows} rows with an "
                     f"agreement value: {mean:.3f}."]
         out += [""]
 
@@ -321,13 +349,15 @@ def _checks_section(checks: Mapping[str, Any]) -> list[str]:
     return out + [""]
 
 
-def render_card(folder: str | os.PathLike[str], *, options: CardOptions, report: LicenceReport) -> str:
-    """The full README.md text for ``folder`` (YAML header + body)."""
+def render_card(folder: str | os.PathLike[str], *, options: CardOptions, report: LicenceReport,
+                facts: CardFacts | None = None, sizes: tuple[SplitSizes, Mapping[str, int]] | None = None) -> str:
+    """The full README.md text for ``folder`` (YAML header + body). ``facts`` and ``sizes``: from the folder's
+    verified facts (:mod:`vgmed_data.facts`); else every row and row group is read."""
     root = Path(folder)
     manifest = read_manifest(root)
     build_report = _read_json(root / "build_report.json")
-    facts = gather(folder)
-    header = card_header(folder, facts, options=options, manifest=manifest)
+    facts = gather(folder) if facts is None else facts
+    header = card_header(folder, facts, options=options, manifest=manifest, sizes=sizes)
     body = card_body(folder, facts, options=options, report=report, manifest=manifest, build_report=build_report)
     return "---\n" + yaml.safe_dump(header, sort_keys=False, allow_unicode=True) + "---\n" + body
 

@@ -180,7 +180,7 @@ def _table(rows: list[dict[str, object]], columns: list[str]) -> str:
 def run_demo(out: Path, *, with_eval: bool = True) -> dict[str, object]:
     from datasets import load_dataset
 
-    from vgmed_data.folder import write_config
+    from vgmed_data.writer import write_config
     from vgmed_data.preview import draw_boxes
     from vgmed_data.schema import VGMED_FEATURES
     from vgmed_data.validate import validate_folder

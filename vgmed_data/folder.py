@@ -10,16 +10,15 @@ Layout::
       data/sequences/train-00000-of-00002.parquet
       build_report.json, manifest.json             # written by builders, optional
 
-Writing is streamed (rows are buffered per shard, never the whole dataset) into a temporary folder beside the
-target and moved into place at the end, so an interrupted write never leaves a folder that looks complete.
+This module reads folders and writes their card; :func:`vgmed_data.writer.write_config` writes configurations
+(and records their facts).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,8 +30,7 @@ import yaml
 from vgmed_data.errors import FileFormatError, InvalidInputError, SchemaError, SourceNotFoundError
 from vgmed_data.safepaths import PathEscapeError, resolve_inside
 from vgmed_data.configs import CONFIGS, default_config, features_for
-from vgmed_data.schema import SPLITS, GroundingSample, SequenceSample, storage_row
-from vgmed_data.staging import staged_file, staged_folder, staging_dir
+from vgmed_data.staging import staged_file
 from vgmed_data.userfiles import CARD_LIMIT, check_regular, read_text_bounded
 
 ROW_GROUP_ROWS = 64
@@ -47,88 +45,6 @@ class FolderSummary:
 
 def shard_name(split: str, index: int, count: int) -> str:
     return f"{split}-{index:05d}-of-{count:05d}.parquet"
-
-
-def write_config(
-    folder: str | os.PathLike[str],
-    samples: Iterable[GroundingSample | SequenceSample | Mapping[str, Any]],
-    *,
-    config: str,
-    shard_rows: int = 2000,
-    card_body: str | None = None,
-) -> FolderSummary:
-    """Write (or replace) one configuration of a dataset folder and refresh its README YAML.
-
-    Rows keep their input order within each split (builders sort them, so output bytes are reproducible).
-    Ids must be unique within the configuration. Other configurations already in the folder are kept.
-    """
-    target = Path(folder)
-    if target.exists() and not target.is_dir():
-        raise InvalidInputError("the output folder is a file", path=target, fix="choose a folder path")
-    if not target.exists():  # a new folder appears whole, README included, or not at all
-        with staged_folder(target, what="dataset folder") as building:
-            summary = _write_config(building, samples, config=config, shard_rows=shard_rows, card_body=card_body)
-        summary.path = target
-        return summary
-    return _write_config(target, samples, config=config, shard_rows=shard_rows, card_body=card_body)
-
-
-def _write_config(target: Path, samples: Iterable[GroundingSample | SequenceSample | Mapping[str, Any]], *,
-                  config: str, shard_rows: int, card_body: str | None) -> FolderSummary:
-    folder_configs(target)  # data/ or data/<config> as a link out of the folder is refused, never written through
-    features = features_for(config)
-    schema = features.arrow_schema
-    staging = staging_dir(target)
-    seen: set[str] = set()
-    counts: dict[str, int] = {}
-    parts: dict[str, list[Path]] = {}
-    buffers: dict[str, list[dict[str, Any]]] = {}
-
-    def flush(split: str) -> None:
-        rows = buffers.pop(split, [])
-        if not rows:
-            return
-        path = staging / f"{split}-part{len(parts.setdefault(split, [])):05d}.parquet"
-        table = pa.Table.from_pylist(rows, schema=schema)
-        pq.write_table(table, path, row_group_size=ROW_GROUP_ROWS, compression="zstd")
-        parts[split].append(path)
-
-    try:
-        for sample in samples:
-            row = storage_row(sample, features=features)
-            sample_id, split = row.get("id"), row.get("split")
-            if sample_id in seen:
-                raise SchemaError("duplicate sample id", record=str(sample_id), fix="ids must be unique per configuration")
-            if split not in SPLITS:
-                raise SchemaError(f"split {split!r} is not one of {', '.join(SPLITS)}", record=str(sample_id))
-            seen.add(str(sample_id))
-            buffers.setdefault(split, []).append(row)
-            counts[split] = counts.get(split, 0) + 1
-            if len(buffers[split]) >= shard_rows:
-                flush(split)
-        for split in list(buffers):
-            flush(split)
-        data_dir = target / "data" / config
-        new_dir = staging / "final"
-        new_dir.mkdir()
-        summary = FolderSummary(target, {config: {}}, {config: {}})
-        for split, files in sorted(parts.items()):
-            names = []
-            for index, path in enumerate(files):
-                name = shard_name(split, index, len(files))
-                path.rename(new_dir / name)
-                names.append(f"data/{config}/{name}")
-            summary.rows[config][split] = counts[split]
-            summary.shards[config][split] = names
-        if data_dir.exists():
-            old = staging / "old"
-            data_dir.rename(old)
-        data_dir.parent.mkdir(parents=True, exist_ok=True)
-        new_dir.rename(data_dir)
-        write_card(target, body=card_body)
-        return summary
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def folder_configs(folder: str | os.PathLike[str]) -> dict[str, dict[str, list[str]]]:

@@ -139,23 +139,31 @@ def _has_bytes(cell: Any) -> bool:
     return bool(cell and cell.get("bytes"))
 
 
+def row_facts(row: Mapping[str, Any], *, config: str) -> RowFacts:
+    """The facts of one row as stored (at least the columns :func:`fact_columns` names)."""
+    spec = dataset_config(config)
+    try:
+        metadata = json.loads(row["metadata"] or "{}")
+    except json.JSONDecodeError:
+        metadata = {"<unparsable metadata>": row["metadata"]}
+    return RowFacts(config=config, split=row["split"], id=row["id"], source=row["source"] or "",
+                    license=row["license"] or "", redistributable=bool(row["redistributable"]),
+                    has_image_bytes=any(_has_bytes(row[c]) for c in spec.image_columns), image_origins=spec.origins(row),
+                    metadata=metadata if isinstance(metadata, dict) else {"<metadata>": metadata},
+                    modality=row["modality"] or "", review=row["review"])
+
+
+def fact_columns(config: str) -> list[str]:
+    spec = dataset_config(config)
+    return ["id", "split", "source", "license", "redistributable", "metadata", "modality", "review",
+            spec.origin_column, *spec.image_columns]
+
+
 def iter_row_facts(folder: str | os.PathLike[str]) -> Iterator[RowFacts]:
     """Provenance facts for every row of every configuration, streamed shard by shard."""
     for config in folder_configs(folder):
-        spec = dataset_config(config)
-        columns = ["id", "split", "source", "license", "redistributable", "metadata", "modality", "review",
-                   spec.origin_column, *spec.image_columns]
-        for row in iter_rows(folder, config=config, columns=columns):
-            origins = spec.origins(row)
-            try:
-                metadata = json.loads(row["metadata"] or "{}")
-            except json.JSONDecodeError:
-                metadata = {"<unparsable metadata>": row["metadata"]}
-            yield RowFacts(config=config, split=row["split"], id=row["id"], source=row["source"] or "",
-                           license=row["license"] or "", redistributable=bool(row["redistributable"]),
-                           has_image_bytes=any(_has_bytes(row[c]) for c in spec.image_columns), image_origins=origins,
-                           metadata=metadata if isinstance(metadata, dict) else {"<metadata>": metadata},
-                           modality=row["modality"] or "", review=row["review"])
+        for row in iter_rows(folder, config=config, columns=fact_columns(config)):
+            yield row_facts(row, config=config)
 
 
 @dataclass
@@ -166,6 +174,16 @@ class LicenceReport:
     licenses: dict[str, set[str]] = field(default_factory=dict)
     restricted_rows: dict[str, int] = field(default_factory=dict)
     restricted_with_images: dict[str, int] = field(default_factory=dict)
+
+    def count(self, *, source: str, license: str, redistributable: bool, has_image_bytes: bool,
+              rows: int = 1) -> None:
+        """Count ``rows`` rows of ``source`` with this licence, flag and image bytes (or not)."""
+        self.rows[source] = self.rows.get(source, 0) + rows
+        self.licenses.setdefault(source, set()).add(license)
+        if not allows_image_redistribution(license=license, redistributable=redistributable):
+            self.restricted_rows[source] = self.restricted_rows.get(source, 0) + rows
+            if has_image_bytes:
+                self.restricted_with_images[source] = self.restricted_with_images.get(source, 0) + rows
 
     @property
     def restricted_sources(self) -> list[str]:
@@ -179,20 +197,17 @@ class LicenceReport:
 def licence_report(folder: str | os.PathLike[str]) -> LicenceReport:
     report = LicenceReport()
     for facts in iter_row_facts(folder):
-        source = facts.source
-        report.rows[source] = report.rows.get(source, 0) + 1
-        report.licenses.setdefault(source, set()).add(facts.license)
-        if not facts.images_allowed:
-            report.restricted_rows[source] = report.restricted_rows.get(source, 0) + 1
-            if facts.has_image_bytes:
-                report.restricted_with_images[source] = report.restricted_with_images.get(source, 0) + 1
+        report.count(source=facts.source, license=facts.license, redistributable=facts.redistributable,
+                      has_image_bytes=facts.has_image_bytes)
     return report
 
 
-def check_licences(folder: str | os.PathLike[str], *, annotations_only: bool) -> LicenceReport:
+def check_licences(folder: str | os.PathLike[str], *, annotations_only: bool,
+                   report: LicenceReport | None = None) -> LicenceReport:
     """Refuse image bytes from rows whose source does not allow redistribution (unless ``annotations_only``,
-    which publishes no image bytes at all)."""
-    report = licence_report(folder)
+    which publishes no image bytes at all). ``report``: the folder's report when already known (from its
+    verified facts, :mod:`vgmed_data.facts`); else every row is read."""
+    report = licence_report(folder) if report is None else report
     blocked = {s: n for s, n in report.restricted_with_images.items() if n}
     if blocked and not annotations_only:
         named = ", ".join(f"{source} ({count} rows, licence {', '.join(sorted(report.licenses[source])) or '?'})"
@@ -253,17 +268,31 @@ def _carries_value(value: Any) -> bool:
     return bool(str(value).strip())
 
 
+DICOM_IMAGE = "image from a DICOM that was not de-identified (image_origin 'dicom')"
+
+
+def row_phi(facts: RowFacts, *, images_published: bool) -> list[str]:
+    """Why the PHI guard refuses this row (empty: it does not)."""
+    problems = []
+    if images_published and raw_dicom_image(facts):
+        problems.append(DICOM_IMAGE)
+    leaked = metadata_phi(facts.metadata)
+    if leaked:
+        problems.append(f"metadata carries identifying values: {', '.join(leaked)}")
+    return problems
+
+
+def raw_dicom_image(facts: RowFacts) -> bool:
+    """Whether the row carries image bytes rendered from a DICOM that was not de-identified."""
+    return facts.has_image_bytes and "dicom" in facts.image_origins
+
+
 def check_phi(folder: str | os.PathLike[str], *, images_published: bool) -> None:
     """Refuse when metadata carries identifying values, or (when images go out) an image came from a DICOM
     that was not de-identified. Names up to :data:`MAX_NAMED` rows."""
     findings: list[str] = []
     for facts in iter_row_facts(folder):
-        problems = []
-        if images_published and facts.has_image_bytes and "dicom" in facts.image_origins:
-            problems.append("image from a DICOM that was not de-identified (image_origin 'dicom')")
-        leaked = metadata_phi(facts.metadata)
-        if leaked:
-            problems.append(f"metadata carries identifying values: {', '.join(leaked)}")
+        problems = row_phi(facts, images_published=images_published)
         if problems:
             findings.append(f"{facts.where}: {'; '.join(problems)}")
     if findings:

@@ -25,8 +25,9 @@ import argparse
 import contextlib
 import os
 import re
+import sys
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
     from vgmed_data.card import GateTerms
+    from vgmed_data.facts import Verified
+    from vgmed_data.guards import LicenceReport
 
 # The Hub answers 413 from /api/validate-yaml for very large cards (seen with multi-megabyte metadata) and refuses
 # non-LFS files above 10 MB. We refuse cards above 1 MB before any upload: a card that size is a generator bug.
@@ -370,10 +373,10 @@ class PublishResult:
         return [f"load_dataset(\"{self.commit.repo_id}\", \"{config}\"{revision}{token})" for config in self.configs]
 
 
-def _folder_problems(folder: Path, *, allow_leaks: bool = False) -> None:
+def _folder_problems(folder: Path, *, allow_leaks: bool = False, rows: bool = True) -> None:
     from vgmed_data.validate import validate_folder
 
-    problems = validate_folder(folder, patient_splits=not allow_leaks)
+    problems = validate_folder(folder, patient_splits=not allow_leaks, rows=rows)
     if problems:
         listed = " | ".join(str(p) for p in problems[:MAX_LISTED])
         more = f" (and {len(problems) - MAX_LISTED} more)" if len(problems) > MAX_LISTED else ""
@@ -393,6 +396,7 @@ def publish_dataset(
     gate: "GateTerms | None" = None,
     max_commit_bytes: int = DEFAULT_MAX_COMMIT_BYTES,
     allow_leaks: bool = False,
+    note: Callable[[str], None] | None = None,
 ) -> PublishResult:
     """Validate, guard, build the card and publish ``folder`` as one commit, tagged ``revision``.
 
@@ -405,28 +409,36 @@ def publish_dataset(
 
     The release is audited first (:func:`vgmed_data.audit.audit`): cross-split exact or near duplicates and
     patients in several splits are refused unless ``allow_leaks``; the card's Checks section gives the counts.
+
+    The checks read the folder's facts (:mod:`vgmed_data.facts`) when every shard's size and sha256 are as
+    recorded, and read every row otherwise; ``note`` gets the one line saying which (default: standard error).
     """
     from vgmed_data.card import CardOptions, GateTerms, render_card
+    from vgmed_data.facts import verify
     from vgmed_data.folder import folder_configs
-    from vgmed_data.guards import check_licences, check_phi
     from vgmed_data.pointers import strip_images
 
+    note = note or _stderr
     check_repo_id(repo_id)
     root = Path(folder)
     if not root.is_dir():
         raise SourceNotFoundError("dataset folder not found", path=root, fix="build it first (vgmed build ...)")
     if not folder_configs(root):
         raise SchemaError("no configurations (data/<config>/*.parquet) in the folder", path=root)
-    _folder_problems(root, allow_leaks=allow_leaks)
-    report = check_licences(root, annotations_only=annotations_only)
-    check_phi(root, images_published=not annotations_only)
-    checks = release_checks(root, name=repo_id, allow_leaks=allow_leaks)
+    verified, line = verify(root)
+    note(line)
+    report, checks = release_guards(root, verified, name=repo_id, annotations_only=annotations_only,
+                                    allow_leaks=allow_leaks)
     terms = (gate or GateTerms()) if report.needs_gate else None
     with tempfile.TemporaryDirectory(prefix="vgmed-publish-") as staging:
         publish_root = strip_images(root, Path(staging) / "folder") if annotations_only else root
+        if annotations_only:  # the stripped copy's facts, recorded as it was written
+            verified, _ = verify(publish_root)
         options = CardOptions(repo_id=repo_id, revision=revision, annotations_only=annotations_only, gate=terms,
                               checks=checks)
-        card = render_card(publish_root, options=options, report=report)
+        card = render_card(publish_root, options=options, report=report,
+                           facts=verified.card_facts() if verified else None,
+                           sizes=verified.sizes() if verified else None)
         resolved = resolve_token(token)
         validate_card(card, endpoint=endpoint, token=resolved)
         configs = folder_configs(publish_root)
@@ -443,21 +455,46 @@ def publish_dataset(
                          annotations_only=annotations_only)
 
 
-def release_checks(folder: Path, *, name: str, allow_leaks: bool) -> dict[str, Any]:
-    """Audit the release on its own; refuse leaks unless ``allow_leaks``. Returns what the card's Checks section
-    says (what was checked, the threshold, the counts)."""
+def _stderr(line: str) -> None:
+    print(f"vgmed publish: {line}", file=sys.stderr)
+
+
+def release_guards(root: Path, verified: "Verified | None", *, name: str, annotations_only: bool,
+                   allow_leaks: bool) -> tuple["LicenceReport", dict[str, Any]]:
+    """Validation, the licence and PHI guards and the release audit, from ``verified`` facts where they settle
+    the question and from the rows otherwise (every refusal is worded from the rows: a folder whose facts record
+    a problem is checked in full). Returns the licence report and the card's Checks figures."""
+    from vgmed_data.guards import check_licences, check_phi
+
+    from_facts = verified is not None and verified.problems == 0 and (
+        allow_leaks or verified.patients_in_several_splits() == 0)
+    _folder_problems(root, allow_leaks=allow_leaks, rows=not from_facts)
+    report = check_licences(root, annotations_only=annotations_only,
+                            report=verified.licence_report() if verified else None)
+    if verified is None or not verified.phi_clean(images_published=not annotations_only):
+        check_phi(root, images_published=not annotations_only)
+    checks = release_checks(root, name=name, allow_leaks=allow_leaks,
+                            recorded=verified.audit() if verified else None)
+    return report, checks
+
+
+def release_checks(folder: Path, *, name: str, allow_leaks: bool,
+                   recorded: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Audit the release on its own (``recorded``: the audit the folder facts hold, else every row is read);
+    refuse leaks unless ``allow_leaks``. Returns what the card's Checks section says (what was checked, the
+    threshold, the counts)."""
     from vgmed_data.audit import audit
 
-    result = audit(folder, name=name)
-    leaks = {kind: count for kind, count in result.leaks.items() if count}
+    summary = dict(recorded) if recorded is not None else audit(folder, name=name).summary()
+    leaks = {kind: count for kind, count in summary["leaks"].items() if count}
     if leaks and not allow_leaks:
         listed = ", ".join(f"{kind}: {count}" for kind, count in leaks.items())
         raise PublishRefusedError(
             f"the release leaks between its splits ({listed})", path=folder,
             fix=f"run `vgmed audit {folder} --out DIR` to see each pair and patient, rebuild so they stay in one "
                 "split, or publish with --allow-leaks to state the counts in the card")
-    return {"threshold": result.threshold, "leaks": result.leaks, "counts": result.counts(),
-            "allowed": bool(leaks), "images": len(result.dataset.uses), "rows": result.dataset.rows}
+    return {"threshold": summary["threshold"], "leaks": summary["leaks"], "counts": summary["counts"],
+            "allowed": bool(leaks), "images": summary["images"], "rows": summary["rows"]}
 
 
 def register_publish(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,18 @@ key. Layout (JSON object)::
     sources: [{key, name, homepage, license, license_status, license_read_at, redistributable, split_unit,
                citation, access, files, inputs_sha256}, ...]
     deidentification (optional), environment (optional), name, description, created (optional)
+    facts (optional)                           what the folder holds, recorded when it was written (below)
+
+``facts`` (:class:`FolderFacts`) is written by the folder writer (:func:`vgmed_data.writer.write_config`) while
+each configuration is written, never by the builders: ``rules`` (a digest of the checking code that produced
+them) and per configuration its ``shards`` (path, bytes, sha256, rows, Arrow bytes), ``licences`` (rows per
+source, licence, redistributable flag and whether they carry image bytes), ``phi`` (rows whose metadata carries
+identifying values, rows with images from a DICOM that was not de-identified), ``problems`` (what
+``vgmed validate`` would find in the rows, patient splits aside), ``card`` (modalities, review statuses,
+annotators, agreements) and ``audit`` (the release audit of the configuration on its own).
+:func:`write_manifest` keeps the facts already in the folder when the record it writes has none, so a builder
+writing its build record after the rows cannot drop them. ``vgmed publish`` trusts them only after checking
+every shard's size and sha256 against them (:mod:`vgmed_data.facts`).
 """
 
 from __future__ import annotations
@@ -21,7 +33,7 @@ import json
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +68,70 @@ class ManifestSource:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Manifest:
-    """What built a dataset folder. ``sources`` keeps the build's order; :meth:`source` looks one up by key."""
+class ShardFacts:
+    """One shard as it was written: its path in the folder, size, sha256, rows and Arrow size (the card's
+    ``num_bytes``: the sum of its row groups' ``nbytes`` as read back)."""
 
-    command: str
-    version: str
+    path: str
+    bytes: int
+    sha256: str
+    rows: int
+    arrow_bytes: int
+
+    @property
+    def split(self) -> str:
+        return self.path.rsplit("/", 1)[-1].split("-", 1)[0]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigFacts:
+    """What one configuration held when it was written (see the module text)."""
+
+    shards: tuple[ShardFacts, ...]
+    licences: tuple[Mapping[str, Any], ...] = ()  # {source, license, redistributable, images, rows}
+    phi: Mapping[str, int] = field(default_factory=dict)  # identifying_rows, dicom_image_rows
+    problems: int = 0  # validation problems of the rows (patient splits aside: audit.patients)
+    card: Mapping[str, Any] = field(default_factory=dict)  # vgmed_data.card.CardFacts.to_json()
+    audit: Mapping[str, Any] = field(default_factory=dict)  # algorithm, threshold, rows, images, leaks, counts
+
+    def splits(self) -> dict[str, int]:
+        """split -> rows."""
+        rows: dict[str, int] = {}
+        for shard in self.shards:
+            rows[shard.split] = rows.get(shard.split, 0) + shard.rows
+        return rows
+
+
+@dataclass(frozen=True, kw_only=True)
+class FolderFacts:
+    """Facts of each configuration written, and the digest of the checking code that recorded them."""
+
+    rules: str
+    configs: Mapping[str, ConfigFacts] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rules": self.rules, "configs": {name: {**asdict(facts), "shards": [asdict(s) for s in facts.shards],
+                                                        "licences": [dict(g) for g in facts.licences]}
+                                                 for name, facts in sorted(self.configs.items())}}
+
+    @classmethod
+    def from_json(cls, data: Any) -> "FolderFacts":
+        """Raises ``TypeError``/``ValueError``/``KeyError`` on another layout (the caller names the file)."""
+        configs = {}
+        for name, item in dict(data["configs"]).items():
+            shards = tuple(ShardFacts(**shard) for shard in item["shards"])
+            configs[str(name)] = ConfigFacts(**{**item, "shards": shards, "licences": tuple(item.get("licences", ()))})
+        return cls(rules=str(data["rules"]), configs=configs)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Manifest:
+    """What built a dataset folder. ``sources`` keeps the build's order; :meth:`source` looks one up by key.
+    A folder written by a command that records no build (``vgmed import``, the demo, a test) has a manifest
+    holding only ``facts``: :attr:`built` is False."""
+
+    command: str = ""
+    version: str = ""
     toolkit: str = "vgmed-data"
     seed: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
@@ -70,11 +141,16 @@ class Manifest:
     name: str = ""
     description: str = ""
     created: str = ""  # left empty by the builders: a date would break byte-identical rebuilds
+    facts: FolderFacts | None = None
 
     def __post_init__(self) -> None:
         keys = [source.key for source in self.sources]
         if len(set(keys)) != len(keys):
             raise ValueError(f"a source appears twice in the manifest: {sorted(keys)}")
+
+    @property
+    def built(self) -> bool:
+        return bool(self.command)
 
     def source(self, key: str) -> ManifestSource | None:
         return next((source for source in self.sources if source.key == key), None)
@@ -82,6 +158,9 @@ class Manifest:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["sources"] = [asdict(source) for source in self.sources]
+        data["facts"] = None if self.facts is None else self.facts.to_json()
+        if not self.built:  # a manifest of facts only
+            data = {"facts": data["facts"]}
         return {key: value for key, value in data.items() if value not in (None, "")}
 
     @classmethod
@@ -97,8 +176,9 @@ class Manifest:
         source_known = {f.name for f in fields(ManifestSource)}
         try:
             parsed = tuple(ManifestSource(**{k: v for k, v in item.items() if k in source_known}) for item in sources)
-            return cls(**{**{k: v for k, v in data.items() if k in known}, "sources": parsed})
-        except (TypeError, ValueError) as error:
+            facts = None if data.get("facts") is None else FolderFacts.from_json(data["facts"])
+            return cls(**{**{k: v for k, v in data.items() if k in known}, "sources": parsed, "facts": facts})
+        except (TypeError, ValueError, KeyError, AttributeError) as error:
             raise FileFormatError(f"the manifest does not match the expected layout ({error})", path=path,
                                   fix=fix) from None
 
@@ -114,22 +194,26 @@ def toolkit_version() -> str:
 
 
 def write_manifest(folder: str | os.PathLike[str], manifest: Manifest) -> Path:
+    """Write ``manifest.json``; a manifest without ``facts`` keeps the facts already recorded in the folder."""
     path = Path(folder) / MANIFEST_NAME
+    if manifest.facts is None:
+        recorded = read_manifest(folder)
+        if recorded is not None and recorded.facts is not None:
+            manifest = replace(manifest, facts=recorded.facts)
     path.write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n")
     return path
 
 
 def copy_build_records(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
-    """Carry ``manifest.json`` (checked through :class:`Manifest`), ``build_report.json`` and the perceptual
-    hashes the audit reads (``image_hashes.json``, keyed by pixel fingerprint) from a built folder
-    to a folder derived from it (reviewed by ``annotate finalize``, stripped for an annotations-only release), so
-    the card of the derived release still says how its rows were built."""
+    """Carry the build record of ``manifest.json`` (checked through :class:`Manifest`; the target keeps its own
+    facts, recorded when its rows were written) and ``build_report.json`` from a built folder to a folder
+    derived from it (reviewed by ``annotate finalize``, stripped for an annotations-only release), so the card of
+    the derived release still says how its rows were built."""
     manifest = read_manifest(source)
-    if manifest is not None:
-        write_manifest(target, manifest)
-    for name in (BUILD_REPORT_NAME, IMAGE_HASHES_NAME):
-        if (Path(source) / name).exists():
-            shutil.copy2(Path(source) / name, Path(target) / name)
+    if manifest is not None and manifest.built:
+        write_manifest(target, replace(manifest, facts=None))
+    if (Path(source) / BUILD_REPORT_NAME).exists():
+        shutil.copy2(Path(source) / BUILD_REPORT_NAME, Path(target) / BUILD_REPORT_NAME)
 
 
 def read_manifest(folder: str | os.PathLike[str]) -> Manifest | None:

@@ -40,8 +40,10 @@ from typing import Any
 
 from vgmed_data.configs import DatasetConfig, dataset_config
 from vgmed_data.errors import InvalidInputError, PublishRefusedError, SourceNotFoundError, VgmedError
-from vgmed_data.folder import count_rows, folder_configs, iter_rows, write_config
+from vgmed_data.folder import count_rows, folder_configs, iter_rows
+from vgmed_data.writer import adopt_facts, write_config
 from vgmed_data.imagehash import pixel_sha256
+from vgmed_data.audit import read_hashes
 from vgmed_data.manifest import copy_build_records
 from vgmed_data.progress import add_quiet_argument, progress
 from vgmed_data.safepaths import PathEscapeError, resolve_inside
@@ -104,8 +106,9 @@ def strip_images(folder: str | os.PathLike[str], destination: str | os.PathLike[
             f"could never be hydrated: {named}", path=source,
             fix="publish this configuration with its images (without --annotations-only; `vgmed sources list` "
                 "says which sources allow it), or leave it out of the annotations-only release")
+    known = read_hashes(source)  # the stripped rows keep only fingerprints: their perceptual hashes come along
     for config in folder_configs(source):
-        write_config(target, _stripped_rows(source, config), config=config)
+        write_config(target, _stripped_rows(source, config), config=config, known_hashes=known)
     copy_build_records(source, target)
     return target
 
@@ -332,13 +335,14 @@ def hydrate(folder: str | os.PathLike[str], *, sources: Mapping[str, str | os.Pa
         raise SourceNotFoundError("no dataset configurations found (expected data/<config>/*.parquet)", path=root)
     roots = source_roots(root, sources, configs=list(configs))
     report = HydrateReport()
+    known = read_hashes(root)
     staging = staging_dir(root)
     try:
         for config in configs:
             rows = (_hydrate_row(row, config=config, sources=roots, report=report)
                     for row in progress(iter_rows(root, config=config), total=count_rows(root, config=config),
                                         desc=f"hydrate {config}", unit="row", quiet=quiet))
-            write_config(staging, rows, config=config)
+            write_config(staging, rows, config=config, known_hashes=known)
         if not report.restored:  # nothing to put back: the folder stays exactly as it was
             return report
         for config in configs:
@@ -346,6 +350,7 @@ def hydrate(folder: str | os.PathLike[str], *, sources: Mapping[str, str | os.Pa
             old = staging / f"old-{config}"
             target.rename(old)
             (staging / "data" / config).rename(target)
+        adopt_facts(staging, root)  # the facts recorded while writing the hydrated shards
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return report

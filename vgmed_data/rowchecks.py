@@ -6,7 +6,10 @@ names its rule."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+from PIL import Image
 
 from vgmed_data.errors import FileFormatError, GeometryError
 from vgmed_data.geometry.boxes import validate_boxes
@@ -14,15 +17,29 @@ from vgmed_data.imaging.decode import decode_bytes
 from vgmed_data.schema import IMAGE_ORIGINS, QUESTION_TYPES, SEQUENCE_TASKS
 
 Add = Callable[[str], None]
-RowCheck = Callable[[dict[str, Any], Add, bool], None]  # (row, add, decode every image in full)
 
 
-def image_size(cell: dict[str, Any] | None, *, what: str, add: Add, decode: bool) -> tuple[int, int] | None:
+@dataclass(frozen=True)
+class Decoding:
+    """How a rule opens a row's images: ``full`` decodes every pixel (else the header only: size and format);
+    ``seen`` gets each opened image with what it is (``"image"``, ``"mask"``, ``"image 0"``...), so the folder
+    writer fingerprints the images the checks decoded instead of decoding them again."""
+
+    full: bool = True
+    seen: Callable[[str, Image.Image], None] | None = None
+
+
+RowCheck = Callable[[dict[str, Any], Add, Decoding], None]  # (row, add, how images are opened)
+
+
+def image_size(cell: dict[str, Any] | None, *, what: str, add: Add, decode: Decoding) -> tuple[int, int] | None:
     """The size of an embedded image, or None (no bytes, or undecodable: then the problem is added)."""
     if not cell or not cell.get("bytes"):
         return None
     try:
-        with decode_bytes(cell["bytes"], what=what, decode=decode) as image:
+        with decode_bytes(cell["bytes"], what=what, decode=decode.full) as image:
+            if decode.seen is not None:
+                decode.seen(what, image)
             size: tuple[int, int] = image.size
             return size
     except FileFormatError as error:
@@ -43,7 +60,7 @@ def _size(row: dict[str, Any], add: Add) -> tuple[int, int] | None:
     return width, height
 
 
-def check_grounding_row(row: dict[str, Any], add: Add, decode: bool) -> None:
+def check_grounding_row(row: dict[str, Any], add: Add, decode: Decoding) -> None:
     """A ``vgmed`` row: the image (and mask) match width/height, boxes lie inside, one label per box, the answer
     is among the options."""
     size = _size(row, add)
@@ -68,7 +85,7 @@ def check_grounding_row(row: dict[str, Any], add: Add, decode: bool) -> None:
         add(f"answer {row['answer']!r} is not among the options")
 
 
-def check_sequence_row(row: dict[str, Any], add: Add, decode: bool) -> None:
+def check_sequence_row(row: dict[str, Any], add: Add, decode: Decoding) -> None:
     """A ``sequences`` row: one size and one provenance entry per image, sizes match the images, the answer
     (and reference) box lies inside the image it names."""
     raw_sizes = row["image_sizes"] or []

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import Features
+from PIL import Image
 
 from vgmed_data.configs import dataset_config, features_for
 from vgmed_data.errors import FileFormatError, SchemaError, SourceNotFoundError
 from vgmed_data.folder import ROW_GROUP_ROWS, check_card_paths, folder_configs, open_shard, read_card
-from vgmed_data.rowchecks import Add, check_choice
+from vgmed_data.rowchecks import Add, Decoding, check_choice
 from vgmed_data.safepaths import PathEscapeError, unsafe_id_reason
 from vgmed_data.schema import MODALITIES, REVIEW_STATUSES, SPLITS, row_metadata
 
@@ -100,7 +102,17 @@ def _open_shards(root: Path, configs: dict[str, dict[str, list[str]]],
     return readable
 
 
-def _check_row(row: dict[str, Any], *, config: str, split: str, add: Add, decode: bool) -> None:
+def check_row(row: dict[str, Any], *, config: str, split: str,
+              seen: Callable[[str, Image.Image], None] | None = None) -> list[str]:
+    """The problems of one row as stored (a row read back from its shard), every image decoded in full;
+    ``seen`` gets each decoded image. What :func:`validate_folder` checks per row (ids across rows and patient
+    splits are checked over the folder)."""
+    messages: list[str] = []
+    _check_row(row, config=config, split=split, add=messages.append, decode=Decoding(full=True, seen=seen))
+    return messages
+
+
+def _check_row(row: dict[str, Any], *, config: str, split: str, add: Add, decode: Decoding) -> None:
     reason = unsafe_id_reason(row["id"]) if isinstance(row["id"], str) else "it is not a string"
     if reason:
         add(f"id {row['id']!r} cannot be used as a file name: {reason}")
@@ -119,10 +131,12 @@ def _check_row(row: dict[str, Any], *, config: str, split: str, add: Add, decode
 
 
 def validate_folder(folder: str | os.PathLike[str], *, quick: bool = False,
-                    patient_splits: bool = True) -> list[Problem]:
+                    patient_splits: bool = True, rows: bool = True) -> list[Problem]:
     """All problems in a dataset folder (empty list: valid). ``quick``: read image headers only.
     ``patient_splits``: False leaves out the patient-in-several-splits check (``vgmed publish --allow-leaks``,
-    which counts them in the card's Checks section instead)."""
+    which counts them in the card's Checks section instead). ``rows``: False checks the card and the shards'
+    footers and schemas only (``vgmed publish`` on a folder whose recorded facts it verified: the rows were
+    checked with :func:`check_row` when they were written)."""
     root = Path(folder)
     if not root.is_dir():
         raise SourceNotFoundError("dataset folder not found", path=root, fix="pass the folder that holds README.md and data/")
@@ -134,7 +148,7 @@ def validate_folder(folder: str | os.PathLike[str], *, quick: bool = False,
         return [Problem(str(root), "", "no Parquet shards under data/<config>/ (expected data/vgmed/ or data/sequences/)")]
     problems = _card_problems(root, configs)
     readable = _open_shards(root, configs, problems)
-    for config, shards in readable.items():
+    for config, shards in readable.items() if rows else ():
         ids: dict[str, str] = {}
         splits_of: dict[str, set[str]] = defaultdict(set)  # patient -> the splits holding them
         for split, relative, parquet in shards:
@@ -150,7 +164,7 @@ def validate_folder(folder: str | os.PathLike[str], *, quick: bool = False,
                             add(f"duplicate id (also in {ids[record]})")
                         ids[record] = relative
                         splits_of[f"{row['source']}/{row['patient_id']}"].add(split)
-                        _check_row(row, config=config, split=split, add=add, decode=not quick)
+                        _check_row(row, config=config, split=split, add=add, decode=Decoding(full=not quick))
             except (pa.ArrowException, OSError) as error:
                 problems.append(Problem(relative, "", f"rows cannot be read: the shard is corrupt "
                                         f"({' '.join(str(error).split())[:200]})"))

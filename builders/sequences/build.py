@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vgmed_data.errors import InvalidInputError
-from vgmed_data.folder import write_config
+from vgmed_data.writer import write_config
 from vgmed_data.manifest import Manifest, ManifestSource, toolkit_version, write_manifest
 from vgmed_data.staging import new_folder_or_existing
 from vgmed_data.progress import progress

@@ -111,7 +111,7 @@ def _export_medsg_command(args: argparse.Namespace) -> int:
 
 def _import_medsg(path: str, args: argparse.Namespace) -> int:
     from vgmed_data.builders.sequences.medsg import import_medsg
-    from vgmed_data.folder import write_config
+    from vgmed_data.writer import write_config
 
     samples = sorted(import_medsg(path, images_root=args.images_root, strip_prefix=args.strip_prefix),
                      key=lambda s: s.id)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vgmed_data.folder import write_config
+from vgmed_data.writer import write_config
 from vgmed_data.schema import GroundingSample, Provenance, make_sample_id
 
 WIDTH, HEIGHT = 64, 40  # non-square on purpose

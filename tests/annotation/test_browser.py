@@ -32,7 +32,8 @@ from vgmed_data.annotation.pull import ExpertAnnotation, current_tasks
 from vgmed_data.annotation.push import MEDIA_SUBDIR
 from vgmed_data.annotation.state import open_state
 from vgmed_data.cli import main
-from vgmed_data.folder import iter_rows, write_config
+from vgmed_data.folder import iter_rows
+from vgmed_data.writer import write_config
 from vgmed_data.schema import GroundingSample
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.browser]

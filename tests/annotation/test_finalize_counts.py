@@ -27,7 +27,7 @@ def test_finalize_before_any_review_is_refused_and_writes_nothing(tmp_path: Path
     from vgmed_data.annotation.state import ProjectRecord, open_state
     from vgmed_data.cli import main
     from vgmed_data.demo import demo_samples
-    from vgmed_data.folder import write_config
+    from vgmed_data.writer import write_config
 
     dataset = tmp_path / "ds"
     write_config(dataset, demo_samples(), config="vgmed")

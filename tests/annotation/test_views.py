@@ -19,7 +19,7 @@ from tests.annotation.data import (CT_FILE, HEIGHT, WIDTH, ct_values, linear_win
                                    robust_range)
 from vgmed_data.annotation import config
 from vgmed_data.cli import main
-from vgmed_data.folder import write_config
+from vgmed_data.writer import write_config
 from vgmed_data.imaging.windowing import PRESETS
 from vgmed_data.pointers import strip_images
 

@@ -28,7 +28,7 @@ def eval_runs(tmp_path_factory: pytest.TempPathFactory) -> EvalRuns:
     from vgmed_data.eval.tiny import build_tiny_checkpoint
     from vgmed_data.eval.vgrefine.options import VGRefineOptions
     from vgmed_data.demo import demo_samples
-    from vgmed_data.folder import write_config
+    from vgmed_data.writer import write_config
 
     root = tmp_path_factory.mktemp("eval-runs")
     samples = [dataclasses.replace(s, provenance=dataclasses.replace(s.provenance, split="test"))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from vgmed_data.cli import main
+from vgmed_data.facts import verify
 
 FLAGS = ["--min-pixels", "1", "--min-size-mm", "0", "--on-bad", "skip", "--max-per-target", "3",
          "--max-records-per-source", "3", "--num-proc", "1"]
@@ -28,5 +29,6 @@ def test_parts_of_nifti_and_2d_sources_merge_into_the_single_build(sources: dict
     files = sorted(p.relative_to(single) for p in single.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(merged) for p in merged.rglob("*") if p.is_file())
     assert [str(f) for f in files if not filecmp.cmp(single / f, merged / f, shallow=False)] == []
+    assert verify(merged)[0] is not None  # the folder facts recorded while writing hold for the merged files
     assert "over quota" in (single / "build_report.json").read_text()  # the quota and the cut were exercised
     capsys.readouterr()

@@ -16,7 +16,7 @@ from PIL import Image
 
 from vgmed_data.audit import audit, collect, write_image_hashes
 from vgmed_data.cli import main
-from vgmed_data.folder import write_config
+from vgmed_data.writer import write_config
 from vgmed_data.imagehash import NEAR_THRESHOLD, HammingIndex, perceptual_hash
 from vgmed_data.manifest import IMAGE_HASHES_NAME
 from vgmed_data.schema import GroundingSample, Provenance, make_sample_id

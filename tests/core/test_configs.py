@@ -8,6 +8,7 @@ from datasets import Image, List, Value
 
 from vgmed_data.configs import CONFIGS, dataset_config, default_config, features_for
 from vgmed_data.errors import SchemaError
+from vgmed_data.rowchecks import Decoding
 from vgmed_data.schema import SEQUENCES_FEATURES, VGMED_FEATURES
 
 from tests.core.test_dataset_folder import grounding, sequence
@@ -66,8 +67,8 @@ def test_the_row_rule_accepts_a_good_row_and_names_a_broken_one(name: str) -> No
     spec = dataset_config(name)
     row = (grounding(2) if name == "vgmed" else sequence(2)).to_row()
     problems: list[str] = []
-    spec.check_row(row, problems.append, True)
+    spec.check_row(row, problems.append, Decoding())
     assert problems == []
     broken = dict(row, **({"question_type": "guess"} if name == "vgmed" else {"task": "guess"}))
-    spec.check_row(broken, problems.append, True)
+    spec.check_row(broken, problems.append, Decoding())
     assert len(problems) == 1 and "'guess' is not one of" in problems[0]

@@ -17,7 +17,7 @@ from PIL import Image
 
 from vgmed_data.cli import main
 from vgmed_data.errors import GeometryError, SchemaError
-from vgmed_data.folder import write_config
+from vgmed_data.writer import write_config
 from vgmed_data.schema import (SEQUENCES_FEATURES, VGMED_FEATURES, GroundingSample, Provenance, Review,
                                SequenceImage, SequenceSample, encode_png, make_sample_id)
 from vgmed_data.validate import validate_folder

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vgmed_data.folder import write_config
+from vgmed_data.writer import write_config
 from vgmed_data.schema import GroundingSample, Provenance, make_sample_id
 
 MODALITIES = ("CT", "MR", "XR")

@@ -162,7 +162,7 @@ def _checkpoint(root: Path) -> Path:
 
 
 def _dataset(root: Path) -> tuple[Path, list]:  # noqa: ANN202
-    from vgmed_data.folder import write_config
+    from vgmed_data.writer import write_config
     from vgmed_data.schema import GroundingSample, Provenance, make_sample_id
 
     rng = np.random.default_rng(7)

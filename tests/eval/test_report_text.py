@@ -14,7 +14,7 @@ from tests.eval.data import tiny_samples
 from vgmed_data.annotation.agreement import AgreementReport, plot_box_iou
 from vgmed_data.eval.report import overlay
 from vgmed_data.eval.runner import EvalConfig, run_eval
-from vgmed_data.folder import write_config
+from vgmed_data.writer import write_config
 from vgmed_data.geometry import Transform
 
 DOLLARS = ("Is the lesion $\\frac{ wide, or $5 and $10?", "Does $x^{2$ hold?")  # not valid mathtext

@@ -12,7 +12,7 @@ import torch
 from vgmed_data.eval.runner import EvalConfig, run_eval
 from vgmed_data.eval.tiny import TINY_FAMILIES
 from tests.eval.data import record_dicts, stripped_records, tiny_samples, write_tiny_dataset
-from vgmed_data.folder import write_config
+from vgmed_data.writer import write_config
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vgmed_data.folder import write_config
+from vgmed_data.writer import write_config
 from vgmed_data.schema import GroundingSample, Provenance, SequenceImage, SequenceSample, encode_png
 
 OPTIONS = [["liver", "spleen", "kidney", "heart"], ["yes", "no"], [], []]

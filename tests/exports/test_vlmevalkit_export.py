@@ -42,7 +42,7 @@ def test_tsv_in_vlmevalkit_mcq_layout(tmp_path: Path, capsys) -> None:
 
 def test_a_folder_without_closed_questions_is_refused(tmp_path: Path) -> None:
     from vgmed_data.eval.harness.vlmevalkit_export import export_vlmevalkit
-    from vgmed_data.folder import write_config
+    from vgmed_data.writer import write_config
     from tests.exports.data import grounding
 
     write_config(tmp_path / "ds", [grounding(2, "test"), grounding(3, "test")], config="vgmed")
@@ -55,7 +55,7 @@ def test_hostile_text_round_trips_and_names_are_checked(tmp_path: Path, capsys) 
     import stat
 
     from tests.exports.data import grounding
-    from vgmed_data.folder import write_config
+    from vgmed_data.writer import write_config
 
     text = 'Is it "A"?\tyes\nor {{ no }}: [x]'
     samples = [dataclasses.replace(grounding(i, "test"), question=text) for i in (0, 1)]

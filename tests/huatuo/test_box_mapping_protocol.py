@@ -22,7 +22,7 @@ from vgmed_data.errors import InvalidInputError
 from vgmed_data.eval.metrics import grounding_metrics
 from vgmed_data.eval.run_folder import RunFolder, SampleRecord
 from vgmed_data.eval.runner import EvalConfig, run_eval
-from vgmed_data.folder import write_config
+from vgmed_data.writer import write_config
 from vgmed_data.schema import GroundingSample, Provenance, make_sample_id
 
 BOX = [10.0, 20.0, 50.0, 60.0]  # on a 112 x 84 image

@@ -11,7 +11,7 @@ from tests.fixtures.hub_server import HubServer
 from tests.hub.tiny import MANIFEST, grounding_rows, make_folder
 from vgmed_data.cli import main
 from vgmed_data.errors import InvalidInputError, PublishRefusedError, SchemaError
-from vgmed_data.folder import write_config
+from vgmed_data.writer import write_config
 from vgmed_data.guards import allows_image_redistribution, metadata_phi
 from vgmed_data.hub import MAX_CARD_BYTES, check_repo_id, publish_dataset
 

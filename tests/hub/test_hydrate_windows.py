@@ -24,7 +24,8 @@ from tests.builders import miniatures as mini
 from vgmed_data.builders.vgmed import BuildOptions, build_vgmed
 from vgmed_data.demo import demo_samples
 from vgmed_data.errors import InvalidInputError, VgmedError
-from vgmed_data.folder import iter_rows, write_config
+from vgmed_data.folder import iter_rows
+from vgmed_data.writer import write_config
 from vgmed_data.imaging.raster import to_display
 from vgmed_data.imaging.windowing import derived_window
 from vgmed_data.pointers import hydrate, strip_images

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from vgmed_data.folder import write_config
+from vgmed_data.writer import write_config
 from vgmed_data.manifest import Manifest, ManifestSource, write_manifest
 from vgmed_data.schema import (GroundingSample, Provenance, Review, SequenceImage, SequenceSample, encode_png,
                                make_sample_id)

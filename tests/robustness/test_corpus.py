@@ -50,7 +50,7 @@ def _bases(root: Path) -> Path:
     """The demo dataset, its annotations-only copy, a one-line release JSONL with its image, a prediction, a
     one-row ``sequences`` folder (imported from a MedSG-Bench item)."""
     from vgmed_data.demo import demo_samples
-    from vgmed_data.folder import write_config
+    from vgmed_data.writer import write_config
     from vgmed_data.pointers import strip_images
 
     base = root / "base"

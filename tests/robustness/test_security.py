@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from vgmed_data.demo import demo_samples
-from vgmed_data.folder import write_config
+from vgmed_data.writer import write_config
 
 
 def vgmed(*args: str) -> subprocess.CompletedProcess[str]:

@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 
 from vgmed_data.demo import demo_samples
-from vgmed_data.folder import write_config
+from vgmed_data.writer import write_config
 from vgmed_data.pointers import hydrate, strip_images
 from vgmed_data.staging import PREFIX
 
 WRITER = textwrap.dedent("""
     import sys, time
     from vgmed_data.demo import demo_samples
-    from vgmed_data.folder import write_config
+    from vgmed_data.writer import write_config
 
     def samples():
         yield from demo_samples()

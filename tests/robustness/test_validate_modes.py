@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.robustness.corpus import cell, corrupt_png
 from vgmed_data.demo import demo_samples
-from vgmed_data.folder import write_config
+from vgmed_data.writer import write_config
 from vgmed_data.validate import validate_folder
 
 

@@ -11,7 +11,8 @@ import pytest
 from vgmed_data.builders.sequences.cli import register
 from vgmed_data.builders.sequences.medsg import export_medsg, import_medsg
 from vgmed_data.eval.boxes.cli import register_score
-from vgmed_data.folder import iter_rows, write_config
+from vgmed_data.folder import iter_rows
+from vgmed_data.writer import write_config
 
 from tests.sequences.miniature import write_decathlon
 

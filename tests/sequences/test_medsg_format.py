@@ -23,7 +23,8 @@ from PIL import Image
 from vgmed_data.builders.sequences.medsg import export_medsg, import_medsg
 from vgmed_data.errors import SchemaError
 from vgmed_data.eval.boxes.report import score_predictions
-from vgmed_data.folder import iter_rows, write_config
+from vgmed_data.folder import iter_rows
+from vgmed_data.writer import write_config
 
 DIFF_Q = "Compare these two images carefully and give me the coordinates of their difference."
 MV_Q = ("These images share one object in common(the object marked with red bounding box in the first "
