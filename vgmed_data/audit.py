@@ -51,6 +51,7 @@ from vgmed_data.imagehash import (ALGORITHM, NEAR_THRESHOLD, HammingIndex, Perce
                                   perceptual_hash)
 from vgmed_data.locations import local_or_hub
 from vgmed_data.manifest import IMAGE_HASHES_NAME as HASHES_NAME
+from vgmed_data.staging import staged_file
 
 MAX_SHEET_PAIRS = 200
 THUMBNAIL = 160
@@ -166,9 +167,8 @@ def write_image_hashes(folder: str | os.PathLike[str], hashes: Mapping[str, Perc
         hashes = collect(root, name=str(root)).hashes if folder_configs(root) else {}
     path = root / HASHES_NAME
     data = {"algorithm": ALGORITHM, "images": {key: hashes[key].to_text() for key in sorted(hashes)}}
-    temporary = path.with_name(f".{HASHES_NAME}.tmp")
-    temporary.write_text(json.dumps(data, indent=0) + "\n")
-    temporary.replace(path)
+    with staged_file(path, what="image hashes") as staged:  # a fresh name: never written through a planted link
+        staged.write_text(json.dumps(data, indent=0) + "\n")
     return path
 
 

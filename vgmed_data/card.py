@@ -235,7 +235,7 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
              (("builder version", manifest.version), ("command", f"vgmed {manifest.command}"),
               ("seed", manifest.seed), ("created", manifest.created))
              if value not in (None, "")] if manifest and manifest.built else []
-    out += built or ["- no `manifest.json` in the folder: builder version and seed are not recorded."]
+    out += built or ["- no build record in `manifest.json`: builder version and seed are not recorded."]
     skipped = (build_report or {}).get("skipped")
     if isinstance(skipped, Mapping):
         out += [f"- skipped during the build: {sum(int(v) for v in skipped.values())} record(s) ("

@@ -25,7 +25,6 @@ import argparse
 import contextlib
 import os
 import re
-import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -411,14 +410,15 @@ def publish_dataset(
     patients in several splits are refused unless ``allow_leaks``; the card's Checks section gives the counts.
 
     The checks read the folder's facts (:mod:`vgmed_data.facts`) when every shard's size and sha256 are as
-    recorded, and read every row otherwise; ``note`` gets the one line saying which (default: standard error).
+    recorded, and read every row otherwise; ``note`` gets the one line saying which (default: printed on
+    standard output, where the command prints its result; standard error keeps only an error's one line).
     """
     from vgmed_data.card import CardOptions, GateTerms, render_card
     from vgmed_data.facts import verify
     from vgmed_data.folder import folder_configs
     from vgmed_data.pointers import strip_images
 
-    note = note or _stderr
+    note = note or _say
     check_repo_id(repo_id)
     root = Path(folder)
     if not root.is_dir():
@@ -455,8 +455,8 @@ def publish_dataset(
                          annotations_only=annotations_only)
 
 
-def _stderr(line: str) -> None:
-    print(f"vgmed publish: {line}", file=sys.stderr)
+def _say(line: str) -> None:
+    print(f"vgmed publish: {line}")
 
 
 def release_guards(root: Path, verified: "Verified | None", *, name: str, annotations_only: bool,

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from vgmed_data.errors import FileFormatError
+from vgmed_data.staging import staged_file
 from vgmed_data.userfiles import INDEX_LIMIT, read_bounded
 
 MANIFEST_NAME = "manifest.json"
@@ -200,7 +201,8 @@ def write_manifest(folder: str | os.PathLike[str], manifest: Manifest) -> Path:
         recorded = read_manifest(folder)
         if recorded is not None and recorded.facts is not None:
             manifest = replace(manifest, facts=recorded.facts)
-    path.write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n")
+    with staged_file(path, what="manifest") as staged:  # a fresh name: never written through a planted link
+        staged.write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n")
     return path
 
 

@@ -65,6 +65,7 @@ def _write_config(target: Path, samples: Iterable[GroundingSample | SequenceSamp
                   config: str, shard_rows: int, card_body: str | None,
                   known: Mapping[str, PerceptualHash]) -> FolderSummary:
     folder_configs(target)  # data/ or data/<config> as a link out of the folder is refused, never written through
+    read_manifest(target)  # a manifest the facts cannot be added to is refused before anything is written
     features = features_for(config)
     schema = features.arrow_schema
     staging = staging_dir(target)

@@ -73,12 +73,15 @@ def test_card_is_never_written_through_a_planted_temporary_link(tmp_path: Path) 
     outside = tmp_path / "outside.txt"
     outside.write_text("keep me\n")
     (folder / "README.md.tmp").symlink_to(outside)
+    (folder / ".image_hashes.json.tmp").symlink_to(outside)  # the name the hashes were once staged under
     result = vgmed("import", "vgmed-jsonl", str(_one_line_release(tmp_path)), "--images", str(tmp_path / "images"),
                    "--out", str(folder))
     assert result.returncode == 0, result.stderr
     assert outside.read_text() == "keep me\n"
     assert (folder / "README.md").read_text().startswith("---\nconfigs:")
-    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "README.md.tmp", "data", "import_report_vgmed.json"]
+    assert sorted(p.name for p in folder.iterdir()) == [".image_hashes.json.tmp", "README.md", "README.md.tmp", "data",
+                                                        "image_hashes.json", "import_report_vgmed.json",
+                                                        "manifest.json"]
 
 
 def _one_line_release(tmp_path: Path) -> Path:
