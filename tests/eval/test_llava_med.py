@@ -145,3 +145,16 @@ def test_tokens_do_not_depend_on_the_files_legacy_flag(med_dir: Path, tmp_path: 
     image_id = processor.tokenizer.convert_tokens_to_ids("<image>")
     expected = authors_ids(folder, "What is  shown?")
     assert ids == [image_id if i == reference.IMAGE_TOKEN_INDEX else i for i in expected]
+
+
+def test_without_sentencepiece_loading_says_what_to_install(med_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from vgmed_data.errors import MissingDependencyError
+
+    found = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "sentencepiece" else found(name, *args))
+    with pytest.raises(MissingDependencyError, match="tokenizer.model needs sentencepiece") as info:
+        load_adapter(med_dir)
+    assert info.value.fix == "pip install sentencepiece" and "\n" not in str(info.value)
