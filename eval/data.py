@@ -11,6 +11,7 @@ from typing import Any
 
 from PIL import Image
 
+from vgmed_data.configs import CONFIGS
 from vgmed_data.errors import FileFormatError, InvalidInputError, require
 from vgmed_data.locations import hub_error, local_or_hub
 
@@ -57,9 +58,11 @@ def _sample(index: int, row: dict[str, Any]) -> EvalSample:
 def iter_samples(dataset: str | os.PathLike[str], *, config: str = "vgmed", split: str = "test",
                  limit: int | None = None) -> Iterator[EvalSample]:
     """Samples of ``split`` in stored order, from a local folder (Parquet shards) or a Hub dataset id."""
-    if config != "vgmed":
-        raise InvalidInputError(f"the attention evaluator reads the 'vgmed' configuration, not {config!r}",
-                                fix="evaluate the sequences configuration with `vgmed eval run --task boxes`")
+    if config not in CONFIGS or CONFIGS[config].multi_image:  # attention is measured over one image's tokens
+        single = ", ".join(f"'{name}'" for name, spec in CONFIGS.items() if not spec.multi_image)
+        raise InvalidInputError(f"the attention evaluator reads the {single} configuration, not {config!r}",
+                                fix=f"pass --config {single}; a multi-image configuration is evaluated with "
+                                    "`vgmed eval run --task boxes`")
     for index, row in enumerate(iter_dataset_rows(dataset, config=config, split=split)):
         if limit is not None and index >= limit:
             break

@@ -18,6 +18,7 @@ from typing import Any
 from vgmed_data.eval.boxes.parsing import MAX_OUTPUT_CHARS
 from vgmed_data.eval.boxes.scoring import Target
 from vgmed_data.eval.data import dataset_splits, iter_dataset_rows
+from vgmed_data.configs import CONFIGS
 from vgmed_data.errors import FileFormatError, InvalidInputError, SchemaError, SourceNotFoundError, VgmedError
 from vgmed_data.geometry import Transform
 from vgmed_data.jsonl import json_lines
@@ -46,12 +47,15 @@ def _naming_row(row: Mapping[str, Any]) -> Iterator[None]:
 
 def iter_targets(dataset: str | os.PathLike[str], *, config: str, split: str) -> Iterator[Target]:
     """Targets of one split of a ``sequences`` or ``vgmed`` configuration (a local folder or a Hub dataset id)."""
-    if config == "sequences":
+    if config not in CONFIGS:
+        raise InvalidInputError(f"box scoring supports the {' and '.join(CONFIGS)} configurations, not {config!r}",
+                                fix=f"pass --config {' or --config '.join(CONFIGS)}")
+    if CONFIGS[config].answer == "box":  # the answer is a box in one of several images
         for row in iter_dataset_rows(dataset, config=config, split=split, columns=SEQUENCE_COLUMNS):
             with _naming_row(row):
                 target = sequence_target(row)
             yield target
-    elif config == "vgmed":
+    else:  # the question names a target; its boxes are the answer
         for row in iter_dataset_rows(dataset, config=config, split=split, columns=VGMED_COLUMNS):
             if not row["boxes"]:
                 continue
@@ -60,9 +64,6 @@ def iter_targets(dataset: str | os.PathLike[str], *, config: str, split: str) ->
                                 image_sizes=((int(row["width"]), int(row["height"])),), answer_image_index=None,
                                 answer_boxes=tuple(tuple(float(v) for v in b) for b in row["boxes"]))  # type: ignore[misc]
             yield target
-    else:
-        raise InvalidInputError(f"box scoring supports the sequences and vgmed configurations, not {config!r}",
-                                fix="pass --config sequences or --config vgmed")
 
 
 def sequence_target(row: Mapping[str, Any]) -> Target:

@@ -33,6 +33,7 @@ from vgmed_data.eval.config import EvalConfig, Task
 from vgmed_data.eval.progress import progress_bar
 from vgmed_data.eval.run_folder import (BoxPrediction, BoxSampleRecord, RunFolder, Status, append_records,
                                         read_records, resume_records, write_json, write_records)
+from vgmed_data.configs import CONFIGS
 from vgmed_data.errors import InvalidInputError
 
 
@@ -47,6 +48,7 @@ class BoxSample:
     target: str
     reference_box: tuple[float, ...] | None
     reference_image_index: int | None
+    names_target: bool  # asked for the box of its named target (target_prompt), else its own question (box_prompt)
 
     def decoded(self) -> list[Image.Image]:
         out = []
@@ -70,26 +72,28 @@ def iter_box_samples(dataset: str | os.PathLike[str], *, config: str, split: str
     boxes)."""
     from vgmed_data.eval.data import iter_dataset_rows
 
-    if config not in ("sequences", "vgmed"):
-        raise InvalidInputError(f"--task boxes reads the sequences or vgmed configuration, not {config!r}")
+    if config not in CONFIGS:
+        raise InvalidInputError(f"--task boxes reads the {' or '.join(CONFIGS)} configuration, not {config!r}")
+    boxes_answer = CONFIGS[config].answer == "box"
     index = 0
     for row in iter_dataset_rows(dataset, config=config, split=split):
         if limit is not None and index >= limit:
             break
-        if config == "sequences":
+        if boxes_answer:  # the question asks for a box in one of several images
             reference = row.get("reference_box")
             yield BoxSample(index=index, id=str(row["id"]), task=str(row["task"]),
                             images=tuple(_bytes(i) for i in row["images"]),
                             image_sizes=tuple((int(w), int(h)) for w, h in row["image_sizes"]),
                             question=str(row["question"]), target=str(row.get("target") or ""),
                             reference_box=tuple(float(v) for v in reference) if reference else None,
-                            reference_image_index=row.get("reference_image_index"))
-        else:
+                            reference_image_index=row.get("reference_image_index"), names_target=False)
+        else:  # the question names a target: the model is asked for its box
             if not row.get("boxes"):
                 continue  # the scorer skips rows without boxes too (eval.boxes.dataset.iter_targets)
             yield BoxSample(index=index, id=str(row["id"]), task="vgmed", images=(_bytes(row["image"]),),
                             image_sizes=((int(row["width"]), int(row["height"])),), question=str(row["question"]),
-                            target=str(row.get("target") or ""), reference_box=None, reference_image_index=None)
+                            target=str(row.get("target") or ""), reference_box=None, reference_image_index=None,
+                            names_target=True)
         index += 1
 
 
@@ -106,7 +110,7 @@ def output_format_of(family: str) -> str:
 
 
 def prompt_for(sample: BoxSample, *, fmt: str, transforms: list[Any]) -> str:
-    if sample.task == "vgmed":
+    if sample.names_target:
         return target_prompt(target=sample.target, fmt=fmt)
     text, _ = box_prompt(question=sample.question, fmt=fmt, image_sizes=sample.image_sizes,
                          reference_box=sample.reference_box, reference_image_index=sample.reference_image_index,

@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from vgmed_data.configs import CONFIGS, default_config
 from vgmed_data.errors import InvalidInputError
 from vgmed_data.eval.boxes.baselines import MeanBox
 from vgmed_data.eval.boxes.dataset import iter_targets
@@ -42,7 +43,7 @@ from vgmed_data.eval.harness.lmms_task_utils import (MULTI_IMAGE_ONLY, SETTINGS_
 from vgmed_data.folder import folder_configs, open_shard
 from vgmed_data.staging import staged_file
 
-GENERATION = {"vgmed": 64, "sequences": 128}  # max_new_tokens: a short answer / one box with an image number
+GENERATION = {"text": 64, "box": 128}  # max_new_tokens per answer kind: a short answer / one box with an image number
 # A task name is also the name of its Python module (``!function <task>.x``) and of its files.
 TASK_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 # A split name as the Hub writes them (``datasets``: ``\w+(\.\w+)*``), ASCII only.
@@ -122,7 +123,7 @@ def _metric_list(task: str, names: list[str]) -> list[dict[str, Any]]:
 
 def _task_yaml(config: str, *, task: str, files: dict[str, list[str]], split: str,
                settings: dict[str, Any]) -> str:
-    if config == "vgmed":
+    if CONFIGS[config].answer == "text":
         metrics = ["accuracy"]
     else:
         metrics = [m for m in sequence_metric_names()
@@ -132,7 +133,7 @@ def _task_yaml(config: str, *, task: str, files: dict[str, list[str]], split: st
         "output_type": "generate_until",
         **{key: _Function(f"{task}.{key}") for key in ("doc_to_visual", "doc_to_text", "doc_to_messages")},
         "doc_to_target": "answer", "process_results": _Function(f"{task}.process_results"),
-        "generation_kwargs": {"max_new_tokens": GENERATION[config], "temperature": 0, "do_sample": False},
+        "generation_kwargs": {"max_new_tokens": GENERATION[CONFIGS[config].answer], "temperature": 0, "do_sample": False},
         "metric_list": _metric_list(task, metrics),
         "metadata": {"version": 1.0, "vgmed": _stated(settings)},
     }
@@ -142,7 +143,7 @@ def _task_yaml(config: str, *, task: str, files: dict[str, list[str]], split: st
 def _stated(settings: dict[str, Any]) -> dict[str, Any]:
     """What the YAML says about its scoring (the JSON file holds the same, and is what the code reads)."""
     stated: dict[str, Any] = {"config": settings["config"], "scale": "fraction 0-1 (vgmed eval score prints x100)"}
-    if settings["config"] == "sequences":
+    if CONFIGS[settings["config"]].answer == "box":
         frame = settings["frame"]
         stated.update({"box_format": settings["box_format"], "frame": frame["lmms_model"],
                        "frame_resizes": frame["resizes"], "frame_source": frame["source"],
@@ -174,7 +175,7 @@ def export_lmms_eval(folder: str | Path, *, out: str | Path, name: str | None = 
     if box_format not in FORMATS:
         raise InvalidInputError(f"unknown box format {box_format!r}", fix=f"use one of {', '.join(sorted(FORMATS))}")
     frame = get_frame(lmms_model, box_format=box_format, min_pixels=min_pixels, max_pixels=max_pixels)
-    configs = {c: s for c, s in folder_configs(root).items() if c in GENERATION}
+    configs = folder_configs(root)
     if not configs:
         raise InvalidInputError("no vgmed or sequences configuration in this folder", path=root,
                                 fix="pass a dataset folder written by vgmed build / vgmed import")
@@ -189,9 +190,9 @@ def export_lmms_eval(folder: str | Path, *, out: str | Path, name: str | None = 
             raise InvalidInputError(f"no split {chosen!r} in the {config} configuration", path=root,
                                     fix=f"pass --split, one of {', '.join(sorted(splits))}")
         files = _checked_splits(root, config, splits)
-        task = base if config == "vgmed" else f"{base}_sequences"
+        task = base if config == default_config(CONFIGS) else f"{base}_{config}"
         settings: dict[str, Any] = {"version": SETTINGS_VERSION, "config": config, "task": task, "split": chosen}
-        if config == "sequences":
+        if CONFIGS[config].answer == "box":
             settings.update({"box_format": box_format, "frame": frame.to_dict(),
                              "mean_box": _mean_box(root, splits, chosen)})
         text = _task_yaml(config, task=task, files=files, split=chosen, settings=settings)

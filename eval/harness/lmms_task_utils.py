@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vgmed_data.configs import dataset_config
 from vgmed_data.eval.adapters.base import question_prompt
 from vgmed_data.eval.answers import score_answer
 from vgmed_data.eval.boxes.baselines import MeanBox, full_image
@@ -155,4 +156,4 @@ def bind(settings_file: str | Path) -> TaskFunctions:
     if settings.get("version") != SETTINGS_VERSION:
         raise ValueError(f"{settings_file}: settings version {settings.get('version')!r}, this vgmed-data reads "
                          f"{SETTINGS_VERSION}; export the task again with this vgmed-data")
-    return (_vgmed if settings["config"] == "vgmed" else _sequences)(settings)
+    return (_sequences if dataset_config(settings["config"]).answer == "box" else _vgmed)(settings)
