@@ -175,6 +175,10 @@ def boxes_to_token_mask_padding_aware(boxes_xyxy: ArrayLike, *, transform: Trans
 
 METRICS = {"ar": attention_ratio, "kl": kl_divergence, "js": js_divergence, "pg": pointing_game,
            "epg": energy_pointing_game}
+# The official VGMED metrics, in this order everywhere: the runner's <id>__head_metrics arrays, the report's plots,
+# head and layer selection (vgrefine/select.py).
+HEAD_METRICS = ("ar", "kl", "js")
+LOWER_IS_BETTER = frozenset({"kl", "js"})
 _LOG_CLIP_MIN = math.log(CLIP_MIN)
 
 

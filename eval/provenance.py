@@ -16,16 +16,14 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from vgmed_data.manifest import toolkit_version
+
 
 def package_version(name: str) -> str:
     try:
         return version(name)
     except PackageNotFoundError:
         return "unknown"
-
-
-def toolkit_version() -> str:
-    return package_version("vgmed-data")
 
 
 def describe_hardware(device: str = "cpu") -> str:

@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from vgmed_data.eval.metrics import HEAD_METRICS, LOWER_IS_BETTER, METRICS
 from vgmed_data.eval.run_folder import Manifest, RunFolder, SampleRecord, write_json
 
-METRIC_NAMES = ("ar", "kl", "js", "pg", "epg")
-LOWER_IS_BETTER = {"kl", "js"}
+METRIC_NAMES = tuple(METRICS)
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -170,7 +170,7 @@ def plot_layers(summary: dict[str, Any], path: Path) -> Path | None:
     if not layers or all(v is None for v in per_layer["ar"]):
         return None
     figure, axes = plt.subplots(1, 3, figsize=(12, 3.2))
-    for axis, name in zip(axes, ("ar", "kl", "js")):
+    for axis, name in zip(axes, HEAD_METRICS):
         values = [np.nan if v is None else v for v in per_layer[name]]
         axis.plot(layers, values, marker="o")
         axis.set_title(name.upper() + (" (lower is better)" if name in LOWER_IS_BETTER else " (higher is better)"))

@@ -43,7 +43,8 @@ from vgmed_data.eval.answers import score_answer
 from vgmed_data.eval.choices import BoxMapping, QueryMode, Task
 from vgmed_data.eval.config import BASELINE, VGREFINE, EvalConfig, SkipPolicy
 from vgmed_data.eval.data import EvalSample, in_shard, iter_samples, rank_and_world
-from vgmed_data.eval.metrics import boxes_to_token_mask, boxes_to_token_mask_padding_aware, grounding_metrics
+from vgmed_data.eval.metrics import (HEAD_METRICS, boxes_to_token_mask, boxes_to_token_mask_padding_aware,
+                                     grounding_metrics)
 from vgmed_data.eval.plan import RunPlan, plan_run, run_options
 from vgmed_data.eval.progress import progress_bar
 from vgmed_data.eval.protocol import mappings_agree
@@ -349,7 +350,7 @@ class _Grounding:
                     "grounding_skip_detail": "no image token overlaps the boxes clipped to the image"}
         self.mask = mask
         result = grounding_metrics(self.question, self.general, mask)
-        arrays[f"{sample.id}__head_metrics"] = np.stack([result["head"][k] for k in ("ar", "kl", "js")]
+        arrays[f"{sample.id}__head_metrics"] = np.stack([result["head"][k] for k in HEAD_METRICS]
                                                         ).astype(np.float32)
         out: dict[str, Any] = {"gt_tokens": int(mask.sum()), "metrics": _metric_lists(result)}
         if other is not None and other.any():  # the other mapping: metrics_padding_aware / _input_scale

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from vgmed_data.geometry import label_components
+from vgmed_data.geometry import label_components, reference_phrase
 from vgmed_data.schema import Provenance, SequenceImage, SequenceSample, encode_png, make_sample_id
 
 from vgmed_data.builders.sequences.inputs import Case, display
@@ -107,13 +107,6 @@ def answer_text(index: int, box: Sequence[float], *, size: tuple[int, int]) -> s
     return f"{image_label(index)}: {box_text(box, fmt='xyxy', image_size=size)}"
 
 
-def reference_phrase(box: Sequence[float], *, size: tuple[int, int]) -> str:
-    """The reference box as written in questions (eval.boxes.prompts re-expresses exactly this phrase)."""
-    from vgmed_data.geometry import box_text
-
-    return f"{box_text(box, fmt='xyxy', image_size=size)} (pixel x1, y1, x2, y2)"
-
-
 def build_sample(*, task: str, case: Case, frames: Sequence[Frame], question: str, target: str,
                  answer_index: int, answer_box: Box, split: str, variant: object = "",
                  reference_index: int | None = None, reference_box: Box | None = None,
@@ -186,4 +179,4 @@ def structure_view(case: Case, mask: NDArray[np.bool_], *, plane: str = "axial",
 def mark_reference(frames: list[Frame], box: Box, *, settings: Settings) -> str:
     """Draw ``box`` in red on Image 1 (``frames[0]``, replaced) and return the box as written in questions."""
     frames[0] = draw_box(frames[0], box, width=settings.box_width)
-    return reference_phrase(box, size=(settings.size, settings.size))
+    return reference_phrase(box, image_size=(settings.size, settings.size))

@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from vgmed_data.eval.boxes.formats import OutputFormat, get_format
-from vgmed_data.geometry import BoxFormat, Transform, box_text
+from vgmed_data.geometry import BoxFormat, Transform, reference_phrase
+from vgmed_data.geometry.boxes import PIXEL_XYXY_NAME
 
-PIXEL_NAME = "pixel x1, y1, x2, y2"
+PIXEL_NAME = PIXEL_XYXY_NAME
 
 # format -> (convention phrase for a reference box, instruction for multi-image, instruction for one image)
 INSTRUCTIONS: dict[str, tuple[str, str, str]] = {
@@ -53,11 +54,6 @@ INSTRUCTIONS: dict[str, tuple[str, str, str]] = {
         "image (origin at the top-left corner).",
         "Answer with the box as [x1, y1, x2, y2] in pixel coordinates (origin at the top-left corner)."),
 }
-
-
-def reference_phrase(box: Sequence[float], *, image_size: tuple[int, int]) -> str:
-    """How builders write a reference box in a question: ``[x1, y1, x2, y2] (pixel x1, y1, x2, y2)``."""
-    return f"{box_text(box, fmt=BoxFormat.XYXY, image_size=image_size)} ({PIXEL_NAME})"
 
 
 def _reexpress(box: Sequence[float], fmt: OutputFormat, transform: Transform) -> str:

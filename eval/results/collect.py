@@ -34,11 +34,12 @@ import numpy as np
 
 from vgmed_data.eval.choices import Protocol
 from vgmed_data.eval.config import BASELINE, VGREFINE, QueryMode, Task
-from vgmed_data.eval.provenance import describe_hardware, toolkit_version
+from vgmed_data.eval.provenance import describe_hardware
 from vgmed_data.eval.results.schema import ALL, FORMAT_VERSION, METRICS
 from vgmed_data.eval.run_folder import (BoxSampleRecord, Manifest, RunFolder, SampleRecord, VGRefineRecord,
                                         without_timings)
 from vgmed_data.errors import InvalidInputError
+from vgmed_data.manifest import toolkit_version
 from vgmed_data.userfiles import INDEX_LIMIT, check_regular, read_bounded
 
 Record = SampleRecord | BoxSampleRecord

@@ -38,7 +38,7 @@ def _select(args: argparse.Namespace) -> int:
 
 def register_select(parser: argparse.ArgumentParser) -> None:
     from vgmed_data.eval.arguments import add_dtype_argument, add_protocol_arguments
-    from vgmed_data.eval.vgrefine.select import HEAD_METRICS
+    from vgmed_data.eval.metrics import HEAD_METRICS
     from vgmed_data.progress import add_quiet_argument
 
     parser.description = ("Rank heads by KL on a grounding dataset you choose (the paper used natural images, to "

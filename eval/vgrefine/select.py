@@ -21,11 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from vgmed_data.eval.metrics import HEAD_METRICS, LOWER_IS_BETTER
 from vgmed_data.eval.run_folder import RunFolder, SampleRecord
 from vgmed_data.errors import InvalidInputError
 
-HEAD_METRICS = ("ar", "kl", "js")  # order of the runner's <id>__head_metrics arrays
-LOWER_IS_BETTER = {"ar": False, "kl": True, "js": True}
 
 
 def _grounded_records(folder: RunFolder) -> list[SampleRecord]:
@@ -43,14 +42,14 @@ def _head_metrics(folder: RunFolder, ids: set[str]) -> dict[str, np.ndarray]:
 
 def _order(values: np.ndarray, metric: str) -> np.ndarray:
     """Indices best first (NaN last), stable."""
-    key = values if LOWER_IS_BETTER[metric] else -values
+    key = values if metric in LOWER_IS_BETTER else -values
     return np.argsort(np.where(np.isnan(key), np.inf, key), kind="stable")
 
 
 def select_from_run(run_dir: str | os.PathLike[str], *, k: int = 20, layer_metric: str = "kl",
                     masked_layers: int = 1) -> dict[str, Any]:
     """Top-``k`` heads (by mean head KL) and ``masked_layers`` layer(s) (by ``layer_metric``) from a run."""
-    if layer_metric not in LOWER_IS_BETTER:
+    if layer_metric not in HEAD_METRICS:
         raise InvalidInputError(f"unknown layer metric {layer_metric!r}", fix=f"use one of {HEAD_METRICS}")
     folder = RunFolder(run_dir)
     root = folder.root
@@ -76,7 +75,7 @@ def select_from_run(run_dir: str | os.PathLike[str], *, k: int = 20, layer_metri
         "heads": heads,
         "masked_layers": sorted(int(layers[i]) for i in layer_rank),
         "chosen_by": {"heads": "lowest mean head KL(gt || question[l, h] / general[l, h])",
-                      "masked_layers": f"{'lowest' if LOWER_IS_BETTER[layer_metric] else 'highest'} mean "
+                      "masked_layers": f"{'lowest' if layer_metric in LOWER_IS_BETTER else 'highest'} mean "
                                        f"layer {layer_metric}"},
         "head_figures": [{"layer": h[0], "head": h[1], **{m: round(float(per_head[m][layers.index(h[0]), h[1]]), 6)
                                                           for m in HEAD_METRICS}} for h in heads],

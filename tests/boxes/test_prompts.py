@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vgmed_data.builders.sequences.common import reference_phrase as builder_phrase
 from vgmed_data.eval.boxes.formats import FORMATS
-from vgmed_data.eval.boxes.prompts import box_prompt, reference_phrase, target_prompt
+from vgmed_data.eval.boxes.prompts import box_prompt, target_prompt
+from vgmed_data.geometry import reference_phrase
 from tests.snapshots import check_snapshot
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "prompts.json"
@@ -39,8 +39,9 @@ def test_reference_box_in_each_models_convention() -> None:
     assert "[0.250, 0.167, 0.500, 0.417]" in prompts["llava"]["sequences"]
 
 
-def test_builder_and_prompt_agree_on_the_reference_phrase() -> None:
-    assert builder_phrase(REF, size=(336, 336)) == reference_phrase(REF, image_size=(336, 336))
+def test_the_reference_phrase_builders_write_and_prompts_find() -> None:
+    """One definition (vgmed_data.geometry) serves the sequence builder and the box prompts."""
+    assert reference_phrase(REF, image_size=(336, 336)) == "[84, 56, 168, 140] (pixel x1, y1, x2, y2)"
 
 
 def test_foreign_question_left_as_written() -> None:

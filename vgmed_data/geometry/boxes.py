@@ -272,3 +272,13 @@ def box_text(
         rounded = round(float(value), decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
         parts.append(f"{rounded:.{decimals}f}" if dst in _TEXT_DECIMALS else f"{rounded:g}")
     return "[" + ", ".join(parts) + "]"
+
+
+PIXEL_XYXY_NAME = "pixel x1, y1, x2, y2"
+
+
+def reference_phrase(box: ArrayLike, *, image_size: Sequence[float]) -> str:
+    """A reference box as the sequence builders write it into a question: ``[x1, y1, x2, y2] (pixel x1, y1, x2,
+    y2)``. The box prompts (``vgmed_data.eval.boxes.prompts``) find exactly this phrase and re-express the box in
+    the model's own convention."""
+    return f"{box_text(box, fmt=BoxFormat.XYXY, image_size=image_size)} ({PIXEL_XYXY_NAME})"
