@@ -14,11 +14,11 @@ from vgmed_data.builders.skeleton import Hashing, Seeding
 
 def test_joined_hashing_is_the_vgmed_builders() -> None:
     seeding = Seeding(7, Hashing.JOINED)
-    digest = hashlib.sha256("7\x1fkits23\x1fcase_00001".encode()).digest()
+    digest = hashlib.sha256(b"7\x1fkits23\x1fcase_00001").digest()
     assert seeding.fraction("kits23", "case_00001") == int.from_bytes(digest[:8], "big") / 2**64
     assert seeding.order_key("kits23", "case_00001") == digest.hex()
     assert seeding.random("a", 3).random() == random.Random(
-        int.from_bytes(hashlib.sha256("7\x1fa\x1f3".encode()).digest()[:8], "big")).random()
+        int.from_bytes(hashlib.sha256(b"7\x1fa\x1f3").digest()[:8], "big")).random()
 
 
 def test_json_hashing_is_the_sequences_builders() -> None:
