@@ -196,8 +196,8 @@ def tower_source(source: str, tower: str) -> str:
             pass
     if not Path(tower).is_dir() and not tower.startswith("openai"):  # builder.py l.11
         warnings.warn(f"{source}: the vision tower {tower} is not in the checkpoint; using {FALLBACK_TOWER} "
-                      "for its config and preprocessing, as the authors' builder does (its weights still come "
-                      "from the checkpoint's shards)", UserWarning, stacklevel=3)
+                      "for its config and preprocessing, as the authors' builder does (HuatuoGPT-Vision's tower "
+                      "weights still come from the checkpoint's shards)", UserWarning, stacklevel=3)
         return FALLBACK_TOWER
     return tower
 
