@@ -181,9 +181,8 @@ class EvalConfig:
                         methods=self.methods, attention_prompt=self.attention_prompt,
                         vgrefine=self.vgrefine.to_dict() if self.vgrefine is not None else None,
                         box_mapping=self.box_mapping, protocol=self.protocol,
+                        interventions=self.intervention_parameters(),
                         provenance=run_provenance(device=self.device, config=self.config, split=self.split,
                                                   argv=self.argv),
-                        extra={"min_pixels": self.min_pixels, "max_pixels": self.max_pixels,
-                               **({"interventions": interventions} if (interventions := self.intervention_parameters())
-                                  else {})})
+                        extra={"min_pixels": self.min_pixels, "max_pixels": self.max_pixels})
 

@@ -72,7 +72,7 @@ def summarise(records: Sequence[SampleRecord], *, manifest: Manifest, adapter: d
 
     return {"model": manifest.model, "dataset": manifest.dataset, "adapter": adapter,
             "methods": methods, "vgrefine": vgrefine_summary(records, methods=methods),
-            "interventions": manifest.extra.get("interventions"),
+            "interventions": manifest.interventions,
             "side_by_side": side_by_side(records, methods=methods) if len(methods) > 1 else None,
             "random_weights": (Path(manifest.model) / "tiny_checkpoint.json").exists(),
             "query": manifest.query,
@@ -102,26 +102,26 @@ def markdown(summary: dict[str, Any]) -> str:
     best = summary["best_layer_by_ar"]
     best_i = layers.index(best) if best is not None else None
     lines = [f"# VGMED evaluation: {summary['model']}", ""]
-    if summary.get("random_weights"):
+    if summary["random_weights"]:
         lines += ["**This model has random weights: every number below is noise. The run only exercises the "
                   "evaluator.**", ""]
     counts = summary["counts"]
     lines += [f"Dataset: `{summary['dataset']}`. Samples: {counts['samples']}, answered {counts['answered']}, "
               f"with grounding metrics {counts['grounded']}. Query row: {summary['query']}. "
-              f"Attention prompt: {summary.get('attention_prompt', 'answer')}. "
-              f"Protocol: {summary.get('protocol', 'default')}. Image-token grids (rows x cols: samples): "
-              f"{', '.join(f'{k}: {v}' for k, v in summary.get('grids', {}).items()) or '-'}.", ""]
+              f"Attention prompt: {summary['attention_prompt']}. "
+              f"Protocol: {summary['protocol']}. Image-token grids (rows x cols: samples): "
+              f"{', '.join(f'{k}: {v}' for k, v in summary['grids'].items()) or '-'}.", ""]
     if counts["skipped"]:
         lines += ["Skipped (counted):", ""] + [f"- {k}: {v}" for k, v in counts["skipped"].items()] + [""]
-    refine = summary.get("vgrefine")
+    refine = summary["vgrefine"]
     if refine is not None:
         lines += _vgrefine_markdown(refine)
-    table = summary.get("side_by_side")
+    table = summary["side_by_side"]
     if table is not None:
         from vgmed_data.eval.methods.compare import markdown as methods_markdown
 
         lines += ["## Methods side by side", "", methods_markdown(table, layer_index=best_i, layer=best)]
-        for name, params in (summary.get("interventions") or {}).items():
+        for name, params in (summary["interventions"] or {}).items():
             lines.append(f"- {name}: " + ", ".join(f"{k}={v}" for k, v in params.items()))
         lines.append("")
     at = f" at layer {best} (best mean AR)" if best is not None else ""
@@ -175,7 +175,7 @@ def plot_layers(summary: dict[str, Any], path: Path) -> Path | None:
         axis.plot(layers, values, marker="o")
         axis.set_title(name.upper() + (" (lower is better)" if name in LOWER_IS_BETTER else " (higher is better)"))
         axis.set_xlabel("layer")
-    if summary.get("random_weights"):
+    if summary["random_weights"]:
         figure.suptitle("random-weight model: noise", color="red")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
@@ -239,14 +239,14 @@ def _overlays(folder: RunFolder, records: Sequence[SampleRecord], summary: dict[
     li = layers.index(layer)
     for sample in iter_samples(dataset, config=config, split=split, limit=last + 1):
         record = wanted.get(sample.id)
-        if record is None:
-            continue
+        if record is None or record.grid is None or record.input_transform is None or record.metrics is None:
+            continue  # (the records chosen for overlays are grounded: they have all three)
         q = arrays[f"{sample.id}__question"].astype(np.float64)[li]
         g = arrays[f"{sample.id}__general"].astype(np.float64)[li]
         grid = normalised_map(q.mean(axis=0), g.mean(axis=0)).reshape(record.grid)
         image = sample.image()
         transform = Transform.from_dict(record.input_transform)
-        note = " (random model)" if summary.get("random_weights") else ""
+        note = " (random model)" if summary["random_weights"] else ""
         title = f"{sample.id} layer {layer} AR {record.metrics['ar'][li]:.2f}{note}\n{sample.question[:80]}"
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in sample.id)
         written.append(str(overlay(image, sample.boxes, grid, transform, out_dir / f"{safe}.png", title=title)

@@ -421,6 +421,8 @@ class Manifest:
     vgrefine: Mapping[str, Any] | None = None
     box_mapping: BoxMapping | None = None  # grounding runs; None: written before it was recorded (see `mapping`)
     protocol: Protocol | None = None  # None: written before --protocol (see `run_protocol`)
+    # name -> parameters of the interventions of eval.methods the run applied (None: none, or a run before them)
+    interventions: Mapping[str, Mapping[str, Any]] | None = None
     provenance: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -435,8 +437,8 @@ class Manifest:
         return self.protocol or Protocol.DEFAULT
 
     def to_json(self) -> dict[str, Any]:
-        written = {name: value for name, value in (("box_mapping", self.box_mapping), ("protocol", self.protocol))
-                   if value is not None}
+        written = {name: value for name, value in (("box_mapping", self.box_mapping), ("protocol", self.protocol),
+                                                   ("interventions", self.interventions)) if value is not None}
         return {"fingerprint": self.fingerprint, "world": self.world, "model": self.model, "dataset": self.dataset,
                 "config": self.config, "split": self.split,
                 "layers": None if self.layers is None else list(self.layers), "query": self.query,

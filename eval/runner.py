@@ -294,9 +294,10 @@ def _row_record(adapter: Any, passes: _Passes, row: int, plan: RunPlan, arrays: 
     record_extra: dict[str, Any] = {"protocol": plan.settings.protocol}  # not `extra`: the rows list above
     if passes.answer_grids:  # the grid the answer was generated on, where it is not the measured one
         record_extra["answer_grid"] = list(passes.answer_grids[row])
-    if plan.answer_baseline:
-        reply = passes.replies[row]
-        fields.update(prediction=reply, score=score_answer(reply, answer=sample.answer, options=sample.options))
+    prediction = passes.replies[row] if plan.answer_baseline else None
+    if prediction is not None:
+        fields.update(prediction=prediction,
+                      score=score_answer(prediction, answer=sample.answer, options=sample.options))
     refined = None
     if plan.cfg.vgrefine is not None:
         with adapter.using(plan.answer):
@@ -304,7 +305,7 @@ def _row_record(adapter: Any, passes: _Passes, row: int, plan: RunPlan, arrays: 
         refined = result.record
         timings["vgrefine_s"] = round(result.seconds, 6)
         arrays.update(result.arrays)
-    outcomes = _interventions(adapter, sample, image, plan, prediction=fields.get("prediction"), timings=timings)
+    outcomes = _interventions(adapter, sample, image, plan, prediction=prediction, timings=timings)
     arrays[f"{sample.id}__question"] = q.astype(np.float16)
     arrays[f"{sample.id}__general"] = g.astype(np.float16)
     grounding = _Grounding(adapter=adapter, plan=plan, sample=sample, image=image, layout=layout_a,

@@ -31,7 +31,7 @@ from vgmed_data.eval.adapters.base import inputs_on
 from vgmed_data.eval.boxes.prompts import box_prompt, target_prompt
 from vgmed_data.eval.config import EvalConfig, Task
 from vgmed_data.eval.progress import progress_bar
-from vgmed_data.eval.run_folder import (BoxPrediction, BoxSampleRecord, RunFolder, Status, append_records,
+from vgmed_data.eval.run_folder import (BoxPrediction, BoxSampleRecord, Manifest, RunFolder, Status, append_records,
                                         read_records, resume_records, write_json, write_records)
 from vgmed_data.configs import CONFIGS
 from vgmed_data.errors import InvalidInputError
@@ -155,8 +155,12 @@ def run_boxes(cfg: EvalConfig, *, adapter: Any | None = None) -> dict[str, Any]:
     options = AdapterOptions(max_pixels=cfg.max_pixels, max_new_tokens=cfg.max_new_tokens)
     if adapter is None:
         adapter = load_adapter(cfg.model, dtype=cfg.dtype, device=cfg.device, options=options)
-    else:
-        adapter.set_options(options)
+    with adapter.using(options):  # a given adapter gets the run's options for the run only
+        return _generate_and_score(adapter, cfg, folder, manifest, samples)
+
+
+def _generate_and_score(adapter: Any, cfg: EvalConfig, folder: RunFolder, manifest: Manifest,
+                        samples: list[BoxSample]) -> dict[str, Any]:
     fmt = output_format_of(adapter.family)
     most = max((len(s.images) for s in samples), default=1)
     adapter.check_image_count(most)  # refuse before generating anything

@@ -94,7 +94,7 @@ def image_correct(predicted: int | None, target: Target) -> bool | None:
 def score_box(target: Target, *, box: Sequence[float] | None, image_index: int | None, mode: str,
               boxes_found: int = 1, notes: Sequence[str] = ()) -> SampleScore:
     """Score a box already in the stored frame (baselines, tests)."""
-    stored = None if box is None else tuple(float(v) for v in box)
+    stored = None if box is None else (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
     return SampleScore(id=target.id, task=target.task, iou=box_score(stored, target),
                        image_correct=image_correct(image_index, target), predicted_image_index=image_index,
                        box=stored, mode=mode, boxes_found=boxes_found if box is not None else 0, notes=tuple(notes))

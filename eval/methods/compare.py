@@ -69,7 +69,7 @@ def side_by_side(records: Sequence[SampleRecord], *, methods: Sequence[str], res
     rows = [r for r in records if r.ok and all(_answer(r, m) is not None for m in methods)]
     if not rows or not methods:
         return None
-    answers = {m: [_answer(r, m) for r in rows] for m in methods}
+    answers = {m: [a for r in rows if (a := _answer(r, m)) is not None] for m in methods}  # one per row
     correct = np.array([[float(a[1]) for a in answers[m]] for m in methods]).T  # [n, methods]
     baseline = "baseline" in methods
     columns = correct

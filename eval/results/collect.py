@@ -36,7 +36,7 @@ from vgmed_data.eval.choices import Protocol
 from vgmed_data.eval.config import BASELINE, VGREFINE, QueryMode, Task
 from vgmed_data.eval.provenance import describe_hardware
 from vgmed_data.eval.results.schema import ALL, FORMAT_VERSION, METRICS
-from vgmed_data.eval.run_folder import (BoxSampleRecord, Manifest, RunFolder, SampleRecord, VGRefineRecord,
+from vgmed_data.eval.run_folder import (BoxSampleRecord, Manifest, RunFolder, SampleRecord, Status, VGRefineRecord,
                                         without_timings)
 from vgmed_data.errors import InvalidInputError
 from vgmed_data.manifest import toolkit_version
@@ -161,21 +161,29 @@ def _refined(record: Record) -> VGRefineRecord | None:
     return record.vgrefine if isinstance(record, SampleRecord) else None
 
 
-def _method_view(record: Record, method: str) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class _View:
+    """What a method's summary needs from one record: its status, the method's correctness (None: no answer)
+    and its layer metrics (None: none)."""
+
+    status: Status
+    correct: bool | None
+    metrics: Mapping[str, Sequence[float]] | None
+
+
+def _method_view(record: Record, method: str) -> _View | None:
     """The fields a method's summary needs from one record (None: the record has no result for it)."""
+    if not isinstance(record, SampleRecord):  # a box run: its baseline has no answer to score nor metrics
+        return _View(record.status, None, None) if method == BASELINE else None
     if method == BASELINE:
-        grounding = isinstance(record, SampleRecord)
-        return {"status": str(record.status),
-                "correct": record.correct if grounding else None,  # None: no baseline answer
-                "metrics": record.metrics if grounding else None}
+        return _View(record.status, record.correct, record.metrics)  # correct None: no baseline answer
     if method == VGREFINE:
-        part = _refined(record)
-        return None if part is None else {"status": str(record.status), "correct": bool(part.correct),
-                                          "metrics": part.metrics_after}  # after the knockout (None in older runs)
-    other = record.methods.get(method) if isinstance(record, SampleRecord) else None
+        part = record.vgrefine  # its metrics: after the knockout (None in older runs)
+        return None if part is None else _View(record.status, bool(part.correct), part.metrics_after)
+    other = record.methods.get(method)
     if other is None:
         return None  # an intervention of eval.methods: its metrics are those after it (attention-changing ones)
-    return {"status": str(record.status), "correct": other.correct, "metrics": other.metrics_after}
+    return _View(record.status, other.correct, other.metrics_after)
 
 
 def _parameters(records: Sequence[Record], manifest: Manifest, method: str) -> dict[str, Any]:
@@ -183,7 +191,7 @@ def _parameters(records: Sequence[Record], manifest: Manifest, method: str) -> d
         return next((dict(p.parameters) for r in records if (p := _refined(r)) is not None and p.parameters), {})
     if method == BASELINE:
         return {}
-    recorded = (manifest.extra.get("interventions") or {}).get(method)
+    recorded = (manifest.interventions or {}).get(method)
     if recorded is not None:
         return dict(recorded)
     return next((dict(m.parameters) for r in records if isinstance(r, SampleRecord)
@@ -204,13 +212,13 @@ def _comparison(records: Sequence[SampleRecord], methods: Sequence[str]) -> dict
                             "bootstrap_seed": table["seed"]} for row in table["methods"]}
 
 
-def _stats(views: Sequence[Mapping[str, Any]], n_layers: int, best: int | None) -> dict[str, Any]:
-    answered = [v for v in views if v["status"] == "ok"]
-    grounded = [v for v in answered if v.get("metrics")]
+def _stats(views: Sequence[_View], n_layers: int, best: int | None) -> dict[str, Any]:
+    answered = [v for v in views if v.status == Status.OK]
+    grounded = [v.metrics for v in answered if v.metrics]
     out: dict[str, Any] = {"n": len(views), "answered": len(answered), "grounded": len(grounded),
-                           "accuracy": _mean([float(v["correct"]) for v in answered if v["correct"] is not None])}
+                           "accuracy": _mean([float(v.correct) for v in answered if v.correct is not None])}
     for name in METRICS:
-        per_layer = [_mean([v["metrics"][name][i] for v in grounded]) for i in range(n_layers)] if grounded else []
+        per_layer = [_mean([m[name][i] for m in grounded]) for i in range(n_layers)] if grounded else []
         out[f"{name}_per_layer"] = per_layer
         out[name] = per_layer[best] if per_layer and best is not None else None
     return out
@@ -220,7 +228,7 @@ def _best_position(ar_per_layer: Sequence[float | None]) -> int | None:
     values = [v for v in ar_per_layer if v is not None]
     if not values or len(values) != len(ar_per_layer):
         return None
-    return int(np.argmax(ar_per_layer))
+    return int(np.argmax(values))  # (every layer has a value)
 
 
 def _facets(record: Record) -> tuple[str, str]:
@@ -230,7 +238,7 @@ def _facets(record: Record) -> tuple[str, str]:
     return "None", "None"
 
 
-def _breakdown(records: Sequence[Record], views: Sequence[Mapping[str, Any]], n_layers: int,
+def _breakdown(records: Sequence[Record], views: Sequence[_View], n_layers: int,
                best: int | None) -> list[dict[str, Any]]:
     """Slices for every (modality | all) x (question type | all) that has samples."""
     keys = sorted({_facets(r) for r in records})

@@ -44,7 +44,7 @@ def evaluate_sample(adapter: Adapter, *, image: Image.Image, user_text: str, sam
     result = vgrefine_fast(adapter, image, user_text, options=method_options, max_new_tokens=max_new_tokens,
                            with_plain=with_plain, record_id=sample_id)
     record = VGRefineRecord(method=METHOD, implementation=result.implementation,
-                            parameters=result.options.to_dict(), grid=tuple(result.layout.grid),
+                            parameters=result.options.to_dict(), grid=result.layout.grid,
                             blocked=tuple(int(v) for v in result.triage.blocked),
                             blocked_positions=tuple(int(v) for v in result.blocked_positions),
                             cut=float(result.triage.cut), answer=result.answer.text,
