@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 from datasets import Image, List, Value
 
-from vgmed_data.configs import CONFIGS, default_config, features_for
+from vgmed_data.configs import CONFIGS, dataset_config, default_config
 from vgmed_data.folder import card_yaml, folder_configs, open_shard
 from vgmed_data.userfiles import INDEX_LIMIT, read_bounded
 from vgmed_data.guards import LicenceReport, RowFacts, hub_license_id, iter_row_facts
@@ -287,8 +287,9 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
 
     out += ["## Schema", ""]
     for config in sorted(facts.rows):
-        out += [f"`{config}`:", "", "| field | type |", "|---|---|"]
-        out += [f"| `{key}` | {_cell(_describe(value))} |" for key, value in features_for(config).items()]
+        spec = dataset_config(config)
+        out += [f"`{config}` (split by {spec.split_unit}):", "", "| field | type |", "|---|---|"]
+        out += [f"| `{key}` | {_cell(_describe(value))} |" for key, value in spec.features.items()]
         out += [""]
     out += [BOX_NOTE, "Provenance on every row: `source`, `source_id`, `license` (SPDX id), `redistributable`, "
             "`patient_id` (pseudonymous), `split` (by the source's split unit), `metadata` (JSON).", ""]

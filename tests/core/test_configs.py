@@ -72,3 +72,21 @@ def test_the_row_rule_accepts_a_good_row_and_names_a_broken_one(name: str) -> No
     broken = dict(row, **({"question_type": "guess"} if name == "vgmed" else {"task": "guess"}))
     spec.check_row(broken, problems.append, Decoding())
     assert len(problems) == 1 and "'guess' is not one of" in problems[0]
+
+
+def test_no_module_tests_a_configuration_by_name() -> None:
+    """Code asks the spec (`dataset_config(name).multi_image`, `.answer`, ...) instead of comparing the name with
+    "vgmed" or "sequences": a new configuration then needs no hunt through the package."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    found = []
+    for folder in ("vgmed_data", "builders", "annotation", "eval"):
+        for path in sorted((root / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                if not isinstance(node, ast.Compare) or "argv" in ast.unparse(node):  # the program's own name
+                    continue
+                if any(isinstance(n, ast.Constant) and n.value in CONFIGS for n in ast.walk(node)):
+                    found.append(f"{path.relative_to(root)}:{node.lineno}: {ast.unparse(node)}")
+    assert found == []
