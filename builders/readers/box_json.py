@@ -64,12 +64,12 @@ class BoxJsonReader:
                                     fix="use the source's original box file, or use --on-bad skip")
         regions = []
         for index, box in enumerate(boxes):
-            values = [box.get(name) for name in _CORNERS] if isinstance(box, dict) else []
-            if len(values) != 4 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                            and math.isfinite(v) for v in values):
+            given = [box.get(name) for name in _CORNERS] if isinstance(box, dict) else []
+            values = [float(v) for v in given if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            if len(values) != 4 or not all(math.isfinite(v) for v in values):
                 raise InvalidInputError(f"box {index} of {key!r} is not four numbers {'/'.join(_CORNERS)}",
                                         path=path, record=key, reason="bad box")
-            x1, y1, x2, y2 = (float(v) for v in values)
+            x1, y1, x2, y2 = values
             if self.inclusive_max:
                 x2, y2 = x2 + 1.0, y2 + 1.0
             if x2 <= x1 or y2 <= y1:

@@ -63,8 +63,8 @@ def box_region(entry: "SourceEntry", name: str, values: Sequence[float], *, box_
                record: str) -> RegionRef:
     """The region of a labelled box given in ``box_format`` (the label must be in the entry's label map)."""
     label = entry.label(name, path=str(path), record=record)
-    xyxy = convert_boxes([values], src=box_format, dst="xyxy", image_size=None)[0]
+    x1, y1, x2, y2 = (float(v) for v in convert_boxes([values], src=box_format, dst="xyxy", image_size=None)[0])
     return RegionRef(label=name, target=label.target, body_part=label.body_part, kind=label.kind,
-                     box=tuple(float(v) for v in xyxy))
+                     box=(x1, y1, x2, y2))
 
 

@@ -44,16 +44,17 @@ def generate(cases: Sequence[Case], *, settings: Settings, log: TaskLog) -> Iter
                  for plane in PLANES]
         frames, boxes = [f for f, _ in views], [b for _, b in views]
         answer_index = int(rng.integers(1, 3))
-        if boxes[0] is None or boxes[answer_index] is None:
+        reference_box, answer_box = boxes[0], boxes[answer_index]
+        if reference_box is None or answer_box is None:
             log.skip(case, "structure too small in one of the views")
             continue
-        reference = mark_reference(frames, boxes[0], settings=settings)
+        reference = mark_reference(frames, reference_box, settings=settings)
         view = PLANES[answer_index]
         question = (f"Image 1 (axial), Image 2 (coronal) and Image 3 (sagittal) are orthogonal slices through the "
                     f"same point. The red box {reference} in Image 1 marks a {structure.target}. "
                     f"Locate the same structure in Image {answer_index + 1} ({view}).")
         yield log.count(build_sample(
             task=TASK, case=case, frames=frames, question=question, target=structure.target,
-            answer_index=answer_index, answer_box=boxes[answer_index], reference_index=0, reference_box=boxes[0],
+            answer_index=answer_index, answer_box=answer_box, reference_index=0, reference_box=reference_box,
             split=settings.split_of(case),
             metadata={"voxel": [i, j, k]}))

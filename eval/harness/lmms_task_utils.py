@@ -71,10 +71,10 @@ def _placeholders(count: int, text: str) -> str:
 
 
 def _metrics(score: SampleScore) -> dict[str, float | None]:
-    multi = score.image_correct is not None
+    correct = score.image_correct  # None: a single-image row
     return {"miou": score.iou, **{f"acc@{t}": float(score.iou >= t) for t in THRESHOLDS},
-            "image_acc": float(score.image_correct) if multi else None,
-            "image_and_iou50": float(bool(score.image_correct) and score.iou >= 0.5) if multi else None}
+            "image_acc": None if correct is None else float(correct),
+            "image_and_iou50": None if correct is None else float(correct and score.iou >= 0.5)}
 
 
 @dataclass(frozen=True)
