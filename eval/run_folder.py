@@ -198,7 +198,8 @@ class SampleRecord:
     boxes, ``gt_tokens`` and ``metrics`` (metric -> one value per layer) on the cells of the
     record's ``box_mapping`` (``eval.protocol.BoxMapping``; absent in records written before it was recorded,
     whose metrics are input-scale: :attr:`mapping`), and where the input transform pads or crops the other
-    mapping's metrics too (``metrics_padding_aware`` or ``metrics_input_scale``); else ``grounding_skip``."""
+    mapping's metrics too (``metrics_padding_aware`` or ``metrics_input_scale``); else ``grounding_skip``.
+    An answered record names its ``protocol`` and, where the answers saw another grid, ``answer_grid``."""
 
     index: int
     id: str
@@ -228,6 +229,8 @@ class SampleRecord:
     metrics_padding_aware: Mapping[str, tuple[float, ...]] | None = None
     metrics_input_scale: Mapping[str, tuple[float, ...]] | None = None
     box_mapping: BoxMapping | None = None  # None: a record from before the field (see `mapping`)
+    protocol: Protocol | None = None  # answered records; None: skipped, or a record from before --protocol
+    answer_grid: tuple[int, int] | None = None  # the answers' grid, where it is not `grid` (official Qwen path)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -274,7 +277,9 @@ class SampleRecord:
                     "gt_tokens": self.gt_tokens,
                     "metrics": _metrics_json(self.metrics),
                     "metrics_padding_aware": _metrics_json(self.metrics_padding_aware),
-                    "metrics_input_scale": _metrics_json(self.metrics_input_scale), "box_mapping": self.box_mapping}
+                    "metrics_input_scale": _metrics_json(self.metrics_input_scale), "box_mapping": self.box_mapping,
+                    "protocol": self.protocol,
+                    "answer_grid": None if self.answer_grid is None else list(self.answer_grid)}
         out.update({k: v for k, v in optional.items() if v is not None})
         return {**out, **(self.score or {}), **self.extra}
 
@@ -288,7 +293,7 @@ class SampleRecord:
         except ValueError:
             raise FileFormatError(f"a sample record has status {known['status']!r}", record=str(known["id"]),
                                   fix=f"status is one of {', '.join(Status)}") from None
-        grid, layers = known.get("grid"), known.get("layers")
+        grid, layers, answer_grid = known.get("grid"), known.get("layers"), known.get("answer_grid")
         return cls(index=int(known["index"]), id=str(known["id"]), modality=str(known.get("modality")),
                    question_type=str(known.get("question_type")), question=str(known.get("question", "")),
                    answer=str(known.get("answer", "")), options=tuple(known.get("options") or ()), status=status,
@@ -307,7 +312,10 @@ class SampleRecord:
                    metrics=_metrics_of(known.get("metrics")),
                    metrics_padding_aware=_metrics_of(known.get("metrics_padding_aware")),
                    metrics_input_scale=_metrics_of(known.get("metrics_input_scale")),
-                   box_mapping=_optional_choice(known.get("box_mapping"), BoxMapping, "box mapping"), extra=extra)
+                   box_mapping=_optional_choice(known.get("box_mapping"), BoxMapping, "box mapping"),
+                   protocol=_optional_choice(known.get("protocol"), Protocol, "protocol"),
+                   answer_grid=None if answer_grid is None else (int(answer_grid[0]), int(answer_grid[1])),
+                   extra=extra)
 
 
 def _optional_choice(value: object, choices: type[Choice], what: str) -> Choice | None:
@@ -454,8 +462,8 @@ class Manifest:
         known, extra = _split(data, names)
         layers = known.pop("layers", None)
         methods = known.pop("methods", None)
-        choices = {name: parse_choice(known[name], kind, name.replace("_", " ")) for name, kind in _MANIFEST_CHOICES.items()
-                   if known.get(name) is not None}
+        choices = {name: parse_choice(known[name], kind, name.replace("_", " "))
+                   for name, kind in _MANIFEST_CHOICES.items() if known.get(name) is not None}
         return cls(**{**known, **choices, "world": int(known["world"]),
                       "layers": None if layers is None else tuple(int(v) for v in layers),
                       "methods": tuple(parse_choice(m, Method, "method") for m in methods) if methods else

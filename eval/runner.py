@@ -236,7 +236,8 @@ def _run_passes(adapter: Any, ready: list[tuple[EvalSample, Any]], plan: RunPlan
     extra = [row for row, (sample, _) in enumerate(ready) if plan.attention_text(sample) != plan.question_text(sample)]
     start = time.perf_counter()
     if extra:
-        encoded_a = adapter.encode([images[row] for row in extra], [plan.attention_text(ready[row][0]) for row in extra],
+        encoded_a = adapter.encode([images[row] for row in extra],
+                                   [plan.attention_text(ready[row][0]) for row in extra],
                                    record_ids=[ids[row] for row in extra])
         a_maps, _ = _capture_pass(adapter, encoded_a, layers, generate=False, query=cfg.query, device=cfg.device)
         for at, row in enumerate(extra):
@@ -289,11 +290,10 @@ def _row_record(adapter: Any, passes: _Passes, row: int, plan: RunPlan, arrays: 
         **_sample_fields(sample), "status": Status.OK, "prompt": adapter.chat_text(plan.answer_text(sample)),
         "attention_prompt": plan.cfg.attention_prompt, "attention_text": source.texts[at],
         "grid": tuple(layout_a.grid), "input_transform": layout_a.transform.to_dict(), "layers": plan.layers,
-        "box_mapping": plan.settings.box_mapping,
+        "box_mapping": plan.settings.box_mapping, "protocol": plan.settings.protocol,
     }
-    record_extra: dict[str, Any] = {"protocol": plan.settings.protocol}  # not `extra`: the rows list above
     if passes.answer_grids:  # the grid the answer was generated on, where it is not the measured one
-        record_extra["answer_grid"] = list(passes.answer_grids[row])
+        fields["answer_grid"] = passes.answer_grids[row]
     prediction = passes.replies[row] if plan.answer_baseline else None
     if prediction is not None:
         fields.update(prediction=prediction,
@@ -316,7 +316,7 @@ def _row_record(adapter: Any, passes: _Passes, row: int, plan: RunPlan, arrays: 
         if refined is not None and tuple(refined.grid) == tuple(layout_a.grid):
             refined = _vgrefine_after(grounding, refined)
     return SampleRecord(**fields, vgrefine=refined, methods={name: o.record for name, o in outcomes.items()},
-                        timings=timings, extra=record_extra)
+                        timings=timings)
 
 
 @dataclass

@@ -59,6 +59,18 @@ def test_run_json_written_with_protocol_in_the_untyped_extras_reads_it_as_a_fiel
     assert caught.value.fix and "re-run" in caught.value.fix
 
 
+def test_records_hold_their_protocol_and_answer_grid_typed() -> None:
+    from vgmed_data.eval.run_folder import SampleRecord, read_records
+
+    (legacy, *_) = read_records(LEGACY / "samples.jsonl", SampleRecord)
+    assert legacy.protocol is None and legacy.answer_grid is None  # written before both
+    # what the earlier code wrote for an answered record of the official Qwen path (its untyped extras)
+    data = {**legacy.to_json(), "protocol": "official", "answer_grid": [4, 6]}
+    record = SampleRecord.from_json(data)
+    assert record.protocol is Protocol.OFFICIAL and record.answer_grid == (4, 6) and not record.extra
+    assert record.to_json() == data
+
+
 def test_the_fingerprint_of_a_run_from_before_the_plan_is_unchanged(tmp_path: Path) -> None:
     cfg = EvalConfig(model="tiny-qwen2_vl", dataset="dataset", out=tmp_path, methods=("baseline", "vgrefine"),
                      vgrefine=VGRefineOptions(heads=((1, 0), (1, 1), (1, 2)), masked_layers=(2,)), max_new_tokens=4)
