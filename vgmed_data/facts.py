@@ -39,6 +39,7 @@ from PIL import Image
 from vgmed_data import audit, card, configs, guards, imagehash, rowchecks, schema, validate
 from vgmed_data.audit import Images, Use, audit_images, image_cells
 from vgmed_data.card import CardFacts, SplitSizes
+from vgmed_data.configs import dataset_config
 from vgmed_data.folder import folder_configs
 from vgmed_data.geometry import boxes
 from vgmed_data.guards import LicenceReport, metadata_phi, raw_dicom_image, row_facts
@@ -74,6 +75,7 @@ class FactsRecorder:
         self.licences: Counter[tuple[str, str, bool, bool]] = Counter()
         self.phi = {"identifying_rows": 0, "dicom_image_rows": 0}
         self.problems = 0
+        self.rows_without_pointers = 0
         self.shards: list[tuple[str, int, str, int, int]] = []  # split, bytes, sha256, rows, Arrow bytes
         self._uses: set[tuple[str, str, str]] = set()
 
@@ -104,6 +106,7 @@ class FactsRecorder:
         self.licences[(facts.source, facts.license, facts.redistributable, facts.has_image_bytes)] += 1
         self.phi["identifying_rows"] += bool(metadata_phi(facts.metadata))
         self.phi["dicom_image_rows"] += raw_dicom_image(facts)
+        self.rows_without_pointers += not dataset_config(self.config).has_pointers(row, facts.metadata)
         self.images.rows += 1
         patient = f"{facts.source}/{row.get('patient_id') or ''}"
         if row.get("patient_id"):
@@ -128,7 +131,8 @@ class FactsRecorder:
         licences = tuple({"source": source, "license": license, "redistributable": flag, "images": images,
                           "rows": count} for (source, license, flag, images), count in sorted(self.licences.items()))
         return ConfigFacts(shards=shards, licences=licences, phi=dict(self.phi), problems=self.problems,
-                           card=self.card.to_json(), audit=result.summary())
+                           rows_without_pointers=self.rows_without_pointers, card=self.card.to_json(),
+                           audit=result.summary())
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,9 @@ class Verified:
     @property
     def problems(self) -> int:
         return sum(config.problems for config in self.facts.configs.values())
+
+    def rows_without_pointers(self) -> int:
+        return sum(config.rows_without_pointers for config in self.facts.configs.values())
 
     def patients_in_several_splits(self) -> int:
         return sum(config.audit["leaks"]["patients in several splits"] for config in self.facts.configs.values())

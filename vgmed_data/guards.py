@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from functools import cache
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,8 +57,10 @@ _EXTRA_IDENTIFYING = (
 MAX_NAMED = 10  # rows named in a refusal; the count of the rest follows
 
 
+@cache
 def _identifying_keys() -> dict[str, str]:
-    """normalised key (lowercase letters/digits) -> DICOM keyword, for keywords and their tags."""
+    """normalised key (lowercase letters/digits) -> DICOM keyword, for keywords and their tags (computed once:
+    every row's metadata is checked against it)."""
     from pydicom.datadict import tag_for_keyword
 
     from vgmed_data.imaging.deid import PHI_KEYWORDS

@@ -431,7 +431,9 @@ def publish_dataset(
                                     allow_leaks=allow_leaks)
     terms = (gate or GateTerms()) if report.needs_gate else None
     with tempfile.TemporaryDirectory(prefix="vgmed-publish-") as staging:
-        publish_root = strip_images(root, Path(staging) / "folder") if annotations_only else root
+        pointers_checked = verified is not None and verified.rows_without_pointers() == 0
+        publish_root = (strip_images(root, Path(staging) / "folder", pointers_checked=pointers_checked)
+                        if annotations_only else root)
         if annotations_only:  # the stripped copy's facts, recorded as it was written
             verified, _ = verify(publish_root)
         options = CardOptions(repo_id=repo_id, revision=revision, annotations_only=annotations_only, gate=terms,

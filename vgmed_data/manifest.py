@@ -20,7 +20,8 @@ each configuration is written, never by the builders: ``rules`` (a digest of the
 them) and per configuration its ``shards`` (path, bytes, sha256, rows, Arrow bytes), ``licences`` (rows per
 source, licence, redistributable flag and whether they carry image bytes), ``phi`` (rows whose metadata carries
 identifying values, rows with images from a DICOM that was not de-identified), ``problems`` (what
-``vgmed validate`` would find in the rows, patient splits aside), ``card`` (modalities, review statuses,
+``vgmed validate`` would find in the rows, patient splits aside), ``rows_without_pointers`` (rows an
+annotations-only release could not hydrate), ``card`` (modalities, review statuses,
 annotators, agreements) and ``audit`` (the release audit of the configuration on its own).
 :func:`write_manifest` keeps the facts already in the folder when the record it writes has none, so a builder
 writing its build record after the rows cannot drop them. ``vgmed publish`` trusts them only after checking
@@ -92,6 +93,7 @@ class ConfigFacts:
     licences: tuple[Mapping[str, Any], ...] = ()  # {source, license, redistributable, images, rows}
     phi: Mapping[str, int] = field(default_factory=dict)  # identifying_rows, dicom_image_rows
     problems: int = 0  # validation problems of the rows (patient splits aside: audit.patients)
+    rows_without_pointers: int = 0  # rows an annotations-only release could not hydrate (no pointer to the source)
     card: Mapping[str, Any] = field(default_factory=dict)  # vgmed_data.card.CardFacts.to_json()
     audit: Mapping[str, Any] = field(default_factory=dict)  # algorithm, threshold, rows, images, leaks, counts
 

@@ -27,7 +27,7 @@ from vgmed_data.facts import verify
 from vgmed_data.guards import licence_report
 from vgmed_data.hub import publish_dataset, release_checks
 from vgmed_data.manifest import IMAGE_HASHES_NAME, MANIFEST_NAME
-from vgmed_data.pointers import hydrate, strip_images
+from vgmed_data.pointers import hydrate, rows_without_pointers, strip_images
 
 pytestmark = pytest.mark.hub
 
@@ -67,7 +67,7 @@ def test_facts_recorded_while_writing_are_the_files_own(folder: Path, tmp_path: 
         assert {(g["source"], g["license"], g["redistributable"], g["images"]): g["rows"]
                 for g in facts["configs"][config]["licences"]} == dict(groups)
         assert facts["configs"][config]["phi"] == {"identifying_rows": 0, "dicom_image_rows": 0}
-        assert facts["configs"][config]["problems"] == 0
+        assert facts["configs"][config]["problems"] == 0 and facts["configs"][config]["rows_without_pointers"] == 0
 
     # the build record written after the rows kept the facts; image_hashes.json holds what decoding every image
     # of the written folder gives (the file the builders wrote before, by reading their output again)
@@ -82,8 +82,10 @@ def test_audit_phi_and_problems_recorded_are_those_the_full_checks_find(tmp_path
     moved = replace(rows[0], id=rows[0].id + "-copy", provenance=replace(rows[0].provenance, split="train"))
     phi = grounding_rows(source="other", count=2, seed=5, metadata={"dicom": {"PatientName": "DOE^JANE"}})
     dicom = grounding_rows(source="raw", count=1, seed=6, image_origin="dicom")
-    folder = make_folder(tmp_path / "planted", grounding=[*rows, moved, *phi, *dicom])
+    bare = replace(rows[1], id=rows[1].id + "-bare", provenance=replace(rows[1].provenance, metadata={}))
+    folder = make_folder(tmp_path / "planted", grounding=[*rows, moved, *phi, *dicom, bare])
     config = recorded(folder)["configs"]["vgmed"]
+    assert config["rows_without_pointers"] == len(rows_without_pointers(folder)) == 1
     full = audit(folder, name="x")
     assert full.leaks["cross-split exact duplicates"] == 1 and full.leaks["patients in several splits"] == 1
     assert config["audit"] == json.loads(json.dumps(full.summary()))
