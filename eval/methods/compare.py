@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from vgmed_data.eval.metrics import HEAD_METRICS
 from vgmed_data.eval.run_folder import SampleRecord
 
 RESAMPLES = 10_000
 SEED = 0
-ATTENTION_METRICS = ("ar", "kl", "js")
 _CHUNK = 500  # resamples per block (bounded memory on large runs)
 
 
@@ -95,11 +95,11 @@ def _attention(rows: Sequence[SampleRecord], method: str) -> dict[str, Any]:
     if not pairs:
         return {}
     mean = {m: [round(float(v), 6) for v in np.mean([after[m] for _, after in pairs], axis=0)]
-            for m in ATTENTION_METRICS}
+            for m in HEAD_METRICS}
     if method == "baseline":
         return {"attention": mean, "attention_n": len(pairs)}
     change = {m: [round(float(v), 6) for v in np.mean([np.subtract(after[m], before[m]) for before, after in pairs],
-                                                      axis=0)] for m in ATTENTION_METRICS}
+                                                      axis=0)] for m in HEAD_METRICS}
     return {"attention": mean, "attention_change": change, "attention_n": len(pairs)}
 
 
@@ -118,10 +118,10 @@ def markdown(table: dict[str, Any], *, layer_index: int | None, layer: int | Non
         diff = (f"{row['difference']:+.2f} {_ci(row['difference_ci95'])}" if "difference" in row else "-")
         metrics = ["-"] * 3
         if "attention" in row and layer_index is not None:
-            metrics = [f"{row['attention'][m][layer_index]:.3f}" for m in ATTENTION_METRICS]
+            metrics = [f"{row['attention'][m][layer_index]:.3f}" for m in HEAD_METRICS]
             if "attention_change" in row:
                 metrics = [f"{v} ({row['attention_change'][m][layer_index]:+.3f})"
-                           for v, m in zip(metrics, ATTENTION_METRICS)]
+                           for v, m in zip(metrics, HEAD_METRICS)]
         lines.append(f"| {row['method']} | {row['accuracy']:.2f} {_ci(row['ci95'])} | {diff} | "
                      f"{row.get('changed', '-')} | " + " | ".join(metrics) + " |")
     lines += ["", "Attention columns: the baseline's measured maps, or the maps after an attention-changing method "

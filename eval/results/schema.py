@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from datasets import Features, Image, List, Value
 
+from vgmed_data.eval.metrics import HEAD_METRICS
+
 # 2: runs gained protocol and box_mapping; 3: runs gained the methods comparison columns (accuracy_ci95 ...).
 # Older datasets are upgraded: eval.results.migrate.
 FORMAT_VERSION = 3
@@ -29,8 +31,7 @@ SAMPLES = "samples"
 RESULT_CONFIGS = (RUNS, SAMPLES)
 SPLIT = "train"  # results datasets have one split; the evaluated split is a column
 ALL = "all"  # the wildcard value of a breakdown's modality / question_type
-METRICS = ("ar", "kl", "js")
-LOWER_IS_BETTER = frozenset({"kl", "js"})
+METRICS = HEAD_METRICS  # the attention metrics of each run row, in this order
 
 SLICE_FEATURES = {
     "modality": Value("string"),
