@@ -16,7 +16,7 @@ _PARENTS = {"qwen2_vl": "Qwen2VLProcessor", "qwen2_5_vl": "Qwen2_5_VLProcessor",
 
 
 @cache
-def qwen_processor_class(family: str) -> type:
+def qwen_processor_class(family: str) -> type[Any]:
     """The image-only processor class for ``family`` (``qwen2_vl``, ``qwen2_5_vl``, ``qwen3_vl``; ``internvl``,
     whose processor type-checks a video processor the same way)."""
     import transformers

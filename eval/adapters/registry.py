@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from vgmed_data.errors import InvalidInputError
 
 if TYPE_CHECKING:
+    from vgmed_data.eval.adapters.base import Adapter
     from vgmed_data.eval.adapters.family import Family
 
-_BY_FAMILY: dict[str, type] = {}
-_BY_MODEL_TYPE: dict[str, type] = {}
+_BY_FAMILY: dict[str, type[Adapter]] = {}
+_BY_MODEL_TYPE: dict[str, type[Adapter]] = {}
 
-A = TypeVar("A", bound=type)
+A = TypeVar("A", bound="type[Adapter]")
 
 
 def register(cls: A) -> A:
@@ -68,14 +69,14 @@ def families() -> list[Family]:
     return [_BY_FAMILY[name].descriptor for name in registered_families()]
 
 
-def adapter_class(family: str) -> type:
+def adapter_class(family: str) -> type[Adapter]:
     if family not in _BY_FAMILY:
         raise InvalidInputError(f"unknown model family {family!r}",
                                 fix=f"use one of the registered families: {', '.join(registered_families())}")
     return _BY_FAMILY[family]
 
 
-def adapter_for_config(config: Any, *, source: str = "") -> type:
+def adapter_for_config(config: Any, *, source: str = "") -> type[Adapter]:
     """The adapter class for a transformers config (by ``config.model_type``)."""
     model_type = getattr(config, "model_type", None)
     if model_type not in _BY_MODEL_TYPE:

@@ -61,7 +61,7 @@ def _remote_files(repo_id: str, *, token: str | None, endpoint: str | None) -> t
 
     api = HfApi(endpoint=(endpoint or constants.ENDPOINT).rstrip("/"), token=resolve_token(token))
     try:
-        info = api.repo_info(repo_id, repo_type="dataset", revision="main", files_metadata=False)
+        info = api.dataset_info(repo_id, revision="main", files_metadata=False)
     except (RepositoryNotFoundError, RevisionNotFoundError):
         return None, set()
     return info.sha, {s.rfilename for s in info.siblings or []}
