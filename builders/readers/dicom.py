@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -139,8 +140,13 @@ class DicomSeriesReader:
                 include: Callable[[Path], bool] | None = None) -> Iterator[SourceRecord]:
         """``include``: read only the files it accepts (one part of a sharded build); the others keep their
         place in the numbering of unreadable files, so names agree with the whole listing."""
-        files = sorted(p for p in visible(list(root.glob(self.file_glob))) if p.is_file())
-        if not files:
+        def listing(paths: list[Path]) -> list[Path]:
+            return sorted(p for p in visible(paths) if p.is_file())
+
+        every = cache(lambda: listing(list(root.glob(self.file_glob))))  # read whole only where needed
+        own = getattr(include, "walk", lambda pattern: None)(self.file_glob)  # a part's own folders only
+        files = every() if own is None else listing(own)
+        if not files and not (own is not None and every()):
             raise SourceNotFoundError(f"no DICOM files matching {self.file_glob}", path=root,
                                       fix=f"point --source {entry.key}=PATH at the download folder")
         series: dict[str, list[_Instance]] = defaultdict(list)
@@ -152,7 +158,7 @@ class DicomSeriesReader:
             hidden = {text: "<unmapped label>" for text in free_text if text}
             skips[-1] = redact_skip(skips[-1], names={**names, **hidden})
 
-        for number, path in enumerate(files, start=1):
+        for path in files:
             if include is not None and not include(path):
                 continue
             try:
@@ -162,7 +168,7 @@ class DicomSeriesReader:
                                           fix="remove the file, or use --on-bad skip")
                 name = sop_pointer(str(ds.SOPInstanceUID))
             except VgmedError as error:
-                name = f"dicom-file:{number}-of-{len(files)}"
+                name = f"dicom-file:{every().index(path) + 1}-of-{len(every())}"  # numbered in the whole listing
                 names.update({str(path): name, relative(path, root): name, path.name: name})
                 skip(error, record=name, reason="corrupt file")
                 continue

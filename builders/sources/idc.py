@@ -129,6 +129,49 @@ def combined_license(licenses: Sequence[str]) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PatientPart:
+    """Part ``index`` of ``count`` of an IDC download, by patient folder (``depth``: 0 when ``root`` is one
+    collection, 1 when it holds collections). Called on a path: whether the file falls to this part. ``walk``: this
+    part's files matching a ``**/NAME`` pattern, found by walking only its own patients' folders (on a shared file
+    system, N array jobs do not each walk the whole download); the same files as filtering the whole listing."""
+
+    root: Path
+    depth: int
+    index: int
+    count: int
+
+    def __call__(self, path: Path) -> bool:
+        parts = path.relative_to(self.root).parts
+        return self._mine("/".join(parts[: self.depth + 1]) if len(parts) > self.depth + 1 else "")
+
+    def _mine(self, patient: str) -> bool:
+        return patient_part(patient, self.count) == self.index
+
+    def walk(self, pattern: str) -> list[Path] | None:
+        """The files under ``root`` matching ``pattern`` that fall to this part (unsorted, directories included
+        as the glob returns them), or None for a pattern that is not ``**/NAME``."""
+        name = pattern.removeprefix("**/")
+        if name == pattern or "/" in name or "**" in name:
+            return None
+        patients = self.root.glob("/".join(["*"] * (self.depth + 1)))
+        found = [path for folder in patients
+                 if folder.is_dir() and not self._linked(folder) and self._mine(self._key(folder))
+                 for path in folder.glob(pattern)]
+        shallow = [path for level in range(self.depth + 1)
+                   for path in self.root.glob("/".join(["*"] * level + [name])) if not self._linked(path.parent)]
+        return found + [path for path in shallow if self(path)]
+
+    def _key(self, folder: Path) -> str:
+        return folder.relative_to(self.root).as_posix()
+
+    def _linked(self, folder: Path) -> bool:
+        """Whether a folder between ``root`` and ``folder`` (included) is a link: ``**`` does not descend into
+        links, so the whole listing holds no file below one."""
+        parts = folder.relative_to(self.root).parts
+        return any(self.root.joinpath(*parts[: n + 1]).is_symlink() for n in range(len(parts)))
+
+
+@dataclass(frozen=True, kw_only=True)
 class IdcReader(DicomSeriesReader):
     """:class:`DicomSeriesReader` over an IDC download, with per-record modality, licence and collection from the
     selection manifest, and the unmapped segments/ROIs of each record counted."""
@@ -160,17 +203,11 @@ class IdcReader(DicomSeriesReader):
                           metadata={**record.metadata, "collection": facts["collection_id"],
                                     "series_licenses": sorted(set(licenses))})
 
-    def shard_filter(self, root: Path, *, index: int, count: int) -> Callable[[Path], bool]:
+    def shard_filter(self, root: Path, *, index: int, count: int) -> PatientPart:
         """The files of part ``index`` of ``count`` of a sharded build: those of the patients (the folder after the
         collection's, in IDC's hierarchy) that fall to it, so a part reads only its own patients' folders."""
-        depth = 0 if (root / idc.MANIFEST_NAME).is_file() else 1  # root = one collection, or the folder above
-
-        def include(path: Path) -> bool:
-            parts = path.relative_to(root).parts
-            patient = "/".join(parts[: depth + 1]) if len(parts) > depth + 1 else ""
-            return patient_part(patient, count) == index
-
-        return include
+        return PatientPart(root=root, depth=0 if (root / idc.MANIFEST_NAME).is_file() else 1,  # one collection
+                           index=index, count=count)                                      # or the folder above
 
     def unmapped_skips(self, entry: SourceEntry, uid: str, annotations: list[Dataset]) -> list[Skip]:
         coded: list[str] = []

@@ -135,3 +135,29 @@ def test_merge_refuses_an_incomplete_or_mixed_set_of_parts(built: dict[str, Path
     assert "another build" in capsys.readouterr().err
     assert main(["build", "vgmed", "--source", f"idc={built['download']}", "--deid-key", KEY, "--shard", "3/3",
                  "--out", str(tmp_path / "c")]) == 2
+
+
+@pytest.mark.parametrize("depth", [0, 1])
+def test_a_part_walks_only_its_patients_folders_and_finds_what_filtering_the_whole_listing_finds(
+        built: dict[str, Path], tmp_path: Path, depth: int) -> None:
+    from vgmed_data.builders.sources import get_entry
+
+    root = tmp_path / "dl"
+    shutil.copytree(built["download"], root, symlinks=True)
+    linked = tmp_path / "elsewhere"  # a patient folder and a collection reached through links: `**` skips both
+    shutil.copytree(next(p for p in (root / "mini_ct").iterdir() if p.is_dir()), linked / "MRN0000001")
+    (root / "mini_ct" / "MRN0000009").symlink_to(linked / "MRN0000001", target_is_directory=True)
+    (root / "mini_link").symlink_to(linked, target_is_directory=True)
+    (root / "stray.dcm").write_bytes(b"x")  # files outside any patient folder fall to the part of patient ""
+    (root / "mini_ct" / "stray.dcm").write_bytes(b"x")
+    top = root / "mini_ct" if depth == 0 else root
+    reader = get_entry("idc").reader
+    whole = sorted(p for p in top.glob("**/*.dcm"))
+    seen: list[Path] = []
+    for index in range(3):
+        part = reader.shard_filter(top, index=index, count=3)
+        assert part.depth == depth
+        walked = sorted(part.walk("**/*.dcm"))
+        assert walked == [p for p in whole if part(p)]
+        seen += walked
+    assert sorted(seen) == whole and not any("MRN0000009" in str(p) or "mini_link" in str(p) for p in whole)
