@@ -1,4 +1,5 @@
-"""A tiny random-weight HuatuoGPT-Vision checkpoint written in the authors' ORIGINAL layout.
+"""Tiny random-weight checkpoints written in the ORIGINAL LLaVA-code layouts: HuatuoGPT-Vision-7B (below),
+HuatuoGPT-Vision-34B (:func:`build_huatuogpt_vision_34b`) and LLaVA-Med v1.5 (:func:`build_llava_med`).
 
 Not a transformers ``save_pretrained`` folder: the files the authors' repository and Hub checkpoint hold
 (see :mod:`vgmed_data.eval.adapters.huatuogpt_vision`), at toy size:
@@ -97,11 +98,17 @@ def build_huatuogpt_vision(out: Path) -> None:
     write_shards(out, original_weights(config), shards=4)
     tokenizer.save_pretrained(out)
     write_qwen2_tokenizer_files(out, tokenizer, processor=None)
+    write_tower_files(out / TOWER)
+
+
+def write_tower_files(folder: Path) -> None:
+    """The ``vit/`` tower folder's two files the loaders read: a full CLIP ``config.json`` and the old integer
+    ``preprocessor_config.json`` (the tower's weights are in the main shards)."""
     text = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
             "vocab_size": 64, "max_position_embeddings": 16}
-    write_json(out / TOWER / "config.json", {"architectures": ["CLIPModel"], "model_type": "clip", "projection_dim": 32,
-                                          "text_config": text, "vision_config": VISION})
-    write_json(out / TOWER / "preprocessor_config.json", {
+    write_json(folder / "config.json", {"architectures": ["CLIPModel"], "model_type": "clip", "projection_dim": 32,
+                                        "text_config": text, "vision_config": VISION})
+    write_json(folder / "preprocessor_config.json", {
         "crop_size": VISION["image_size"], "do_center_crop": True, "do_normalize": True, "do_resize": True,
         "feature_extractor_type": "CLIPFeatureExtractor", "image_mean": CLIP_MEAN, "image_std": CLIP_STD,
         "resample": 3, "size": VISION["image_size"]})
@@ -206,3 +213,63 @@ def build_llava_med(out: Path) -> None:
         "crop_size": VISION["image_size"], "do_center_crop": True, "do_normalize": True, "do_resize": True,
         "feature_extractor_type": "CLIPFeatureExtractor", "image_mean": CLIP_MEAN, "image_std": CLIP_STD,
         "resample": 3, "size": VISION["image_size"]})
+
+
+# HuatuoGPT-Vision-34B (FreedomIntelligence/HuatuoGPT-Vision-34B at Hub commit f04c5e3; facts and sources in
+# eval/adapters/huatuogpt_vision.py): the 7B's original layout on a Yi-34B (Llama) language model
+YI_SPECIALS = {"unk_token": "<unk>", "bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>"}
+HUATUO_34B_TOWER = "vit/clip_vit_large_patch14_336"  # the published folder name (the tower in it is tiny)
+
+
+def huatuogpt_vision_34b_config(*, vocab_size: int) -> dict[str, Any]:
+    """The published ``config.json`` (Hub commit f04c5e3: every key, these values) at toy size."""
+    from vgmed_data.eval.tiny_text import TEXT_DIMS
+
+    return {
+        "_flash_attn_2_enabled": True, "_name_or_path": "HuatuoGPT-Vision-34B",
+        "architectures": ["LlavaLlamaForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
+        "bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu", "hidden_size": TEXT_DIMS["hidden_size"],
+        "image_aspect_ratio": "pad", "initializer_range": 0.02, "intermediate_size": TEXT_DIMS["intermediate_size"],
+        "max_position_embeddings": 4096, "mm_hidden_size": VISION["hidden_size"], "mm_projector_type": "mlp2x_gelu",
+        "mm_vision_select_feature": "patch", "mm_vision_select_layer": -2, "mm_vision_tower": f"./{HUATUO_34B_TOWER}",
+        "model_type": "llava_llama", "num_attention_heads": TEXT_DIMS["num_attention_heads"],
+        "num_hidden_layers": TEXT_DIMS["num_hidden_layers"], "num_key_value_heads": TEXT_DIMS["num_key_value_heads"],
+        "pad_token_id": 0, "pretraining_tp": 1, "rms_norm_eps": 1e-06, "rope_scaling": None, "rope_theta": 5000000.0,
+        "tie_word_embeddings": False, "tokenizer_model_max_length": 4096, "tokenizer_padding_side": "left",
+        "torch_dtype": "bfloat16", "transformers_version": "4.40.0.dev0", "tune_mm_mlp_adapter": False,
+        "use_cache": False, "use_mm_proj": True, "vocab_size": vocab_size,
+    }
+
+
+def build_huatuogpt_vision_34b(out: Path) -> None:
+    """A tiny HuatuoGPT-Vision-34B checkpoint in its published layout (file list of Hub commit f04c5e3):
+    ``config.json``, ``generation_config.json``, 15 bfloat16 shards + ``model.safetensors.index.json`` under the
+    original names (the tower's weights included), Yi's tokenizer as ``tokenizer.model`` (SentencePiece BPE with
+    byte fallback; ``<unk>`` 0, ``<|startoftext|>`` 1, ``<|endoftext|>`` 2) plus its ``tokenizer.json``,
+    ``tokenizer_config.json`` (``LlamaTokenizer``, no BOS added, as 01-ai's Llama-compatible Yi files have it)
+    and ``special_tokens_map.json``, and ``vit/clip_vit_large_patch14_336/`` with the tower's config files."""
+    import tempfile
+
+    import sentencepiece
+    import transformers
+
+    from vgmed_data.eval.tiny_text import sentencepiece_model
+
+    (out / "tokenizer.model").write_bytes(sentencepiece_model(
+        vocab_size=600, bos_piece=YI_SPECIALS["bos_token"], eos_piece=YI_SPECIALS["eos_token"]))
+    with tempfile.TemporaryDirectory() as scratch:  # LlamaTokenizer reads tokenizer.model from a folder
+        (Path(scratch) / "tokenizer.model").write_bytes((out / "tokenizer.model").read_bytes())
+        converted = transformers.LlamaTokenizer.from_pretrained(scratch, legacy=True, **YI_SPECIALS)
+    converted.backend_tokenizer.save(str(out / "tokenizer.json"))
+    settings = {"add_bos_token": False, "add_eos_token": False, **YI_SPECIALS, "pad_token": "<unk>",
+                "clean_up_tokenization_spaces": False, "legacy": True, "model_max_length": 4096,
+                "sp_model_kwargs": {}, "tokenizer_class": "LlamaTokenizer"}
+    write_json(out / "tokenizer_config.json", settings)
+    write_json(out / "special_tokens_map.json", {**YI_SPECIALS, "pad_token": "<unk>"})
+    vocab = sentencepiece.SentencePieceProcessor(model_proto=(out / "tokenizer.model").read_bytes()).vocab_size()
+    config = huatuogpt_vision_34b_config(vocab_size=vocab)
+    write_json(out / "config.json", config)
+    write_json(out / "generation_config.json", {"_from_model_config": True, "bos_token_id": 1, "eos_token_id": 2,
+                                                "pad_token_id": 0, "transformers_version": "4.40.0.dev0"})
+    write_shards(out, original_weights(config), shards=15)
+    write_tower_files(out / HUATUO_34B_TOWER)

@@ -78,9 +78,10 @@ TINY_CORPUS = (
 )
 
 
-def sentencepiece_model(*, vocab_size: int) -> bytes:
+def sentencepiece_model(*, vocab_size: int, bos_piece: str = "<s>", eos_piece: str = "</s>") -> bytes:
     """A SentencePiece BPE model (the ``tokenizer.model`` of Llama/Mistral checkpoints) trained on
-    :data:`TINY_CORPUS`: ``<unk>`` 0, ``<s>`` 1, ``</s>`` 2, the 256 byte-fallback pieces, then merges; the
+    :data:`TINY_CORPUS`: ``<unk>`` 0, ``bos_piece`` 1, ``eos_piece`` 2 (Yi names them ``<|startoftext|>`` and
+    ``<|endoftext|>``), the 256 byte-fallback pieces, then merges; the
     dummy ``▁`` prefix and whitespace kept as Llama's normaliser does (identity rule, no whitespace folding).
     Training is single-threaded, so the bytes are the same on every run."""
     import io
@@ -89,7 +90,8 @@ def sentencepiece_model(*, vocab_size: int) -> bytes:
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(TINY_CORPUS * 8), model_writer=model, vocab_size=vocab_size, model_type="bpe",
-        byte_fallback=True, character_coverage=1.0, unk_id=0, bos_id=1, eos_id=2, pad_id=-1, add_dummy_prefix=True,
+        byte_fallback=True, character_coverage=1.0, unk_id=0, bos_id=1, eos_id=2, pad_id=-1, bos_piece=bos_piece,
+        eos_piece=eos_piece, add_dummy_prefix=True,
         normalization_rule_name="identity", remove_extra_whitespaces=False, split_digits=True,
         allow_whitespace_only_pieces=True, hard_vocab_limit=False, num_threads=1, minloglevel=2)
     return model.getvalue()

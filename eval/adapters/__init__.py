@@ -7,10 +7,10 @@ Registered families: ``qwen2_vl``, ``qwen2_5_vl``, ``qwen3_vl``, ``llava``, ``ll
 ``huatuogpt_vision``, ``llava_med``, ``internvl`` (InternVL3 / 3.5 in transformers' format). Medical checkpoints
 of these architectures (Lingshu, HuatuoGPT-Vision's Qwen2.5-VL release, LLaVA-Med in HF format, MedGemma) load the
 same way, by path or Hub id; ``huatuogpt_vision`` and ``llava_med`` load the original LLaVA-code checkpoints of
-HuatuoGPT-Vision-7B (model type ``llava_qwen2``) and LLaVA-Med v1.5 (``llava_mistral``) onto transformers' LLaVA
-classes. Published checkpoints a family knows by name (its descriptor's
-``checkpoints``): ``huatuogpt_vision_7b_hf`` (``llava``, detected and prompted with its authors' template) and
-``medvlm_r1`` (``qwen2_vl``).
+HuatuoGPT-Vision-7B (model type ``llava_qwen2``), HuatuoGPT-Vision-34B (``llava_llama`` with 'huatuogpt' in its
+path) and LLaVA-Med v1.5 (``llava_mistral``) onto transformers' LLaVA classes. Published checkpoints a family knows
+by name (its descriptor's ``checkpoints``): ``huatuogpt_vision_7b_hf`` (``llava``, detected and prompted with its
+authors' template), ``huatuogpt_vision_34b`` (``huatuogpt_vision``) and ``medvlm_r1`` (``qwen2_vl``).
 """
 
 from __future__ import annotations

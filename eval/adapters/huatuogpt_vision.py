@@ -42,17 +42,55 @@ the tokenizer having no ``<|user|>``/``<|assistant|>`` tokens (``added_tokens.js
 Qwen2's three), and the tower's ``preprocessor_config.json`` values (read from the checkpoint at load time,
 never assumed). A wrong weight name is refused at load time, not loaded silently.
 
-HuatuoGPT-Vision-34B (``llava_llama``, Yi-34B) is not handled: its model type is shared with other original
-LLaVA checkpoints whose template differs (LLaVA-1.5), and no copy of its config.json was read to tell them apart.
-The newer HuatuoGPT-Vision-7B-Qwen2.5VL is a transformers Qwen2.5-VL checkpoint and
-loads through the ``qwen2_5_vl`` adapter.
+HuatuoGPT-Vision-34B (``model_type`` ``llava_llama``, Yi-34B) loads through this family too, as the published
+checkpoint ``huatuogpt_vision_34b``. The authors' ``cli.py`` runs it through the same chatbot: the folder name
+picks the class (l.39: ``'huatuogpt-vision-7b'`` -> ``LlavaQwen2ForCausalLM``; l.58: any other ``'huatuogpt'``
+-> ``LlavaLlamaForCausalLM``, l.60-75: the same tokenizer, eos/pad and tower handling), and everything after that
+(template, padding, splice) is shared. ``llava_llama.py`` l.32-55 is the LLaVA wrapper of transformers'
+``LlamaForCausalLM`` (``model``, ``lm_head``, the same ``LlavaMetaModel`` tower and projector names) and its
+forward uses the same ``prepare_inputs_labels_for_multimodal_new`` splice (l.97, ``llava_arch.py``). Because
+``llava_llama`` is also the model type of the original LLaVA-1.5 checkpoints (another prompt), a ``llava_llama``
+checkpoint loads here only under the authors' own rule, ``'huatuogpt'`` in its path or Hub id (case-insensitive,
+as ``d.lower()`` in l.58); any other is refused in one line naming the transformers conversion of LLaVA-1.5.
+
+HuatuoGPT-Vision-34B's files (Hub ``FreedomIntelligence/HuatuoGPT-Vision-34B``, commit f04c5e3 "update": its
+file list, and ``config.json`` read on the blame page of ``main``): ``config.json`` (``LlavaLlamaForCausalLM``,
+``hidden_size`` 7168, 60 layers, 56 heads, 8 KV heads, ``intermediate_size`` 20480, ``vocab_size`` 64000,
+``rope_theta`` 5e6, ``rms_norm_eps`` 1e-6, ``max_position_embeddings`` 4096, ``bos``/``eos``/``pad`` ids
+1/2/0, ``tie_word_embeddings`` false, ``mm_vision_tower`` ``./vit/clip_vit_large_patch14_336``, the same
+``mm_*`` keys and values as the 7B, ``tokenizer_padding_side`` left), ``generation_config.json``, 15 shards +
+``model.safetensors.index.json`` (945 lines = 938 weights + 7 JSON lines = Yi-34B's 543 + CLIP ViT-L's 391 + the
+projector's 4: the tower's weights are in the shards, as for the 7B), ``tokenizer.model``, ``tokenizer.json``,
+``tokenizer_config.json``, ``special_tokens_map.json`` and the same ``vit/clip_vit_large_patch14_336/`` folder
+as the 7B. The language model is Yi-34B's: 01-ai/Yi-34B ``config.json`` (Hub commit 3ace5f0, "compatible with
+Llama"): ``LlamaForCausalLM``, the same sizes, ``rope_theta`` 5e6, 4096 positions (Yi-34B-200K: 200000).
+Its tokenizer is Yi's SentencePiece ``tokenizer.model`` (64000 pieces, ``<unk>`` 0, ``<|startoftext|>`` 1,
+``<|endoftext|>`` 2; 01-ai/Yi-34B-200K ``tokenizer_config.json``, commit 00313b6: ``LlamaTokenizer``,
+``add_bos_token`` false, ``legacy`` true). ``<image>`` is added after it (id 64000, one extra input-embedding
+row, :func:`~vgmed_data.eval.adapters.llava_original.load_original_llava`). The authors tokenize each chunk
+around ``<image>`` with the folder's tokenizer (transformers 4.40 reads ``tokenizer.json`` as it is): where
+that tokenizer prefixes ``▁`` to a text (a ``Metaspace`` pre-tokenizer that prepends, or a ``Prepend``
+normaliser), it does so for EACH chunk, so the tokenizer here is loaded to prefix every stretch of text
+between special tokens (``legacy=True``), else none (:func:`chunk_prefix`); transformers 5 rebuilds a Llama
+tokenizer's pre-tokenizer from those flags, not from ``tokenizer.json``.
+
+NOT confirmed for the 34B (no copy was read): the contents of its ``tokenizer.json``, ``tokenizer_config.json``
+(40 lines), ``special_tokens_map.json`` (24 lines) and ``generation_config.json`` (7 lines; the tiny copy
+writes Yi's ids), and the weight names (inferred from the module structure and the index's size, as for the
+7B). The tiny checkpoint writes the ``tokenizer.json`` transformers converts from the SentencePiece model
+(``legacy``: a prefix per chunk); a real file without the prefix is followed too (tested).
+
+The newer HuatuoGPT-Vision-7B-Qwen2.5VL is a transformers Qwen2.5-VL checkpoint and loads through the
+``qwen2_5_vl`` adapter.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
-from vgmed_data.eval.adapters.family import Family, InputRule, OfficialRoute
+from vgmed_data.errors import SchemaError
+from vgmed_data.eval.adapters.family import Checkpoint, Family, InputRule, OfficialRoute
 from vgmed_data.eval.adapters.llava import LlavaAdapter
 from vgmed_data.eval.adapters.llava_original import TEXT_MODEL_TYPES, load_original_llava, read_original_llava
 from vgmed_data.eval.adapters.registry import register
@@ -60,14 +98,26 @@ from vgmed_data.geometry import BoxFormat
 
 IMAGE_TOKEN = "<image>"
 _MODERATED = ("<image>", "<s>", "</s>")  # cli.py input_moderation
+AUTHORS_NAME_RULE = "huatuogpt"  # cli.py l.58: the substring of the lower-cased model path that selects llava_llama
+
+HUATUOGPT_VISION_34B = Checkpoint(
+    name="huatuogpt_vision_34b", repo="FreedomIntelligence/HuatuoGPT-Vision-34B", commit="f04c5e3",
+    tiny="vgmed_data.eval.tiny_original:build_huatuogpt_vision_34b",
+    files=("config.json", "generation_config.json", "model-000NN-of-00015.safetensors",
+           "model.safetensors.index.json", "special_tokens_map.json", "tokenizer.json", "tokenizer.model",
+           "tokenizer_config.json", "vit/clip_vit_large_patch14_336/{config,preprocessor_config}.json"),
+    unconfirmed="the contents of tokenizer.json, tokenizer_config.json, special_tokens_map.json and "
+                "generation_config.json; the weight names (from the module structure and the index's size)",
+    detect=(("model_type", "llava_llama"),))
 
 
 @register
 class HuatuoGPTVisionAdapter(LlavaAdapter):
     descriptor = Family(
-        name="huatuogpt_vision", model_types=("llava_qwen2",), box_format=BoxFormat.XYXY_NORM,
+        name="huatuogpt_vision", model_types=("llava_qwen2", "llava_llama"), box_format=BoxFormat.XYXY_NORM,
         template="<|user|>\n{image}\n{text}\n<|assistant|>\n", input_rule=InputRule.PAD,
-        official_route=OfficialRoute.HUATUO, tiny="vgmed_data.eval.tiny_original:build_huatuogpt_vision")
+        official_route=OfficialRoute.HUATUO, tiny="vgmed_data.eval.tiny_original:build_huatuogpt_vision",
+        checkpoints=(HUATUOGPT_VISION_34B,))
     image_placeholder = IMAGE_TOKEN
     prepend_bos = False
     source_layout: ClassVar[str] = "llava_qwen2 (original LLaVA code)"
@@ -79,6 +129,13 @@ class HuatuoGPTVisionAdapter(LlavaAdapter):
     def load_checkpoint(cls, source: str, *, dtype: Any, attn_implementation: str) -> tuple[Any, Any]:
         """(network, processor) of an original-layout checkpoint; another layout is refused naming the family."""
         layout = read_original_llava(source, family=cls.family)
+        if layout.config["model_type"] == "llava_llama" and AUTHORS_NAME_RULE not in source.lower():
+            raise SchemaError(
+                "model type llava_llama without 'huatuogpt' in its path: the original LLaVA code's llava_llama is "
+                "also LLaVA-1.5's (another prompt), and the authors load HuatuoGPT-Vision-34B only from a path "
+                "containing 'huatuogpt' (FreedomIntelligence/HuatuoGPT-Vision a6476ac cli.py l.58)", path=source,
+                fix="for LLaVA-1.5 load its transformers conversion (llava-hf/llava-1.5-7b-hf, family llava); for "
+                    "HuatuoGPT-Vision-34B keep 'huatuogpt' in the folder name")
         processor = cls.processor_for(layout)
         image_token_id = int(processor.tokenizer.convert_tokens_to_ids(IMAGE_TOKEN))
         network = load_original_llava(layout, image_token_id=image_token_id, dtype=dtype,
@@ -98,8 +155,10 @@ class HuatuoGPTVisionAdapter(LlavaAdapter):
 
         # the wrapped language model's config: AutoTokenizer would otherwise parse config.json (unknown type)
         text_config = transformers.AutoConfig.for_model(TEXT_MODEL_TYPES[layout.config["model_type"]])
-        tokenizer = transformers.AutoTokenizer.from_pretrained(layout.source, config=text_config,
-                                                               **cls.tokenizer_options)
+        options = cls.tokenizer_options
+        if layout.config["model_type"] == "llava_llama":  # Yi's SentencePiece tokenizer (see the module docs)
+            options = {"legacy": True, "add_prefix_space": chunk_prefix(layout.source)}
+        tokenizer = transformers.AutoTokenizer.from_pretrained(layout.source, config=text_config, **options)
         tokenizer.add_tokens([AddedToken(IMAGE_TOKEN, special=True, normalized=False)], special_tokens=True)
         return transformers.LlavaProcessor(
             image_processor=layout.image_processor(), tokenizer=tokenizer,
@@ -115,4 +174,30 @@ class HuatuoGPTVisionAdapter(LlavaAdapter):
         return self.default_template.format(image=self.image_placeholder, text=user_text.rstrip())
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "checkpoint_layout": self.source_layout, "grid": self.grid_side}
+        detected = dict(self.checkpoint.detect).get("model_type") if self.checkpoint is not None else None
+        layout = f"{detected} (original LLaVA code)" if detected else self.source_layout  # the 34B's llava_llama
+        return {**super().describe(), "checkpoint_layout": layout, "grid": self.grid_side}
+
+
+def chunk_prefix(source: str) -> bool:
+    """Whether the checkpoint's ``tokenizer.json`` puts SentencePiece's ``▁`` before a text it encodes (a
+    prepending ``Metaspace`` pre-tokenizer or a ``Prepend`` normaliser); without a ``tokenizer.json``, what the
+    ``legacy`` SentencePiece tokenizer does (a prefix)."""
+    import transformers
+
+    path = transformers.utils.cached_file(source, "tokenizer.json", _raise_exceptions_for_missing_entries=False)
+    if path is None:
+        return True
+    with open(path, encoding="utf-8") as handle:
+        backend = json.load(handle)
+
+    def steps(part: dict[str, Any] | None) -> list[dict[str, Any]]:  # a Sequence's members, flattened
+        if not part:
+            return []
+        if part.get("type") != "Sequence":
+            return [part]
+        return [step for member in part.get("normalizers") or part.get("pretokenizers") or [] for step in steps(member)]
+
+    prepends = [p.get("prepend_scheme", "always" if p.get("add_prefix_space", True) else "never") != "never"
+                for p in steps(backend.get("pre_tokenizer")) if p.get("type") == "Metaspace"]
+    return any(prepends) or any(n.get("type") == "Prepend" for n in steps(backend.get("normalizer")))

@@ -46,19 +46,10 @@ from typing import Any, ClassVar
 from vgmed_data.errors import FileFormatError, SchemaError, SourceNotFoundError, require
 
 # checkpoint model type -> the transformers text model type it wraps (HuatuoGPT-Vision-7B: llava_qwen2.py l.31-32;
-# LLaVA-Med v1.5: microsoft/LLaVA-Med d406e3f llava/model/language_model/llava_mistral.py l.15-16, a MistralConfig)
-TEXT_MODEL_TYPES = {"llava_qwen2": "qwen2", "llava_mistral": "mistral"}
-
-# Original-layout model types the evaluator refuses, and exactly why (one line each; load_adapter raises it).
-REFUSED_MODEL_TYPES = {
-    "llava_llama": (
-        "the original LLaVA code's llava_llama checkpoints (HuatuoGPT-Vision-34B on Yi-34B, LLaVA-1.5) are not "
-        "loaded: the model type alone does not say which prompt applies (HuatuoGPT-Vision-34B uses "
-        "<|user|>/<|assistant|>, LLaVA-1.5 its vicuna_v1 template), the authors tell them apart by the folder name "
-        "(FreedomIntelligence/HuatuoGPT-Vision a6476ac cli.py l.39 and l.58: 'huatuogpt' in the path), and no copy "
-        "of HuatuoGPT-Vision-34B's config.json was read to find a key that does; use FreedomIntelligence/"
-        "HuatuoGPT-Vision-34B-hf (transformers LLaVA format, llava family) or HuatuoGPT-Vision-7B (huatuogpt_vision)"),
-}
+# HuatuoGPT-Vision-34B: FreedomIntelligence/HuatuoGPT-Vision a6476ac llava/model/language_model/llava_llama.py
+# l.32-33, a LlamaConfig; LLaVA-Med v1.5: microsoft/LLaVA-Med d406e3f llava/model/language_model/llava_mistral.py
+# l.15-16, a MistralConfig)
+TEXT_MODEL_TYPES = {"llava_qwen2": "qwen2", "llava_llama": "llama", "llava_mistral": "mistral"}
 
 KEY_MAPPING = {
     r"^model\.vision_tower\.vision_tower\.vision_model\.": "model.vision_tower.",

@@ -17,7 +17,7 @@ from typing import Any
 
 from vgmed_data.eval.adapters.base import Adapter, AdapterOptions
 from vgmed_data.eval.adapters.registry import adapter_for_config
-from vgmed_data.errors import InvalidInputError, SchemaError, require
+from vgmed_data.errors import InvalidInputError, require
 from vgmed_data.locations import check_hub_repo, local_or_hub
 
 DTYPES = ("float32", "bfloat16", "float16")
@@ -60,7 +60,7 @@ def load_adapter(model: str | os.PathLike[str], *, dtype: str = "float32", devic
     layers only, inside :func:`vgmed_data.eval.capture.capture_attention`.
     """
     transformers = require("transformers", extra="eval", purpose="loading a model")
-    from vgmed_data.eval.adapters.llava_original import REFUSED_MODEL_TYPES, read_json
+    from vgmed_data.eval.adapters.llava_original import read_json
 
     check_device(device)  # before anything is read or loaded
     location = local_or_hub(model, what="model checkpoint folder")
@@ -68,11 +68,7 @@ def load_adapter(model: str | os.PathLike[str], *, dtype: str = "float32", devic
         check_hub_repo(location, repo_type="model")
     source = str(model)
     config = read_json(source, "config.json")
-    model_type = config.get("model_type")
-    if model_type in REFUSED_MODEL_TYPES:
-        raise SchemaError(f"model type {model_type}: {REFUSED_MODEL_TYPES[model_type]}", path=source,
-                          fix="load one of the checkpoints named above")
-    cls = adapter_for_config(SimpleNamespace(model_type=model_type), source=source)
+    cls = adapter_for_config(SimpleNamespace(model_type=config.get("model_type")), source=source)
     own_loader = getattr(cls, "load_checkpoint", None)
     if own_loader is not None:
         network, processor = own_loader(source, dtype=resolve_dtype(dtype), attn_implementation=attn_implementation)
