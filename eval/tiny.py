@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from vgmed_data.errors import InvalidInputError
-from vgmed_data.eval.tiny_text import TEXT_DIMS, byte_level_tokenizer, qwen2_bpe_tokenizer, write_json
+from vgmed_data.eval.tiny_text import (TEXT_DIMS, byte_level_tokenizer, qwen2_bpe_tokenizer, write_json,
+                                       write_qwen2_tokenizer_files)
 
 # Special tokens per family: the processor looks these up by text.
 _QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
@@ -367,24 +368,6 @@ def write_huatuogpt_vision_7b_hf(out: Path) -> None:
         "do_normalize": True, "do_rescale": True, "do_resize": True, "image_mean": CLIP_MEAN,
         "image_processor_type": "CLIPImageProcessor", "image_std": CLIP_STD, "processor_class": "LlavaProcessor",
         "resample": 3, "rescale_factor": 1 / 255, "size": {"shortest_edge": 56}})
-
-
-def write_qwen2_tokenizer_files(out: Path, tokenizer: Any, *, processor: str | None = "LlavaProcessor") -> None:
-    """The slow-tokenizer files a Qwen2 checkpoint of 2024 ships beside ``tokenizer.json``: ``vocab.json`` and
-    ``merges.txt`` (of the tiny byte-level BPE), ``added_tokens.json``, ``special_tokens_map.json`` and a
-    ``tokenizer_config.json`` naming ``Qwen2Tokenizer`` with its added tokens (and ``processor``, unless None)."""
-
-    tokenizer.backend_tokenizer.model.save(str(out))
-    added = tokenizer.get_added_vocab()
-    write_json(out / "added_tokens.json", added)
-    write_json(out / "special_tokens_map.json", {"eos_token": tokenizer.eos_token, "pad_token": tokenizer.pad_token})
-    decoder = {str(index): {"content": token, "lstrip": False, "normalized": False, "rstrip": False,
-                            "single_word": False, "special": True} for token, index in added.items()}
-    write_json(out / "tokenizer_config.json", {
-        "add_prefix_space": False, "added_tokens_decoder": decoder, "bos_token": None,
-        "clean_up_tokenization_spaces": False, "eos_token": tokenizer.eos_token, "errors": "replace",
-        "model_max_length": 32768, "pad_token": tokenizer.pad_token, "split_special_tokens": False,
-        "tokenizer_class": "Qwen2Tokenizer", "unk_token": None, **({"processor_class": processor} if processor else {})})
 
 
 def _save(out: Path, model_class: Any, config: Any, tokenizer: Any, processor: Callable[[], Any]) -> None:

@@ -87,8 +87,7 @@ def original_weights(config: dict[str, Any]) -> dict[str, Any]:
 
 def build_huatuogpt_vision(out: Path) -> None:
     """Write the tiny original-layout checkpoint into ``out``."""
-    from vgmed_data.eval.tiny import write_qwen2_tokenizer_files
-    from vgmed_data.eval.tiny_text import qwen2_bpe_tokenizer
+    from vgmed_data.eval.tiny_text import qwen2_bpe_tokenizer, write_qwen2_tokenizer_files
 
     tokenizer = qwen2_bpe_tokenizer(QWEN_ADDED, eos_token="<|endoftext|>", pad_token="<|endoftext|>", bos_token=None)
     eos = int(tokenizer.convert_tokens_to_ids("<|endoftext|>"))

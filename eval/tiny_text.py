@@ -95,3 +95,21 @@ def sentencepiece_model(*, vocab_size: int, bos_piece: str = "<s>", eos_piece: s
         normalization_rule_name="identity", remove_extra_whitespaces=False, split_digits=True,
         allow_whitespace_only_pieces=True, hard_vocab_limit=False, num_threads=1, minloglevel=2)
     return model.getvalue()
+
+
+def write_qwen2_tokenizer_files(out: Path, tokenizer: Any, *, processor: str | None = "LlavaProcessor") -> None:
+    """The slow-tokenizer files a Qwen2 checkpoint of 2024 ships beside ``tokenizer.json``: ``vocab.json`` and
+    ``merges.txt`` (of the tiny byte-level BPE), ``added_tokens.json``, ``special_tokens_map.json`` and a
+    ``tokenizer_config.json`` naming ``Qwen2Tokenizer`` with its added tokens (and ``processor``, unless None)."""
+
+    tokenizer.backend_tokenizer.model.save(str(out))
+    added = tokenizer.get_added_vocab()
+    write_json(out / "added_tokens.json", added)
+    write_json(out / "special_tokens_map.json", {"eos_token": tokenizer.eos_token, "pad_token": tokenizer.pad_token})
+    decoder = {str(index): {"content": token, "lstrip": False, "normalized": False, "rstrip": False,
+                            "single_word": False, "special": True} for token, index in added.items()}
+    write_json(out / "tokenizer_config.json", {
+        "add_prefix_space": False, "added_tokens_decoder": decoder, "bos_token": None,
+        "clean_up_tokenization_spaces": False, "eos_token": tokenizer.eos_token, "errors": "replace",
+        "model_max_length": 32768, "pad_token": tokenizer.pad_token, "split_special_tokens": False,
+        "tokenizer_class": "Qwen2Tokenizer", "unk_token": None, **({"processor_class": processor} if processor else {})})
