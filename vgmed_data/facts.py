@@ -69,8 +69,8 @@ class FactsRecorder:
     def __init__(self, *, config: str, known_hashes: Mapping[str, PerceptualHash]) -> None:
         self.config = config
         self.known = known_hashes
-        self.hashes: dict[str, PerceptualHash] = {}
-        self.images = Images(name=config, root=Path("."))
+        self.images = Images(name=config, root=Path("."))  # the audit's inputs: uses, patients, hashes
+        self.hashes = self.images.hashes  # pixel fingerprint -> perceptual hash (written to image_hashes.json)
         self.card = CardFacts()
         self.licences: Counter[tuple[str, str, bool, bool]] = Counter()
         self.phi = {"identifying_rows": 0, "dicom_image_rows": 0}
@@ -121,7 +121,6 @@ class FactsRecorder:
                 self._uses.add((key, facts.split, facts.source))
                 self.images.uses[key].append(Use(self.config, facts.split, facts.source, patient, facts.id, "", 0,
                                                  index))
-        self.images.hashes = self.hashes
 
     def finish(self, paths: list[str]) -> ConfigFacts:
         """The configuration's facts, its shards named ``paths`` (in the order they were added)."""
