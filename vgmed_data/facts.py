@@ -212,8 +212,10 @@ def verify(folder: str | os.PathLike[str]) -> tuple[Verified | None, str]:
         return None, f"the folder facts were recorded by other checking code (another vgmed-data version): {full}"
     on_disk = folder_configs(root)
     for name in sorted(set(on_disk) | set(facts.configs)):
+        if name not in facts.configs:
+            return None, f"the '{name}' configuration has no folder facts (written by an older vgmed-data): {full}"
         disk = sorted(path for paths in on_disk.get(name, {}).values() for path in paths)
-        recorded = {shard.path: shard for shard in (facts.configs[name].shards if name in facts.configs else ())}
+        recorded = {shard.path: shard for shard in facts.configs[name].shards}
         extra = sorted(set(disk) - set(recorded))
         if extra:
             return None, f"{extra[0]} is not in the folder facts (added after the folder was written): {full}"

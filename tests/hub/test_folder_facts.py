@@ -149,6 +149,10 @@ def test_verify_names_a_shard_of_the_same_size_another_shard_and_a_missing_one(f
     shard.write_bytes(original)
     assert verify(folder)[0] is not None
     manifest = json.loads((folder / MANIFEST_NAME).read_text())
+    sequences = manifest["facts"]["configs"].pop("sequences")  # as when an older version wrote that configuration
+    (folder / MANIFEST_NAME).write_text(json.dumps(manifest))
+    assert verify(folder)[1].startswith("the 'sequences' configuration has no folder facts")
+    manifest["facts"]["configs"]["sequences"] = sequences
     manifest["facts"]["rules"] = "0" * 64  # recorded by other checking code (an earlier guard may have missed PHI)
     (folder / MANIFEST_NAME).write_text(json.dumps(manifest))
     assert verify(folder)[1].startswith("the folder facts were recorded by other checking code")
