@@ -78,7 +78,7 @@ def _qwen_image_processor(t: Any) -> Any:
 
 def _save_qwen(out: Path, *, family: str, config_class: Any, model_class: Any, vision: dict[str, Any],
                image_processor: Callable[[Any], Any] = _qwen_image_processor, mrope_interleaved: bool = False,
-               chat_template: str | None = None) -> None:
+               chat_template: str | None = None, video_processor: str = "Qwen2VLVideoProcessor") -> None:
     """A tiny checkpoint of one Qwen-VL generation: the shared text config and tokenizer, the given vision tower.
     With ``chat_template`` it also gets the files ``AutoProcessor`` needs (see :func:`_write_video_config`)."""
     import transformers as t
@@ -95,17 +95,22 @@ def _save_qwen(out: Path, *, family: str, config_class: Any, model_class: Any, v
           lambda: qwen_processor_class(family)(image_processor=image_processor(t), tokenizer=tokenizer,
                                               chat_template=chat_template))
     if chat_template is not None:
-        _write_video_config(out, image_processor(t))
+        _write_video_config(out, image_processor(t), video_processor=video_processor,  # the transformers class
+                            processor=qwen_processor_class(family).__mro__[1].__name__)   # ours extends
 
 
-def _write_video_config(out: Path, images: Any) -> None:
-    """``video_preprocessor_config.json``: transformers' ``AutoProcessor`` (as lmms-eval's Qwen models call it)
-    loads a Qwen2-VL processor only with a video processor config; its sizes mirror the image processor's. (The
-    video processor class itself needs torchvision where it is loaded: docs/evaluation.md, lmms-eval export.)"""
-    settings = {"video_processor_type": "Qwen2VLVideoProcessor", "processor_class": "Qwen2VLProcessor",
-                "patch_size": images.patch_size, "merge_size": images.merge_size,
-                "temporal_patch_size": images.temporal_patch_size, "size": dict(images.size),
-                "image_mean": list(images.image_mean), "image_std": list(images.image_std)}
+def _write_video_config(out: Path, images: Any, *, video_processor: str = "Qwen2VLVideoProcessor",
+                        processor: str = "Qwen2VLProcessor") -> None:
+    """``video_preprocessor_config.json``: transformers' ``AutoProcessor`` (as lmms-eval's Qwen and InternVL models
+    call it) loads these processors only with a video processor config; its sizes mirror the image processor's.
+    (The video processor classes themselves need torchvision where they are loaded: docs/evaluation.md, lmms-eval
+    export.)"""
+    settings: dict[str, Any] = {"video_processor_type": video_processor, "processor_class": processor,
+                                "size": dict(images.size), "image_mean": list(images.image_mean),
+                                "image_std": list(images.image_std)}
+    if hasattr(images, "merge_size"):  # the Qwen video processors tile like their image processors
+        settings.update(patch_size=images.patch_size, merge_size=images.merge_size,
+                        temporal_patch_size=images.temporal_patch_size)
     (out / "video_preprocessor_config.json").write_text(json.dumps(settings, indent=2) + "\n")
 
 
@@ -183,7 +188,14 @@ def write_qwen2_5_vl(out: Path) -> None:
                model_class=t.Qwen2_5_VLForConditionalGeneration,
                vision={"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64,
                        "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "window_size": 56,
-                       "fullatt_block_indexes": [1]})
+                       "fullatt_block_indexes": [1]},
+               chat_template=QWEN2_CHAT_TEMPLATE)  # Qwen2.5-VL-Instruct keeps Qwen2-VL's layout and video processor
+
+
+# Qwen3-VL's layout (no default system turn, as the family's template), for apply_chat_template users.
+QWEN3_CHAT_TEMPLATE = QWEN2_CHAT_TEMPLATE.replace(
+    "{% if loop.first and message['role'] != 'system' %}<|im_start|>system\n"
+    "You are a helpful assistant.<|im_end|>\n{% endif %}", "")
 
 
 def write_qwen3_vl(out: Path) -> None:
@@ -193,7 +205,7 @@ def write_qwen3_vl(out: Path) -> None:
                vision={"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64,
                        "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2,
                        "num_position_embeddings": 64, "deepstack_visual_indexes": [1]},
-               mrope_interleaved=True,
+               mrope_interleaved=True, chat_template=QWEN3_CHAT_TEMPLATE, video_processor="Qwen3VLVideoProcessor",
                image_processor=lambda tf: tf.Qwen2VLImageProcessorPil(
                    patch_size=16, merge_size=2, temporal_patch_size=2,
                    size={"shortest_edge": 32 * 32 * 4, "longest_edge": 32 * 32 * 64},
@@ -239,6 +251,15 @@ def write_llava(out: Path) -> None:
               vision_feature_select_strategy="default", chat_template=LLAVA_CHAT_TEMPLATE))
 
 
+# LLaVA-NeXT (Mistral) one-turn layout, the llava_next family's template ("[INST] <image>\n{text} [/INST]"; the
+# adapter puts the BOS), for apply_chat_template users (lmms-eval's llava_hf); a system text leads the first turn.
+LLAVA_NEXT_CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] == 'user' %}[INST] {% for part in message['content'] %}"
+    "{% if part['type'] == 'image' %}<image>\n{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+    "{% endfor %} [/INST]{% elif message['role'] == 'assistant' %} {% for part in message['content'] %}"
+    "{% if part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}</s>{% endif %}{% endfor %}")
+
+
 def write_llava_next(out: Path) -> None:
     import transformers as t
 
@@ -255,7 +276,22 @@ def write_llava_next(out: Path) -> None:
                                                            crop_size={"height": 56, "width": 56},
                                                            image_grid_pinpoints=pinpoints),
               tokenizer=tokenizer, patch_size=14, num_additional_image_tokens=1,
-              vision_feature_select_strategy="default"))
+              vision_feature_select_strategy="default", chat_template=LLAVA_NEXT_CHAT_TEMPLATE))
+
+
+# The gemma3 family's one-turn layout (eval/adapters/gemma3.py) as a chat template, so processors that build
+# prompts with ``apply_chat_template`` (lmms-eval's gemma3) can use the checkpoint: BOS, "<start_of_turn>user\n",
+# "<start_of_image>" per image, "<end_of_turn>\n", the assistant as "model"; a system turn's text is put before the
+# first user turn's text (Gemma 3 has no system role).
+GEMMA3_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% set prefix = namespace(text='') %}{% for message in messages %}"
+    "{% if message['role'] == 'system' %}{% set prefix.text = (message['content'] if message['content'] is string "
+    "else message['content'] | selectattr('type', 'equalto', 'text') | map(attribute='text') | join) + '\n\n' %}"
+    "{% else %}<start_of_turn>{{ 'model' if message['role'] == 'assistant' else message['role'] }}\n"
+    "{{ prefix.text }}{% set prefix.text = '' %}{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}{% if part['type'] == 'image' %}<start_of_image>"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}{% endif %}<end_of_turn>\n"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}")
 
 
 def write_gemma3(out: Path) -> None:
@@ -278,7 +314,7 @@ def write_gemma3(out: Path) -> None:
     _save(out, t.Gemma3ForConditionalGeneration, config, tokenizer,
           lambda: t.Gemma3Processor(
               image_processor=t.Gemma3ImageProcessorPil(size={"height": 64, "width": 64}),
-              tokenizer=tokenizer, image_seq_length=4))
+              tokenizer=tokenizer, image_seq_length=4, chat_template=GEMMA3_CHAT_TEMPLATE))
 
 
 # InternVL in transformers' format, as transformers' conversion script writes it
@@ -317,6 +353,7 @@ def write_internvl(out: Path) -> None:
     _save(out, t.InternVLForConditionalGeneration, config, tokenizer,
           lambda: qwen_processor_class("internvl")(image_processor=image_processor, tokenizer=tokenizer,
                                                   image_seq_length=16, chat_template=INTERNVL_CHAT_TEMPLATE))
+    _write_video_config(out, image_processor, video_processor="InternVLVideoProcessor", processor="InternVLProcessor")
 
 
 # HuatuoGPT-Vision-7B-hf (the authors' transformers-LLaVA release; eval/adapters/llava.py HUATUOGPT_VISION_HF) in

@@ -6,7 +6,8 @@
 #   torch with a CUDA build (GB) or fail to import beside it; nothing below may change torch.
 # - lmms-eval itself with --no-deps: it declares ~50 packages (torchvision, wandb, openai, spacy...); the CLI,
 #   the task manager, the from_log and llava_hf models import only the list below (decord: llava_hf and the
-#   simple Qwen models import it at module level).
+#   simple Qwen models import it at module level; av below 16, lmms-eval's own pin, because gemma3 and other
+#   models import lmms_eval.models.model_utils.load_video, which imports av at module level).
 # - filelock below 4: filelock 4.x breaks lmms-eval's evaluator ("No module named 'filelock._api'").
 # Qwen models in lmms-eval additionally need torchvision (qwen_vl_utils imports it; transformers' Qwen-VL
 # processors need a torchvision video processor): not installable beside this torch, so not here.
@@ -22,7 +23,7 @@ install() { "$VENV/bin/python" -m pip install -q "$@"; }
 install --upgrade pip
 install torch==2.13.0
 install -c "$CONSTRAINTS" transformers accelerate datasets evaluate sacrebleu loguru tenacity pytz pyyaml jinja2 \
-  pillow pydantic pytablewriter decord "setuptools>=68"
+  pillow pydantic pytablewriter decord "av<16" "setuptools>=68"
 install --no-deps lmms-eval==0.7.3
 install -c "$CONSTRAINTS" "$SOURCE"
 "$VENV/bin/python" -c "import torch, lmms_eval, vgmed_data; assert torch.__version__.startswith('2.13.0')"
