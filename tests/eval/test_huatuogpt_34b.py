@@ -156,3 +156,21 @@ def test_llava_llama_without_the_authors_name_rule_is_refused(big_dir: Path, tmp
     upper = tmp_path / "HUATUOGPT-VISION-34B-local"
     plain.rename(upper)
     assert load_adapter(upper).checkpoint.name == "huatuogpt_vision_34b"
+
+
+@pytest.mark.parametrize(("backend", "prefix"), [
+    ({"normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "▁"},
+                                                         {"type": "Replace", "content": "▁"}]},
+      "pre_tokenizer": None}, True),  # transformers 4.3x's conversion of a legacy Llama tokenizer
+    ({"normalizer": None, "pre_tokenizer": {"type": "Metaspace", "add_prefix_space": False}}, False),  # older form
+    ({"normalizer": None, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+        {"type": "Metaspace", "prepend_scheme": "first"}]}}, True),
+    (None, True),  # no tokenizer.json: the legacy SentencePiece tokenizer's prefix
+], ids=["prepend-normaliser", "metaspace-no-prefix", "nested-first", "no-file"])
+def test_the_prefix_rule_is_read_from_every_form_of_tokenizer_json(tmp_path: Path, backend: dict | None,
+                                                                    prefix: bool) -> None:
+    from vgmed_data.eval.adapters.huatuogpt_vision import chunk_prefix
+
+    if backend is not None:
+        (tmp_path / "tokenizer.json").write_text(json.dumps(backend))
+    assert chunk_prefix(str(tmp_path)) is prefix
