@@ -4,8 +4,9 @@ sharding: 4 parts built one after another plus the merge, against the single bui
 
     python bench/build_scale.py [--cases 50,200,800] [--shard-cases 800] [--shards 4] [--repeat 2]
 
-Each build runs in its own process (so its peak RSS and CPU time are its own), ``--repeat`` times; a figure is
-the smallest of its repeats (on a shared machine the neighbours only ever add time). Prints one JSON summary with
+Each build runs in its own process (so its peak RSS and CPU time are its own). ``--repeat`` rounds each run every
+kind of build once, so a slow spell of the machine falls on all kinds alike; a figure is the smallest over the
+rounds (on a shared machine the neighbours only ever add time). Prints one JSON summary with
 the three ratios the targets are stated for: time 800/200 (<= 4.4), peak RSS 800 vs 50 (<= 1.3), 4 parts one
 after another + merge vs the single build (<= 1.1; by default on the largest download, where the per-process
 costs that any build pays once, and a sharded one once per part, weigh what they weigh at collection scale).
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -64,15 +66,14 @@ def _child(argv: list[str]) -> None:
                       "peak_rss_mb": round(after.ru_maxrss / 1024, 1)}))
 
 
-def run(*argv: str, out: Path, repeat: int = 1) -> dict[str, float]:
-    """One build (``argv``, writing the folder ``out``) in a fresh process, ``repeat`` times: the smallest of each
-    figure. ``out`` is removed before each repeat and kept after the last."""
-    runs = []
-    for _ in range(repeat):
-        shutil.rmtree(out, ignore_errors=True)
-        done = subprocess.run([sys.executable, __file__, "--child", *argv], check=True, capture_output=True,
-                              text=True)
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+def run(*argv: str, out: Path) -> dict[str, float]:
+    """One build (``argv``, writing the folder ``out``, removed first) in a fresh process."""
+    shutil.rmtree(out, ignore_errors=True)
+    done = subprocess.run([sys.executable, __file__, "--child", *argv], check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def smallest(runs: list[dict[str, float]]) -> dict[str, float]:
     return {key: min(r[key] for r in runs) for key in runs[0]}
 
 
@@ -81,7 +82,8 @@ def main() -> None:
     parser.add_argument("--cases", default="50,200,800")
     parser.add_argument("--shard-cases", type=int, default=0, help="download size of the shard comparison "
                         "(default: the largest of --cases)")
-    parser.add_argument("--repeat", type=int, default=2, help="builds of each kind; figures are their minimum")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds (each builds every kind once); a figure is "
+                        "the minimum over the rounds")
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--child", nargs=argparse.REMAINDER)
     args = parser.parse_args()
@@ -90,23 +92,26 @@ def main() -> None:
         return
     sizes = [int(n) for n in args.cases.split(",")]
     shard_cases = args.shard_cases or max(sizes)
-    results: dict[str, dict[str, float]] = {}
+    rounds: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        for cases in sorted(set(sizes + [shard_cases])):
-            source = write_download(base / f"src{cases}", cases)
-            results[str(cases)] = run("single", str(source), str(base / f"out{cases}"), out=base / f"out{cases}",
-                                      repeat=args.repeat)
-        source = base / f"src{shard_cases}"
-        single = run("single", str(source), str(base / "single-again"),  # beside the parts, under the same load
-                     out=base / "single-again", repeat=args.repeat)
-        parts = [run("part", str(source), str(base / f"part{i}"), str(i), str(args.shards), out=base / f"part{i}",
-                     repeat=args.repeat) for i in range(args.shards)]
-        merge = run("merge", str(base / "merged"), *(str(base / f"part{i}") for i in range(args.shards)),
-                    out=base / "merged", repeat=args.repeat)
-        compared = subprocess.run(["diff", "-rq", str(base / "single-again"), str(base / "merged")],
+        sources = {cases: write_download(base / f"src{cases}", cases) for cases in sorted(set(sizes + [shard_cases]))}
+        for _ in range(args.repeat):  # every kind of build once per round: a slow spell of the machine hits all
+            builds = {str(cases): run("single", str(source), str(base / f"out{cases}"), out=base / f"out{cases}")
+                      for cases, source in sources.items()}
+            source = sources[shard_cases]
+            parts = [run("part", str(source), str(base / f"part{i}"), str(i), str(args.shards),
+                         out=base / f"part{i}") for i in range(args.shards)]
+            merge = run("merge", str(base / "merged"), *(str(base / f"part{i}") for i in range(args.shards)),
+                        out=base / "merged")
+            rounds.append({"builds": builds, "parts": parts, "merge": merge})
+        compared = subprocess.run(["diff", "-rq", str(base / f"out{shard_cases}"), str(base / "merged")],
                                   capture_output=True, text=True)
         identical = compared.returncode == 0
+    results = {cases: smallest([r["builds"][cases] for r in rounds]) for cases in rounds[0]["builds"]}
+    single = results[str(shard_cases)]
+    parts = [smallest([r["parts"][i] for r in rounds]) for i in range(args.shards)]
+    merge = smallest([r["merge"] for r in rounds])
     small, mid, large = (str(n) for n in sorted(sizes))
 
     def ratio(top: float, bottom: float) -> float:
@@ -124,6 +129,8 @@ def main() -> None:
         "peak_rss_ratio_large_over_small": round(results[large]["peak_rss_mb"] / results[small]["peak_rss_mb"], 2),
         "shards": {"parts": parts, "merge": merge, "single": single,
                    "ratio": ratio(sharded["cpu_seconds"], single["cpu_seconds"]),
+                   "ratio_per_round": [ratio(sum(p["cpu_seconds"] for p in r["parts"]) + r["merge"]["cpu_seconds"],
+                                             r["builds"][str(shard_cases)]["cpu_seconds"]) for r in rounds],
                    "wall_ratio": ratio(sharded["seconds"], single["seconds"]),
                    "merged_equals_single": identical,
                    **({} if identical else {"differences": compared.stdout.replace(str(base), "")[:2000]})},
