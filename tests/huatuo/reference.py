@@ -146,3 +146,19 @@ def decoder_logits(w: dict, config: dict, x: torch.Tensor) -> torch.Tensor:
         x = x + _linear(F.silu(_linear(h, w, f"{p}.mlp.gate_proj")) * _linear(h, w, f"{p}.mlp.up_proj"), w,
                         f"{p}.mlp.down_proj")
     return _rms(x, w["model.norm.weight"], eps) @ w["lm_head.weight"].T
+
+
+def assert_matches_authors(adapter, folder: Path, image: Image.Image, question: str, *,  # noqa: ANN001
+                           ids: list[int], expected: torch.Tensor) -> None:
+    """The adapter's tokens, pixels and logits for (image, question) against the authors' pipeline re-assembled:
+    ``ids`` (their token ids, with :data:`IMAGE_TOKEN_INDEX` where the image goes) and ``expected`` (their logits)."""
+    encoded = adapter.encode([image], [question])
+    at, cells = ids.index(IMAGE_TOKEN_INDEX), (56 // 14) ** 2
+    ours = encoded.inputs["input_ids"][0].tolist()
+    assert ours[:at] == ids[:at] and ours[at + cells:] == ids[at + 1:]  # the same tokens around the image
+    assert ours[at:at + cells] == [adapter.image_token_id] * cells
+    torch.testing.assert_close(encoded.inputs["pixel_values"], pixels(folder, image), rtol=0, atol=1e-6)
+    with torch.inference_mode():
+        logits = adapter.model(**encoded.inputs).logits[0]
+    assert logits.shape == expected.shape  # the published vocabulary: no row for the placeholder in the head
+    torch.testing.assert_close(logits, expected, rtol=0, atol=1e-5)
