@@ -219,6 +219,21 @@ def with_split_sizes(header: dict[str, Any], folder: str | os.PathLike[str], *,
     return header
 
 
+LIMITATIONS = ("## Intended use and limitations", "",
+               "- Intended for evaluating where multimodal models look and what they answer on medical images "
+               "(grounding, visual question answering). Not for clinical decisions.",
+               "- Boxes are derived from the sources' masks or boxes; questions are generated from templates and "
+               "reviewed where the Review section says so. Unreviewed rows may contain errors.",
+               "- Splits are by subject within each source, the unit in the Sources table (patient, or volume, image, "
+               "video or centre where the source defines its subjects so): no unit appears in two splits. A source "
+               "split by image or volume may hold the same patient in two splits where it does not link them.",
+               "- Coverage follows the public sources: modalities, body parts, populations and scanners are not "
+               "balanced, and results may not transfer to other sites.",
+               "- Images are rendered 8-bit views (windowed for CT/MR); intensities are not the original units.",
+               "- Sources that forbid redistribution appear as annotations with pointers only; their images must be "
+               "obtained from the source under its terms.", "")
+
+
 def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: CardOptions, report: LicenceReport,
               manifest: Manifest | None, build_report: Mapping[str, Any] | None) -> str:
     name = (manifest and manifest.name) or options.repo_id.split("/")[-1]
@@ -230,6 +245,21 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
     out += ["", f"{facts.total} rows from {len(facts.sources)} source(s); modalities: "
             + ", ".join(f"{m or '?'} ({n})" for m, n in facts.modalities.most_common()) + ".", ""]
 
+    out += _built_section(manifest, build_report)
+    out += _sources_section(facts, options=options, report=report, manifest=manifest)
+    out += _access_section(options)
+    if options.checks is not None:
+        out += _checks_section(options.checks)
+    out += _schema_section(facts)
+    out += _review_section(facts)
+    out += _usage_section(facts, options)
+    out += LIMITATIONS
+    out += _citation_section(facts, manifest)
+    return "\n".join(out)
+
+
+def _built_section(manifest: Manifest | None, build_report: Mapping[str, Any] | None) -> list[str]:
+    out: list[str] = []
     out += ["## How it was built", ""]
     built = [f"- {label}: `{value}`" for label, value in
              (("builder version", manifest.version), ("command", f"vgmed {manifest.command}"),
@@ -253,7 +283,12 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
                 "keyed and do not have this weakness."]
     out += ["- built with vgmed-data from the public sources below; sample ids are derived "
             "deterministically from source, record, region and question type.", ""]
+    return out
 
+
+def _sources_section(facts: CardFacts, *, options: CardOptions, report: LicenceReport,
+                     manifest: Manifest | None) -> list[str]:
+    out: list[str] = []
     out += ["## Sources", "", "| source | licence | licence status (where read) | images in this release | split unit "
             "| rows | citation | how to obtain |", "|---|---|---|---|---|---|---|---|"]
     for source, rows in sorted(facts.sources.items()):
@@ -270,7 +305,11 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
         out.append(f"| {_cell(label)} | {_cell(', '.join(sorted(facts.source_licenses[source])))} | {_cell(status)} | "
                    f"{images} | {unit} | {rows} | {_cell(citation)} | {_cell(how)} |")
     out += [""]
+    return out
 
+
+def _access_section(options: CardOptions) -> list[str]:
+    out: list[str] = []
     if options.annotations_only:
         out += ["## Access and images", "",
                 "This release carries no image or mask bytes. Every row keeps its pointer to the source: `source` "
@@ -281,10 +320,11 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
                 "vgmed hydrate VGMED --source KEY=/path/to/your/copy/of/KEY", "```", ""]
         if options.gate is not None:
             out += ["Access is gated: the request form asks for the fields in `extra_gated_fields`.", ""]
+    return out
 
-    if options.checks is not None:
-        out += _checks_section(options.checks)
 
+def _schema_section(facts: CardFacts) -> list[str]:
+    out: list[str] = []
     out += ["## Schema", ""]
     for config in sorted(facts.rows):
         spec = dataset_config(config)
@@ -293,7 +333,11 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
         out += [""]
     out += [BOX_NOTE, "Provenance on every row: `source`, `source_id`, `license` (SPDX id), `redistributable`, "
             "`patient_id` (pseudonymous), `split` (by the source's split unit), `metadata` (JSON).", ""]
+    return out
 
+
+def _review_section(facts: CardFacts) -> list[str]:
+    out: list[str] = []
     reviewed = sum(n for status, n in facts.review_status.items() if status != "unreviewed")
     if reviewed:
         out += ["## Review", "", f"{reviewed} of {facts.total} rows were reviewed by "
@@ -305,7 +349,11 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
             out += ["", f"Mean inter-annotator agreement over {facts.agreement_rows} rows with an "
                     f"agreement value: {mean:.3f}."]
         out += [""]
+    return out
 
+
+def _usage_section(facts: CardFacts, options: CardOptions) -> list[str]:
+    out: list[str] = []
     config = default_config(facts.rows) or "vgmed"
     revision = f", revision=\"{options.revision}\"" if options.revision else ""
     token = ", token=True" if options.gate is not None else ""
@@ -314,25 +362,16 @@ def card_body(folder: str | os.PathLike[str], facts: CardFacts, *, options: Card
             "row = ds[\"test\"][0]" if "test" in facts.rows.get(config, {}) else
             f"row = ds[\"{next(iter(sorted(facts.rows.get(config, {'train': 0}))))}\"][0]",
             "print(row[\"question\"], row[\"boxes\"] if \"boxes\" in row else row[\"answer_box\"])", "```", ""]
+    return out
 
-    out += ["## Intended use and limitations", "",
-            "- Intended for evaluating where multimodal models look and what they answer on medical images "
-            "(grounding, visual question answering). Not for clinical decisions.",
-            "- Boxes are derived from the sources' masks or boxes; questions are generated from templates and "
-            "reviewed where the Review section says so. Unreviewed rows may contain errors.",
-            "- Splits are by subject within each source, the unit in the Sources table (patient, or volume, image, "
-            "video or centre where the source defines its subjects so): no unit appears in two splits. A source "
-            "split by image or volume may hold the same patient in two splits where it does not link them.",
-            "- Coverage follows the public sources: modalities, body parts, populations and scanners are not "
-            "balanced, and results may not transfer to other sites.",
-            "- Images are rendered 8-bit views (windowed for CT/MR); intensities are not the original units.",
-            "- Sources that forbid redistribution appear as annotations with pointers only; their images must be "
-            "obtained from the source under its terms.", ""]
+
+def _citation_section(facts: CardFacts, manifest: Manifest | None) -> list[str]:
+    out: list[str] = []
     citations = [meta.citation for meta in sorted(manifest.sources if manifest else (), key=lambda m: m.key)
                  if meta.citation and meta.key in facts.sources]
     if citations:
         out += ["## Citation", "", "Please cite the sources you use:", ""] + [f"- {c}" for c in citations] + [""]
-    return "\n".join(out)
+    return out
 
 
 def _checks_section(checks: Mapping[str, Any]) -> list[str]:

@@ -197,20 +197,8 @@ def publish_files(
                                 fix="pass --max-commit-bytes with a size in bytes, e.g. 1000000000")
     url = _endpoint(endpoint)
     api = HfApi(endpoint=url, token=resolve_token(token))
-    with _hub_errors(api, repo_id, repo_type=repo_type, branch=branch, head=None, action="authenticate for"):
-        api.whoami()
-        head = _head(api, repo_id, repo_type=repo_type, branch=branch)
-        if tag is not None and head is not None:
-            refs = api.list_repo_refs(repo_id, repo_type=repo_type)
-            if any(ref.name == tag for ref in refs.tags):
-                raise InvalidInputError(f"{repo_id} already has a revision tagged {tag!r}",
-                                        fix="choose a new --revision; published versions are never moved")
-    with _hub_errors(api, repo_id, repo_type=repo_type, branch=branch, head=None, action="create"):
-        api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
-        if gated is not None:
-            api.update_repo_settings(repo_id, repo_type=repo_type, gated=gated)
-        head = _head(api, repo_id, repo_type=repo_type, branch=branch)
-        remote = api.list_repo_files(repo_id, repo_type=repo_type, revision=head) if head else []
+    head, remote = _prepare_repo(api, repo_id, repo_type=repo_type, branch=branch, tag=tag, private=private,
+                                 gated=gated)
     operations: list[CommitOperationAdd | CommitOperationDelete] = [
         CommitOperationAdd(path_in_repo=path, path_or_fileobj=data if isinstance(data, bytes) else str(data))
         for path, data in sorted(files.items())
@@ -243,6 +231,27 @@ def publish_files(
                          action=f"delete the staging branch {staging!r} of"):
             api.delete_branch(repo_id, branch=staging, repo_type=repo_type)
     return CommitResult(repo_id=repo_id, repo_type=repo_type, endpoint=url, commit_oid=oid, tag=tag, changed=changed)
+
+
+def _prepare_repo(api: "HfApi", repo_id: str, *, repo_type: str, branch: str, tag: str | None, private: bool,
+                  gated: Literal["auto", "manual"] | None) -> tuple[str | None, list[str]]:
+    """Authenticate, refuse a tag that exists, create the repository (and set its gating): the branch head
+    (None for a new repository) and the files on it."""
+    with _hub_errors(api, repo_id, repo_type=repo_type, branch=branch, head=None, action="authenticate for"):
+        api.whoami()
+        head = _head(api, repo_id, repo_type=repo_type, branch=branch)
+        if tag is not None and head is not None:
+            refs = api.list_repo_refs(repo_id, repo_type=repo_type)
+            if any(ref.name == tag for ref in refs.tags):
+                raise InvalidInputError(f"{repo_id} already has a revision tagged {tag!r}",
+                                        fix="choose a new --revision; published versions are never moved")
+    with _hub_errors(api, repo_id, repo_type=repo_type, branch=branch, head=None, action="create"):
+        api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+        if gated is not None:
+            api.update_repo_settings(repo_id, repo_type=repo_type, gated=gated)
+        head = _head(api, repo_id, repo_type=repo_type, branch=branch)
+        remote = api.list_repo_files(repo_id, repo_type=repo_type, revision=head) if head else []
+    return head, list(remote)
 
 
 def _committed(operations: Sequence[Any]) -> bool:
