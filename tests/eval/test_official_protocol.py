@@ -21,7 +21,6 @@ Qwen path honours by passing only ``max_new_tokens``).
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.smart_resize import smart_resize
 from vgmed_data.eval.tiny import build_tiny_checkpoint
 
 SUFFIX = "Answer the question using a single word or phrase."
@@ -48,16 +48,7 @@ CHAT_TEMPLATE = (
 # ---- the official settings, transcribed ------------------------------------------------------------------------
 def vl_utils_size(width: int, height: int, factor: int = 28) -> tuple[int, int]:
     """qwen_vl_utils smart_resize with its defaults (4 and 16384 tokens of factor x factor pixels)."""
-    low, high = 4 * factor * factor, 16384 * factor * factor
-    h = max(factor, round(height / factor) * factor)
-    w = max(factor, round(width / factor) * factor)
-    if h * w > high:
-        beta = math.sqrt(height * width / high)
-        h, w = math.floor(height / beta / factor) * factor, math.floor(width / beta / factor) * factor
-    elif h * w < low:
-        beta = math.sqrt(low / (height * width))
-        h, w = math.ceil(height * beta / factor) * factor, math.ceil(width * beta / factor) * factor
-    return w, h
+    return smart_resize(width, height, factor=factor, low=4 * factor * factor, high=16384 * factor * factor)
 
 
 def pre_resize(image: Image.Image) -> Image.Image:

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -27,31 +26,21 @@ from vgmed_data.eval.adapters.base import question_prompt
 from vgmed_data.eval.answers import score_answer
 from vgmed_data.eval.boxes.report import score_predictions
 from vgmed_data.eval.tiny import build_tiny_checkpoint
+from tests.smart_resize import smart_resize
 from vgmed_data.folder import iter_rows
 from vgmed_data.geometry import Transform
 
 pytestmark = pytest.mark.slow
 
 
-# ---- this test's own transcription of the frames (qwen_vl_utils 0.0.14 smart_resize, lmms-eval 0.7.3 defaults)
-def _smart(width: int, height: int, *, factor: int, low: int, high: int) -> tuple[int, int]:
-    h, w = max(factor, round(height / factor) * factor), max(factor, round(width / factor) * factor)
-    if h * w > high:
-        beta = math.sqrt(height * width / high)
-        h, w = math.floor(height / beta / factor) * factor, math.floor(width / beta / factor) * factor
-    elif h * w < low:
-        beta = math.sqrt(low / (height * width))
-        h, w = math.ceil(height * beta / factor) * factor, math.ceil(width * beta / factor) * factor
-    return w, h
-
-
+# ---- the frames lmms-eval 0.7.3 gives the model (its defaults; smart_resize transcribed in tests/smart_resize.py)
 def _qwen2_5_vl_chat(size: tuple[int, int]) -> list[tuple[int, int]]:
-    first = _smart(*size, factor=28, low=4 * 28 * 28, high=16384 * 28 * 28)   # process_vision_info defaults
-    return [first, _smart(*first, factor=28, low=256 * 28 * 28, high=1605632)]  # the processor, model budget
+    first = smart_resize(*size, factor=28, low=4 * 28 * 28, high=16384 * 28 * 28)   # process_vision_info defaults
+    return [first, smart_resize(*first, factor=28, low=256 * 28 * 28, high=1605632)]  # the processor, model budget
 
 
 def _qwen2_vl(size: tuple[int, int]) -> list[tuple[int, int]]:
-    return [_smart(*size, factor=28, low=3136, high=602112)]
+    return [smart_resize(*size, factor=28, low=3136, high=602112)]
 
 
 # task suffix -> (--box-format, --lmms-model, the frame's resize chain)
